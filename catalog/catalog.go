@@ -1,0 +1,116 @@
+// Package catalog knows the event types webhooks can subscribe to and how a
+// subscription pattern matches an event type.
+//
+// A pattern is a catalogue name ("message.new"), "*" for every type, or a
+// prefix wildcard ("message.*") that matches every type under that prefix.
+package catalog
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Default is the built-in catalogue.
+var Default = []string{
+	"message.new",
+	"conversation.created",
+	"conversation.assigned",
+	"campaign.started",
+	"campaign.completed",
+}
+
+// MaxTypeLength bounds an event type name.
+const MaxTypeLength = 128
+
+// Catalog is an ordered set of known event types.
+type Catalog struct {
+	types []string
+}
+
+// New builds a catalogue from the defaults plus extra types, ignoring
+// duplicates and blanks. It rejects a type that is not a valid name.
+func New(extra ...string) (*Catalog, error) {
+	c := &Catalog{}
+	for _, t := range append(slices.Clone(Default), extra...) {
+		t = strings.TrimSpace(t)
+		if t == "" || slices.Contains(c.types, t) {
+			continue
+		}
+		if err := validName(t); err != nil {
+			return nil, fmt.Errorf("catalog: event type %q: %w", t, err)
+		}
+		c.types = append(c.types, t)
+	}
+	return c, nil
+}
+
+// validName accepts dot-separated segments of lowercase letters, digits, '_'
+// and '-', so that "*" and wildcard patterns can never be type names.
+func validName(t string) error {
+	if len(t) > MaxTypeLength {
+		return fmt.Errorf("longer than %d characters", MaxTypeLength)
+	}
+	for _, seg := range strings.Split(t, ".") {
+		if seg == "" {
+			return fmt.Errorf("empty segment")
+		}
+		for _, r := range seg {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+				return fmt.Errorf("character %q not allowed (use a-z, 0-9, '_', '-' and '.')", r)
+			}
+		}
+	}
+	return nil
+}
+
+// Types returns the catalogue's event types in order.
+func (c *Catalog) Types() []string { return slices.Clone(c.types) }
+
+// Has reports whether t is in the catalogue.
+func (c *Catalog) Has(t string) bool { return slices.Contains(c.types, t) }
+
+// ValidatePattern checks a subscription pattern: a catalogue name, "*", or
+// "prefix.*" where some catalogue type starts with "prefix.".
+func (c *Catalog) ValidatePattern(p string) error {
+	switch {
+	case p == "*":
+		return nil
+	case strings.HasSuffix(p, ".*"):
+		prefix := strings.TrimSuffix(p, "*")
+		if strings.Contains(strings.TrimSuffix(prefix, "."), "*") {
+			return fmt.Errorf("%q: only one trailing wildcard is allowed", p)
+		}
+		for _, t := range c.types {
+			if strings.HasPrefix(t, prefix) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%q matches no event type in the catalogue", p)
+	case c.Has(p):
+		return nil
+	default:
+		return fmt.Errorf("%q is not an event type in the catalogue (see GET /api/v1/event-types)", p)
+	}
+}
+
+// Match reports whether pattern p selects event type t.
+func Match(p, t string) bool {
+	if p == "*" || p == t {
+		return true
+	}
+	if prefix, ok := strings.CutSuffix(p, "*"); ok && strings.HasSuffix(prefix, ".") {
+		return strings.HasPrefix(t, prefix)
+	}
+	return false
+}
+
+// MatchAny reports whether any of patterns selects t.
+func MatchAny(patterns []string, t string) bool {
+	for _, p := range patterns {
+		if Match(p, t) {
+			return true
+		}
+	}
+	return false
+}

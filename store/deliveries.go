@@ -1,0 +1,327 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// LeaseParams says which due deliveries to lease.
+type LeaseParams struct {
+	Limit int
+	// LeaseFor is how long the lease holds before the delivery is due again
+	// for anyone: longer than the slowest send.
+	LeaseFor time.Duration
+	// SkipWebhooks lists webhooks already at their in-flight cap, whose
+	// deliveries must wait.
+	SkipWebhooks []string
+}
+
+// LeasedDelivery is a delivery taken for sending, with everything needed to
+// send it.
+type LeasedDelivery struct {
+	ID         string
+	LeaseToken string
+	Attempt    int // the attempt about to be made, from 1
+	EventID    string
+	EventType  string
+	Payload    []byte
+	OccurredAt time.Time
+	WebhookID  string
+	UserID     string
+	URL        string
+	Secret     string
+}
+
+// LeaseDeliveries takes up to p.Limit due deliveries of active webhooks,
+// oldest due first, and returns them with their event and webhook.
+func (s *Store) LeaseDeliveries(ctx context.Context, p LeaseParams) ([]LeasedDelivery, error) {
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	now := s.Now()
+	token := NewID()
+	args := []any{s.d.t(now), token, s.d.t(now.Add(p.LeaseFor))}
+	skip := ""
+	if len(p.SkipWebhooks) > 0 {
+		skip = " AND d.webhook_id NOT IN (" + placeholders(len(args)+1, len(p.SkipWebhooks)) + ")"
+		for _, id := range p.SkipWebhooks {
+			args = append(args, id)
+		}
+	}
+	pick := `SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+		WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND w.is_active = TRUE` + skip + `
+		ORDER BY d.next_attempt_at LIMIT ` + fmt.Sprint(p.Limit)
+	var q string
+	if s.kind == Postgres {
+		// SKIP LOCKED lets several processes lease side by side without
+		// waiting on each other's rows.
+		q = `WITH picked AS (` + pick + ` FOR UPDATE OF d SKIP LOCKED)
+			UPDATE deliveries d SET lease_token = $2, next_attempt_at = $3, updated_at = $1
+			FROM picked WHERE d.id = picked.id RETURNING d.id`
+	} else {
+		// One writer connection serialises this statement on SQLite.
+		q = `UPDATE deliveries SET lease_token = $2, next_attempt_at = $3, updated_at = $1
+			WHERE id IN (` + pick + `) RETURNING id`
+	}
+	var out []LeasedDelivery
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		var ids []any
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		rows, err = tx.QueryContext(ctx, `SELECT d.id, d.attempts, e.id, e.event_type, e.payload, e.occurred_at, w.id, w.user_id, w.url, w.secret
+			FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
+			WHERE d.id IN (`+placeholders(1, len(ids))+`) ORDER BY d.id`, ids...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out = make([]LeasedDelivery, 0, len(ids))
+		for rows.Next() {
+			l := LeasedDelivery{LeaseToken: token}
+			if err := rows.Scan(&l.ID, &l.Attempt, &l.EventID, &l.EventType, &l.Payload, scanTime{&l.OccurredAt},
+				&l.WebhookID, &l.UserID, &l.URL, &l.Secret); err != nil {
+				return err
+			}
+			l.Attempt++
+			out = append(out, l)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: lease deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// placeholders returns "$first, …" for n parameters.
+func placeholders(first, n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", first+i)
+	}
+	return b.String()
+}
+
+// Completion is the outcome of one leased attempt.
+type Completion struct {
+	DeliveryID string
+	LeaseToken string
+	// NextAttemptAt schedules a retry; nil with a failed Log.Status makes
+	// the delivery finally failed.
+	NextAttemptAt *time.Time
+	Log           Log
+}
+
+// CompleteDeliveries records a batch of attempts in one transaction: each
+// attempt's log row, the delivery's new state (fenced by its lease token,
+// so a lease that expired and was taken over is not overwritten) and the
+// webhooks' counters. It reports how many completions still held their
+// lease.
+func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int, error) {
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	fenced := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		fenced = 0
+		now := s.Now()
+		counters := map[string]*statsDelta{}
+		for _, c := range batch {
+			l := c.Log
+			var res sql.Result
+			var err error
+			switch {
+			case l.Status == AttemptSuccess:
+				res, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = 'success', attempts = $1, lease_token = NULL, updated_at = $2
+					WHERE id = $3 AND lease_token = $4`, l.Attempt, s.d.t(now), c.DeliveryID, c.LeaseToken)
+			case c.NextAttemptAt != nil:
+				res, err = tx.ExecContext(ctx, `UPDATE deliveries SET attempts = $1, next_attempt_at = $2, lease_token = NULL, updated_at = $3
+					WHERE id = $4 AND lease_token = $5`, l.Attempt, s.d.t(*c.NextAttemptAt), s.d.t(now), c.DeliveryID, c.LeaseToken)
+			default:
+				res, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', attempts = $1, lease_token = NULL, updated_at = $2
+					WHERE id = $3 AND lease_token = $4`, l.Attempt, s.d.t(now), c.DeliveryID, c.LeaseToken)
+			}
+			if err != nil {
+				return fmt.Errorf("update delivery %s: %w", c.DeliveryID, err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 1 {
+				fenced++
+			}
+			// The attempt happened even if the lease was lost, so it is
+			// logged and counted either way.
+			l.NextAttemptAt = c.NextAttemptAt
+			if err := s.insertLog(ctx, tx, l); err != nil {
+				return err
+			}
+			addStats(counters, l)
+		}
+		return s.applyStats(ctx, tx, counters)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: complete deliveries: %w", err)
+	}
+	return fenced, nil
+}
+
+// ReleaseDeliveries gives leased deliveries back without counting an
+// attempt, making them due now; used at shutdown for sends that did not
+// finish.
+func (s *Store) ReleaseDeliveries(ctx context.Context, leases []LeasedDelivery) error {
+	if len(leases) == 0 {
+		return nil
+	}
+	now := s.Now()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, l := range leases {
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_token = NULL, next_attempt_at = $1, updated_at = $1
+				WHERE id = $2 AND lease_token = $3 AND status = 'pending'`, s.d.t(now), l.ID, l.LeaseToken); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: release deliveries: %w", err)
+	}
+	return nil
+}
+
+// ReleaseAllLeases makes every leased delivery due now. Only safe when no
+// other process can hold leases: SQLite, whose file lock this process owns.
+func (s *Store) ReleaseAllLeases(ctx context.Context) (int64, error) {
+	now := s.Now()
+	res, err := s.write.ExecContext(ctx, `UPDATE deliveries SET lease_token = NULL, next_attempt_at = $1, updated_at = $1
+		WHERE status = 'pending' AND lease_token IS NOT NULL`, s.d.t(now))
+	if err != nil {
+		return 0, fmt.Errorf("store: release all leases: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: release all leases: %w", err)
+	}
+	return n, nil
+}
+
+// NextDueAt returns when the earliest pending delivery of an active webhook
+// falls due (expired leases included), or nil when none is pending.
+func (s *Store) NextDueAt(ctx context.Context) (*time.Time, error) {
+	var t *time.Time
+	err := s.read.QueryRowContext(ctx, `SELECT d.next_attempt_at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+		WHERE d.status = 'pending' AND w.is_active = TRUE ORDER BY d.next_attempt_at LIMIT 1`).Scan(scanNullTime{&t})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: next due delivery: %w", err)
+	}
+	return t, nil
+}
+
+// TestAttempt is a test send to record: it gets its own event and a
+// delivery that is already final, so the log row points at real rows.
+type TestAttempt struct {
+	UserID     string
+	OccurredAt time.Time
+	Payload    []byte
+	Log        Log // WebhookID, EventType, outcome fields; ids are filled in
+}
+
+// RecordTestAttempt stores a test send and returns its log row.
+func (s *Store) RecordTestAttempt(ctx context.Context, a TestAttempt) (Log, error) {
+	now := s.Now()
+	l := a.Log
+	if l.ID == "" {
+		l.ID = NewID()
+	}
+	if l.EventID == "" {
+		l.EventID = NewID()
+	}
+	if l.DeliveryID == "" {
+		l.DeliveryID = NewID()
+	}
+	l.Attempt, l.Test, l.CreatedAt, l.NextAttemptAt = 1, true, now, nil
+	status := DeliveryFailed
+	if l.Status == AttemptSuccess {
+		status = DeliverySuccess
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, user_id, event_type, payload, occurred_at, delivery_count, created_at)
+			VALUES ($1, $2, $3, $4, $5, 1, $6)`, l.EventID, a.UserID, l.EventType, a.Payload, s.d.t(a.OccurredAt), s.d.t(now)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, 1, $5, $5, $5)`, l.DeliveryID, l.EventID, l.WebhookID, status, s.d.t(now)); err != nil {
+			return err
+		}
+		if err := s.insertLog(ctx, tx, l); err != nil {
+			return err
+		}
+		counters := map[string]*statsDelta{}
+		addStats(counters, l)
+		return s.applyStats(ctx, tx, counters)
+	})
+	if err != nil {
+		return Log{}, fmt.Errorf("store: record test attempt: %w", err)
+	}
+	return l, nil
+}
+
+func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, l Log) error {
+	if l.ID == "" {
+		l.ID = NewID()
+	}
+	if l.CreatedAt.IsZero() {
+		l.CreatedAt = s.Now()
+	}
+	headers, err := json.Marshal(l.RequestHeaders)
+	if err != nil {
+		return fmt.Errorf("encode request headers: %w", err)
+	}
+	var code, errText any
+	if l.StatusCode != 0 {
+		code = l.StatusCode
+	}
+	if l.Error != "" {
+		errText = l.Error
+	}
+	body := l.RequestBody
+	if body == nil {
+		body = []byte{}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO webhook_logs (id, webhook_id, event_id, delivery_id, event_type, attempt, status,
+		status_code, duration_ms, error, request_headers, request_body, response_body, created_at, next_attempt_at, test)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		l.ID, l.WebhookID, l.EventID, l.DeliveryID, l.EventType, l.Attempt, l.Status,
+		code, l.DurationMs, errText, string(headers), body, l.ResponseBody, s.d.t(l.CreatedAt), s.d.nt(l.NextAttemptAt), l.Test)
+	if err != nil {
+		return fmt.Errorf("insert log: %w", err)
+	}
+	return nil
+}

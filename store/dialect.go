@@ -1,0 +1,71 @@
+package store
+
+import (
+	"fmt"
+	"time"
+)
+
+// dialect holds what differs between SQLite and PostgreSQL, side by side.
+type dialect struct{ kind Kind }
+
+// t binds a time: Unix milliseconds on SQLite, TIMESTAMPTZ on PostgreSQL.
+func (d dialect) t(t time.Time) any {
+	if d.kind == SQLite {
+		return t.UnixMilli()
+	}
+	return t.UTC()
+}
+
+// nt binds a time that may be absent.
+func (d dialect) nt(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return d.t(*t)
+}
+
+// scanTime reads a time column in either dialect's representation.
+type scanTime struct{ dst *time.Time }
+
+// Scan implements sql.Scanner.
+func (s scanTime) Scan(src any) error {
+	t, ok, err := fromDB(src)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("store: scan time: unexpected NULL")
+	}
+	*s.dst = t
+	return nil
+}
+
+// scanNullTime reads a time column that may be NULL.
+type scanNullTime struct{ dst **time.Time }
+
+// Scan implements sql.Scanner.
+func (s scanNullTime) Scan(src any) error {
+	t, ok, err := fromDB(src)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		*s.dst = nil
+		return nil
+	}
+	*s.dst = &t
+	return nil
+}
+
+func fromDB(src any) (time.Time, bool, error) {
+	switch v := src.(type) {
+	case nil:
+		return time.Time{}, false, nil
+	case int64:
+		return time.UnixMilli(v).UTC(), true, nil
+	case time.Time:
+		return v.UTC(), true, nil
+	default:
+		return time.Time{}, false, fmt.Errorf("store: scan time: unsupported type %T", src)
+	}
+}

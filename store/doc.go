@@ -1,0 +1,34 @@
+// Package store owns every SQL statement webhookd runs, for both SQLite and
+// PostgreSQL, and the domain types those statements read and write.
+//
+// # Dialects
+//
+// Both databases are reached through database/sql (modernc.org/sqlite and
+// pgx's stdlib driver). Both bind $1…$N by position, so most statements are
+// written once; what differs lives in the unexported dialect value: how a
+// time is bound (SQLite keeps INTEGER Unix milliseconds because modernc would
+// otherwise write Go's time.String() text, which does not sort), the lease
+// statement, and error classification.
+//
+// SQLite uses two pools over one file: a writer with a single connection
+// and BEGIN IMMEDIATE transactions, so writers queue in Go instead of
+// failing with SQLITE_BUSY, and a reader pool for SELECTs, which WAL lets run
+// beside the writer. A lock file next to the database refuses a second
+// process, because leases assume one process owns an SQLite database.
+//
+// # Ownership
+//
+// Every method that reads or changes a user's rows takes the owner's id and
+// filters by it, so one user's ids are simply not found by another user
+// (ErrNotFound), never "forbidden".
+//
+// # The delivery queue
+//
+// deliveries is the queue: one row per event × webhook, whose id is the
+// stable delivery id sent to receivers. next_attempt_at drives both retries
+// and leases: leasing sets it to now + lease and stamps a lease token, so a
+// lease that is never completed (a crashed process) simply becomes due again.
+// Completions are fenced by the lease token, so a worker whose lease expired
+// and was taken over cannot overwrite the newer owner's outcome.
+// webhook_logs is append-only, one row per attempt.
+package store

@@ -1,0 +1,260 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// LogFilter narrows a webhook's log list. Zero values do not filter.
+type LogFilter struct {
+	Status    string
+	EventType string
+	Since     *time.Time
+	Until     *time.Time
+	Page      Page
+}
+
+const logColumns = `id, webhook_id, event_id, delivery_id, event_type, attempt, status, status_code, duration_ms, error,
+	request_headers, request_body, response_body, created_at, next_attempt_at, test`
+
+// ListLogs returns one page of a user's webhook's attempts, newest first,
+// and the cursor for the next page. It is ErrNotFound when the webhook is
+// not the user's.
+func (s *Store) ListLogs(ctx context.Context, userID, webhookID string, f LogFilter) ([]Log, string, error) {
+	if _, err := s.Webhook(ctx, userID, webhookID); err != nil {
+		return nil, "", err
+	}
+	where := []string{"webhook_id = $1"}
+	args := []any{webhookID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.Status != "" {
+		add("status = $%d", f.Status)
+	}
+	if f.EventType != "" {
+		add("event_type = $%d", f.EventType)
+	}
+	if f.Since != nil {
+		add("created_at >= $%d", s.d.t(*f.Since))
+	}
+	if f.Until != nil {
+		add("created_at < $%d", s.d.t(*f.Until))
+	}
+	if f.Page.Before != "" {
+		add("id < $%d", f.Page.Before)
+	}
+	q := `SELECT ` + logColumns + ` FROM webhook_logs WHERE ` + strings.Join(where, " AND ") +
+		fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, f.Page.Limit+1)
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list logs: %w", err)
+	}
+	defer rows.Close()
+	out := []Log{}
+	for rows.Next() {
+		l, err := scanLog(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("store: list logs: %w", err)
+		}
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("store: list logs: %w", err)
+	}
+	out, next := trimPage(out, f.Page.Limit, func(l Log) string { return l.ID })
+	return out, next, nil
+}
+
+// LogEntry returns one attempt of a user's webhook.
+func (s *Store) LogEntry(ctx context.Context, userID, webhookID, logID string) (Log, error) {
+	row := s.read.QueryRowContext(ctx, `SELECT `+prefixed("l.", logColumns)+` FROM webhook_logs l JOIN webhooks w ON w.id = l.webhook_id
+		WHERE l.id = $1 AND l.webhook_id = $2 AND w.user_id = $3`, logID, webhookID, userID)
+	l, err := scanLog(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Log{}, fmt.Errorf("store: log %s: %w", logID, ErrNotFound)
+	}
+	if err != nil {
+		return Log{}, fmt.Errorf("store: log %s: %w", logID, err)
+	}
+	return l, nil
+}
+
+func prefixed(prefix, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = prefix + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func scanLog(r rowScanner) (Log, error) {
+	var l Log
+	var code sql.NullInt64
+	var errText sql.NullString
+	var headers string
+	if err := r.Scan(&l.ID, &l.WebhookID, &l.EventID, &l.DeliveryID, &l.EventType, &l.Attempt, &l.Status, &code,
+		&l.DurationMs, &errText, &headers, &l.RequestBody, &l.ResponseBody, scanTime{&l.CreatedAt},
+		scanNullTime{&l.NextAttemptAt}, &l.Test); err != nil {
+		return Log{}, err
+	}
+	l.StatusCode, l.Error = int(code.Int64), errText.String
+	if err := json.Unmarshal([]byte(headers), &l.RequestHeaders); err != nil {
+		return Log{}, fmt.Errorf("decode request headers of log %s: %w", l.ID, err)
+	}
+	return l, nil
+}
+
+// statsDelta accumulates one batch's attempts for one webhook.
+type statsDelta struct {
+	total, success, failed, durationMs int64
+	lastAttempt, lastSuccess, lastFail *time.Time
+	sawSuccess                         bool
+	failuresAfterSuccess               int64 // failures after the batch's last success
+}
+
+func addStats(m map[string]*statsDelta, l Log) {
+	d := m[l.WebhookID]
+	if d == nil {
+		d = &statsDelta{}
+		m[l.WebhookID] = d
+	}
+	at := l.CreatedAt
+	d.total++
+	d.durationMs += l.DurationMs
+	d.lastAttempt = latest(d.lastAttempt, at)
+	if l.Status == AttemptSuccess {
+		d.success++
+		d.sawSuccess = true
+		d.failuresAfterSuccess = 0
+		d.lastSuccess = latest(d.lastSuccess, at)
+	} else {
+		d.failed++
+		d.failuresAfterSuccess++
+		d.lastFail = latest(d.lastFail, at)
+	}
+}
+
+func latest(cur *time.Time, t time.Time) *time.Time {
+	if cur == nil || t.After(*cur) {
+		return &t
+	}
+	return cur
+}
+
+// applyStats adds a batch's counters to webhook_stats, webhooks in id order
+// so that concurrent batches on PostgreSQL lock rows in the same order.
+func (s *Store) applyStats(ctx context.Context, tx *sql.Tx, m map[string]*statsDelta) error {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		d := m[id]
+		_, err := tx.ExecContext(ctx, `UPDATE webhook_stats SET
+			total_attempts = total_attempts + $1,
+			successful_attempts = successful_attempts + $2,
+			failed_attempts = failed_attempts + $3,
+			total_duration_ms = total_duration_ms + $4,
+			consecutive_failures = CASE WHEN $5 THEN $6 ELSE consecutive_failures + $6 END,
+			last_attempt_at = COALESCE($7, last_attempt_at),
+			last_success_at = COALESCE($8, last_success_at),
+			last_failure_at = COALESCE($9, last_failure_at)
+			WHERE webhook_id = $10`,
+			d.total, d.success, d.failed, d.durationMs, d.sawSuccess, d.failuresAfterSuccess,
+			s.d.nt(d.lastAttempt), s.d.nt(d.lastSuccess), s.d.nt(d.lastFail), id)
+		if err != nil {
+			return fmt.Errorf("update stats of webhook %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// p95Window is how many recent attempts the p95 response time is taken
+// over: enough to be stable, few enough to stay fast with millions of logs.
+const p95Window = 1000
+
+// WebhookStats summarises a user's webhook's attempts, all time from kept
+// counters, or since a time from the log.
+func (s *Store) WebhookStats(ctx context.Context, userID, webhookID string, since *time.Time) (Stats, error) {
+	if _, err := s.Webhook(ctx, userID, webhookID); err != nil {
+		return Stats{}, err
+	}
+	var st Stats
+	var durationMs int64
+	err := s.read.QueryRowContext(ctx, `SELECT total_attempts, successful_attempts, failed_attempts, total_duration_ms,
+		consecutive_failures, last_attempt_at, last_success_at, last_failure_at FROM webhook_stats WHERE webhook_id = $1`, webhookID).
+		Scan(&st.TotalAttempts, &st.SuccessfulAttempts, &st.FailedAttempts, &durationMs, &st.ConsecutiveFailures,
+			scanNullTime{&st.LastAttemptAt}, scanNullTime{&st.LastSuccessAt}, scanNullTime{&st.LastFailureAt})
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Stats{}, fmt.Errorf("store: webhook stats: %w", err)
+	}
+	if since != nil {
+		var avg sql.NullFloat64
+		err := s.read.QueryRowContext(ctx, `SELECT COUNT(*),
+			COALESCE(SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0),
+			AVG(duration_ms),
+			MAX(created_at),
+			MAX(CASE WHEN status = 'success' THEN created_at END),
+			MAX(CASE WHEN status = 'failed' THEN created_at END)
+			FROM webhook_logs WHERE webhook_id = $1 AND created_at >= $2`, webhookID, s.d.t(*since)).
+			Scan(&st.TotalAttempts, &st.SuccessfulAttempts, &st.FailedAttempts, &avg,
+				scanNullTime{&st.LastAttemptAt}, scanNullTime{&st.LastSuccessAt}, scanNullTime{&st.LastFailureAt})
+		if err != nil {
+			return Stats{}, fmt.Errorf("store: webhook stats since: %w", err)
+		}
+		st.AverageDurationMs = avg.Float64
+	} else if st.TotalAttempts > 0 {
+		st.AverageDurationMs = float64(durationMs) / float64(st.TotalAttempts)
+	}
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE webhook_id = $1 AND status = 'pending'`, webhookID).
+		Scan(&st.PendingDeliveries); err != nil {
+		return Stats{}, fmt.Errorf("store: webhook stats pending: %w", err)
+	}
+	q := `SELECT duration_ms FROM webhook_logs WHERE webhook_id = $1`
+	args := []any{webhookID}
+	if since != nil {
+		q += ` AND created_at >= $2`
+		args = append(args, s.d.t(*since))
+	}
+	rows, err := s.read.QueryContext(ctx, q+fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, p95Window), args...)
+	if err != nil {
+		return Stats{}, fmt.Errorf("store: webhook stats p95: %w", err)
+	}
+	defer rows.Close()
+	durations := make([]int64, 0, 64)
+	for rows.Next() {
+		var d int64
+		if err := rows.Scan(&d); err != nil {
+			return Stats{}, fmt.Errorf("store: webhook stats p95: %w", err)
+		}
+		durations = append(durations, d)
+	}
+	if err := rows.Err(); err != nil {
+		return Stats{}, fmt.Errorf("store: webhook stats p95: %w", err)
+	}
+	st.P95DurationMs = percentile(durations, 95)
+	return st, nil
+}
+
+// percentile returns the nearest-rank percentile of values (0 when empty).
+func percentile(values []int64, p int) int64 {
+	if len(values) == 0 {
+		return 0
+	}
+	slices.Sort(values)
+	rank := (p*len(values) + 99) / 100 // ceil(p/100 × n)
+	if rank < 1 {
+		rank = 1
+	}
+	return values[rank-1]
+}

@@ -1,0 +1,308 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/webhookd/webhookd/migrations"
+)
+
+// Kind names a database dialect.
+type Kind string
+
+// The dialects webhookd runs on.
+const (
+	SQLite   Kind = "sqlite"
+	Postgres Kind = "postgres"
+)
+
+// Store is webhookd's database. It is safe for concurrent use.
+type Store struct {
+	kind  Kind
+	write *sql.DB // SQLite: one connection, BEGIN IMMEDIATE; PostgreSQL: the pool
+	read  *sql.DB // SQLite: reader pool; PostgreSQL: the same pool as write
+	d     dialect
+	now   func() time.Time
+	lock  *fileLock
+	label string
+}
+
+// Option changes how Open builds a Store.
+type Option func(*Store)
+
+// WithClock makes the store read the time from now instead of time.Now, so
+// tests can move time.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) { s.now = now }
+}
+
+// ParseTarget tells which dialect a --db value selects and returns what the
+// driver needs: a postgres:// or postgresql:// URL selects PostgreSQL, and
+// anything else is an SQLite file path, optionally prefixed with "sqlite:".
+func ParseTarget(target string) (Kind, string, error) {
+	target = strings.TrimSpace(target)
+	switch {
+	case target == "":
+		return "", "", errors.New("store: empty database target")
+	case strings.HasPrefix(target, "postgres://"), strings.HasPrefix(target, "postgresql://"):
+		if _, err := url.Parse(target); err != nil {
+			return "", "", fmt.Errorf("store: parse PostgreSQL URL: %w", redactURLError(err))
+		}
+		return Postgres, target, nil
+	case strings.HasPrefix(target, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(target, "sqlite:"), "//")
+		if path == "" {
+			return "", "", errors.New("store: sqlite: target has no file path")
+		}
+		return SQLite, path, nil
+	default:
+		return SQLite, target, nil
+	}
+}
+
+// redactURLError drops the URL (which may hold a password) from a parse
+// error and keeps only what went wrong.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// Open connects to the database that target names (see ParseTarget). It
+// does not migrate; call Migrate or Pending.
+func Open(ctx context.Context, target string, opts ...Option) (*Store, error) {
+	kind, dsn, err := ParseTarget(target)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{kind: kind, d: dialect{kind: kind}, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	switch kind {
+	case SQLite:
+		err = s.openSQLite(ctx, dsn)
+	case Postgres:
+		err = s.openPostgres(ctx, dsn)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) openSQLite(ctx context.Context, path string) error {
+	lock, err := lockFile(path + ".lock")
+	if err != nil {
+		return err
+	}
+	// busy_timeout comes first so that the pragmas after it wait rather than
+	// fail while another connection holds the file.
+	const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	write, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	if err != nil {
+		lock.release()
+		return fmt.Errorf("store: open sqlite writer: %w", err)
+	}
+	// One writer connection: SQLite allows one writer at a time, and queueing
+	// writers on database/sql's pool never hands SQLITE_BUSY to a caller.
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		lock.release()
+		return fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		write.Close()
+		lock.release()
+		return fmt.Errorf("store: open sqlite readers: %w", err)
+	}
+	read.SetMaxOpenConns(8)
+	read.SetMaxIdleConns(8)
+	read.SetConnMaxIdleTime(0)
+	s.write, s.read, s.lock, s.label = write, read, lock, path
+	return nil
+}
+
+func (s *Store) openPostgres(ctx context.Context, dsn string) error {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return fmt.Errorf("store: open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return fmt.Errorf("store: connect to postgres: %w", err)
+	}
+	s.write, s.read, s.label = db, db, redactDSN(dsn)
+	return nil
+}
+
+// redactDSN hides the password of a PostgreSQL URL for logs.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres"
+	}
+	return u.Redacted()
+}
+
+// Close closes the database and, on SQLite, lets another process open it.
+func (s *Store) Close() error {
+	var errs []error
+	if s.read != s.write {
+		errs = append(errs, s.read.Close())
+	}
+	errs = append(errs, s.write.Close())
+	if s.lock != nil {
+		s.lock.release()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// Kind reports the store's dialect.
+func (s *Store) Kind() Kind { return s.kind }
+
+// Label names the database for logs: the SQLite path or the PostgreSQL URL
+// without its password.
+func (s *Store) Label() string { return s.label }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.read.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// Now returns the store's clock reading, truncated to the millisecond
+// precision both dialects keep.
+func (s *Store) Now() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// NewID returns a new time-ordered identifier (UUIDv7), so that ordering by
+// id is ordering by creation and cursors need only the id.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// inTx runs fn in a write transaction and commits it, rolling back on error.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// goose builds a migration provider for the store's dialect.
+func (s *Store) goose() (*goose.Provider, error) {
+	dialect, fsys := goose.DialectSQLite3, migrations.SQLite()
+	if s.kind == Postgres {
+		dialect, fsys = goose.DialectPostgres, migrations.Postgres()
+	}
+	p, err := goose.NewProvider(dialect, s.write, fsys)
+	if err != nil {
+		return nil, fmt.Errorf("store: migrations: %w", err)
+	}
+	return p, nil
+}
+
+// MigrationState is one migration and whether it has been applied.
+type MigrationState struct {
+	Version   int64
+	Name      string
+	Applied   bool
+	AppliedAt time.Time
+}
+
+// Migrate applies every pending migration and returns the versions applied.
+func (s *Store) Migrate(ctx context.Context) ([]int64, error) {
+	p, err := s.goose()
+	if err != nil {
+		return nil, err
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: migrate up: %w", err)
+	}
+	applied := make([]int64, 0, len(results))
+	for _, r := range results {
+		applied = append(applied, r.Source.Version)
+	}
+	return applied, nil
+}
+
+// MigrateDown rolls back the most recent migration and returns its version.
+func (s *Store) MigrateDown(ctx context.Context) (int64, error) {
+	p, err := s.goose()
+	if err != nil {
+		return 0, err
+	}
+	r, err := p.Down(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store: migrate down: %w", err)
+	}
+	return r.Source.Version, nil
+}
+
+// Migrations lists every known migration with its state.
+func (s *Store) Migrations(ctx context.Context) ([]MigrationState, error) {
+	p, err := s.goose()
+	if err != nil {
+		return nil, err
+	}
+	st, err := p.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: migration status: %w", err)
+	}
+	out := make([]MigrationState, 0, len(st))
+	for _, m := range st {
+		out = append(out, MigrationState{
+			Version:   m.Source.Version,
+			Name:      m.Source.Path,
+			Applied:   m.State == goose.StateApplied,
+			AppliedAt: m.AppliedAt,
+		})
+	}
+	return out, nil
+}
+
+// PendingMigrations returns the versions not yet applied.
+func (s *Store) PendingMigrations(ctx context.Context) ([]int64, error) {
+	all, err := s.Migrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var pending []int64
+	for _, m := range all {
+		if !m.Applied {
+			pending = append(pending, m.Version)
+		}
+	}
+	return pending, nil
+}

@@ -1,0 +1,97 @@
+package store
+
+import "time"
+
+// User is an account that logs in and owns webhooks, API keys and events.
+type User struct {
+	ID           string
+	Email        string
+	PasswordHash string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// APIKey is a machine credential for publishing events. Only a hash of the
+// key is stored; the key itself is shown once, at creation.
+type APIKey struct {
+	ID         string
+	UserID     string
+	Name       string
+	Prefix     string // the first characters of the key, to tell keys apart
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+}
+
+// Webhook is a receiver URL subscribed to event patterns.
+type Webhook struct {
+	ID          string
+	UserID      string
+	Name        string
+	URL         string
+	Events      []string
+	Secret      string
+	Description string
+	IsActive    bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Event is something the CRM published, kept so that each delivery can be
+// sent and re-sent with exactly the bytes accepted.
+type Event struct {
+	ID             string
+	UserID         string
+	Type           string
+	Payload        []byte // the data, compacted, exactly as it is signed
+	OccurredAt     time.Time
+	IdempotencyKey string
+	DeliveryCount  int
+	CreatedAt      time.Time
+}
+
+// Delivery statuses.
+const (
+	DeliveryPending = "pending"
+	DeliverySuccess = "success"
+	DeliveryFailed  = "failed"
+)
+
+// Attempt statuses in webhook_logs.
+const (
+	AttemptSuccess = "success"
+	AttemptFailed  = "failed"
+)
+
+// Log is one delivery attempt, as kept in webhook_logs.
+type Log struct {
+	ID             string
+	WebhookID      string
+	EventID        string
+	DeliveryID     string
+	EventType      string
+	Attempt        int
+	Status         string
+	StatusCode     int // 0 when no response arrived
+	DurationMs     int64
+	Error          string
+	RequestHeaders map[string]string
+	RequestBody    []byte
+	ResponseBody   []byte
+	CreatedAt      time.Time
+	NextAttemptAt  *time.Time
+	Test           bool
+}
+
+// Stats summarises a webhook's delivery attempts.
+type Stats struct {
+	TotalAttempts       int64
+	SuccessfulAttempts  int64
+	FailedAttempts      int64
+	PendingDeliveries   int64
+	AverageDurationMs   float64
+	P95DurationMs       int64
+	LastAttemptAt       *time.Time
+	LastSuccessAt       *time.Time
+	LastFailureAt       *time.Time
+	ConsecutiveFailures int64
+}

@@ -1,0 +1,93 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// CreateUser adds a user with an already hashed password. A second user
+// with the same email (compared case-insensitively) is ErrConflict.
+func (s *Store) CreateUser(ctx context.Context, email, passwordHash string) (User, error) {
+	now := s.Now()
+	u := User{ID: NewID(), Email: normalizeEmail(email), PasswordHash: passwordHash, CreatedAt: now, UpdatedAt: now}
+	_, err := s.write.ExecContext(ctx,
+		`INSERT INTO users (id, email, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)`,
+		u.ID, u.Email, u.PasswordHash, s.d.t(now), s.d.t(now))
+	if isUniqueViolation(err) {
+		return User{}, fmt.Errorf("store: create user %s: %w", u.Email, ErrConflict)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("store: create user: %w", err)
+	}
+	return u, nil
+}
+
+// UserByEmail finds a user by email, case-insensitively.
+func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
+	return s.user(ctx, "email", normalizeEmail(email))
+}
+
+// UserByID finds a user by id.
+func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
+	return s.user(ctx, "id", id)
+}
+
+func (s *Store) user(ctx context.Context, column, value string) (User, error) {
+	var u User
+	err := s.read.QueryRowContext(ctx,
+		`SELECT id, email, password_hash, created_at, updated_at FROM users WHERE `+column+` = $1`, value).
+		Scan(&u.ID, &u.Email, &u.PasswordHash, scanTime{&u.CreatedAt}, scanTime{&u.UpdatedAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("store: user: %w", ErrNotFound)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("store: user: %w", err)
+	}
+	return u, nil
+}
+
+// SetPassword replaces a user's password hash.
+func (s *Store) SetPassword(ctx context.Context, userID, passwordHash string) error {
+	res, err := s.write.ExecContext(ctx,
+		`UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`,
+		passwordHash, s.d.t(s.Now()), userID)
+	if err != nil {
+		return fmt.Errorf("store: set password: %w", err)
+	}
+	return mustAffect(res, "store: set password")
+}
+
+// DeleteUser removes a user and, by cascade, everything the user owns.
+func (s *Store) DeleteUser(ctx context.Context, userID string) error {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, userID)
+	if err != nil {
+		return fmt.Errorf("store: delete user: %w", err)
+	}
+	return mustAffect(res, "store: delete user")
+}
+
+// CountUsers returns how many users exist.
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count users: %w", err)
+	}
+	return n, nil
+}
+
+func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// mustAffect turns "no row changed" into ErrNotFound.
+func mustAffect(res sql.Result, op string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", op, ErrNotFound)
+	}
+	return nil
+}

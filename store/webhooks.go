@@ -1,0 +1,191 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Page asks for one page of a newest-first list: at most Limit rows whose
+// ids sort before Before (all rows when Before is empty).
+type Page struct {
+	Before string
+	Limit  int
+}
+
+// CreateWebhookParams is what a new webhook is made of.
+type CreateWebhookParams struct {
+	UserID      string
+	Name        string
+	URL         string
+	Events      []string
+	Secret      string
+	Description string
+	IsActive    bool
+}
+
+const webhookColumns = `id, user_id, name, url, events, secret, description, is_active, created_at, updated_at`
+
+// CreateWebhook stores a new webhook with an empty statistics row.
+func (s *Store) CreateWebhook(ctx context.Context, p CreateWebhookParams) (Webhook, error) {
+	now := s.Now()
+	w := Webhook{
+		ID: NewID(), UserID: p.UserID, Name: p.Name, URL: p.URL, Events: p.Events,
+		Secret: p.Secret, Description: p.Description, IsActive: p.IsActive,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	events, err := json.Marshal(w.Events)
+	if err != nil {
+		return Webhook{}, fmt.Errorf("store: create webhook: encode events: %w", err)
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			w.ID, w.UserID, w.Name, w.URL, string(events), w.Secret, w.Description, w.IsActive, s.d.t(now), s.d.t(now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_stats (webhook_id) VALUES ($1)`, w.ID)
+		return err
+	})
+	if err != nil {
+		return Webhook{}, fmt.Errorf("store: create webhook: %w", err)
+	}
+	return w, nil
+}
+
+// Webhook returns one of the user's webhooks, or ErrNotFound.
+func (s *Store) Webhook(ctx context.Context, userID, id string) (Webhook, error) {
+	row := s.read.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1 AND user_id = $2`, id, userID)
+	w, err := scanWebhook(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Webhook{}, fmt.Errorf("store: webhook %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Webhook{}, fmt.Errorf("store: webhook %s: %w", id, err)
+	}
+	return w, nil
+}
+
+// ListWebhooks returns one page of the user's webhooks, newest first, and
+// the id to pass as Page.Before for the next page ("" on the last page).
+func (s *Store) ListWebhooks(ctx context.Context, userID string, page Page) ([]Webhook, string, error) {
+	q := `SELECT ` + webhookColumns + ` FROM webhooks WHERE user_id = $1`
+	args := []any{userID}
+	if page.Before != "" {
+		q += ` AND id < $2`
+		args = append(args, page.Before)
+	}
+	q += fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, page.Limit+1)
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list webhooks: %w", err)
+	}
+	defer rows.Close()
+	var out []Webhook
+	for rows.Next() {
+		w, err := scanWebhook(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("store: list webhooks: %w", err)
+		}
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("store: list webhooks: %w", err)
+	}
+	out, next := trimPage(out, page.Limit, func(w Webhook) string { return w.ID })
+	return out, next, nil
+}
+
+// trimPage cuts a page fetched with one extra row and reports the cursor for
+// the next page when that extra row existed.
+func trimPage[T any](rows []T, limit int, id func(T) string) ([]T, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	rows = rows[:limit]
+	return rows, id(rows[len(rows)-1])
+}
+
+// WebhookPatch holds the fields of a partial update; nil means unchanged.
+type WebhookPatch struct {
+	Name        *string
+	URL         *string
+	Events      *[]string
+	Secret      *string
+	Description *string
+	IsActive    *bool
+}
+
+// UpdateWebhook applies a partial update to one of the user's webhooks and
+// returns the result.
+func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookPatch) (Webhook, error) {
+	sets := []string{}
+	args := []any{}
+	add := func(col string, v any) {
+		args = append(args, v)
+		sets = append(sets, fmt.Sprintf("%s = $%d", col, len(args)))
+	}
+	if p.Name != nil {
+		add("name", *p.Name)
+	}
+	if p.URL != nil {
+		add("url", *p.URL)
+	}
+	if p.Events != nil {
+		b, err := json.Marshal(*p.Events)
+		if err != nil {
+			return Webhook{}, fmt.Errorf("store: update webhook: encode events: %w", err)
+		}
+		add("events", string(b))
+	}
+	if p.Secret != nil {
+		add("secret", *p.Secret)
+	}
+	if p.Description != nil {
+		add("description", *p.Description)
+	}
+	if p.IsActive != nil {
+		add("is_active", *p.IsActive)
+	}
+	add("updated_at", s.d.t(s.Now()))
+	args = append(args, id, userID)
+	q := fmt.Sprintf(`UPDATE webhooks SET %s WHERE id = $%d AND user_id = $%d RETURNING `+webhookColumns,
+		strings.Join(sets, ", "), len(args)-1, len(args))
+	w, err := scanWebhook(s.write.QueryRowContext(ctx, q, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Webhook{}, fmt.Errorf("store: update webhook %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Webhook{}, fmt.Errorf("store: update webhook %s: %w", id, err)
+	}
+	return w, nil
+}
+
+// DeleteWebhook removes one of the user's webhooks with its deliveries and
+// logs.
+func (s *Store) DeleteWebhook(ctx context.Context, userID, id string) error {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM webhooks WHERE id = $1 AND user_id = $2`, id, userID)
+	if err != nil {
+		return fmt.Errorf("store: delete webhook %s: %w", id, err)
+	}
+	return mustAffect(res, "store: delete webhook "+id)
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanWebhook(r rowScanner) (Webhook, error) {
+	var w Webhook
+	var events string
+	if err := r.Scan(&w.ID, &w.UserID, &w.Name, &w.URL, &events, &w.Secret, &w.Description, &w.IsActive,
+		scanTime{&w.CreatedAt}, scanTime{&w.UpdatedAt}); err != nil {
+		return Webhook{}, err
+	}
+	if err := json.Unmarshal([]byte(events), &w.Events); err != nil {
+		return Webhook{}, fmt.Errorf("decode events of webhook %s: %w", w.ID, err)
+	}
+	return w, nil
+}
+
+func jsonUnmarshalString(s string, v any) error { return json.Unmarshal([]byte(s), v) }
