@@ -74,3 +74,11 @@ func (s *Store) UserByAPIKeyHash(ctx context.Context, keyHash string) (User, API
 	}
 	return u, k, nil
 }
+
+// TouchAPIKey records that a key was just used.
+func (s *Store) TouchAPIKey(ctx context.Context, id string) error {
+	if _, err := s.write.ExecContext(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2`, s.d.t(s.Now()), id); err != nil {
+		return fmt.Errorf("store: touch api key: %w", err)
+	}
+	return nil
+}

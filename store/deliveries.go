@@ -177,6 +177,10 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 			// The attempt happened even if the lease was lost, so it is
 			// logged and counted either way.
 			l.NextAttemptAt = c.NextAttemptAt
+			if l.ID == "" {
+				l.ID = NewID()
+			}
+			l.CreatedAt = now
 			if err := s.insertLog(ctx, tx, l); err != nil {
 				return err
 			}
@@ -230,11 +234,20 @@ func (s *Store) ReleaseAllLeases(ctx context.Context) (int64, error) {
 }
 
 // NextDueAt returns when the earliest pending delivery of an active webhook
-// falls due (expired leases included), or nil when none is pending.
-func (s *Store) NextDueAt(ctx context.Context) (*time.Time, error) {
+// not in skip falls due (expired leases included), or nil when none is
+// pending.
+func (s *Store) NextDueAt(ctx context.Context, skip []string) (*time.Time, error) {
 	var t *time.Time
-	err := s.read.QueryRowContext(ctx, `SELECT d.next_attempt_at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-		WHERE d.status = 'pending' AND w.is_active = TRUE ORDER BY d.next_attempt_at LIMIT 1`).Scan(scanNullTime{&t})
+	q := `SELECT d.next_attempt_at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+		WHERE d.status = 'pending' AND w.is_active = TRUE`
+	args := make([]any, len(skip))
+	if len(skip) > 0 {
+		q += ` AND d.webhook_id NOT IN (` + placeholders(1, len(skip)) + `)`
+		for i, id := range skip {
+			args[i] = id
+		}
+	}
+	err := s.read.QueryRowContext(ctx, q+` ORDER BY d.next_attempt_at LIMIT 1`, args...).Scan(scanNullTime{&t})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -293,13 +306,8 @@ func (s *Store) RecordTestAttempt(ctx context.Context, a TestAttempt) (Log, erro
 	return l, nil
 }
 
+// insertLog writes an attempt's row; l.ID and l.CreatedAt must be set.
 func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, l Log) error {
-	if l.ID == "" {
-		l.ID = NewID()
-	}
-	if l.CreatedAt.IsZero() {
-		l.CreatedAt = s.Now()
-	}
 	headers, err := json.Marshal(l.RequestHeaders)
 	if err != nil {
 		return fmt.Errorf("encode request headers: %w", err)

@@ -165,7 +165,7 @@ func TestPublishLeaseComplete(t *testing.T) {
 		if st.FailedAttempts != 1 || st.ConsecutiveFailures != 1 || st.PendingDeliveries != 1 {
 			t.Errorf("stats of the failing hook = %+v", st)
 		}
-		due, err := s.NextDueAt(ctx)
+		due, err := s.NextDueAt(ctx, nil)
 		if err != nil || due == nil || !due.Equal(next) {
 			t.Errorf("next due = %v, %v; want %v", due, err, next)
 		}

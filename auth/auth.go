@@ -1,0 +1,149 @@
+// Package auth holds webhookd's credentials: password hashes, the HS256
+// access tokens users log in for, and the API keys machines publish with.
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Issuer is the iss claim of every token webhookd signs.
+const Issuer = "webhookd"
+
+// APIKeyPrefix starts every API key, so the middleware can tell keys from
+// tokens and leaked keys are easy to search for.
+const APIKeyPrefix = "whk_"
+
+// MinPasswordLength is the shortest password accepted for a new account.
+const MinPasswordLength = 12
+
+// ErrInvalidToken is returned for any token that must not be accepted.
+var ErrInvalidToken = errors.New("auth: invalid token")
+
+// bcryptCost balances login latency against brute force.
+const bcryptCost = 11
+
+// HashPassword hashes a password with bcrypt.
+func HashPassword(password string) (string, error) {
+	if len(password) > 72 {
+		// bcrypt ignores bytes past 72; refuse rather than silently truncate.
+		return "", errors.New("auth: password longer than 72 bytes")
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
+	if err != nil {
+		return "", fmt.Errorf("auth: hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// dummyHash is compared against when an email is unknown, so that an
+// unknown email takes as long to refuse as a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("webhookd-timing-equaliser"), bcryptCost)
+
+// CheckPassword reports whether password matches hash. With an empty hash
+// (unknown user) it still does the full bcrypt work and returns false.
+func CheckPassword(hash, password string) bool {
+	if hash == "" {
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return false
+	}
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+}
+
+// Tokens signs and verifies access tokens.
+type Tokens struct {
+	secret []byte
+	ttl    time.Duration
+	now    func() time.Time
+}
+
+// NewTokens returns a token signer with the given HMAC secret and lifetime.
+func NewTokens(secret []byte, ttl time.Duration) (*Tokens, error) {
+	if len(secret) < 16 {
+		return nil, errors.New("auth: JWT secret must be at least 16 bytes")
+	}
+	if ttl <= 0 {
+		return nil, errors.New("auth: token lifetime must be positive")
+	}
+	return &Tokens{secret: secret, ttl: ttl, now: time.Now}, nil
+}
+
+// TTL is how long issued tokens live.
+func (t *Tokens) TTL() time.Duration { return t.ttl }
+
+// Issue signs a token for the user.
+func (t *Tokens) Issue(userID string) (string, error) {
+	now := t.now()
+	claims := jwt.RegisteredClaims{
+		Issuer:    Issuer,
+		Subject:   userID,
+		IssuedAt:  jwt.NewNumericDate(now),
+		NotBefore: jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
+	if err != nil {
+		return "", fmt.Errorf("auth: sign token: %w", err)
+	}
+	return s, nil
+}
+
+// Verify checks a token's signature (HS256 only), expiry (required),
+// not-before and issuer, and returns its subject, the user id.
+func (t *Tokens) Verify(token string) (string, error) {
+	var claims jwt.RegisteredClaims
+	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return t.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuer(Issuer),
+		jwt.WithTimeFunc(t.now),
+	)
+	if err != nil || claims.Subject == "" {
+		return "", ErrInvalidToken
+	}
+	return claims.Subject, nil
+}
+
+// NewAPIKey makes a random API key and returns it with its storage hash and
+// a display prefix.
+func NewAPIKey() (key, hash, prefix string, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", "", fmt.Errorf("auth: api key: %w", err)
+	}
+	key = APIKeyPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return key, HashAPIKey(key), key[:len(APIKeyPrefix)+6], nil
+}
+
+// HashAPIKey is the stored form of an API key. Keys carry 256 random bits,
+// so a fast hash is enough and lets every request look a key up directly.
+func HashAPIKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// IsAPIKey reports whether a bearer credential is an API key.
+func IsAPIKey(credential string) bool { return strings.HasPrefix(credential, APIKeyPrefix) }
+
+// RandomSecret returns n random bytes, base64 encoded, for generated
+// secrets and passwords.
+func RandomSecret(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("auth: crypto/rand failed: %v", err))
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// NewWebhookSecret returns a Standard Webhooks style secret: "whsec_" and
+// base64 of 32 random bytes.
+func NewWebhookSecret() string { return "whsec_" + RandomSecret(32) }

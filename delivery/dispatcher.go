@@ -1,0 +1,330 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/webhookd/webhookd/store"
+)
+
+// Config configures a Dispatcher. Zero values take the defaults noted.
+type Config struct {
+	Store    *store.Store
+	Sender   *Sender
+	Schedule Schedule
+	Logger   *slog.Logger
+	// Workers bounds sends in flight across all webhooks (default 256).
+	Workers int
+	// PerWebhook bounds sends in flight to one webhook (default 16).
+	PerWebhook int
+	// BatchSize bounds one lease (default 256).
+	BatchSize int
+	// LeaseFor is how long a lease holds (default: twice the send timeout
+	// plus 30s); a crashed process's deliveries come back after it.
+	LeaseFor time.Duration
+	// Poll is the longest the dispatcher sleeps without being woken, to
+	// notice work from other processes and expired leases (default 5s).
+	Poll time.Duration
+	// Grace is how long in-flight sends may finish at shutdown before they
+	// are cut off and released (default 10s).
+	Grace time.Duration
+	// Timeout is the per-attempt timeout the lease must outlast.
+	Timeout time.Duration
+}
+
+// Dispatcher leases due deliveries, sends them on a bounded pool of
+// goroutines and records their outcomes.
+type Dispatcher struct {
+	cfg  Config
+	log  *slog.Logger
+	wake chan struct{}
+
+	mu        sync.Mutex
+	inFlight  int
+	perHook   map[string]int
+	leases    map[string]store.LeasedDelivery // in flight, by delivery id
+	running   bool
+	sends     sync.WaitGroup
+	completed chan completion
+
+	// sendCtx outlives the soft stop and is canceled at the hard stop, so
+	// sends get the grace period to finish.
+	sendCtx    context.Context
+	cancelSend context.CancelFunc
+}
+
+type completion struct {
+	lease store.LeasedDelivery
+	out   Outcome
+}
+
+// New builds a Dispatcher.
+func New(cfg Config) *Dispatcher {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 256
+	}
+	if cfg.PerWebhook <= 0 {
+		cfg.PerWebhook = 16
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 256
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.LeaseFor <= 0 {
+		cfg.LeaseFor = 2*cfg.Timeout + 30*time.Second
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 5 * time.Second
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	d := &Dispatcher{
+		cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1),
+		perHook: map[string]int{}, leases: map[string]store.LeasedDelivery{},
+		completed: make(chan completion, cfg.Workers),
+	}
+	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
+	return d
+}
+
+// Wake tells the dispatcher that work may be due now. It never blocks.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run dispatches until ctx is canceled, then stops leasing, gives in-flight
+// sends the grace period, releases those that did not finish, records every
+// outcome and returns.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.mu.Lock()
+	if d.running {
+		d.mu.Unlock()
+		return errors.New("delivery: dispatcher already running")
+	}
+	d.running = true
+	d.mu.Unlock()
+
+	completerDone := make(chan struct{})
+	go func() {
+		defer close(completerDone)
+		d.complete()
+	}()
+
+	d.loop(ctx)
+
+	// Soft stop: no new leases; in-flight sends get the grace period.
+	done := make(chan struct{})
+	go func() { d.sends.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d.cfg.Grace):
+		d.log.Warn("shutdown grace over; cutting off in-flight deliveries", "grace", d.cfg.Grace)
+		d.cancelSend()
+		<-done
+	}
+	d.cancelSend()
+	close(d.completed)
+	<-completerDone
+	return nil
+}
+
+func (d *Dispatcher) loop(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for ctx.Err() == nil {
+		started, skip, err := d.runOnce(ctx)
+		var wait time.Duration
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return
+			}
+			d.log.Error("lease deliveries", "err", err)
+			wait = time.Second
+		case started > 0:
+			// The batch may not have held everything due.
+			continue
+		case d.full():
+			// A finishing send wakes the loop.
+			wait = d.cfg.Poll
+		default:
+			// Jittered so several processes do not poll in step.
+			wait = time.Duration(float64(d.cfg.Poll) * (0.8 + 0.4*rand.Float64()))
+			next, err := d.cfg.Store.NextDueAt(ctx, skip)
+			if err != nil && ctx.Err() == nil {
+				d.log.Error("find next due delivery", "err", err)
+			}
+			if next != nil {
+				wait = min(wait, max(time.Until(*next), 0)+time.Millisecond)
+			}
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+		case <-d.wake:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// full reports whether every worker is busy.
+func (d *Dispatcher) full() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.inFlight >= d.cfg.Workers
+}
+
+// runOnce leases what free workers can take and starts sending it. It
+// returns how many deliveries it started and the webhooks it left out for
+// being at their cap.
+func (d *Dispatcher) runOnce(ctx context.Context) (int, []string, error) {
+	d.mu.Lock()
+	free := d.cfg.Workers - d.inFlight
+	var skip []string
+	for id, n := range d.perHook {
+		if n >= d.cfg.PerWebhook {
+			skip = append(skip, id)
+		}
+	}
+	d.mu.Unlock()
+	if free <= 0 || ctx.Err() != nil {
+		return 0, skip, nil
+	}
+	leased, err := d.cfg.Store.LeaseDeliveries(ctx, store.LeaseParams{
+		Limit: min(free, d.cfg.BatchSize), LeaseFor: d.cfg.LeaseFor, SkipWebhooks: skip,
+	})
+	if err != nil {
+		return 0, skip, err
+	}
+	var overflow []store.LeasedDelivery
+	started := 0
+	d.mu.Lock()
+	for _, l := range leased {
+		if d.perHook[l.WebhookID] >= d.cfg.PerWebhook {
+			overflow = append(overflow, l)
+			continue
+		}
+		d.perHook[l.WebhookID]++
+		d.inFlight++
+		d.leases[l.ID] = l
+		d.sends.Add(1)
+		started++
+		go d.send(l)
+	}
+	d.mu.Unlock()
+	if len(overflow) > 0 {
+		// The batch held more for one webhook than its cap allows: give the
+		// rest back now rather than hold them past their turn.
+		if err := d.cfg.Store.ReleaseDeliveries(context.WithoutCancel(ctx), overflow); err != nil {
+			d.log.Error("release deliveries over a webhook's cap", "err", err)
+		}
+	}
+	return started, skip, nil
+}
+
+// send makes one attempt and hands the outcome to the completer.
+func (d *Dispatcher) send(l store.LeasedDelivery) {
+	defer d.sends.Done()
+	out := d.cfg.Sender.Send(d.sendCtx, Request{
+		DeliveryID: l.ID, EventType: l.EventType, OccurredAt: l.OccurredAt, Data: l.Payload, URL: l.URL, Secret: l.Secret,
+	})
+	d.completed <- completion{lease: l, out: out}
+	d.mu.Lock()
+	d.inFlight--
+	if d.perHook[l.WebhookID]--; d.perHook[l.WebhookID] <= 0 {
+		delete(d.perHook, l.WebhookID)
+	}
+	delete(d.leases, l.ID)
+	d.mu.Unlock()
+	d.Wake()
+}
+
+// maxCompletionBatch bounds one completion transaction.
+const maxCompletionBatch = 512
+
+// complete records outcomes in batches: whatever has arrived by the time
+// the previous transaction committed goes into the next one, so a busy
+// dispatcher commits rarely and an idle one commits at once.
+func (d *Dispatcher) complete() {
+	batch := make([]completion, 0, maxCompletionBatch)
+	for c := range d.completed {
+		batch = append(batch[:0], c)
+	fill:
+		for len(batch) < maxCompletionBatch {
+			select {
+			case c, ok := <-d.completed:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, c)
+			default:
+				break fill
+			}
+		}
+		d.record(batch)
+	}
+}
+
+// record writes one batch of outcomes, retrying while the database is
+// unavailable. Sends cut off by shutdown are released instead.
+func (d *Dispatcher) record(batch []completion) {
+	var done []store.Completion
+	var released []store.LeasedDelivery
+	now := d.cfg.Store.Now()
+	for _, c := range batch {
+		if c.out.Canceled {
+			released = append(released, c.lease)
+			continue
+		}
+		l := logFor(c.out, c.lease.WebhookID, c.lease.EventID, c.lease.ID, c.lease.EventType, c.lease.Attempt)
+		sc := store.Completion{DeliveryID: c.lease.ID, LeaseToken: c.lease.LeaseToken, Log: l}
+		if !c.out.Success {
+			if wait, ok := d.cfg.Schedule.Next(c.lease.Attempt, c.out.RetryAfter); ok {
+				next := now.Add(wait)
+				sc.NextAttemptAt = &next
+			}
+			d.log.Warn("delivery attempt failed", "webhook_id", c.lease.WebhookID, "delivery_id", c.lease.ID,
+				"attempt", c.lease.Attempt, "status", c.out.StatusCode, "error", c.out.Error, "final", sc.NextAttemptAt == nil)
+		}
+		done = append(done, sc)
+	}
+	ctx := context.Background()
+	for try := 0; ; try++ {
+		_, err := d.cfg.Store.CompleteDeliveries(ctx, done)
+		if err == nil {
+			break
+		}
+		if try == 5 {
+			// The leases will expire and the deliveries be sent again:
+			// at least once, never lost.
+			d.log.Error("record delivery outcomes; they will be retried when their leases expire", "err", err, "count", len(done))
+			break
+		}
+		d.log.Warn("record delivery outcomes", "err", err, "retry", try+1)
+		time.Sleep(time.Duration(100*(try+1)) * time.Millisecond)
+	}
+	if len(released) > 0 {
+		if err := d.cfg.Store.ReleaseDeliveries(ctx, released); err != nil {
+			d.log.Error("release deliveries at shutdown", "err", err, "count", len(released))
+		}
+	}
+}

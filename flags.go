@@ -1,0 +1,77 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// flagSet is a flag.FlagSet whose flags each have an environment variable:
+// a flag given on the command line wins, then the variable, then the
+// default.
+type flagSet struct {
+	*flag.FlagSet
+	env      map[string]string // flag name → variable
+	synopsis string
+}
+
+func newFlagSet(name, synopsis string) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), env: map[string]string{}, synopsis: synopsis}
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// bindEnv names the variable that sets flag name.
+func (fs *flagSet) bindEnv(name, variable string) { fs.env[name] = variable }
+
+// parse reads args, then fills each flag not given from its variable.
+func (fs *flagSet) parse(args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for name, variable := range fs.env {
+		if given[name] {
+			continue
+		}
+		if v := getenv(variable); v != "" {
+			if err := fs.Set(name, v); err != nil {
+				return fmt.Errorf("%s=%q: %w", variable, v, err)
+			}
+		}
+	}
+	return nil
+}
+
+// usage writes the synopsis and every flag with its variable and default.
+func (fs *flagSet) usage(w io.Writer) {
+	fmt.Fprintf(w, "%s\n\nFlags:\n", fs.synopsis)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  flag\tenvironment\tdefault\tmeaning")
+	fs.VisitAll(func(f *flag.Flag) {
+		env := fs.env[f.Name]
+		if env == "" {
+			env = "-"
+		}
+		def := f.DefValue
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(tw, "  --%s\t%s\t%s\t%s\n", f.Name, env, def, f.Usage)
+	})
+	tw.Flush()
+}
+
+// splitList splits a comma-separated value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

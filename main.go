@@ -1,0 +1,509 @@
+// Command webhookd is an outgoing-webhooks service: users register webhooks
+// for event types, the CRM publishes events, and webhookd durably fans each
+// event out to every matching webhook, signs it, delivers it with retries
+// and logs every attempt.
+//
+// main only wires: it parses flags and environment, picks the subcommand,
+// opens the store, and starts and stops the server and dispatcher in order.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/catalog"
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/server"
+	"github.com/webhookd/webhookd/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "webhookd:", err)
+		os.Exit(1)
+	}
+}
+
+const topUsage = `webhookd — outgoing webhooks for your CRM
+
+Usage:
+  webhookd [serve] [flags]                      run the API and the delivery engine (default)
+  webhookd migrate up|down|status [flags]       manage the database schema
+  webhookd user create --email E [--password P] create a user (password on stdin when not given)
+  webhookd apikey create --email E --name N     create an API key for publishing events
+  webhookd version                              print the version
+  webhookd help [command]                       show help; every command also takes -h
+
+Every flag can also be set with the environment variable shown by
+'webhookd help COMMAND'. A flag on the command line wins over the variable.`
+
+// run is the whole program, callable from tests.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	} else if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fmt.Fprintln(stdout, topUsage)
+		return flag.ErrHelp
+	}
+	switch cmd {
+	case "serve":
+		return runServe(ctx, args, getenv, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args, getenv, stdout)
+	case "user":
+		return runUser(ctx, args, getenv, stdin, stdout)
+	case "apikey":
+		return runAPIKey(ctx, args, getenv, stdout)
+	case "version":
+		fmt.Fprintln(stdout, "webhookd", version)
+		return nil
+	case "help":
+		if len(args) == 0 {
+			fmt.Fprintln(stdout, topUsage)
+			return nil
+		}
+		return run(ctx, append(args[:1:1], "-h"), getenv, stdin, stdout, stderr)
+	default:
+		return fmt.Errorf("unknown command %q; run 'webhookd help'", cmd)
+	}
+}
+
+// parseFlags parses and, on -h, prints the usage to stdout.
+func parseFlags(fs *flagSet, args []string, getenv func(string) string, stdout io.Writer) error {
+	err := fs.parse(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.usage(stdout)
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w (run 'webhookd help %s')", fs.Name(), err, strings.Fields(fs.Name())[0])
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q (run 'webhookd help %s')", fs.Name(), fs.Arg(0), strings.Fields(fs.Name())[0])
+	}
+	return nil
+}
+
+// dbFlag adds --db / WEBHOOKD_DB.
+func dbFlag(fs *flagSet) *string {
+	v := fs.String("db", "webhookd.db", "database: an SQLite file path (or sqlite:PATH), or a postgres:// or postgresql:// URL")
+	fs.bindEnv("db", "WEBHOOKD_DB")
+	return v
+}
+
+// serveConfig is serve's configuration.
+type serveConfig struct {
+	addr, db, jwtSecret, eventTypes, retrySchedule, logFormat, logLevel string
+	tokenTTL, deliveryTimeout, shutdownGrace                            time.Duration
+	migrate                                                             bool
+	workers, perWebhook                                                 int
+}
+
+func serveFlags() (*flagSet, *serveConfig) {
+	c := &serveConfig{}
+	fs := newFlagSet("serve", "Usage: webhookd serve [flags]\n\nRuns the API and the delivery engine.")
+	str := func(p *string, name, env, def, usage string) {
+		fs.StringVar(p, name, def, usage)
+		fs.bindEnv(name, env)
+	}
+	dur := func(p *time.Duration, name, env string, def time.Duration, usage string) {
+		fs.DurationVar(p, name, def, usage)
+		fs.bindEnv(name, env)
+	}
+	num := func(p *int, name, env string, def int, usage string) {
+		fs.IntVar(p, name, def, usage)
+		fs.bindEnv(name, env)
+	}
+	str(&c.addr, "addr", "WEBHOOKD_ADDR", ":3000", "address to listen on")
+	fs.StringVar(&c.db, "db", "webhookd.db", "database: an SQLite file path (or sqlite:PATH), or a postgres:// or postgresql:// URL")
+	fs.bindEnv("db", "WEBHOOKD_DB")
+	str(&c.jwtSecret, "jwt-secret", "WEBHOOKD_JWT_SECRET", "", "HS256 secret for access tokens (unset: generated once and kept in the database)")
+	dur(&c.tokenTTL, "token-ttl", "WEBHOOKD_TOKEN_TTL", 24*time.Hour, "lifetime of access tokens")
+	fs.BoolVar(&c.migrate, "migrate", true, "apply pending migrations at start (false: refuse to start while any are pending)")
+	fs.bindEnv("migrate", "WEBHOOKD_MIGRATE")
+	str(&c.eventTypes, "event-types", "WEBHOOKD_EVENT_TYPES", "", "extra event types for the catalogue, comma-separated")
+	dur(&c.deliveryTimeout, "delivery-timeout", "WEBHOOKD_DELIVERY_TIMEOUT", 30*time.Second, "timeout of one delivery attempt")
+	str(&c.retrySchedule, "retry-schedule", "WEBHOOKD_RETRY_SCHEDULE", delivery.DefaultSchedule, "waits after each failed attempt, comma-separated")
+	dur(&c.shutdownGrace, "shutdown-grace", "WEBHOOKD_SHUTDOWN_GRACE", 10*time.Second, "time in-flight deliveries get to finish on SIGTERM")
+	num(&c.workers, "workers", "WEBHOOKD_WORKERS", 256, "deliveries in flight at once, across all webhooks")
+	num(&c.perWebhook, "max-in-flight-per-webhook", "WEBHOOKD_MAX_IN_FLIGHT_PER_WEBHOOK", 16, "deliveries in flight at once to one webhook")
+	str(&c.logFormat, "log-format", "WEBHOOKD_LOG_FORMAT", "text", "log format: text or json")
+	str(&c.logLevel, "log-level", "WEBHOOKD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	return fs, c
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	}
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs, c := serveFlags()
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, c.logFormat, c.logLevel)
+	if err != nil {
+		return err
+	}
+	schedule, err := delivery.ParseSchedule(c.retrySchedule)
+	if err != nil {
+		return fmt.Errorf("--retry-schedule: %w", err)
+	}
+	cat, err := catalog.New(splitList(c.eventTypes)...)
+	if err != nil {
+		return fmt.Errorf("--event-types: %w", err)
+	}
+	if c.deliveryTimeout <= 0 || c.tokenTTL <= 0 || c.shutdownGrace < 0 || c.workers < 1 || c.perWebhook < 1 {
+		return errors.New("--delivery-timeout, --token-ttl, --workers and --max-in-flight-per-webhook must be positive, --shutdown-grace not negative")
+	}
+
+	st, err := store.Open(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := migrateOrRefuse(ctx, st, c.migrate, logger); err != nil {
+		return err
+	}
+	if err := ensureAdmin(ctx, st, getenv, stdout, logger); err != nil {
+		return err
+	}
+	tokens, err := tokenSigner(ctx, st, c.jwtSecret, c.tokenTTL)
+	if err != nil {
+		return err
+	}
+	if st.Kind() == store.SQLite {
+		// This process holds the SQLite file lock, so every lease in the
+		// file belongs to a process that is gone: send those now.
+		if n, err := st.ReleaseAllLeases(ctx); err != nil {
+			return err
+		} else if n > 0 {
+			logger.Info("released deliveries leased by a previous run", "count", n)
+		}
+	}
+
+	sender := delivery.NewSender(delivery.SenderConfig{Version: version, Timeout: c.deliveryTimeout, Logger: logger, MaxConnsPerHost: c.perWebhook * 4})
+	defer sender.Close()
+	dispatcher := delivery.New(delivery.Config{
+		Store: st, Sender: sender, Schedule: schedule, Logger: logger, Workers: c.workers, PerWebhook: c.perWebhook,
+		Timeout: c.deliveryTimeout, Grace: c.shutdownGrace,
+	})
+	api, err := server.New(server.Config{
+		Store: st, Catalog: cat, Tokens: tokens, Sender: delivery.TestSender{Sender: sender, Store: st},
+		Waker: dispatcher, Logger: logger, Version: version,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	httpServer := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopDispatch()
+	dispatchDone := make(chan error, 1)
+	go func() { dispatchDone <- dispatcher.Run(dispatchCtx) }()
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- httpServer.Serve(ln) }()
+	logger.Info("webhookd listening", "addr", ln.Addr().String(), "db", string(st.Kind()), "database", st.Label(), "version", version)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", "grace", c.shutdownGrace)
+	case serveErr = <-serveDone:
+	}
+	// Order matters: stop taking requests, then stop leasing and let
+	// in-flight sends finish or be released, then close the store (deferred).
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), c.shutdownGrace+5*time.Second)
+	defer cancel()
+	if err := httpServer.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("http shutdown", "err", err)
+	}
+	stopDispatch()
+	if err := <-dispatchDone; err != nil {
+		return err
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// migrateOrRefuse applies pending migrations, or with migrate=false refuses
+// to start while any are pending.
+func migrateOrRefuse(ctx context.Context, st *store.Store, migrate bool, logger *slog.Logger) error {
+	if !migrate {
+		pending, err := st.PendingMigrations(ctx)
+		if err != nil {
+			return err
+		}
+		if len(pending) > 0 {
+			return fmt.Errorf("database has pending migrations %v and --migrate=false; run 'webhookd migrate up' first", pending)
+		}
+		return nil
+	}
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) > 0 {
+		logger.Info("applied migrations", "versions", applied)
+	}
+	return nil
+}
+
+// ensureAdmin creates the WEBHOOKD_ADMIN_EMAIL user when missing, or, on a
+// database with no users and no such variables, admin@localhost with a
+// random password printed once, so that the one-command start can log in.
+func ensureAdmin(ctx context.Context, st *store.Store, getenv func(string) string, stdout io.Writer, logger *slog.Logger) error {
+	email, password := strings.TrimSpace(getenv("WEBHOOKD_ADMIN_EMAIL")), getenv("WEBHOOKD_ADMIN_PASSWORD")
+	if email != "" || password != "" {
+		if email == "" || password == "" {
+			return errors.New("set both WEBHOOKD_ADMIN_EMAIL and WEBHOOKD_ADMIN_PASSWORD, or neither")
+		}
+		if _, err := st.UserByEmail(ctx, email); err == nil {
+			return nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := createUser(ctx, st, email, password); err != nil && !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("WEBHOOKD_ADMIN_EMAIL: %w", err)
+		}
+		logger.Info("created admin user", "email", email)
+		return nil
+	}
+	n, err := st.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	password = auth.RandomSecret(18)
+	if err := createUser(ctx, st, "admin@localhost", password); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil // another process created it first
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "\nCreated the first user. Log in with:\n  email:    admin@localhost\n  password: %s\nThis password is shown once; change it with 'webhookd user passwd' or create your own user with 'webhookd user create'.\n\n", password)
+	return nil
+}
+
+// createUser validates and stores a new user.
+func createUser(ctx context.Context, st *store.Store, email, password string) error {
+	email = strings.TrimSpace(email)
+	if !strings.Contains(email, "@") || len(email) > 254 || strings.ContainsAny(email, " \t\r\n") {
+		return fmt.Errorf("email %q is not an email address", email)
+	}
+	if len([]rune(password)) < auth.MinPasswordLength {
+		return fmt.Errorf("password must be at least %d characters", auth.MinPasswordLength)
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	_, err = st.CreateUser(ctx, email, hash)
+	return err
+}
+
+// tokenSigner uses --jwt-secret, or the secret generated on first start and
+// kept in the database so tokens survive restarts.
+func tokenSigner(ctx context.Context, st *store.Store, secret string, ttl time.Duration) (*auth.Tokens, error) {
+	if secret == "" {
+		var err error
+		if secret, err = st.SettingOrInit(ctx, "jwt_secret", auth.RandomSecret(48)); err != nil {
+			return nil, err
+		}
+	}
+	t, err := auth.NewTokens([]byte(secret), ttl)
+	if err != nil {
+		return nil, fmt.Errorf("--jwt-secret: %w", err)
+	}
+	return t, nil
+}
+
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := newFlagSet("migrate", "Usage: webhookd migrate up|down|status [flags]\n\nup applies every pending migration, down rolls back the latest, status lists them.")
+	db := dbFlag(fs)
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if err := parseFlags(fs, args, getenv, stdout); err != nil {
+			return err
+		}
+		return errors.New("migrate: say up, down or status (run 'webhookd help migrate')")
+	}
+	action := args[0]
+	if err := parseFlags(fs, args[1:], getenv, stdout); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch action {
+	case "up":
+		applied, err := st.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		if len(applied) == 0 {
+			fmt.Fprintln(stdout, "no pending migrations")
+		}
+		for _, v := range applied {
+			fmt.Fprintf(stdout, "applied %05d\n", v)
+		}
+	case "down":
+		v, err := st.MigrateDown(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "rolled back %05d\n", v)
+	case "status":
+		all, err := st.Migrations(ctx)
+		if err != nil {
+			return err
+		}
+		for _, m := range all {
+			state := "pending"
+			if m.Applied {
+				state = "applied " + m.AppliedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(stdout, "%05d  %-30s %s\n", m.Version, m.Name, state)
+		}
+	default:
+		return fmt.Errorf("migrate: unknown action %q: say up, down or status", action)
+	}
+	return nil
+}
+
+func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprintln(stdout, "Usage: webhookd user create --email E [--password P] [flags]")
+			return flag.ErrHelp
+		}
+		return errors.New("user: say create (run 'webhookd help user')")
+	}
+	fs := newFlagSet("user create", "Usage: webhookd user create --email E [--password P] [flags]\n\nCreates a user. Without --password the password is read from the first line of stdin.")
+	db := dbFlag(fs)
+	email := fs.String("email", "", "email address to log in with (required)")
+	password := fs.String("password", "", "password, at least 12 characters (default: read from stdin)")
+	if err := parseFlags(fs, args[1:], getenv, stdout); err != nil {
+		return err
+	}
+	if *email == "" {
+		return errors.New("user create: --email is required")
+	}
+	if *password == "" {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("user create: read password from stdin: %w", err)
+		}
+		*password = strings.TrimRight(line, "\r\n")
+		if *password == "" {
+			return errors.New("user create: give --password or the password on stdin")
+		}
+	}
+	st, err := store.Open(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	if err := createUser(ctx, st, *email, *password); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("user create: a user with email %s already exists", *email)
+		}
+		return fmt.Errorf("user create: %w", err)
+	}
+	fmt.Fprintf(stdout, "created user %s\n", strings.ToLower(strings.TrimSpace(*email)))
+	return nil
+}
+
+func runAPIKey(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprintln(stdout, "Usage: webhookd apikey create --email E --name N [flags]")
+			return flag.ErrHelp
+		}
+		return errors.New("apikey: say create (run 'webhookd help apikey')")
+	}
+	fs := newFlagSet("apikey create", "Usage: webhookd apikey create --email E --name N [flags]\n\nCreates an API key for the user and prints it once.")
+	db := dbFlag(fs)
+	email := fs.String("email", "", "the key's owner (required)")
+	name := fs.String("name", "", "a name for the key, such as the CRM's (required)")
+	if err := parseFlags(fs, args[1:], getenv, stdout); err != nil {
+		return err
+	}
+	if *email == "" || strings.TrimSpace(*name) == "" {
+		return errors.New("apikey create: --email and --name are required")
+	}
+	st, err := store.Open(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	u, err := st.UserByEmail(ctx, *email)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("apikey create: no user with email %s", *email)
+	} else if err != nil {
+		return err
+	}
+	key, hash, prefix, err := auth.NewAPIKey()
+	if err != nil {
+		return err
+	}
+	if _, err := st.CreateAPIKey(ctx, u.ID, strings.TrimSpace(*name), hash, prefix); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, key)
+	return nil
+}

@@ -1,0 +1,120 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/store"
+)
+
+type userKey struct{}
+
+// currentUser returns the authenticated user of a request.
+func currentUser(r *http.Request) store.User {
+	u, _ := r.Context().Value(userKey{}).(store.User)
+	return u
+}
+
+func unauthorized(msg string) *Error {
+	return &Error{Status: http.StatusUnauthorized, Message: msg,
+		Header: http.Header{"Www-Authenticate": {`Bearer realm="webhookd"`}}}
+}
+
+// authenticated requires a bearer JWT or API key and puts its user in the
+// request context. The user is loaded on every request, so deleting a user
+// ends its tokens at once.
+func (s *Server) authenticated(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		scheme, credential, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		credential = strings.TrimSpace(credential)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || credential == "" {
+			return unauthorized("missing bearer token: send Authorization: Bearer <accessToken or API key>")
+		}
+		var user store.User
+		var err error
+		if auth.IsAPIKey(credential) {
+			var key store.APIKey
+			user, key, err = s.store.UserByAPIKeyHash(r.Context(), auth.HashAPIKey(credential))
+			// lastUsedAt is kept to the minute, so a busy publisher does not
+			// turn every request into a write.
+			if err == nil && (key.LastUsedAt == nil || time.Since(*key.LastUsedAt) > time.Minute) {
+				if terr := s.store.TouchAPIKey(r.Context(), key.ID); terr != nil {
+					s.logger.Warn("record api key use", "err", terr)
+				}
+			}
+		} else {
+			var userID string
+			if userID, err = s.tokens.Verify(credential); err != nil {
+				return unauthorized("invalid or expired token")
+			}
+			user, err = s.store.UserByID(r.Context(), userID)
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return unauthorized("invalid or expired token")
+		}
+		if err != nil {
+			return err
+		}
+		return h(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
+	}
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type userJSON struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+}
+
+type loginResponse struct {
+	AccessToken string   `json:"accessToken"`
+	TokenType   string   `json:"tokenType"`
+	ExpiresIn   int64    `json:"expiresIn"`
+	User        userJSON `json:"user"`
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	var req loginRequest
+	if err := decode(w, r, MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	var details []FieldError
+	if strings.TrimSpace(req.Email) == "" {
+		details = append(details, FieldError{"email", "is required"})
+	}
+	if req.Password == "" {
+		details = append(details, FieldError{"password", "is required"})
+	}
+	if details != nil {
+		return invalid(details...)
+	}
+	user, err := s.store.UserByEmail(r.Context(), req.Email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	// An unknown email still pays for a bcrypt comparison, so the answer's
+	// timing does not reveal which emails exist.
+	if !auth.CheckPassword(user.PasswordHash, req.Password) || err != nil {
+		return unauthorized("invalid email or password")
+	}
+	token, err := s.tokens.Issue(user.ID)
+	if err != nil {
+		return err
+	}
+	return s.json(w, http.StatusOK, loginResponse{
+		AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(s.tokens.TTL() / time.Second),
+		User: userJSON{ID: user.ID, Email: user.Email},
+	})
+}
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
+	u := currentUser(r)
+	return s.json(w, http.StatusOK, userJSON{ID: u.ID, Email: u.Email})
+}

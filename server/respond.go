@@ -1,0 +1,126 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/webhookd/webhookd/store"
+)
+
+// FieldError names one bad input field.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error is an error with an HTTP status and a message safe to show the
+// caller. Handlers return it for every failure the caller caused.
+type Error struct {
+	Status  int
+	Message string
+	Details []FieldError
+	// Header is extra response headers, such as WWW-Authenticate.
+	Header http.Header
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Message) }
+
+func errorf(status int, format string, args ...any) *Error {
+	return &Error{Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// invalid reports bad fields: 400 with every field named in details.
+func invalid(details ...FieldError) *Error {
+	msg := "validation failed"
+	if len(details) > 0 {
+		msg = details[0].Field + ": " + details[0].Message
+		if len(details) > 1 {
+			msg += fmt.Sprintf(" (and %d more)", len(details)-1)
+		}
+	}
+	return &Error{Status: http.StatusBadRequest, Message: msg, Details: details}
+}
+
+func notFound(what string) *Error { return errorf(http.StatusNotFound, "%s not found", what) }
+
+// errorBody is the error shape NestJS clients already parse.
+type errorBody struct {
+	StatusCode int          `json:"statusCode"`
+	Error      string       `json:"error"`
+	Message    string       `json:"message"`
+	Details    []FieldError `json:"details,omitempty"`
+}
+
+// handlerFunc is an HTTP handler that returns its failure instead of
+// writing it, so that every error is written in one place.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts a handlerFunc: caller errors become their status, a missing
+// row becomes 404, and anything else is logged in full once and answered as
+// a bare 500.
+func (s *Server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *Error
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &e):
+	case errors.As(err, &maxErr):
+		e = errorf(http.StatusRequestEntityTooLarge, "request body larger than %d bytes", maxErr.Limit)
+	case errors.Is(err, store.ErrNotFound):
+		e = notFound("resource")
+	case errors.Is(err, store.ErrConflict):
+		e = errorf(http.StatusConflict, "already exists")
+	default:
+		s.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		e = errorf(http.StatusInternalServerError, "internal error")
+	}
+	for k, vs := range e.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	writeJSON(w, s.logger, e.Status, errorBody{StatusCode: e.Status, Error: http.StatusText(e.Status), Message: e.Message, Details: e.Details})
+}
+
+// writeJSON writes v as the response body with the given status.
+func writeJSON(w http.ResponseWriter, logger *slog.Logger, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// Names, URLs and payloads go out as they came in: HTML escaping would
+	// turn "<" into \u003c for API clients that never render HTML.
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(v)
+	if err != nil {
+		logger.Error("encode response", "err", err)
+		http.Error(w, `{"statusCode":500,"error":"Internal Server Error","message":"internal error"}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (s *Server) json(w http.ResponseWriter, status int, v any) error {
+	writeJSON(w, s.logger, status, v)
+	return nil
+}
+
+// asNotFound names what was not found in the 404 message.
+func asNotFound(err error, what string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound(what)
+	}
+	return err
+}

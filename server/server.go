@@ -1,0 +1,142 @@
+// Package server is webhookd's HTTP API: every route in one list, the
+// authentication middleware, request decoding and validation, the JSON wire
+// types and the mapping of errors to status codes. It never speaks SQL; it
+// calls the store, and reaches the delivery engine only through the small
+// interfaces below.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/catalog"
+	"github.com/webhookd/webhookd/store"
+)
+
+// TestSender sends one signed test delivery now and records it.
+type TestSender interface {
+	SendTest(ctx context.Context, w store.Webhook, eventType string, payload []byte) (store.Log, error)
+}
+
+// Waker is told when new work may be due, so deliveries start at once.
+type Waker interface {
+	Wake()
+}
+
+// Publisher accepts events durably. The store satisfies it directly; a
+// group-committing publisher can stand in front of it.
+type Publisher interface {
+	PublishEvents(ctx context.Context, batch []store.PublishParams) ([]store.PublishResult, error)
+}
+
+// Config is what a Server needs.
+type Config struct {
+	Store     *store.Store
+	Publisher Publisher // defaults to Store
+	Catalog   *catalog.Catalog
+	Tokens    *auth.Tokens
+	Sender    TestSender
+	Waker     Waker
+	Logger    *slog.Logger
+	Version   string
+	// CheckURL vets a webhook URL beyond syntax (the private-address guard);
+	// nil accepts every well-formed http(s) URL.
+	CheckURL func(*url.URL) error
+}
+
+// Server serves the API.
+type Server struct {
+	store     *store.Store
+	publisher Publisher
+	catalog   *catalog.Catalog
+	tokens    *auth.Tokens
+	sender    TestSender
+	waker     Waker
+	logger    *slog.Logger
+	version   string
+	checkURL  func(*url.URL) error
+	router    *httprouter.Router
+}
+
+// New builds a Server from cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Catalog == nil || cfg.Tokens == nil || cfg.Sender == nil {
+		return nil, fmt.Errorf("server: Store, Catalog, Tokens and Sender are required")
+	}
+	s := &Server{
+		store: cfg.Store, publisher: cfg.Publisher, catalog: cfg.Catalog, tokens: cfg.Tokens,
+		sender: cfg.Sender, waker: cfg.Waker, logger: cfg.Logger, version: cfg.Version, checkURL: cfg.CheckURL,
+	}
+	if s.publisher == nil {
+		s.publisher = cfg.Store
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	if s.waker == nil {
+		s.waker = nopWaker{}
+	}
+	s.routes()
+	return s, nil
+}
+
+type nopWaker struct{}
+
+func (nopWaker) Wake() {}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// routes is every route webhookd serves.
+func (s *Server) routes() {
+	r := httprouter.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleOPTIONS = false
+	r.NotFound = s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return errorf(http.StatusNotFound, "no route for %s %s", r.Method, r.URL.Path)
+	})
+	r.MethodNotAllowed = s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return errorf(http.StatusMethodNotAllowed, "method %s not allowed on %s", r.Method, r.URL.Path)
+	})
+	r.PanicHandler = func(w http.ResponseWriter, r *http.Request, v any) {
+		s.writeError(w, r, fmt.Errorf("panic: %v", v))
+	}
+
+	public := func(method, path string, h handlerFunc) { r.Handler(method, path, s.handle(h)) }
+	private := func(method, path string, h handlerFunc) { r.Handler(method, path, s.handle(s.authenticated(h))) }
+
+	public(http.MethodPost, "/api/v1/auth/login", s.handleLogin)
+	private(http.MethodGet, "/api/v1/auth/me", s.handleMe)
+	private(http.MethodGet, "/api/v1/event-types", s.handleEventTypes)
+
+	private(http.MethodPost, "/api/v1/webhooks", s.handleWebhookCreate)
+	private(http.MethodGet, "/api/v1/webhooks", s.handleWebhookList)
+	private(http.MethodGet, "/api/v1/webhooks/:id", s.handleWebhookGet)
+	private(http.MethodPatch, "/api/v1/webhooks/:id", s.handleWebhookUpdate)
+	private(http.MethodPut, "/api/v1/webhooks/:id", s.handleWebhookUpdate)
+	private(http.MethodDelete, "/api/v1/webhooks/:id", s.handleWebhookDelete)
+	private(http.MethodPost, "/api/v1/webhooks/:id/test", s.handleWebhookTest)
+	private(http.MethodGet, "/api/v1/webhooks/:id/logs", s.handleLogList)
+	private(http.MethodGet, "/api/v1/webhooks/:id/logs/:logId", s.handleLogGet)
+	private(http.MethodGet, "/api/v1/webhooks/:id/stats", s.handleWebhookStats)
+
+	private(http.MethodPost, "/api/v1/events", s.handleEventPublish)
+	private(http.MethodGet, "/api/v1/events/:id", s.handleEventGet)
+
+	private(http.MethodPost, "/api/v1/api-keys", s.handleAPIKeyCreate)
+	private(http.MethodGet, "/api/v1/api-keys", s.handleAPIKeyList)
+	private(http.MethodDelete, "/api/v1/api-keys/:id", s.handleAPIKeyDelete)
+	s.router = r
+}
+
+// param returns a path parameter of the current route.
+func param(r *http.Request, name string) string {
+	return httprouter.ParamsFromContext(r.Context()).ByName(name)
+}

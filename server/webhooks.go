@@ -1,0 +1,291 @@
+package server
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/store"
+)
+
+// Field limits for webhooks.
+const (
+	maxNameLength        = 255
+	maxURLLength         = 2048
+	maxDescriptionLength = 2000
+	maxEventPatterns     = 100
+	minSecretLength      = 8
+	maxSecretLength      = 1024
+)
+
+type webhookCreateRequest struct {
+	Name        *string   `json:"name"`
+	URL         *string   `json:"url"`
+	Events      *[]string `json:"events"`
+	Secret      *string   `json:"secret"`
+	Description *string   `json:"description"`
+	IsActive    *bool     `json:"isActive"`
+}
+
+// webhookPatchRequest has the same fields; every one is optional.
+type webhookPatchRequest = webhookCreateRequest
+
+// validate checks every given field, reports every bad one at once, and
+// returns the cleaned values. With create set, name, url and events are
+// required.
+func (s *Server) validateWebhook(req webhookCreateRequest, create bool) (store.WebhookPatch, error) {
+	var p store.WebhookPatch
+	var bad []FieldError
+	fail := func(field, format string, args ...any) {
+		bad = append(bad, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	if req.Name != nil {
+		name := strings.TrimSpace(*req.Name)
+		switch n := utf8.RuneCountInString(name); {
+		case n == 0:
+			fail("name", "must not be empty")
+		case n > maxNameLength:
+			fail("name", "must be at most %d characters", maxNameLength)
+		case hasControl(name):
+			fail("name", "must not contain control characters")
+		default:
+			p.Name = &name
+		}
+	} else if create {
+		fail("name", "is required")
+	}
+	if req.URL != nil {
+		u := strings.TrimSpace(*req.URL)
+		if msg := s.validateURL(u); msg != "" {
+			fail("url", "%s", msg)
+		} else {
+			p.URL = &u
+		}
+	} else if create {
+		fail("url", "is required")
+	}
+	if req.Events != nil {
+		events, msgs := s.validateEvents(*req.Events)
+		for _, m := range msgs {
+			fail("events", "%s", m)
+		}
+		if msgs == nil {
+			p.Events = &events
+		}
+	} else if create {
+		fail("events", "is required: a non-empty array of event types, such as [\"message.new\"] or [\"*\"]")
+	}
+	if req.Secret != nil {
+		if msg := validateSecret(*req.Secret); msg != "" {
+			fail("secret", "%s", msg)
+		} else {
+			p.Secret = req.Secret
+		}
+	}
+	if req.Description != nil {
+		d := *req.Description
+		switch {
+		case utf8.RuneCountInString(d) > maxDescriptionLength:
+			fail("description", "must be at most %d characters", maxDescriptionLength)
+		case strings.ContainsRune(d, 0):
+			fail("description", "must not contain NUL characters")
+		default:
+			p.Description = &d
+		}
+	}
+	p.IsActive = req.IsActive
+	if bad != nil {
+		return p, invalid(bad...)
+	}
+	return p, nil
+}
+
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
+}
+
+// validateURL returns what is wrong with a webhook URL, or "".
+func (s *Server) validateURL(raw string) string {
+	if raw == "" {
+		return "must not be empty"
+	}
+	if len(raw) > maxURLLength {
+		return fmt.Sprintf("must be at most %d characters", maxURLLength)
+	}
+	if hasControl(raw) || strings.ContainsAny(raw, " \t") {
+		return "must not contain spaces or control characters"
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "is not a valid URL"
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "must be an absolute http:// or https:// URL"
+	}
+	if u.Hostname() == "" {
+		return "must have a host"
+	}
+	if s.checkURL != nil {
+		if err := s.checkURL(u); err != nil {
+			return err.Error()
+		}
+	}
+	return ""
+}
+
+// validateEvents checks subscription patterns against the catalogue and
+// drops duplicates, keeping order.
+func (s *Server) validateEvents(events []string) ([]string, []string) {
+	if len(events) == 0 {
+		return nil, []string{"must be a non-empty array of event types, such as [\"message.new\"] or [\"*\"]"}
+	}
+	if len(events) > maxEventPatterns {
+		return nil, []string{fmt.Sprintf("must have at most %d entries", maxEventPatterns)}
+	}
+	var out, msgs []string
+	seen := map[string]bool{}
+	for _, e := range events {
+		if err := s.catalog.ValidatePattern(e); err != nil {
+			msgs = append(msgs, err.Error())
+			continue
+		}
+		if !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	return out, msgs
+}
+
+// validateSecret returns what is wrong with a caller-chosen secret, or "".
+func validateSecret(secret string) string {
+	n := len(secret)
+	switch {
+	case n < minSecretLength:
+		return fmt.Sprintf("must be at least %d characters", minSecretLength)
+	case n > maxSecretLength:
+		return fmt.Sprintf("must be at most %d characters", maxSecretLength)
+	case strings.IndexFunc(secret, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
+		return "must not contain spaces or control characters"
+	}
+	if rest, ok := strings.CutPrefix(secret, "whsec_"); ok {
+		// Standard Webhooks signs with the decoded bytes, so they must decode.
+		if b, err := base64.StdEncoding.DecodeString(rest); err != nil || len(b) < 16 {
+			return "a whsec_ secret must be whsec_ followed by base64 of at least 16 bytes"
+		}
+	}
+	return ""
+}
+
+func (s *Server) handleWebhookCreate(w http.ResponseWriter, r *http.Request) error {
+	var req webhookCreateRequest
+	if err := decode(w, r, MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	p, err := s.validateWebhook(req, true)
+	if err != nil {
+		return err
+	}
+	params := store.CreateWebhookParams{
+		UserID: currentUser(r).ID, Name: *p.Name, URL: *p.URL, Events: *p.Events,
+		Secret: auth.NewWebhookSecret(), IsActive: true,
+	}
+	if p.Secret != nil {
+		params.Secret = *p.Secret
+	}
+	if p.Description != nil {
+		params.Description = *p.Description
+	}
+	if p.IsActive != nil {
+		params.IsActive = *p.IsActive
+	}
+	hook, err := s.store.CreateWebhook(r.Context(), params)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/webhooks/"+hook.ID)
+	return s.json(w, http.StatusCreated, toWebhookJSON(hook, true))
+}
+
+func (s *Server) handleWebhookList(w http.ResponseWriter, r *http.Request) error {
+	page, err := pageParams(r, 50, 100)
+	if err != nil {
+		return err
+	}
+	hooks, next, err := s.store.ListWebhooks(r.Context(), currentUser(r).ID, page)
+	if err != nil {
+		return err
+	}
+	out := make([]webhookJSON, len(hooks))
+	for i, h := range hooks {
+		out[i] = toWebhookJSON(h, false)
+	}
+	return s.json(w, http.StatusOK, newList(out, next))
+}
+
+// webhookParam loads the route's webhook for the current user; another
+// user's webhook and a malformed id are both simply not found.
+func (s *Server) webhookParam(r *http.Request) (store.Webhook, error) {
+	id := param(r, "id")
+	if !validID(id) {
+		return store.Webhook{}, notFound("webhook")
+	}
+	hook, err := s.store.Webhook(r.Context(), currentUser(r).ID, id)
+	if err != nil {
+		return store.Webhook{}, asNotFound(err, "webhook")
+	}
+	return hook, nil
+}
+
+func (s *Server) handleWebhookGet(w http.ResponseWriter, r *http.Request) error {
+	hook, err := s.webhookParam(r)
+	if err != nil {
+		return err
+	}
+	return s.json(w, http.StatusOK, toWebhookJSON(hook, true))
+}
+
+func (s *Server) handleWebhookUpdate(w http.ResponseWriter, r *http.Request) error {
+	id := param(r, "id")
+	if !validID(id) {
+		return notFound("webhook")
+	}
+	var req webhookPatchRequest
+	if err := decode(w, r, MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	p, err := s.validateWebhook(req, false)
+	if err != nil {
+		return err
+	}
+	hook, err := s.store.UpdateWebhook(r.Context(), currentUser(r).ID, id, p)
+	if err != nil {
+		return asNotFound(err, "webhook")
+	}
+	if hook.IsActive && p.IsActive != nil {
+		// Re-activation resumes paused deliveries at once.
+		s.waker.Wake()
+	}
+	return s.json(w, http.StatusOK, toWebhookJSON(hook, true))
+}
+
+func (s *Server) handleWebhookDelete(w http.ResponseWriter, r *http.Request) error {
+	id := param(r, "id")
+	if !validID(id) {
+		return notFound("webhook")
+	}
+	if err := s.store.DeleteWebhook(r.Context(), currentUser(r).ID, id); err != nil {
+		return asNotFound(err, "webhook")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleEventTypes(w http.ResponseWriter, r *http.Request) error {
+	return s.json(w, http.StatusOK, map[string]any{"data": s.catalog.Types()})
+}

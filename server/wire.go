@@ -1,0 +1,163 @@
+package server
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/webhookd/webhookd/store"
+)
+
+// timeLayout is UTC with milliseconds, as in 2024-01-01T12:00:00.000Z.
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+func ts(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func tsp(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := ts(*t)
+	return &s
+}
+
+// webhookJSON is a webhook on the wire.
+type webhookJSON struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	URL         string   `json:"url"`
+	Events      []string `json:"events"`
+	Secret      string   `json:"secret"`
+	IsActive    bool     `json:"isActive"`
+	Description string   `json:"description"`
+	CreatedAt   string   `json:"createdAt"`
+	UpdatedAt   string   `json:"updatedAt"`
+}
+
+func toWebhookJSON(w store.Webhook, showSecret bool) webhookJSON {
+	secret := w.Secret
+	if !showSecret {
+		secret = maskSecret(secret)
+	}
+	return webhookJSON{
+		ID: w.ID, Name: w.Name, URL: w.URL, Events: w.Events, Secret: secret, IsActive: w.IsActive,
+		Description: w.Description, CreatedAt: ts(w.CreatedAt), UpdatedAt: ts(w.UpdatedAt),
+	}
+}
+
+// maskSecret keeps a secret's scheme prefix and last four characters, enough
+// to tell secrets apart in a list without revealing them.
+func maskSecret(secret string) string {
+	prefix := ""
+	if strings.HasPrefix(secret, "whsec_") {
+		prefix = "whsec_"
+	}
+	if len(secret) < len(prefix)+12 {
+		return prefix + "****"
+	}
+	return prefix + "****" + secret[len(secret)-4:]
+}
+
+// listJSON is a page of a list.
+type listJSON[T any] struct {
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+func newList[T any](data []T, next string) listJSON[T] {
+	if data == nil {
+		data = []T{}
+	}
+	l := listJSON[T]{Data: data}
+	if next != "" {
+		c := encodeCursor(next)
+		l.NextCursor = &c
+	}
+	return l
+}
+
+// cursorPrefix versions the cursor format so it can change without old
+// cursors being misread.
+const cursorPrefix = "v1:"
+
+// encodeCursor makes an opaque cursor from the last id of a page.
+func encodeCursor(id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + id))
+}
+
+// decodeCursor reads a cursor made by encodeCursor, refusing anything else.
+func decodeCursor(c string) (string, bool) {
+	if len(c) > 128 {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", false
+	}
+	id, ok := strings.CutPrefix(string(b), cursorPrefix)
+	if !ok {
+		return "", false
+	}
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+		return "", false
+	}
+	return id, true
+}
+
+// pageParams reads ?limit= and ?cursor= with the given bounds.
+func pageParams(r *http.Request, def, max int) (store.Page, error) {
+	q := r.URL.Query()
+	p := store.Page{Limit: def}
+	if v, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n < 1 || n > max {
+			return p, invalid(FieldError{"limit", "must be a whole number from 1 to " + strconv.Itoa(max)})
+		}
+		p.Limit = n
+	}
+	if v, ok := q["cursor"]; ok && v[0] != "" {
+		id, ok := decodeCursor(v[0])
+		if !ok {
+			return p, invalid(FieldError{"cursor", "is not a cursor this server issued"})
+		}
+		p.Before = id
+	}
+	return p, nil
+}
+
+// timeParam reads an RFC 3339 query parameter, nil when absent.
+func timeParam(r *http.Request, name string) (*time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return nil, invalid(FieldError{name, "must be an RFC 3339 time such as 2024-01-01T12:00:00.000Z"})
+	}
+	return &t, nil
+}
+
+// validID reports whether s can be an id webhookd issued; anything else is
+// answered as not found without asking the database.
+func validID(s string) bool {
+	if len(s) != 36 || !utf8.ValidString(s) {
+		return false
+	}
+	_, err := uuid.Parse(s)
+	return err == nil
+}
+
+// bodyText turns stored bytes into a JSON string, replacing bytes that are
+// not UTF-8.
+func bodyText(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
