@@ -209,7 +209,7 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, leases []LeasedDelivery) 
 				return err
 			}
 		}
-		return nil
+		return s.notifyWork(ctx, tx)
 	})
 	if err != nil {
 		return fmt.Errorf("store: release deliveries: %w", err)

@@ -41,12 +41,19 @@ func (s *Store) PublishEvents(ctx context.Context, batch []PublishParams) ([]Pub
 	results := make([]PublishResult, len(batch))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		subs := map[string][]subscription{}
+		created := 0
 		for i, p := range batch {
 			r, err := s.publish(ctx, tx, p, subs)
 			if err != nil {
 				return err
 			}
 			results[i] = r
+			if !r.Duplicate {
+				created += r.Deliveries
+			}
+		}
+		if created > 0 {
+			return s.notifyWork(ctx, tx)
 		}
 		return nil
 	})

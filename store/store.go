@@ -35,6 +35,7 @@ type Store struct {
 	now   func() time.Time
 	lock  *fileLock
 	label string
+	dsn   string // PostgreSQL only: for the LISTEN connection
 }
 
 // Option changes how Open builds a Store.
@@ -154,7 +155,7 @@ func (s *Store) openPostgres(ctx context.Context, dsn string) error {
 		db.Close()
 		return fmt.Errorf("store: connect to postgres: %w", err)
 	}
-	s.write, s.read, s.label = db, db, redactDSN(dsn)
+	s.write, s.read, s.label, s.dsn = db, db, redactDSN(dsn), dsn
 	return nil
 }
 
@@ -205,6 +206,11 @@ func (s *Store) Now() time.Time { return s.now().UTC().Truncate(time.Millisecond
 // NewID returns a new time-ordered identifier (UUIDv7), so that ordering by
 // id is ordering by creation and cursors need only the id.
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// execer is what both *sql.DB and *sql.Tx offer for statements.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
 
 // inTx runs fn in a write transaction and commits it, rolling back on error.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {

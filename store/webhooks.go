@@ -160,6 +160,12 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 	if err != nil {
 		return Webhook{}, fmt.Errorf("store: update webhook %s: %w", id, err)
 	}
+	if w.IsActive && p.IsActive != nil {
+		// Re-activation makes paused deliveries due for every process.
+		if err := s.notifyWork(ctx, s.write); err != nil {
+			return Webhook{}, fmt.Errorf("store: update webhook %s: %w", id, err)
+		}
+	}
 	return w, nil
 }
 

@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// ErrClosed is returned by a GroupCommitter after Close.
+var ErrClosed = errors.New("store: closed")
+
+// GroupCommitter publishes events from many concurrent callers in shared
+// transactions: while one transaction commits, the requests that arrive
+// queue up and go into the next one together. Each caller still returns
+// only after its own events are committed, so durability is unchanged while
+// the cost of a commit is spread over many events.
+type GroupCommitter struct {
+	s        *Store
+	maxBatch int
+	reqs     chan *publishRequest
+
+	mu     sync.RWMutex
+	closed bool
+	done   chan struct{}
+}
+
+type publishRequest struct {
+	batch []PublishParams
+	reply chan publishReply
+}
+
+type publishReply struct {
+	results []PublishResult
+	err     error
+}
+
+// NewGroupCommitter starts a committer that puts at most maxBatch events in
+// one transaction. Close stops it.
+func (s *Store) NewGroupCommitter(maxBatch int) *GroupCommitter {
+	if maxBatch < 1 {
+		maxBatch = 1
+	}
+	g := &GroupCommitter{s: s, maxBatch: maxBatch, reqs: make(chan *publishRequest, maxBatch), done: make(chan struct{})}
+	go g.loop()
+	return g
+}
+
+// PublishEvents commits batch, sharing the transaction with concurrent
+// callers, and returns once it is durable.
+func (g *GroupCommitter) PublishEvents(ctx context.Context, batch []PublishParams) ([]PublishResult, error) {
+	req := &publishRequest{batch: batch, reply: make(chan publishReply, 1)}
+	g.mu.RLock()
+	if g.closed {
+		g.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	select {
+	case g.reqs <- req:
+		g.mu.RUnlock()
+	case <-ctx.Done():
+		g.mu.RUnlock()
+		return nil, ctx.Err()
+	}
+	// Once queued the request is committed or failed whatever the caller
+	// does, so wait for the answer: returning early would report failure
+	// for events that may well be accepted.
+	r := <-req.reply
+	return r.results, r.err
+}
+
+// Close commits what is queued and stops the committer.
+func (g *GroupCommitter) Close() {
+	g.mu.Lock()
+	if !g.closed {
+		g.closed = true
+		close(g.reqs)
+	}
+	g.mu.Unlock()
+	<-g.done
+}
+
+func (g *GroupCommitter) loop() {
+	defer close(g.done)
+	var group []*publishRequest
+	for req := range g.reqs {
+		group = append(group[:0], req)
+		n := len(req.batch)
+	fill:
+		for n < g.maxBatch {
+			select {
+			case more, ok := <-g.reqs:
+				if !ok {
+					break fill
+				}
+				group = append(group, more)
+				n += len(more.batch)
+			default:
+				break fill
+			}
+		}
+		g.commit(group)
+	}
+}
+
+// commit publishes a group in one transaction; if that fails, each request
+// is retried alone so that one bad request cannot fail its neighbours.
+func (g *GroupCommitter) commit(group []*publishRequest) {
+	ctx := context.Background()
+	if len(group) == 1 {
+		res, err := g.s.PublishEvents(ctx, group[0].batch)
+		group[0].reply <- publishReply{res, err}
+		return
+	}
+	var all []PublishParams
+	for _, r := range group {
+		all = append(all, r.batch...)
+	}
+	res, err := g.s.PublishEvents(ctx, all)
+	if err != nil {
+		for _, r := range group {
+			res, err := g.s.PublishEvents(ctx, r.batch)
+			r.reply <- publishReply{res, err}
+		}
+		return
+	}
+	for _, r := range group {
+		r.reply <- publishReply{results: res[:len(r.batch):len(r.batch)]}
+		res = res[len(r.batch):]
+	}
+}

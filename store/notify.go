@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// workChannel is the PostgreSQL NOTIFY channel that tells every webhookd
+// process sharing the database that deliveries may be due.
+const workChannel = "webhookd_work"
+
+// notifyWork queues a notification that is sent when tx commits, so other
+// processes wake exactly when the new deliveries become visible. SQLite has
+// one process, which wakes itself.
+func (s *Store) notifyWork(ctx context.Context, tx execer) error {
+	if s.kind != Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_notify('`+workChannel+`', '')`); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
+}
+
+// ListenForWork calls wake whenever another process (or this one) commits
+// deliveries, until ctx is done. On SQLite it only waits for ctx: there is
+// no other process. It reconnects after errors, so callers run it in a
+// goroutine they own for the life of the dispatcher.
+func (s *Store) ListenForWork(ctx context.Context, wake func(), logger *slog.Logger) {
+	if s.kind != Postgres {
+		<-ctx.Done()
+		return
+	}
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := s.listen(ctx, wake)
+		if ctx.Err() != nil {
+			return
+		}
+		logger.Warn("listen for work; polling until reconnected", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+		// Work may have been committed while the listener was down.
+		wake()
+	}
+}
+
+func (s *Store) listen(ctx context.Context, wake func()) error {
+	// A dedicated connection: LISTEN belongs to a session, and a pooled
+	// connection would be handed to other queries.
+	conn, err := pgx.Connect(ctx, s.dsn)
+	if err != nil {
+		return fmt.Errorf("store: listen: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, `LISTEN `+workChannel); err != nil {
+		return fmt.Errorf("store: listen: %w", err)
+	}
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return fmt.Errorf("store: wait for notification: %w", err)
+		}
+		wake()
+	}
+}
