@@ -1,0 +1,98 @@
+package auth
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func TestPasswords(t *testing.T) {
+	h, err := HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !CheckPassword(h, "correct horse battery") {
+		t.Error("right password refused")
+	}
+	if CheckPassword(h, "wrong horse battery") {
+		t.Error("wrong password accepted")
+	}
+	if CheckPassword("", "anything") {
+		t.Error("empty hash (unknown user) accepted")
+	}
+	if _, err := HashPassword(strings.Repeat("x", 73)); err == nil {
+		t.Error("password over bcrypt's 72 bytes accepted")
+	}
+}
+
+func TestTokens(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	tokens, err := NewTokens(secret, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := tokens.Issue("user-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub, err := tokens.Verify(good); err != nil || sub != "user-1" {
+		t.Fatalf("Verify(issued) = %q, %v", sub, err)
+	}
+	now := time.Now()
+	sign := func(method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+		s, err := jwt.NewWithClaims(method, claims).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	valid := func() jwt.MapClaims {
+		return jwt.MapClaims{"iss": Issuer, "sub": "user-1", "exp": now.Add(time.Hour).Unix()}
+	}
+	with := func(k string, v any) jwt.MapClaims { c := valid(); c[k] = v; return c }
+	without := func(k string) jwt.MapClaims { c := valid(); delete(c, k); return c }
+	bad := map[string]string{
+		"alg none":       sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid()),
+		"HS512":          sign(jwt.SigningMethodHS512, secret, valid()),
+		"other secret":   sign(jwt.SigningMethodHS256, []byte("another-secret-of-32-bytes-long!"), valid()),
+		"no exp":         sign(jwt.SigningMethodHS256, secret, without("exp")),
+		"expired":        sign(jwt.SigningMethodHS256, secret, with("exp", now.Add(-time.Minute).Unix())),
+		"future nbf":     sign(jwt.SigningMethodHS256, secret, with("nbf", now.Add(time.Hour).Unix())),
+		"wrong iss":      sign(jwt.SigningMethodHS256, secret, with("iss", "someone-else")),
+		"no sub":         sign(jwt.SigningMethodHS256, secret, without("sub")),
+		"garbage":        "not.a.token",
+		"empty":          "",
+		"truncated":      good[:len(good)-3],
+		"tampered claim": strings.Replace(good, good[strings.Index(good, ".")+1:strings.Index(good, ".")+5], "eyJz", 1),
+	}
+	for name, tok := range bad {
+		if sub, err := tokens.Verify(tok); err == nil {
+			t.Errorf("%s: Verify accepted it (sub %q)", name, sub)
+		}
+	}
+	if _, err := NewTokens([]byte("short"), time.Hour); err == nil {
+		t.Error("a 5-byte secret was accepted")
+	}
+}
+
+func TestAPIKeys(t *testing.T) {
+	key, hash, prefix, err := NewAPIKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsAPIKey(key) || !strings.HasPrefix(key, prefix) || HashAPIKey(key) != hash {
+		t.Errorf("key %q, prefix %q, hash %q do not agree", key, prefix, hash)
+	}
+	if strings.Contains(hash, key) || len(key) < 40 {
+		t.Errorf("key %q too short or stored in the clear", key)
+	}
+	other, _, _, _ := NewAPIKey()
+	if other == key {
+		t.Error("two keys are equal")
+	}
+	if s := NewWebhookSecret(); !strings.HasPrefix(s, "whsec_") || len(s) != len("whsec_")+44 {
+		t.Errorf("webhook secret %q is not whsec_ + base64 of 32 bytes", s)
+	}
+}
