@@ -18,6 +18,8 @@ var Default = []string{
 	"conversation.assigned",
 	"campaign.started",
 	"campaign.completed",
+	// Published by webhookd itself when it disables a failing webhook.
+	"webhook.disabled",
 }
 
 // MaxTypeLength bounds an event type name.

@@ -60,12 +60,11 @@ func (s *Store) UserByAPIKeyHash(ctx context.Context, keyHash string) (User, API
 	var u User
 	var k APIKey
 	err := s.read.QueryRowContext(ctx, `
-		SELECT u.id, u.email, u.password_hash, u.created_at, u.updated_at,
+		SELECT `+prefixed("u.", userColumns)+`,
 		       k.id, k.user_id, k.name, k.key_prefix, k.created_at, k.last_used_at
 		FROM api_keys k JOIN users u ON u.id = k.user_id
 		WHERE k.key_hash = $1`, keyHash).
-		Scan(&u.ID, &u.Email, &u.PasswordHash, scanTime{&u.CreatedAt}, scanTime{&u.UpdatedAt},
-			&k.ID, &k.UserID, &k.Name, &k.Prefix, scanTime{&k.CreatedAt}, scanNullTime{&k.LastUsedAt})
+		Scan(append(u.scanDest(), &k.ID, &k.UserID, &k.Name, &k.Prefix, scanTime{&k.CreatedAt}, scanNullTime{&k.LastUsedAt})...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, APIKey{}, fmt.Errorf("store: api key: %w", ErrNotFound)
 	}

@@ -35,6 +35,12 @@ type LeasedDelivery struct {
 	UserID     string
 	URL        string
 	Secret     string
+	// PreviousSecret is set while a rotated-out secret is still in its
+	// grace period: deliveries are signed with both.
+	PreviousSecret string
+	Headers        map[string]string
+	RateLimit      int
+	TimeoutSeconds int
 }
 
 // LeaseDeliveries takes up to p.Limit due deliveries of active webhooks,
@@ -90,7 +96,8 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p LeaseParams) ([]LeasedDel
 		if len(ids) == 0 {
 			return nil
 		}
-		rows, err = tx.QueryContext(ctx, `SELECT d.id, d.attempts, e.id, e.event_type, e.payload, e.occurred_at, w.id, w.user_id, w.url, w.secret
+		rows, err = tx.QueryContext(ctx, `SELECT d.id, d.attempts, e.id, e.event_type, e.payload, e.occurred_at, w.id, w.user_id, w.url, w.secret,
+			w.previous_secret, w.previous_secret_expires_at, w.headers, w.rate_limit, w.timeout_seconds
 			FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
 			WHERE d.id IN (`+placeholders(1, len(ids))+`) ORDER BY d.id`, ids...)
 		if err != nil {
@@ -100,11 +107,22 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p LeaseParams) ([]LeasedDel
 		out = make([]LeasedDelivery, 0, len(ids))
 		for rows.Next() {
 			l := LeasedDelivery{LeaseToken: token}
+			var prev sql.NullString
+			var prevExpires *time.Time
+			var headers string
+			var rateLimit, timeout sql.NullInt64
 			if err := rows.Scan(&l.ID, &l.Attempt, &l.EventID, &l.EventType, &l.Payload, scanTime{&l.OccurredAt},
-				&l.WebhookID, &l.UserID, &l.URL, &l.Secret); err != nil {
+				&l.WebhookID, &l.UserID, &l.URL, &l.Secret, &prev, scanNullTime{&prevExpires}, &headers, &rateLimit, &timeout); err != nil {
 				return err
 			}
 			l.Attempt++
+			if prev.Valid && prevExpires != nil && prevExpires.After(now) {
+				l.PreviousSecret = prev.String
+			}
+			l.RateLimit, l.TimeoutSeconds = int(rateLimit.Int64), int(timeout.Int64)
+			if err := json.Unmarshal([]byte(headers), &l.Headers); err != nil {
+				return fmt.Errorf("decode headers of webhook %s: %w", l.WebhookID, err)
+			}
 			out = append(out, l)
 		}
 		return rows.Err()
@@ -135,6 +153,9 @@ type Completion struct {
 	// the delivery finally failed.
 	NextAttemptAt *time.Time
 	Log           Log
+	// Gone is set when the receiver answered 410 Gone: the webhook is
+	// disabled at once.
+	Gone bool
 }
 
 // CompleteDeliveries records a batch of attempts in one transaction: each
@@ -185,8 +206,14 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 				return err
 			}
 			addStats(counters, l)
+			if c.Gone {
+				counters[l.WebhookID].gone = true
+			}
 		}
-		return s.applyStats(ctx, tx, counters)
+		if err := s.applyStats(ctx, tx, counters); err != nil {
+			return err
+		}
+		return s.autoDisable(ctx, tx, counters, now)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: complete deliveries: %w", err)

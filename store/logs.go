@@ -117,7 +117,9 @@ type statsDelta struct {
 	total, success, failed, durationMs int64
 	lastAttempt, lastSuccess, lastFail *time.Time
 	sawSuccess                         bool
-	failuresAfterSuccess               int64 // failures after the batch's last success
+	failuresAfterSuccess               int64      // failures after the batch's last success
+	streakStart                        *time.Time // first of those failures
+	gone                               bool       // the receiver answered 410 Gone
 }
 
 func addStats(m map[string]*statsDelta, l Log) {
@@ -134,9 +136,13 @@ func addStats(m map[string]*statsDelta, l Log) {
 		d.success++
 		d.sawSuccess = true
 		d.failuresAfterSuccess = 0
+		d.streakStart = nil
 		d.lastSuccess = latest(d.lastSuccess, at)
 	} else {
 		d.failed++
+		if d.failuresAfterSuccess == 0 {
+			d.streakStart = &at
+		}
 		d.failuresAfterSuccess++
 		d.lastFail = latest(d.lastFail, at)
 	}
@@ -167,10 +173,11 @@ func (s *Store) applyStats(ctx context.Context, tx *sql.Tx, m map[string]*statsD
 			consecutive_failures = CASE WHEN $5 THEN $6 ELSE consecutive_failures + $6 END,
 			last_attempt_at = COALESCE($7, last_attempt_at),
 			last_success_at = COALESCE($8, last_success_at),
-			last_failure_at = COALESCE($9, last_failure_at)
+			last_failure_at = COALESCE($9, last_failure_at),
+			failing_since = CASE WHEN $6 = 0 THEN NULL WHEN $5 THEN $11 ELSE COALESCE(failing_since, $11) END
 			WHERE webhook_id = $10`,
 			d.total, d.success, d.failed, d.durationMs, d.sawSuccess, d.failuresAfterSuccess,
-			s.d.nt(d.lastAttempt), s.d.nt(d.lastSuccess), s.d.nt(d.lastFail), id)
+			s.d.nt(d.lastAttempt), s.d.nt(d.lastSuccess), s.d.nt(d.lastFail), id, s.d.nt(d.streakStart))
 		if err != nil {
 			return fmt.Errorf("update stats of webhook %s: %w", id, err)
 		}

@@ -36,6 +36,8 @@ type Store struct {
 	lock  *fileLock
 	label string
 	dsn   string // PostgreSQL only: for the LISTEN connection
+
+	autoDisableRule AutoDisable
 }
 
 // Option changes how Open builds a Store.

@@ -7,6 +7,10 @@ type User struct {
 	ID           string
 	Email        string
 	PasswordHash string
+	// TokenVersion is carried in every access token; changing the password
+	// or disabling the user bumps it, which ends the tokens already issued.
+	TokenVersion int
+	DisabledAt   *time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
@@ -32,8 +36,21 @@ type Webhook struct {
 	Secret      string
 	Description string
 	IsActive    bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// PreviousSecret still signs deliveries, beside Secret, until
+	// PreviousSecretExpiresAt: receivers switch secrets without losing one.
+	PreviousSecret          string
+	PreviousSecretExpiresAt *time.Time
+	// DisabledReason and DisabledAt say why webhookd set IsActive false.
+	DisabledReason string
+	DisabledAt     *time.Time
+	// Headers are static headers added to every delivery.
+	Headers map[string]string
+	// RateLimit caps deliveries per second (0: no cap).
+	RateLimit int
+	// TimeoutSeconds overrides the delivery timeout when set (0: default).
+	TimeoutSeconds int
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // Event is something the CRM published, kept so that each delivery can be

@@ -38,8 +38,8 @@ func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
 func (s *Store) user(ctx context.Context, column, value string) (User, error) {
 	var u User
 	err := s.read.QueryRowContext(ctx,
-		`SELECT id, email, password_hash, created_at, updated_at FROM users WHERE `+column+` = $1`, value).
-		Scan(&u.ID, &u.Email, &u.PasswordHash, scanTime{&u.CreatedAt}, scanTime{&u.UpdatedAt})
+		`SELECT `+userColumns+` FROM users WHERE `+column+` = $1`, value).
+		Scan(u.scanDest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("store: user: %w", ErrNotFound)
 	}
@@ -49,15 +49,38 @@ func (s *Store) user(ctx context.Context, column, value string) (User, error) {
 	return u, nil
 }
 
-// SetPassword replaces a user's password hash.
+const userColumns = `id, email, password_hash, token_version, disabled_at, created_at, updated_at`
+
+func (u *User) scanDest() []any {
+	return []any{&u.ID, &u.Email, &u.PasswordHash, &u.TokenVersion, scanNullTime{&u.DisabledAt}, scanTime{&u.CreatedAt}, scanTime{&u.UpdatedAt}}
+}
+
+// SetPassword replaces a user's password hash and ends its tokens.
 func (s *Store) SetPassword(ctx context.Context, userID, passwordHash string) error {
 	res, err := s.write.ExecContext(ctx,
-		`UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`,
+		`UPDATE users SET password_hash = $1, token_version = token_version + 1, updated_at = $2 WHERE id = $3`,
 		passwordHash, s.d.t(s.Now()), userID)
 	if err != nil {
 		return fmt.Errorf("store: set password: %w", err)
 	}
 	return mustAffect(res, "store: set password")
+}
+
+// SetUserDisabled disables a user (ending its tokens and API keys' use) or
+// enables it again.
+func (s *Store) SetUserDisabled(ctx context.Context, userID string, disabled bool) error {
+	now := s.Now()
+	var at any
+	if disabled {
+		at = s.d.t(now)
+	}
+	res, err := s.write.ExecContext(ctx,
+		`UPDATE users SET disabled_at = $1, token_version = token_version + 1, updated_at = $2 WHERE id = $3`,
+		at, s.d.t(now), userID)
+	if err != nil {
+		return fmt.Errorf("store: disable user: %w", err)
+	}
+	return mustAffect(res, "store: disable user")
 }
 
 // DeleteUser removes a user and, by cascade, everything the user owns.

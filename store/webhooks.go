@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Page asks for one page of a newest-first list: at most Limit rows whose
@@ -18,16 +19,20 @@ type Page struct {
 
 // CreateWebhookParams is what a new webhook is made of.
 type CreateWebhookParams struct {
-	UserID      string
-	Name        string
-	URL         string
-	Events      []string
-	Secret      string
-	Description string
-	IsActive    bool
+	UserID         string
+	Name           string
+	URL            string
+	Events         []string
+	Secret         string
+	Description    string
+	IsActive       bool
+	Headers        map[string]string
+	RateLimit      int
+	TimeoutSeconds int
 }
 
-const webhookColumns = `id, user_id, name, url, events, secret, description, is_active, created_at, updated_at`
+const webhookColumns = `id, user_id, name, url, events, secret, description, is_active, created_at, updated_at,
+	previous_secret, previous_secret_expires_at, disabled_reason, disabled_at, headers, rate_limit, timeout_seconds`
 
 // CreateWebhook stores a new webhook with an empty statistics row.
 func (s *Store) CreateWebhook(ctx context.Context, p CreateWebhookParams) (Webhook, error) {
@@ -35,15 +40,25 @@ func (s *Store) CreateWebhook(ctx context.Context, p CreateWebhookParams) (Webho
 	w := Webhook{
 		ID: NewID(), UserID: p.UserID, Name: p.Name, URL: p.URL, Events: p.Events,
 		Secret: p.Secret, Description: p.Description, IsActive: p.IsActive,
+		Headers: p.Headers, RateLimit: p.RateLimit, TimeoutSeconds: p.TimeoutSeconds,
 		CreatedAt: now, UpdatedAt: now,
+	}
+	if w.Headers == nil {
+		w.Headers = map[string]string{}
 	}
 	events, err := json.Marshal(w.Events)
 	if err != nil {
 		return Webhook{}, fmt.Errorf("store: create webhook: encode events: %w", err)
 	}
+	headers, err := json.Marshal(w.Headers)
+	if err != nil {
+		return Webhook{}, fmt.Errorf("store: create webhook: encode headers: %w", err)
+	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			w.ID, w.UserID, w.Name, w.URL, string(events), w.Secret, w.Description, w.IsActive, s.d.t(now), s.d.t(now)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO webhooks (id, user_id, name, url, events, secret, description, is_active,
+			created_at, updated_at, headers, rate_limit, timeout_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			w.ID, w.UserID, w.Name, w.URL, string(events), w.Secret, w.Description, w.IsActive, s.d.t(now), s.d.t(now),
+			string(headers), nullInt(w.RateLimit), nullInt(w.TimeoutSeconds)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_stats (webhook_id) VALUES ($1)`, w.ID)
@@ -110,12 +125,15 @@ func trimPage[T any](rows []T, limit int, id func(T) string) ([]T, string) {
 
 // WebhookPatch holds the fields of a partial update; nil means unchanged.
 type WebhookPatch struct {
-	Name        *string
-	URL         *string
-	Events      *[]string
-	Secret      *string
-	Description *string
-	IsActive    *bool
+	Name           *string
+	URL            *string
+	Events         *[]string
+	Secret         *string
+	Description    *string
+	IsActive       *bool
+	Headers        *map[string]string
+	RateLimit      *int // 0 removes the cap
+	TimeoutSeconds *int // 0 returns to the default
 }
 
 // UpdateWebhook applies a partial update to one of the user's webhooks and
@@ -148,6 +166,23 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 	}
 	if p.IsActive != nil {
 		add("is_active", *p.IsActive)
+		if *p.IsActive {
+			// Re-enabled by its owner: the reason it was disabled is history.
+			sets = append(sets, "disabled_reason = NULL", "disabled_at = NULL")
+		}
+	}
+	if p.Headers != nil {
+		b, err := json.Marshal(*p.Headers)
+		if err != nil {
+			return Webhook{}, fmt.Errorf("store: update webhook: encode headers: %w", err)
+		}
+		add("headers", string(b))
+	}
+	if p.RateLimit != nil {
+		add("rate_limit", nullInt(*p.RateLimit))
+	}
+	if p.TimeoutSeconds != nil {
+		add("timeout_seconds", nullInt(*p.TimeoutSeconds))
 	}
 	add("updated_at", s.d.t(s.Now()))
 	args = append(args, id, userID)
@@ -183,13 +218,52 @@ type rowScanner interface{ Scan(dest ...any) error }
 
 func scanWebhook(r rowScanner) (Webhook, error) {
 	var w Webhook
-	var events string
+	var events, headers string
+	var prevSecret, reason sql.NullString
+	var rateLimit, timeout sql.NullInt64
 	if err := r.Scan(&w.ID, &w.UserID, &w.Name, &w.URL, &events, &w.Secret, &w.Description, &w.IsActive,
-		scanTime{&w.CreatedAt}, scanTime{&w.UpdatedAt}); err != nil {
+		scanTime{&w.CreatedAt}, scanTime{&w.UpdatedAt}, &prevSecret, scanNullTime{&w.PreviousSecretExpiresAt},
+		&reason, scanNullTime{&w.DisabledAt}, &headers, &rateLimit, &timeout); err != nil {
 		return Webhook{}, err
 	}
+	w.PreviousSecret, w.DisabledReason = prevSecret.String, reason.String
+	w.RateLimit, w.TimeoutSeconds = int(rateLimit.Int64), int(timeout.Int64)
 	if err := json.Unmarshal([]byte(events), &w.Events); err != nil {
 		return Webhook{}, fmt.Errorf("decode events of webhook %s: %w", w.ID, err)
+	}
+	if err := json.Unmarshal([]byte(headers), &w.Headers); err != nil {
+		return Webhook{}, fmt.Errorf("decode headers of webhook %s: %w", w.ID, err)
+	}
+	return w, nil
+}
+
+// nullInt stores 0 as NULL, for optional limits.
+func nullInt(n int) any {
+	if n == 0 {
+		return nil
+	}
+	return n
+}
+
+// RotateSecret gives a webhook a new secret. The current one becomes the
+// previous secret and keeps signing deliveries, beside the new one, for
+// grace (none when grace is 0).
+func (s *Store) RotateSecret(ctx context.Context, userID, id, newSecret string, grace time.Duration) (Webhook, error) {
+	now := s.Now()
+	var expires any
+	if grace > 0 {
+		expires = s.d.t(now.Add(grace))
+	}
+	row := s.write.QueryRowContext(ctx, `UPDATE webhooks SET
+			previous_secret = CASE WHEN $1 THEN secret ELSE NULL END,
+			previous_secret_expires_at = $2, secret = $3, updated_at = $4
+		WHERE id = $5 AND user_id = $6 RETURNING `+webhookColumns, grace > 0, expires, newSecret, s.d.t(now), id, userID)
+	w, err := scanWebhook(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Webhook{}, fmt.Errorf("store: rotate secret of webhook %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Webhook{}, fmt.Errorf("store: rotate secret of webhook %s: %w", id, err)
 	}
 	return w, nil
 }
