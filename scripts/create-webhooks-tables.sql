@@ -1,0 +1,177 @@
+-- create-webhooks-tables.sql: webhookd's PostgreSQL schema as one plain SQL
+-- script, for installations that create tables by hand instead of running
+-- `webhookd migrate up`:
+--
+--     psql -h localhost -U postgres -d whatscrm -f scripts/create-webhooks-tables.sql
+--
+-- Run it once, on an empty database (or with search_path naming an empty
+-- schema). It creates exactly what the Up sections of migrations/postgres/*.sql
+-- create, and also goose's version table with the rows goose itself writes
+-- (version 0, then one row per migration, all applied), so `webhookd serve`
+-- finds no pending migration and starts without changing anything.
+--
+-- This file MUST match migrations/postgres. It holds each migration's Up
+-- section in order, under the migration's file name, so that columns added
+-- by ALTER TABLE end up in the same place as after `migrate up`. When a
+-- migration is added, append its Up section as a new block before goose's
+-- table and add a goose_db_version row for its version at the end.
+-- A test enforces this: store/schema_test.go (TestSchemaScript) builds one
+-- schema with the migrations and one with this script and fails on any
+-- difference in tables, columns, defaults, constraints, indexes or version
+-- rows.
+--
+-- Everything runs in one transaction, so a failure (for example, tables that
+-- already exist) leaves the database untouched; use psql -v ON_ERROR_STOP=1
+-- to make psql stop at the first error.
+
+BEGIN;
+
+-- 00001_init.sql
+
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE users (
+    id            TEXT PRIMARY KEY,
+    email         TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at    TIMESTAMPTZ NOT NULL,
+    updated_at    TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE api_keys (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    key_hash     TEXT NOT NULL UNIQUE,
+    key_prefix   TEXT NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL,
+    last_used_at TIMESTAMPTZ
+);
+CREATE INDEX api_keys_user_id_idx ON api_keys (user_id, id);
+
+CREATE TABLE webhooks (
+    id          TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    events      TEXT NOT NULL,
+    secret      TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    is_active   BOOLEAN NOT NULL DEFAULT TRUE,
+    created_at  TIMESTAMPTZ NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX webhooks_user_id_idx ON webhooks (user_id, id);
+
+CREATE TABLE webhook_stats (
+    webhook_id           TEXT PRIMARY KEY REFERENCES webhooks (id) ON DELETE CASCADE,
+    total_attempts       BIGINT NOT NULL DEFAULT 0,
+    successful_attempts  BIGINT NOT NULL DEFAULT 0,
+    failed_attempts      BIGINT NOT NULL DEFAULT 0,
+    total_duration_ms    BIGINT NOT NULL DEFAULT 0,
+    consecutive_failures BIGINT NOT NULL DEFAULT 0,
+    last_attempt_at      TIMESTAMPTZ,
+    last_success_at      TIMESTAMPTZ,
+    last_failure_at      TIMESTAMPTZ
+);
+
+CREATE TABLE events (
+    id              TEXT PRIMARY KEY,
+    user_id         TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    event_type      TEXT NOT NULL,
+    payload         BYTEA NOT NULL,
+    occurred_at     TIMESTAMPTZ NOT NULL,
+    idempotency_key TEXT,
+    delivery_count  INTEGER NOT NULL,
+    created_at      TIMESTAMPTZ NOT NULL
+);
+CREATE UNIQUE INDEX events_idempotency_key_idx ON events (user_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+CREATE TABLE deliveries (
+    id              TEXT PRIMARY KEY,
+    event_id        TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    webhook_id      TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'success', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMPTZ NOT NULL,
+    lease_token     TEXT,
+    created_at      TIMESTAMPTZ NOT NULL,
+    updated_at      TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX deliveries_due_idx ON deliveries (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX deliveries_webhook_id_idx ON deliveries (webhook_id, status);
+CREATE INDEX deliveries_event_id_idx ON deliveries (event_id);
+
+CREATE TABLE webhook_logs (
+    id              TEXT PRIMARY KEY,
+    webhook_id      TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    event_id        TEXT NOT NULL,
+    delivery_id     TEXT NOT NULL,
+    event_type      TEXT NOT NULL,
+    attempt         INTEGER NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('success', 'failed')),
+    status_code     INTEGER,
+    duration_ms     INTEGER NOT NULL,
+    error           TEXT,
+    request_headers TEXT NOT NULL,
+    request_body    BYTEA NOT NULL,
+    response_body   BYTEA,
+    created_at      TIMESTAMPTZ NOT NULL,
+    next_attempt_at TIMESTAMPTZ,
+    test            BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX webhook_logs_webhook_id_idx ON webhook_logs (webhook_id, id);
+CREATE INDEX webhook_logs_webhook_created_idx ON webhook_logs (webhook_id, created_at);
+
+-- 00002_operations.sql
+
+-- Accounts: disabling a user or changing its password ends its tokens
+-- (token_version is in every token and must match).
+ALTER TABLE users ADD COLUMN disabled_at TIMESTAMPTZ;
+ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
+
+-- Failed logins, counted per email and per client address for throttling.
+CREATE TABLE login_failures (
+    id           BIGSERIAL PRIMARY KEY,
+    throttle_key TEXT NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX login_failures_key_idx ON login_failures (throttle_key, created_at);
+
+-- Secret rotation: the old secret keeps signing until it expires.
+ALTER TABLE webhooks ADD COLUMN previous_secret TEXT;
+ALTER TABLE webhooks ADD COLUMN previous_secret_expires_at TIMESTAMPTZ;
+-- Auto-disable and per-webhook delivery options.
+ALTER TABLE webhooks ADD COLUMN disabled_reason TEXT;
+ALTER TABLE webhooks ADD COLUMN disabled_at TIMESTAMPTZ;
+ALTER TABLE webhooks ADD COLUMN headers TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE webhooks ADD COLUMN rate_limit INTEGER;
+ALTER TABLE webhooks ADD COLUMN timeout_seconds INTEGER;
+-- When the current run of consecutive failures began.
+ALTER TABLE webhook_stats ADD COLUMN failing_since TIMESTAMPTZ;
+
+-- Retention prunes by age.
+CREATE INDEX webhook_logs_created_idx ON webhook_logs (created_at);
+CREATE INDEX events_created_idx ON events (created_at);
+
+-- goose's version table, created exactly as goose v3 creates it for
+-- PostgreSQL. goose writes version 0 when it creates the table and then one
+-- row per applied migration; ids come from the identity column (not written
+-- here) so that goose's own later inserts continue the sequence.
+
+CREATE TABLE goose_db_version (
+    id         integer PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY,
+    version_id bigint NOT NULL,
+    is_applied boolean NOT NULL,
+    tstamp     timestamp NOT NULL DEFAULT now()
+);
+
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true);
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (1, true);
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (2, true);
+
+COMMIT;
