@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -172,42 +173,32 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 		fenced = 0
 		now := s.Now()
 		counters := map[string]*statsDelta{}
-		for _, c := range batch {
-			l := c.Log
-			var res sql.Result
-			var err error
-			switch {
-			case l.Status == AttemptSuccess:
-				res, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = 'success', attempts = $1, lease_token = NULL, updated_at = $2
-					WHERE id = $3 AND lease_token = $4`, l.Attempt, s.d.t(now), c.DeliveryID, c.LeaseToken)
-			case c.NextAttemptAt != nil:
-				res, err = tx.ExecContext(ctx, `UPDATE deliveries SET attempts = $1, next_attempt_at = $2, lease_token = NULL, updated_at = $3
-					WHERE id = $4 AND lease_token = $5`, l.Attempt, s.d.t(*c.NextAttemptAt), s.d.t(now), c.DeliveryID, c.LeaseToken)
-			default:
-				res, err = tx.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', attempts = $1, lease_token = NULL, updated_at = $2
-					WHERE id = $3 AND lease_token = $4`, l.Attempt, s.d.t(now), c.DeliveryID, c.LeaseToken)
-			}
-			if err != nil {
-				return fmt.Errorf("update delivery %s: %w", c.DeliveryID, err)
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 1 {
-				fenced++
-			}
+		logs := make([]Log, len(batch))
+		for i, c := range batch {
 			// The attempt happened even if the lease was lost, so it is
 			// logged and counted either way.
+			l := c.Log
 			l.NextAttemptAt = c.NextAttemptAt
 			if l.ID == "" {
 				l.ID = NewID()
 			}
 			l.CreatedAt = now
-			if err := s.insertLog(ctx, tx, l); err != nil {
-				return err
-			}
+			logs[i] = l
 			addStats(counters, l)
 			if c.Gone {
 				counters[l.WebhookID].gone = true
+			}
+		}
+		for chunk := range slices.Chunk(batch, completionChunk) {
+			n, err := s.updateDeliveries(ctx, tx, chunk, now)
+			if err != nil {
+				return err
+			}
+			fenced += n
+		}
+		for chunk := range slices.Chunk(logs, completionChunk) {
+			if err := s.insertLogs(ctx, tx, chunk); err != nil {
+				return err
 			}
 		}
 		if err := s.applyStats(ctx, tx, counters); err != nil {
@@ -219,6 +210,48 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 		return 0, fmt.Errorf("store: complete deliveries: %w", err)
 	}
 	return fenced, nil
+}
+
+// completionChunk bounds the rows of one multi-row statement, well inside
+// both databases' parameter limits.
+const completionChunk = 200
+
+// updateDeliveries moves a chunk of deliveries to their new state in one
+// statement, each fenced by its lease token, and returns how many still
+// held their lease. One statement per chunk instead of one per delivery
+// saves a round trip per delivery on PostgreSQL and a parse per delivery on
+// SQLite.
+func (s *Store) updateDeliveries(ctx context.Context, tx *sql.Tx, chunk []Completion, now time.Time) (int, error) {
+	args := make([]any, 0, 5*len(chunk)+1)
+	args = append(args, s.d.t(now))
+	var values strings.Builder
+	for i, c := range chunk {
+		status, next := DeliverySuccess, any(nil)
+		switch {
+		case c.Log.Status == AttemptSuccess:
+		case c.NextAttemptAt != nil:
+			status, next = DeliveryPending, s.d.t(*c.NextAttemptAt)
+		default:
+			status = DeliveryFailed
+		}
+		if i > 0 {
+			values.WriteString(", ")
+		}
+		values.WriteString(s.d.completionRow(len(args) + 1))
+		args = append(args, c.DeliveryID, c.LeaseToken, status, c.Log.Attempt, next)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = v.column3, attempts = v.column4,
+		next_attempt_at = COALESCE(v.column5, deliveries.next_attempt_at), lease_token = NULL, updated_at = `+s.d.param(1)+`
+		FROM (VALUES `+values.String()+`) AS v
+		WHERE deliveries.id = v.column1 AND deliveries.lease_token = v.column2`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("update deliveries: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("update deliveries: %w", err)
+	}
+	return int(n), nil
 }
 
 // ReleaseDeliveries gives leased deliveries back without counting an
@@ -320,7 +353,7 @@ func (s *Store) RecordTestAttempt(ctx context.Context, a TestAttempt) (Log, erro
 			VALUES ($1, $2, $3, $4, 1, $5, $5, $5)`, l.DeliveryID, l.EventID, l.WebhookID, status, s.d.t(now)); err != nil {
 			return err
 		}
-		if err := s.insertLog(ctx, tx, l); err != nil {
+		if err := s.insertLogs(ctx, tx, []Log{l}); err != nil {
 			return err
 		}
 		counters := map[string]*statsDelta{}
@@ -333,30 +366,42 @@ func (s *Store) RecordTestAttempt(ctx context.Context, a TestAttempt) (Log, erro
 	return l, nil
 }
 
-// insertLog writes an attempt's row; l.ID and l.CreatedAt must be set.
-func (s *Store) insertLog(ctx context.Context, tx *sql.Tx, l Log) error {
-	headers, err := json.Marshal(l.RequestHeaders)
-	if err != nil {
-		return fmt.Errorf("encode request headers: %w", err)
+// logColumnCount is the number of columns insertLogs writes per row.
+const logColumnCount = 16
+
+// insertLogs writes attempts' rows in one statement; each Log's ID and
+// CreatedAt must be set.
+func (s *Store) insertLogs(ctx context.Context, tx *sql.Tx, logs []Log) error {
+	args := make([]any, 0, logColumnCount*len(logs))
+	var values strings.Builder
+	for i, l := range logs {
+		headers, err := json.Marshal(l.RequestHeaders)
+		if err != nil {
+			return fmt.Errorf("encode request headers: %w", err)
+		}
+		var code, errText any
+		if l.StatusCode != 0 {
+			code = l.StatusCode
+		}
+		if l.Error != "" {
+			errText = l.Error
+		}
+		body := l.RequestBody
+		if body == nil {
+			body = []byte{}
+		}
+		if i > 0 {
+			values.WriteString(", ")
+		}
+		values.WriteString("(" + s.d.params(len(args)+1, logColumnCount) + ")")
+		args = append(args, l.ID, l.WebhookID, l.EventID, l.DeliveryID, l.EventType, l.Attempt, l.Status,
+			code, l.DurationMs, errText, string(headers), body, l.ResponseBody, s.d.t(l.CreatedAt), s.d.nt(l.NextAttemptAt), l.Test)
 	}
-	var code, errText any
-	if l.StatusCode != 0 {
-		code = l.StatusCode
-	}
-	if l.Error != "" {
-		errText = l.Error
-	}
-	body := l.RequestBody
-	if body == nil {
-		body = []byte{}
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO webhook_logs (id, webhook_id, event_id, delivery_id, event_type, attempt, status,
+	_, err := tx.ExecContext(ctx, `INSERT INTO webhook_logs (id, webhook_id, event_id, delivery_id, event_type, attempt, status,
 		status_code, duration_ms, error, request_headers, request_body, response_body, created_at, next_attempt_at, test)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-		l.ID, l.WebhookID, l.EventID, l.DeliveryID, l.EventType, l.Attempt, l.Status,
-		code, l.DurationMs, errText, string(headers), body, l.ResponseBody, s.d.t(l.CreatedAt), s.d.nt(l.NextAttemptAt), l.Test)
+		VALUES `+values.String(), args...)
 	if err != nil {
-		return fmt.Errorf("insert log: %w", err)
+		return fmt.Errorf("insert logs: %w", err)
 	}
 	return nil
 }

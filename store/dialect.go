@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -22,6 +23,36 @@ func (d dialect) nt(t *time.Time) any {
 		return nil
 	}
 	return d.t(*t)
+}
+
+// completionRow is one row of the VALUES list that updateDeliveries joins
+// against, starting at parameter n: id, lease token, status, attempts,
+// next attempt. PostgreSQL needs the types spelled out, because a VALUES
+// list in FROM has no target columns to take them from.
+func (d dialect) completionRow(n int) string {
+	if d.kind == Postgres {
+		return fmt.Sprintf("($%d::text, $%d::text, $%d::text, $%d::int, $%d::timestamptz)", n, n+1, n+2, n+3, n+4)
+	}
+	return "(?, ?, ?, ?, ?)"
+}
+
+// params returns n parameters starting at number first, for statements
+// whose parameter count grows with a batch. SQLite looks a $N parameter up
+// by name in a list, which is quadratic over thousands of them, so there
+// such statements use plain positional "?" throughout.
+func (d dialect) params(first, n int) string {
+	if d.kind == Postgres {
+		return placeholders(first, n)
+	}
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// param is parameter number n in a statement written with params.
+func (d dialect) param(n int) string {
+	if d.kind == Postgres {
+		return fmt.Sprintf("$%d", n)
+	}
+	return "?"
 }
 
 // scanTime reads a time column in either dialect's representation.

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/webhookd/webhookd/catalog"
@@ -38,22 +40,17 @@ type PublishResult struct {
 // committed together or not at all. Batching lets concurrent publishers share
 // one commit (group commit).
 func (s *Store) PublishEvents(ctx context.Context, batch []PublishParams) ([]PublishResult, error) {
-	results := make([]PublishResult, len(batch))
+	var results []PublishResult
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		subs := map[string][]subscription{}
-		created := 0
-		for i, p := range batch {
-			r, err := s.publish(ctx, tx, p, subs)
-			if err != nil {
-				return err
-			}
-			results[i] = r
-			if !r.Duplicate {
-				created += r.Deliveries
-			}
+		var err error
+		results, err = s.publishBatch(ctx, tx, batch, map[string][]subscription{})
+		if err != nil {
+			return err
 		}
-		if created > 0 {
-			return s.notifyWork(ctx, tx)
+		for _, r := range results {
+			if !r.Duplicate && r.Deliveries > 0 {
+				return s.notifyWork(ctx, tx)
+			}
 		}
 		return nil
 	})
@@ -70,92 +67,191 @@ type subscription struct {
 	patterns  []string
 }
 
+// publish accepts one event inside tx.
 func (s *Store) publish(ctx context.Context, tx *sql.Tx, p PublishParams, subs map[string][]subscription) (PublishResult, error) {
-	now := s.Now()
-	if p.IdempotencyKey != "" {
-		prev, err := s.eventByIdempotencyKey(ctx, tx, p.UserID, p.IdempotencyKey)
-		switch {
-		case err == nil && now.Sub(prev.CreatedAt) < IdempotencyWindow:
-			return PublishResult{Event: prev, Deliveries: prev.DeliveryCount, Duplicate: true}, nil
-		case err == nil:
-			// The key is older than the window: it no longer names that event.
-			if _, err := tx.ExecContext(ctx, `UPDATE events SET idempotency_key = NULL WHERE id = $1`, prev.ID); err != nil {
-				return PublishResult{}, fmt.Errorf("expire idempotency key: %w", err)
-			}
-		case !errors.Is(err, sql.ErrNoRows):
-			return PublishResult{}, fmt.Errorf("look up idempotency key: %w", err)
-		}
-	}
-
-	ws, ok := subs[p.UserID]
-	if !ok {
-		var err error
-		if ws, err = activeSubscriptions(ctx, tx, p.UserID); err != nil {
-			return PublishResult{}, err
-		}
-		subs[p.UserID] = ws
-	}
-	var targets []string
-	for _, w := range ws {
-		if catalog.MatchAny(w.patterns, p.Type) {
-			targets = append(targets, w.webhookID)
-		}
-	}
-
-	e := Event{
-		ID: NewID(), UserID: p.UserID, Type: p.Type, Payload: p.Payload,
-		OccurredAt: p.OccurredAt.UTC().Truncate(time.Millisecond), IdempotencyKey: p.IdempotencyKey,
-		DeliveryCount: len(targets), CreatedAt: now,
-	}
-	var key any
-	if e.IdempotencyKey != "" {
-		key = e.IdempotencyKey
-	}
-	// ON CONFLICT covers two publishers racing with one key on PostgreSQL:
-	// the loser waits for the winner's commit and then answers with its event.
-	res, err := tx.ExecContext(ctx, `INSERT INTO events (id, user_id, event_type, payload, occurred_at, idempotency_key, delivery_count, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
-		e.ID, e.UserID, e.Type, e.Payload, s.d.t(e.OccurredAt), key, e.DeliveryCount, s.d.t(now))
+	res, err := s.publishBatch(ctx, tx, []PublishParams{p}, subs)
 	if err != nil {
-		return PublishResult{}, fmt.Errorf("insert event: %w", err)
+		return PublishResult{}, err
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return PublishResult{}, fmt.Errorf("insert event: %w", err)
-	} else if n == 0 {
-		prev, err := s.eventByIdempotencyKey(ctx, tx, p.UserID, p.IdempotencyKey)
-		if err != nil {
-			return PublishResult{}, fmt.Errorf("look up idempotency key after conflict: %w", err)
-		}
-		return PublishResult{Event: prev, Deliveries: prev.DeliveryCount, Duplicate: true}, nil
-	}
-	if len(targets) > 0 {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at)
-			VALUES ($1, $2, $3, 'pending', 0, $4, $4, $4)`)
-		if err != nil {
-			return PublishResult{}, fmt.Errorf("prepare delivery insert: %w", err)
-		}
-		defer stmt.Close()
-		for _, webhookID := range targets {
-			if _, err := stmt.ExecContext(ctx, NewID(), e.ID, webhookID, s.d.t(now)); err != nil {
-				return PublishResult{}, fmt.Errorf("insert delivery: %w", err)
+	return res[0], nil
+}
+
+// publishBatch accepts events inside tx with a few multi-row statements:
+// first it settles idempotency keys and finds each event's webhooks, then it
+// inserts the new events, then their deliveries.
+func (s *Store) publishBatch(ctx context.Context, tx *sql.Tx, batch []PublishParams, subs map[string][]subscription) ([]PublishResult, error) {
+	now := s.Now()
+	results := make([]PublishResult, len(batch))
+	targets := make([][]string, len(batch))
+	sameAs := make([]int, len(batch)) // index of an earlier event in the batch with the same key, or -1
+	firstWithKey := map[[2]string]int{}
+	var fresh []int // events to insert
+	for i, p := range batch {
+		sameAs[i] = -1
+		if p.IdempotencyKey != "" {
+			k := [2]string{p.UserID, p.IdempotencyKey}
+			if j, ok := firstWithKey[k]; ok {
+				sameAs[i] = j
+				continue
+			}
+			firstWithKey[k] = i
+			prev, err := s.eventByIdempotencyKey(ctx, tx, p.UserID, p.IdempotencyKey)
+			switch {
+			case err == nil && now.Sub(prev.CreatedAt) < IdempotencyWindow:
+				results[i] = PublishResult{Event: prev, Deliveries: prev.DeliveryCount, Duplicate: true}
+				continue
+			case err == nil:
+				// The key is older than the window: it no longer names that event.
+				if _, err := tx.ExecContext(ctx, `UPDATE events SET idempotency_key = NULL WHERE id = $1`, prev.ID); err != nil {
+					return nil, fmt.Errorf("expire idempotency key: %w", err)
+				}
+			case !errors.Is(err, sql.ErrNoRows):
+				return nil, fmt.Errorf("look up idempotency key: %w", err)
 			}
 		}
+		ws, ok := subs[p.UserID]
+		if !ok {
+			var err error
+			if ws, err = s.activeSubscriptions(ctx, tx, p.UserID); err != nil {
+				return nil, err
+			}
+			subs[p.UserID] = ws
+		}
+		for _, w := range ws {
+			if catalog.MatchAny(w.patterns, p.Type) {
+				targets[i] = append(targets[i], w.webhookID)
+			}
+		}
+		results[i] = PublishResult{Event: Event{
+			ID: NewID(), UserID: p.UserID, Type: p.Type, Payload: p.Payload,
+			OccurredAt: p.OccurredAt.UTC().Truncate(time.Millisecond), IdempotencyKey: p.IdempotencyKey,
+			DeliveryCount: len(targets[i]), CreatedAt: now,
+		}, Deliveries: len(targets[i])}
+		fresh = append(fresh, i)
 	}
-	return PublishResult{Event: e, Deliveries: len(targets)}, nil
+
+	inserted, err := s.insertEvents(ctx, tx, results, fresh)
+	if err != nil {
+		return nil, err
+	}
+	var deliveries [][2]string // event id, webhook id
+	for _, i := range fresh {
+		if !inserted[results[i].Event.ID] {
+			// Another transaction committed this key first (PostgreSQL):
+			// answer with its event, as the idempotency contract says.
+			p := batch[i]
+			prev, err := s.eventByIdempotencyKey(ctx, tx, p.UserID, p.IdempotencyKey)
+			if err != nil {
+				return nil, fmt.Errorf("look up idempotency key after conflict: %w", err)
+			}
+			results[i] = PublishResult{Event: prev, Deliveries: prev.DeliveryCount, Duplicate: true}
+			continue
+		}
+		for _, w := range targets[i] {
+			deliveries = append(deliveries, [2]string{results[i].Event.ID, w})
+		}
+	}
+	if err := s.insertDeliveries(ctx, tx, deliveries, now); err != nil {
+		return nil, err
+	}
+	for i, j := range sameAs {
+		if j >= 0 {
+			results[i] = results[j]
+			results[i].Duplicate = true
+		}
+	}
+	return results, nil
+}
+
+// insertEvents inserts results[i].Event for each i in which, and reports
+// which ids were inserted: an idempotency key that a concurrent transaction
+// committed first is skipped by ON CONFLICT rather than failing the batch.
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, results []PublishResult, which []int) (map[string]bool, error) {
+	const columns = 8
+	inserted := make(map[string]bool, len(which))
+	for chunk := range slices.Chunk(which, completionChunk) {
+		args := make([]any, 0, columns*len(chunk))
+		var values strings.Builder
+		for n, i := range chunk {
+			e := results[i].Event
+			var key any
+			if e.IdempotencyKey != "" {
+				key = e.IdempotencyKey
+			}
+			if n > 0 {
+				values.WriteString(", ")
+			}
+			values.WriteString("(" + s.d.params(len(args)+1, columns) + ")")
+			args = append(args, e.ID, e.UserID, e.Type, e.Payload, s.d.t(e.OccurredAt), key, e.DeliveryCount, s.d.t(e.CreatedAt))
+		}
+		rows, err := tx.QueryContext(ctx, `INSERT INTO events (id, user_id, event_type, payload, occurred_at, idempotency_key, delivery_count, created_at)
+			VALUES `+values.String()+`
+			ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+			RETURNING id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("insert events: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("insert events: %w", err)
+			}
+			inserted[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("insert events: %w", err)
+		}
+	}
+	return inserted, nil
+}
+
+// insertDeliveries adds a pending delivery, due now, for each event and
+// webhook pair.
+func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, pairs [][2]string, now time.Time) error {
+	const columns = 6
+	t := s.d.t(now)
+	for chunk := range slices.Chunk(pairs, completionChunk) {
+		args := make([]any, 0, columns*len(chunk))
+		var values strings.Builder
+		for n, p := range chunk {
+			if n > 0 {
+				values.WriteString(", ")
+			}
+			values.WriteString("(" + s.d.params(len(args)+1, columns) + ", 'pending', 0)")
+			args = append(args, NewID(), p[0], p[1], t, t, t)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at, created_at, updated_at, status, attempts)
+			VALUES `+values.String(), args...); err != nil {
+			return fmt.Errorf("insert deliveries: %w", err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) eventByIdempotencyKey(ctx context.Context, tx *sql.Tx, userID, key string) (Event, error) {
 	var e Event
 	var k sql.NullString
-	err := tx.QueryRowContext(ctx, `SELECT id, user_id, event_type, payload, occurred_at, idempotency_key, delivery_count, created_at
-		FROM events WHERE user_id = $1 AND idempotency_key = $2`, userID, key).
+	rows, err := tx.QueryContext(ctx, `SELECT id, user_id, event_type, payload, occurred_at, idempotency_key, delivery_count, created_at
+		FROM events WHERE user_id = $1 AND idempotency_key = $2`, userID, key)
+	if err != nil {
+		return Event{}, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return Event{}, err
+		}
+		return Event{}, sql.ErrNoRows
+	}
+	err = rows.
 		Scan(&e.ID, &e.UserID, &e.Type, &e.Payload, scanTime{&e.OccurredAt}, &k, &e.DeliveryCount, scanTime{&e.CreatedAt})
 	e.IdempotencyKey = k.String
 	return e, err
 }
 
-func activeSubscriptions(ctx context.Context, tx *sql.Tx, userID string) ([]subscription, error) {
+func (s *Store) activeSubscriptions(ctx context.Context, tx *sql.Tx, userID string) ([]subscription, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id, events FROM webhooks WHERE user_id = $1 AND is_active = TRUE`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("load subscriptions: %w", err)

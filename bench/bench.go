@@ -1,0 +1,459 @@
+// Package bench measures a running webhookd end to end: it creates
+// webhooks that point at a local receiver, publishes events through the
+// API from concurrent publishers, waits until every delivery has arrived,
+// and reports throughput, latency and resource use.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Config says what to measure.
+type Config struct {
+	// BaseURL is webhookd's address, such as http://127.0.0.1:3000.
+	BaseURL string
+	// Token is a bearer token or API key; with Email and Password instead,
+	// Run logs in.
+	Token           string
+	Email, Password string
+
+	Webhooks    int // webhooks created, each subscribed to every event
+	Events      int // events published (batch mode)
+	Concurrency int // concurrent publishers
+	PayloadSize int // approximate bytes of each event's data
+
+	// Duration and Rate switch to steady mode: Rate events per second for
+	// Duration, reporting latency under that load.
+	Duration time.Duration
+	Rate     int
+
+	ReceiverDelay    time.Duration // the receiver's time to answer
+	ReceiverFailRate float64       // share of requests the receiver answers 500
+	// Wait bounds how long Run waits for deliveries after publishing.
+	Wait time.Duration
+	// Progress receives a progress line while Run works (nil: none).
+	Progress io.Writer
+}
+
+// Result is what Run measured.
+type Result struct {
+	Events             int
+	Webhooks           int
+	Deliveries         int           // distinct deliveries arrived
+	Duplicates         int           // arrivals of a delivery seen before
+	Failures           int           // answers the receiver failed on purpose
+	PublishElapsed     time.Duration // first publish to last 202
+	DeliveryElapsed    time.Duration // first publish to last arrival
+	AcceptedPerSecond  float64
+	DeliveredPerSecond float64
+	LatencyP50         time.Duration // publish→arrival, first arrival of each delivery
+	LatencyP95         time.Duration
+	LatencyP99         time.Duration
+	LatencyMax         time.Duration
+	CPUSeconds         float64 // this process, user+system, over the run
+	CPUPer1000         float64 // CPU seconds per 1,000 deliveries
+	PeakRSSBytes       int64   // this process's high-water mark
+	Missing            int     // deliveries that never arrived within Wait
+	InProcess          bool    // webhookd ran inside this process
+}
+
+// Run performs one benchmark.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	if cfg.Webhooks < 1 || cfg.Concurrency < 1 {
+		return Result{}, errors.New("bench: --webhooks and --concurrency must be at least 1")
+	}
+	steady := cfg.Duration > 0
+	if steady && cfg.Rate < 1 {
+		return Result{}, errors.New("bench: --duration needs --rate events per second")
+	}
+	if !steady && cfg.Events < 1 {
+		return Result{}, errors.New("bench: --events must be at least 1")
+	}
+	if cfg.Wait <= 0 {
+		cfg.Wait = 10 * time.Minute
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency + 8, MaxIdleConns: cfg.Concurrency + 8}, Timeout: time.Minute}
+	api := apiClient{base: strings.TrimRight(cfg.BaseURL, "/"), http: client, token: cfg.Token}
+	if api.token == "" {
+		if err := api.login(ctx, cfg.Email, cfg.Password); err != nil {
+			return Result{}, err
+		}
+	}
+
+	recv, err := startReceiver(cfg.ReceiverDelay, cfg.ReceiverFailRate)
+	if err != nil {
+		return Result{}, err
+	}
+	defer recv.close()
+	var hookIDs []string
+	defer func() {
+		// Leave the target as it was: a long-lived instance should not
+		// keep benchmark webhooks.
+		for _, id := range hookIDs {
+			_ = api.do(context.WithoutCancel(ctx), http.MethodDelete, "/api/v1/webhooks/"+id, nil, nil)
+		}
+	}()
+	for i := 0; i < cfg.Webhooks; i++ {
+		var hook struct {
+			ID string `json:"id"`
+		}
+		body := map[string]any{"name": fmt.Sprintf("bench-%d", i), "url": recv.url + "/hook", "events": []string{"*"}}
+		if err := api.do(ctx, http.MethodPost, "/api/v1/webhooks", body, &hook); err != nil {
+			return Result{}, fmt.Errorf("bench: create webhook: %w", err)
+		}
+		hookIDs = append(hookIDs, hook.ID)
+	}
+
+	total := cfg.Events
+	if steady {
+		total = int(cfg.Duration.Seconds() * float64(cfg.Rate))
+	}
+	recv.expect(total)
+	sent := make([]int64, total) // publish start, Unix nanoseconds, by sequence number
+	pad := strings.Repeat("x", max(cfg.PayloadSize-40, 0))
+
+	cpu0 := cpuTime()
+	start := time.Now()
+	stopProgress := progress(cfg.Progress, total*cfg.Webhooks, recv)
+	var next atomic.Int64
+	var accepted atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	var wg sync.WaitGroup
+	interval := time.Duration(0)
+	if steady {
+		interval = time.Second / time.Duration(cfg.Rate)
+	}
+	for w := 0; w < cfg.Concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				seq := int(next.Add(1) - 1)
+				if seq >= total || ctx.Err() != nil {
+					return
+				}
+				if steady {
+					// Pace by schedule, not by sleeping a fixed gap, so slow
+					// requests do not lower the rate.
+					if d := time.Until(start.Add(time.Duration(seq) * interval)); d > 0 {
+						time.Sleep(d)
+					}
+				}
+				data := `{"seq":` + strconv.Itoa(seq) + `,"pad":"` + pad + `"}`
+				sent[seq] = time.Now().UnixNano()
+				if err := api.publish(ctx, data); err != nil {
+					errOnce.Do(func() { firstErr = err })
+					return
+				}
+				accepted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	publishElapsed := time.Since(start)
+	if firstErr != nil {
+		stopProgress()
+		return Result{}, fmt.Errorf("bench: publish: %w", firstErr)
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, cfg.Wait)
+	defer cancel()
+	recv.wait(waitCtx, total*cfg.Webhooks)
+	stopProgress()
+	cpu := cpuTime() - cpu0
+
+	r := recv.result(sent)
+	r.Events, r.Webhooks = total, cfg.Webhooks
+	r.PublishElapsed = publishElapsed
+	r.DeliveryElapsed = r.lastArrival.Sub(start)
+	r.AcceptedPerSecond = float64(accepted.Load()) / publishElapsed.Seconds()
+	if r.DeliveryElapsed > 0 {
+		r.DeliveredPerSecond = float64(r.Deliveries) / r.DeliveryElapsed.Seconds()
+	}
+	r.CPUSeconds = cpu.Seconds()
+	if r.Deliveries > 0 {
+		r.CPUPer1000 = r.CPUSeconds / float64(r.Deliveries) * 1000
+	}
+	r.PeakRSSBytes = peakRSS()
+	r.Missing = total*cfg.Webhooks - r.Deliveries
+	return r.Result, nil
+}
+
+// apiClient calls webhookd's API.
+type apiClient struct {
+	base  string
+	http  *http.Client
+	token string
+}
+
+func (a *apiClient) login(ctx context.Context, email, password string) error {
+	var out struct {
+		AccessToken string `json:"accessToken"`
+	}
+	if err := a.do(ctx, http.MethodPost, "/api/v1/auth/login", map[string]string{"email": email, "password": password}, &out); err != nil {
+		return fmt.Errorf("bench: log in: %w", err)
+	}
+	a.token = out.AccessToken
+	return nil
+}
+
+func (a *apiClient) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func (a *apiClient) publish(ctx context.Context, data string) error {
+	body := `{"event":"message.new","data":` + data + `}`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/api/v1/events", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("POST /api/v1/events: %d %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+// receiver is the local endpoint every benchmark webhook points at.
+type receiver struct {
+	url    string
+	srv    *http.Server
+	delay  time.Duration
+	fail   float64
+	arrive chan struct{}
+
+	mu          sync.Mutex
+	first       map[string]int64 // delivery id → first arrival, Unix ns
+	seqOf       map[string]int   // delivery id → event sequence number
+	duplicates  int
+	failures    int
+	count       atomic.Int64
+	lastArrival time.Time
+}
+
+func startReceiver(delay time.Duration, failRate float64) (*receiver, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("bench: receiver: %w", err)
+	}
+	r := &receiver{url: "http://" + ln.Addr().String(), delay: delay, fail: failRate, arrive: make(chan struct{}, 1),
+		first: map[string]int64{}, seqOf: map[string]int{}}
+	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = r.srv.Serve(ln) }()
+	return r, nil
+}
+
+func (r *receiver) expect(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.first = make(map[string]int64, n)
+	r.seqOf = make(map[string]int, n)
+}
+
+// seqField is how the benchmark's event data starts.
+var seqField = []byte(`"data":{"seq":`)
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	now := time.Now()
+	if r.delay > 0 {
+		time.Sleep(r.delay)
+	}
+	if r.fail > 0 && rand.Float64() < r.fail {
+		r.mu.Lock()
+		r.failures++
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	id := req.Header.Get("webhook-id")
+	seq := -1
+	if i := bytes.Index(body, seqField); i >= 0 {
+		rest := body[i+len(seqField):]
+		end := bytes.IndexByte(rest, ',')
+		if n, err := strconv.Atoi(string(rest[:max(end, 0)])); err == nil {
+			seq = n
+		}
+	}
+	r.mu.Lock()
+	if _, seen := r.first[id]; seen {
+		r.duplicates++
+	} else {
+		r.first[id] = now.UnixNano()
+		r.seqOf[id] = seq
+		r.lastArrival = now
+		r.count.Add(1)
+	}
+	r.mu.Unlock()
+	select {
+	case r.arrive <- struct{}{}:
+	default:
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// wait returns when want deliveries have arrived or ctx ends.
+func (r *receiver) wait(ctx context.Context, want int) {
+	for r.count.Load() < int64(want) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.arrive:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+type receiverResult struct {
+	Result
+	lastArrival time.Time
+}
+
+func (r *receiver) result(sent []int64) receiverResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	lat := make([]time.Duration, 0, len(r.first))
+	for id, at := range r.first {
+		if seq := r.seqOf[id]; seq >= 0 && seq < len(sent) {
+			lat = append(lat, time.Duration(at-sent[seq]))
+		}
+	}
+	slices.Sort(lat)
+	out := receiverResult{lastArrival: r.lastArrival}
+	out.Deliveries, out.Duplicates, out.Failures = len(r.first), r.duplicates, r.failures
+	if len(lat) > 0 {
+		pick := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+		out.LatencyP50, out.LatencyP95, out.LatencyP99, out.LatencyMax = pick(0.50), pick(0.95), pick(0.99), lat[len(lat)-1]
+	}
+	return out
+}
+
+func (r *receiver) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = r.srv.Shutdown(ctx)
+}
+
+// progress draws a bar on w until the returned stop is called.
+func progress(w io.Writer, want int, r *receiver) func() {
+	if w == nil || want == 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		draw := func() {
+			got := int(r.count.Load())
+			const width = 40
+			filled := min(width, got*width/want)
+			fmt.Fprintf(w, "\r[%s%s] %3d%% %d/%d deliveries", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), got*100/want, got, want)
+		}
+		for {
+			select {
+			case <-done:
+				draw()
+				fmt.Fprintln(w)
+				return
+			case <-t.C:
+				draw()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// peakRSS is the process's maximum resident set size (Linux reports KiB).
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss * 1024
+}
+
+// Print writes the result as a table.
+func (r Result) Print(w io.Writer) {
+	row := func(k, v string) { fmt.Fprintf(w, "  %-40s %s\n", k, v) }
+	fmt.Fprintf(w, "webhookd bench: %d events × %d webhooks\n", r.Events, r.Webhooks)
+	row("events accepted per second", fmt.Sprintf("%.0f", r.AcceptedPerSecond))
+	row("deliveries per second (end to end)", fmt.Sprintf("%.0f", r.DeliveredPerSecond))
+	row("deliveries arrived", fmt.Sprintf("%d (missing %d, duplicates %d, failed on purpose %d)", r.Deliveries, r.Missing, r.Duplicates, r.Failures))
+	row("publish→arrival latency p50", ms(r.LatencyP50))
+	row("publish→arrival latency p95", ms(r.LatencyP95))
+	row("publish→arrival latency p99", ms(r.LatencyP99))
+	row("publish→arrival latency max", ms(r.LatencyMax))
+	row("time to publish / to last arrival", fmt.Sprintf("%s / %s", r.PublishElapsed.Round(time.Millisecond), r.DeliveryElapsed.Round(time.Millisecond)))
+	scope := "this process (bench client and receiver"
+	if r.InProcess {
+		scope += " and webhookd"
+	}
+	scope += ")"
+	row("CPU seconds per 1,000 deliveries", fmt.Sprintf("%.3f  (%.2fs in all, %s)", r.CPUPer1000, r.CPUSeconds, scope))
+	row("peak RSS", fmt.Sprintf("%.1f MB  (%s)", float64(r.PeakRSSBytes)/1e6, scope))
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
