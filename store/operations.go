@@ -269,3 +269,23 @@ func (s *Store) Summaries(ctx context.Context) ([]WebhookSummary, error) {
 	}
 	return out, nil
 }
+
+// WebhookCounts is how many webhooks are active, paused by their owners,
+// and disabled by webhookd.
+type WebhookCounts struct {
+	Active, Paused, Disabled int64
+}
+
+// CountWebhooks counts webhooks by state, across all users.
+func (s *Store) CountWebhooks(ctx context.Context) (WebhookCounts, error) {
+	var c WebhookCounts
+	err := s.read.QueryRowContext(ctx, `SELECT
+		COALESCE(SUM(CASE WHEN is_active THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN NOT is_active AND disabled_at IS NULL THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN NOT is_active AND disabled_at IS NOT NULL THEN 1 ELSE 0 END), 0)
+		FROM webhooks`).Scan(&c.Active, &c.Paused, &c.Disabled)
+	if err != nil {
+		return WebhookCounts{}, fmt.Errorf("store: count webhooks: %w", err)
+	}
+	return c, nil
+}

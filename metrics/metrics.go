@@ -1,0 +1,134 @@
+// Package metrics exposes webhookd's Prometheus metrics: attempts by outcome
+// and status class, attempt latency, events accepted, and, read from the
+// database at scrape time, the queue's depth and webhooks by state. No
+// metric has a per-webhook label, so cardinality stays fixed however many
+// webhooks users create.
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/webhookd/webhookd/store"
+)
+
+// Source is what the scrape-time collector reads.
+type Source interface {
+	Queue(ctx context.Context) (store.QueueStats, error)
+	CountWebhooks(ctx context.Context) (store.WebhookCounts, error)
+}
+
+// Metrics holds webhookd's metrics and their registry.
+type Metrics struct {
+	reg      *prometheus.Registry
+	attempts *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	accepted prometheus.Counter
+}
+
+// New registers every metric, reading queue and webhook state from src at
+// each scrape.
+func New(src Source, logger *slog.Logger) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webhookd_delivery_attempts_total",
+			Help: "Delivery attempts by outcome (success, failed) and HTTP status class (2xx … 5xx, or none when no answer arrived).",
+		}, []string{"outcome", "status_class"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "webhookd_delivery_attempt_duration_seconds",
+			Help:    "Time from sending a delivery to its answer (or failure).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"outcome"}),
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "webhookd_events_accepted_total",
+			Help: "Events accepted by POST /api/v1/events (not counting idempotent repeats).",
+		}),
+	}
+	m.reg.MustRegister(m.attempts, m.latency, m.accepted,
+		&stateCollector{src: src, logger: logger},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// ObserveAttempt counts one delivery attempt.
+func (m *Metrics) ObserveAttempt(success bool, statusCode int, d time.Duration) {
+	outcome := "failed"
+	if success {
+		outcome = "success"
+	}
+	class := "none"
+	if statusCode >= 100 && statusCode < 600 {
+		class = string(rune('0'+statusCode/100)) + "xx"
+	}
+	m.attempts.WithLabelValues(outcome, class).Inc()
+	m.latency.WithLabelValues(outcome).Observe(d.Seconds())
+}
+
+// EventsAccepted counts newly accepted events.
+func (m *Metrics) EventsAccepted(n int) { m.accepted.Add(float64(n)) }
+
+// stateCollector reads the queue and webhook counts at scrape time, so the
+// numbers are the database's, shared by every process.
+type stateCollector struct {
+	src    Source
+	logger *slog.Logger
+}
+
+var (
+	queueDesc = prometheus.NewDesc("webhookd_queue_deliveries",
+		"Pending deliveries by state: due (waiting for a worker), scheduled (waiting for a retry time), in_flight (being sent).",
+		[]string{"state"}, nil)
+	oldestDesc = prometheus.NewDesc("webhookd_queue_oldest_due_seconds",
+		"How long the longest-waiting due delivery has been due (0 when none is).", nil, nil)
+	webhooksDesc = prometheus.NewDesc("webhookd_webhooks",
+		"Webhooks by state: active, paused (by their owner), disabled (by webhookd after failing).",
+		[]string{"state"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queueDesc
+	ch <- oldestDesc
+	ch <- webhooksDesc
+}
+
+// Collect implements prometheus.Collector.
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	q, err := c.src.Queue(ctx)
+	if err != nil {
+		c.logger.Warn("metrics: read queue", "err", err)
+		ch <- prometheus.NewInvalidMetric(queueDesc, err)
+	} else {
+		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(q.Due), "due")
+		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(q.Scheduled), "scheduled")
+		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(q.InFlight), "in_flight")
+		age := 0.0
+		if q.OldestDue != nil {
+			age = max(time.Since(*q.OldestDue).Seconds(), 0)
+		}
+		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, age)
+	}
+	w, err := c.src.CountWebhooks(ctx)
+	if err != nil {
+		c.logger.Warn("metrics: count webhooks", "err", err)
+		ch <- prometheus.NewInvalidMetric(webhooksDesc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(webhooksDesc, prometheus.GaugeValue, float64(w.Active), "active")
+	ch <- prometheus.MustNewConstMetric(webhooksDesc, prometheus.GaugeValue, float64(w.Paused), "paused")
+	ch <- prometheus.MustNewConstMetric(webhooksDesc, prometheus.GaugeValue, float64(w.Disabled), "disabled")
+}
