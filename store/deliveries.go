@@ -173,8 +173,17 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 		fenced = 0
 		now := s.Now()
 		counters := map[string]*statsDelta{}
-		logs := make([]Log, len(batch))
-		for i, c := range batch {
+		exists, err := s.existingWebhooks(ctx, tx, batch)
+		if err != nil {
+			return err
+		}
+		logs := make([]Log, 0, len(batch))
+		for _, c := range batch {
+			if !exists[c.Log.WebhookID] {
+				// Deleted while this attempt was in flight: its logs and
+				// deliveries are gone, and so is the place to record it.
+				continue
+			}
 			// The attempt happened even if the lease was lost, so it is
 			// logged and counted either way.
 			l := c.Log
@@ -183,7 +192,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 				l.ID = NewID()
 			}
 			l.CreatedAt = now
-			logs[i] = l
+			logs = append(logs, l)
 			addStats(counters, l)
 			if c.Gone {
 				counters[l.WebhookID].gone = true
@@ -210,6 +219,38 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 		return 0, fmt.Errorf("store: complete deliveries: %w", err)
 	}
 	return fenced, nil
+}
+
+// existingWebhooks reports which of a batch's webhooks still exist.
+func (s *Store) existingWebhooks(ctx context.Context, tx *sql.Tx, batch []Completion) (map[string]bool, error) {
+	seen := map[string]bool{}
+	var ids []any
+	for _, c := range batch {
+		if !seen[c.Log.WebhookID] {
+			seen[c.Log.WebhookID] = true
+			ids = append(ids, c.Log.WebhookID)
+		}
+	}
+	exists := make(map[string]bool, len(ids))
+	for chunk := range slices.Chunk(ids, completionChunk) {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM webhooks WHERE id IN (`+s.d.params(1, len(chunk))+`)`, chunk...)
+		if err != nil {
+			return nil, fmt.Errorf("find webhooks: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("find webhooks: %w", err)
+			}
+			exists[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("find webhooks: %w", err)
+		}
+	}
+	return exists, nil
 }
 
 // completionChunk bounds the rows of one multi-row statement, well inside

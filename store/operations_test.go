@@ -270,3 +270,36 @@ func TestUserTokenVersion(t *testing.T) {
 		}
 	})
 }
+
+// TestCompleteAfterWebhookDeleted checks that deleting a webhook while one
+// of its deliveries is in flight does not fail the other outcomes that
+// share the completion batch.
+func TestCompleteAfterWebhookDeleted(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		u := newUser(t, s, "a@x.io")
+		doomed := newWebhook(t, s, u.ID, "*")
+		kept := newWebhook(t, s, u.ID, "*")
+		publish(t, s, u.ID, "message.new")
+		leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 10, LeaseFor: time.Minute})
+		if err != nil || len(leased) != 2 {
+			t.Fatalf("lease = %d, %v", len(leased), err)
+		}
+		if err := s.DeleteWebhook(ctx, u.ID, doomed.ID); err != nil {
+			t.Fatal(err)
+		}
+		var batch []store.Completion
+		for _, l := range leased {
+			batch = append(batch, store.Completion{DeliveryID: l.ID, LeaseToken: l.LeaseToken, Log: store.Log{
+				WebhookID: l.WebhookID, EventID: l.EventID, DeliveryID: l.ID, EventType: l.EventType, Attempt: 1,
+				Status: store.AttemptSuccess, StatusCode: 200, RequestHeaders: map[string]string{}}})
+		}
+		n, err := s.CompleteDeliveries(ctx, batch)
+		if err != nil || n != 1 {
+			t.Fatalf("complete = %d, %v; want the kept webhook's delivery recorded", n, err)
+		}
+		if st, _ := s.WebhookStats(ctx, u.ID, kept.ID, nil); st.SuccessfulAttempts != 1 {
+			t.Errorf("kept webhook stats = %+v", st)
+		}
+	})
+}
