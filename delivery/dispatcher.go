@@ -55,6 +55,10 @@ type Dispatcher struct {
 	// sends get the grace period to finish.
 	sendCtx    context.Context
 	cancelSend context.CancelFunc
+
+	// recordBackoff is the first wait before recording outcomes again
+	// after the database failed; tests shorten it.
+	recordBackoff time.Duration
 }
 
 type completion struct {
@@ -91,7 +95,7 @@ func New(cfg Config) *Dispatcher {
 	d := &Dispatcher{
 		cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1),
 		perHook: map[string]int{}, leases: map[string]store.LeasedDelivery{},
-		completed: make(chan completion, cfg.Workers),
+		completed: make(chan completion, cfg.Workers), recordBackoff: 100 * time.Millisecond,
 	}
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
 	return d
@@ -281,6 +285,11 @@ func (d *Dispatcher) complete() {
 			}
 		}
 		d.record(batch)
+		// A failed attempt's retry may fall due before anything else the
+		// loop waits for, and the loop may have looked for the next due
+		// delivery while this one still held its lease: wake it to look
+		// again now that the retry time is in the database.
+		d.Wake()
 	}
 }
 
@@ -308,23 +317,49 @@ func (d *Dispatcher) record(batch []completion) {
 		done = append(done, sc)
 	}
 	ctx := context.Background()
-	for try := 0; ; try++ {
-		_, err := d.cfg.Store.CompleteDeliveries(ctx, done)
-		if err == nil {
-			break
+	d.completeAll(ctx, done)
+	if len(released) > 0 {
+		if err := d.cfg.Store.ReleaseDeliveries(ctx, released); err != nil {
+			d.log.Error("release deliveries at shutdown", "err", err, "count", len(released))
+		}
+	}
+}
+
+// completeAll records completions, retrying while the database is
+// unavailable. When a batch fails, its completions are first tried one by
+// one: a single completion that can never be recorded (its webhook was
+// deleted while the send was in flight) would otherwise fail the whole
+// transaction every time and take the other outcomes with it.
+func (d *Dispatcher) completeAll(ctx context.Context, done []store.Completion) {
+	if len(done) == 0 {
+		return
+	}
+	_, err := d.cfg.Store.CompleteDeliveries(ctx, done)
+	if err == nil {
+		return
+	}
+	if len(done) > 1 {
+		var failed []store.Completion
+		for _, c := range done {
+			if _, err := d.cfg.Store.CompleteDeliveries(ctx, []store.Completion{c}); err != nil {
+				failed = append(failed, c)
+			}
+		}
+		if done = failed; len(done) == 0 {
+			return
+		}
+	}
+	for try := 1; ; try++ {
+		d.log.Warn("record delivery outcomes", "err", err, "count", len(done), "retry", try)
+		time.Sleep(time.Duration(try) * d.recordBackoff)
+		if _, err = d.cfg.Store.CompleteDeliveries(ctx, done); err == nil {
+			return
 		}
 		if try == 5 {
 			// The leases will expire and the deliveries be sent again:
 			// at least once, never lost.
 			d.log.Error("record delivery outcomes; they will be retried when their leases expire", "err", err, "count", len(done))
-			break
-		}
-		d.log.Warn("record delivery outcomes", "err", err, "retry", try+1)
-		time.Sleep(time.Duration(100*(try+1)) * time.Millisecond)
-	}
-	if len(released) > 0 {
-		if err := d.cfg.Store.ReleaseDeliveries(ctx, released); err != nil {
-			d.log.Error("release deliveries at shutdown", "err", err, "count", len(released))
+			return
 		}
 	}
 }

@@ -233,7 +233,13 @@ func (s *Store) existingWebhooks(ctx context.Context, tx *sql.Tx, batch []Comple
 	}
 	exists := make(map[string]bool, len(ids))
 	for chunk := range slices.Chunk(ids, completionChunk) {
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM webhooks WHERE id IN (`+s.d.params(1, len(chunk))+`)`, chunk...)
+		q := `SELECT id FROM webhooks WHERE id IN (` + s.d.params(1, len(chunk)) + `)`
+		if s.kind == Postgres {
+			// Hold the rows until commit so a concurrent delete cannot slip
+			// in between this check and the log insert.
+			q += ` FOR KEY SHARE`
+		}
+		rows, err := tx.QueryContext(ctx, q, chunk...)
 		if err != nil {
 			return nil, fmt.Errorf("find webhooks: %w", err)
 		}
