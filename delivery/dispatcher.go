@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"time"
 
@@ -34,6 +35,13 @@ type Config struct {
 	Grace time.Duration
 	// Timeout is the per-attempt timeout the lease must outlast.
 	Timeout time.Duration
+	// Observer, when set, is told of every attempt (metrics).
+	Observer Observer
+}
+
+// Observer is told of each attempt's outcome.
+type Observer interface {
+	ObserveAttempt(success bool, statusCode int, d time.Duration)
 }
 
 // Dispatcher leases due deliveries, sends them on a bounded pool of
@@ -44,6 +52,7 @@ type Dispatcher struct {
 	wake chan struct{}
 
 	mu        sync.Mutex
+	pace      map[string]time.Time // rate-limited webhook → earliest next send
 	inFlight  int
 	perHook   map[string]int
 	leases    map[string]store.LeasedDelivery // in flight, by delivery id
@@ -94,7 +103,7 @@ func New(cfg Config) *Dispatcher {
 	}
 	d := &Dispatcher{
 		cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1),
-		perHook: map[string]int{}, leases: map[string]store.LeasedDelivery{},
+		perHook: map[string]int{}, leases: map[string]store.LeasedDelivery{}, pace: map[string]time.Time{},
 		completed: make(chan completion, cfg.Workers), recordBackoff: 100 * time.Millisecond,
 	}
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
@@ -232,7 +241,7 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, []string, error) {
 		d.leases[l.ID] = l
 		d.sends.Add(1)
 		started++
-		go d.send(l)
+		go d.send(l, d.paceLocked(l))
 	}
 	d.mu.Unlock()
 	if len(overflow) > 0 {
@@ -245,17 +254,56 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, []string, error) {
 	return started, skip, nil
 }
 
-// send makes one attempt and hands the outcome to the completer.
-func (d *Dispatcher) send(l store.LeasedDelivery) {
+// paceLocked returns how long a send to a rate-limited webhook waits so
+// that its sends are spread evenly at RateLimit per second: a burst is
+// smoothed out rather than failed. d.mu must be held.
+func (d *Dispatcher) paceLocked(l store.LeasedDelivery) time.Duration {
+	if l.RateLimit <= 0 {
+		delete(d.pace, l.WebhookID)
+		return 0
+	}
+	now := time.Now()
+	at := now
+	if next := d.pace[l.WebhookID]; next.After(now) {
+		at = next
+	}
+	d.pace[l.WebhookID] = at.Add(time.Second / time.Duration(l.RateLimit))
+	return at.Sub(now)
+}
+
+// send waits its turn under the webhook's rate limit, makes one attempt
+// and hands the outcome to the completer.
+func (d *Dispatcher) send(l store.LeasedDelivery, wait time.Duration) {
 	defer d.sends.Done()
-	out := d.cfg.Sender.Send(d.sendCtx, Request{
-		DeliveryID: l.ID, EventType: l.EventType, OccurredAt: l.OccurredAt, Data: l.Payload, URL: l.URL, Secret: l.Secret,
-	})
+	var out Outcome
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-d.sendCtx.Done():
+			// Shutdown cut the wait short: the attempt never happened.
+			t.Stop()
+			out.Canceled = true
+		}
+	}
+	if !out.Canceled {
+		out = d.cfg.Sender.Send(d.sendCtx, Request{
+			DeliveryID: l.ID, EventType: l.EventType, OccurredAt: l.OccurredAt, Data: l.Payload, URL: l.URL,
+			Secret: l.Secret, PreviousSecret: l.PreviousSecret, Headers: l.Headers,
+			Timeout: time.Duration(l.TimeoutSeconds) * time.Second,
+		})
+		if d.cfg.Observer != nil && !out.Canceled {
+			d.cfg.Observer.ObserveAttempt(out.Success, out.StatusCode, out.Duration)
+		}
+	}
 	d.completed <- completion{lease: l, out: out}
 	d.mu.Lock()
 	d.inFlight--
 	if d.perHook[l.WebhookID]--; d.perHook[l.WebhookID] <= 0 {
 		delete(d.perHook, l.WebhookID)
+		if next, ok := d.pace[l.WebhookID]; ok && next.Before(time.Now()) {
+			delete(d.pace, l.WebhookID)
+		}
 	}
 	delete(d.leases, l.ID)
 	d.mu.Unlock()
@@ -305,7 +353,9 @@ func (d *Dispatcher) record(batch []completion) {
 			continue
 		}
 		l := logFor(c.out, c.lease.WebhookID, c.lease.EventID, c.lease.ID, c.lease.EventType, c.lease.Attempt)
-		sc := store.Completion{DeliveryID: c.lease.ID, LeaseToken: c.lease.LeaseToken, Log: l}
+		sc := store.Completion{DeliveryID: c.lease.ID, LeaseToken: c.lease.LeaseToken, Log: l,
+			// 410 Gone: the receiver says this endpoint is gone for good.
+			Gone: c.out.StatusCode == http.StatusGone}
 		if !c.out.Success {
 			if wait, ok := d.cfg.Schedule.Next(c.lease.Attempt, c.out.RetryAfter); ok {
 				next := now.Add(wait)

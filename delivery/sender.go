@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,9 +36,10 @@ type SenderConfig struct {
 	// DialControl vets the address actually dialled (after DNS), such as
 	// the private-address guard; nil allows every address.
 	DialControl func(network, address string, c syscall.RawConn) error
-	Logger      *slog.Logger
 	// MaxConnsPerHost bounds connections to one receiver host.
 	MaxConnsPerHost int
+	// Logger receives one debug line per attempt (nil: none).
+	Logger *slog.Logger
 }
 
 // Sender makes single delivery attempts. It is safe for concurrent use and
@@ -47,6 +50,7 @@ type Sender struct {
 	userAgent string
 	timeout   time.Duration
 	now       func() time.Time
+	logger    *slog.Logger
 }
 
 // NewSender builds a Sender.
@@ -85,7 +89,19 @@ func NewSender(cfg SenderConfig) *Sender {
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 		Logger:       nil,
 	}
-	return &Sender{client: client, transport: transport, userAgent: "webhookd/" + cfg.Version, timeout: cfg.Timeout, now: time.Now}
+	return &Sender{client: client, transport: transport, userAgent: "webhookd/" + cfg.Version, timeout: cfg.Timeout, now: time.Now, logger: cfg.Logger}
+}
+
+// ReservedHeader reports whether a header name belongs to webhookd (or to
+// HTTP itself) and so cannot be set as a webhook's custom header.
+func ReservedHeader(name string) bool {
+	c := textproto.CanonicalMIMEHeaderKey(name)
+	switch c {
+	case "Content-Type", "Content-Length", "User-Agent", "Host", "Connection", "Transfer-Encoding",
+		"Te", "Trailer", "Upgrade", "Keep-Alive", "Proxy-Connection", "Expect", "Accept-Encoding":
+		return true
+	}
+	return strings.HasPrefix(c, "X-Webhook-") || strings.HasPrefix(c, "Webhook-")
 }
 
 // Close drops idle connections.
@@ -104,6 +120,14 @@ type Request struct {
 	Data       []byte
 	URL        string
 	Secret     string
+	// PreviousSecret, during a rotation's grace period, adds a second
+	// webhook-signature entry so receivers still holding it verify.
+	PreviousSecret string
+	// Headers are the webhook's static headers; they never replace
+	// webhookd's own.
+	Headers map[string]string
+	// Timeout overrides the sender's timeout when positive.
+	Timeout time.Duration
 }
 
 // Outcome is what one attempt produced. It is data, not an error: a
@@ -124,6 +148,15 @@ type Outcome struct {
 
 // Send makes one signed attempt.
 func (s *Sender) Send(ctx context.Context, req Request) Outcome {
+	out := s.send(ctx, req)
+	if s.logger != nil {
+		s.logger.Debug("delivery attempt", "delivery_id", req.DeliveryID, "event", req.EventType,
+			"status", out.StatusCode, "success", out.Success, "duration", out.Duration, "error", out.Error)
+	}
+	return out
+}
+
+func (s *Sender) send(ctx context.Context, req Request) Outcome {
 	body := Envelope(req.EventType, req.OccurredAt, req.Data)
 	now := s.now()
 	headers := map[string]string{
@@ -135,10 +168,27 @@ func (s *Sender) Send(ctx context.Context, req Request) Outcome {
 		"webhook-id":          req.DeliveryID,
 		"webhook-timestamp":   strconv.FormatInt(now.Unix(), 10),
 	}
-	headers["webhook-signature"] = StandardSignature(req.Secret, req.DeliveryID, now.Unix(), body)
+	for k, v := range req.Headers {
+		// A custom header never replaces one of webhookd's own, whatever
+		// its case.
+		if !ReservedHeader(k) {
+			headers[k] = v
+		}
+	}
+	sig := StandardSignature(req.Secret, req.DeliveryID, now.Unix(), body)
+	if req.PreviousSecret != "" {
+		// The spec lists several signatures space-separated; a receiver
+		// accepts the delivery if any of them verifies.
+		sig += " " + StandardSignature(req.PreviousSecret, req.DeliveryID, now.Unix(), body)
+	}
+	headers["webhook-signature"] = sig
 	out := Outcome{RequestHeaders: headers, RequestBody: body}
 
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	timeout := s.timeout
+	if req.Timeout > 0 {
+		timeout = req.Timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	hreq, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, req.URL, body)
 	if err != nil {
@@ -156,7 +206,7 @@ func (s *Sender) Send(ctx context.Context, req Request) Outcome {
 		// Canceled (not DeadlineExceeded) means the caller gave up, not
 		// the receiver: shutdown, not a failed attempt.
 		out.Canceled = errors.Is(ctx.Err(), context.Canceled)
-		out.Error = describe(err, s.timeout)
+		out.Error = describe(err, timeout)
 		return out
 	}
 	defer resp.Body.Close()
@@ -229,12 +279,28 @@ func logFor(o Outcome, webhookID, eventID, deliveryID, eventType string, attempt
 	l := store.Log{
 		WebhookID: webhookID, EventID: eventID, DeliveryID: deliveryID, EventType: eventType, Attempt: attempt,
 		Status: store.AttemptFailed, StatusCode: o.StatusCode, DurationMs: o.Duration.Milliseconds(), Error: o.Error,
-		RequestHeaders: o.RequestHeaders, RequestBody: o.RequestBody, ResponseBody: o.ResponseBody,
+		RequestHeaders: redactHeaders(o.RequestHeaders), RequestBody: o.RequestBody, ResponseBody: o.ResponseBody,
 	}
 	if o.Success {
 		l.Status = store.AttemptSuccess
 	}
 	return l
+}
+
+// redactHeaders hides the values of custom headers that carry credentials
+// (a receiver's Authorization, API keys, tokens) before the log keeps them.
+func redactHeaders(h map[string]string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		lk := strings.ToLower(k)
+		if lk == "authorization" || lk == "proxy-authorization" || lk == "cookie" ||
+			strings.Contains(lk, "token") || strings.Contains(lk, "secret") || strings.Contains(lk, "key") ||
+			strings.Contains(lk, "password") || strings.Contains(lk, "auth") {
+			v = "[redacted]"
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // TestSender sends and records test deliveries for the API's test route.
