@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // flagSet is a flag.FlagSet whose flags each have an environment variable:
@@ -57,12 +58,30 @@ func (fs *flagSet) usage(w io.Writer) {
 			env = "-"
 		}
 		def := f.DefValue
+		if g, ok := f.Value.(flag.Getter); ok {
+			if d, ok := g.Get().(time.Duration); ok {
+				def = shortDuration(d)
+			}
+		}
 		if def == "" {
 			def = `""`
 		}
 		fmt.Fprintf(tw, "  --%s\t%s\t%s\t%s\n", f.Name, env, def, f.Usage)
 	})
 	tw.Flush()
+}
+
+// shortDuration formats d as a person would write it: 24h rather than
+// time.Duration's 24h0m0s, so that the usage shows the documented defaults.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // splitList splits a comma-separated value, dropping blanks.

@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
-	} else if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+	} else if isHelp(args) {
 		fmt.Fprintln(stdout, topUsage)
 		return flag.ErrHelp
 	}
@@ -89,6 +89,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	default:
 		return fmt.Errorf("unknown command %q; run 'webhookd help'", cmd)
 	}
+}
+
+// isHelp reports whether args ask for help rather than name an action.
+func isHelp(args []string) bool {
+	return len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help")
 }
 
 // parseFlags parses and, on -h, prints the usage to stdout.
@@ -328,7 +333,7 @@ func ensureAdmin(ctx context.Context, st *store.Store, getenv func(string) strin
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "\nCreated the first user. Log in with:\n  email:    admin@localhost\n  password: %s\nThis password is shown once; change it with 'webhookd user passwd' or create your own user with 'webhookd user create'.\n\n", password)
+	fmt.Fprintf(stdout, "\nCreated the first user. Log in with:\n  email:    admin@localhost\n  password: %s\nThis password is shown once: keep it, or create your own user with 'webhookd user create'.\n\n", password)
 	return nil
 }
 
@@ -420,11 +425,12 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+	if isHelp(args) {
+		// create is the only action, so 'webhookd user -h' and 'webhookd help
+		// user' show its flags, as every other command's help does.
+		args = []string{"create", "-h"}
+	}
 	if len(args) == 0 || args[0] != "create" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(stdout, "Usage: webhookd user create --email E [--password P] [flags]")
-			return flag.ErrHelp
-		}
 		return errors.New("user: say create (run 'webhookd help user')")
 	}
 	fs := newFlagSet("user create", "Usage: webhookd user create --email E [--password P] [flags]\n\nCreates a user. Without --password the password is read from the first line of stdin.")
@@ -466,11 +472,10 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 func runAPIKey(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if isHelp(args) {
+		args = []string{"create", "-h"}
+	}
 	if len(args) == 0 || args[0] != "create" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(stdout, "Usage: webhookd apikey create --email E --name N [flags]")
-			return flag.ErrHelp
-		}
 		return errors.New("apikey: say create (run 'webhookd help apikey')")
 	}
 	fs := newFlagSet("apikey create", "Usage: webhookd apikey create --email E --name N [flags]\n\nCreates an API key for the user and prints it once.")
