@@ -197,3 +197,28 @@ func TestObserver(t *testing.T) {
 		}
 	})
 }
+
+func TestRetention(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		rc := newReceiver(t, nil)
+		u := newUser(t, st)
+		w := newWebhook(t, st, u.ID, rc.URL, "*")
+		startDispatcher(t, testConfig(t, st)).Wake()
+		publish(t, st, u.ID, "message.new", `{}`)
+		settled(t, st, w, 1)
+		// Nothing is old enough yet.
+		r := Retention{Store: st, Keep: time.Hour, Batch: 1, Pause: time.Millisecond}
+		if n := r.RunOnce(context.Background()); n != 0 {
+			t.Errorf("pruned %d rows younger than an hour", n)
+		}
+		// With a retention in the past, everything finished goes, one row
+		// per statement.
+		r.Keep = -time.Hour
+		if n := r.RunOnce(context.Background()); n != 3 {
+			t.Errorf("pruned %d rows, want the log, the delivery and the event", n)
+		}
+		if logs := attempts(t, st, w); len(logs) != 0 {
+			t.Errorf("%d logs left", len(logs))
+		}
+	})
+}
