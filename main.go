@@ -20,12 +20,15 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/catalog"
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/metrics"
+	"github.com/webhookd/webhookd/netguard"
 	"github.com/webhookd/webhookd/server"
 	"github.com/webhookd/webhookd/store"
 )
@@ -121,10 +124,11 @@ func dbFlag(fs *flagSet) *string {
 
 // serveConfig is serve's configuration.
 type serveConfig struct {
-	addr, db, jwtSecret, eventTypes, retrySchedule, logFormat, logLevel string
-	tokenTTL, deliveryTimeout, shutdownGrace                            time.Duration
-	migrate                                                             bool
-	workers, perWebhook                                                 int
+	addr, db, jwtSecret, eventTypes, retrySchedule, logFormat, logLevel, metricsAddr string
+	tokenTTL, deliveryTimeout, shutdownGrace, leaseDuration                          time.Duration
+	disableAfter, retention, secretGrace, loginWindow                                time.Duration
+	migrate, allowPrivate, requireHTTPS                                              bool
+	workers, perWebhook, disableMinFailures, loginMaxFailures                        int
 }
 
 func serveFlags() (*flagSet, *serveConfig) {
@@ -155,6 +159,20 @@ func serveFlags() (*flagSet, *serveConfig) {
 	dur(&c.shutdownGrace, "shutdown-grace", "WEBHOOKD_SHUTDOWN_GRACE", 10*time.Second, "time in-flight deliveries get to finish on SIGTERM")
 	num(&c.workers, "workers", "WEBHOOKD_WORKERS", 256, "deliveries in flight at once, across all webhooks")
 	num(&c.perWebhook, "max-in-flight-per-webhook", "WEBHOOKD_MAX_IN_FLIGHT_PER_WEBHOOK", 16, "deliveries in flight at once to one webhook")
+	dur(&c.leaseDuration, "lease-duration", "WEBHOOKD_LEASE_DURATION", 0, "how long a process holds a delivery it is sending before another may take it over (0: twice --delivery-timeout plus 30s)")
+	boolean := func(p *bool, name, env string, def bool, usage string) {
+		fs.BoolVar(p, name, def, usage)
+		fs.bindEnv(name, env)
+	}
+	boolean(&c.allowPrivate, "allow-private-targets", "WEBHOOKD_ALLOW_PRIVATE_TARGETS", false, "allow webhooks to loopback, private, link-local and other special-purpose addresses")
+	boolean(&c.requireHTTPS, "require-https", "WEBHOOKD_REQUIRE_HTTPS", false, "refuse http:// webhook URLs")
+	dur(&c.secretGrace, "secret-grace", "WEBHOOKD_SECRET_GRACE", 24*time.Hour, "how long a rotated-out secret keeps signing deliveries beside the new one")
+	num(&c.loginMaxFailures, "login-max-failures", "WEBHOOKD_LOGIN_MAX_FAILURES", 10, "failed logins per email or client address that lock it out (0: no limit)")
+	dur(&c.loginWindow, "login-window", "WEBHOOKD_LOGIN_WINDOW", 15*time.Minute, "the window failed logins are counted in")
+	dur(&c.disableAfter, "disable-after", "WEBHOOKD_DISABLE_AFTER", 72*time.Hour, "disable a webhook whose every attempt has failed for this long (0: never)")
+	num(&c.disableMinFailures, "disable-min-failures", "WEBHOOKD_DISABLE_MIN_FAILURES", 20, "and that has at least this many consecutive failed attempts")
+	dur(&c.retention, "retention", "WEBHOOKD_RETENTION", 720*time.Hour, "delete logs and finished deliveries older than this (0: keep everything)")
+	str(&c.metricsAddr, "metrics-addr", "WEBHOOKD_METRICS_ADDR", "", "serve /metrics on this address instead of --addr")
 	str(&c.logFormat, "log-format", "WEBHOOKD_LOG_FORMAT", "text", "log format: text or json")
 	str(&c.logLevel, "log-level", "WEBHOOKD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	return fs, c
@@ -196,8 +214,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if c.deliveryTimeout <= 0 || c.tokenTTL <= 0 || c.shutdownGrace < 0 || c.workers < 1 || c.perWebhook < 1 {
 		return errors.New("--delivery-timeout, --token-ttl, --workers and --max-in-flight-per-webhook must be positive, --shutdown-grace not negative")
 	}
+	if c.leaseDuration < 0 || c.secretGrace < 0 || c.disableAfter < 0 || c.retention < 0 || c.loginWindow <= 0 || c.loginMaxFailures < 0 || c.disableMinFailures < 0 {
+		return errors.New("--lease-duration, --secret-grace, --disable-after, --retention, --login-max-failures and --disable-min-failures must not be negative, --login-window must be positive")
+	}
+	if c.leaseDuration > 0 && c.leaseDuration <= c.deliveryTimeout {
+		return fmt.Errorf("--lease-duration %s must be longer than --delivery-timeout %s, or a slow send would be taken over while it runs", c.leaseDuration, c.deliveryTimeout)
+	}
+	guard := netguard.Policy{AllowPrivate: c.allowPrivate, RequireHTTPS: c.requireHTTPS}
+	if c.allowPrivate {
+		logger.Warn("--allow-private-targets is set: webhooks may reach loopback, private and link-local addresses, including cloud metadata endpoints; use it only for development or on a trusted private network")
+	}
 
-	st, err := store.Open(ctx, c.db)
+	st, err := store.Open(ctx, c.db, store.WithAutoDisable(store.AutoDisable{After: c.disableAfter, MinFailures: int64(c.disableMinFailures)}))
 	if err != nil {
 		return err
 	}
@@ -222,15 +250,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 
-	sender := delivery.NewSender(delivery.SenderConfig{Version: version, Timeout: c.deliveryTimeout, Logger: logger, MaxConnsPerHost: c.perWebhook * 4})
+	meters := metrics.New(st, logger)
+	sender := delivery.NewSender(delivery.SenderConfig{
+		Version: version, Timeout: c.deliveryTimeout, Logger: logger, MaxConnsPerHost: c.perWebhook * 4, DialControl: guard.Control,
+	})
 	defer sender.Close()
 	dispatcher := delivery.New(delivery.Config{
 		Store: st, Sender: sender, Schedule: schedule, Logger: logger, Workers: c.workers, PerWebhook: c.perWebhook,
-		Timeout: c.deliveryTimeout, Grace: c.shutdownGrace,
+		Timeout: c.deliveryTimeout, LeaseFor: c.leaseDuration, Grace: c.shutdownGrace, Observer: meters,
 	})
+	// Concurrent publishers share transactions: one commit for many events.
+	publisher := st.NewGroupCommitter(256)
+	defer publisher.Close()
 	api, err := server.New(server.Config{
-		Store: st, Catalog: cat, Tokens: tokens, Sender: delivery.TestSender{Sender: sender, Store: st},
-		Waker: dispatcher, Logger: logger, Version: version,
+		Store: st, Publisher: countingPublisher{publisher, meters}, Catalog: cat, Tokens: tokens,
+		Sender: delivery.TestSender{Sender: sender, Store: st}, Waker: dispatcher, Logger: logger, Version: version,
+		CheckURL: guard.CheckURL,
 	})
 	if err != nil {
 		return err
@@ -246,11 +281,40 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	var metricsServer *http.Server
+	if c.metricsAddr != "" {
+		mln, err := net.Listen("tcp", c.metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on --metrics-addr %s: %w", c.metricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", meters.Handler())
+		metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := metricsServer.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("metrics server", "err", err)
+			}
+		}()
+		logger.Info("metrics listening", "addr", mln.Addr().String())
+	}
 
-	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopDispatch()
+	// Background work lives until the dispatcher stops, after the HTTP
+	// server: deliveries accepted during shutdown still go out.
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	var background sync.WaitGroup
+	background.Add(2)
+	go func() {
+		defer background.Done()
+		st.ListenForWork(bgCtx, dispatcher.Wake, logger)
+	}()
+	go func() {
+		defer background.Done()
+		delivery.Retention{Store: st, Keep: c.retention, Logger: logger}.Run(bgCtx)
+	}()
 	dispatchDone := make(chan error, 1)
-	go func() { dispatchDone <- dispatcher.Run(dispatchCtx) }()
+	go func() { dispatchDone <- dispatcher.Run(bgCtx) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- httpServer.Serve(ln) }()
 	logger.Info("webhookd listening", "addr", ln.Addr().String(), "db", string(st.Kind()), "database", st.Label(), "version", version)
@@ -268,15 +332,39 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := httpServer.Shutdown(shutdownCtx); err != nil {
 		logger.Warn("http shutdown", "err", err)
 	}
-	stopDispatch()
-	if err := <-dispatchDone; err != nil {
-		return err
+	if metricsServer != nil {
+		_ = metricsServer.Shutdown(shutdownCtx)
+	}
+	stopBackground()
+	dispatchErr := <-dispatchDone
+	background.Wait()
+	if dispatchErr != nil {
+		return dispatchErr
 	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", serveErr)
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// countingPublisher counts accepted events for the metrics.
+type countingPublisher struct {
+	server.Publisher
+	meters *metrics.Metrics
+}
+
+// PublishEvents implements server.Publisher.
+func (p countingPublisher) PublishEvents(ctx context.Context, batch []store.PublishParams) ([]store.PublishResult, error) {
+	res, err := p.Publisher.PublishEvents(ctx, batch)
+	n := 0
+	for _, r := range res {
+		if !r.Duplicate {
+			n++
+		}
+	}
+	p.meters.EventsAccepted(n)
+	return res, err
 }
 
 // migrateOrRefuse applies pending migrations, or with migrate=false refuses

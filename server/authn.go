@@ -86,8 +86,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var details []FieldError
-	if strings.TrimSpace(req.Email) == "" {
+	switch {
+	case strings.TrimSpace(req.Email) == "":
 		details = append(details, FieldError{"email", "is required"})
+	case hasControl(req.Email):
+		// No stored email has one, and PostgreSQL refuses NUL in text.
+		details = append(details, FieldError{"email", "must not contain control characters"})
 	}
 	if req.Password == "" {
 		details = append(details, FieldError{"password", "is required"})

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/webhookd/webhookd/store"
 )
@@ -94,6 +95,9 @@ func validateIdempotencyKey(k string) string {
 		return "must not be empty"
 	case len(k) > maxIdempotencyKeyLength:
 		return "must be at most 255 characters"
+	case !utf8.ValidString(k):
+		// Only the header can carry such bytes; the database stores text.
+		return "must be valid UTF-8"
 	case strings.IndexFunc(k, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0:
 		return "must not contain control characters"
 	}

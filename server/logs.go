@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/webhookd/webhookd/store"
 )
@@ -76,8 +77,12 @@ func (s *Server) handleLogList(w http.ResponseWriter, r *http.Request) error {
 		bad = append(bad, FieldError{"status", `must be "success" or "failed"`})
 	}
 	if et := q.Get("eventType"); et != "" {
-		if len(et) > 255 {
+		switch {
+		case len(et) > 255:
 			bad = append(bad, FieldError{"eventType", "must be at most 255 characters"})
+		case !utf8.ValidString(et) || hasControl(et):
+			// PostgreSQL refuses such text outright; no event type has it.
+			bad = append(bad, FieldError{"eventType", "must be valid UTF-8 without control characters"})
 		}
 		f.EventType = et
 	}
