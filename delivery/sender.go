@@ -278,13 +278,20 @@ func isTimeout(err error) bool {
 func logFor(o Outcome, webhookID, eventID, deliveryID, eventType string, attempt int) store.Log {
 	l := store.Log{
 		WebhookID: webhookID, EventID: eventID, DeliveryID: deliveryID, EventType: eventType, Attempt: attempt,
-		Status: store.AttemptFailed, StatusCode: o.StatusCode, DurationMs: o.Duration.Milliseconds(), Error: o.Error,
+		Status: store.AttemptFailed, StatusCode: o.StatusCode, DurationMs: o.Duration.Milliseconds(), Error: cleanText(o.Error),
 		RequestHeaders: redactHeaders(o.RequestHeaders), RequestBody: o.RequestBody, ResponseBody: o.ResponseBody,
 	}
 	if o.Success {
 		l.Status = store.AttemptSuccess
 	}
 	return l
+}
+
+// cleanText makes error text safe to store: receivers control parts of it
+// (a Location header, say), and PostgreSQL refuses text that is not UTF-8
+// or holds NUL.
+func cleanText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // redactHeaders hides the values of custom headers that carry credentials
@@ -314,7 +321,14 @@ type TestSender struct {
 func (t TestSender) SendTest(ctx context.Context, w store.Webhook, eventType string, payload []byte) (store.Log, error) {
 	deliveryID := store.NewID()
 	now := time.Now()
-	o := t.Sender.Send(ctx, Request{DeliveryID: deliveryID, EventType: eventType, OccurredAt: now, Data: payload, URL: w.URL, Secret: w.Secret})
+	req := Request{DeliveryID: deliveryID, EventType: eventType, OccurredAt: now, Data: payload, URL: w.URL, Secret: w.Secret,
+		Headers: w.Headers, Timeout: time.Duration(w.TimeoutSeconds) * time.Second}
+	if w.PreviousSecret != "" && w.PreviousSecretExpiresAt != nil && w.PreviousSecretExpiresAt.After(now) {
+		req.PreviousSecret = w.PreviousSecret
+	}
+	// A test send behaves as a real delivery would, custom headers,
+	// timeout and rotation included.
+	o := t.Sender.Send(ctx, req)
 	l := logFor(o, w.ID, "", deliveryID, eventType, 1)
 	// Recording must not be lost because the caller hung up mid-send.
 	rec, err := t.Store.RecordTestAttempt(context.WithoutCancel(ctx), store.TestAttempt{UserID: w.UserID, OccurredAt: now, Payload: payload, Log: l})
