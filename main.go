@@ -262,10 +262,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// Concurrent publishers share transactions: one commit for many events.
 	publisher := st.NewGroupCommitter(256)
 	defer publisher.Close()
+	var metricsOnAPI http.Handler // /metrics on the API port unless --metrics-addr moves it
+	if c.metricsAddr == "" {
+		metricsOnAPI = meters.Handler()
+	}
 	api, err := server.New(server.Config{
 		Store: st, Publisher: countingPublisher{publisher, meters}, Catalog: cat, Tokens: tokens,
 		Sender: delivery.TestSender{Sender: sender, Store: st}, Waker: dispatcher, Logger: logger, Version: version,
-		CheckURL: guard.CheckURL,
+		CheckURL: guard.CheckURL, SecretGrace: c.secretGrace, Readiness: dispatcher, ReservedHeader: delivery.ReservedHeader,
+		Throttle: server.Throttle{MaxFailures: c.loginMaxFailures, Window: c.loginWindow},
+		Metrics:  metricsOnAPI,
 	})
 	if err != nil {
 		return err

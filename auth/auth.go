@@ -80,17 +80,28 @@ func NewTokens(secret []byte, ttl time.Duration) (*Tokens, error) {
 // TTL is how long issued tokens live.
 func (t *Tokens) TTL() time.Duration { return t.ttl }
 
-// Issue signs a token for the user.
-func (t *Tokens) Issue(userID string) (string, error) {
+// claims are a token's contents: the registered claims and the user's
+// token version, which changes when the password changes or the user is
+// disabled, so that tokens issued before stop working.
+type claims struct {
+	jwt.RegisteredClaims
+	Version *int `json:"ver"`
+}
+
+// Issue signs a token for the user at the given token version.
+func (t *Tokens) Issue(userID string, version int) (string, error) {
 	now := t.now()
-	claims := jwt.RegisteredClaims{
-		Issuer:    Issuer,
-		Subject:   userID,
-		IssuedAt:  jwt.NewNumericDate(now),
-		NotBefore: jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
+	c := claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    Issuer,
+			Subject:   userID,
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(t.ttl)),
+		},
+		Version: &version,
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
 	if err != nil {
 		return "", fmt.Errorf("auth: sign token: %w", err)
 	}
@@ -98,19 +109,20 @@ func (t *Tokens) Issue(userID string) (string, error) {
 }
 
 // Verify checks a token's signature (HS256 only), expiry (required),
-// not-before and issuer, and returns its subject, the user id.
-func (t *Tokens) Verify(token string) (string, error) {
-	var claims jwt.RegisteredClaims
-	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return t.secret, nil },
+// not-before, issuer and version claim, and returns its subject (the user
+// id) and token version.
+func (t *Tokens) Verify(token string) (userID string, version int, err error) {
+	var c claims
+	_, err = jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuer(Issuer),
 		jwt.WithTimeFunc(t.now),
 	)
-	if err != nil || claims.Subject == "" {
-		return "", ErrInvalidToken
+	if err != nil || c.Subject == "" || c.Version == nil {
+		return "", 0, ErrInvalidToken
 	}
-	return claims.Subject, nil
+	return c.Subject, *c.Version, nil
 }
 
 // NewAPIKey makes a random API key and returns it with its storage hash and

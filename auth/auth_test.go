@@ -33,12 +33,12 @@ func TestTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, err := tokens.Issue("user-1")
+	good, err := tokens.Issue("user-1", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sub, err := tokens.Verify(good); err != nil || sub != "user-1" {
-		t.Fatalf("Verify(issued) = %q, %v", sub, err)
+	if sub, ver, err := tokens.Verify(good); err != nil || sub != "user-1" || ver != 3 {
+		t.Fatalf("Verify(issued) = %q, %d, %v; want user-1, 3", sub, ver, err)
 	}
 	now := time.Now()
 	sign := func(method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
@@ -49,10 +49,13 @@ func TestTokens(t *testing.T) {
 		return s
 	}
 	valid := func() jwt.MapClaims {
-		return jwt.MapClaims{"iss": Issuer, "sub": "user-1", "exp": now.Add(time.Hour).Unix()}
+		return jwt.MapClaims{"iss": Issuer, "sub": "user-1", "exp": now.Add(time.Hour).Unix(), "ver": 0}
 	}
 	with := func(k string, v any) jwt.MapClaims { c := valid(); c[k] = v; return c }
 	without := func(k string) jwt.MapClaims { c := valid(); delete(c, k); return c }
+	if _, _, err := tokens.Verify(sign(jwt.SigningMethodHS256, secret, valid())); err != nil {
+		t.Fatalf("a hand-made valid token was refused: %v", err)
+	}
 	bad := map[string]string{
 		"alg none":       sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid()),
 		"HS512":          sign(jwt.SigningMethodHS512, secret, valid()),
@@ -62,13 +65,14 @@ func TestTokens(t *testing.T) {
 		"future nbf":     sign(jwt.SigningMethodHS256, secret, with("nbf", now.Add(time.Hour).Unix())),
 		"wrong iss":      sign(jwt.SigningMethodHS256, secret, with("iss", "someone-else")),
 		"no sub":         sign(jwt.SigningMethodHS256, secret, without("sub")),
+		"no ver":         sign(jwt.SigningMethodHS256, secret, without("ver")),
 		"garbage":        "not.a.token",
 		"empty":          "",
 		"truncated":      good[:len(good)-3],
 		"tampered claim": strings.Replace(good, good[strings.Index(good, ".")+1:strings.Index(good, ".")+5], "eyJz", 1),
 	}
 	for name, tok := range bad {
-		if sub, err := tokens.Verify(tok); err == nil {
+		if sub, _, err := tokens.Verify(tok); err == nil {
 			t.Errorf("%s: Verify accepted it (sub %q)", name, sub)
 		}
 	}

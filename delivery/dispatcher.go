@@ -57,6 +57,7 @@ type Dispatcher struct {
 	perHook   map[string]int
 	leases    map[string]store.LeasedDelivery // in flight, by delivery id
 	running   bool
+	stopping  bool
 	sends     sync.WaitGroup
 	completed chan completion
 
@@ -110,6 +111,13 @@ func New(cfg Config) *Dispatcher {
 	return d
 }
 
+// Running reports whether Run is dispatching (started and not stopping).
+func (d *Dispatcher) Running() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.running && !d.stopping
+}
+
 // Wake tells the dispatcher that work may be due now. It never blocks.
 func (d *Dispatcher) Wake() {
 	select {
@@ -137,6 +145,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}()
 
 	d.loop(ctx)
+	d.mu.Lock()
+	d.stopping = true
+	d.mu.Unlock()
 
 	// Soft stop: no new leases; in-flight sends get the grace period.
 	done := make(chan struct{})

@@ -47,11 +47,15 @@ func (s *Server) authenticated(h handlerFunc) handlerFunc {
 				}
 			}
 		} else {
-			var userID string
-			if userID, err = s.tokens.Verify(credential); err != nil {
+			userID, version, verr := s.tokens.Verify(credential)
+			if verr != nil {
 				return unauthorized("invalid or expired token")
 			}
 			user, err = s.store.UserByID(r.Context(), userID)
+			if err == nil && user.TokenVersion != version {
+				// The password changed or the user was disabled since.
+				return unauthorized("invalid or expired token")
+			}
 		}
 		if errors.Is(err, store.ErrNotFound) {
 			return unauthorized("invalid or expired token")
@@ -59,9 +63,14 @@ func (s *Server) authenticated(h handlerFunc) handlerFunc {
 		if err != nil {
 			return err
 		}
+		if user.DisabledAt != nil {
+			return unauthorized("this user is disabled")
+		}
 		return h(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
 	}
 }
+
+func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
 type loginRequest struct {
 	Email    string `json:"email"`
@@ -99,6 +108,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if details != nil {
 		return invalid(details...)
 	}
+	keys := throttleKeys(req.Email, r)
+	if err := s.throttled(r.Context(), keys); err != nil {
+		return err
+	}
 	user, err := s.store.UserByEmail(r.Context(), req.Email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
@@ -106,9 +119,16 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	// An unknown email still pays for a bcrypt comparison, so the answer's
 	// timing does not reveal which emails exist.
 	if !auth.CheckPassword(user.PasswordHash, req.Password) || err != nil {
+		s.loginFailed(r.Context(), keys)
 		return unauthorized("invalid email or password")
 	}
-	token, err := s.tokens.Issue(user.ID)
+	if user.DisabledAt != nil {
+		return unauthorized("this user is disabled")
+	}
+	if err := s.store.ClearLoginFailures(r.Context(), keys[0]); err != nil {
+		s.logger.Warn("clear failed logins", "err", err)
+	}
+	token, err := s.tokens.Issue(user.ID, user.TokenVersion)
 	if err != nil {
 		return err
 	}

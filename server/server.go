@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -48,6 +49,18 @@ type Config struct {
 	// CheckURL vets a webhook URL beyond syntax (the private-address guard);
 	// nil accepts every well-formed http(s) URL.
 	CheckURL func(*url.URL) error
+	// SecretGrace is how long a rotated-out secret keeps signing.
+	SecretGrace time.Duration
+	// Throttle limits failed logins; a zero MaxFailures turns it off.
+	Throttle Throttle
+	// Readiness reports the dispatcher's state for /readyz (nil: not
+	// checked).
+	Readiness Readiness
+	// Metrics, when set, is served at GET /metrics.
+	Metrics http.Handler
+	// ReservedHeader reports header names webhookd sets on deliveries,
+	// which a webhook's custom headers may not use (nil: none).
+	ReservedHeader func(name string) bool
 }
 
 // Server serves the API.
@@ -62,6 +75,13 @@ type Server struct {
 	version   string
 	checkURL  func(*url.URL) error
 	router    *httprouter.Router
+
+	secretGrace time.Duration
+	throttle    Throttle
+	readiness   Readiness
+	metrics     http.Handler
+
+	reservedHeader func(string) bool
 }
 
 // New builds a Server from cfg.
@@ -72,6 +92,8 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		store: cfg.Store, publisher: cfg.Publisher, catalog: cfg.Catalog, tokens: cfg.Tokens,
 		sender: cfg.Sender, waker: cfg.Waker, logger: cfg.Logger, version: cfg.Version, checkURL: cfg.CheckURL,
+		secretGrace: cfg.SecretGrace, throttle: cfg.Throttle, readiness: cfg.Readiness, metrics: cfg.Metrics,
+		reservedHeader: cfg.ReservedHeader,
 	}
 	if s.publisher == nil {
 		s.publisher = cfg.Store
@@ -112,6 +134,12 @@ func (s *Server) routes() {
 	public := func(method, path string, h handlerFunc) { r.Handler(method, path, s.handle(h)) }
 	private := func(method, path string, h handlerFunc) { r.Handler(method, path, s.handle(s.authenticated(h))) }
 
+	public(http.MethodGet, "/healthz", s.handleHealthz)
+	public(http.MethodGet, "/readyz", s.handleReadyz)
+	if s.metrics != nil {
+		r.Handler(http.MethodGet, "/metrics", s.metrics)
+	}
+	public(http.MethodGet, "/api/v1/openapi.json", s.handleOpenAPI)
 	public(http.MethodPost, "/api/v1/auth/login", s.handleLogin)
 	private(http.MethodGet, "/api/v1/auth/me", s.handleMe)
 	private(http.MethodGet, "/api/v1/event-types", s.handleEventTypes)
@@ -126,6 +154,9 @@ func (s *Server) routes() {
 	private(http.MethodGet, "/api/v1/webhooks/:id/logs", s.handleLogList)
 	private(http.MethodGet, "/api/v1/webhooks/:id/logs/:logId", s.handleLogGet)
 	private(http.MethodGet, "/api/v1/webhooks/:id/stats", s.handleWebhookStats)
+	private(http.MethodPost, "/api/v1/webhooks/:id/rotate-secret", s.handleWebhookRotateSecret)
+	private(http.MethodPost, "/api/v1/webhooks/:id/replay", s.handleWebhookReplay)
+	private(http.MethodPost, "/api/v1/webhooks/:id/logs/:logId/redeliver", s.handleLogRedeliver)
 
 	private(http.MethodPost, "/api/v1/events", s.handleEventPublish)
 	private(http.MethodGet, "/api/v1/events/:id", s.handleEventGet)

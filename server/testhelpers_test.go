@@ -127,7 +127,7 @@ func (s *testServer) user(t testing.TB, email string) (store.User, string) {
 	if err != nil {
 		t.Fatalf("create user %s: %v", email, err)
 	}
-	token, err := s.tokens.Issue(u.ID)
+	token, err := s.tokens.Issue(u.ID, u.TokenVersion)
 	if err != nil {
 		t.Fatalf("issue token: %v", err)
 	}

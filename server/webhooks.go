@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -21,7 +22,39 @@ const (
 	maxEventPatterns     = 100
 	minSecretLength      = 8
 	maxSecretLength      = 1024
+	maxHeaders           = 20
+	maxHeaderValue       = 1024
+	maxRateLimit         = 10000
+	maxTimeoutSeconds    = 30
 )
+
+// validateHeaders checks custom headers: HTTP token names that are not
+// webhookd's own, values without line breaks.
+func (s *Server) validateHeaders(h map[string]string) []string {
+	if len(h) > maxHeaders {
+		return []string{fmt.Sprintf("must have at most %d entries", maxHeaders)}
+	}
+	var msgs []string
+	for name, value := range h {
+		switch {
+		case name == "" || strings.IndexFunc(name, func(r rune) bool { return !isTokenChar(r) }) >= 0:
+			msgs = append(msgs, fmt.Sprintf("%q is not a valid header name", name))
+		case s.reservedHeader != nil && s.reservedHeader(name):
+			msgs = append(msgs, fmt.Sprintf("%q is set by webhookd and cannot be overridden", name))
+		case len(value) > maxHeaderValue:
+			msgs = append(msgs, fmt.Sprintf("the value of %q must be at most %d bytes", name, maxHeaderValue))
+		case strings.IndexFunc(value, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) >= 0:
+			msgs = append(msgs, fmt.Sprintf("the value of %q must not contain control characters", name))
+		}
+	}
+	slices.Sort(msgs)
+	return msgs
+}
+
+// isTokenChar reports whether r may appear in an HTTP header name.
+func isTokenChar(r rune) bool {
+	return r < 0x7f && r > ' ' && !strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r)
+}
 
 type webhookCreateRequest struct {
 	Name        *string   `json:"name"`
@@ -30,6 +63,10 @@ type webhookCreateRequest struct {
 	Secret      *string   `json:"secret"`
 	Description *string   `json:"description"`
 	IsActive    *bool     `json:"isActive"`
+	// Headers replaces the whole set of custom headers when given.
+	Headers        *map[string]string `json:"headers"`
+	RateLimit      *int               `json:"rateLimit"`
+	TimeoutSeconds *int               `json:"timeoutSeconds"`
 }
 
 // webhookPatchRequest has the same fields; every one is optional.
@@ -99,6 +136,24 @@ func (s *Server) validateWebhook(req webhookCreateRequest, create bool) (store.W
 		}
 	}
 	p.IsActive = req.IsActive
+	if req.Headers != nil {
+		for _, m := range s.validateHeaders(*req.Headers) {
+			fail("headers", "%s", m)
+		}
+		p.Headers = req.Headers
+	}
+	if req.RateLimit != nil {
+		if *req.RateLimit < 0 || *req.RateLimit > maxRateLimit {
+			fail("rateLimit", "must be a whole number of deliveries per second from 1 to %d, or 0 for no limit", maxRateLimit)
+		}
+		p.RateLimit = req.RateLimit
+	}
+	if req.TimeoutSeconds != nil {
+		if *req.TimeoutSeconds < 0 || *req.TimeoutSeconds > maxTimeoutSeconds {
+			fail("timeoutSeconds", "must be a whole number of seconds from 1 to %d, or 0 for the server's default", maxTimeoutSeconds)
+		}
+		p.TimeoutSeconds = req.TimeoutSeconds
+	}
 	if bad != nil {
 		return p, invalid(bad...)
 	}
@@ -203,6 +258,15 @@ func (s *Server) handleWebhookCreate(w http.ResponseWriter, r *http.Request) err
 	}
 	if p.IsActive != nil {
 		params.IsActive = *p.IsActive
+	}
+	if p.Headers != nil {
+		params.Headers = *p.Headers
+	}
+	if p.RateLimit != nil {
+		params.RateLimit = *p.RateLimit
+	}
+	if p.TimeoutSeconds != nil {
+		params.TimeoutSeconds = *p.TimeoutSeconds
 	}
 	hook, err := s.store.CreateWebhook(r.Context(), params)
 	if err != nil {

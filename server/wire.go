@@ -35,8 +35,16 @@ type webhookJSON struct {
 	Secret      string   `json:"secret"`
 	IsActive    bool     `json:"isActive"`
 	Description string   `json:"description"`
-	CreatedAt   string   `json:"createdAt"`
-	UpdatedAt   string   `json:"updatedAt"`
+	// Headers, RateLimit and TimeoutSeconds are per-webhook delivery
+	// options; 0 means no rate limit and the server's default timeout.
+	Headers        map[string]string `json:"headers"`
+	RateLimit      int               `json:"rateLimit"`
+	TimeoutSeconds int               `json:"timeoutSeconds"`
+	// DisabledReason and DisabledAt say why webhookd switched it off.
+	DisabledReason *string `json:"disabledReason"`
+	DisabledAt     *string `json:"disabledAt"`
+	CreatedAt      string  `json:"createdAt"`
+	UpdatedAt      string  `json:"updatedAt"`
 }
 
 func toWebhookJSON(w store.Webhook, showSecret bool) webhookJSON {
@@ -44,10 +52,19 @@ func toWebhookJSON(w store.Webhook, showSecret bool) webhookJSON {
 	if !showSecret {
 		secret = maskSecret(secret)
 	}
-	return webhookJSON{
+	out := webhookJSON{
 		ID: w.ID, Name: w.Name, URL: w.URL, Events: w.Events, Secret: secret, IsActive: w.IsActive,
-		Description: w.Description, CreatedAt: ts(w.CreatedAt), UpdatedAt: ts(w.UpdatedAt),
+		Description: w.Description, Headers: w.Headers, RateLimit: w.RateLimit, TimeoutSeconds: w.TimeoutSeconds,
+		DisabledAt: tsp(w.DisabledAt), CreatedAt: ts(w.CreatedAt), UpdatedAt: ts(w.UpdatedAt),
 	}
+	if out.Headers == nil {
+		out.Headers = map[string]string{}
+	}
+	if w.DisabledReason != "" {
+		r := w.DisabledReason
+		out.DisabledReason = &r
+	}
+	return out
 }
 
 // maskSecret keeps a secret's scheme prefix and last four characters, enough

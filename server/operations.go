@@ -1,0 +1,132 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/store"
+)
+
+type rotateRequest struct {
+	Secret *string `json:"secret"`
+}
+
+type rotateResponse struct {
+	webhookJSON
+	PreviousSecretExpiresAt *string `json:"previousSecretExpiresAt"`
+}
+
+func (s *Server) handleWebhookRotateSecret(w http.ResponseWriter, r *http.Request) error {
+	hook, err := s.webhookParam(r)
+	if err != nil {
+		return err
+	}
+	var req rotateRequest
+	if r.ContentLength != 0 {
+		if err := decode(w, r, MaxBodyBytes, &req); err != nil {
+			return err
+		}
+	}
+	secret := auth.NewWebhookSecret()
+	if req.Secret != nil {
+		if msg := validateSecret(*req.Secret); msg != "" {
+			return invalid(FieldError{"secret", msg})
+		}
+		if *req.Secret == hook.Secret {
+			return invalid(FieldError{"secret", "must differ from the current secret"})
+		}
+		secret = *req.Secret
+	}
+	rotated, err := s.store.RotateSecret(r.Context(), currentUser(r).ID, hook.ID, secret, s.secretGrace)
+	if err != nil {
+		return asNotFound(err, "webhook")
+	}
+	return s.json(w, http.StatusOK, rotateResponse{webhookJSON: toWebhookJSON(rotated, true), PreviousSecretExpiresAt: tsp(rotated.PreviousSecretExpiresAt)})
+}
+
+type redeliverResponse struct {
+	DeliveryID string `json:"deliveryId"`
+	Status     string `json:"status"`
+}
+
+func (s *Server) handleLogRedeliver(w http.ResponseWriter, r *http.Request) error {
+	hook, err := s.webhookParam(r)
+	if err != nil {
+		return err
+	}
+	logID := param(r, "logId")
+	if !validID(logID) {
+		return notFound("log entry")
+	}
+	id, err := s.store.Redeliver(r.Context(), currentUser(r).ID, hook.ID, logID)
+	switch {
+	case errors.Is(err, store.ErrInFlight):
+		return errorf(http.StatusConflict, "delivery %s is being sent right now; try again when this attempt is logged", id)
+	case err != nil:
+		return asNotFound(err, "log entry")
+	}
+	s.waker.Wake()
+	return s.json(w, http.StatusAccepted, redeliverResponse{DeliveryID: id, Status: store.DeliveryPending})
+}
+
+type replayRequest struct {
+	Since  *string `json:"since"`
+	Until  *string `json:"until"`
+	Status *string `json:"status"`
+}
+
+type replayResponse struct {
+	Queued int64 `json:"queued"`
+}
+
+func (s *Server) handleWebhookReplay(w http.ResponseWriter, r *http.Request) error {
+	hook, err := s.webhookParam(r)
+	if err != nil {
+		return err
+	}
+	var req replayRequest
+	if err := decode(w, r, MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	var p store.ReplayParams
+	var bad []FieldError
+	parse := func(field string, v *string) *time.Time {
+		if v == nil {
+			return nil
+		}
+		t, err := time.Parse(time.RFC3339Nano, *v)
+		if err != nil {
+			bad = append(bad, FieldError{field, "must be an RFC 3339 time such as 2024-01-01T12:00:00.000Z"})
+			return nil
+		}
+		return &t
+	}
+	if since := parse("since", req.Since); since != nil {
+		p.Since = *since
+	} else if req.Since == nil {
+		bad = append(bad, FieldError{"since", "is required: the start of the window to replay"})
+	}
+	p.Until = parse("until", req.Until)
+	if p.Until != nil && !p.Until.After(p.Since) {
+		bad = append(bad, FieldError{"until", "must be after since"})
+	}
+	if req.Status != nil {
+		if *req.Status != store.DeliveryFailed {
+			bad = append(bad, FieldError{"status", `must be "failed" (or left out to replay every finished delivery)`})
+		}
+		p.OnlyFailed = true
+	}
+	if bad != nil {
+		return invalid(bad...)
+	}
+	n, err := s.store.Replay(r.Context(), currentUser(r).ID, hook.ID, p)
+	if err != nil {
+		return asNotFound(err, "webhook")
+	}
+	if n > 0 {
+		s.waker.Wake()
+	}
+	return s.json(w, http.StatusAccepted, replayResponse{Queued: n})
+}
