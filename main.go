@@ -19,12 +19,18 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/bench"
 	"github.com/webhookd/webhookd/catalog"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/metrics"
@@ -54,7 +60,10 @@ const topUsage = `webhookd — outgoing webhooks for your CRM
 Usage:
   webhookd [serve] [flags]                      run the API and the delivery engine (default)
   webhookd migrate up|down|status [flags]       manage the database schema
-  webhookd user create --email E [--password P] create a user (password on stdin when not given)
+  webhookd user create|passwd|disable|enable|delete --email E
+                                                manage users ('webhookd help user')
+  webhookd status [--db D]                      one-screen summary of webhooks and the queue
+  webhookd bench [flags]                        measure throughput and latency end to end
   webhookd apikey create --email E --name N     create an API key for publishing events
   webhookd version                              print the version
   webhookd help [command]                       show help; every command also takes -h
@@ -80,6 +89,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runUser(ctx, args, getenv, stdin, stdout)
 	case "apikey":
 		return runAPIKey(ctx, args, getenv, stdout)
+	case "status":
+		return runStatus(ctx, args, getenv, stdout)
+	case "bench":
+		return runBench(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "webhookd", version)
 		return nil
@@ -518,36 +531,62 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	return nil
 }
 
+// userActions are the user subcommands and what each does.
+var userActions = []struct{ name, synopsis string }{
+	{"create", "webhookd user create --email E [--password P]   create a user (password on stdin when not given)"},
+	{"passwd", "webhookd user passwd --email E [--password P]   set a new password; the user's tokens stop working"},
+	{"disable", "webhookd user disable --email E                 refuse the user's logins, tokens and API keys"},
+	{"enable", "webhookd user enable --email E                  undo disable (old tokens stay invalid)"},
+	{"delete", "webhookd user delete --email E                  delete the user and everything it owns"},
+}
+
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
 	if isHelp(args) {
-		// create is the only action, so 'webhookd user -h' and 'webhookd help
-		// user' show its flags, as every other command's help does.
+		for _, a := range userActions {
+			fmt.Fprintln(stdout, "  "+a.synopsis)
+		}
+		fmt.Fprintln(stdout)
+		// Every action takes --db and --email; create's flags are the superset.
 		args = []string{"create", "-h"}
 	}
-	if len(args) == 0 || args[0] != "create" {
-		return errors.New("user: say create (run 'webhookd help user')")
+	if len(args) == 0 {
+		return errors.New("user: say create, passwd, disable, enable or delete (run 'webhookd help user')")
 	}
-	fs := newFlagSet("user create", "Usage: webhookd user create --email E [--password P] [flags]\n\nCreates a user. Without --password the password is read from the first line of stdin.")
+	action := args[0]
+	synopsis := ""
+	for _, a := range userActions {
+		if a.name == action {
+			synopsis = a.synopsis
+		}
+	}
+	if synopsis == "" {
+		return fmt.Errorf("user: unknown action %q: say create, passwd, disable, enable or delete", action)
+	}
+	fs := newFlagSet("user "+action, "Usage: "+synopsis)
 	db := dbFlag(fs)
-	email := fs.String("email", "", "email address to log in with (required)")
-	password := fs.String("password", "", "password, at least 12 characters (default: read from stdin)")
+	email := fs.String("email", "", "the user's email address (required)")
+	var password *string
+	if action == "create" || action == "passwd" {
+		password = fs.String("password", "", "password, at least 12 characters (default: read from stdin)")
+	}
 	if err := parseFlags(fs, args[1:], getenv, stdout); err != nil {
 		return err
 	}
 	if *email == "" {
-		return errors.New("user create: --email is required")
+		return fmt.Errorf("user %s: --email is required", action)
 	}
-	if *password == "" {
+	if password != nil && *password == "" {
 		line, err := bufio.NewReader(stdin).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("user create: read password from stdin: %w", err)
+			return fmt.Errorf("user %s: read password from stdin: %w", action, err)
 		}
 		*password = strings.TrimRight(line, "\r\n")
 		if *password == "" {
-			return errors.New("user create: give --password or the password on stdin")
+			return fmt.Errorf("user %s: give --password or the password on stdin", action)
 		}
 	}
-	st, err := store.Open(ctx, *db)
+	// ForAdmin: users are managed beside a running serve.
+	st, err := store.Open(ctx, *db, store.ForAdmin())
 	if err != nil {
 		return err
 	}
@@ -555,13 +594,47 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	if _, err := st.Migrate(ctx); err != nil {
 		return err
 	}
-	if err := createUser(ctx, st, *email, *password); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("user create: a user with email %s already exists", *email)
+	normalized := strings.ToLower(strings.TrimSpace(*email))
+	if action == "create" {
+		if err := createUser(ctx, st, *email, *password); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return fmt.Errorf("user create: a user with email %s already exists", *email)
+			}
+			return fmt.Errorf("user create: %w", err)
 		}
-		return fmt.Errorf("user create: %w", err)
+		fmt.Fprintf(stdout, "created user %s\n", normalized)
+		return nil
 	}
-	fmt.Fprintf(stdout, "created user %s\n", strings.ToLower(strings.TrimSpace(*email)))
+	u, err := st.UserByEmail(ctx, *email)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("user %s: no user with email %s", action, *email)
+	} else if err != nil {
+		return err
+	}
+	switch action {
+	case "passwd":
+		if len([]rune(*password)) < auth.MinPasswordLength {
+			return fmt.Errorf("user passwd: password must be at least %d characters", auth.MinPasswordLength)
+		}
+		hash, err := auth.HashPassword(*password)
+		if err != nil {
+			return err
+		}
+		if err := st.SetPassword(ctx, u.ID, hash); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "changed the password of %s; its earlier tokens no longer work\n", normalized)
+	case "disable", "enable":
+		if err := st.SetUserDisabled(ctx, u.ID, action == "disable"); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%sd user %s\n", action, normalized)
+	case "delete":
+		if err := st.DeleteUser(ctx, u.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "deleted user %s with its webhooks, events, logs and API keys\n", normalized)
+	}
 	return nil
 }
 
@@ -582,7 +655,7 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 	if *email == "" || strings.TrimSpace(*name) == "" {
 		return errors.New("apikey create: --email and --name are required")
 	}
-	st, err := store.Open(ctx, *db)
+	st, err := store.Open(ctx, *db, store.ForAdmin())
 	if err != nil {
 		return err
 	}
@@ -605,4 +678,223 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	fmt.Fprintln(stdout, key)
 	return nil
+}
+
+func runStatus(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := newFlagSet("status", "Usage: webhookd status [flags]\n\nPrints the queue and every webhook with its last hour, read from the database (safe beside a running serve).")
+	db := dbFlag(fs)
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, *db, store.ForAdmin())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if pending, err := st.PendingMigrations(ctx); err != nil {
+		return err
+	} else if len(pending) > 0 {
+		return fmt.Errorf("status: the database has pending migrations %v; run 'webhookd migrate up' or start serve", pending)
+	}
+	q, err := st.Queue(ctx)
+	if err != nil {
+		return err
+	}
+	counts, err := st.CountWebhooks(ctx)
+	if err != nil {
+		return err
+	}
+	hooks, err := st.Summaries(ctx)
+	if err != nil {
+		return err
+	}
+	oldest := "none"
+	if q.OldestDue != nil {
+		oldest = time.Since(*q.OldestDue).Round(time.Second).String() + " ago"
+	}
+	fmt.Fprintf(stdout, "webhookd %s on %s (%s)\n", version, st.Label(), st.Kind())
+	fmt.Fprintf(stdout, "queue:    %d due (oldest due %s), %d scheduled for retry, %d in flight\n", q.Due, oldest, q.Scheduled, q.InFlight)
+	fmt.Fprintf(stdout, "webhooks: %d active, %d paused, %d disabled by webhookd\n\n", counts.Active, counts.Paused, counts.Disabled)
+	if len(hooks) == 0 {
+		fmt.Fprintln(stdout, "no webhooks yet")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "OWNER\tWEBHOOK\tNAME\tSTATE\tPENDING\tOK 1h\tFAILED 1h\tFAILING\tURL")
+	for _, h := range hooks {
+		state := "active"
+		if !h.IsActive {
+			state = "paused"
+			if h.DisabledReason != "" {
+				state = "disabled"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", h.UserEmail, h.ID, clip(h.Name, 24), state,
+			h.Pending, h.SuccessLastHour, h.FailedLastHour, h.ConsecutiveFailures, clip(h.URL, 60))
+	}
+	return tw.Flush()
+}
+
+// clip shortens s to n runes for a table cell.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", `Usage: webhookd bench [flags]
+
+Starts a webhookd in this process on a temporary SQLite database (or --db),
+and a local receiver; creates --webhooks webhooks, publishes --events events
+from --concurrency publishers, waits until every delivery has arrived and
+prints throughput, latency, CPU and memory. With --duration and --rate it
+publishes at a steady rate instead and reports latency under that load.
+With --target and --token it drives an already running webhookd (which must
+allow private targets, since the receiver listens on 127.0.0.1).`)
+	var cfg bench.Config
+	var db, target, retrySchedule string
+	var workers, perWebhook int
+	fs.IntVar(&cfg.Events, "events", 20000, "events to publish")
+	fs.IntVar(&cfg.Webhooks, "webhooks", 1, "webhooks, each subscribed to every event")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 32, "concurrent publishers")
+	fs.IntVar(&cfg.PayloadSize, "payload-bytes", 256, "approximate size of each event's data")
+	fs.DurationVar(&cfg.ReceiverDelay, "receiver-delay", 0, "how long the receiver takes to answer")
+	fs.Float64Var(&cfg.ReceiverFailRate, "receiver-fail-rate", 0, "share of requests the receiver answers 500 (0 to 1)")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "steady mode: publish at --rate for this long")
+	fs.IntVar(&cfg.Rate, "rate", 0, "steady mode: events per second")
+	fs.DurationVar(&cfg.Wait, "wait", 10*time.Minute, "how long to wait for deliveries after publishing")
+	fs.StringVar(&target, "target", "", "URL of a running webhookd to drive instead of starting one")
+	fs.StringVar(&cfg.Token, "token", "", "with --target: an access token or API key")
+	fs.StringVar(&db, "db", "", "database for the in-process webhookd (default: a temporary SQLite file)")
+	fs.StringVar(&retrySchedule, "retry-schedule", "100ms,200ms,400ms,800ms,1s,2s,5s", "retry schedule of the in-process webhookd")
+	fs.IntVar(&workers, "workers", 256, "--workers of the in-process webhookd")
+	fs.IntVar(&perWebhook, "max-in-flight-per-webhook", 64, "--max-in-flight-per-webhook of the in-process webhookd")
+	var cpuProfile string
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
+		return err
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if cfg.ReceiverFailRate < 0 || cfg.ReceiverFailRate >= 1 {
+		return errors.New("bench: --receiver-fail-rate must be at least 0 and below 1")
+	}
+	cfg.Progress = stderr
+	fmt.Fprintf(stdout, "machine: %d CPUs, %s/%s, %s\ncommand: webhookd bench %s\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), strings.Join(args, " "))
+
+	if target != "" {
+		if cfg.Token == "" {
+			return errors.New("bench: --target needs --token")
+		}
+		cfg.BaseURL = target
+		r, err := bench.Run(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		r.Print(stdout)
+		return nil
+	}
+
+	if db == "" {
+		dir, err := os.MkdirTemp("", "webhookd-bench-")
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		db = filepath.Join(dir, "bench.db")
+	}
+	cfg.Email, cfg.Password = "bench@webhookd.local", auth.RandomSecret(18)
+	if err := benchUser(ctx, db, cfg.Email, cfg.Password); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	serveArgs := []string{"--addr", addr, "--db", db, "--allow-private-targets", "--log-level", "error",
+		"--retry-schedule", retrySchedule, "--retention", "0", "--login-max-failures", "0",
+		"--workers", strconv.Itoa(workers), "--max-in-flight-per-webhook", strconv.Itoa(perWebhook)}
+	serveCtx, stopServe := context.WithCancel(ctx)
+	defer stopServe()
+	serveDone := make(chan error, 1)
+	// Only the flags above configure the benchmarked webhookd.
+	noEnv := func(string) string { return "" }
+	go func() { serveDone <- runServe(serveCtx, serveArgs, noEnv, io.Discard, stderr) }()
+	cfg.BaseURL = "http://" + addr
+	if err := waitHealthy(ctx, cfg.BaseURL, serveDone); err != nil {
+		return err
+	}
+	r, runErr := bench.Run(ctx, cfg)
+	stopServe()
+	if err := <-serveDone; err != nil && runErr == nil {
+		runErr = err
+	}
+	if runErr != nil {
+		return runErr
+	}
+	r.InProcess = true
+	r.Print(stdout)
+	return nil
+}
+
+// benchUser makes sure the benchmark's user exists with password.
+func benchUser(ctx context.Context, db, email, password string) error {
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	u, err := st.UserByEmail(ctx, email)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		_, err = st.CreateUser(ctx, email, hash)
+		return err
+	case err != nil:
+		return err
+	default:
+		return st.SetPassword(ctx, u.ID, hash)
+	}
+}
+
+// waitHealthy polls /healthz until the in-process webhookd answers.
+func waitHealthy(ctx context.Context, base string, serveDone <-chan error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-serveDone:
+			return fmt.Errorf("bench: webhookd stopped: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	return errors.New("bench: webhookd did not become healthy within 30s")
 }

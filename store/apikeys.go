@@ -59,7 +59,7 @@ func (s *Store) DeleteAPIKey(ctx context.Context, userID, id string) error {
 func (s *Store) UserByAPIKeyHash(ctx context.Context, keyHash string) (User, APIKey, error) {
 	var u User
 	var k APIKey
-	err := s.read.QueryRowContext(ctx, `
+	err := s.queryRow(ctx, `
 		SELECT `+prefixed("u.", userColumns)+`,
 		       k.id, k.user_id, k.name, k.key_prefix, k.created_at, k.last_used_at
 		FROM api_keys k JOIN users u ON u.id = k.user_id

@@ -354,7 +354,7 @@ func (s *Store) NextDueAt(ctx context.Context, skip []string) (*time.Time, error
 			args[i] = id
 		}
 	}
-	err := s.read.QueryRowContext(ctx, q+` ORDER BY d.next_attempt_at LIMIT 1`, args...).Scan(scanNullTime{&t})
+	err := s.queryRow(ctx, q+` ORDER BY d.next_attempt_at LIMIT 1`, args...).Scan(scanNullTime{&t})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

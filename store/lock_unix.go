@@ -30,6 +30,9 @@ func lockFile(path string) (*fileLock, error) {
 }
 
 func (l *fileLock) release() {
+	if l.f == nil {
+		return // ForAdmin: nothing was locked
+	}
 	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
 	_ = l.f.Close()
 }

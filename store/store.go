@@ -36,12 +36,21 @@ type Store struct {
 	lock  *fileLock
 	label string
 	dsn   string // PostgreSQL only: for the LISTEN connection
+	admin bool   // opened by ForAdmin: no process lock
 
 	autoDisableRule AutoDisable
+	reads           *readStmts
 }
 
 // Option changes how Open builds a Store.
 type Option func(*Store)
+
+// ForAdmin opens an SQLite database without claiming it for this process,
+// so that short administrative commands (creating users, printing status)
+// run beside a serving process. Such a store must not lease deliveries.
+func ForAdmin() Option {
+	return func(s *Store) { s.admin = true }
+}
 
 // WithClock makes the store read the time from now instead of time.Now, so
 // tests can move time.
@@ -103,13 +112,17 @@ func Open(ctx context.Context, target string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.reads = &readStmts{db: s.read, m: map[string]*sql.Stmt{}}
 	return s, nil
 }
 
 func (s *Store) openSQLite(ctx context.Context, path string) error {
-	lock, err := lockFile(path + ".lock")
-	if err != nil {
-		return err
+	lock := &fileLock{}
+	if !s.admin {
+		var err error
+		if lock, err = lockFile(path + ".lock"); err != nil {
+			return err
+		}
 	}
 	// busy_timeout comes first so that the pragmas after it wait rather than
 	// fail while another connection holds the file.
@@ -173,6 +186,7 @@ func redactDSN(dsn string) string {
 // Close closes the database and, on SQLite, lets another process open it.
 func (s *Store) Close() error {
 	var errs []error
+	s.reads.close()
 	if s.read != s.write {
 		errs = append(errs, s.read.Close())
 	}

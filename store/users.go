@@ -37,7 +37,7 @@ func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
 
 func (s *Store) user(ctx context.Context, column, value string) (User, error) {
 	var u User
-	err := s.read.QueryRowContext(ctx,
+	err := s.queryRow(ctx,
 		`SELECT `+userColumns+` FROM users WHERE `+column+` = $1`, value).
 		Scan(u.scanDest()...)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -72,7 +72,7 @@ func (s *Store) CreateWebhook(ctx context.Context, p CreateWebhookParams) (Webho
 
 // Webhook returns one of the user's webhooks, or ErrNotFound.
 func (s *Store) Webhook(ctx context.Context, userID, id string) (Webhook, error) {
-	row := s.read.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1 AND user_id = $2`, id, userID)
+	row := s.queryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1 AND user_id = $2`, id, userID)
 	w, err := scanWebhook(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Webhook{}, fmt.Errorf("store: webhook %s: %w", id, ErrNotFound)
