@@ -224,7 +224,9 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, []string, error) {
 	d.mu.Lock()
 	free := d.cfg.Workers - d.inFlight
 	var skip []string
+	inFlight := make(map[string]int, len(d.perHook))
 	for id, n := range d.perHook {
+		inFlight[id] = n
 		if n >= d.cfg.PerWebhook {
 			skip = append(skip, id)
 		}
@@ -235,6 +237,7 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, []string, error) {
 	}
 	leased, err := d.cfg.Store.LeaseDeliveries(ctx, store.LeaseParams{
 		Limit: min(free, d.cfg.BatchSize), LeaseFor: d.cfg.LeaseFor, SkipWebhooks: skip,
+		PerWebhook: d.cfg.PerWebhook, InFlight: inFlight,
 	})
 	if err != nil {
 		return 0, skip, err

@@ -20,6 +20,12 @@ type LeaseParams struct {
 	// SkipWebhooks lists webhooks already at their in-flight cap, whose
 	// deliveries must wait.
 	SkipWebhooks []string
+	// PerWebhook caps how many deliveries of one webhook may be in flight;
+	// InFlight says how many each webhook has already. Candidates past a
+	// webhook's cap are left alone, untouched, for a later lease (0: no
+	// cap).
+	PerWebhook int
+	InFlight   map[string]int
 }
 
 // LeasedDelivery is a delivery taken for sending, with everything needed to
@@ -52,7 +58,7 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p LeaseParams) ([]LeasedDel
 	}
 	now := s.Now()
 	token := NewID()
-	args := []any{s.d.t(now), token, s.d.t(now.Add(p.LeaseFor))}
+	args := []any{s.d.t(now)}
 	skip := ""
 	if len(p.SkipWebhooks) > 0 {
 		skip = " AND d.webhook_id NOT IN (" + placeholders(len(args)+1, len(p.SkipWebhooks)) + ")"
@@ -60,34 +66,35 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p LeaseParams) ([]LeasedDel
 			args = append(args, id)
 		}
 	}
-	pick := `SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+	pick := `SELECT d.id, d.webhook_id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND w.is_active = TRUE` + skip + `
 		ORDER BY d.next_attempt_at LIMIT ` + fmt.Sprint(p.Limit)
-	var q string
 	if s.kind == Postgres {
 		// SKIP LOCKED lets several processes lease side by side without
-		// waiting on each other's rows.
-		q = `WITH picked AS (` + pick + ` FOR UPDATE OF d SKIP LOCKED)
-			UPDATE deliveries d SET lease_token = $2, next_attempt_at = $3, updated_at = $1
-			FROM picked WHERE d.id = picked.id RETURNING d.id`
-	} else {
-		// One writer connection serialises this statement on SQLite.
-		q = `UPDATE deliveries SET lease_token = $2, next_attempt_at = $3, updated_at = $1
-			WHERE id IN (` + pick + `) RETURNING id`
+		// waiting on each other's rows; candidates not taken are unlocked
+		// at commit, unchanged.
+		pick += ` FOR UPDATE OF d SKIP LOCKED`
 	}
 	var out []LeasedDelivery
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, q, args...)
+		rows, err := tx.QueryContext(ctx, pick, args...)
 		if err != nil {
 			return err
 		}
+		// Take candidates only up to each webhook's cap, so a batch never
+		// holds more of one webhook than may be sent at once.
+		taken := map[string]int{}
 		var ids []any
 		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
+			var id, webhookID string
+			if err := rows.Scan(&id, &webhookID); err != nil {
 				rows.Close()
 				return err
 			}
+			if p.PerWebhook > 0 && p.InFlight[webhookID]+taken[webhookID] >= p.PerWebhook {
+				continue
+			}
+			taken[webhookID]++
 			ids = append(ids, id)
 		}
 		rows.Close()
@@ -97,10 +104,14 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p LeaseParams) ([]LeasedDel
 		if len(ids) == 0 {
 			return nil
 		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_token = `+s.d.param(1)+`, next_attempt_at = `+s.d.param(2)+`, updated_at = `+s.d.param(3)+`
+			WHERE id IN (`+s.d.params(4, len(ids))+`)`, append([]any{token, s.d.t(now.Add(p.LeaseFor)), s.d.t(now)}, ids...)...); err != nil {
+			return err
+		}
 		rows, err = tx.QueryContext(ctx, `SELECT d.id, d.attempts, e.id, e.event_type, e.payload, e.occurred_at, w.id, w.user_id, w.url, w.secret,
 			w.previous_secret, w.previous_secret_expires_at, w.headers, w.rate_limit, w.timeout_seconds
 			FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
-			WHERE d.id IN (`+placeholders(1, len(ids))+`) ORDER BY d.id`, ids...)
+			WHERE d.id IN (`+s.d.params(1, len(ids))+`) ORDER BY d.id`, ids...)
 		if err != nil {
 			return err
 		}

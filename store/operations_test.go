@@ -303,3 +303,33 @@ func TestCompleteAfterWebhookDeleted(t *testing.T) {
 		}
 	})
 }
+
+// TestLeaseRespectsPerWebhookCap checks that a lease takes no more of one
+// webhook's deliveries than its cap allows, and leaves the rest untouched.
+func TestLeaseRespectsPerWebhookCap(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		u := newUser(t, s, "a@x.io")
+		busy := newWebhook(t, s, u.ID, "*")
+		for i := 0; i < 4; i++ {
+			publish(t, s, u.ID, "message.new")
+		}
+		idle := newWebhook(t, s, u.ID, "*")
+		publish(t, s, u.ID, "message.new")
+		leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 100, LeaseFor: time.Minute, PerWebhook: 2, InFlight: map[string]int{busy.ID: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := map[string]int{}
+		for _, l := range leased {
+			per[l.WebhookID]++
+		}
+		if per[busy.ID] != 1 || per[idle.ID] != 1 {
+			t.Fatalf("leased %v; want 1 of the busy webhook (cap 2, 1 in flight) and 1 of the idle one", per)
+		}
+		rest, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 100, LeaseFor: time.Minute})
+		if err != nil || len(rest) != 4 {
+			t.Errorf("uncapped lease = %d, %v; want the 4 left untouched", len(rest), err)
+		}
+	})
+}
