@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test-webhooks-api.sh drives a running webhookd through the whole webhooks
-# API with curl: login, create, list, get, update, test, publish, logs, stats
-# and delete. It prints one line per step and stops with a non-zero exit at
-# the first step that does not answer as documented.
+# API with curl: readiness, login, create, list, get, update, secret
+# rotation, test, publish, logs, redelivery, stats and delete. It prints one
+# line per step and stops with a non-zero exit at the first step that does
+# not answer as documented.
 #
 #   EMAIL=admin@localhost PASSWORD='…' ./test-webhooks-api.sh
 #
@@ -11,7 +12,8 @@
 #   EMAIL, PASSWORD  a user to log in as (required)
 #   WEBHOOK_URL      where the webhook it creates points (default
 #                    https://example.com/webhook); the webhook is deleted at
-#                    the end
+#                    the end. A URL on this machine or a private network
+#                    needs webhookd started with --allow-private-targets
 #   EXPECT_DELIVERY  set to 1 when WEBHOOK_URL answers 2xx: the test send must
 #                    then succeed and the published event must be delivered
 #                    within DELIVERY_WAIT seconds (default 30)
@@ -73,6 +75,11 @@ call() {
 
 ok() { echo "ok   $*"; }
 
+# 0. ready: the database answers, migrations are current, the dispatcher runs
+call ready 200 GET /readyz
+grep -q '"status":"ok"' <<<"$BODY" || fail "ready: want status ok in $BODY"
+ok "ready            GET /readyz → 200, database, migrations and dispatcher ok"
+
 # 1. login
 call login 200 POST /api/v1/auth/login "{\"email\":$(json_escape "$EMAIL"),\"password\":$(json_escape "$PASSWORD")}"
 TOKEN=$(field accessToken)
@@ -105,9 +112,19 @@ call update 200 PATCH "/api/v1/webhooks/$WEBHOOK_ID" "{\"name\":$(json_escape "$
 [ "$(field name)" = "$name (renamed)" ] || fail "update: want the new name in $BODY"
 ok "update           PATCH /api/v1/webhooks/$WEBHOOK_ID → 200, renamed"
 
+# 5b. rotate: a new secret, the old one signing beside it for --secret-grace
+old_secret=$(field secret) # the update's answer shows the secret in full
+call rotate 200 POST "/api/v1/webhooks/$WEBHOOK_ID/rotate-secret"
+new_secret=$(field secret)
+[[ $new_secret == whsec_* && $new_secret != "$old_secret" ]] || fail "rotate: want a new whsec_ secret in $BODY"
+grep -q '"previousSecretExpiresAt":' <<<"$BODY" || fail "rotate: no previousSecretExpiresAt in $BODY"
+ok "rotate           POST /api/v1/webhooks/$WEBHOOK_ID/rotate-secret → 200, new secret, old one until $(field previousSecretExpiresAt)"
+
 # 6. test
 call test 200 POST "/api/v1/webhooks/$WEBHOOK_ID/test" \
   '{"eventType":"message.new","payload":{"messageId":"test_123","content":"Hello World"}}'
+LOG_ID=$(field logId)
+[ -n "$LOG_ID" ] || fail "test: no logId in $BODY"
 if grep -q '"success":true' <<<"$BODY"; then
   ok "test             POST /api/v1/webhooks/$WEBHOOK_ID/test → 200, delivered (receiver answered $(number statusCode))"
 elif [ "$EXPECT_DELIVERY" = 1 ]; then
@@ -137,6 +154,11 @@ if [ "$EXPECT_DELIVERY" = 1 ]; then
 else
   ok "logs             GET /api/v1/webhooks/$WEBHOOK_ID/logs → 200, $(grep -o '"attempt":' <<<"$BODY" | wc -l | tr -d ' ') attempts"
 fi
+
+# 8b. redeliver: the test send's delivery again, same webhook-id
+call redeliver 202 POST "/api/v1/webhooks/$WEBHOOK_ID/logs/$LOG_ID/redeliver"
+grep -q '"status":"pending"' <<<"$BODY" || fail "redeliver: want status pending in $BODY"
+ok "redeliver        POST /api/v1/webhooks/$WEBHOOK_ID/logs/$LOG_ID/redeliver → 202, delivery $(field deliveryId) queued"
 
 # 9. stats
 call stats 200 GET "/api/v1/webhooks/$WEBHOOK_ID/stats"

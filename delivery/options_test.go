@@ -26,8 +26,9 @@ func TestRotatedSecretSignsBoth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		startDispatcher(t, testConfig(t, st)).Wake()
+		d := startDispatcher(t, testConfig(t, st))
 		publish(t, st, u.ID, "message.new", `{"a":1}`)
+		d.Wake() // after the publish commits, so the wake cannot come too early
 		settled(t, st, w, 1)
 		got := rc.requests()[0]
 		id, ts := got.Header.Get("webhook-id"), got.Header.Get("webhook-timestamp")
@@ -57,8 +58,9 @@ func TestCustomHeaders(t *testing.T) {
 		if _, err := st.UpdateWebhook(context.Background(), u.ID, w.ID, store.WebhookPatch{Headers: &headers}); err != nil {
 			t.Fatal(err)
 		}
-		startDispatcher(t, testConfig(t, st)).Wake()
+		d := startDispatcher(t, testConfig(t, st))
 		publish(t, st, u.ID, "message.new", `{}`)
+		d.Wake() // after the publish commits, so the wake cannot come too early
 		logs := settled(t, st, w, 1)
 		got := rc.requests()[0].Header
 		if got.Get("X-Tenant") != "acme" || got.Get("Authorization") != "Bearer receiver-token" {
@@ -93,8 +95,9 @@ func TestWebhookTimeout(t *testing.T) {
 		cfg := testConfig(t, st)
 		cfg.Sender = newTestSender(t, time.Hour) // only the webhook's 1s can end the attempt
 		cfg.Schedule = Schedule{}
-		startDispatcher(t, cfg).Wake()
+		d := startDispatcher(t, cfg)
 		publish(t, st, u.ID, "message.new", `{}`)
+		d.Wake() // after the publish commits, so the wake cannot come too early
 		logs := settled(t, st, w, 1)
 		if !strings.Contains(logs[0].Error, "timeout") || !strings.Contains(logs[0].Error, "1s") {
 			t.Errorf("error = %q, want a timeout after the webhook's 1s", logs[0].Error)
@@ -146,8 +149,9 @@ func TestGoneDisablesWebhook(t *testing.T) {
 		rc := newReceiver(t, status(http.StatusGone))
 		u := newUser(t, st)
 		w := newWebhook(t, st, u.ID, rc.URL, "*")
-		startDispatcher(t, testConfig(t, st)).Wake()
+		d := startDispatcher(t, testConfig(t, st))
 		publish(t, st, u.ID, "message.new", `{}`)
+		d.Wake() // after the publish commits, so the wake cannot come too early
 		waitFor(t, "the webhook to be disabled", func() bool {
 			got, err := st.Webhook(context.Background(), u.ID, w.ID)
 			return err == nil && !got.IsActive
@@ -187,8 +191,9 @@ func TestObserver(t *testing.T) {
 		obs := &countingObserver{}
 		cfg := testConfig(t, st)
 		cfg.Observer = obs
-		startDispatcher(t, cfg).Wake()
+		d := startDispatcher(t, cfg)
 		publish(t, st, u.ID, "message.new", `{}`)
+		d.Wake() // after the publish commits, so the wake cannot come too early
 		settled(t, st, w, 2)
 		obs.mu.Lock()
 		defer obs.mu.Unlock()
@@ -203,8 +208,9 @@ func TestRetention(t *testing.T) {
 		rc := newReceiver(t, nil)
 		u := newUser(t, st)
 		w := newWebhook(t, st, u.ID, rc.URL, "*")
-		startDispatcher(t, testConfig(t, st)).Wake()
+		d := startDispatcher(t, testConfig(t, st))
 		publish(t, st, u.ID, "message.new", `{}`)
+		d.Wake() // after the publish commits, so the wake cannot come too early
 		settled(t, st, w, 1)
 		// Nothing is old enough yet.
 		r := Retention{Store: st, Keep: time.Hour, Batch: 1, Pause: time.Millisecond}

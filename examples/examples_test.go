@@ -238,13 +238,10 @@ func startWebhookd(t testing.TB) *webhookd {
 	t.Helper()
 	bin := filepath.Join(binaries(t), "webhookd")
 	args := []string{bin, "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "webhookd.db"),
-		"--log-format", "json", "--retry-schedule", "1s,1s,1s", "--delivery-timeout", "10s", "--shutdown-grace", "2s"}
-	// The receivers listen on loopback, which the private-target guard
-	// refuses unless told otherwise.
-	help, _ := exec.Command(bin, "serve", "-h").CombinedOutput()
-	if bytes.Contains(help, []byte("--allow-private-targets")) {
-		args = append(args, "--allow-private-targets")
-	}
+		"--log-format", "json", "--retry-schedule", "1s,1s,1s", "--delivery-timeout", "10s", "--shutdown-grace", "2s",
+		// The receivers listen on loopback, which the private-target
+		// guard refuses unless told otherwise.
+		"--allow-private-targets"}
 	p := start(t, []string{"WEBHOOKD_ADMIN_EMAIL=" + adminEmail, "WEBHOOKD_ADMIN_PASSWORD=" + adminPassword}, args...)
 	line := p.out.waitFor(t, `"webhookd listening" log line`, p.exited, func(l string) bool {
 		return strings.Contains(l, `"msg":"webhookd listening"`)
@@ -482,7 +479,11 @@ func runReceiver(t *testing.T, wd *webhookd, c receiverCase) {
 		wd.do(t, "DELETE", "/api/v1/webhooks/"+hook.ID, nil, 204)
 	})
 
-	rc := start(t, []string{"WEBHOOK_SECRET=" + hook.Secret, "PORT=0", "EXPECT_REJECTED=2"}, argv...)
+	// The receiver holds the secret the webhook is rotated to at the end
+	// beside the current one, as WEBHOOKS-DOCUMENTATION.md says to do before
+	// rotating to a secret of your choosing: new first, then old.
+	next := nextSecret(c)
+	rc := start(t, []string{"WEBHOOK_SECRET=" + next + " " + hook.Secret, "PORT=0", "EXPECT_REJECTED=2"}, argv...)
 	line := rc.out.waitFor(t, "listening line", rc.exited, func(l string) bool { return strings.HasPrefix(l, "listening on :") })
 	port := strings.TrimPrefix(line, "listening on :")
 	url := "http://127.0.0.1:" + port + "/webhook"
@@ -564,14 +565,102 @@ func runReceiver(t *testing.T, wd *webhookd, c receiverCase) {
 		seedPythonFails(t, hook.Secret, captured)
 	}
 
+	rotateAndDeliver(t, wd, hook.ID, hook.Secret, next, rc, len(events)+2)
+
 	code := rc.stop(t)
 	if !summarises {
 		return
 	}
-	summary := fmt.Sprintf("summary verified=%d rejected=2 duplicates=1", len(events)+1)
+	summary := fmt.Sprintf("summary verified=%d rejected=2 duplicates=1", len(events)+2)
 	if !strings.Contains(rc.out.String(), summary) || code != 0 {
 		t.Errorf("receiver exit code %d, output:\n%s\nwant exit 0 and %q", code, rc.out, summary)
 	}
+}
+
+// nextSecret is the secret a receiver case's webhook is rotated to: a
+// whsec_ secret, or a plain one for the case whose first secret is plain.
+func nextSecret(c receiverCase) string {
+	if c.secret != "" && !strings.HasPrefix(c.secret, "whsec_") {
+		return "rotated-" + c.secret
+	}
+	return "whsec_" + base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf("rotated secret for %-12s", c.name)))
+}
+
+// rotateAndDeliver rotates a webhook to next, which its receiver already
+// holds beside old, publishes one event and checks the delivery made during
+// the grace period: webhook-signature carries the new and the old secret's
+// signatures, X-Webhook-Signature the new one's, the receiver verifies it
+// (total attempts in all, every one a success), and verify.sh accepts it
+// with the old secret alone only by webhook-signature.
+func rotateAndDeliver(t *testing.T, wd *webhookd, hookID, old, next string, rc *process, total int) {
+	t.Helper()
+	var rotated struct {
+		Secret                  string
+		PreviousSecretExpiresAt *string
+	}
+	wd.decode(t, wd.do(t, "POST", "/api/v1/webhooks/"+hookID+"/rotate-secret", map[string]string{"secret": next}, 200), &rotated)
+	if rotated.Secret != next || rotated.PreviousSecretExpiresAt == nil {
+		t.Fatalf("rotate-secret: secret %q, previousSecretExpiresAt %v; want %q and a time", rotated.Secret, deref(rotated.PreviousSecretExpiresAt), next)
+	}
+	wd.do(t, "POST", "/api/v1/events", `{"event":"campaign.completed","data":{"rotated":true}}`, 202)
+	var l logEntry
+	for _, e := range wd.waitDelivered(t, hookID, total, rc) {
+		if e.EventType == "campaign.completed" {
+			wd.decode(t, wd.do(t, "GET", "/api/v1/webhooks/"+hookID+"/logs/"+e.ID, nil, 200), &l)
+		}
+	}
+	h, body := l.RequestHeaders, []byte(l.RequestBody)
+	ts, err := strconv.ParseInt(h["webhook-timestamp"], 10, 64)
+	if err != nil {
+		t.Fatalf("webhook-timestamp %q: %v", h["webhook-timestamp"], err)
+	}
+	want := []string{delivery.StandardSignature(next, h["webhook-id"], ts, body), delivery.StandardSignature(old, h["webhook-id"], ts, body)}
+	if got := strings.Fields(h["webhook-signature"]); !slices.Equal(got, want) {
+		t.Errorf("webhook-signature during the grace period = %q, want the new secret's then the old one's %q", got, want)
+	}
+	if got, want := h["X-Webhook-Signature"], delivery.SignatureHeader(next, body); got != want {
+		t.Errorf("X-Webhook-Signature during the grace period = %q, want the new secret's %q", got, want)
+	}
+
+	if _, err := exec.LookPath("bash"); err != nil {
+		return
+	}
+	if _, err := exec.LookPath("openssl"); err != nil {
+		return
+	}
+	file := filepath.Join(t.TempDir(), "body.json")
+	if err := os.WriteFile(file, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	standard := []string{file, h["webhook-id"], h["webhook-timestamp"], h["webhook-signature"]}
+	for _, c := range []struct {
+		name, secrets string
+		args          []string
+		want          int
+	}{
+		{"webhook-signature, old secret only", old, standard, 0},
+		{"X-Webhook-Signature, old secret only", old, []string{file, h["X-Webhook-Signature"]}, 1},
+		{"X-Webhook-Signature, new and old", next + " " + old, []string{file, h["X-Webhook-Signature"]}, 0},
+		{"webhook-signature, new and old", next + " " + old, standard, 0},
+	} {
+		if got := runVerifySh(t, c.secrets, c.args...); got != c.want {
+			t.Errorf("verify.sh (%s) exit %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+// runVerifySh runs examples/shell/verify.sh with WEBHOOK_SECRET set to
+// secrets and returns its exit code.
+func runVerifySh(t testing.TB, secrets string, args ...string) int {
+	t.Helper()
+	cmd := exec.Command("bash", append([]string{filepath.Join(moduleRoot(t), "examples", "shell", "verify.sh")}, args...)...)
+	cmd.Env = append(cleanEnv(), "WEBHOOK_SECRET="+secrets)
+	out, _ := cmd.CombinedOutput()
+	if cmd.ProcessState == nil {
+		t.Fatalf("verify.sh did not run: %s", out)
+	}
+	t.Logf("verify.sh: %s", strings.TrimSpace(string(out)))
+	return cmd.ProcessState.ExitCode()
 }
 
 // verifyShell checks examples/shell/verify.sh on a captured delivery: both
@@ -673,7 +762,7 @@ func TestAPIScript(t *testing.T) {
 	for _, s := range steps {
 		names = append(names, s[1])
 	}
-	want := []string{"login", "create", "list", "get", "update", "test", "publish", "logs", "stats", "delete"}
+	want := []string{"ready", "login", "create", "list", "get", "update", "rotate", "test", "publish", "logs", "redeliver", "stats", "delete"}
 	if !slices.Equal(names, want) {
 		t.Errorf("steps = %v, want %v\n%s", names, want, out)
 	}

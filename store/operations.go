@@ -91,7 +91,7 @@ var ErrInFlight = errors.New("store: delivery in flight")
 
 // Redeliver queues the delivery behind one of a user's log entries for a
 // new attempt now, keeping its id (and so its webhook-id). It returns the
-// delivery id.
+// delivery id, also alongside ErrInFlight so that callers can name it.
 func (s *Store) Redeliver(ctx context.Context, userID, webhookID, logID string) (string, error) {
 	l, err := s.LogEntry(ctx, userID, webhookID, logID)
 	if err != nil {
@@ -119,7 +119,7 @@ func (s *Store) Redeliver(ctx context.Context, userID, webhookID, logID string) 
 		return s.notifyWork(ctx, tx)
 	})
 	if err != nil {
-		return "", fmt.Errorf("store: redeliver %s: %w", l.DeliveryID, err)
+		return l.DeliveryID, fmt.Errorf("store: redeliver %s: %w", l.DeliveryID, err)
 	}
 	return l.DeliveryID, nil
 }
@@ -134,7 +134,8 @@ type ReplayParams struct {
 // Replay queues again, for an attempt now, every finished delivery of a
 // user's webhook created in the window (only the failed ones with
 // OnlyFailed), and returns how many. Pending deliveries are left alone:
-// they are on their way already.
+// they are on their way already. Test sends are left alone too: their
+// made-up payloads must not reach a receiver as real events.
 func (s *Store) Replay(ctx context.Context, userID, webhookID string, p ReplayParams) (int64, error) {
 	if _, err := s.Webhook(ctx, userID, webhookID); err != nil {
 		return 0, err
@@ -152,6 +153,9 @@ func (s *Store) Replay(ctx context.Context, userID, webhookID string, p ReplayPa
 	} else {
 		q += ` AND status <> 'pending'`
 	}
+	// A test send's log row is created with its delivery, so the window
+	// bounds this subquery as it bounds the deliveries.
+	q += ` AND id NOT IN (SELECT delivery_id FROM webhook_logs WHERE webhook_id = $2 AND test = TRUE AND created_at >= $3)`
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, q, args...)

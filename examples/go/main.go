@@ -5,6 +5,9 @@
 //
 //	WEBHOOK_SECRET='whsec_...' PORT=8000 go run ./examples/go
 //
+// While you rotate the webhook's secret, give both, new first:
+// WEBHOOK_SECRET='whsec_new... whsec_old...'.
+//
 // Answers: 2xx when the delivery is genuine (also for a duplicate, so
 // webhookd stops retrying it), 401 when it is not.
 package main
@@ -49,9 +52,11 @@ func signingKey(secret string) []byte {
 }
 
 // Verify checks a delivery: body is the raw request body exactly as
-// received, never a re-encoding of parsed JSON. It returns nil when the
-// delivery is genuine, or the reason it is not.
-func Verify(body []byte, h http.Header, secret string, now time.Time) error {
+// received, never a re-encoding of parsed JSON. secrets is the webhook's
+// secret, or while you rotate it the new and the old one: the delivery is
+// genuine if one of them verifies. It returns nil when the delivery is
+// genuine, or the reason it is not.
+func Verify(body []byte, h http.Header, secrets []string, now time.Time) error {
 	id, timestamp := h.Get("webhook-id"), h.Get("webhook-timestamp")
 	signatures, seedSignature := h.Get("webhook-signature"), h.Get("X-Webhook-Signature")
 	if id == "" || timestamp == "" || signatures == "" || seedSignature == "" {
@@ -61,7 +66,18 @@ func Verify(body []byte, h http.Header, secret string, now time.Time) error {
 	if err != nil || now.Sub(time.Unix(sec, 0)).Abs() > Tolerance {
 		return errors.New("webhook-timestamp is more than 5 minutes away")
 	}
+	err = errors.New("no secret to verify with")
+	for _, secret := range secrets {
+		if err = checkSignatures(body, id, timestamp, signatures, seedSignature, secret); err == nil {
+			return nil
+		}
+	}
+	return err
+}
 
+// checkSignatures checks both signatures with one secret and returns nil,
+// or the one that does not match.
+func checkSignatures(body []byte, id, timestamp, signatures, seedSignature, secret string) error {
 	// The seed's scheme: "sha256=" + hex HMAC-SHA256 of the raw body, keyed
 	// with the secret string.
 	m := hmac.New(sha256.New, []byte(secret))
@@ -71,7 +87,8 @@ func Verify(body []byte, h http.Header, secret string, now time.Time) error {
 	}
 
 	// Standard Webhooks: "v1," + base64 HMAC-SHA256 of "id.timestamp.body".
-	// The header may list several space-separated signatures; one must match.
+	// The header may list several space-separated signatures (two while the
+	// webhook's secret is being rotated); one must match.
 	m = hmac.New(sha256.New, signingKey(secret))
 	m.Write([]byte(id + "." + timestamp + "."))
 	m.Write(body)
@@ -91,9 +108,9 @@ type Event struct {
 	Data      json.RawMessage `json:"data"`
 }
 
-// Receiver handles deliveries for one secret.
+// Receiver handles deliveries for one webhook.
 type Receiver struct {
-	Secret string
+	Secrets []string // the secret, or the new and the old one
 
 	mu sync.Mutex
 	// seen holds handled webhook-ids. Keep them in your database in
@@ -109,7 +126,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = errors.New("not a POST")
 	}
 	if err == nil {
-		err = Verify(body, r.Header, rc.Secret, time.Now())
+		err = Verify(body, r.Header, rc.Secrets, time.Now())
 	}
 	if err != nil {
 		rc.mu.Lock()
@@ -148,8 +165,8 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func main() {
-	secret := os.Getenv("WEBHOOK_SECRET")
-	if secret == "" {
+	secrets := strings.Fields(os.Getenv("WEBHOOK_SECRET"))
+	if len(secrets) == 0 {
 		log.Fatal("set WEBHOOK_SECRET to the webhook's secret")
 	}
 	port := os.Getenv("PORT")
@@ -160,7 +177,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	rc := &Receiver{Secret: secret, seen: map[string]bool{}}
+	rc := &Receiver{Secrets: secrets, seen: map[string]bool{}}
 	srv := &http.Server{Handler: rc, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -6,6 +6,9 @@
 //
 //   WEBHOOK_SECRET='whsec_...' PORT=8000 node receiver.js
 //
+// While you rotate the webhook's secret, give both, new first:
+// WEBHOOK_SECRET='whsec_new... whsec_old...'.
+//
 // Answers: 2xx when the delivery is genuine (also for a duplicate, so
 // webhookd stops retrying it), 401 when it is not.
 'use strict';
@@ -33,8 +36,10 @@ function same(a, b) {
 
 // verifyWebhook checks a delivery. rawBody is a Buffer holding the body
 // exactly as received (never JSON.stringify of a parsed body), headers has
-// lower-case names as Node gives them. It returns null when the delivery is
-// genuine, or the reason it is not.
+// lower-case names as Node gives them. secret is the webhook's secret, or
+// while you rotate it the new and the old one separated by a space (secrets
+// never contain spaces): the delivery is genuine if one of them verifies.
+// It returns null when the delivery is genuine, or the reason it is not.
 function verifyWebhook(rawBody, headers, secret, nowSeconds = Math.floor(Date.now() / 1000)) {
   const id = headers['webhook-id'];
   const timestamp = headers['webhook-timestamp'];
@@ -46,7 +51,19 @@ function verifyWebhook(rawBody, headers, secret, nowSeconds = Math.floor(Date.no
   if (!/^[0-9]+$/.test(timestamp) || Math.abs(nowSeconds - Number(timestamp)) > TOLERANCE_SECONDS) {
     return 'webhook-timestamp is more than 5 minutes away';
   }
+  let problem = 'no secret to verify with';
+  for (const s of secret.split(' ').filter((x) => x !== '')) {
+    problem = checkSignatures(rawBody, id, timestamp, signatures, seedSignature, s);
+    if (problem === null) {
+      return null;
+    }
+  }
+  return problem;
+}
 
+// checkSignatures checks both signatures with one secret and returns null,
+// or the one that does not match.
+function checkSignatures(rawBody, id, timestamp, signatures, seedSignature, secret) {
   // The seed's scheme: "sha256=" + hex HMAC-SHA256 of the raw body, keyed
   // with the secret string.
   const seedExpected = 'sha256=' + crypto.createHmac('sha256', secret).update(rawBody).digest('hex');
@@ -55,7 +72,8 @@ function verifyWebhook(rawBody, headers, secret, nowSeconds = Math.floor(Date.no
   }
 
   // Standard Webhooks: "v1," + base64 HMAC-SHA256 of "id.timestamp.body".
-  // The header may list several space-separated signatures; one must match.
+  // The header may list several space-separated signatures (two while the
+  // webhook's secret is being rotated); one must match.
   const expected = 'v1,' + crypto.createHmac('sha256', signingKey(secret))
     .update(`${id}.${timestamp}.`)
     .update(rawBody)

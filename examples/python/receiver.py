@@ -6,6 +6,9 @@ timestamps more than 5 minutes away, and handles each webhook-id once.
 
     WEBHOOK_SECRET='whsec_...' PORT=8000 python3 receiver.py
 
+While you rotate the webhook's secret, give both, new first:
+WEBHOOK_SECRET='whsec_new... whsec_old...'.
+
 Answers: 2xx when the delivery is genuine (also for a duplicate, so webhookd
 stops retrying it), 401 when it is not.
 """
@@ -35,8 +38,10 @@ def signing_key(secret):
 def verify_webhook(raw_body, headers, secret, now=None):
     """Check a delivery. raw_body is the body exactly as received (bytes,
     never json.dumps of a parsed body); headers is any case-insensitive
-    mapping such as self.headers. Returns None when the delivery is genuine,
-    or the reason it is not."""
+    mapping such as self.headers. secret is the webhook's secret, or while
+    you rotate it the new and the old one separated by a space (secrets never
+    contain spaces): the delivery is genuine if one of them verifies. Returns
+    None when the delivery is genuine, or the reason it is not."""
     msg_id = headers.get("webhook-id")
     timestamp = headers.get("webhook-timestamp")
     signatures = headers.get("webhook-signature")
@@ -46,7 +51,17 @@ def verify_webhook(raw_body, headers, secret, now=None):
     now = int(time.time()) if now is None else now
     if not (timestamp.isascii() and timestamp.isdigit()) or abs(now - int(timestamp)) > TOLERANCE_SECONDS:
         return "webhook-timestamp is more than 5 minutes away"
+    problem = "no secret to verify with"
+    for s in secret.split():
+        problem = check_signatures(raw_body, msg_id, timestamp, signatures, seed_signature, s)
+        if problem is None:
+            return None
+    return problem
 
+
+def check_signatures(raw_body, msg_id, timestamp, signatures, seed_signature, secret):
+    """Check both signatures with one secret: None, or the one that does not
+    match."""
     # The seed's scheme: "sha256=" + hex HMAC-SHA256 of the raw body, keyed
     # with the secret string.
     seed_expected = "sha256=" + hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
@@ -54,7 +69,8 @@ def verify_webhook(raw_body, headers, secret, now=None):
         return "X-Webhook-Signature does not match"
 
     # Standard Webhooks: "v1," + base64 HMAC-SHA256 of "id.timestamp.body".
-    # The header may list several space-separated signatures; one must match.
+    # The header may list several space-separated signatures (two while the
+    # webhook's secret is being rotated); one must match.
     signed = msg_id.encode() + b"." + timestamp.encode() + b"." + raw_body
     expected = "v1," + base64.b64encode(hmac.new(signing_key(secret), signed, hashlib.sha256).digest()).decode()
     if not any(hmac.compare_digest(s.encode(), expected.encode()) for s in signatures.split(" ")):
