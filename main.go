@@ -172,7 +172,7 @@ func serveFlags() (*flagSet, *serveConfig) {
 	dur(&c.shutdownGrace, "shutdown-grace", "WEBHOOKD_SHUTDOWN_GRACE", 10*time.Second, "time in-flight deliveries get to finish on SIGTERM")
 	num(&c.workers, "workers", "WEBHOOKD_WORKERS", 256, "deliveries in flight at once, across all webhooks")
 	num(&c.perWebhook, "max-in-flight-per-webhook", "WEBHOOKD_MAX_IN_FLIGHT_PER_WEBHOOK", 16, "deliveries in flight at once to one webhook")
-	dur(&c.leaseDuration, "lease-duration", "WEBHOOKD_LEASE_DURATION", 0, "how long a process holds a delivery it is sending before another may take it over (0: twice --delivery-timeout plus 30s)")
+	dur(&c.leaseDuration, "lease-duration", "WEBHOOKD_LEASE_DURATION", 0, "how long a process holds a delivery it is sending before another may take it over; longer than --delivery-timeout (0: twice --delivery-timeout plus 30s)")
 	boolean := func(p *bool, name, env string, def bool, usage string) {
 		fs.BoolVar(p, name, def, usage)
 		fs.bindEnv(name, env)

@@ -268,6 +268,17 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, []string, error) {
 	return started, skip, nil
 }
 
+// attemptTimeout is the webhook's own timeout, never longer than the
+// dispatcher's: the lease is sized from the dispatcher's timeout, and an
+// attempt that outlived its lease could be sent twice.
+func (d *Dispatcher) attemptTimeout(l store.LeasedDelivery) time.Duration {
+	t := time.Duration(l.TimeoutSeconds) * time.Second
+	if t <= 0 || t > d.cfg.Timeout {
+		return d.cfg.Timeout
+	}
+	return t
+}
+
 // paceLocked returns how long a send to a rate-limited webhook waits so
 // that its sends are spread evenly at RateLimit per second: a burst is
 // smoothed out rather than failed. d.mu must be held.
@@ -304,7 +315,7 @@ func (d *Dispatcher) send(l store.LeasedDelivery, wait time.Duration) {
 		out = d.cfg.Sender.Send(d.sendCtx, Request{
 			DeliveryID: l.ID, EventType: l.EventType, OccurredAt: l.OccurredAt, Data: l.Payload, URL: l.URL,
 			Secret: l.Secret, PreviousSecret: l.PreviousSecret, Headers: l.Headers,
-			Timeout: time.Duration(l.TimeoutSeconds) * time.Second,
+			Timeout: d.attemptTimeout(l),
 		})
 		if d.cfg.Observer != nil && !out.Canceled {
 			d.cfg.Observer.ObserveAttempt(out.Success, out.StatusCode, out.Duration)

@@ -24,11 +24,9 @@ type Retention struct {
 	Pause time.Duration
 }
 
-// Run prunes until ctx ends.
+// Run prunes until ctx ends. With Keep 0 it still prunes stale login
+// failures, which are never worth keeping.
 func (r Retention) Run(ctx context.Context) {
-	if r.Keep <= 0 {
-		return
-	}
 	if r.Every <= 0 {
 		r.Every = 10 * time.Minute
 	}
@@ -62,9 +60,13 @@ func (r Retention) RunOnce(ctx context.Context) int64 {
 		r.Batch = 1000
 	}
 	before := r.Store.Now().Add(-r.Keep)
+	prune := func(ctx context.Context) (int64, error) { return r.Store.Prune(ctx, before, r.Batch) }
+	if r.Keep == 0 {
+		prune = func(ctx context.Context) (int64, error) { return r.Store.PruneLoginFailures(ctx, r.Batch) }
+	}
 	var total int64
 	for ctx.Err() == nil {
-		n, err := r.Store.Prune(ctx, before, r.Batch)
+		n, err := prune(ctx)
 		total += n
 		if err != nil {
 			if ctx.Err() == nil {

@@ -48,7 +48,9 @@ func (s *Server) authenticated(h handlerFunc) handlerFunc {
 			}
 		} else {
 			userID, version, verr := s.tokens.Verify(credential)
-			if verr != nil {
+			// A subject that cannot be a user id (NUL bytes, say, which
+			// PostgreSQL refuses) is refused before it reaches the store.
+			if verr != nil || !validID(userID) {
 				return unauthorized("invalid or expired token")
 			}
 			user, err = s.store.UserByID(r.Context(), userID)

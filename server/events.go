@@ -41,6 +41,9 @@ func (s *Server) handleEventPublish(w http.ResponseWriter, r *http.Request) erro
 		bad = append(bad, FieldError{"event", "is required: an event type from GET /api/v1/event-types"})
 	case !s.catalog.Has(*req.Event):
 		bad = append(bad, FieldError{"event", "is not an event type in the catalogue (see GET /api/v1/event-types)"})
+	case *req.Event == store.WebhookDisabledEvent:
+		// Only webhookd publishes it, so receivers can trust it.
+		bad = append(bad, FieldError{"event", "webhook.disabled is published by webhookd itself and cannot be published through the API"})
 	default:
 		p.Type = *req.Event
 	}

@@ -29,7 +29,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	checks := map[string]string{"database": "ok", "migrations": "ok", "dispatcher": "ok"}
 	ready := true
 	if err := s.store.Ping(ctx); err != nil {
-		checks["database"], ready = "unreachable", false
+		checks["database"], checks["migrations"], ready = "unreachable", "unknown", false
 	} else if pending, err := s.store.PendingMigrations(ctx); err != nil {
 		checks["migrations"], ready = "unknown", false
 	} else if len(pending) > 0 {

@@ -208,6 +208,21 @@ func (s *Store) Prune(ctx context.Context, before time.Time, batch int) (int64, 
 	return total, nil
 }
 
+// PruneLoginFailures deletes at most batch failed-login records older than
+// a day, whatever the retention: they only matter for minutes.
+func (s *Store) PruneLoginFailures(ctx context.Context, batch int) (int64, error) {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM login_failures WHERE id IN (SELECT id FROM login_failures WHERE created_at < $1 LIMIT $2)`,
+		s.d.t(s.Now().Add(-24*time.Hour)), batch)
+	if err != nil {
+		return 0, fmt.Errorf("store: prune login failures: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: prune login failures: %w", err)
+	}
+	return n, nil
+}
+
 // QueueStats is the state of the delivery queue.
 type QueueStats struct {
 	Due       int64 // pending and due now, not leased

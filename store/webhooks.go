@@ -160,6 +160,10 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 	}
 	if p.Secret != nil {
 		add("secret", *p.Secret)
+		// Setting a secret outright ends any rotation's grace period:
+		// otherwise deliveries would be signed with the new secret and one
+		// from before the rotation.
+		sets = append(sets, "previous_secret = NULL", "previous_secret_expires_at = NULL")
 	}
 	if p.Description != nil {
 		add("description", *p.Description)
@@ -196,6 +200,13 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 		return Webhook{}, fmt.Errorf("store: update webhook %s: %w", id, err)
 	}
 	if w.IsActive && p.IsActive != nil {
+		// A re-enabled webhook starts a fresh failure streak, so the rule
+		// that disabled it needs the full --disable-after again rather than
+		// firing on the next failed attempt.
+		if _, err := s.write.ExecContext(ctx, `UPDATE webhook_stats SET failing_since = $1 WHERE webhook_id = $2 AND failing_since IS NOT NULL`,
+			s.d.t(s.Now()), id); err != nil {
+			return Webhook{}, fmt.Errorf("store: update webhook %s: %w", id, err)
+		}
 		// Re-activation makes paused deliveries due for every process.
 		if err := s.notifyWork(ctx, s.write); err != nil {
 			return Webhook{}, fmt.Errorf("store: update webhook %s: %w", id, err)
