@@ -73,6 +73,10 @@ func jsonError(err error) *Error {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no typed error for unknown fields.
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if name == "" {
+			// A detail must name its field; this one has no name.
+			return errorf(http.StatusBadRequest, `unknown field "" (a field with an empty name)`)
+		}
 		return invalid(FieldError{Field: name, Message: "unknown field"})
 	default:
 		return errorf(http.StatusBadRequest, "malformed JSON: %v", err)

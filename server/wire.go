@@ -60,6 +60,17 @@ func toWebhookJSON(w store.Webhook, showSecret bool) webhookJSON {
 	if out.Headers == nil {
 		out.Headers = map[string]string{}
 	}
+	if !showSecret && len(w.Headers) > 0 {
+		// Custom headers often carry the receiver's credentials; a list
+		// masks them as it masks the secret.
+		out.Headers = make(map[string]string, len(w.Headers))
+		for k, v := range w.Headers {
+			if credentialHeader(k) {
+				v = maskSecret(v)
+			}
+			out.Headers[k] = v
+		}
+	}
 	if w.DisabledReason != "" {
 		r := w.DisabledReason
 		out.DisabledReason = &r
@@ -78,6 +89,21 @@ func maskSecret(secret string) string {
 		return prefix + "****"
 	}
 	return prefix + "****" + secret[len(secret)-4:]
+}
+
+// credentialHeader reports whether a custom header's name suggests it
+// carries a credential; the delivery log redacts the same ones.
+func credentialHeader(name string) bool {
+	n := strings.ToLower(name)
+	if n == "authorization" || n == "proxy-authorization" || n == "cookie" {
+		return true
+	}
+	for _, part := range []string{"token", "secret", "key", "password", "auth"} {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return false
 }
 
 // listJSON is a page of a list.

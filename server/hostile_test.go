@@ -1,0 +1,604 @@
+package server_test
+
+import (
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/netguard"
+	"github.com/webhookd/webhookd/server"
+	"github.com/webhookd/webhookd/store"
+	"github.com/webhookd/webhookd/store/storetest"
+)
+
+// openRaw opens a second, plain connection to a test database, so that a
+// test can read every table directly: what the API shows is not all the
+// database holds.
+func openRaw(t testing.TB, db string) (*sql.DB, store.Kind) {
+	t.Helper()
+	kind, dsn, err := store.ParseTarget(db)
+	if err != nil {
+		t.Fatalf("parse target %q: %v", db, err)
+	}
+	driver := "pgx"
+	if kind == store.SQLite {
+		driver = "sqlite"
+		dsn = "file:" + dsn + "?_pragma=busy_timeout(10000)&_pragma=query_only(1)"
+	}
+	raw, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatalf("open %s directly: %v", kind, err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	return raw, kind
+}
+
+// tableState is one table's row count and a hash of its contents.
+type tableState struct {
+	Rows int
+	Hash string
+}
+
+// dbSnapshot is what must not change when a request is refused: every
+// table's rows, what the API shows of them, and how many requests the
+// receiver got.
+type dbSnapshot struct {
+	Tables   map[string]tableState
+	API      map[string]string // path → hash of the answer
+	Received int
+}
+
+// volatileColumns change without anyone writing on purpose, so snapshots
+// leave them out: using an API key records its last use (to the minute),
+// even on a request that is then refused.
+var volatileColumns = map[string]bool{"api_keys.last_used_at": true}
+
+// lastUsedAt is the API's view of api_keys.last_used_at.
+var lastUsedAt = regexp.MustCompile(`"lastUsedAt":("[^"]*"|null)`)
+
+// dumpTables reads every table of the database whole.
+func dumpTables(t testing.TB, raw *sql.DB, kind store.Kind) map[string]tableState {
+	t.Helper()
+	q := `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`
+	if kind == store.SQLite {
+		q = `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`
+	}
+	names, err := raw.Query(q)
+	if err != nil {
+		t.Fatalf("list tables: %v", err)
+	}
+	var tables []string
+	for names.Next() {
+		var n string
+		if err := names.Scan(&n); err != nil {
+			t.Fatalf("list tables: %v", err)
+		}
+		tables = append(tables, n)
+	}
+	if err := names.Close(); err != nil {
+		t.Fatalf("list tables: %v", err)
+	}
+	if !slices.Contains(tables, "webhooks") || !slices.Contains(tables, "deliveries") {
+		t.Fatalf("tables = %v, want webhooks and deliveries among them", tables)
+	}
+	out := map[string]tableState{}
+	for _, table := range tables {
+		out[table] = dumpTable(t, raw, table)
+	}
+	return out
+}
+
+func dumpTable(t testing.TB, raw *sql.DB, table string) tableState {
+	t.Helper()
+	rows, err := raw.Query(`SELECT * FROM "` + table + `"`)
+	if err != nil {
+		t.Fatalf("read table %s: %v", table, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatalf("columns of %s: %v", table, err)
+	}
+	var lines []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatalf("read table %s: %v", table, err)
+		}
+		var fields []string
+		for i, v := range vals {
+			if volatileColumns[table+"."+cols[i]] {
+				continue
+			}
+			switch v := v.(type) {
+			case []byte:
+				fields = append(fields, cols[i]+"=x"+hex.EncodeToString(v))
+			case time.Time:
+				fields = append(fields, cols[i]+"="+v.UTC().Format(time.RFC3339Nano))
+			default:
+				fields = append(fields, fmt.Sprintf("%s=%v", cols[i], v))
+			}
+		}
+		lines = append(lines, strings.Join(fields, "\x1f"))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read table %s: %v", table, err)
+	}
+	slices.Sort(lines)
+	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	return tableState{Rows: len(lines), Hash: hex.EncodeToString(sum[:8])}
+}
+
+// takeSnapshot reads the database and the API's views of the user's rows.
+func takeSnapshot(t testing.TB, s *testServer, raw *sql.DB, kind store.Kind, token string, views []string, rc *receiver) dbSnapshot {
+	t.Helper()
+	snap := dbSnapshot{Tables: dumpTables(t, raw, kind), API: map[string]string{}, Received: len(rc.requests())}
+	for _, path := range views {
+		resp := s.call(t, http.MethodGet, path, token, nil, http.StatusOK, nil)
+		sum := sha256.Sum256(lastUsedAt.ReplaceAll(resp.Body, nil))
+		snap.API[path] = hex.EncodeToString(sum[:8])
+	}
+	return snap
+}
+
+// diff describes how after differs from s, "" when it does not.
+func (s dbSnapshot) diff(after dbSnapshot) string {
+	var out []string
+	for table, b := range s.Tables {
+		a, ok := after.Tables[table]
+		switch {
+		case !ok:
+			out = append(out, "table "+table+" is gone")
+		case a.Rows != b.Rows:
+			out = append(out, fmt.Sprintf("table %s has %d rows, had %d", table, a.Rows, b.Rows))
+		case a.Hash != b.Hash:
+			out = append(out, "table "+table+" has changed rows")
+		}
+	}
+	for table := range after.Tables {
+		if _, ok := s.Tables[table]; !ok {
+			out = append(out, "table "+table+" is new")
+		}
+	}
+	for path, b := range s.API {
+		if after.API[path] != b {
+			out = append(out, "GET "+path+" answers differently")
+		}
+	}
+	if after.Received != s.Received {
+		out = append(out, fmt.Sprintf("the receiver got %d requests, had %d", after.Received, s.Received))
+	}
+	slices.Sort(out)
+	return strings.Join(out, "; ")
+}
+
+// routeCall matches a route registration in server.go.
+var routeCall = regexp.MustCompile(`(?:public|private|r\.Handler)\(http\.Method(\w+), "([^"]+)"`)
+
+// serverRoutes lists every route server.go registers, as "METHOD /path",
+// so that a new route without hostile cases fails the test.
+func serverRoutes(t testing.TB) []string {
+	t.Helper()
+	src, err := os.ReadFile("server.go")
+	if err != nil {
+		t.Fatalf("read server.go: %v", err)
+	}
+	var out []string
+	for _, m := range routeCall.FindAllStringSubmatch(string(src), -1) {
+		out = append(out, strings.ToUpper(m[1])+" "+m[2])
+	}
+	if len(out) < 20 {
+		t.Fatalf("found only %d routes in server.go: %v; has the registration changed?", len(out), out)
+	}
+	return out
+}
+
+// hostileCase is one request that must be refused and change nothing.
+type hostileCase struct {
+	name  string
+	route string // the route it attacks, "METHOD /pattern" as server.go has it
+	// method overrides the route's, for wrong-method cases.
+	method string
+	// path may hold {hook}, {log}, {event} and {key}, replaced with the
+	// user's real ids.
+	path    string
+	body    any
+	headers []string
+	status  int
+	fields  []string // details that must name these fields
+	msg     string   // text the message must contain, if any
+}
+
+// Hostile values.
+const (
+	sqlDrop  = "'; DROP TABLE webhooks;--"
+	sqlOr    = `" OR 1=1 --`
+	sqlQuote = "' OR '1'='1"
+)
+
+func esc(s string) string { return url.PathEscape(s) }
+
+func qesc(s string) string { return url.QueryEscape(s) }
+
+// forgedCursor encodes text the way cursors are encoded, without being one
+// the server issued.
+func forgedCursor(text string) string { return base64.RawURLEncoding.EncodeToString([]byte(text)) }
+
+func hostileCases() []hostileCase {
+	const (
+		login     = "POST /api/v1/auth/login"
+		create    = "POST /api/v1/webhooks"
+		list      = "GET /api/v1/webhooks"
+		get       = "GET /api/v1/webhooks/:id"
+		patch     = "PATCH /api/v1/webhooks/:id"
+		put       = "PUT /api/v1/webhooks/:id"
+		del       = "DELETE /api/v1/webhooks/:id"
+		test      = "POST /api/v1/webhooks/:id/test"
+		logs      = "GET /api/v1/webhooks/:id/logs"
+		logEntry  = "GET /api/v1/webhooks/:id/logs/:logId"
+		stats     = "GET /api/v1/webhooks/:id/stats"
+		rotate    = "POST /api/v1/webhooks/:id/rotate-secret"
+		replay    = "POST /api/v1/webhooks/:id/replay"
+		redeliver = "POST /api/v1/webhooks/:id/logs/:logId/redeliver"
+		publish   = "POST /api/v1/events"
+		event     = "GET /api/v1/events/:id"
+		keyCreate = "POST /api/v1/api-keys"
+		keyList   = "GET /api/v1/api-keys"
+		keyDelete = "DELETE /api/v1/api-keys/:id"
+		hook      = "/api/v1/webhooks/{hook}"
+	)
+	big := rawBody(`{"name":"` + strings.Repeat("a", 10<<20) + `"}`)
+	deep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
+	deepObject := strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)
+	valid := func(changes map[string]any) map[string]any {
+		b := map[string]any{"name": "hostile", "url": "https://receiver.example.com/hook", "events": []string{"*"}}
+		for k, v := range changes {
+			b[k] = v
+		}
+		return b
+	}
+	tooManyHeaders := map[string]string{}
+	for i := range 21 {
+		tooManyHeaders[fmt.Sprintf("X-H%d", i)] = "v"
+	}
+	tooManyEvents := make([]string, 101)
+	for i := range tooManyEvents {
+		tooManyEvents[i] = "message.new"
+	}
+	bad := http.StatusBadRequest
+	notFound := http.StatusNotFound
+	tooLarge := http.StatusRequestEntityTooLarge
+	noMethod := http.StatusMethodNotAllowed
+	unauth := http.StatusUnauthorized
+	f := func(fields ...string) []string { return fields }
+
+	return []hostileCase{
+		// Public routes have no input but the method and the path.
+		{name: "POST /healthz", route: "GET /healthz", method: http.MethodPost, path: "/healthz", body: map[string]any{"x": 1}, status: noMethod, msg: "not allowed"},
+		{name: "healthz with SQL below it", route: "GET /healthz", path: "/healthz/" + esc(sqlDrop), status: notFound},
+		{name: "PUT /readyz", route: "GET /readyz", method: http.MethodPut, path: "/readyz", status: noMethod},
+		{name: "DELETE /metrics", route: "GET /metrics", method: http.MethodDelete, path: "/metrics", status: noMethod},
+		{name: "POST 10 MB to the OpenAPI document", route: "GET /api/v1/openapi.json", method: http.MethodPost, path: "/api/v1/openapi.json", body: big, status: noMethod},
+
+		// Login.
+		{name: "login SQL in email and password", route: login, path: "/api/v1/auth/login", body: map[string]string{"email": sqlQuote, "password": sqlOr}, status: unauth},
+		{name: "login SQL password for a real email", route: login, path: "/api/v1/auth/login", body: map[string]string{"email": "a@example.com", "password": sqlQuote}, status: unauth},
+		{name: "login NUL in email", route: login, path: "/api/v1/auth/login", body: map[string]string{"email": "a@example.com\x00", "password": "x"}, status: bad, fields: f("email")},
+		{name: "login invalid UTF-8", route: login, path: "/api/v1/auth/login", body: rawBody("{\"email\":\"a\xff@example.com\",\"password\":\"x\"}"), status: bad, msg: "UTF-8"},
+		{name: "login password a boolean", route: login, path: "/api/v1/auth/login", body: map[string]any{"email": "a@example.com", "password": true}, status: bad, fields: f("password")},
+		{name: "login 10 MB", route: login, path: "/api/v1/auth/login", body: big, status: tooLarge, msg: "larger than"},
+		{name: "login deeply nested", route: login, path: "/api/v1/auth/login", body: rawBody(`{"email":` + deep + `}`), status: bad},
+		{name: "login an array", route: login, path: "/api/v1/auth/login", body: rawBody(`[{"email":"a@example.com","password":"x"}]`), status: bad},
+		{name: "login unknown field", route: login, path: "/api/v1/auth/login", body: map[string]any{"email": "a@example.com", "password": "x", "isAdmin": true}, status: bad, fields: f("isAdmin")},
+
+		// Credentials on routes that take nothing else.
+		{name: "me with an SQL token", route: "GET /api/v1/auth/me", path: "/api/v1/auth/me", headers: []string{"Authorization", "Bearer " + sqlOr}, status: unauth},
+		{name: "me with a token not UTF-8", route: "GET /api/v1/auth/me", path: "/api/v1/auth/me", headers: []string{"Authorization", "Bearer \xff\xfe.\xfd"}, status: unauth},
+		{name: "event types with an SQL API key", route: "GET /api/v1/event-types", path: "/api/v1/event-types", headers: []string{"Authorization", "Bearer whk_" + sqlQuote}, status: unauth},
+		{name: "event types with basic SQL", route: "GET /api/v1/event-types", path: "/api/v1/event-types",
+			headers: []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+sqlQuote))}, status: unauth},
+		{name: "API key list with a 10 kB token", route: keyList, path: "/api/v1/api-keys", headers: []string{"Authorization", "Bearer " + strings.Repeat("a.", 5000)}, status: unauth},
+		{name: "PUT the API key list", route: keyList, method: http.MethodPut, path: "/api/v1/api-keys", body: map[string]any{"name": "x"}, status: noMethod},
+
+		// Creating webhooks: every field.
+		{name: "create url SQL", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "https://example.com/" + sqlDrop}), status: bad, fields: f("url")},
+		{name: "create url javascript", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "javascript:alert(1)"}), status: bad, fields: f("url")},
+		{name: "create url file", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "file:///etc/passwd"}), status: bad, fields: f("url")},
+		{name: "create url cloud metadata", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://169.254.169.254/latest/meta-data/"}),
+			status: bad, fields: f("url"), msg: "--allow-private-targets"},
+		{name: "create url IPv6 loopback", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://[::1]:8080/"}), status: bad, fields: f("url")},
+		{name: "create url IPv4-mapped loopback", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://[::ffff:127.0.0.1]/"}), status: bad, fields: f("url")},
+		{name: "create url localhost", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://localhost/"}), status: bad, fields: f("url")},
+		{name: "create url private", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://10.0.0.1/"}), status: bad, fields: f("url")},
+		{name: "create url 2049 characters", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "https://example.com/" + strings.Repeat("a", 2029)}), status: bad, fields: f("url")},
+		{name: "create url NUL", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "https://example.com/\x00"}), status: bad, fields: f("url")},
+		{name: "create events SQL", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"events": []string{"message.new" + sqlDrop}}), status: bad, fields: f("events")},
+		{name: "create events a string", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"events": "message.new"}), status: bad, fields: f("events")},
+		{name: "create events numbers", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"events": []int{1}}), status: bad, fields: f("events")},
+		{name: "create events empty", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"events": []string{}}), status: bad, fields: f("events")},
+		{name: "create events 101", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"events": tooManyEvents}), status: bad, fields: f("events")},
+		{name: "create events unknown", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"events": []string{"nope.*"}}), status: bad, fields: f("events")},
+		{name: "create name a number", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"name": 123}), status: bad, fields: f("name")},
+		{name: "create name NUL", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"name": "hook\x00"}), status: bad, fields: f("name")},
+		{name: "create name 256 characters", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"name": strings.Repeat("n", 256)}), status: bad, fields: f("name")},
+		{name: "create name SQL without url", route: create, path: "/api/v1/webhooks", body: map[string]any{"name": sqlDrop, "events": []string{"*"}}, status: bad, fields: f("url")},
+		{name: "create description NUL", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"description": sqlOr + "\x00"}), status: bad, fields: f("description")},
+		{name: "create description 2001 characters", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"description": strings.Repeat("d", 2001)}), status: bad, fields: f("description")},
+		{name: "create secret SQL", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"secret": sqlDrop}), status: bad, fields: f("secret")},
+		{name: "create isActive a string", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"isActive": "yes"}), status: bad, fields: f("isActive")},
+		{name: "create header value CR LF", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"headers": map[string]string{"X-Tenant": "a\r\nX-Injected: 1"}}), status: bad, fields: f("headers")},
+		{name: "create header name CR LF", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"headers": map[string]string{"X-A\r\nX-B": "v"}}), status: bad, fields: f("headers")},
+		{name: "create header forging the signature", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"headers": map[string]string{"X-Webhook-Signature": "sha256=00"}}), status: bad, fields: f("headers")},
+		{name: "create headers an array", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"headers": []string{"X-A: b"}}), status: bad, fields: f("headers")},
+		{name: "create rateLimit negative", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"rateLimit": -1}), status: bad, fields: f("rateLimit")},
+		{name: "create rateLimit 10001", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"rateLimit": 10001}), status: bad, fields: f("rateLimit")},
+		{name: "create rateLimit 1e400", route: create, path: "/api/v1/webhooks", body: rawBody(`{"name":"h","url":"https://example.com","events":["*"],"rateLimit":1e400}`), status: bad, fields: f("rateLimit")},
+		{name: "create rateLimit past int64", route: create, path: "/api/v1/webhooks", body: rawBody(`{"name":"h","url":"https://example.com","events":["*"],"rateLimit":99999999999999999999}`), status: bad, fields: f("rateLimit")},
+		{name: "create timeoutSeconds negative", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"timeoutSeconds": -1}), status: bad, fields: f("timeoutSeconds")},
+		{name: "create timeoutSeconds 31", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"timeoutSeconds": 31}), status: bad, fields: f("timeoutSeconds")},
+		{name: "create timeoutSeconds a fraction", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"timeoutSeconds": 1.5}), status: bad, fields: f("timeoutSeconds")},
+		{name: "create setting the owner", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"userId": store.NewID()}), status: bad, fields: f("userId")},
+		{name: "create setting the id", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"id": store.NewID()}), status: bad, fields: f("id")},
+		{name: "create 10 MB", route: create, path: "/api/v1/webhooks", body: big, status: tooLarge, msg: "larger than"},
+		{name: "create deeply nested", route: create, path: "/api/v1/webhooks", body: rawBody(`{"name":"h","url":"https://example.com","events":` + deep + `}`), status: bad},
+		{name: "create invalid UTF-8", route: create, path: "/api/v1/webhooks", body: rawBody("{\"name\":\"\xc3\x28\",\"url\":\"https://example.com\",\"events\":[\"*\"]}"), status: bad, msg: "UTF-8"},
+		{name: "create raw NUL byte", route: create, path: "/api/v1/webhooks", body: rawBody("{\"name\":\"a\x00b\",\"url\":\"https://example.com\",\"events\":[\"*\"]}"), status: bad},
+		{name: "create null", route: create, path: "/api/v1/webhooks", body: rawBody(`null`), status: bad, fields: f("name", "url", "events")},
+		{name: "create a string", route: create, path: "/api/v1/webhooks", body: rawBody(`"webhook"`), status: bad},
+		{name: "create two objects", route: create, path: "/api/v1/webhooks", body: rawBody(`{"name":"h","url":"https://example.com","events":["*"]} {}`), status: bad},
+		{name: "create empty body", route: create, path: "/api/v1/webhooks", body: rawBody(``), status: bad},
+
+		// Listing webhooks.
+		{name: "list limit negative", route: list, path: "/api/v1/webhooks?limit=-1", status: bad, fields: f("limit")},
+		{name: "list limit zero", route: list, path: "/api/v1/webhooks?limit=0", status: bad, fields: f("limit")},
+		{name: "list limit 101", route: list, path: "/api/v1/webhooks?limit=101", status: bad, fields: f("limit")},
+		{name: "list limit huge", route: list, path: "/api/v1/webhooks?limit=99999999999999999999", status: bad, fields: f("limit")},
+		{name: "list limit SQL", route: list, path: "/api/v1/webhooks?limit=" + qesc("1; DROP TABLE webhooks"), status: bad, fields: f("limit")},
+		{name: "list limit exponent", route: list, path: "/api/v1/webhooks?limit=1e2", status: bad, fields: f("limit")},
+		{name: "list cursor SQL", route: list, path: "/api/v1/webhooks?cursor=" + qesc(sqlQuote), status: bad, fields: f("cursor")},
+		{name: "list cursor forged with SQL", route: list, path: "/api/v1/webhooks?cursor=" + forgedCursor("v1:"+sqlQuote), status: bad, fields: f("cursor")},
+		{name: "list cursor forged id plus SQL", route: list, path: "/api/v1/webhooks?cursor=" + forgedCursor("v1:"+store.NewID()+sqlQuote), status: bad, fields: f("cursor")},
+		{name: "list cursor another version", route: list, path: "/api/v1/webhooks?cursor=" + forgedCursor("v2:"+store.NewID()), status: bad, fields: f("cursor")},
+		{name: "list cursor a bare id", route: list, path: "/api/v1/webhooks?cursor=" + store.NewID(), status: bad, fields: f("cursor")},
+		{name: "list cursor 10 kB", route: list, path: "/api/v1/webhooks?cursor=" + strings.Repeat("A", 10000), status: bad, fields: f("cursor")},
+
+		// One webhook by id.
+		{name: "get SQL id", route: get, path: "/api/v1/webhooks/" + esc(sqlDrop), status: notFound, msg: "not found"},
+		{name: "get quote id", route: get, path: "/api/v1/webhooks/" + esc(sqlOr), status: notFound},
+		{name: "get NUL id", route: get, path: "/api/v1/webhooks/%00", status: notFound},
+		{name: "get invalid UTF-8 id", route: get, path: "/api/v1/webhooks/%ff%fe", status: notFound},
+		{name: "get id-shaped non-UUID", route: get, path: "/api/v1/webhooks/zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz", status: notFound},
+		{name: "get 10 kB id", route: get, path: "/api/v1/webhooks/" + strings.Repeat("9", 10000), status: notFound},
+		{name: "patch SQL id", route: patch, path: "/api/v1/webhooks/" + esc(sqlDrop), body: map[string]any{"name": "x"}, status: notFound},
+		{name: "patch url SQL", route: patch, path: hook, body: map[string]any{"url": "http://x/" + sqlQuote}, status: bad, fields: f("url")},
+		{name: "patch events a number", route: patch, path: hook, body: map[string]any{"events": 7}, status: bad, fields: f("events")},
+		{name: "patch name empty", route: patch, path: hook, body: map[string]any{"name": " "}, status: bad, fields: f("name")},
+		{name: "patch every option out of range", route: patch, path: hook, body: map[string]any{"rateLimit": 1 << 40, "timeoutSeconds": 3600, "headers": map[string]string{"X-A": "\x7f"}},
+			status: bad, fields: f("rateLimit", "timeoutSeconds", "headers")},
+		{name: "patch rateLimit a string", route: patch, path: hook, body: map[string]any{"rateLimit": "10"}, status: bad, fields: f("rateLimit")},
+		{name: "patch a previous secret", route: patch, path: hook, body: map[string]any{"previousSecret": "whatever-secret"}, status: bad, fields: f("previousSecret")},
+		{name: "patch 10 MB", route: patch, path: hook, body: big, status: tooLarge},
+		{name: "put SQL id", route: put, path: "/api/v1/webhooks/" + esc(sqlOr), body: map[string]any{"name": "x"}, status: notFound},
+		{name: "put 21 headers", route: put, path: hook, body: map[string]any{"headers": tooManyHeaders}, status: bad, fields: f("headers")},
+		{name: "put description NUL", route: put, path: hook, body: map[string]any{"description": "\x00"}, status: bad, fields: f("description")},
+		{name: "put deeply nested", route: put, path: hook, body: rawBody(`{"headers":` + deepObject + `}`), status: bad},
+		{name: "delete SQL id", route: del, path: "/api/v1/webhooks/" + esc(sqlDrop), status: notFound},
+		{name: "delete NUL id", route: del, path: "/api/v1/webhooks/%00", status: notFound},
+
+		// Test sends.
+		{name: "test SQL id", route: test, path: "/api/v1/webhooks/" + esc(sqlDrop) + "/test", body: map[string]any{}, status: notFound},
+		{name: "test eventType SQL", route: test, path: hook + "/test", body: map[string]any{"eventType": sqlQuote}, status: bad, fields: f("eventType")},
+		{name: "test eventType a number", route: test, path: hook + "/test", body: map[string]any{"eventType": 5}, status: bad, fields: f("eventType")},
+		{name: "test payload deeply nested", route: test, path: hook + "/test", body: rawBody(`{"payload":` + deepObject + `}`), status: bad},
+		{name: "test redirected elsewhere", route: test, path: hook + "/test", body: map[string]any{"url": "http://169.254.169.254/"}, status: bad, fields: f("url")},
+		{name: "test 10 MB", route: test, path: hook + "/test", body: big, status: tooLarge},
+
+		// Logs.
+		{name: "logs SQL id", route: logs, path: "/api/v1/webhooks/" + esc(sqlDrop) + "/logs", status: notFound},
+		{name: "logs status SQL", route: logs, path: hook + "/logs?status=" + qesc(sqlQuote), status: bad, fields: f("status")},
+		{name: "logs status pending", route: logs, path: hook + "/logs?status=pending", status: bad, fields: f("status")},
+		{name: "logs status upper case", route: logs, path: hook + "/logs?status=SUCCESS", status: bad, fields: f("status")},
+		{name: "logs eventType NUL", route: logs, path: hook + "/logs?eventType=message.new%00", status: bad, fields: f("eventType")},
+		{name: "logs eventType invalid UTF-8", route: logs, path: hook + "/logs?eventType=%ff", status: bad, fields: f("eventType")},
+		{name: "logs eventType 256 characters", route: logs, path: hook + "/logs?eventType=" + strings.Repeat("e", 256), status: bad, fields: f("eventType")},
+		{name: "logs since SQL", route: logs, path: hook + "/logs?since=" + qesc(sqlOr), status: bad, fields: f("since")},
+		{name: "logs until a word", route: logs, path: hook + "/logs?until=yesterday", status: bad, fields: f("until")},
+		{name: "logs since a date only", route: logs, path: hook + "/logs?since=2024-01-01", status: bad, fields: f("since")},
+		{name: "logs limit 501", route: logs, path: hook + "/logs?limit=501", status: bad, fields: f("limit")},
+		{name: "logs limit negative", route: logs, path: hook + "/logs?limit=-5", status: bad, fields: f("limit")},
+		{name: "logs cursor forged", route: logs, path: hook + "/logs?cursor=" + forgedCursor("v1:"+sqlDrop), status: bad, fields: f("cursor")},
+		{name: "logs every filter wrong", route: logs, path: hook + "/logs?status=x&since=x&until=x", status: bad, fields: f("status", "since", "until")},
+		{name: "log entry SQL log id", route: logEntry, path: hook + "/logs/" + esc(sqlDrop), status: notFound},
+		{name: "log entry NUL log id", route: logEntry, path: hook + "/logs/%00", status: notFound},
+		{name: "log entry SQL webhook id", route: logEntry, path: "/api/v1/webhooks/" + esc(sqlQuote) + "/logs/{log}", status: notFound},
+		{name: "stats SQL id", route: stats, path: "/api/v1/webhooks/" + esc(sqlDrop) + "/stats", status: notFound},
+		{name: "stats since garbage", route: stats, path: hook + "/stats?since=" + qesc(sqlDrop), status: bad, fields: f("since")},
+
+		// Rotation, replay, redelivery.
+		{name: "rotate SQL id", route: rotate, path: "/api/v1/webhooks/" + esc(sqlDrop) + "/rotate-secret", status: notFound},
+		{name: "rotate secret SQL", route: rotate, path: hook + "/rotate-secret", body: map[string]any{"secret": sqlDrop}, status: bad, fields: f("secret")},
+		{name: "rotate secret a number", route: rotate, path: hook + "/rotate-secret", body: map[string]any{"secret": 12345678}, status: bad, fields: f("secret")},
+		{name: "rotate secret 1025 bytes", route: rotate, path: hook + "/rotate-secret", body: map[string]any{"secret": strings.Repeat("s", 1025)}, status: bad, fields: f("secret")},
+		{name: "rotate 10 MB", route: rotate, path: hook + "/rotate-secret", body: big, status: tooLarge},
+		{name: "replay SQL id", route: replay, path: "/api/v1/webhooks/" + esc(sqlDrop) + "/replay", body: map[string]any{"since": "2024-01-01T00:00:00Z"}, status: notFound},
+		{name: "replay since SQL", route: replay, path: hook + "/replay", body: map[string]any{"since": sqlOr}, status: bad, fields: f("since")},
+		{name: "replay since missing", route: replay, path: hook + "/replay", body: map[string]any{}, status: bad, fields: f("since")},
+		{name: "replay since a number", route: replay, path: hook + "/replay", body: map[string]any{"since": 1700000000}, status: bad, fields: f("since")},
+		{name: "replay until before since", route: replay, path: hook + "/replay", body: map[string]any{"since": "2024-02-01T00:00:00Z", "until": "2024-01-01T00:00:00Z"}, status: bad, fields: f("until")},
+		{name: "replay impossible date", route: replay, path: hook + "/replay", body: map[string]any{"since": "2024-13-45T99:99:99Z"}, status: bad, fields: f("since")},
+		{name: "replay status pending", route: replay, path: hook + "/replay", body: map[string]any{"since": "2024-01-01T00:00:00Z", "status": "pending"}, status: bad, fields: f("status")},
+		{name: "replay status SQL", route: replay, path: hook + "/replay", body: map[string]any{"since": "2024-01-01T00:00:00Z", "status": "failed" + sqlQuote}, status: bad, fields: f("status")},
+		{name: "replay 10 MB", route: replay, path: hook + "/replay", body: big, status: tooLarge},
+		{name: "replay no body", route: replay, path: hook + "/replay", status: bad},
+		{name: "redeliver SQL log id", route: redeliver, path: hook + "/logs/" + esc(sqlDrop) + "/redeliver", status: notFound},
+		{name: "redeliver SQL webhook id", route: redeliver, path: "/api/v1/webhooks/" + esc(sqlOr) + "/logs/{log}/redeliver", status: notFound},
+		{name: "redeliver unknown log", route: redeliver, path: hook + "/logs/" + store.NewID() + "/redeliver", status: notFound},
+
+		// Events.
+		{name: "publish event SQL", route: publish, path: "/api/v1/events", body: map[string]any{"event": "message.new" + sqlQuote, "data": 1}, status: bad, fields: f("event")},
+		{name: "publish event unknown", route: publish, path: "/api/v1/events", body: map[string]any{"event": "message.deleted", "data": 1}, status: bad, fields: f("event")},
+		{name: "publish event NUL", route: publish, path: "/api/v1/events", body: map[string]any{"event": "message.new\x00", "data": 1}, status: bad, fields: f("event")},
+		{name: "publish event a number", route: publish, path: "/api/v1/events", body: map[string]any{"event": 5, "data": 1}, status: bad, fields: f("event")},
+		{name: "publish data missing", route: publish, path: "/api/v1/events", body: map[string]any{"event": "message.new"}, status: bad, fields: f("data")},
+		{name: "publish data deeply nested", route: publish, path: "/api/v1/events", body: rawBody(`{"event":"message.new","data":` + deep + `}`), status: bad},
+		{name: "publish data invalid UTF-8", route: publish, path: "/api/v1/events", body: rawBody("{\"event\":\"message.new\",\"data\":\"\xff\"}"), status: bad, msg: "UTF-8"},
+		{name: "publish timestamp a word", route: publish, path: "/api/v1/events", body: map[string]any{"event": "message.new", "data": 1, "timestamp": "yesterday"}, status: bad, fields: f("timestamp")},
+		{name: "publish timestamp impossible", route: publish, path: "/api/v1/events", body: map[string]any{"event": "message.new", "data": 1, "timestamp": "2024-13-45T99:99:99Z"}, status: bad, fields: f("timestamp")},
+		{name: "publish timestamp a number", route: publish, path: "/api/v1/events", body: map[string]any{"event": "message.new", "data": 1, "timestamp": 1700000000}, status: bad, fields: f("timestamp")},
+		{name: "publish idempotency key 256", route: publish, path: "/api/v1/events", body: map[string]any{"event": "message.new", "data": 1, "idempotencyKey": strings.Repeat("k", 256)}, status: bad, fields: f("idempotencyKey")},
+		{name: "publish idempotency key empty", route: publish, path: "/api/v1/events", body: map[string]any{"event": "message.new", "data": 1, "idempotencyKey": ""}, status: bad, fields: f("idempotencyKey")},
+		{name: "publish idempotency key SQL and NUL", route: publish, path: "/api/v1/events", body: map[string]any{"event": "message.new", "data": 1, "idempotencyKey": sqlDrop + "\x00"}, status: bad, fields: f("idempotencyKey")},
+		{name: "publish idempotency header 10 kB", route: publish, path: "/api/v1/events", body: map[string]any{"event": "message.new", "data": 1},
+			headers: []string{"Idempotency-Key", strings.Repeat("k", 10000)}, status: bad, fields: f("idempotencyKey")},
+		{name: "publish idempotency header invalid UTF-8", route: publish, path: "/api/v1/events", body: map[string]any{"event": "message.new", "data": 1},
+			headers: []string{"Idempotency-Key", "key-\xff"}, status: bad, fields: f("idempotencyKey")},
+		{name: "publish every field wrong", route: publish, path: "/api/v1/events", body: map[string]any{"event": "x", "timestamp": "x", "idempotencyKey": ""},
+			status: bad, fields: f("event", "data", "timestamp", "idempotencyKey")},
+		{name: "publish 10 MB", route: publish, path: "/api/v1/events", body: big, status: tooLarge},
+		{name: "publish unknown field", route: publish, path: "/api/v1/events", body: map[string]any{"event": "message.new", "data": 1, "userId": store.NewID()}, status: bad, fields: f("userId")},
+		{name: "DELETE the events", route: publish, method: http.MethodDelete, path: "/api/v1/events", status: noMethod},
+		{name: "event SQL id", route: event, path: "/api/v1/events/" + esc(sqlDrop), status: notFound},
+		{name: "event NUL id", route: event, path: "/api/v1/events/%00", status: notFound},
+
+		// API keys.
+		{name: "key name SQL and NUL", route: keyCreate, path: "/api/v1/api-keys", body: map[string]any{"name": sqlDrop + "\x00"}, status: bad, fields: f("name")},
+		{name: "key name 256 characters", route: keyCreate, path: "/api/v1/api-keys", body: map[string]any{"name": strings.Repeat("k", 256)}, status: bad, fields: f("name")},
+		{name: "key name an array", route: keyCreate, path: "/api/v1/api-keys", body: map[string]any{"name": []string{"k"}}, status: bad, fields: f("name")},
+		{name: "key chosen by the caller", route: keyCreate, path: "/api/v1/api-keys", body: map[string]any{"name": "k", "key": "whk_chosen"}, status: bad, fields: f("key")},
+		{name: "key 10 MB", route: keyCreate, path: "/api/v1/api-keys", body: big, status: tooLarge},
+		{name: "key delete SQL id", route: keyDelete, path: "/api/v1/api-keys/" + esc(sqlDrop), status: notFound},
+		{name: "key delete NUL id", route: keyDelete, path: "/api/v1/api-keys/%00", status: notFound},
+		{name: "key PATCH", route: keyDelete, method: http.MethodPatch, path: "/api/v1/api-keys/{key}", body: map[string]any{"name": "renamed"}, status: noMethod},
+	}
+}
+
+func TestHostileInput(t *testing.T) {
+	cases := hostileCases()
+	if len(cases) < 40 {
+		t.Fatalf("only %d hostile cases, want at least 40", len(cases))
+	}
+	covered := map[string]bool{}
+	for _, c := range cases {
+		covered[c.route] = true
+	}
+	for _, r := range serverRoutes(t) {
+		if !covered[r] {
+			t.Errorf("route %s has no hostile case", r)
+		}
+	}
+	for r := range covered {
+		if !slices.Contains(serverRoutes(t), r) {
+			t.Errorf("hostile cases name route %s, which server.go does not register", r)
+		}
+	}
+
+	storetest.EachTarget(t, func(t *testing.T, db string) {
+		st := storetest.Open(t, db)
+		raw, kind := openRaw(t, db)
+		rc := newReceiver(t)
+		// As serve runs: the private-address guard (the test receiver is
+		// on loopback, so it is exempted as serve exempts its own
+		// listener), reserved headers, metrics and a secret grace.
+		guard := netguard.Policy{ExemptHosts: []string{rc.srv.Listener.Addr().String()}}
+		s := newTestServer(t, st, func(c *server.Config) {
+			c.CheckURL = guard.CheckURL
+			c.ReservedHeader = delivery.ReservedHeader
+			c.SecretGrace = time.Hour
+			c.Metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "# metrics\n") })
+		})
+		_, token := cheapUser(t, s, "a@example.com")
+		hook := s.createWebhook(t, token, map[string]any{"name": "target", "url": rc.URL(), "events": []string{"*"},
+			"headers": map[string]string{"X-Tenant": "acme"}})
+		sent := s.sendTest(t, token, hook.ID, "message.new", map[string]string{"hello": "world"})
+		var ev eventResult
+		s.call(t, http.MethodPost, "/api/v1/events", token, map[string]any{"event": "message.new", "data": map[string]int{"n": 1}, "idempotencyKey": "order-1"},
+			http.StatusAccepted, &ev)
+		key := newAPIKey(t, s, token, "publisher")
+		ids := strings.NewReplacer("{hook}", hook.ID, "{log}", sent.LogID, "{event}", ev.ID, "{key}", key.ID)
+		views := []string{
+			"/api/v1/auth/me", "/api/v1/webhooks", "/api/v1/webhooks/" + hook.ID, "/api/v1/webhooks/" + hook.ID + "/logs",
+			"/api/v1/webhooks/" + hook.ID + "/logs/" + sent.LogID, "/api/v1/webhooks/" + hook.ID + "/stats",
+			"/api/v1/events/" + ev.ID, "/api/v1/api-keys",
+		}
+		before := takeSnapshot(t, s, raw, kind, token, views, rc)
+
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				method := c.method
+				if method == "" {
+					method, _, _ = strings.Cut(c.route, " ")
+				}
+				path := ids.Replace(c.path)
+				resp := s.do(t, method, path, token, c.body, c.headers...)
+				if resp.Status != c.status {
+					t.Errorf("%s %.80s: status %d, want %d; body %.300s", method, path, resp.Status, c.status, resp.Body)
+				} else {
+					e := wantError(t, resp, c.status, c.fields...)
+					if c.msg != "" && !strings.Contains(strings.ToLower(e.Message+fmt.Sprint(e.Details)), strings.ToLower(c.msg)) {
+						t.Errorf("message %q (details %v), want it to mention %q", e.Message, e.Details, c.msg)
+					}
+				}
+				if after := takeSnapshot(t, s, raw, kind, token, views, rc); before.diff(after) != "" {
+					t.Errorf("%s %.80s changed the database: %s", method, path, before.diff(after))
+					// Judge the next cases against what is there now.
+					before = after
+				}
+			})
+		}
+
+		t.Run("SQL metacharacters are stored as data", func(t *testing.T) {
+			// Accepted input with SQL in every string comes back verbatim,
+			// and the tables it names are still there.
+			w := s.createWebhook(t, token, map[string]any{
+				"name": sqlDrop, "description": sqlOr + " " + sqlQuote, "url": rc.URL() + "?q=" + qesc(sqlQuote),
+				"events": []string{"*"}, "headers": map[string]string{"X-Tenant": sqlQuote}, "secret": "';DROP-TABLE-webhooks;--",
+			})
+			var got webhookJSON
+			s.call(t, http.MethodGet, "/api/v1/webhooks/"+w.ID, token, nil, http.StatusOK, &got)
+			if got.Name != sqlDrop || got.Description != sqlOr+" "+sqlQuote || got.Secret != "';DROP-TABLE-webhooks;--" {
+				t.Errorf("stored webhook = %+v, want the SQL text back verbatim", got)
+			}
+			k := newAPIKey(t, s, token, sqlOr)
+			var keys page[apiKeyJSON]
+			s.call(t, http.MethodGet, "/api/v1/api-keys", token, nil, http.StatusOK, &keys)
+			if !slices.ContainsFunc(keys.Data, func(x apiKeyJSON) bool { return x.ID == k.ID && x.Name == sqlOr }) {
+				t.Errorf("API keys = %+v, want %s named %q", keys.Data, k.ID, sqlOr)
+			}
+			var pub eventResult
+			s.call(t, http.MethodPost, "/api/v1/events", token, map[string]any{"event": "message.new", "data": map[string]string{"q": sqlDrop}, "idempotencyKey": sqlQuote},
+				http.StatusAccepted, &pub)
+			var e eventJSON
+			s.call(t, http.MethodGet, "/api/v1/events/"+pub.ID, token, nil, http.StatusOK, &e)
+			if e.IdempotencyKey == nil || *e.IdempotencyKey != sqlQuote || !strings.Contains(string(e.Data), "DROP TABLE") {
+				t.Errorf("stored event = %+v, want the SQL idempotency key and data verbatim", e)
+			}
+			var l page[logJSON]
+			s.call(t, http.MethodGet, "/api/v1/webhooks/"+hook.ID+"/logs?eventType="+qesc(sqlQuote), token, nil, http.StatusOK, &l)
+			if len(l.Data) != 0 {
+				t.Errorf("logs filtered by an SQL event type = %+v, want none", l.Data)
+			}
+			after := dumpTables(t, raw, kind)
+			for table, want := range map[string]int{"webhooks": 1, "api_keys": 1, "events": 1} {
+				if got := after[table].Rows - before.Tables[table].Rows; got != want {
+					t.Errorf("table %s grew by %d rows, want %d", table, got, want)
+				}
+			}
+		})
+	})
+}
