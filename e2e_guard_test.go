@@ -55,3 +55,70 @@ func TestE2EPrivateTargetGuard(t *testing.T) {
 		}
 	})
 }
+
+// TestE2EInboxNeedsNoPrivateTargets checks the one exception to the guard:
+// without --allow-private-targets a webhook may target this process's own
+// inbox, on its own port and nowhere else on loopback, and its deliveries
+// arrive there verified; --inbox=false takes the exception away.
+func TestE2EInboxNeedsNoPrivateTargets(t *testing.T) {
+	t.Parallel()
+	storetest.EachTarget(t, func(t *testing.T, db string) {
+		t.Parallel()
+		guarded := startServe(t, db, append(adminEnv, "WEBHOOKD_ALLOW_PRIVATE_TARGETS=false"), deliveryArgs...)
+		a := api{t: t, base: guarded.URL, token: login(t, guarded.URL, adminEmail, adminPassword)}
+		port := guarded.URL[strings.LastIndex(guarded.URL, ":"):]
+		other := freeAddr(t)
+
+		hook := createWebhook(t, a, guarded.URL+"/inbox/e2e")
+		// By name too; for another event type, so that each event below
+		// fans out to one webhook.
+		a.json(http.MethodPost, "/api/v1/webhooks", `{"name":"by name","url":"http://localhost`+port+`/inbox/by-name","events":["conversation.created"]}`,
+			http.StatusCreated, nil)
+		for _, url := range []string{
+			guarded.URL + "/api/v1/webhooks",               // this process, but not its inbox
+			"http://" + other + "/inbox/e2e",               // an inbox path on another port
+			"http://localhost" + port + "/inbox/",          // no inbox name
+			"http://169.254.169.254" + port + "/inbox/e2e", // this port, not loopback
+		} {
+			code, body := a.call(http.MethodPost, "/api/v1/webhooks", `{"name":"x","url":"`+url+`","events":["*"]}`)
+			if code != http.StatusBadRequest || !strings.Contains(string(body), "--allow-private-targets") {
+				t.Errorf("create %s: %d %s; want 400 naming --allow-private-targets", url, code, body)
+			}
+		}
+
+		publish(t, a, 1)
+		var captures struct {
+			Data []struct {
+				Body      string `json:"body"`
+				Signature string `json:"signature"`
+				WebhookID string `json:"webhookId"`
+			} `json:"data"`
+		}
+		waitFor(t, 30*time.Second, func() (bool, string) {
+			a.json(http.MethodGet, "/api/v1/inboxes/e2e", "", http.StatusOK, &captures)
+			return len(captures.Data) > 0, "a delivery in the inbox"
+		})
+		if c := captures.Data[0]; c.Signature != "verified" || c.WebhookID != hook.ID || !strings.Contains(c.Body, `"data":{"n":0}`) {
+			t.Errorf("inbox capture = %+v, want the published event, verified for webhook %s", c, hook.ID)
+		}
+		var s statsWire
+		waitFor(t, 30*time.Second, func() (bool, string) {
+			s = stats(t, a, hook.ID)
+			return s.SuccessfulDeliveries == 1, "one successful delivery"
+		})
+		guarded.stop()
+
+		off := startServe(t, db, append(adminEnv, "WEBHOOKD_ALLOW_PRIVATE_TARGETS=false"), "--inbox=false", "--console=false")
+		a.base = off.URL
+		offPort := off.URL[strings.LastIndex(off.URL, ":"):]
+		code, body := a.call(http.MethodPost, "/api/v1/webhooks", `{"name":"x","url":"http://127.0.0.1`+offPort+`/inbox/e2e","events":["*"]}`)
+		if code != http.StatusBadRequest {
+			t.Errorf("with --inbox=false, create an inbox webhook: %d %s, want 400", code, body)
+		}
+		for _, path := range []string{"/", "/console/app.js", "/inbox/e2e"} {
+			if code, _ := (api{t: t, base: off.URL}).call(http.MethodGet, path, ""); code != http.StatusNotFound {
+				t.Errorf("with --inbox=false --console=false, GET %s = %d, want 404", path, code)
+			}
+		}
+	})
+}

@@ -32,7 +32,9 @@ import (
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/bench"
 	"github.com/webhookd/webhookd/catalog"
+	"github.com/webhookd/webhookd/console"
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/inbox"
 	"github.com/webhookd/webhookd/metrics"
 	"github.com/webhookd/webhookd/netguard"
 	"github.com/webhookd/webhookd/server"
@@ -140,7 +142,7 @@ type serveConfig struct {
 	addr, db, jwtSecret, eventTypes, retrySchedule, logFormat, logLevel, metricsAddr string
 	tokenTTL, deliveryTimeout, shutdownGrace, leaseDuration                          time.Duration
 	disableAfter, retention, secretGrace, loginWindow                                time.Duration
-	migrate, allowPrivate, requireHTTPS                                              bool
+	migrate, allowPrivate, requireHTTPS, console, inbox                              bool
 	workers, perWebhook, disableMinFailures, loginMaxFailures                        int
 }
 
@@ -185,6 +187,8 @@ func serveFlags() (*flagSet, *serveConfig) {
 	dur(&c.disableAfter, "disable-after", "WEBHOOKD_DISABLE_AFTER", 72*time.Hour, "disable a webhook whose every attempt has failed for this long (0: never)")
 	num(&c.disableMinFailures, "disable-min-failures", "WEBHOOKD_DISABLE_MIN_FAILURES", 20, "and that has at least this many consecutive failed attempts")
 	dur(&c.retention, "retention", "WEBHOOKD_RETENTION", 720*time.Hour, "delete logs and finished deliveries older than this (0: keep everything)")
+	boolean(&c.console, "console", "WEBHOOKD_CONSOLE", true, "serve the web console at /")
+	boolean(&c.inbox, "inbox", "WEBHOOKD_INBOX", true, "serve the development inbox at /inbox/NAME, which webhooks may target on this process's own port without --allow-private-targets")
 	str(&c.metricsAddr, "metrics-addr", "WEBHOOKD_METRICS_ADDR", "", "serve /metrics on this address instead of --addr")
 	str(&c.logFormat, "log-format", "WEBHOOKD_LOG_FORMAT", "text", "log format: text or json")
 	str(&c.logLevel, "log-level", "WEBHOOKD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
@@ -233,7 +237,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if c.leaseDuration > 0 && c.leaseDuration <= c.deliveryTimeout {
 		return fmt.Errorf("--lease-duration %s must be longer than --delivery-timeout %s, or a slow send would be taken over while it runs", c.leaseDuration, c.deliveryTimeout)
 	}
+	// Listen before anything that needs the port: the inbox exemption of
+	// the address guard is for this process's own port only.
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	defer ln.Close() // a no-op once the server has closed it
 	guard := netguard.Policy{AllowPrivate: c.allowPrivate, RequireHTTPS: c.requireHTTPS}
+	if c.inbox {
+		guard.InboxPort = ln.Addr().(*net.TCPAddr).Port
+	}
 	if c.allowPrivate {
 		logger.Warn("--allow-private-targets is set: webhooks may reach loopback, private and link-local addresses, including cloud metadata endpoints; use it only for development or on a trusted private network")
 	}
@@ -279,19 +293,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if c.metricsAddr == "" {
 		metricsOnAPI = meters.Handler()
 	}
+	var inboxes *inbox.Inbox
+	if c.inbox {
+		inboxes = inbox.New(inbox.Config{Lookup: st.WebhooksTargetingInbox, Port: guard.InboxPort, Logger: logger})
+	}
+	var webConsole http.Handler
+	if c.console {
+		webConsole = console.Handler()
+	}
 	api, err := server.New(server.Config{
 		Store: st, Publisher: countingPublisher{publisher, meters}, Catalog: cat, Tokens: tokens,
 		Sender: delivery.TestSender{Sender: sender, Store: st}, Waker: dispatcher, Logger: logger, Version: version,
 		CheckURL: guard.CheckURL, SecretGrace: c.secretGrace, Readiness: dispatcher, ReservedHeader: delivery.ReservedHeader,
 		Throttle: server.Throttle{MaxFailures: c.loginMaxFailures, Window: c.loginWindow},
-		Metrics:  metricsOnAPI,
+		Metrics:  metricsOnAPI, Inbox: inboxes, Console: webConsole,
 	})
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", c.addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", c.addr, err)
 	}
 	httpServer := &http.Server{
 		Handler:           api,
@@ -300,6 +318,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Shutdown waits for handlers to return; open event streams would not.
+	httpServer.RegisterOnShutdown(api.CloseStreams)
 	var metricsServer *http.Server
 	if c.metricsAddr != "" {
 		mln, err := net.Listen("tcp", c.metricsAddr)

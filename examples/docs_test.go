@@ -80,16 +80,22 @@ func (o openAPI) operations() []string {
 }
 
 // match finds the documented operation for a concrete method and path.
+// A literal segment beats a parameter, as the router's own ordering does:
+// .../logs/stream is not the log whose id is "stream".
 func (o openAPI) match(method, path string) (string, map[string]any) {
+	best, bestParams := "", -1
+	var bestOp map[string]any
 	for tpl, item := range o["paths"].(map[string]any) {
 		re := "^" + regexp.MustCompile(`\\\{[^}]+\\\}`).ReplaceAllString(regexp.QuoteMeta(tpl), `[^/]+`) + "$"
-		if regexp.MustCompile(re).MatchString(path) {
-			if op, ok := item.(map[string]any)[strings.ToLower(method)].(map[string]any); ok {
-				return method + " " + tpl, op
-			}
+		if !regexp.MustCompile(re).MatchString(path) {
+			continue
+		}
+		op, ok := item.(map[string]any)[strings.ToLower(method)].(map[string]any)
+		if n := strings.Count(tpl, "{"); ok && (bestParams < 0 || n < bestParams) {
+			best, bestParams, bestOp = method+" "+tpl, n, op
 		}
 	}
-	return "", nil
+	return best, bestOp
 }
 
 // resolve follows a local $ref.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -91,9 +92,36 @@ type Policy struct {
 	RequireHTTPS bool
 	// Resolver looks up host names at check time; nil uses the default.
 	Resolver *net.Resolver
-	// ExemptHosts are host:port pairs (this process's own listener) that
-	// are allowed whatever their address.
+	// ExemptHosts are host:port pairs that are allowed whatever their
+	// address.
 	ExemptHosts []string
+	// InboxPort is the port this process serves its built-in inbox on (0:
+	// none). A URL on a loopback host at that port whose path is under
+	// /inbox/ is allowed, and so is dialling a loopback address at that
+	// port: the request can only reach this same process, never the
+	// network around it.
+	InboxPort int
+}
+
+// InboxPath is where the built-in inbox lives.
+const InboxPath = "/inbox/"
+
+// IsInboxURL reports whether u targets the built-in inbox of a process
+// listening on port: an http(s) URL on a loopback host at that port, under
+// /inbox/.
+func IsInboxURL(u *url.URL, port int) bool {
+	if port <= 0 || !strings.HasPrefix(u.Path, InboxPath) || len(u.Path) == len(InboxPath) {
+		return false
+	}
+	if u.Port() != strconv.Itoa(port) {
+		return false
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // CheckURL vets a webhook URL when it is saved: the scheme, and every
@@ -103,7 +131,7 @@ func (p Policy) CheckURL(u *url.URL) error {
 	if p.RequireHTTPS && u.Scheme != "https" {
 		return fmt.Errorf("%w: must be an https:// URL (webhookd runs with --require-https)", ErrBlocked)
 	}
-	if p.AllowPrivate || p.exempt(u.Host) {
+	if p.AllowPrivate || p.exempt(u.Host) || IsInboxURL(u, p.InboxPort) {
 		return nil
 	}
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
@@ -152,6 +180,9 @@ func (p Policy) Control(network, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return fmt.Errorf("%w: cannot parse dial address %q", ErrBlocked, address)
+	}
+	if p.InboxPort > 0 && int(ap.Port()) == p.InboxPort && ap.Addr().Unmap().IsLoopback() {
+		return nil // this process's own listener: the built-in inbox
 	}
 	if what := Classify(ap.Addr()); what != "" {
 		return fmt.Errorf("%w: %s is a %s address; %s", ErrBlocked, ap.Addr().Unmap(), what, FlagHint)

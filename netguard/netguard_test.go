@@ -69,6 +69,15 @@ func TestCheckURL(t *testing.T) {
 		{"http://127.0.0.1/x", Policy{AllowPrivate: true}, ""},
 		{"http://8.8.8.8/x", Policy{RequireHTTPS: true}, "https"},
 		{"http://127.0.0.1:3000/inbox", Policy{ExemptHosts: []string{"127.0.0.1:3000"}}, ""},
+		// The built-in inbox of this process, and nothing else on loopback.
+		{"http://localhost:3000/inbox/demo", Policy{InboxPort: 3000}, ""},
+		{"http://127.0.0.1:3000/inbox/demo?x=1", Policy{InboxPort: 3000}, ""},
+		{"https://[::1]:3000/inbox/a.b", Policy{InboxPort: 3000}, ""},
+		{"http://localhost:3001/inbox/demo", Policy{InboxPort: 3000}, "loopback host"},
+		{"http://localhost:3000/api/v1/webhooks", Policy{InboxPort: 3000}, "loopback host"},
+		{"http://localhost:3000/inbox/", Policy{InboxPort: 3000}, "loopback host"},
+		{"http://10.0.0.5:3000/inbox/demo", Policy{InboxPort: 3000}, "private"},
+		{"http://localhost/inbox/demo", Policy{InboxPort: 80}, "loopback host"},
 	}
 	for _, tt := range tests {
 		u, _ := url.Parse(tt.url)
@@ -106,4 +115,24 @@ func TestControlRefusesDialToLoopback(t *testing.T) {
 		t.Fatalf("with AllowPrivate: %v", err)
 	}
 	resp.Body.Close()
+}
+
+// TestControlAllowsOwnInbox checks that the inbox exemption opens this
+// process's own port on loopback and nothing else.
+func TestControlAllowsOwnInbox(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer other.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	dialer := &net.Dialer{Control: Policy{InboxPort: port}.Control}
+	client := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
+	resp, err := client.Get(srv.URL + "/inbox/demo")
+	if err != nil {
+		t.Fatalf("GET own inbox: %v", err)
+	}
+	resp.Body.Close()
+	if _, err := client.Get(other.URL); err == nil || !errors.Is(err, ErrBlocked) {
+		t.Fatalf("GET another loopback port = %v, want ErrBlocked", err)
+	}
 }

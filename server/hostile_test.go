@@ -262,6 +262,16 @@ func hostileCases() []hostileCase {
 		keyList   = "GET /api/v1/api-keys"
 		keyDelete = "DELETE /api/v1/api-keys/:id"
 		hook      = "/api/v1/webhooks/{hook}"
+		series    = "GET /api/v1/webhooks/:id/stats/series"
+		inboxList = "GET /api/v1/inboxes/:name"
+		inboxLive = "GET /api/v1/inboxes/:name/stream"
+		inboxGet  = "GET /inbox/:name"
+		inboxPost = "POST /inbox/:name"
+		inboxPut  = "PUT /inbox/:name"
+		inboxPtch = "PATCH /inbox/:name"
+		inboxDel  = "DELETE /inbox/:name"
+		root      = "GET /"
+		asset     = "GET /console/*file"
 	)
 	big := rawBody(`{"name":"` + strings.Repeat("a", 10<<20) + `"}`)
 	deep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
@@ -427,6 +437,32 @@ func hostileCases() []hostileCase {
 		{name: "log entry SQL log id", route: logEntry, path: hook + "/logs/" + esc(sqlDrop), status: notFound},
 		{name: "log entry NUL log id", route: logEntry, path: hook + "/logs/%00", status: notFound},
 		{name: "log entry SQL webhook id", route: logEntry, path: "/api/v1/webhooks/" + esc(sqlQuote) + "/logs/{log}", status: notFound},
+		{name: "series hours zero", route: series, path: hook + "/stats/series?hours=0", status: bad, fields: f("hours")},
+		{name: "series hours negative", route: series, path: hook + "/stats/series?hours=-24", status: bad, fields: f("hours")},
+		{name: "series hours huge", route: series, path: hook + "/stats/series?hours=99999999999999999999999", status: bad, fields: f("hours")},
+		{name: "series hours SQL", route: series, path: hook + "/stats/series?hours=" + qesc(sqlOr), status: bad, fields: f("hours")},
+		{name: "series SQL id", route: series, path: "/api/v1/webhooks/" + esc(sqlDrop) + "/stats/series", status: notFound},
+		{name: "log stream status SQL", route: logEntry, path: hook + "/logs/stream?status=" + qesc(sqlQuote), status: bad, fields: f("status")},
+		{name: "log stream from the past", route: logEntry, path: hook + "/logs/stream?since=2000-01-01T00:00:00Z", status: bad, fields: f("since")},
+		{name: "log stream SQL id", route: logEntry, path: "/api/v1/webhooks/" + esc(sqlOr) + "/logs/stream", status: notFound},
+
+		// The inbox and the console.
+		{name: "inbox list SQL name", route: inboxList, path: "/api/v1/inboxes/" + esc(sqlDrop), status: bad, fields: f("name")},
+		{name: "inbox list NUL name", route: inboxList, path: "/api/v1/inboxes/demo%00", status: bad, fields: f("name")},
+		{name: "inbox list 65 characters", route: inboxList, path: "/api/v1/inboxes/" + strings.Repeat("n", 65), status: bad, fields: f("name")},
+		{name: "inbox list invalid UTF-8", route: inboxList, path: "/api/v1/inboxes/%FF", status: bad, fields: f("name")},
+		{name: "inbox stream SQL name", route: inboxLive, path: "/api/v1/inboxes/" + esc(sqlOr) + "/stream", status: bad, fields: f("name")},
+		{name: "inbox stream dot-dot", route: inboxLive, path: "/api/v1/inboxes/..%2F..%2Fetc/stream", status: notFound},
+		{name: "inbox GET SQL name", route: inboxGet, path: "/inbox/" + esc(sqlDrop), status: notFound},
+		{name: "inbox POST SQL name", route: inboxPost, path: "/inbox/" + esc(sqlQuote), body: map[string]string{"x": sqlDrop}, status: notFound},
+		{name: "inbox PUT NUL name", route: inboxPut, path: "/inbox/%00", body: rawBody("x"), status: notFound},
+		{name: "inbox PATCH dot-dot", route: inboxPtch, path: "/inbox/..%2F..%2Fapi", body: rawBody("x"), status: notFound},
+		{name: "inbox DELETE leading dash", route: inboxDel, path: "/inbox/-rf", status: notFound},
+		{name: "inbox POST 65 characters", route: inboxPost, path: "/inbox/" + strings.Repeat("n", 65), body: rawBody("x"), status: notFound},
+		{name: "console POST", route: root, method: http.MethodPost, path: "/", body: rawBody("x"), status: noMethod},
+		{name: "console asset dot-dot", route: asset, path: "/console/..%2F..%2Fgo.mod", status: notFound},
+		{name: "console asset NUL", route: asset, path: "/console/app.js%00", status: notFound},
+		{name: "console asset unknown", route: asset, path: "/console/" + esc(sqlDrop), status: notFound},
 		{name: "stats SQL id", route: stats, path: "/api/v1/webhooks/" + esc(sqlDrop) + "/stats", status: notFound},
 		{name: "stats since garbage", route: stats, path: hook + "/stats?since=" + qesc(sqlDrop), status: bad, fields: f("since")},
 

@@ -67,35 +67,11 @@ func (s *Server) handleLogList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f := store.LogFilter{Page: page}
-	q := r.URL.Query()
-	var bad []FieldError
-	switch st := q.Get("status"); st {
-	case "", store.AttemptSuccess, store.AttemptFailed:
-		f.Status = st
-	default:
-		bad = append(bad, FieldError{"status", `must be "success" or "failed"`})
+	f, err := logFilterParams(r)
+	if err != nil {
+		return err
 	}
-	if et := q.Get("eventType"); et != "" {
-		switch {
-		case len(et) > 255:
-			bad = append(bad, FieldError{"eventType", "must be at most 255 characters"})
-		case !utf8.ValidString(et) || hasControl(et):
-			// PostgreSQL refuses such text outright; no event type has it.
-			bad = append(bad, FieldError{"eventType", "must be valid UTF-8 without control characters"})
-		}
-		f.EventType = et
-	}
-	for name, dst := range map[string]**time.Time{"since": &f.Since, "until": &f.Until} {
-		t, err := timeParam(r, name)
-		if err != nil {
-			bad = append(bad, err.(*Error).Details...)
-		}
-		*dst = t
-	}
-	if bad != nil {
-		return invalid(bad...)
-	}
+	f.Page = page
 	logs, next, err := s.store.ListLogs(r.Context(), currentUser(r).ID, hook.ID, f)
 	if err != nil {
 		return asNotFound(err, "webhook")
@@ -222,4 +198,39 @@ func (s *Server) handleWebhookTest(w http.ResponseWriter, r *http.Request) error
 	j := toLogJSON(l, false)
 	out.StatusCode, out.ResponseBody, out.Error = j.StatusCode, j.ResponseBody, j.Error
 	return s.json(w, http.StatusOK, out)
+}
+
+// logFilterParams reads the filters that the log list and the log stream
+// share: status, eventType, since and until.
+func logFilterParams(r *http.Request) (store.LogFilter, error) {
+	var f store.LogFilter
+	q := r.URL.Query()
+	var bad []FieldError
+	switch st := q.Get("status"); st {
+	case "", store.AttemptSuccess, store.AttemptFailed:
+		f.Status = st
+	default:
+		bad = append(bad, FieldError{"status", `must be "success" or "failed"`})
+	}
+	if et := q.Get("eventType"); et != "" {
+		switch {
+		case len(et) > 255:
+			bad = append(bad, FieldError{"eventType", "must be at most 255 characters"})
+		case !utf8.ValidString(et) || hasControl(et):
+			// PostgreSQL refuses such text outright; no event type has it.
+			bad = append(bad, FieldError{"eventType", "must be valid UTF-8 without control characters"})
+		}
+		f.EventType = et
+	}
+	for name, dst := range map[string]**time.Time{"since": &f.Since, "until": &f.Until} {
+		t, err := timeParam(r, name)
+		if err != nil {
+			bad = append(bad, err.(*Error).Details...)
+		}
+		*dst = t
+	}
+	if bad != nil {
+		return f, invalid(bad...)
+	}
+	return f, nil
 }

@@ -25,7 +25,9 @@ import (
 
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/catalog"
+	"github.com/webhookd/webhookd/console"
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/inbox"
 	"github.com/webhookd/webhookd/metrics"
 	"github.com/webhookd/webhookd/server"
 	"github.com/webhookd/webhookd/store"
@@ -168,6 +170,7 @@ func openAPITestServer(t testing.TB, st *store.Store) *httptest.Server {
 	api, err := server.New(server.Config{
 		Store: st, Catalog: cat, Tokens: tokens, Sender: delivery.TestSender{Sender: sender, Store: st},
 		Logger: logger, Version: "test", Metrics: metrics.New(st, logger).Handler(),
+		Inbox: inbox.New(inbox.Config{Lookup: st.WebhooksTargetingInbox}), Console: console.Handler(),
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
@@ -234,7 +237,15 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 			t.Errorf("server.go serves %s, which server/openapi.json does not document", r)
 		}
 	}
+	// Paths httprouter cannot hold beside a parameter, served by that
+	// parameter's route.
+	servedBy := map[string]string{
+		"GET /api/v1/webhooks/{id}/logs/stream": "GET /api/v1/webhooks/{id}/logs/{logId}",
+	}
 	for _, d := range documented {
+		if r, ok := servedBy[d]; ok {
+			d = r
+		}
 		if !slices.Contains(routes, d) {
 			t.Errorf("server/openapi.json documents %s, which server.go does not register", d)
 		}

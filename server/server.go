@@ -17,6 +17,7 @@ import (
 
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/catalog"
+	"github.com/webhookd/webhookd/inbox"
 	"github.com/webhookd/webhookd/store"
 )
 
@@ -61,6 +62,12 @@ type Config struct {
 	// ReservedHeader reports header names webhookd sets on deliveries,
 	// which a webhook's custom headers may not use (nil: none).
 	ReservedHeader func(name string) bool
+	// Inbox, when set, is served: captures at /inbox/:name for anyone,
+	// and read at /api/v1/inboxes/:name by signed-in users.
+	Inbox *inbox.Inbox
+	// Console, when set, is the web console, served at GET / and
+	// GET /console/*file.
+	Console http.Handler
 }
 
 // Server serves the API.
@@ -82,6 +89,12 @@ type Server struct {
 	metrics     http.Handler
 
 	reservedHeader func(string) bool
+	inbox          *inbox.Inbox
+	console        http.Handler
+
+	// streams ends with CloseStreams: long-lived event streams watch it.
+	streams      context.Context
+	closeStreams context.CancelFunc
 }
 
 // New builds a Server from cfg.
@@ -93,8 +106,9 @@ func New(cfg Config) (*Server, error) {
 		store: cfg.Store, publisher: cfg.Publisher, catalog: cfg.Catalog, tokens: cfg.Tokens,
 		sender: cfg.Sender, waker: cfg.Waker, logger: cfg.Logger, version: cfg.Version, checkURL: cfg.CheckURL,
 		secretGrace: cfg.SecretGrace, throttle: cfg.Throttle, readiness: cfg.Readiness, metrics: cfg.Metrics,
-		reservedHeader: cfg.ReservedHeader,
+		reservedHeader: cfg.ReservedHeader, inbox: cfg.Inbox, console: cfg.Console,
 	}
+	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	if s.publisher == nil {
 		s.publisher = cfg.Store
 	}
@@ -152,8 +166,11 @@ func (s *Server) routes() {
 	private(http.MethodDelete, "/api/v1/webhooks/:id", s.handleWebhookDelete)
 	private(http.MethodPost, "/api/v1/webhooks/:id/test", s.handleWebhookTest)
 	private(http.MethodGet, "/api/v1/webhooks/:id/logs", s.handleLogList)
-	private(http.MethodGet, "/api/v1/webhooks/:id/logs/:logId", s.handleLogGet)
+	// httprouter cannot hold /logs/stream beside /logs/:logId, so the log
+	// route answers "stream" itself (no log id is that word).
+	private(http.MethodGet, "/api/v1/webhooks/:id/logs/:logId", s.handleLogGetOrStream)
 	private(http.MethodGet, "/api/v1/webhooks/:id/stats", s.handleWebhookStats)
+	private(http.MethodGet, "/api/v1/webhooks/:id/stats/series", s.handleWebhookSeries)
 	private(http.MethodPost, "/api/v1/webhooks/:id/rotate-secret", s.handleWebhookRotateSecret)
 	private(http.MethodPost, "/api/v1/webhooks/:id/replay", s.handleWebhookReplay)
 	private(http.MethodPost, "/api/v1/webhooks/:id/logs/:logId/redeliver", s.handleLogRedeliver)
@@ -164,7 +181,31 @@ func (s *Server) routes() {
 	private(http.MethodPost, "/api/v1/api-keys", s.handleAPIKeyCreate)
 	private(http.MethodGet, "/api/v1/api-keys", s.handleAPIKeyList)
 	private(http.MethodDelete, "/api/v1/api-keys/:id", s.handleAPIKeyDelete)
+
+	if s.inbox != nil {
+		// POST, PUT, PATCH and DELETE are captured; GET describes the
+		// inbox. Receivers cannot authenticate senders, so this is public.
+		r.Handler(http.MethodGet, "/inbox/:name", s.inbox)
+		r.Handler(http.MethodPost, "/inbox/:name", s.inbox)
+		r.Handler(http.MethodPut, "/inbox/:name", s.inbox)
+		r.Handler(http.MethodPatch, "/inbox/:name", s.inbox)
+		r.Handler(http.MethodDelete, "/inbox/:name", s.inbox)
+		private(http.MethodGet, "/api/v1/inboxes/:name", s.handleInboxList)
+		private(http.MethodGet, "/api/v1/inboxes/:name/stream", s.handleInboxStream)
+	}
+	if s.console != nil {
+		r.Handler(http.MethodGet, "/", s.console)
+		r.Handler(http.MethodGet, "/console/*file", s.console)
+	}
 	s.router = r
+}
+
+// handleLogGetOrStream serves GET .../logs/stream and GET .../logs/:logId.
+func (s *Server) handleLogGetOrStream(w http.ResponseWriter, r *http.Request) error {
+	if param(r, "logId") == "stream" {
+		return s.handleLogStream(w, r)
+	}
+	return s.handleLogGet(w, r)
 }
 
 // param returns a path parameter of the current route.

@@ -19,7 +19,8 @@ func TestRouting(t *testing.T) {
 		hook := s.hookTo(t, token, newReceiver(t).URL(), "*")
 
 		t.Run("unknown routes are 404 JSON", func(t *testing.T) {
-			for _, p := range []string{"/", "/api", "/api/v1", "/api/v1/nope", "/api/v2/webhooks", "/api/v1/webhooks/",
+			// "/" is the console's page.
+			for _, p := range []string{"/index.html", "/console/", "/console", "/api", "/api/v1", "/api/v1/nope", "/api/v2/webhooks", "/api/v1/webhooks/",
 				"/api/v1/webhooks/" + hook.ID + "/nope", "/api/v1/webhooks/" + hook.ID + "/logs/", "/API/V1/WEBHOOKS"} {
 				for _, tok := range []string{token, ""} {
 					wantError(t, s.do(t, http.MethodGet, p, tok, nil), http.StatusNotFound)

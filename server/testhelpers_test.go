@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -22,7 +23,9 @@ import (
 
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/catalog"
+	"github.com/webhookd/webhookd/console"
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/inbox"
 	"github.com/webhookd/webhookd/server"
 	"github.com/webhookd/webhookd/store"
 )
@@ -59,6 +62,8 @@ type testServer struct {
 	st     *store.Store
 	tokens *auth.Tokens
 	srv    *httptest.Server
+	// closeStreams ends open event streams, as shutdown does.
+	closeStreams func()
 }
 
 // serverOption adjusts the server's configuration before it is built.
@@ -89,13 +94,19 @@ func newTestServer(t testing.TB, st *store.Store, opts ...serverOption) *testSer
 	}
 	sender := delivery.NewSender(delivery.SenderConfig{Version: "test", Timeout: 10 * time.Second})
 	t.Cleanup(sender.Close)
+	// The listener comes first: the inbox knows its own port.
+	srv := httptest.NewUnstartedServer(nil)
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, nil))
 	cfg := server.Config{
 		Store:   st,
 		Catalog: cat,
 		Tokens:  tokens,
 		Sender:  delivery.TestSender{Sender: sender, Store: st},
-		Logger:  slog.New(slog.NewTextHandler(testLogWriter{t}, nil)),
+		Logger:  logger,
 		Version: "test",
+		Inbox:   inbox.New(inbox.Config{Lookup: st.WebhooksTargetingInbox, Port: port, Logger: logger}),
+		Console: console.Handler(),
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -104,11 +115,14 @@ func newTestServer(t testing.TB, st *store.Store, opts ...serverOption) *testSer
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
-	srv := httptest.NewServer(api)
+	srv.Config.Handler = api
+	srv.Config.RegisterOnShutdown(api.CloseStreams)
+	srv.Start()
 	t.Cleanup(srv.Close)
+	t.Cleanup(api.CloseStreams) // srv.Close waits for open streams
 	// A bounded wait turns a hung handler into a failure naming the request.
 	srv.Client().Timeout = time.Minute
-	return &testServer{st: st, tokens: tokens, srv: srv}
+	return &testServer{st: st, tokens: tokens, srv: srv, closeStreams: api.CloseStreams}
 }
 
 // testLogWriter sends the server's log lines to the test log, so that a

@@ -1,0 +1,101 @@
+// Package console serves webhookd's web console: one static page, its
+// script and its stylesheet, embedded in the binary. The page signs in
+// through POST /api/v1/auth/login and drives the same JSON API as curl; it
+// has no server-side state of its own, so this package only serves files
+// with strict security headers.
+package console
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// static is the console: index.html, app.js and app.css, no build step.
+//
+//go:embed static
+var static embed.FS
+
+// ContentSecurityPolicy allows only this origin's own script, style and
+// API, no inline script, and no framing.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// Paths the console answers; everything else is 404.
+const (
+	IndexPath  = "/"
+	ScriptPath = "/console/app.js"
+	StylePath  = "/console/app.css"
+)
+
+// asset is one embedded file with what it is served with.
+type asset struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+// assets maps each served path to its file. The content types are set
+// here, not guessed from the machine's MIME tables, which vary (and
+// X-Content-Type-Options: nosniff makes a wrong one fatal for a script).
+var assets = map[string]asset{
+	IndexPath:  load("static/index.html", "text/html; charset=utf-8"),
+	ScriptPath: load("static/app.js", "text/javascript; charset=utf-8"),
+	StylePath:  load("static/app.css", "text/css; charset=utf-8"),
+}
+
+func load(name, contentType string) asset {
+	b, err := static.ReadFile(name)
+	if err != nil {
+		panic("console: embedded file missing: " + err.Error()) // a build fault
+	}
+	sum := sha256.Sum256(b)
+	return asset{body: b, contentType: contentType, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+}
+
+// Handler serves the console: index.html at "/", the script at
+// /console/app.js and the stylesheet at /console/app.css, for GET and
+// HEAD. Every other path is 404, so it can be mounted on "/" and
+// "/console/*file" beside the API without shadowing anything.
+func Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		a, ok := assets[r.URL.Path]
+		if !ok {
+			writeError(w, http.StatusNotFound, "no console file at "+r.URL.Path)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			h.Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on "+r.URL.Path)
+			return
+		}
+		// no-cache: the browser revalidates each load (cheaply, by ETag),
+		// so a new binary's console is never mixed with an old script.
+		h.Set("Cache-Control", "no-cache")
+		h.Set("Content-Type", a.contentType)
+		h.Set("ETag", a.etag)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+	})
+}
+
+// writeError answers in the API's error shape, so a client sees one kind
+// of error wherever it strays.
+func writeError(w http.ResponseWriter, status int, message string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"statusCode": status, "error": http.StatusText(status), "message": message,
+	})
+}

@@ -1,0 +1,401 @@
+// Package inbox is webhookd's development inbox: a receiver built into the
+// binary, so a developer can point a webhook at
+// http://localhost:3000/inbox/demo and watch deliveries arrive without a
+// second tool. Captures live in memory only, in a bounded ring per inbox,
+// and vanish when the process stops.
+//
+// Anyone may send to an inbox (a receiver cannot authenticate its
+// senders), but only signed-in users read one, through the API, and a
+// capture whose signature verifies for a webhook is shown to that
+// webhook's owner alone: one user's deliveries never show in another's
+// console.
+package inbox
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/netguard"
+	"github.com/webhookd/webhookd/store"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultPerInbox   = 100
+	DefaultMaxInboxes = 100
+	DefaultMaxBody    = 1 << 20
+)
+
+// Signature verdicts of a capture.
+const (
+	// Verified: X-Webhook-Signature matches a secret of a webhook that
+	// targets this inbox.
+	Verified = "verified"
+	// Invalid: a signature that matches no such secret.
+	Invalid = "invalid"
+	// Unsigned: no X-Webhook-Signature header.
+	Unsigned = "unsigned"
+)
+
+// validName is what an inbox may be called: short, URL-safe, no slashes.
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// ValidName reports whether name is a well-formed inbox name.
+func ValidName(name string) bool { return validName.MatchString(name) }
+
+// NameRule describes a valid name, for error messages.
+const NameRule = "an inbox name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+// Lookup returns the webhooks whose URL may target the named inbox; the
+// store's WebhooksTargetingInbox satisfies it.
+type Lookup func(ctx context.Context, name string) ([]store.Webhook, error)
+
+// Config tunes an Inbox; zero values take the defaults.
+type Config struct {
+	// PerInbox is how many captures each inbox keeps; older ones drop off.
+	PerInbox int
+	// MaxInboxes bounds how many inboxes exist; the least recently
+	// captured-to inbox is forgotten to make room.
+	MaxInboxes int
+	// MaxBody is how many body bytes a capture keeps; the rest is dropped
+	// and the capture marked truncated.
+	MaxBody int64
+	// Lookup finds the webhooks a capture's signature is checked against;
+	// nil checks none, so every signed capture is Invalid.
+	Lookup Lookup
+	// Port is the port this process listens on: only webhooks whose URL
+	// is this process's own inbox (see netguard.IsInboxURL) count.
+	Port int
+	// Logger receives lookup failures; nil uses slog.Default.
+	Logger *slog.Logger
+	// Now is the clock; nil uses time.Now.
+	Now func() time.Time
+}
+
+// Capture is one request an inbox received.
+type Capture struct {
+	ID         int64               `json:"id"`
+	Inbox      string              `json:"inbox"`
+	Method     string              `json:"method"`
+	Path       string              `json:"path"`
+	Query      string              `json:"query"`
+	Headers    map[string][]string `json:"headers"`
+	Body       string              `json:"body"`
+	BodyBase64 bool                `json:"bodyBase64"`
+	Truncated  bool                `json:"truncated"`
+	Size       int64               `json:"size"`
+	RemoteAddr string              `json:"remoteAddr"`
+	ReceivedAt time.Time           `json:"receivedAt"`
+	// Signature is Verified, Invalid or Unsigned.
+	Signature string `json:"signature"`
+	// WebhookID is the webhook whose secret verified the signature.
+	WebhookID string `json:"webhookId,omitempty"`
+
+	// owner is the user of WebhookID: the only one who sees this capture.
+	owner string
+}
+
+// visibleTo reports whether a signed-in user may see c.
+func (c Capture) visibleTo(userID string) bool { return c.owner == "" || c.owner == userID }
+
+// Inbox holds every inbox's captures.
+type Inbox struct {
+	cfg Config
+
+	mu      sync.Mutex
+	seq     int64
+	boxes   map[string]*box
+	useTick int64 // orders boxes by last use for eviction
+}
+
+type box struct {
+	ring    []Capture // oldest first, at most cfg.PerInbox
+	lastUse int64
+	subs    map[*subscriber]struct{}
+}
+
+// subscriber is one live reader of an inbox.
+type subscriber struct {
+	userID string
+	ch     chan Capture
+}
+
+// New returns an empty Inbox.
+func New(cfg Config) *Inbox {
+	if cfg.PerInbox <= 0 {
+		cfg.PerInbox = DefaultPerInbox
+	}
+	if cfg.MaxInboxes <= 0 {
+		cfg.MaxInboxes = DefaultMaxInboxes
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Inbox{cfg: cfg, boxes: make(map[string]*box)}
+}
+
+// Receive captures r into the named inbox. It is the whole of what the
+// public /inbox/:name route does for every method but GET and HEAD.
+func (in *Inbox) Receive(ctx context.Context, name string, r *http.Request) (Capture, error) {
+	body, err := readLimited(r, in.cfg.MaxBody)
+	if err != nil {
+		return Capture{}, err
+	}
+	c := Capture{
+		Method:     r.Method,
+		Path:       r.URL.Path,
+		Query:      r.URL.RawQuery,
+		Headers:    r.Header.Clone(),
+		Truncated:  body.truncated,
+		Size:       body.size,
+		RemoteAddr: r.RemoteAddr,
+		ReceivedAt: in.cfg.Now().UTC(),
+	}
+	if utf8.Valid(body.kept) {
+		c.Body = string(body.kept)
+	} else {
+		c.Body, c.BodyBase64 = base64.StdEncoding.EncodeToString(body.kept), true
+	}
+	c.Signature, c.WebhookID, c.owner = in.verify(ctx, name, r.Header.Values("X-Webhook-Signature"), body)
+	return in.add(name, c), nil
+}
+
+// limitedBody is a request body cut at a bound.
+type limitedBody struct {
+	kept      []byte
+	size      int64
+	truncated bool
+}
+
+// readLimited keeps up to limit bytes of r's body and counts the rest
+// without holding it.
+func readLimited(r *http.Request, limit int64) (limitedBody, error) {
+	kept, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return limitedBody{}, err
+	}
+	out := limitedBody{kept: kept, size: int64(len(kept))}
+	if out.size > limit {
+		out.kept, out.truncated = kept[:limit], true
+		n, err := io.Copy(io.Discard, r.Body)
+		out.size += n
+		if err != nil {
+			return limitedBody{}, err
+		}
+	}
+	return out, nil
+}
+
+// verify checks the X-Webhook-Signature values against every secret, the
+// new and, within its grace, the old, of the webhooks that target this
+// process's inbox of that name.
+func (in *Inbox) verify(ctx context.Context, name string, got []string, body limitedBody) (verdict, webhookID, owner string) {
+	if len(got) == 0 {
+		return Unsigned, "", ""
+	}
+	if in.cfg.Lookup == nil || body.truncated {
+		return Invalid, "", ""
+	}
+	hooks, err := in.cfg.Lookup(ctx, name)
+	if err != nil {
+		in.cfg.Logger.Warn("inbox: look up webhooks", "inbox", name, "err", err)
+		return Invalid, "", ""
+	}
+	now := in.cfg.Now()
+	for _, w := range hooks {
+		if !in.targets(w.URL, name) {
+			continue
+		}
+		secrets := []string{w.Secret}
+		if w.PreviousSecret != "" && w.PreviousSecretExpiresAt != nil && now.Before(*w.PreviousSecretExpiresAt) {
+			secrets = append(secrets, w.PreviousSecret)
+		}
+		for _, secret := range secrets {
+			want := []byte(delivery.SignatureHeader(secret, body.kept))
+			for _, v := range got {
+				for _, sig := range strings.Split(v, ",") {
+					if hmac.Equal([]byte(strings.TrimSpace(sig)), want) {
+						return Verified, w.ID, w.UserID
+					}
+				}
+			}
+		}
+	}
+	return Invalid, "", ""
+}
+
+// targets reports whether a webhook URL is this process's inbox of that
+// name.
+func (in *Inbox) targets(rawURL, name string) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return false
+	}
+	return u.Path == netguard.InboxPath+name && netguard.IsInboxURL(u, in.cfg.Port)
+}
+
+// add stores c in the named inbox, creating it (and evicting the least
+// recently used inbox) if needed, and hands it to live readers allowed to
+// see it.
+func (in *Inbox) add(name string, c Capture) Capture {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	b := in.boxLocked(name)
+	in.seq++
+	c.ID = in.seq
+	c.Inbox = name
+	if len(b.ring) >= in.cfg.PerInbox {
+		copy(b.ring, b.ring[1:])
+		b.ring = b.ring[:len(b.ring)-1]
+	}
+	b.ring = append(b.ring, c)
+	for sub := range b.subs {
+		if !c.visibleTo(sub.userID) {
+			continue
+		}
+		select {
+		case sub.ch <- c:
+		default: // a reader this far behind catches up from the list
+		}
+	}
+	return c
+}
+
+// boxLocked returns the named box, creating it; in.mu must be held.
+func (in *Inbox) boxLocked(name string) *box {
+	in.useTick++
+	if b, ok := in.boxes[name]; ok {
+		b.lastUse = in.useTick
+		return b
+	}
+	if len(in.boxes) >= in.cfg.MaxInboxes {
+		in.evictLocked()
+	}
+	b := &box{lastUse: in.useTick, subs: make(map[*subscriber]struct{})}
+	in.boxes[name] = b
+	return b
+}
+
+// evictLocked forgets the least recently used inbox nobody is watching,
+// or, if every inbox is watched, the least recently used one.
+func (in *Inbox) evictLocked() {
+	victim, victimIdle := "", false
+	var oldest int64
+	for name, b := range in.boxes {
+		idle := len(b.subs) == 0
+		better := victim == "" || (idle && !victimIdle) || (idle == victimIdle && b.lastUse < oldest)
+		if better {
+			victim, victimIdle, oldest = name, idle, b.lastUse
+		}
+	}
+	if victim == "" {
+		return
+	}
+	for sub := range in.boxes[victim].subs {
+		close(sub.ch)
+	}
+	delete(in.boxes, victim)
+}
+
+// List returns the captures of the named inbox that userID may see, newest
+// first.
+func (in *Inbox) List(name, userID string) []Capture {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := []Capture{}
+	b, ok := in.boxes[name]
+	if !ok {
+		return out
+	}
+	for i := len(b.ring) - 1; i >= 0; i-- {
+		if b.ring[i].visibleTo(userID) {
+			out = append(out, b.ring[i])
+		}
+	}
+	return out
+}
+
+// Len reports how many inboxes exist.
+func (in *Inbox) Len() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.boxes)
+}
+
+// Subscribe returns a channel of the named inbox's new captures that
+// userID may see, and a function that ends the subscription. The channel
+// is closed when the subscription ends or the inbox is evicted; a reader
+// that falls more than a buffer behind misses captures, which List still
+// has.
+func (in *Inbox) Subscribe(name, userID string) (<-chan Capture, func()) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	b := in.boxLocked(name)
+	sub := &subscriber{userID: userID, ch: make(chan Capture, 64)}
+	b.subs[sub] = struct{}{}
+	return sub.ch, func() {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		if _, live := b.subs[sub]; live {
+			delete(b.subs, sub)
+			close(sub.ch)
+		}
+	}
+}
+
+// ServeHTTP is the public side of the inbox, mounted at /inbox/:name (the
+// name is the path's last segment): every method but GET and HEAD is
+// captured and answered 200; GET and HEAD say where the captures are read.
+func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name, ok := strings.CutPrefix(r.URL.Path, netguard.InboxPath)
+	if !ok || !ValidName(name) {
+		writeJSON(w, http.StatusNotFound, map[string]any{
+			"statusCode": http.StatusNotFound, "error": http.StatusText(http.StatusNotFound), "message": NameRule,
+		})
+		return
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"inbox":   name,
+			"message": "send any request but GET here to capture it; read the captures in the console at / or from GET /api/v1/inboxes/" + name + " (signed in)",
+		})
+		return
+	}
+	c, err := in.Receive(r.Context(), name, r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{
+			"statusCode": http.StatusBadRequest, "error": http.StatusText(http.StatusBadRequest), "message": "reading the body: " + err.Error(),
+		})
+		return
+	}
+	w.Header().Set("X-Inbox-Capture-Id", strconv.FormatInt(c.ID, 10))
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "id": c.ID})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,311 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/webhookd/webhookd/inbox"
+	"github.com/webhookd/webhookd/store"
+)
+
+// Stream tuning. The console is the reader: a second of delay is live
+// enough, and one indexed query a second per open console is cheap.
+const (
+	streamPoll      = time.Second
+	streamHeartbeat = 15 * time.Second
+	// streamOverlap is how far back each poll looks past the newest attempt
+	// already sent, so that an attempt committed a little after a later one
+	// (batched completions, another process) is still sent; ids already
+	// sent are skipped.
+	streamOverlap = 10 * time.Second
+	// streamBatch is the most attempts one poll sends; past it the client
+	// is told to reload the list instead.
+	streamBatch = 500
+)
+
+// sse writes Server-Sent Events.
+type sse struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+// startSSE sends the stream's headers. Browsers' EventSource cannot send
+// an Authorization header, so the console reads these streams with fetch;
+// curl -N reads them too.
+func startSSE(w http.ResponseWriter) (*sse, error) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	s := &sse{w: w, rc: http.NewResponseController(w)}
+	// No deadlines: the stream lasts as long as the reader stays. The
+	// server's ReadTimeout would otherwise end it, through the connection's
+	// background read, a minute in.
+	for _, clear := range []func(time.Time) error{s.rc.SetReadDeadline, s.rc.SetWriteDeadline} {
+		if err := clear(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return nil, err
+		}
+	}
+	return s, s.flush()
+}
+
+// event sends one event whose data is v as JSON.
+func (s *sse) event(name, id string, v any) error {
+	var buf bytes.Buffer
+	if id != "" {
+		fmt.Fprintf(&buf, "id: %s\n", id)
+	}
+	fmt.Fprintf(&buf, "event: %s\ndata: ", name)
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil { // Encode ends with the newline
+		return err
+	}
+	buf.WriteByte('\n')
+	if _, err := s.w.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	return s.flush()
+}
+
+// ping keeps an idle stream open through proxies that close silent ones.
+func (s *sse) ping() error {
+	if _, err := io.WriteString(s.w, ": ping\n\n"); err != nil {
+		return err
+	}
+	return s.flush()
+}
+
+func (s *sse) flush() error {
+	if err := s.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
+}
+
+// streamContext ends with the request or with CloseStreams, whichever
+// comes first, so that shutdown never waits on a console left open.
+func (s *Server) streamContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(s.streams, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// CloseStreams ends every open event stream; http.Server.Shutdown waits
+// for handlers to return, and streams otherwise never do. Register it with
+// http.Server.RegisterOnShutdown.
+func (s *Server) CloseStreams() { s.closeStreams() }
+
+// handleLogStream streams a webhook's new attempts as they are logged:
+// "ready" once, then one "log" event per attempt (the list's shape), oldest
+// first, or "overflow" when more arrived than one poll sends, for the
+// reader to reload the list.
+func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
+	hook, err := s.webhookParam(r)
+	if err != nil {
+		return err
+	}
+	f, err := logFilterParams(r)
+	if err != nil {
+		return err
+	}
+	if f.Since != nil || f.Until != nil {
+		return invalid(FieldError{"since", "a stream starts now; list older attempts with GET .../logs"})
+	}
+	userID := currentUser(r).ID
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	// What is already logged is the list's to show, not the stream's:
+	// remember the recent attempts so that the overlap below skips them.
+	watermark := time.Now()
+	sent := map[string]time.Time{}
+	since := watermark.Add(-streamOverlap)
+	f.Since = &since
+	f.Page = store.Page{Limit: streamBatch}
+	recent, _, err := s.store.ListLogs(ctx, userID, hook.ID, f)
+	if err != nil {
+		return err
+	}
+	for _, l := range recent {
+		sent[l.ID] = l.CreatedAt
+	}
+	out, err := startSSE(w)
+	if err != nil {
+		return nil // the reader is gone; nothing to answer
+	}
+	if out.event("ready", "", struct{}{}) != nil {
+		return nil
+	}
+	poll := time.NewTicker(streamPoll)
+	defer poll.Stop()
+	idle := time.NewTimer(streamHeartbeat)
+	defer idle.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-idle.C:
+			if out.ping() != nil {
+				return nil
+			}
+			idle.Reset(streamHeartbeat)
+			continue
+		case <-poll.C:
+		}
+		since = watermark.Add(-streamOverlap) // f.Since points here
+		logs, more, err := s.store.ListLogs(ctx, userID, hook.ID, f)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil // the webhook was deleted: the stream ends
+		case err != nil && ctx.Err() != nil:
+			return nil
+		case err != nil:
+			s.logger.Warn("log stream: list logs", "webhook", hook.ID, "err", err)
+			continue
+		}
+		if more != "" {
+			if out.event("overflow", "", struct{}{}) != nil {
+				return nil
+			}
+		}
+		for i := len(logs) - 1; i >= 0; i-- { // oldest first
+			l := logs[i]
+			if _, done := sent[l.ID]; done {
+				continue
+			}
+			sent[l.ID] = l.CreatedAt
+			if l.CreatedAt.After(watermark) {
+				watermark = l.CreatedAt
+			}
+			if more == "" && out.event("log", l.ID, toLogJSON(l, false)) != nil {
+				return nil
+			}
+		}
+		for id, at := range sent {
+			if at.Before(since) {
+				delete(sent, id)
+			}
+		}
+		if len(logs) > 0 {
+			idle.Reset(streamHeartbeat)
+		}
+	}
+}
+
+// seriesJSON is a webhook's attempts over time, for the console's chart.
+type seriesJSON struct {
+	BucketSeconds int64              `json:"bucketSeconds"`
+	Buckets       []seriesBucketJSON `json:"buckets"`
+}
+
+type seriesBucketJSON struct {
+	Start         string   `json:"start"`
+	Total         int64    `json:"total"`
+	Success       int64    `json:"success"`
+	Failed        int64    `json:"failed"`
+	SuccessRate   *float64 `json:"successRate"`
+	AvgDurationMs *float64 `json:"avgDurationMs"`
+	MaxDurationMs *int64   `json:"maxDurationMs"`
+}
+
+// handleWebhookSeries answers a webhook's attempts per hour over the last
+// `hours` hours (default 24, at most 168), oldest first, the current hour
+// last.
+func (s *Server) handleWebhookSeries(w http.ResponseWriter, r *http.Request) error {
+	hook, err := s.webhookParam(r)
+	if err != nil {
+		return err
+	}
+	hours := 24
+	if v, ok := r.URL.Query()["hours"]; ok {
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n < 1 || n > 168 {
+			return invalid(FieldError{"hours", "must be a whole number from 1 to 168"})
+		}
+		hours = n
+	}
+	now := time.Now()
+	since := now.Truncate(time.Hour).Add(-time.Duration(hours-1) * time.Hour)
+	buckets, err := s.store.WebhookSeries(r.Context(), currentUser(r).ID, hook.ID, since, time.Hour, now)
+	if err != nil {
+		return asNotFound(err, "webhook")
+	}
+	out := seriesJSON{BucketSeconds: 3600, Buckets: make([]seriesBucketJSON, len(buckets))}
+	for i, b := range buckets {
+		j := seriesBucketJSON{Start: ts(b.Start), Total: b.Total, Success: b.Successful, Failed: b.Failed,
+			MaxDurationMs: b.MaxDurationMs}
+		if b.Total > 0 {
+			rate := round2(float64(b.Successful) / float64(b.Total))
+			j.SuccessRate = &rate
+		}
+		if b.AvgDurationMs != nil {
+			avg := round2(*b.AvgDurationMs)
+			j.AvgDurationMs = &avg
+		}
+		out.Buckets[i] = j
+	}
+	return s.json(w, http.StatusOK, out)
+}
+
+// inboxParam reads and checks the :name of an inbox route.
+func inboxParam(r *http.Request) (string, error) {
+	name := param(r, "name")
+	if !inbox.ValidName(name) {
+		return "", invalid(FieldError{"name", inbox.NameRule})
+	}
+	return name, nil
+}
+
+// handleInboxList answers the captures of an inbox the caller may see,
+// newest first.
+func (s *Server) handleInboxList(w http.ResponseWriter, r *http.Request) error {
+	name, err := inboxParam(r)
+	if err != nil {
+		return err
+	}
+	return s.json(w, http.StatusOK, listJSON[inbox.Capture]{Data: s.inbox.List(name, currentUser(r).ID)})
+}
+
+// handleInboxStream streams an inbox's new captures that the caller may
+// see: "ready" once, then one "capture" event each.
+func (s *Server) handleInboxStream(w http.ResponseWriter, r *http.Request) error {
+	name, err := inboxParam(r)
+	if err != nil {
+		return err
+	}
+	captures, unsubscribe := s.inbox.Subscribe(name, currentUser(r).ID)
+	defer unsubscribe()
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	out, err := startSSE(w)
+	if err != nil || out.event("ready", "", struct{}{}) != nil {
+		return nil
+	}
+	idle := time.NewTicker(streamHeartbeat)
+	defer idle.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-idle.C:
+			if out.ping() != nil {
+				return nil
+			}
+		case c, ok := <-captures:
+			if !ok {
+				return nil // the inbox was evicted
+			}
+			if out.event("capture", strconv.FormatInt(c.ID, 10), c) != nil {
+				return nil
+			}
+		}
+	}
+}
