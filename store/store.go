@@ -40,6 +40,9 @@ type Store struct {
 
 	autoDisableRule AutoDisable
 	reads           *readStmts
+
+	// SQLite (serving) only: checkpoints run off the writer's path.
+	checkpointer *checkpointer
 }
 
 // Option changes how Open builds a Store.
@@ -127,7 +130,14 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 	// busy_timeout comes first so that the pragmas after it wait rather than
 	// fail while another connection holds the file.
 	const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
-	write, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	writerPragmas := pragmas
+	if !s.admin {
+		// The serving process checkpoints from its own connection (see
+		// checkpointer), so the writer never stops to copy the WAL into the
+		// database and fsync both.
+		writerPragmas += "&_pragma=wal_autocheckpoint(0)"
+	}
+	write, err := sql.Open("sqlite", "file:"+path+"?"+writerPragmas+"&_txlock=immediate")
 	if err != nil {
 		lock.release()
 		return fmt.Errorf("store: open sqlite writer: %w", err)
@@ -153,6 +163,16 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 	read.SetMaxIdleConns(8)
 	read.SetConnMaxIdleTime(0)
 	s.write, s.read, s.lock, s.label = write, read, lock, path
+	if !s.admin {
+		ck, err := startCheckpointer(ctx, "file:"+path+"?"+pragmas)
+		if err != nil {
+			read.Close()
+			write.Close()
+			lock.release()
+			return err
+		}
+		s.checkpointer = ck
+	}
 	return nil
 }
 
@@ -186,6 +206,9 @@ func redactDSN(dsn string) string {
 // Close closes the database and, on SQLite, lets another process open it.
 func (s *Store) Close() error {
 	var errs []error
+	if s.checkpointer != nil {
+		errs = append(errs, s.checkpointer.close())
+	}
 	s.reads.close()
 	if s.read != s.write {
 		errs = append(errs, s.read.Close())
