@@ -108,6 +108,16 @@ type Capture struct {
 	owner string
 }
 
+// MarshalJSON writes receivedAt as the API writes every time: UTC with
+// milliseconds.
+func (c Capture) MarshalJSON() ([]byte, error) {
+	type plain Capture // no methods: no recursion
+	return json.Marshal(struct {
+		plain
+		ReceivedAt string `json:"receivedAt"`
+	}{plain(c), c.ReceivedAt.UTC().Format("2006-01-02T15:04:05.000Z")})
+}
+
 // visibleTo reports whether a signed-in user may see c.
 func (c Capture) visibleTo(userID string) bool { return c.owner == "" || c.owner == userID }
 

@@ -253,12 +253,16 @@ func TestSubscribe(t *testing.T) {
 }
 
 func TestCaptureJSON(t *testing.T) {
-	c := Capture{ID: 1, Inbox: "x", Signature: Verified, WebhookID: "w", owner: "secret-owner"}
+	c := Capture{ID: 1, Inbox: "x", Signature: Verified, WebhookID: "w", owner: "secret-owner",
+		ReceivedAt: time.Date(2024, 1, 1, 13, 0, 0, 120_456_789, time.FixedZone("CET", 3600))}
 	raw, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(string(raw), "secret-owner") || !strings.Contains(string(raw), `"webhookId":"w"`) {
 		t.Errorf("capture JSON = %s: want webhookId and no owner", raw)
+	}
+	if strings.Count(string(raw), `"receivedAt"`) != 1 || !strings.Contains(string(raw), `"receivedAt":"2024-01-01T12:00:00.120Z"`) {
+		t.Errorf("capture JSON = %s: want one receivedAt, in UTC with milliseconds", raw)
 	}
 }

@@ -111,6 +111,14 @@
     }
   }
 
+  // fill replaces a node's children; unlike replaceChildren it skips
+  // null and false, which would otherwise show as the text "null".
+  function fill(node, ...children) {
+    node.replaceChildren();
+    appendAll(node, children);
+    return node;
+  }
+
   const $ = (sel, root) => (root || document).querySelector(sel);
 
   // ---------------------------------------------------------------------
@@ -124,6 +132,16 @@
       year: 'numeric', month: 'short', day: 'numeric',
       hour: '2-digit', minute: '2-digit', second: '2-digit',
     });
+  }
+
+  // fmtShort is a local time without the date when it is today.
+  function fmtShort(iso) {
+    const d = new Date(iso);
+    if (isNaN(d)) return String(iso);
+    if (d.toDateString() === new Date().toDateString()) {
+      return d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    }
+    return fmtTime(iso);
   }
 
   // timeEl shows a local time, with the exact UTC time on hover.
@@ -354,7 +372,7 @@
   function flash(message, kind) {
     const box = $('#flash');
     clearTimeout(flashTimer);
-    box.replaceChildren(
+    fill(box,
       el('span', { text: message }),
       el('button', { type: 'button', class: 'flash-close', 'aria-label': 'Dismiss', text: '×', on: { click: () => { box.hidden = true; } } }),
     );
@@ -366,8 +384,11 @@
   // errorBox renders an API error: its message and each bad field.
   function errorBox(err) {
     const box = el('div', { class: 'error-box', role: 'alert' }, el('strong', { text: err.message || String(err) }));
-    if (err.details && err.details.length) {
-      box.append(el('ul', null, err.details.map((d) => el('li', null, el('code', { text: d.field }), ': ', d.message))));
+    const details = err.details || [];
+    // One bad field is already the whole message; several get a list.
+    const saysItAll = details.length === 1 && err.message === details[0].field + ': ' + details[0].message;
+    if (details.length && !saysItAll) {
+      box.append(el('ul', null, details.map((d) => el('li', null, el('code', { text: d.field }), ': ', d.message))));
     }
     if (err.status === 0 || err.status >= 500) {
       box.append(el('p', { class: 'muted', text: 'Check webhookd\'s own log for the cause.' }));
@@ -382,10 +403,12 @@
     const area = $('.form-error', form);
     for (const f of form.querySelectorAll('.field-error')) f.remove();
     for (const f of form.querySelectorAll('[aria-invalid]')) f.removeAttribute('aria-invalid');
-    area.replaceChildren(errorBox(err));
+    fill(area, errorBox(err));
     area.hidden = false;
     for (const d of err.details || []) {
-      const input = form.querySelector('[data-field="' + CSS.escape(d.field) + '"]');
+      // "events[2]" or "headers.X-Foo" belong to the events or headers input.
+      const name = String(d.field).split(/[.[]/)[0];
+      const input = form.querySelector('[data-field="' + CSS.escape(name) + '"]');
       if (!input) continue;
       input.setAttribute('aria-invalid', 'true');
       const holder = input.closest('.field') || input.parentElement;
@@ -800,7 +823,7 @@
         if (!err.sessionEnded && err.name !== 'AbortError') flash(err.message, 'error');
       }
     });
-    head.replaceChildren(
+    fill(head,
       el('div', { class: 'title-block' },
         el('a', { href: '#/webhooks', class: 'back', text: '← Webhooks' }),
         el('h1', { id: 'wh-title', text: w.name }),
@@ -829,7 +852,7 @@
     const rotate = el('button', { type: 'button', class: 'btn btn-small', id: 'secret-rotate', text: 'Rotate…' });
     const rotateBox = el('div', { class: 'confirm', hidden: true });
     rotate.addEventListener('click', () => {
-      rotateBox.replaceChildren(
+      fill(rotateBox,
         el('p', { text: 'Rotate the secret? The current one keeps signing beside the new one for the grace period (24 h by default), so receivers can switch without rejecting deliveries.' }),
         el('div', { class: 'actions' },
           el('button', {
@@ -903,7 +926,7 @@
       try {
         const r = await busy(send, 'Sending…', () => api('POST', '/api/v1/webhooks/' + enc(w.id) + '/test',
           { raw: '{"eventType":' + JSON.stringify(select.value) + ',"payload":' + raw + '}' }, { signal: ctx.signal }));
-        result.replaceChildren(
+        fill(result,
           el('div', { class: 'result-line' },
             r.success ? badge('delivered', 'ok') : badge('failed', 'danger'),
             ' ', r.statusCode === null ? 'no answer' : 'HTTP ' + r.statusCode,
@@ -949,12 +972,12 @@
           }),
         ]);
         if (ctx.signal.aborted) return;
-        numbers.replaceChildren(...statNumbers(all, day));
-        chart.replaceChildren(series.error
+        fill(numbers, ...statNumbers(all, day));
+        fill(chart, series.error
           ? el('p', { class: 'muted', text: 'Chart unavailable: ' + series.error.message })
           : drawChart(series));
       } catch (err) {
-        if (!err.sessionEnded && err.name !== 'AbortError' && !ctx.signal.aborted) numbers.replaceChildren(errorBox(err));
+        if (!err.sessionEnded && err.name !== 'AbortError' && !ctx.signal.aborted) fill(numbers, errorBox(err));
       } finally {
         running = false;
       }
@@ -981,7 +1004,7 @@
       stat('pending deliveries', String(all.pendingDeliveries), 'stat-pending', all.pendingDeliveries ? 'warn' : null),
       stat('failures in a row', String(all.consecutiveFailures), 'stat-streak', all.consecutiveFailures ? 'danger' : null),
       stat('all-time attempts', String(all.totalDeliveries) + ' (' + all.failedDeliveries + ' failed)', 'stat-alltime'),
-      stat('last attempt', all.lastDeliveryAt ? fmtTime(all.lastDeliveryAt) : 'never', 'stat-last'),
+      stat('last attempt', all.lastDeliveryAt ? fmtShort(all.lastDeliveryAt) : 'never', 'stat-last'),
     ];
   }
 
@@ -1124,7 +1147,7 @@
     function showEmpty() {
       if (rows.size) return;
       const filtered = status.value || evType.value;
-      tbody.replaceChildren(emptyRow(6, filtered
+      fill(tbody, emptyRow(6, filtered
         ? 'No deliveries match these filters.'
         : 'No deliveries yet — send a test event above, or publish an event it subscribes to.'));
     }
@@ -1176,7 +1199,7 @@
     function reloadAll() {
       problem.replaceChildren();
       return load(true).catch((err) => {
-        if (!err.sessionEnded && err.name !== 'AbortError' && !ctx.signal.aborted) problem.replaceChildren(errorBox(err));
+        if (!err.sessionEnded && err.name !== 'AbortError' && !ctx.signal.aborted) fill(problem, errorBox(err));
       });
     }
 
@@ -1187,7 +1210,7 @@
       if (stream) stream.abort();
       stream = new AbortController();
       const signal = anySignal(ctx.signal, stream.signal);
-      tbody.replaceChildren(emptyRow(6, 'Loading…'));
+      fill(tbody, emptyRow(6, 'Loading…'));
       rows = new Map();
       let loaded = false;
       openLive('/api/v1/webhooks/' + enc(w.id) + '/logs/stream' + query(), signal, {
@@ -1222,7 +1245,7 @@
     evType.addEventListener('change', connect);
     refresh.addEventListener('click', () => { reloadAll(); ctx.refreshStats(); });
     more.addEventListener('click', () => busy(more, 'Loading…', loadOlder).catch((err) => {
-      if (!err.sessionEnded) problem.replaceChildren(errorBox(err));
+      if (!err.sessionEnded) fill(problem, errorBox(err));
     }));
     connect();
 
@@ -1262,7 +1285,7 @@
       class: ['log-row', ok ? 'is-ok' : 'is-failed', source === 'stream' && 'fresh'],
       dataset: {
         logId: log.id, source, status: log.status, eventType: log.eventType, attempt: log.attempt,
-        test: log.test ? 'true' : 'false', sortKey: sortKey(log),
+        test: log.test ? 'true' : 'false', deliveryId: log.deliveryId, sortKey: sortKey(log),
       },
     },
     el('td', null, timeEl(log.createdAt)),
@@ -1286,13 +1309,13 @@
       toggle.textContent = open ? 'Hide' : 'Details';
       if (!open || loaded) return;
       const cell = detail.firstChild;
-      cell.replaceChildren(el('p', { class: 'muted', text: 'Loading…' }));
+      fill(cell, el('p', { class: 'muted', text: 'Loading…' }));
       try {
         const full = await api('GET', '/api/v1/webhooks/' + enc(ctx.w.id) + '/logs/' + enc(log.id), undefined, { signal: ctx.signal });
         loaded = true;
-        cell.replaceChildren(logDetail(full));
+        fill(cell, logDetail(full));
       } catch (err) {
-        if (!err.sessionEnded && err.name !== 'AbortError') cell.replaceChildren(errorBox(err));
+        if (!err.sessionEnded && err.name !== 'AbortError') fill(cell, errorBox(err));
       }
     });
     redeliver.addEventListener('click', async () => {
@@ -1369,7 +1392,7 @@
     const del = el('button', { type: 'button', id: 'wh-delete', class: 'btn btn-danger', text: 'Delete webhook…' });
     const confirmBox = el('div', { class: 'confirm', id: 'delete-confirm', hidden: true });
     del.addEventListener('click', () => {
-      confirmBox.replaceChildren(
+      fill(confirmBox,
         el('p', null, 'Delete ', el('strong', { text: ctx.w.name }), ' with its queued deliveries, logs and statistics? This cannot be undone.'),
         el('div', { class: 'actions' },
           el('button', {
@@ -1430,23 +1453,29 @@
       problem,
       list);
 
-    const shown = new Map(); // capture id -> element
+    // Captures are told apart by id and time together: ids start again
+    // at 1 when webhookd restarts, while this page stays open.
+    const shown = new Map(); // id|receivedAt -> element
     function insert(c, source) {
-      if (shown.has(c.id)) return;
+      const key = c.id + '|' + c.receivedAt;
+      if (shown.has(key)) return;
       const empty = $('.empty', list);
       if (empty) empty.remove();
       const node = captureItem(c, source);
-      shown.set(c.id, node);
-      // Newest first; ids grow with time.
+      shown.set(key, node);
+      // Newest first.
+      const at = Date.parse(c.receivedAt) || 0;
+      node.dataset.at = String(at);
       let before = null;
       for (const n of list.querySelectorAll('.capture')) {
-        if (Number(n.dataset.captureId) < c.id) { before = n; break; }
+        const nAt = Number(n.dataset.at);
+        if (nAt < at || (nAt === at && Number(n.dataset.captureId) < c.id)) { before = n; break; }
       }
       list.insertBefore(node, before);
     }
     function showEmpty() {
       if (shown.size) return;
-      list.replaceChildren(el('div', { class: 'empty card' },
+      fill(list, el('div', { class: 'empty card' },
         el('p', null, el('strong', { text: 'Nothing captured yet.' })),
         el('p', null, el('a', { href: '#/webhooks/new?url=' + enc(target), text: 'Create a webhook pointing here' }),
           ' and send it a test event, or POST anything to the URL above.')));
@@ -1463,7 +1492,7 @@
       load(replace).catch((err) => {
         if (err.sessionEnded || err.name === 'AbortError' || signal.aborted) return;
         if (replace) list.replaceChildren();
-        problem.replaceChildren(errorBox(err));
+        fill(problem, errorBox(err));
       });
     }
     let loaded = false;
@@ -1518,7 +1547,7 @@
       el('span', { class: 'spacer' }),
       timeEl(c.receivedAt),
       toggle),
-    deliveryId ? el('div', { class: 'muted small' }, 'delivery ', el('code', { text: deliveryId })) : null,
+    deliveryId ? el('div', { class: 'muted small' }, 'delivery ', el('code', { class: 'delivery-id', text: deliveryId })) : null,
     detail);
   }
 
@@ -1578,7 +1607,7 @@
       body += '}';
       try {
         const r = await busy(submit, 'Publishing…', () => api('POST', '/api/v1/events', { raw: body }, { signal }));
-        result.replaceChildren(
+        fill(result,
           el('p', null, badge('accepted', 'ok'), ' Event ', el('code', { id: 'publish-event-id', text: r.id }), ' (', el('code', { text: r.event }), ') goes to ',
             el('strong', { id: 'publish-deliveries', text: plural(r.deliveries, 'webhook') }), '.'),
           r.deliveries === 0

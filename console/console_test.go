@@ -1,0 +1,153 @@
+package console
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func get(t *testing.T, method, path string, header ...string) *http.Response {
+	t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	Handler().ServeHTTP(rec, req)
+	return rec.Result()
+}
+
+func body(t *testing.T, r *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// checkSecurityHeaders checks the headers every answer carries.
+func checkSecurityHeaders(t *testing.T, path string, r *http.Response) {
+	t.Helper()
+	want := map[string]string{
+		"Content-Security-Policy": ContentSecurityPolicy,
+		"X-Content-Type-Options":  "nosniff",
+		"X-Frame-Options":         "DENY",
+		"Referrer-Policy":         "no-referrer",
+	}
+	for k, v := range want {
+		if got := r.Header.Get(k); got != v {
+			t.Errorf("GET %s: %s = %q, want %q", path, k, got, v)
+		}
+	}
+}
+
+func TestServesIndexAndAssets(t *testing.T) {
+	for _, tc := range []struct {
+		path, contentType, contains string
+	}{
+		{"/", "text/html; charset=utf-8", "<title>webhookd console</title>"},
+		{"/console/app.js", "text/javascript; charset=utf-8", "'use strict';"},
+		{"/console/app.css", "text/css; charset=utf-8", ":root"},
+	} {
+		r := get(t, http.MethodGet, tc.path)
+		b := body(t, r)
+		if r.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: status %d, want 200", tc.path, r.StatusCode)
+		}
+		if got := r.Header.Get("Content-Type"); got != tc.contentType {
+			t.Errorf("GET %s: Content-Type %q, want %q", tc.path, got, tc.contentType)
+		}
+		if !strings.Contains(b, tc.contains) {
+			t.Errorf("GET %s: body lacks %q", tc.path, tc.contains)
+		}
+		if r.Header.Get("Cache-Control") != "no-cache" || r.Header.Get("ETag") == "" {
+			t.Errorf("GET %s: Cache-Control %q, ETag %q; want no-cache and an ETag", tc.path, r.Header.Get("Cache-Control"), r.Header.Get("ETag"))
+		}
+		checkSecurityHeaders(t, tc.path, r)
+
+		// A revalidation with the ETag costs no body.
+		again := get(t, http.MethodGet, tc.path, "If-None-Match", r.Header.Get("ETag"))
+		if again.StatusCode != http.StatusNotModified {
+			t.Errorf("GET %s with If-None-Match: status %d, want 304", tc.path, again.StatusCode)
+		}
+		head := get(t, http.MethodHead, tc.path)
+		if head.StatusCode != http.StatusOK || body(t, head) != "" {
+			t.Errorf("HEAD %s: status %d, want 200 with no body", tc.path, head.StatusCode)
+		}
+	}
+}
+
+func TestUnknownPathsAre404(t *testing.T) {
+	for _, path := range []string{"/index.html", "/console/", "/console/index.html", "/console/app.js.map", "/app.js", "/console/../console.go", "/static/app.js", "/x"} {
+		r := get(t, http.MethodGet, path)
+		b := body(t, r)
+		if r.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: status %d, want 404", path, r.StatusCode)
+		}
+		if !strings.Contains(b, `"statusCode":404`) {
+			t.Errorf("GET %s: body %q, want the API's error shape", path, b)
+		}
+		checkSecurityHeaders(t, path, r)
+	}
+}
+
+func TestOtherMethodsRefused(t *testing.T) {
+	r := get(t, http.MethodPost, "/")
+	if r.StatusCode != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST /: status %d, Allow %q; want 405 with Allow: GET, HEAD", r.StatusCode, r.Header.Get("Allow"))
+	}
+}
+
+// The page must work under its own Content-Security-Policy: no inline
+// script, no inline style, and assets by the paths the handler serves.
+func TestIndexHasNoInlineScriptOrStyle(t *testing.T) {
+	b, err := static.ReadFile("static/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(b)
+	for _, m := range regexp.MustCompile(`(?is)<script\b([^>]*)>(.*?)</script>`).FindAllStringSubmatch(html, -1) {
+		if strings.TrimSpace(m[2]) != "" {
+			t.Errorf("index.html has an inline script body: %q", m[0])
+		}
+		if !strings.Contains(m[1], `src="`+ScriptPath+`"`) {
+			t.Errorf("index.html loads a script other than %s: %q", ScriptPath, m[0])
+		}
+	}
+	if regexp.MustCompile(`(?i)\sstyle\s*=`).MatchString(html) {
+		t.Error("index.html has a style= attribute, which the CSP blocks")
+	}
+	if regexp.MustCompile(`(?i)<style\b`).MatchString(html) {
+		t.Error("index.html has a <style> element, which the CSP blocks")
+	}
+	if regexp.MustCompile(`(?i)\son[a-z]+\s*=`).MatchString(html) {
+		t.Error("index.html has an inline event handler, which the CSP blocks")
+	}
+	for _, want := range []string{`src="` + ScriptPath + `"`, `href="` + StylePath + `"`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("index.html lacks %s", want)
+		}
+	}
+	if strings.Contains(html, "//") && regexp.MustCompile(`(?i)(src|href)="(https?:)?//`).MatchString(html) {
+		t.Error("index.html loads something from another origin (no CDN)")
+	}
+}
+
+// The script builds the DOM from text only; a regression to HTML strings
+// would render users' data as markup.
+func TestScriptNeverParsesHTML(t *testing.T) {
+	b, err := static.ReadFile("static/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := string(b)
+	for _, banned := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "setAttribute('style'", `setAttribute("style"`, "localStorage", "sessionStorage", "document.cookie"} {
+		if strings.Contains(js, banned) {
+			t.Errorf("app.js uses %s", banned)
+		}
+	}
+}
