@@ -37,6 +37,7 @@ const (
 	DefaultPerInbox   = 100
 	DefaultMaxInboxes = 100
 	DefaultMaxBody    = 1 << 20
+	DefaultMaxBytes   = 64 << 20
 )
 
 // Signature verdicts of a capture.
@@ -73,6 +74,11 @@ type Config struct {
 	// MaxBody is how many body bytes a capture keeps; the rest is dropped
 	// and the capture marked truncated.
 	MaxBody int64
+	// MaxBytes bounds the bodies and headers kept across every inbox: the
+	// inbox is public, and its bounds per inbox alone would let anyone
+	// fill 100 × 100 × MaxBody of memory. The oldest captures of the least
+	// recently used inboxes go first.
+	MaxBytes int64
 	// Lookup finds the webhooks a capture's signature is checked against;
 	// nil checks none, so every signed capture is Invalid.
 	Lookup Lookup
@@ -118,6 +124,18 @@ func (c Capture) MarshalJSON() ([]byte, error) {
 	}{plain(c), c.ReceivedAt.UTC().Format("2006-01-02T15:04:05.000Z")})
 }
 
+// captureBytes is about what a capture holds in memory.
+func captureBytes(c Capture) int64 {
+	n := int64(len(c.Body) + len(c.Path) + len(c.Query) + len(c.RemoteAddr))
+	for k, vs := range c.Headers {
+		n += int64(len(k))
+		for _, v := range vs {
+			n += int64(len(v))
+		}
+	}
+	return n
+}
+
 // visibleTo reports whether a signed-in user may see c.
 func (c Capture) visibleTo(userID string) bool { return c.owner == "" || c.owner == userID }
 
@@ -129,6 +147,7 @@ type Inbox struct {
 	seq     int64
 	boxes   map[string]*box
 	useTick int64 // orders boxes by last use for eviction
+	bytes   int64 // held by every capture, as captureBytes counts
 }
 
 type box struct {
@@ -153,6 +172,9 @@ func New(cfg Config) *Inbox {
 	}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -274,10 +296,11 @@ func (in *Inbox) add(name string, c Capture) Capture {
 	c.ID = in.seq
 	c.Inbox = name
 	if len(b.ring) >= in.cfg.PerInbox {
-		copy(b.ring, b.ring[1:])
-		b.ring = b.ring[:len(b.ring)-1]
+		in.dropOldestLocked(b)
 	}
 	b.ring = append(b.ring, c)
+	in.bytes += captureBytes(c)
+	in.trimLocked(b)
 	for sub := range b.subs {
 		if !c.visibleTo(sub.userID) {
 			continue
@@ -288,6 +311,34 @@ func (in *Inbox) add(name string, c Capture) Capture {
 		}
 	}
 	return c
+}
+
+// dropOldestLocked forgets b's oldest capture; in.mu must be held.
+func (in *Inbox) dropOldestLocked(b *box) {
+	in.bytes -= captureBytes(b.ring[0])
+	b.ring[0] = Capture{} // let the body go
+	b.ring = b.ring[1:]
+}
+
+// trimLocked drops captures, oldest first from the least recently used
+// inboxes, until the total is within MaxBytes; keep's newest capture, the
+// one just added, stays. in.mu must be held.
+func (in *Inbox) trimLocked(keep *box) {
+	for in.bytes > in.cfg.MaxBytes {
+		var victim *box
+		for _, b := range in.boxes {
+			if len(b.ring) == 0 || (b == keep && len(b.ring) == 1) {
+				continue
+			}
+			if victim == nil || b.lastUse < victim.lastUse {
+				victim = b
+			}
+		}
+		if victim == nil {
+			return // only the new capture is left; MaxBody bounds it
+		}
+		in.dropOldestLocked(victim)
+	}
 }
 
 // boxLocked returns the named box, creating it; in.mu must be held.
@@ -322,6 +373,9 @@ func (in *Inbox) evictLocked() {
 	}
 	for sub := range in.boxes[victim].subs {
 		close(sub.ch)
+	}
+	for _, c := range in.boxes[victim].ring {
+		in.bytes -= captureBytes(c)
 	}
 	delete(in.boxes, victim)
 }

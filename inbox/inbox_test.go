@@ -266,3 +266,47 @@ func TestCaptureJSON(t *testing.T) {
 		t.Errorf("capture JSON = %s: want one receivedAt, in UTC with milliseconds", raw)
 	}
 }
+
+// TestMemoryBound checks that captures across every inbox stay within
+// MaxBytes, dropping the oldest of the least recently used inbox first, so
+// that anonymous senders cannot fill the process's memory.
+func TestMemoryBound(t *testing.T) {
+	in, srv := newServer(t, Config{MaxBytes: 10_000, MaxBody: 4_000})
+	body := strings.Repeat("x", 3_000)
+	post(t, srv.URL+"/inbox/old", body, nil)
+	post(t, srv.URL+"/inbox/old", body, nil)
+	post(t, srv.URL+"/inbox/new", body, nil)
+	post(t, srv.URL+"/inbox/new", body, nil) // over 10,000: old's oldest goes
+	in.mu.Lock()
+	total := in.bytes
+	in.mu.Unlock()
+	if total > 10_000 {
+		t.Errorf("inboxes hold %d bytes, want at most 10,000", total)
+	}
+	if got := len(in.List("old", "u")); got != 1 {
+		t.Errorf("the least recently used inbox keeps %d captures, want 1", got)
+	}
+	if got := len(in.List("new", "u")); got != 2 {
+		t.Errorf("the inbox just written keeps %d captures, want 2", got)
+	}
+	for range 10 {
+		post(t, srv.URL+"/inbox/new", body, nil)
+	}
+	if got := len(in.List("old", "u")); got != 0 {
+		t.Errorf("after more captures elsewhere, old keeps %d, want 0", got)
+	}
+	if got := in.List("new", "u"); len(got) != 3 || got[0].Body != body {
+		t.Errorf("new keeps %d captures, want the 3 newest", len(got))
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var sum int64
+	for _, b := range in.boxes {
+		for _, c := range b.ring {
+			sum += captureBytes(c)
+		}
+	}
+	if sum != in.bytes {
+		t.Errorf("byte count %d, want the captures' %d", in.bytes, sum)
+	}
+}
