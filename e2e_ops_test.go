@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,9 +19,8 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
+	"github.com/webhookd/webhookd/metrics/metricstest"
 	"github.com/webhookd/webhookd/store/storetest"
 )
 
@@ -75,48 +73,7 @@ func opsParseMetrics(t testing.TB, code int, ct string, body []byte) map[string]
 	if code != http.StatusOK || !strings.HasPrefix(ct, "text/plain") {
 		t.Fatalf("/metrics = %d %s, want 200 in the text format\n%s", code, ct, body)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatalf("/metrics does not parse as Prometheus text: %v\n%s", err, body)
-	}
-	return fams
-}
-
-// opsMetric returns the value of family name's sample labelled exactly
-// labels (a histogram's value is its count).
-func opsMetric(t testing.TB, fams map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
-	t.Helper()
-	f, ok := fams[name]
-	if !ok {
-		t.Fatalf("metric %s missing", name)
-	}
-	for _, m := range f.GetMetric() {
-		got := map[string]string{}
-		for _, l := range m.GetLabel() {
-			got[l.GetName()] = l.GetValue()
-		}
-		if len(got) != len(labels) {
-			continue
-		}
-		match := true
-		for k, v := range labels {
-			match = match && got[k] == v
-		}
-		if !match {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue()
-		case m.Gauge != nil:
-			return m.Gauge.GetValue()
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount())
-		}
-	}
-	t.Fatalf("metric %s has no sample labelled %v", name, labels)
-	return 0
+	return metricstest.Parse(t, body)
 }
 
 func TestE2EOpsHealthAndMetrics(t *testing.T) {
@@ -151,7 +108,7 @@ func TestE2EOpsHealthAndMetrics(t *testing.T) {
 			{"webhookd_webhooks", map[string]string{"state": "active"}, 1},
 			{"webhookd_webhooks", map[string]string{"state": "disabled"}, 0},
 		} {
-			if got := opsMetric(t, fams, c.name, c.labels); got != c.want {
+			if got := metricstest.Value(t, fams, c.name, c.labels); got != c.want {
 				t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 			}
 		}
@@ -180,7 +137,7 @@ func TestE2EMetricsAddr(t *testing.T) {
 
 		code, ct, body := opsGet(t, metricsURL+"/metrics")
 		fams := opsParseMetrics(t, code, ct, body)
-		if got := opsMetric(t, fams, "webhookd_queue_deliveries", map[string]string{"state": "due"}); got != 0 {
+		if got := metricstest.Value(t, fams, "webhookd_queue_deliveries", map[string]string{"state": "due"}); got != 0 {
 			t.Errorf("webhookd_queue_deliveries{state=due} = %v on an empty database, want 0", got)
 		}
 		// Moved off the public port, not copied.
@@ -209,59 +166,6 @@ func opsStartWithMetricsAddr(t testing.TB, db string) (*serveProc, string) {
 		if !errors.Is(err, errAddrInUse) || try == 3 {
 			t.Fatal(err)
 		}
-	}
-}
-
-// opsStartJSONLogs starts `webhookd serve --log-format json` and waits until
-// it answers. launch looks for the text format's addr=…, so this waits for
-// the JSON form of the same line instead.
-func opsStartJSONLogs(t testing.TB, db string, env []string, args ...string) *serveProc {
-	t.Helper()
-	for try := 1; ; try++ {
-		addr := freeAddr(t)
-		all := append([]string{"serve", "--addr", addr, "--db", db, "--log-format", "json"}, args...)
-		p := &serveProc{t: t, URL: "http://" + addr, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
-		p.cmd = exec.Command(webhookdBin, all...)
-		p.cmd.Env = processEnv(env...)
-		p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-		if err := p.cmd.Start(); err != nil {
-			t.Fatalf("start webhookd %s: %v", strings.Join(all, " "), err)
-		}
-		go func() {
-			_ = p.cmd.Wait() // the exit status is in ProcessState
-			p.state = p.cmd.ProcessState
-			close(p.done)
-		}()
-		t.Cleanup(func() {
-			p.kill()
-			if t.Failed() {
-				t.Logf("webhookd %s\n%s", strings.Join(all, " "), p.output())
-			}
-		})
-		listening := `"addr":"` + addr + `"`
-		up, exited := false, false
-		waitFor(t, 30*time.Second, func() (bool, string) {
-			select {
-			case <-p.done:
-				exited = true
-				return true, ""
-			default:
-			}
-			if strings.Contains(p.stderr.String(), listening) {
-				if resp, err := httpClient.Get(p.URL + "/healthz"); err == nil {
-					resp.Body.Close()
-					up = true
-				}
-			}
-			return up, fmt.Sprintf("webhookd to log %s and answer\n%s", listening, p.output())
-		})
-		if up {
-			return p
-		}
-		if exited && strings.Contains(p.stderr.String(), "address already in use") && try < 3 {
-			continue
-		}
-		t.Fatalf("webhookd %s exited before answering: %s\n%s", strings.Join(all, " "), p.state, p.output())
 	}
 }
 
@@ -300,7 +204,7 @@ func TestE2EJSONLogsNameFailedAttemptsWithoutSecrets(t *testing.T) {
 		rc := newOpsFailingReceiver(t)
 		// Debug shows every attempt, so the secret check covers the most
 		// output webhookd can write.
-		p := opsStartJSONLogs(t, db, adminEnv, "--log-level", "debug", "--retry-schedule", "100ms", "--delivery-timeout", "20s")
+		p := startServe(t, db, adminEnv, "--log-format", "json", "--log-level", "debug", "--retry-schedule", "100ms", "--delivery-timeout", "20s")
 		token := login(t, p.URL, adminEmail, adminPassword)
 		a := api{t: t, base: p.URL, token: token}
 

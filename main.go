@@ -605,15 +605,11 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			return fmt.Errorf("user %s: give --password or the password on stdin", action)
 		}
 	}
-	// ForAdmin: users are managed beside a running serve.
-	st, err := store.Open(ctx, *db, store.ForAdmin())
+	st, err := openAdminStore(ctx, *db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		return err
-	}
 	normalized := strings.ToLower(strings.TrimSpace(*email))
 	if action == "create" {
 		if err := createUser(ctx, st, *email, *password); err != nil {
@@ -658,6 +654,21 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	return nil
 }
 
+// openAdminStore opens db for the user and apikey commands: beside a
+// running serve (store.ForAdmin takes no process lock), with pending
+// migrations applied.
+func openAdminStore(ctx context.Context, db string) (*store.Store, error) {
+	st, err := store.Open(ctx, db, store.ForAdmin())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
 func runAPIKey(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if isHelp(args) {
 		args = []string{"create", "-h"}
@@ -675,14 +686,11 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 	if *email == "" || strings.TrimSpace(*name) == "" {
 		return errors.New("apikey create: --email and --name are required")
 	}
-	st, err := store.Open(ctx, *db, store.ForAdmin())
+	st, err := openAdminStore(ctx, *db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		return err
-	}
 	u, err := st.UserByEmail(ctx, *email)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("apikey create: no user with email %s", *email)

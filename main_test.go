@@ -225,7 +225,9 @@ func launch(t testing.TB, base string, env []string, args ...string) (*serveProc
 	})
 	// Only once this process has logged its address is an answer there
 	// known to be its own, not another test's server on a reused port.
-	listening := "addr=" + strings.TrimPrefix(base, "http://")
+	// The line is addr=… in the text log format and "addr":"…" in JSON.
+	addr := strings.TrimPrefix(base, "http://")
+	listening := []string{"addr=" + addr, `"addr":"` + addr + `"`}
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -238,7 +240,7 @@ func launch(t testing.TB, base string, env []string, args ...string) (*serveProc
 			return nil, err
 		default:
 		}
-		if strings.Contains(p.stderr.String(), listening) {
+		if logged := p.stderr.String(); strings.Contains(logged, listening[0]) || strings.Contains(logged, listening[1]) {
 			if resp, err := client.Get(base + "/api/v1/auth/me"); err == nil {
 				resp.Body.Close()
 				return p, nil

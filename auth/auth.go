@@ -143,6 +143,22 @@ func HashAPIKey(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// CredentialHeader reports whether a webhook's custom header, by its name,
+// suggests it carries the receiver's credential (Authorization, a cookie, a
+// token, a key): delivery logs redact such values and lists mask them.
+func CredentialHeader(name string) bool {
+	n := strings.ToLower(name)
+	if n == "authorization" || n == "proxy-authorization" || n == "cookie" {
+		return true
+	}
+	for _, part := range []string{"token", "secret", "key", "password", "auth"} {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return false
+}
+
 // IsAPIKey reports whether a bearer credential is an API key.
 func IsAPIKey(credential string) bool { return strings.HasPrefix(credential, APIKeyPrefix) }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/store"
 )
 
@@ -299,10 +300,7 @@ func cleanText(s string) string {
 func redactHeaders(h map[string]string) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {
-		lk := strings.ToLower(k)
-		if lk == "authorization" || lk == "proxy-authorization" || lk == "cookie" ||
-			strings.Contains(lk, "token") || strings.Contains(lk, "secret") || strings.Contains(lk, "key") ||
-			strings.Contains(lk, "password") || strings.Contains(lk, "auth") {
+		if auth.CredentialHeader(k) {
 			v = "[redacted]"
 		}
 		out[k] = v
@@ -322,10 +320,7 @@ func (t TestSender) SendTest(ctx context.Context, w store.Webhook, eventType str
 	deliveryID := store.NewID()
 	now := time.Now()
 	req := Request{DeliveryID: deliveryID, EventType: eventType, OccurredAt: now, Data: payload, URL: w.URL, Secret: w.Secret,
-		Headers: w.Headers, Timeout: time.Duration(w.TimeoutSeconds) * time.Second}
-	if w.PreviousSecret != "" && w.PreviousSecretExpiresAt != nil && w.PreviousSecretExpiresAt.After(now) {
-		req.PreviousSecret = w.PreviousSecret
-	}
+		Headers: w.Headers, Timeout: time.Duration(w.TimeoutSeconds) * time.Second, PreviousSecret: w.SigningPreviousSecret(now)}
 	// A test send behaves as a real delivery would, custom headers,
 	// timeout and rotation included.
 	o := t.Sender.Send(ctx, req)

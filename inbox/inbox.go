@@ -258,8 +258,8 @@ func (in *Inbox) verify(ctx context.Context, name string, got []string, body lim
 			continue
 		}
 		secrets := []string{w.Secret}
-		if w.PreviousSecret != "" && w.PreviousSecretExpiresAt != nil && now.Before(*w.PreviousSecretExpiresAt) {
-			secrets = append(secrets, w.PreviousSecret)
+		if old := w.SigningPreviousSecret(now); old != "" {
+			secrets = append(secrets, old)
 		}
 		for _, secret := range secrets {
 			want := []byte(delivery.SignatureHeader(secret, body.kept))

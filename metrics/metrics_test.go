@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -9,10 +10,9 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/webhookd/webhookd/metrics"
+	"github.com/webhookd/webhookd/metrics/metricstest"
 	"github.com/webhookd/webhookd/store"
 	"github.com/webhookd/webhookd/store/storetest"
 )
@@ -26,44 +26,11 @@ func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
+	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("metrics do not parse as Prometheus text: %v", err)
+		t.Fatal(err)
 	}
-	return families
-}
-
-// value finds the sample of family name whose labels include want.
-func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
-	t.Helper()
-	f, ok := fams[name]
-	if !ok {
-		t.Fatalf("metric %s missing", name)
-	}
-	for _, m := range f.GetMetric() {
-		match := true
-		for k, v := range want {
-			found := false
-			for _, l := range m.GetLabel() {
-				found = found || (l.GetName() == k && l.GetValue() == v)
-			}
-			match = match && found
-		}
-		if !match {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue()
-		case m.Gauge != nil:
-			return m.Gauge.GetValue()
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount())
-		}
-	}
-	t.Fatalf("metric %s has no sample with labels %v", name, want)
-	return 0
+	return metricstest.Parse(t, body)
 }
 
 func TestMetrics(t *testing.T) {
@@ -107,11 +74,11 @@ func TestMetrics(t *testing.T) {
 			{"webhookd_webhooks", map[string]string{"state": "disabled"}, 0},
 		}
 		for _, c := range checks {
-			if got := value(t, fams, c.name, c.labels); got != c.want {
+			if got := metricstest.Value(t, fams, c.name, c.labels); got != c.want {
 				t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 			}
 		}
-		if age := value(t, fams, "webhookd_queue_oldest_due_seconds", nil); age < 0 {
+		if age := metricstest.Value(t, fams, "webhookd_queue_oldest_due_seconds", nil); age < 0 {
 			t.Errorf("oldest due age = %v, want ≥ 0", age)
 		}
 		for name, f := range fams {

@@ -92,9 +92,6 @@ type Policy struct {
 	RequireHTTPS bool
 	// Resolver looks up host names at check time; nil uses the default.
 	Resolver *net.Resolver
-	// ExemptHosts are host:port pairs that are allowed whatever their
-	// address.
-	ExemptHosts []string
 	// InboxPort is the port this process serves its built-in inbox on (0:
 	// none). A URL on a loopback host at that port whose path is under
 	// /inbox/ is allowed, and so is dialling a loopback address at that
@@ -131,7 +128,7 @@ func (p Policy) CheckURL(u *url.URL) error {
 	if p.RequireHTTPS && u.Scheme != "https" {
 		return fmt.Errorf("%w: must be an https:// URL (webhookd runs with --require-https)", ErrBlocked)
 	}
-	if p.AllowPrivate || p.exempt(u.Host) || IsInboxURL(u, p.InboxPort) {
+	if p.AllowPrivate || IsInboxURL(u, p.InboxPort) {
 		return nil
 	}
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
@@ -160,15 +157,6 @@ func (p Policy) CheckURL(u *url.URL) error {
 		}
 	}
 	return nil
-}
-
-func (p Policy) exempt(hostport string) bool {
-	for _, h := range p.ExemptHosts {
-		if strings.EqualFold(h, hostport) {
-			return true
-		}
-	}
-	return false
 }
 
 // Control is a net.Dialer Control hook that refuses blocked addresses after

@@ -68,7 +68,6 @@ func TestCheckURL(t *testing.T) {
 		{"http://[::ffff:192.168.0.1]/x", deny, "private"},
 		{"http://127.0.0.1/x", Policy{AllowPrivate: true}, ""},
 		{"http://8.8.8.8/x", Policy{RequireHTTPS: true}, "https"},
-		{"http://127.0.0.1:3000/inbox", Policy{ExemptHosts: []string{"127.0.0.1:3000"}}, ""},
 		// The built-in inbox of this process, and nothing else on loopback.
 		{"http://localhost:3000/inbox/demo", Policy{InboxPort: 3000}, ""},
 		{"http://127.0.0.1:3000/inbox/demo?x=1", Policy{InboxPort: 3000}, ""},

@@ -548,12 +548,17 @@ func TestHostileInput(t *testing.T) {
 		st := storetest.Open(t, db)
 		raw, kind := openRaw(t, db)
 		rc := newReceiver(t)
-		// As serve runs: the private-address guard (the test receiver is
-		// on loopback, so it is exempted as serve exempts its own
-		// listener), reserved headers, metrics and a secret grace.
-		guard := netguard.Policy{ExemptHosts: []string{rc.srv.Listener.Addr().String()}}
+		// As serve runs: the private-address guard (with the test
+		// receiver, on loopback, let through), reserved headers, metrics
+		// and a secret grace.
+		receiverHost := rc.srv.Listener.Addr().String()
 		s := newTestServer(t, st, func(c *server.Config) {
-			c.CheckURL = guard.CheckURL
+			c.CheckURL = func(u *url.URL) error {
+				if u.Host == receiverHost {
+					return nil
+				}
+				return netguard.Policy{}.CheckURL(u)
+			}
 			c.ReservedHeader = delivery.ReservedHeader
 			c.SecretGrace = time.Hour
 			c.Metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "# metrics\n") })

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -21,11 +22,10 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/metrics"
+	"github.com/webhookd/webhookd/metrics/metricstest"
 	"github.com/webhookd/webhookd/server"
 	"github.com/webhookd/webhookd/store"
 	"github.com/webhookd/webhookd/store/storetest"
@@ -331,21 +331,9 @@ func opsWantReady(t testing.TB, s *testServer, status int, checks map[string]str
 	if status != http.StatusOK {
 		wantStatus = "unavailable"
 	}
-	if code != status || h.Status != wantStatus || h.Version != "test" || !opsEqualMaps(h.Checks, checks) {
+	if code != status || h.Status != wantStatus || h.Version != "test" || !maps.Equal(h.Checks, checks) {
 		t.Errorf("/readyz = %d %+v, want %d status %q version test checks %v", code, h, status, wantStatus, checks)
 	}
-}
-
-func opsEqualMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if bv, ok := b[k]; !ok || bv != v {
-			return false
-		}
-	}
-	return true
 }
 
 // opsAllOK is /readyz's checks when everything is ready.
@@ -422,41 +410,7 @@ func opsScrape(t testing.TB, s *testServer) map[string]*dto.MetricFamily {
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		t.Errorf("/metrics Content-Type = %q, want the text format", ct)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(bytes.NewReader(resp.Body))
-	if err != nil {
-		t.Fatalf("/metrics does not parse as Prometheus text: %v\n%s", err, resp.Body)
-	}
-	return fams
-}
-
-// opsSample returns the value of family name's sample whose labels are
-// exactly labels (a histogram's value is its count).
-func opsSample(t testing.TB, fams map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
-	t.Helper()
-	f, ok := fams[name]
-	if !ok {
-		t.Fatalf("metric %s missing", name)
-	}
-	for _, m := range f.GetMetric() {
-		got := map[string]string{}
-		for _, l := range m.GetLabel() {
-			got[l.GetName()] = l.GetValue()
-		}
-		if !opsEqualMaps(got, labels) {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue()
-		case m.Gauge != nil:
-			return m.Gauge.GetValue()
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount())
-		}
-	}
-	t.Fatalf("metric %s has no sample labelled %v", name, labels)
-	return 0
+	return metricstest.Parse(t, resp.Body)
 }
 
 func TestOpsMetricsEndpoint(t *testing.T) {
@@ -481,7 +435,7 @@ func TestOpsMetricsEndpoint(t *testing.T) {
 		check := func(fams map[string]*dto.MetricFamily, samples []sample) {
 			t.Helper()
 			for _, c := range samples {
-				if got := opsSample(t, fams, c.name, c.labels); got != c.want {
+				if got := metricstest.Value(t, fams, c.name, c.labels); got != c.want {
 					t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 				}
 			}
@@ -840,7 +794,7 @@ func TestOpsWebhookOptionsValidation(t *testing.T) {
 			"headers":   map[string]string{"X-Tenant": "acme", "Authorization": "Bearer receiver-credential", "X-Tab": "a\tb"},
 			"rateLimit": 10000, "timeoutSeconds": 30,
 		}), http.StatusCreated, &w)
-		if !opsEqualMaps(w.Headers, map[string]string{"X-Tenant": "acme", "Authorization": "Bearer receiver-credential", "X-Tab": "a\tb"}) ||
+		if !maps.Equal(w.Headers, map[string]string{"X-Tenant": "acme", "Authorization": "Bearer receiver-credential", "X-Tab": "a\tb"}) ||
 			w.RateLimit != 10000 || w.TimeoutSeconds != 30 {
 			t.Errorf("created %+v, want the headers, rateLimit 10000, timeoutSeconds 30", w)
 		}
@@ -863,7 +817,7 @@ func TestOpsWebhookOptionsValidation(t *testing.T) {
 			t.Errorf("after clearing: %+v, want no headers, rateLimit 0, timeoutSeconds 0", p)
 		}
 		s.call(t, http.MethodPatch, path, token, map[string]any{"headers": map[string]string{"X-Only": "1"}, "timeoutSeconds": 1}, http.StatusOK, &p)
-		if !opsEqualMaps(p.Headers, map[string]string{"X-Only": "1"}) || p.TimeoutSeconds != 1 || p.RateLimit != 0 {
+		if !maps.Equal(p.Headers, map[string]string{"X-Only": "1"}) || p.TimeoutSeconds != 1 || p.RateLimit != 0 {
 			t.Errorf("after PATCH: %+v, want headers {X-Only: 1}, timeoutSeconds 1, rateLimit unchanged 0", p)
 		}
 		// A webhook without options shows them empty, not missing.

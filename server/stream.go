@@ -123,45 +123,45 @@ func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 	userID := currentUser(r).ID
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
-	// What is already logged is the list's to show, not the stream's:
-	// remember the recent attempts so that the overlap below skips them.
+	// recent lists the attempts logged since a little before the newest
+	// one seen, newest first; the overlap catches late commits.
 	watermark := time.Now()
+	recent := func() ([]store.Log, string, time.Time, error) {
+		since := watermark.Add(-streamOverlap)
+		f.Since, f.Page = &since, store.Page{Limit: streamBatch}
+		logs, more, err := s.store.ListLogs(ctx, userID, hook.ID, f)
+		return logs, more, since, err
+	}
+	// What is already logged is the list's to show, not the stream's:
+	// remember it so that the overlap skips it.
 	sent := map[string]time.Time{}
-	since := watermark.Add(-streamOverlap)
-	f.Since = &since
-	f.Page = store.Page{Limit: streamBatch}
-	recent, _, err := s.store.ListLogs(ctx, userID, hook.ID, f)
+	logs, _, _, err := recent()
 	if err != nil {
 		return err
 	}
-	for _, l := range recent {
+	for _, l := range logs {
 		sent[l.ID] = l.CreatedAt
 	}
 	out, err := startSSE(w)
-	if err != nil {
+	if err != nil || out.event("ready", "", struct{}{}) != nil {
 		return nil // the reader is gone; nothing to answer
-	}
-	if out.event("ready", "", struct{}{}) != nil {
-		return nil
 	}
 	poll := time.NewTicker(streamPoll)
 	defer poll.Stop()
-	idle := time.NewTimer(streamHeartbeat)
-	defer idle.Stop()
+	heartbeat := time.NewTicker(streamHeartbeat)
+	defer heartbeat.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-idle.C:
+		case <-heartbeat.C:
 			if out.ping() != nil {
 				return nil
 			}
-			idle.Reset(streamHeartbeat)
 			continue
 		case <-poll.C:
 		}
-		since = watermark.Add(-streamOverlap) // f.Since points here
-		logs, more, err := s.store.ListLogs(ctx, userID, hook.ID, f)
+		logs, more, since, err := recent()
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			return nil // the webhook was deleted: the stream ends
@@ -171,10 +171,8 @@ func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 			s.logger.Warn("log stream: list logs", "webhook", hook.ID, "err", err)
 			continue
 		}
-		if more != "" {
-			if out.event("overflow", "", struct{}{}) != nil {
-				return nil
-			}
+		if more != "" && out.event("overflow", "", struct{}{}) != nil {
+			return nil
 		}
 		for i := len(logs) - 1; i >= 0; i-- { // oldest first
 			l := logs[i]
@@ -193,9 +191,6 @@ func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 			if at.Before(since) {
 				delete(sent, id)
 			}
-		}
-		if len(logs) > 0 {
-			idle.Reset(streamHeartbeat)
 		}
 	}
 }
@@ -287,15 +282,15 @@ func (s *Server) handleInboxStream(w http.ResponseWriter, r *http.Request) error
 	defer cancel()
 	out, err := startSSE(w)
 	if err != nil || out.event("ready", "", struct{}{}) != nil {
-		return nil
+		return nil // the reader is gone; nothing to answer
 	}
-	idle := time.NewTicker(streamHeartbeat)
-	defer idle.Stop()
+	heartbeat := time.NewTicker(streamHeartbeat)
+	defer heartbeat.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-idle.C:
+		case <-heartbeat.C:
 			if out.ping() != nil {
 				return nil
 			}

@@ -116,7 +116,6 @@ func newTestServer(t testing.TB, st *store.Store, opts ...serverOption) *testSer
 		t.Fatalf("server.New: %v", err)
 	}
 	srv.Config.Handler = api
-	srv.Config.RegisterOnShutdown(api.CloseStreams)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	t.Cleanup(api.CloseStreams) // srv.Close waits for open streams

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/store"
 )
 
@@ -65,7 +66,7 @@ func toWebhookJSON(w store.Webhook, showSecret bool) webhookJSON {
 		// masks them as it masks the secret.
 		out.Headers = make(map[string]string, len(w.Headers))
 		for k, v := range w.Headers {
-			if credentialHeader(k) {
+			if auth.CredentialHeader(k) {
 				v = maskSecret(v)
 			}
 			out.Headers[k] = v
@@ -89,21 +90,6 @@ func maskSecret(secret string) string {
 		return prefix + "****"
 	}
 	return prefix + "****" + secret[len(secret)-4:]
-}
-
-// credentialHeader reports whether a custom header's name suggests it
-// carries a credential; the delivery log redacts the same ones.
-func credentialHeader(name string) bool {
-	n := strings.ToLower(name)
-	if n == "authorization" || n == "proxy-authorization" || n == "cookie" {
-		return true
-	}
-	for _, part := range []string{"token", "secret", "key", "password", "auth"} {
-		if strings.Contains(n, part) {
-			return true
-		}
-	}
-	return false
 }
 
 // listJSON is a page of a list.

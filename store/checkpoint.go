@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -22,7 +21,7 @@ const checkpointInterval = 200 * time.Millisecond
 type checkpointer struct {
 	db     *sql.DB
 	cancel context.CancelFunc
-	done   chan error
+	done   chan struct{}
 }
 
 func startCheckpointer(ctx context.Context, dsn string) (*checkpointer, error) {
@@ -38,44 +37,31 @@ func startCheckpointer(ctx context.Context, dsn string) (*checkpointer, error) {
 		return nil, fmt.Errorf("store: open sqlite checkpointer: %w", err)
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
-	c := &checkpointer{db: db, cancel: cancel, done: make(chan error, 1)}
-	go func() { c.done <- c.loop(loopCtx) }()
+	c := &checkpointer{db: db, cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(c.done); c.loop(loopCtx) }()
 	return c, nil
 }
 
-func (c *checkpointer) loop(ctx context.Context) error {
+func (c *checkpointer) loop(ctx context.Context) {
 	tick := time.NewTicker(checkpointInterval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-tick.C:
 		}
-		if err := c.checkpoint(ctx, "PASSIVE"); err != nil && ctx.Err() == nil {
-			// A failed checkpoint loses nothing (the WAL keeps the data);
-			// the next tick tries again.
-			continue
-		}
+		// A failed checkpoint loses nothing (the WAL keeps the data); the
+		// next tick tries again.
+		var busy, logFrames, copied int
+		_ = c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied)
 	}
 }
 
-// checkpoint runs one checkpoint of the given mode.
-func (c *checkpointer) checkpoint(ctx context.Context, mode string) error {
-	var busy, logFrames, done int
-	err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &done)
-	if err != nil {
-		return fmt.Errorf("store: wal checkpoint: %w", err)
-	}
-	return nil
-}
-
-// close stops the loop and checkpoints what is left, so that the database
-// file is whole when the process has gone.
+// close stops the loop. What is still in the WAL then is checkpointed by
+// SQLite itself when the store's last connection, the writer, closes.
 func (c *checkpointer) close() error {
 	c.cancel()
-	err := <-c.done
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return errors.Join(err, c.checkpoint(ctx, "PASSIVE"), c.db.Close())
+	<-c.done
+	return c.db.Close()
 }

@@ -128,9 +128,7 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p LeaseParams) ([]LeasedDel
 				return err
 			}
 			l.Attempt++
-			if prev.Valid && prevExpires != nil && prevExpires.After(now) {
-				l.PreviousSecret = prev.String
-			}
+			l.PreviousSecret = Webhook{PreviousSecret: prev.String, PreviousSecretExpiresAt: prevExpires}.SigningPreviousSecret(now)
 			l.RateLimit, l.TimeoutSeconds = int(rateLimit.Int64), int(timeout.Int64)
 			if err := json.Unmarshal([]byte(headers), &l.Headers); err != nil {
 				return fmt.Errorf("decode headers of webhook %s: %w", l.WebhookID, err)

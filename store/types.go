@@ -53,6 +53,15 @@ type Webhook struct {
 	UpdatedAt      time.Time
 }
 
+// SigningPreviousSecret returns the rotated-out secret while it still
+// signs beside Secret at now, or "" once its grace has ended.
+func (w Webhook) SigningPreviousSecret(now time.Time) string {
+	if w.PreviousSecret == "" || w.PreviousSecretExpiresAt == nil || !now.Before(*w.PreviousSecretExpiresAt) {
+		return ""
+	}
+	return w.PreviousSecret
+}
+
 // Event is something the CRM published, kept so that each delivery can be
 // sent and re-sent with exactly the bytes accepted.
 type Event struct {
