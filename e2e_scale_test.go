@@ -23,10 +23,15 @@ func TestE2ETwoProcessesShareOnePostgres(t *testing.T) {
 	db := storetest.PostgresURL(t)
 	const events, passFirst, perWebhook = 40, 10, 3
 	rc := newGatedReceiver(t, passFirst)
-	// A short lease so the survivor takes the dead process's deliveries
-	// over within the test; it must outlast the delivery timeout.
-	args := []string{"--max-in-flight-per-webhook", strconv.Itoa(perWebhook), "--delivery-timeout", "10s",
-		"--lease-duration", "12s", "--retry-schedule", "200ms,200ms,200ms,200ms,200ms"}
+	// The receiver holds sends until both processes are at their cap and
+	// one is killed, which on a loaded machine can take seconds; the
+	// delivery timeout must outlast that hold, or the survivor's held sends
+	// time out and are rightly retried, which this test would count as
+	// duplicates. The lease outlasts the timeout and is short enough for
+	// the survivor to take the dead process's deliveries over within the
+	// test.
+	args := []string{"--max-in-flight-per-webhook", strconv.Itoa(perWebhook), "--delivery-timeout", "30s",
+		"--lease-duration", "32s", "--retry-schedule", "200ms,200ms,200ms,200ms,200ms"}
 	a := startServe(t, db, adminEnv, args...)
 	b := startServe(t, db, adminEnv, args...)
 	apiA := api{t: t, base: a.URL, token: login(t, a.URL, adminEmail, adminPassword)}
@@ -73,7 +78,7 @@ func TestE2ETwoProcessesShareOnePostgres(t *testing.T) {
 	t.Logf("killed one process holding %d deliveries; the survivor held %d", len(killedHeld), len(heldAfter))
 	rc.release()
 
-	rc.waitAnswered(t, events)
+	rc.waitAnsweredWithin(t, events, 90*time.Second)
 	waitSettledFor(t, apiA, hook.ID, events, 90*time.Second)
 	answered := map[string]int{}
 	arrivals := map[string]int{}

@@ -332,7 +332,14 @@ func (rc *receiver) answeredByN() map[int]int {
 // delivery.
 func (rc *receiver) waitAnswered(t testing.TB, n int) {
 	t.Helper()
-	waitFor(t, 30*time.Second, func() (bool, string) {
+	rc.waitAnsweredWithin(t, n, 30*time.Second)
+}
+
+// waitAnsweredWithin is waitAnswered with its own deadline, for waits that
+// include a lease expiring.
+func (rc *receiver) waitAnsweredWithin(t testing.TB, n int, timeout time.Duration) {
+	t.Helper()
+	waitFor(t, timeout, func() (bool, string) {
 		got := rc.answeredByN()
 		var missing []int
 		for i := range n {
