@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -461,9 +462,24 @@ func (tb *tab) waitJS(what, predicate string) {
 	}
 }
 
+// click clicks the element as the page's own code would see a user's
+// click. It goes through the DOM, not the mouse at screen coordinates:
+// a coordinate click races any layout change between finding the element
+// and pressing, and on a slow machine it then lands on whatever moved
+// there instead.
 func (tb *tab) click(sel string) {
 	tb.t.Helper()
-	tb.do("click "+sel, chromedp.Click(chromedp.CSS(sel)))
+	tb.waitJS("a visible "+sel, fmt.Sprintf(`(() => { const n = document.querySelector(%s); return n !== null && n.getClientRects().length > 0 && !n.disabled; })()`, jsString(sel)))
+	ok := evalJS[bool](tb, fmt.Sprintf(`(() => {
+		const n = document.querySelector(%s);
+		if (!n) return false;
+		n.scrollIntoView({block: 'center'});
+		n.click();
+		return true;
+	})()`, jsString(sel)))
+	if !ok {
+		tb.fail("click "+sel, errors.New("the element went away before the click"))
+	}
 }
 
 // typeInto replaces an input's text by typing it.
