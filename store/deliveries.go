@@ -76,7 +76,7 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p LeaseParams) ([]LeasedDel
 		pick += ` FOR UPDATE OF d SKIP LOCKED`
 	}
 	var out []LeasedDelivery
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		rows, err := tx.QueryContext(ctx, pick, args...)
 		if err != nil {
 			return err
@@ -104,43 +104,58 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p LeaseParams) ([]LeasedDel
 		if len(ids) == 0 {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_token = `+s.d.param(1)+`, next_attempt_at = `+s.d.param(2)+`, updated_at = `+s.d.param(3)+`
-			WHERE id IN (`+s.d.params(4, len(ids))+`)`, append([]any{token, s.d.t(now.Add(p.LeaseFor)), s.d.t(now)}, ids...)...); err != nil {
-			return err
-		}
-		rows, err = tx.QueryContext(ctx, `SELECT d.id, d.attempts, e.id, e.event_type, e.payload, e.occurred_at, w.id, w.user_id, w.url, w.secret,
-			w.previous_secret, w.previous_secret_expires_at, w.headers, w.rate_limit, w.timeout_seconds
-			FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
-			WHERE d.id IN (`+s.d.params(1, len(ids))+`) ORDER BY d.id`, ids...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out = make([]LeasedDelivery, 0, len(ids))
-		for rows.Next() {
-			l := LeasedDelivery{LeaseToken: token}
-			var prev sql.NullString
-			var prevExpires *time.Time
-			var headers string
-			var rateLimit, timeout sql.NullInt64
-			if err := rows.Scan(&l.ID, &l.Attempt, &l.EventID, &l.EventType, &l.Payload, scanTime{&l.OccurredAt},
-				&l.WebhookID, &l.UserID, &l.URL, &l.Secret, &prev, scanNullTime{&prevExpires}, &headers, &rateLimit, &timeout); err != nil {
+		lease := []any{token, s.d.t(now.Add(p.LeaseFor)), s.d.t(now)}
+		for lo, hi := range s.runs(len(ids)) {
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_token = `+s.d.param(1)+`, next_attempt_at = `+s.d.param(2)+`, updated_at = `+s.d.param(3)+`
+				WHERE id IN (`+s.d.params(4, hi-lo)+`)`, slices.Concat(lease, ids[lo:hi])...); err != nil {
 				return err
 			}
-			l.Attempt++
-			l.PreviousSecret = Webhook{PreviousSecret: prev.String, PreviousSecretExpiresAt: prevExpires}.SigningPreviousSecret(now)
-			l.RateLimit, l.TimeoutSeconds = int(rateLimit.Int64), int(timeout.Int64)
-			if err := json.Unmarshal([]byte(headers), &l.Headers); err != nil {
-				return fmt.Errorf("decode headers of webhook %s: %w", l.WebhookID, err)
-			}
-			out = append(out, l)
 		}
-		return rows.Err()
+		out = make([]LeasedDelivery, 0, len(ids))
+		for lo, hi := range s.runs(len(ids)) {
+			if err := s.loadLeased(ctx, tx, ids[lo:hi], token, now, &out); err != nil {
+				return err
+			}
+		}
+		// Oldest first, as ids are time-ordered, whatever runs they came in.
+		slices.SortFunc(out, func(a, b LeasedDelivery) int { return strings.Compare(a.ID, b.ID) })
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: lease deliveries: %w", err)
 	}
 	return out, nil
+}
+
+// loadLeased appends what sending needs of each leased delivery in ids.
+func (s *Store) loadLeased(ctx context.Context, tx *txn, ids []any, token string, now time.Time, out *[]LeasedDelivery) error {
+	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.attempts, e.id, e.event_type, e.payload, e.occurred_at, w.id, w.user_id, w.url, w.secret,
+		w.previous_secret, w.previous_secret_expires_at, w.headers, w.rate_limit, w.timeout_seconds
+		FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
+		WHERE d.id IN (`+s.d.params(1, len(ids))+`)`, ids...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		l := LeasedDelivery{LeaseToken: token}
+		var prev sql.NullString
+		var prevExpires *time.Time
+		var headers string
+		var rateLimit, timeout sql.NullInt64
+		if err := rows.Scan(&l.ID, &l.Attempt, &l.EventID, &l.EventType, &l.Payload, scanTime{&l.OccurredAt},
+			&l.WebhookID, &l.UserID, &l.URL, &l.Secret, &prev, scanNullTime{&prevExpires}, &headers, &rateLimit, &timeout); err != nil {
+			return err
+		}
+		l.Attempt++
+		l.PreviousSecret = Webhook{PreviousSecret: prev.String, PreviousSecretExpiresAt: prevExpires}.SigningPreviousSecret(now)
+		l.RateLimit, l.TimeoutSeconds = int(rateLimit.Int64), int(timeout.Int64)
+		if err := json.Unmarshal([]byte(headers), &l.Headers); err != nil {
+			return fmt.Errorf("decode headers of webhook %s: %w", l.WebhookID, err)
+		}
+		*out = append(*out, l)
+	}
+	return rows.Err()
 }
 
 // placeholders returns "$first, …" for n parameters.
@@ -178,7 +193,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 		return 0, nil
 	}
 	fenced := 0
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		fenced = 0
 		now := s.Now()
 		counters := map[string]*statsDelta{}
@@ -207,15 +222,15 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 				counters[l.WebhookID].gone = true
 			}
 		}
-		for chunk := range slices.Chunk(batch, completionChunk) {
-			n, err := s.updateDeliveries(ctx, tx, chunk, now)
+		for lo, hi := range s.runs(len(batch)) {
+			n, err := s.updateDeliveries(ctx, tx, batch[lo:hi], now)
 			if err != nil {
 				return err
 			}
 			fenced += n
 		}
-		for chunk := range slices.Chunk(logs, completionChunk) {
-			if err := s.insertLogs(ctx, tx, chunk); err != nil {
+		for lo, hi := range s.runs(len(logs)) {
+			if err := s.insertLogs(ctx, tx, logs[lo:hi]); err != nil {
 				return err
 			}
 		}
@@ -231,7 +246,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 }
 
 // existingWebhooks reports which of a batch's webhooks still exist.
-func (s *Store) existingWebhooks(ctx context.Context, tx *sql.Tx, batch []Completion) (map[string]bool, error) {
+func (s *Store) existingWebhooks(ctx context.Context, tx *txn, batch []Completion) (map[string]bool, error) {
 	seen := map[string]bool{}
 	var ids []any
 	for _, c := range batch {
@@ -241,7 +256,8 @@ func (s *Store) existingWebhooks(ctx context.Context, tx *sql.Tx, batch []Comple
 		}
 	}
 	exists := make(map[string]bool, len(ids))
-	for chunk := range slices.Chunk(ids, completionChunk) {
+	for lo, hi := range s.runs(len(ids)) {
+		chunk := ids[lo:hi]
 		q := `SELECT id FROM webhooks WHERE id IN (` + s.d.params(1, len(chunk)) + `)`
 		if s.kind == Postgres {
 			// Hold the rows until commit so a concurrent delete cannot slip
@@ -277,7 +293,7 @@ const completionChunk = 200
 // held their lease. One statement per chunk instead of one per delivery
 // saves a round trip per delivery on PostgreSQL and a parse per delivery on
 // SQLite.
-func (s *Store) updateDeliveries(ctx context.Context, tx *sql.Tx, chunk []Completion, now time.Time) (int, error) {
+func (s *Store) updateDeliveries(ctx context.Context, tx *txn, chunk []Completion, now time.Time) (int, error) {
 	args := make([]any, 0, 5*len(chunk)+1)
 	args = append(args, s.d.t(now))
 	var values strings.Builder
@@ -318,7 +334,7 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, leases []LeasedDelivery) 
 		return nil
 	}
 	now := s.Now()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		for _, l := range leases {
 			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_token = NULL, next_attempt_at = $1, updated_at = $1
 				WHERE id = $2 AND lease_token = $3 AND status = 'pending'`, s.d.t(now), l.ID, l.LeaseToken); err != nil {
@@ -400,7 +416,7 @@ func (s *Store) RecordTestAttempt(ctx context.Context, a TestAttempt) (Log, erro
 	if l.Status == AttemptSuccess {
 		status = DeliverySuccess
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, user_id, event_type, payload, occurred_at, delivery_count, created_at)
 			VALUES ($1, $2, $3, $4, $5, 1, $6)`, l.EventID, a.UserID, l.EventType, a.Payload, s.d.t(a.OccurredAt), s.d.t(now)); err != nil {
 			return err
@@ -427,7 +443,7 @@ const logColumnCount = 16
 
 // insertLogs writes attempts' rows in one statement; each Log's ID and
 // CreatedAt must be set.
-func (s *Store) insertLogs(ctx context.Context, tx *sql.Tx, logs []Log) error {
+func (s *Store) insertLogs(ctx context.Context, tx *txn, logs []Log) error {
 	args := make([]any, 0, logColumnCount*len(logs))
 	var values strings.Builder
 	for i, l := range logs {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -41,7 +40,7 @@ type PublishResult struct {
 // one commit (group commit).
 func (s *Store) PublishEvents(ctx context.Context, batch []PublishParams) ([]PublishResult, error) {
 	var results []PublishResult
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
 		results, err = s.publishBatch(ctx, tx, batch, map[string][]subscription{})
 		if err != nil {
@@ -68,7 +67,7 @@ type subscription struct {
 }
 
 // publish accepts one event inside tx.
-func (s *Store) publish(ctx context.Context, tx *sql.Tx, p PublishParams, subs map[string][]subscription) (PublishResult, error) {
+func (s *Store) publish(ctx context.Context, tx *txn, p PublishParams, subs map[string][]subscription) (PublishResult, error) {
 	res, err := s.publishBatch(ctx, tx, []PublishParams{p}, subs)
 	if err != nil {
 		return PublishResult{}, err
@@ -79,7 +78,7 @@ func (s *Store) publish(ctx context.Context, tx *sql.Tx, p PublishParams, subs m
 // publishBatch accepts events inside tx with a few multi-row statements:
 // first it settles idempotency keys and finds each event's webhooks, then it
 // inserts the new events, then their deliveries.
-func (s *Store) publishBatch(ctx context.Context, tx *sql.Tx, batch []PublishParams, subs map[string][]subscription) ([]PublishResult, error) {
+func (s *Store) publishBatch(ctx context.Context, tx *txn, batch []PublishParams, subs map[string][]subscription) ([]PublishResult, error) {
 	now := s.Now()
 	results := make([]PublishResult, len(batch))
 	targets := make([][]string, len(batch))
@@ -166,10 +165,11 @@ func (s *Store) publishBatch(ctx context.Context, tx *sql.Tx, batch []PublishPar
 // insertEvents inserts results[i].Event for each i in which, and reports
 // which ids were inserted: an idempotency key that a concurrent transaction
 // committed first is skipped by ON CONFLICT rather than failing the batch.
-func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, results []PublishResult, which []int) (map[string]bool, error) {
+func (s *Store) insertEvents(ctx context.Context, tx *txn, results []PublishResult, which []int) (map[string]bool, error) {
 	const columns = 8
 	inserted := make(map[string]bool, len(which))
-	for chunk := range slices.Chunk(which, completionChunk) {
+	for lo, hi := range s.runs(len(which)) {
+		chunk := which[lo:hi]
 		args := make([]any, 0, columns*len(chunk))
 		var values strings.Builder
 		for n, i := range chunk {
@@ -209,10 +209,11 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, results []PublishR
 
 // insertDeliveries adds a pending delivery, due now, for each event and
 // webhook pair.
-func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, pairs [][2]string, now time.Time) error {
+func (s *Store) insertDeliveries(ctx context.Context, tx *txn, pairs [][2]string, now time.Time) error {
 	const columns = 6
 	t := s.d.t(now)
-	for chunk := range slices.Chunk(pairs, completionChunk) {
+	for lo, hi := range s.runs(len(pairs)) {
+		chunk := pairs[lo:hi]
 		args := make([]any, 0, columns*len(chunk))
 		var values strings.Builder
 		for n, p := range chunk {
@@ -230,7 +231,7 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, pairs [][2]str
 	return nil
 }
 
-func (s *Store) eventByIdempotencyKey(ctx context.Context, tx *sql.Tx, userID, key string) (Event, error) {
+func (s *Store) eventByIdempotencyKey(ctx context.Context, tx *txn, userID, key string) (Event, error) {
 	var e Event
 	var k sql.NullString
 	rows, err := tx.QueryContext(ctx, `SELECT id, user_id, event_type, payload, occurred_at, idempotency_key, delivery_count, created_at
@@ -251,7 +252,7 @@ func (s *Store) eventByIdempotencyKey(ctx context.Context, tx *sql.Tx, userID, k
 	return e, err
 }
 
-func (s *Store) activeSubscriptions(ctx context.Context, tx *sql.Tx, userID string) ([]subscription, error) {
+func (s *Store) activeSubscriptions(ctx context.Context, tx *txn, userID string) ([]subscription, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id, events FROM webhooks WHERE user_id = $1 AND is_active = TRUE`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("load subscriptions: %w", err)

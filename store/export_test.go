@@ -1,23 +1,31 @@
 package store
 
-import (
-	"context"
-	"database/sql"
-)
+import "context"
 
 // SeedLogs writes attempt logs and their counters directly, for benchmarks
 // that need a large log table quickly.
 func (s *Store) SeedLogs(ctx context.Context, logs []Log) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		m := map[string]*statsDelta{}
 		for _, l := range logs {
 			addStats(m, l)
 		}
-		for i := 0; i < len(logs); i += completionChunk {
-			if err := s.insertLogs(ctx, tx, logs[i:min(i+completionChunk, len(logs))]); err != nil {
+		for lo, hi := range s.runs(len(logs)) {
+			if err := s.insertLogs(ctx, tx, logs[lo:hi]); err != nil {
 				return err
 			}
 		}
 		return s.applyStats(ctx, tx, m)
 	})
+}
+
+// PreparedWriterStatements reports how many statements the writer keeps
+// prepared: always 0 where it keeps none (PostgreSQL).
+func (s *Store) PreparedWriterStatements() int {
+	if s.stmts == nil {
+		return 0
+	}
+	s.stmts.mu.Lock()
+	defer s.stmts.mu.Unlock()
+	return len(s.stmts.m)
 }

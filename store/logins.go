@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 )
@@ -11,7 +10,7 @@ import (
 // as "email:…" and "ip:…").
 func (s *Store) RecordLoginFailure(ctx context.Context, keys ...string) error {
 	now := s.d.t(s.Now())
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		for _, k := range keys {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (throttle_key, created_at) VALUES ($1, $2)`, k, now); err != nil {
 				return err

@@ -157,7 +157,7 @@ func latest(cur *time.Time, t time.Time) *time.Time {
 
 // applyStats adds a batch's counters to webhook_stats, webhooks in id order
 // so that concurrent batches on PostgreSQL lock rows in the same order.
-func (s *Store) applyStats(ctx context.Context, tx *sql.Tx, m map[string]*statsDelta) error {
+func (s *Store) applyStats(ctx context.Context, tx *txn, m map[string]*statsDelta) error {
 	ids := make([]string, 0, len(m))
 	for id := range m {
 		ids = append(ids, id)

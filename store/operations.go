@@ -32,7 +32,7 @@ func WithAutoDisable(rule AutoDisable) Option {
 // autoDisable switches off, inside the completion transaction, each webhook
 // of the batch that answered 410 Gone or has failed long and often enough,
 // and tells the owner's other webhooks with a webhook.disabled event.
-func (s *Store) autoDisable(ctx context.Context, tx *sql.Tx, m map[string]*statsDelta, now time.Time) error {
+func (s *Store) autoDisable(ctx context.Context, tx *txn, m map[string]*statsDelta, now time.Time) error {
 	rule := s.autoDisableRule
 	ids := make([]string, 0, len(m))
 	for id, d := range m {
@@ -98,7 +98,7 @@ func (s *Store) Redeliver(ctx context.Context, userID, webhookID, logID string) 
 		return "", err
 	}
 	now := s.Now()
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1
 			WHERE id = $2 AND webhook_id = $3 AND (lease_token IS NULL OR next_attempt_at <= $1)`, s.d.t(now), l.DeliveryID, webhookID)
 		if err != nil {
@@ -157,7 +157,7 @@ func (s *Store) Replay(ctx context.Context, userID, webhookID string, p ReplayPa
 	// bounds this subquery as it bounds the deliveries.
 	q += ` AND id NOT IN (SELECT delivery_id FROM webhook_logs WHERE webhook_id = $2 AND test = TRUE AND created_at >= $3)`
 	var n int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
 			return err

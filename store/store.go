@@ -40,6 +40,7 @@ type Store struct {
 
 	autoDisableRule AutoDisable
 	reads           *readStmts
+	stmts           *writeStmts // serving SQLite only: the writer's prepared statements
 
 	// SQLite (serving) only: checkpoints run off the writer's path.
 	checkpointer *checkpointer
@@ -172,6 +173,7 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 			return err
 		}
 		s.checkpointer = ck
+		s.stmts = newWriteStmts(write)
 	}
 	return nil
 }
@@ -210,6 +212,7 @@ func (s *Store) Close() error {
 		errs = append(errs, s.checkpointer.close())
 	}
 	s.reads.close()
+	s.stmts.close()
 	if s.read != s.write {
 		errs = append(errs, s.read.Close())
 	}
@@ -252,12 +255,17 @@ type execer interface {
 }
 
 // inTx runs fn in a write transaction and commits it, rolling back on error.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	if s.stmts != nil {
+		// Once the writer is free again, prepare what this transaction
+		// ran unprepared.
+		defer s.stmts.prepareNoted(ctx)
+	}
+	if err := fn(&txn{Tx: tx, stmts: s.stmts}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

@@ -54,7 +54,7 @@ func (s *Store) CreateWebhook(ctx context.Context, p CreateWebhookParams) (Webho
 	if err != nil {
 		return Webhook{}, fmt.Errorf("store: create webhook: encode headers: %w", err)
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO webhooks (id, user_id, name, url, events, secret, description, is_active,
 			created_at, updated_at, headers, rate_limit, timeout_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			w.ID, w.UserID, w.Name, w.URL, string(events), w.Secret, w.Description, w.IsActive, s.d.t(now), s.d.t(now),

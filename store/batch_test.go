@@ -1,0 +1,97 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd/store"
+	"github.com/webhookd/webhookd/store/storetest"
+)
+
+// TestLargeBatches publishes, leases and completes more rows than one
+// statement takes, in two rounds: on SQLite the second round runs on the
+// statements the first one left prepared. Every row must come through each
+// step exactly once.
+func TestLargeBatches(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		u := newUser(t, s, "big@x.io")
+		hook := newWebhook(t, s, u.ID, "*")
+		// Two chunks (200 + 189), each sent as uneven runs on SQLite.
+		const n = 389
+		for round := range 2 {
+			since := s.Now()
+			batch := make([]store.PublishParams, n)
+			for i := range batch {
+				batch[i] = store.PublishParams{UserID: u.ID, Type: "message.new",
+					Payload: fmt.Appendf(nil, `{"round":%d,"i":%d}`, round, i), OccurredAt: time.Now()}
+			}
+			res, err := s.PublishEvents(ctx, batch)
+			if err != nil || len(res) != n {
+				t.Fatalf("round %d: publish = %d results, %v; want %d", round, len(res), err, n)
+			}
+			payloadOf := map[string]string{}
+			for i, r := range res {
+				if r.Deliveries != 1 || r.Duplicate {
+					t.Fatalf("round %d: event %d: %d deliveries (duplicate %v), want 1", round, i, r.Deliveries, r.Duplicate)
+				}
+				payloadOf[r.Event.ID] = string(batch[i].Payload)
+			}
+			if len(payloadOf) != n {
+				t.Fatalf("round %d: %d distinct event ids, want %d", round, len(payloadOf), n)
+			}
+
+			leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 1000, LeaseFor: time.Minute})
+			if err != nil || len(leased) != n {
+				t.Fatalf("round %d: lease = %d, %v; want %d", round, len(leased), err, n)
+			}
+			completions := make([]store.Completion, 0, n)
+			for i, l := range leased {
+				if i > 0 && strings.Compare(leased[i-1].ID, l.ID) >= 0 {
+					t.Fatalf("round %d: leased out of order: %s then %s", round, leased[i-1].ID, l.ID)
+				}
+				want, ok := payloadOf[l.EventID]
+				if !ok || string(l.Payload) != want || l.WebhookID != hook.ID || l.Attempt != 1 {
+					t.Fatalf("round %d: leased %+v; want event %s's delivery to %s with payload %s", round, l, l.EventID, hook.ID, want)
+				}
+				delete(payloadOf, l.EventID)
+				c := store.Completion{DeliveryID: l.ID, LeaseToken: l.LeaseToken, Log: store.Log{
+					WebhookID: l.WebhookID, EventID: l.EventID, DeliveryID: l.ID, EventType: l.EventType, Attempt: l.Attempt,
+					Status: store.AttemptSuccess, StatusCode: 200, DurationMs: 3, RequestBody: l.Payload,
+				}}
+				if i%2 == 1 {
+					// Failed for good: no retry left.
+					c.Log.Status, c.Log.StatusCode, c.Log.Error = store.AttemptFailed, 500, "HTTP 500"
+				}
+				completions = append(completions, c)
+			}
+			if fenced, err := s.CompleteDeliveries(ctx, completions); err != nil || fenced != n {
+				t.Fatalf("round %d: complete = %d fenced, %v; want %d", round, fenced, err, n)
+			}
+
+			// From the log rows of this round, and from the kept counters.
+			st, err := s.WebhookStats(ctx, u.ID, hook.ID, &since)
+			if err != nil {
+				t.Fatalf("round %d: stats: %v", round, err)
+			}
+			if st.TotalAttempts != n || st.SuccessfulAttempts != (n+1)/2 || st.FailedAttempts != n/2 || st.PendingDeliveries != 0 {
+				t.Errorf("round %d: stats since the round began = %+v; want %d attempts, %d successful, %d failed, none pending",
+					round, st, n, (n+1)/2, n/2)
+			}
+			all, err := s.WebhookStats(ctx, u.ID, hook.ID, nil)
+			if err != nil || all.TotalAttempts != int64(n*(round+1)) {
+				t.Errorf("round %d: all-time attempts = %d, %v; want %d", round, all.TotalAttempts, err, n*(round+1))
+			}
+		}
+		if s.Kind() == store.SQLite {
+			// Fixed texts plus at most eight run sizes a statement: a handful,
+			// and far from the cap.
+			if got := s.PreparedWriterStatements(); got == 0 || got > 64 {
+				t.Errorf("writer keeps %d statements prepared, want some, and no more than 64", got)
+			}
+		}
+	})
+}
