@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -64,7 +65,27 @@ type Tokens struct {
 	secret []byte
 	ttl    time.Duration
 	now    func() time.Time
+
+	// verified remembers tokens whose signature and claims checked out,
+	// with the window they are valid in, so that a client sending the
+	// same token on every request is not parsed and HMAC'd every time.
+	// The key is the whole token, so a hit is the very bytes once
+	// verified; their validity window is still checked on every use.
+	mu       sync.Mutex
+	verified map[string]verifiedToken
 }
+
+// verifiedToken is what Verify learned from a token.
+type verifiedToken struct {
+	userID    string
+	version   int
+	notBefore time.Time // zero: no nbf claim
+	expiresAt time.Time
+}
+
+// maxVerifiedTokens bounds the verified-token cache: past it the cache
+// starts over, which costs one parse per token in use.
+const maxVerifiedTokens = 4096
 
 // NewTokens returns a token signer with the given HMAC secret and lifetime.
 func NewTokens(secret []byte, ttl time.Duration) (*Tokens, error) {
@@ -74,7 +95,7 @@ func NewTokens(secret []byte, ttl time.Duration) (*Tokens, error) {
 	if ttl <= 0 {
 		return nil, errors.New("auth: token lifetime must be positive")
 	}
-	return &Tokens{secret: secret, ttl: ttl, now: time.Now}, nil
+	return &Tokens{secret: secret, ttl: ttl, now: time.Now, verified: map[string]verifiedToken{}}, nil
 }
 
 // TTL is how long issued tokens live.
@@ -112,17 +133,39 @@ func (t *Tokens) Issue(userID string, version int) (string, error) {
 // not-before, issuer and version claim, and returns its subject (the user
 // id) and token version.
 func (t *Tokens) Verify(token string) (userID string, version int, err error) {
+	now := t.now()
+	t.mu.Lock()
+	v, ok := t.verified[token]
+	t.mu.Unlock()
+	if ok {
+		// The same checks jwt makes, with no leeway: valid from nbf, until
+		// (not at) exp.
+		if now.Before(v.notBefore) || !now.Before(v.expiresAt) {
+			return "", 0, ErrInvalidToken
+		}
+		return v.userID, v.version, nil
+	}
 	var c claims
 	_, err = jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuer(Issuer),
-		jwt.WithTimeFunc(t.now),
+		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
 	if err != nil || c.Subject == "" || c.Version == nil {
 		return "", 0, ErrInvalidToken
 	}
-	return c.Subject, *c.Version, nil
+	v = verifiedToken{userID: c.Subject, version: *c.Version, expiresAt: c.ExpiresAt.Time}
+	if c.NotBefore != nil {
+		v.notBefore = c.NotBefore.Time
+	}
+	t.mu.Lock()
+	if len(t.verified) >= maxVerifiedTokens {
+		clear(t.verified)
+	}
+	t.verified[token] = v
+	t.mu.Unlock()
+	return v.userID, v.version, nil
 }
 
 // NewAPIKey makes a random API key and returns it with its storage hash and

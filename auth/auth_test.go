@@ -81,6 +81,54 @@ func TestTokens(t *testing.T) {
 	}
 }
 
+// TestVerifiedTokensKeepTheirWindow checks that a token Verify remembers
+// is still refused before its nbf and from its exp on, exactly as a fresh
+// parse would refuse it.
+func TestVerifiedTokensKeepTheirWindow(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	issued := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	clock := issued
+	cached, err := NewTokens(secret, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached.now = func() time.Time { return clock }
+	tok, err := cached.Issue("user-1", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cached.Verify(tok); err != nil {
+		t.Fatalf("Verify(fresh token) = %v", err)
+	}
+	if len(cached.verified) != 1 {
+		t.Fatalf("Verify remembered %d tokens, want 1", len(cached.verified))
+	}
+	for at := issued.Add(-2 * time.Second); !at.After(issued.Add(time.Hour + 2*time.Second)); at = at.Add(250 * time.Millisecond) {
+		// A new Tokens has nothing cached: its verdict is jwt's own.
+		fresh, err := NewTokens(secret, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh.now = func() time.Time { return at }
+		clock = at
+		_, _, wantErr := fresh.Verify(tok)
+		sub, ver, gotErr := cached.Verify(tok)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("at issue%+v: remembered token gives %v, a fresh parse gives %v", at.Sub(issued), gotErr, wantErr)
+		}
+		if gotErr == nil && (sub != "user-1" || ver != 7) {
+			t.Errorf("at issue%+v: remembered token = %q, %d; want user-1, 7", at.Sub(issued), sub, ver)
+		}
+		if at.Equal(issued.Add(30*time.Minute)) && gotErr != nil {
+			t.Errorf("mid-life token refused: %v", gotErr)
+		}
+	}
+	clock = issued.Add(time.Hour)
+	if _, _, err := cached.Verify(tok); err == nil {
+		t.Error("a remembered token was accepted at its exp")
+	}
+}
+
 func TestAPIKeys(t *testing.T) {
 	key, hash, prefix, err := NewAPIKey()
 	if err != nil {
