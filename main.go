@@ -800,10 +800,24 @@ allow private targets, since the receiver listens on 127.0.0.1).`)
 	fs.StringVar(&retrySchedule, "retry-schedule", "100ms,200ms,400ms,800ms,1s,2s,5s", "retry schedule of the in-process webhookd")
 	fs.IntVar(&workers, "workers", 256, "--workers of the in-process webhookd")
 	fs.IntVar(&perWebhook, "max-in-flight-per-webhook", 64, "--max-in-flight-per-webhook of the in-process webhookd")
-	var cpuProfile string
+	var cpuProfile, memProfile string
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
+	fs.StringVar(&memProfile, "memprofile", "", "write an allocation profile of the whole run to this file (go tool pprof -sample_index=alloc_space)")
 	if err := parseFlags(fs, args, getenv, stdout); err != nil {
 		return err
+	}
+	if memProfile != "" {
+		f, err := os.Create(memProfile)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer func() {
+			// Written when the run is over, so it covers all of it.
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				fmt.Fprintf(stderr, "bench: write memory profile: %v\n", err)
+			}
+			f.Close()
+		}()
 	}
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)

@@ -1,0 +1,125 @@
+package main
+
+// Issue 5's `webhookd bench` on the real binary: every figure it promises
+// is printed and every delivery arrives exactly once, on both databases,
+// in batch and steady mode, against its own webhookd and against a running
+// one; the profiles it is asked for are written.
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/webhookd/webhookd/store/storetest"
+)
+
+// benchFigures are the rows every bench report prints.
+var benchFigures = []string{
+	"events accepted per second",
+	"deliveries per second (end to end)",
+	"deliveries arrived",
+	"publish→arrival latency p50",
+	"publish→arrival latency p95",
+	"publish→arrival latency p99",
+	"publish→arrival latency max",
+	"time to publish / to last arrival",
+	"CPU seconds per 1,000 deliveries",
+	"peak RSS",
+}
+
+var (
+	benchArrived = regexp.MustCompile(`deliveries arrived\s+(\d+) \(missing 0, duplicates 0, failed on purpose (\d+)\)`)
+	benchRate    = regexp.MustCompile(`deliveries per second \(end to end\)\s+(\d+)`)
+)
+
+// checkBenchReport checks that the report has every figure and a delivery
+// rate, and that want deliveries arrived, none missing and none twice. It
+// returns how many answers the receiver failed on purpose.
+func checkBenchReport(t *testing.T, r result, want int) int {
+	t.Helper()
+	for _, f := range benchFigures {
+		if !strings.Contains(r.stdout, "  "+f+" ") {
+			t.Errorf("the report lacks %q\n%s", f, r)
+		}
+	}
+	m := benchArrived.FindStringSubmatch(r.stdout)
+	if m == nil || m[1] != strconv.Itoa(want) {
+		t.Fatalf("want %d deliveries arrived, none missing or twice\n%s", want, r)
+	}
+	if rate := benchRate.FindStringSubmatch(r.stdout); rate == nil || rate[1] == "0" {
+		t.Errorf("no delivery rate in the report\n%s", r)
+	}
+	failed, _ := strconv.Atoi(m[2])
+	return failed
+}
+
+// checkProfile checks that path holds a pprof profile (gzip-compressed
+// protocol buffers).
+func checkProfile(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("profile: %v", err)
+	}
+	if !bytes.HasPrefix(b, []byte{0x1f, 0x8b}) || len(b) < 100 {
+		t.Errorf("%s is not a pprof profile (%d bytes)", path, len(b))
+	}
+}
+
+func TestE2EBench(t *testing.T) {
+	storetest.EachTarget(t, func(t *testing.T, db string) {
+		dir := t.TempDir()
+		cpu, mem := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "mem.prof")
+		args := []string{"bench", "--events", "300", "--webhooks", "2", "--concurrency", "8",
+			"--cpuprofile", cpu, "--memprofile", mem}
+		if strings.HasPrefix(db, "postgres") {
+			args = append(args, "--db", db)
+		}
+		r := mustWebhookd(t, nil, "", args...)
+		if !strings.Contains(r.stdout, "webhookd bench: 300 events × 2 webhooks") || !strings.Contains(r.stdout, "and webhookd)") {
+			t.Errorf("the report does not say what ran\n%s", r)
+		}
+		checkBenchReport(t, r, 600)
+		checkProfile(t, cpu)
+		checkProfile(t, mem)
+	})
+
+	t.Run("steady rate", func(t *testing.T) {
+		r := mustWebhookd(t, nil, "", "bench", "--duration", "1s", "--rate", "100")
+		checkBenchReport(t, r, 100)
+	})
+
+	t.Run("receiver failures are retried", func(t *testing.T) {
+		r := mustWebhookd(t, nil, "", "bench", "--events", "200", "--receiver-fail-rate", "0.3",
+			"--retry-schedule", "10ms,10ms,10ms,10ms,10ms,10ms,10ms,10ms,10ms,10ms")
+		if failed := checkBenchReport(t, r, 200); failed == 0 {
+			t.Errorf("the receiver failed no answer on purpose\n%s", r)
+		}
+	})
+
+	t.Run("a running webhookd", func(t *testing.T) {
+		p := startServe(t, storetest.SQLitePath(t), adminEnv)
+		token := login(t, p.URL, adminEmail, adminPassword)
+		r := mustWebhookd(t, nil, "", "bench", "--target", p.URL, "--token", token, "--events", "200")
+		checkBenchReport(t, r, 200)
+		if strings.Contains(r.stdout, "and webhookd)") {
+			t.Errorf("against a running webhookd, the CPU and RSS figures claim to include it\n%s", r)
+		}
+	})
+
+	t.Run("bad flags", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"bench", "--receiver-fail-rate", "1"},
+			{"bench", "--target", "http://127.0.0.1:9"},
+		} {
+			r := webhookd(t, nil, "", args...)
+			if r.code == 0 || !strings.Contains(r.stderr, "bench:") {
+				t.Errorf("%s\nwant a non-zero exit naming bench's problem", r)
+			}
+		}
+	})
+}
