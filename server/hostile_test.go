@@ -303,6 +303,8 @@ func hostileCases() []hostileCase {
 		{name: "POST /healthz", route: "GET /healthz", method: http.MethodPost, path: "/healthz", body: map[string]any{"x": 1}, status: noMethod, msg: "not allowed"},
 		{name: "healthz with SQL below it", route: "GET /healthz", path: "/healthz/" + esc(sqlDrop), status: notFound},
 		{name: "PUT /readyz", route: "GET /readyz", method: http.MethodPut, path: "/readyz", status: noMethod},
+		{name: "HEAD below /healthz", route: "HEAD /healthz", method: http.MethodHead, path: "/healthz/" + esc(sqlDrop), status: notFound},
+		{name: "HEAD /readyz with SQL in the query", route: "HEAD /readyz", method: http.MethodHead, path: "/readyz/x?check=" + esc(sqlOr), status: notFound},
 		{name: "DELETE /metrics", route: "GET /metrics", method: http.MethodDelete, path: "/metrics", status: noMethod},
 		{name: "POST 10 MB to the OpenAPI document", route: "GET /api/v1/openapi.json", method: http.MethodPost, path: "/api/v1/openapi.json", body: big, status: noMethod},
 
@@ -463,6 +465,8 @@ func hostileCases() []hostileCase {
 		{name: "console asset dot-dot", route: asset, path: "/console/..%2F..%2Fgo.mod", status: notFound},
 		{name: "console asset NUL", route: asset, path: "/console/app.js%00", status: notFound},
 		{name: "console asset unknown", route: asset, path: "/console/" + esc(sqlDrop), status: notFound},
+		{name: "console HEAD below the root", route: "HEAD /", method: http.MethodHead, path: "/" + esc(sqlDrop), status: notFound},
+		{name: "console HEAD asset dot-dot", route: "HEAD /console/*file", method: http.MethodHead, path: "/console/..%2F..%2Fgo.mod", status: notFound},
 		{name: "stats SQL id", route: stats, path: "/api/v1/webhooks/" + esc(sqlDrop) + "/stats", status: notFound},
 		{name: "stats since garbage", route: stats, path: hook + "/stats?since=" + qesc(sqlDrop), status: bad, fields: f("since")},
 
@@ -587,9 +591,15 @@ func TestHostileInput(t *testing.T) {
 				}
 				path := ids.Replace(c.path)
 				resp := s.do(t, method, path, token, c.body, c.headers...)
-				if resp.Status != c.status {
+				switch {
+				case resp.Status != c.status:
 					t.Errorf("%s %.80s: status %d, want %d; body %.300s", method, path, resp.Status, c.status, resp.Body)
-				} else {
+				case method == http.MethodHead:
+					// The status is all a HEAD answer carries.
+					if len(resp.Body) != 0 {
+						t.Errorf("HEAD %.80s: %d body bytes, want none", path, len(resp.Body))
+					}
+				default:
 					e := wantError(t, resp, c.status, c.fields...)
 					if c.msg != "" && !strings.Contains(strings.ToLower(e.Message+fmt.Sprint(e.Details)), strings.ToLower(c.msg)) {
 						t.Errorf("message %q (details %v), want it to mention %q", e.Message, e.Details, c.msg)

@@ -352,6 +352,12 @@ func TestOpsHealthz(t *testing.T) {
 		// and reports the dispatcher as not checked (ok).
 		opsWantReady(t, s, http.StatusOK, opsAllOK)
 		wantError(t, s.do(t, http.MethodPost, "/healthz", "", nil), http.StatusMethodNotAllowed)
+		for _, path := range []string{"/healthz", "/readyz"} {
+			if r := s.do(t, http.MethodHead, path, "", nil); r.Status != http.StatusOK || len(r.Body) != 0 ||
+				!strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+				t.Errorf("HEAD %s = %d %q, %d body bytes; want 200 JSON with no body", path, r.Status, r.Header.Get("Content-Type"), len(r.Body))
+			}
+		}
 	})
 }
 

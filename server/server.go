@@ -148,8 +148,12 @@ func (s *Server) routes() {
 	public := func(method, path string, h handlerFunc) { r.Handler(method, path, s.handle(h)) }
 	private := func(method, path string, h handlerFunc) { r.Handler(method, path, s.handle(s.authenticated(h))) }
 
+	// Health checks and pages also answer HEAD, as `curl -I` and some load
+	// balancers ask; net/http sends no body for it.
 	public(http.MethodGet, "/healthz", s.handleHealthz)
+	public(http.MethodHead, "/healthz", s.handleHealthz)
 	public(http.MethodGet, "/readyz", s.handleReadyz)
+	public(http.MethodHead, "/readyz", s.handleReadyz)
 	if s.metrics != nil {
 		r.Handler(http.MethodGet, "/metrics", s.metrics)
 	}
@@ -195,7 +199,9 @@ func (s *Server) routes() {
 	}
 	if s.console != nil {
 		r.Handler(http.MethodGet, "/", s.console)
+		r.Handler(http.MethodHead, "/", s.console)
 		r.Handler(http.MethodGet, "/console/*file", s.console)
+		r.Handler(http.MethodHead, "/console/*file", s.console)
 	}
 	s.router = r
 }

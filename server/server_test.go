@@ -28,6 +28,16 @@ func TestRouting(t *testing.T) {
 			}
 		})
 
+		t.Run("pages and health checks answer HEAD", func(t *testing.T) {
+			for _, p := range []string{"/", "/console/app.js", "/healthz", "/readyz"} {
+				get, head := s.do(t, http.MethodGet, p, "", nil), s.do(t, http.MethodHead, p, "", nil)
+				if head.Status != http.StatusOK || len(head.Body) != 0 || head.Header.Get("Content-Type") != get.Header.Get("Content-Type") {
+					t.Errorf("HEAD %s = %d %q with %d body bytes; want 200, GET's Content-Type %q, no body",
+						p, head.Status, head.Header.Get("Content-Type"), len(head.Body), get.Header.Get("Content-Type"))
+				}
+			}
+		})
+
 		t.Run("wrong methods are 405 JSON", func(t *testing.T) {
 			for _, r := range [][2]string{
 				{http.MethodGet, "/api/v1/auth/login"},
