@@ -88,6 +88,11 @@ func TestE2EBench(t *testing.T) {
 		checkProfile(t, mem)
 	})
 
+	t.Run("batch publishing", func(t *testing.T) {
+		r := mustWebhookd(t, nil, "", "bench", "--events", "450", "--batch", "100", "--webhooks", "2")
+		checkBenchReport(t, r, 900)
+	})
+
 	t.Run("steady rate", func(t *testing.T) {
 		r := mustWebhookd(t, nil, "", "bench", "--duration", "1s", "--rate", "100")
 		checkBenchReport(t, r, 100)
@@ -115,6 +120,8 @@ func TestE2EBench(t *testing.T) {
 		for _, args := range [][]string{
 			{"bench", "--receiver-fail-rate", "1"},
 			{"bench", "--target", "http://127.0.0.1:9"},
+			{"bench", "--batch", "1001"},
+			{"bench", "--batch", "0"},
 		} {
 			r := webhookd(t, nil, "", args...)
 			if r.code == 0 || !strings.Contains(r.stderr, "bench:") {

@@ -789,6 +789,7 @@ allow private targets, since the receiver listens on 127.0.0.1).`)
 	fs.IntVar(&cfg.Webhooks, "webhooks", 1, "webhooks, each subscribed to every event")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 32, "concurrent publishers")
 	fs.IntVar(&cfg.PayloadSize, "payload-bytes", 256, "approximate size of each event's data")
+	fs.IntVar(&cfg.Batch, "batch", 1, "events per publish request: above 1, they go through POST /api/v1/events/batch (at most 1000)")
 	fs.DurationVar(&cfg.ReceiverDelay, "receiver-delay", 0, "how long the receiver takes to answer")
 	fs.Float64Var(&cfg.ReceiverFailRate, "receiver-fail-rate", 0, "share of requests the receiver answers 500 (0 to 1)")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "steady mode: publish at --rate for this long")
@@ -832,6 +833,9 @@ allow private targets, since the receiver listens on 127.0.0.1).`)
 	}
 	if cfg.ReceiverFailRate < 0 || cfg.ReceiverFailRate >= 1 {
 		return errors.New("bench: --receiver-fail-rate must be at least 0 and below 1")
+	}
+	if cfg.Batch < 1 || cfg.Batch > server.MaxBatchEvents {
+		return fmt.Errorf("bench: --batch must be 1 to %d", server.MaxBatchEvents)
 	}
 	cfg.Progress = stderr
 	fmt.Fprintf(stdout, "machine: %d CPUs, %s/%s, %s\ncommand: webhookd bench %s\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), strings.Join(args, " "))

@@ -36,6 +36,9 @@ type Config struct {
 	Events      int // events published (batch mode)
 	Concurrency int // concurrent publishers
 	PayloadSize int // approximate bytes of each event's data
+	// Batch, when above 1, publishes that many events a request through
+	// POST /api/v1/events/batch instead of one a request.
+	Batch int
 
 	// Duration and Rate switch to steady mode: Rate events per second for
 	// Duration, reporting latency under that load.
@@ -139,29 +142,44 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if steady {
 		interval = time.Second / time.Duration(cfg.Rate)
 	}
+	perRequest := max(cfg.Batch, 1)
 	for w := 0; w < cfg.Concurrency; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			datas := make([]string, 0, perRequest)
 			for {
-				seq := int(next.Add(1) - 1)
-				if seq >= total || ctx.Err() != nil {
+				first := int(next.Add(int64(perRequest)) - int64(perRequest))
+				if first >= total || ctx.Err() != nil {
 					return
 				}
+				end := min(first+perRequest, total)
 				if steady {
 					// Pace by schedule, not by sleeping a fixed gap, so slow
 					// requests do not lower the rate.
-					if d := time.Until(start.Add(time.Duration(seq) * interval)); d > 0 {
+					if d := time.Until(start.Add(time.Duration(first) * interval)); d > 0 {
 						time.Sleep(d)
 					}
 				}
-				data := `{"seq":` + strconv.Itoa(seq) + `,"pad":"` + pad + `"}`
-				sent[seq] = time.Now().UnixNano()
-				if err := api.publish(ctx, data); err != nil {
+				datas = datas[:0]
+				for seq := first; seq < end; seq++ {
+					datas = append(datas, `{"seq":`+strconv.Itoa(seq)+`,"pad":"`+pad+`"}`)
+				}
+				now := time.Now().UnixNano()
+				for seq := first; seq < end; seq++ {
+					sent[seq] = now
+				}
+				var err error
+				if cfg.Batch > 1 {
+					err = api.publishBatch(ctx, datas)
+				} else {
+					err = api.publish(ctx, datas[0])
+				}
+				if err != nil {
 					errOnce.Do(func() { firstErr = err })
 					return
 				}
-				accepted.Add(1)
+				accepted.Add(int64(end - first))
 			}
 		}()
 	}
@@ -263,6 +281,35 @@ func (a *apiClient) publish(ctx context.Context, data string) error {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusAccepted {
 		return fmt.Errorf("POST /api/v1/events: %d %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+// publishBatch publishes one event per data in one request.
+func (a *apiClient) publishBatch(ctx context.Context, datas []string) error {
+	var body strings.Builder
+	body.WriteString(`{"events":[`)
+	for i, d := range datas {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		body.WriteString(`{"event":"message.new","data":` + d + `}`)
+	}
+	body.WriteString(`]}`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/api/v1/events/batch", strings.NewReader(body.String()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("POST /api/v1/events/batch: %d %s", resp.StatusCode, strings.TrimSpace(string(b)))
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -34,47 +36,13 @@ func (s *Server) handleEventPublish(w http.ResponseWriter, r *http.Request) erro
 	if err := decode(w, r, maxEventBodyBytes, &req); err != nil {
 		return err
 	}
-	p := store.PublishParams{UserID: currentUser(r).ID, OccurredAt: time.Now()}
-	var bad []FieldError
-	switch {
-	case req.Event == nil || *req.Event == "":
-		bad = append(bad, FieldError{"event", "is required: an event type from GET /api/v1/event-types"})
-	case !s.catalog.Has(*req.Event):
-		bad = append(bad, FieldError{"event", "is not an event type in the catalogue (see GET /api/v1/event-types)"})
-	case *req.Event == store.WebhookDisabledEvent:
-		// Only webhookd publishes it, so receivers can trust it.
-		bad = append(bad, FieldError{"event", "webhook.disabled is published by webhookd itself and cannot be published through the API"})
-	default:
-		p.Type = *req.Event
-	}
-	if req.Data == nil {
-		bad = append(bad, FieldError{"data", "is required: any JSON value"})
-	} else {
-		var compact bytes.Buffer
-		compact.Grow(len(req.Data))
-		if err := json.Compact(&compact, req.Data); err != nil {
-			bad = append(bad, FieldError{"data", "is not valid JSON"})
-		} else if compact.Len() > MaxEventDataBytes {
-			return errorf(http.StatusRequestEntityTooLarge, "data is larger than %d bytes", MaxEventDataBytes)
-		}
-		p.Payload = compact.Bytes()
-	}
-	if req.Timestamp != nil {
-		t, err := time.Parse(time.RFC3339Nano, *req.Timestamp)
-		if err != nil {
-			bad = append(bad, FieldError{"timestamp", "must be an RFC 3339 time such as 2024-01-01T12:00:00.000Z"})
-		}
-		p.OccurredAt = t
-	}
 	key := r.Header.Get("Idempotency-Key")
 	if req.IdempotencyKey != nil {
 		key = *req.IdempotencyKey
 	}
-	if key != "" || req.IdempotencyKey != nil {
-		if msg := validateIdempotencyKey(key); msg != "" {
-			bad = append(bad, FieldError{"idempotencyKey", msg})
-		}
-		p.IdempotencyKey = key
+	p, bad, err := s.publishParams(req, key, req.IdempotencyKey != nil || key != "", "", currentUser(r).ID)
+	if err != nil {
+		return err
 	}
 	if bad != nil {
 		return invalid(bad...)
@@ -90,6 +58,156 @@ func (s *Server) handleEventPublish(w http.ResponseWriter, r *http.Request) erro
 		s.waker.Wake()
 	}
 	return s.json(w, http.StatusAccepted, eventPublishResponse{ID: res.Event.ID, Event: res.Event.Type, Deliveries: res.Deliveries})
+}
+
+// publishParams checks one event as a request gave it and returns what to
+// publish, or the fields that are wrong, each named with prefix in front
+// ("" for POST /api/v1/events, "events[3]." in a batch). key is the
+// idempotency key from wherever the route takes it; hasKey says one was
+// given at all, since an empty one is wrong rather than absent.
+func (s *Server) publishParams(req eventPublishRequest, key string, hasKey bool, prefix, userID string) (store.PublishParams, []FieldError, error) {
+	p := store.PublishParams{UserID: userID, OccurredAt: time.Now()}
+	var bad []FieldError
+	switch {
+	case req.Event == nil || *req.Event == "":
+		bad = append(bad, FieldError{prefix + "event", "is required: an event type from GET /api/v1/event-types"})
+	case !s.catalog.Has(*req.Event):
+		bad = append(bad, FieldError{prefix + "event", "is not an event type in the catalogue (see GET /api/v1/event-types)"})
+	case *req.Event == store.WebhookDisabledEvent:
+		// Only webhookd publishes it, so receivers can trust it.
+		bad = append(bad, FieldError{prefix + "event", "webhook.disabled is published by webhookd itself and cannot be published through the API"})
+	default:
+		p.Type = *req.Event
+	}
+	if req.Data == nil {
+		bad = append(bad, FieldError{prefix + "data", "is required: any JSON value"})
+	} else {
+		var compact bytes.Buffer
+		compact.Grow(len(req.Data))
+		if err := json.Compact(&compact, req.Data); err != nil {
+			bad = append(bad, FieldError{prefix + "data", "is not valid JSON"})
+		} else if compact.Len() > MaxEventDataBytes {
+			return p, nil, errorf(http.StatusRequestEntityTooLarge, "%sdata is larger than %d bytes", prefix, MaxEventDataBytes)
+		}
+		p.Payload = compact.Bytes()
+	}
+	if req.Timestamp != nil {
+		t, err := time.Parse(time.RFC3339Nano, *req.Timestamp)
+		if err != nil {
+			bad = append(bad, FieldError{prefix + "timestamp", "must be an RFC 3339 time such as 2024-01-01T12:00:00.000Z"})
+		}
+		p.OccurredAt = t
+	}
+	if hasKey {
+		if msg := validateIdempotencyKey(key); msg != "" {
+			bad = append(bad, FieldError{prefix + "idempotencyKey", msg})
+		}
+		p.IdempotencyKey = key
+	}
+	return p, bad, nil
+}
+
+// MaxBatchEvents is the most events one POST /api/v1/events/batch takes.
+const MaxBatchEvents = 1000
+
+// maxBatchBodyBytes caps a batch's body. Each event's data may still be up
+// to MaxEventDataBytes, but a whole batch is held in memory while it is
+// checked, so all of it together is capped too.
+const maxBatchBodyBytes = 4 << 20
+
+type eventBatchRequest struct {
+	Events []json.RawMessage `json:"events"`
+}
+
+type eventBatchResult struct {
+	ID         string `json:"id"`
+	Event      string `json:"event"`
+	Deliveries int    `json:"deliveries"`
+	// Replayed marks an event whose idempotency key was already used
+	// within the window: ID is that earlier event, and nothing new was
+	// sent.
+	Replayed bool `json:"replayed"`
+}
+
+type eventBatchResponse struct {
+	Data []eventBatchResult `json:"data"`
+}
+
+// handleEventPublishBatch publishes up to MaxBatchEvents events in one
+// request and one transaction: all of them, or, if any is wrong, none.
+// A CRM sending a campaign makes one request per thousand events rather
+// than one per event.
+func (s *Server) handleEventPublishBatch(w http.ResponseWriter, r *http.Request) error {
+	if r.Header.Get("Idempotency-Key") != "" {
+		return invalid(FieldError{"Idempotency-Key", "is not taken by the batch route: give each event its own idempotencyKey"})
+	}
+	var req eventBatchRequest
+	if err := decode(w, r, maxBatchBodyBytes, &req); err != nil {
+		return err
+	}
+	switch {
+	case req.Events == nil:
+		return invalid(FieldError{"events", "is required: an array of 1 to 1000 events, each as POST /api/v1/events takes it"})
+	case len(req.Events) == 0 || len(req.Events) > MaxBatchEvents:
+		return invalid(FieldError{"events", fmt.Sprintf("must hold 1 to %d events, not %d", MaxBatchEvents, len(req.Events))})
+	}
+	userID := currentUser(r).ID
+	batch := make([]store.PublishParams, len(req.Events))
+	var bad []FieldError
+	for i, raw := range req.Events {
+		prefix := fmt.Sprintf("events[%d].", i)
+		var ev eventPublishRequest
+		if err := decodeBytes(raw, &ev); err != nil {
+			bad = append(bad, prefixed(err, prefix)...)
+			continue
+		}
+		key := ""
+		if ev.IdempotencyKey != nil {
+			key = *ev.IdempotencyKey
+		}
+		p, fieldErrs, err := s.publishParams(ev, key, ev.IdempotencyKey != nil, prefix, userID)
+		if err != nil {
+			return err
+		}
+		bad = append(bad, fieldErrs...)
+		batch[i] = p
+	}
+	if bad != nil {
+		return invalid(bad...)
+	}
+	results, err := s.publisher.PublishEvents(r.Context(), batch)
+	if err != nil {
+		return err
+	}
+	out := eventBatchResponse{Data: make([]eventBatchResult, len(results))}
+	wake := false
+	for i, res := range results {
+		out.Data[i] = eventBatchResult{ID: res.Event.ID, Event: res.Event.Type, Deliveries: res.Deliveries, Replayed: res.Duplicate}
+		wake = wake || (!res.Duplicate && res.Deliveries > 0)
+	}
+	if wake {
+		s.waker.Wake()
+	}
+	return s.json(w, http.StatusAccepted, out)
+}
+
+// prefixed names a batch item's decoding error by its place in the batch:
+// its field errors get prefix in front of the field, and any other error
+// becomes an error of the item as a whole.
+func prefixed(err error, prefix string) []FieldError {
+	var e *Error
+	if !errors.As(err, &e) {
+		return []FieldError{{strings.TrimSuffix(prefix, "."), err.Error()}}
+	}
+	if len(e.Details) == 0 {
+		msg := strings.Replace(e.Message, "request body", "the event", 1)
+		return []FieldError{{strings.TrimSuffix(prefix, "."), msg}}
+	}
+	out := make([]FieldError, len(e.Details))
+	for i, d := range e.Details {
+		out[i] = FieldError{prefix + d.Field, d.Message}
+	}
+	return out
 }
 
 func validateIdempotencyKey(k string) string {

@@ -257,6 +257,7 @@ func hostileCases() []hostileCase {
 		replay    = "POST /api/v1/webhooks/:id/replay"
 		redeliver = "POST /api/v1/webhooks/:id/logs/:logId/redeliver"
 		publish   = "POST /api/v1/events"
+		batch     = "POST /api/v1/events/batch"
 		event     = "GET /api/v1/events/:id"
 		keyCreate = "POST /api/v1/api-keys"
 		keyList   = "GET /api/v1/api-keys"
@@ -513,6 +514,23 @@ func hostileCases() []hostileCase {
 		{name: "publish 10 MB", route: publish, path: "/api/v1/events", body: big, status: tooLarge},
 		{name: "publish unknown field", route: publish, path: "/api/v1/events", body: map[string]any{"event": "message.new", "data": 1, "userId": store.NewID()}, status: bad, fields: f("userId")},
 		{name: "DELETE the events", route: publish, method: http.MethodDelete, path: "/api/v1/events", status: noMethod},
+
+		// Publishing in batches: one bad event refuses them all.
+		{name: "batch event SQL", route: batch, path: "/api/v1/events/batch", body: map[string]any{"events": []any{map[string]any{"event": "message.new", "data": 1}, map[string]any{"event": sqlDrop, "data": 1}}}, status: bad, fields: f("events[1].event")},
+		{name: "batch user id smuggled in", route: batch, path: "/api/v1/events/batch", body: map[string]any{"events": []any{map[string]any{"event": "message.new", "data": 1, "userId": store.NewID()}}}, status: bad, fields: f("events[0].userId")},
+		{name: "batch events an object", route: batch, path: "/api/v1/events/batch", body: map[string]any{"events": map[string]any{"event": "message.new", "data": 1}}, status: bad, fields: f("events")},
+		{name: "batch event a string", route: batch, path: "/api/v1/events/batch", body: map[string]any{"events": []any{sqlOr}}, status: bad, fields: f("events[0]")},
+		{name: "batch event null", route: batch, path: "/api/v1/events/batch", body: rawBody(`{"events":[null]}`), status: bad, fields: f("events[0].event", "events[0].data")},
+		{name: "batch deeply nested", route: batch, path: "/api/v1/events/batch", body: rawBody(`{"events":` + deep + `}`), status: bad},
+		{name: "batch data deeply nested", route: batch, path: "/api/v1/events/batch", body: rawBody(`{"events":[{"event":"message.new","data":` + deepObject + `}]}`), status: bad},
+		{name: "batch invalid UTF-8", route: batch, path: "/api/v1/events/batch", body: rawBody("{\"events\":[{\"event\":\"message.new\",\"data\":\"\xff\"}]}"), status: bad, msg: "UTF-8"},
+		{name: "batch 10 MB", route: batch, path: "/api/v1/events/batch", body: big, status: tooLarge},
+		{name: "batch of 1001", route: batch, path: "/api/v1/events/batch", body: map[string]any{"events": make([]int, 1001)}, status: bad, fields: f("events")},
+		{name: "batch idempotency key empty", route: batch, path: "/api/v1/events/batch", body: map[string]any{"events": []any{map[string]any{"event": "message.new", "data": 1, "idempotencyKey": ""}}}, status: bad, fields: f("events[0].idempotencyKey")},
+		{name: "batch idempotency header", route: batch, path: "/api/v1/events/batch", body: map[string]any{"events": []any{map[string]any{"event": "message.new", "data": 1}}},
+			headers: []string{"Idempotency-Key", sqlQuote}, status: bad, fields: f("Idempotency-Key")},
+		{name: "batch with an SQL API key", route: batch, path: "/api/v1/events/batch", body: map[string]any{"events": []any{map[string]any{"event": "message.new", "data": 1}}},
+			headers: []string{"Authorization", "Bearer whk_" + sqlQuote}, status: unauth},
 		{name: "event SQL id", route: event, path: "/api/v1/events/" + esc(sqlDrop), status: notFound},
 		{name: "event NUL id", route: event, path: "/api/v1/events/%00", status: notFound},
 

@@ -180,6 +180,7 @@ func (s *Server) routes() {
 	private(http.MethodPost, "/api/v1/webhooks/:id/logs/:logId/redeliver", s.handleLogRedeliver)
 
 	private(http.MethodPost, "/api/v1/events", s.handleEventPublish)
+	private(http.MethodPost, "/api/v1/events/batch", s.handleEventPublishBatch)
 	private(http.MethodGet, "/api/v1/events/:id", s.handleEventGet)
 
 	private(http.MethodPost, "/api/v1/api-keys", s.handleAPIKeyCreate)
