@@ -158,6 +158,14 @@ ALTER TABLE webhook_stats ADD COLUMN failing_since TIMESTAMPTZ;
 CREATE INDEX webhook_logs_created_idx ON webhook_logs (created_at);
 CREATE INDEX events_created_idx ON events (created_at);
 
+-- 00003_webhook_due_index.sql
+-- Each webhook's pending deliveries in due order, so the dispatcher can ask
+-- a webhook for its oldest due deliveries without reading the backlog of
+-- another webhook that is at its in-flight cap or paused. It replaces the
+-- (webhook_id, status) index, whose uses it still serves.
+DROP INDEX deliveries_webhook_id_idx;
+CREATE INDEX deliveries_webhook_id_idx ON deliveries (webhook_id, status, next_attempt_at);
+
 -- goose's version table, created exactly as goose v3 creates it for
 -- PostgreSQL. goose writes version 0 when it creates the table and then one
 -- row per applied migration; ids come from the identity column (not written
@@ -173,5 +181,6 @@ CREATE TABLE goose_db_version (
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (1, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (2, true);
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, true);
 
 COMMIT;

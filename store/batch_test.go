@@ -95,3 +95,86 @@ func TestLargeBatches(t *testing.T) {
 		}
 	})
 }
+
+// TestLeaseLooksPastABlockedBacklog puts thousands of due deliveries of a
+// webhook at its cap, and of a paused webhook, ahead of a few deliveries of
+// a third: leasing and NextDueAt must still find the third's, and keep to
+// every cap.
+func TestLeaseLooksPastABlockedBacklog(t *testing.T) {
+	c := &clock{}
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		c.t = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+		u := newUser(t, s, "backlog@x.io")
+		hot := newWebhook(t, s, u.ID, "campaign.started")
+		paused := newWebhook(t, s, u.ID, "conversation.created")
+		quiet := newWebhook(t, s, u.ID, "message.new")
+		publish := func(eventType string, n int) {
+			t.Helper()
+			batch := make([]store.PublishParams, n)
+			for i := range batch {
+				batch[i] = store.PublishParams{UserID: u.ID, Type: eventType, Payload: []byte(`{}`), OccurredAt: c.t}
+			}
+			if _, err := s.PublishEvents(ctx, batch); err != nil {
+				t.Fatalf("publish %s: %v", eventType, err)
+			}
+			c.t = c.t.Add(time.Second)
+		}
+		// Far more than the window either reads, oldest first.
+		publish("campaign.started", 1200)
+		publish("conversation.created", 1100)
+		off := false
+		if _, err := s.UpdateWebhook(ctx, u.ID, paused.ID, store.WebhookPatch{IsActive: &off}); err != nil {
+			t.Fatal(err)
+		}
+		quietDue := c.t
+		publish("message.new", 5)
+
+		due, err := s.NextDueAt(ctx, []string{hot.ID})
+		if err != nil || due == nil || !due.Equal(quietDue) {
+			t.Errorf("next due past the hot webhook = %v, %v; want the quiet webhook's %v", due, err, quietDue)
+		}
+		due, err = s.NextDueAt(ctx, nil)
+		if err != nil || due == nil || due.After(quietDue.Add(-2*time.Second)) {
+			t.Errorf("next due of all = %v, %v; want the hot webhook's, 2 s before the quiet one's", due, err)
+		}
+
+		// The hot webhook is at its cap: only the quiet one's may go.
+		leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 10, LeaseFor: time.Minute,
+			SkipWebhooks: []string{hot.ID}, PerWebhook: 10, InFlight: map[string]int{hot.ID: 10}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(leased) != 5 {
+			t.Fatalf("leased %d, want the quiet webhook's 5", len(leased))
+		}
+		for _, l := range leased {
+			if l.WebhookID != quiet.ID {
+				t.Errorf("leased a delivery of webhook %s, want only the quiet webhook's (%s)", l.WebhookID, quiet.ID)
+			}
+		}
+		// Its leased deliveries are due again when their lease ends.
+		due, err = s.NextDueAt(ctx, []string{hot.ID})
+		if err != nil || due == nil || !due.Equal(c.t.Add(time.Minute)) {
+			t.Errorf("next due past the hot webhook after leasing = %v, %v; want the lease's end %v", due, err, c.t.Add(time.Minute))
+		}
+
+		// With room for 3 more of the hot webhook, a lease takes 3, and no
+		// more, however many are due.
+		leased, err = s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 10, LeaseFor: time.Minute,
+			PerWebhook: 10, InFlight: map[string]int{hot.ID: 7}})
+		if err != nil || len(leased) != 3 {
+			t.Fatalf("leased %d, %v; want the hot webhook's 3", len(leased), err)
+		}
+		for _, l := range leased {
+			if l.WebhookID != hot.ID {
+				t.Errorf("leased a delivery of webhook %s, want the hot webhook's", l.WebhookID)
+			}
+		}
+		// Nothing of the paused webhook, ever.
+		leased, err = s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 100, LeaseFor: time.Minute, SkipWebhooks: []string{hot.ID}})
+		if err != nil || len(leased) != 0 {
+			t.Errorf("leased %d, %v; want none: the rest belong to the hot and the paused webhook", len(leased), err)
+		}
+	}, store.WithClock(c.now))
+}

@@ -4,9 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -58,47 +58,10 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p LeaseParams) ([]LeasedDel
 	}
 	now := s.Now()
 	token := NewID()
-	args := []any{s.d.t(now)}
-	skip := ""
-	if len(p.SkipWebhooks) > 0 {
-		skip = " AND d.webhook_id NOT IN (" + placeholders(len(args)+1, len(p.SkipWebhooks)) + ")"
-		for _, id := range p.SkipWebhooks {
-			args = append(args, id)
-		}
-	}
-	pick := `SELECT d.id, d.webhook_id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-		WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND w.is_active = TRUE` + skip + `
-		ORDER BY d.next_attempt_at LIMIT ` + fmt.Sprint(p.Limit)
-	if s.kind == Postgres {
-		// SKIP LOCKED lets several processes lease side by side without
-		// waiting on each other's rows; candidates not taken are unlocked
-		// at commit, unchanged.
-		pick += ` FOR UPDATE OF d SKIP LOCKED`
-	}
 	var out []LeasedDelivery
 	err := s.inTx(ctx, func(tx *txn) error {
-		rows, err := tx.QueryContext(ctx, pick, args...)
+		ids, err := s.pickDue(ctx, tx, p, now)
 		if err != nil {
-			return err
-		}
-		// Take candidates only up to each webhook's cap, so a batch never
-		// holds more of one webhook than may be sent at once.
-		taken := map[string]int{}
-		var ids []any
-		for rows.Next() {
-			var id, webhookID string
-			if err := rows.Scan(&id, &webhookID); err != nil {
-				rows.Close()
-				return err
-			}
-			if p.PerWebhook > 0 && p.InFlight[webhookID]+taken[webhookID] >= p.PerWebhook {
-				continue
-			}
-			taken[webhookID]++
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		if len(ids) == 0 {
@@ -125,6 +88,133 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p LeaseParams) ([]LeasedDel
 		return nil, fmt.Errorf("store: lease deliveries: %w", err)
 	}
 	return out, nil
+}
+
+// dueWindow is how many of the oldest due deliveries pickDue and NextDueAt
+// read before they ask webhook by webhook instead.
+func dueWindow(limit int) int { return min(max(4*limit, 64), 1000) }
+
+// pickDue chooses up to p.Limit due deliveries of active webhooks to lease,
+// oldest due first, leaving out p.SkipWebhooks and any past a webhook's
+// cap. It reads a bounded window of the oldest due deliveries first, which
+// usually holds enough. When that window is full of deliveries it cannot
+// take, those of a webhook at its cap or paused with a backlog of
+// thousands, reading on would cost a pass over that whole backlog on every
+// lease; it asks each active webhook with room and due deliveries for its
+// own oldest instead, through the (webhook_id, status, next_attempt_at)
+// index.
+func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Time) ([]any, error) {
+	// On PostgreSQL SKIP LOCKED lets several processes lease side by side
+	// without waiting on each other's rows; rows read but not taken are
+	// unlocked at commit, unchanged.
+	lock := ""
+	if s.kind == Postgres {
+		lock = ` FOR UPDATE OF d SKIP LOCKED`
+	}
+	skip := make(map[string]bool, len(p.SkipWebhooks))
+	for _, id := range p.SkipWebhooks {
+		skip[id] = true
+	}
+	taken := map[string]int{}
+	picked := map[string]bool{}
+	var ids []any
+	// room is how many more of webhook's deliveries this lease may take.
+	room := func(webhook string) int {
+		left := p.Limit - len(ids)
+		if p.PerWebhook > 0 {
+			left = min(left, p.PerWebhook-p.InFlight[webhook]-taken[webhook])
+		}
+		return left
+	}
+	take := func(id, webhook string) {
+		taken[webhook]++
+		picked[id] = true
+		ids = append(ids, id)
+	}
+
+	window := dueWindow(p.Limit)
+	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.webhook_id, w.is_active FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+		WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+		ORDER BY d.next_attempt_at LIMIT `+strconv.Itoa(window)+lock, s.d.t(now))
+	if err != nil {
+		return nil, err
+	}
+	read := 0
+	for rows.Next() {
+		read++
+		var id, webhook string
+		var active bool
+		if err := rows.Scan(&id, &webhook, &active); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if active && !skip[webhook] && len(ids) < p.Limit && room(webhook) > 0 {
+			take(id, webhook)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(ids) == p.Limit || read < window {
+		// Enough, or the window held every due delivery.
+		return ids, nil
+	}
+
+	// Active webhooks with room, oldest due first.
+	rows, err = tx.QueryContext(ctx, `SELECT id FROM (
+			SELECT w.id, (SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending') AS due
+			FROM webhooks w WHERE w.is_active = TRUE) AS x
+		WHERE due <= $1 ORDER BY due`, s.d.t(now))
+	if err != nil {
+		return nil, err
+	}
+	var webhooks []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if !skip[id] && room(id) > 0 {
+			webhooks = append(webhooks, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, webhook := range webhooks {
+		want := room(webhook)
+		if want <= 0 {
+			continue
+		}
+		// Past the ones the window already took.
+		rows, err := tx.QueryContext(ctx, `SELECT d.id FROM deliveries d
+			WHERE d.webhook_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2
+			ORDER BY d.next_attempt_at LIMIT $3`+lock, webhook, s.d.t(now), want+taken[webhook])
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if !picked[id] && room(webhook) > 0 {
+				take(id, webhook)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if len(ids) == p.Limit {
+			break
+		}
+	}
+	return ids, nil
 }
 
 // loadLeased appends what sending needs of each leased delivery in ids.
@@ -365,28 +455,65 @@ func (s *Store) ReleaseAllLeases(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// NextDueAt returns when the earliest pending delivery of an active webhook
-// not in skip falls due (expired leases included), or nil when none is
-// pending.
+// NextDueAt returns when the next pending delivery of an active webhook not
+// in skip falls due (possibly in the past), or nil if there is none. Like
+// pickDue it reads a bounded window of the oldest pending deliveries, and
+// asks webhook by webhook only when that window belongs wholly to skipped
+// or paused webhooks.
 func (s *Store) NextDueAt(ctx context.Context, skip []string) (*time.Time, error) {
-	var t *time.Time
-	q := `SELECT d.next_attempt_at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-		WHERE d.status = 'pending' AND w.is_active = TRUE`
-	args := make([]any, len(skip))
-	if len(skip) > 0 {
-		q += ` AND d.webhook_id NOT IN (` + placeholders(1, len(skip)) + `)`
-		for i, id := range skip {
-			args[i] = id
-		}
+	skipped := make(map[string]bool, len(skip))
+	for _, id := range skip {
+		skipped[id] = true
 	}
-	err := s.queryRow(ctx, q+` ORDER BY d.next_attempt_at LIMIT 1`, args...).Scan(scanNullTime{&t})
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
+	window := dueWindow(0)
+	rows, err := s.read.QueryContext(ctx, `SELECT d.next_attempt_at, d.webhook_id, w.is_active FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+		WHERE d.status = 'pending' ORDER BY d.next_attempt_at LIMIT `+strconv.Itoa(window))
 	if err != nil {
 		return nil, fmt.Errorf("store: next due delivery: %w", err)
 	}
-	return t, nil
+	defer rows.Close()
+	read := 0
+	for rows.Next() {
+		read++
+		var t time.Time
+		var webhook string
+		var active bool
+		if err := rows.Scan(scanTime{&t}, &webhook, &active); err != nil {
+			return nil, fmt.Errorf("store: next due delivery: %w", err)
+		}
+		if active && !skipped[webhook] {
+			return &t, nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: next due delivery: %w", err)
+	}
+	if read < window {
+		return nil, nil
+	}
+	rows.Close()
+
+	rows, err = s.read.QueryContext(ctx, `SELECT w.id, (SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending')
+		FROM webhooks w WHERE w.is_active = TRUE`)
+	if err != nil {
+		return nil, fmt.Errorf("store: next due delivery: %w", err)
+	}
+	defer rows.Close()
+	var next *time.Time
+	for rows.Next() {
+		var webhook string
+		var due *time.Time
+		if err := rows.Scan(&webhook, scanNullTime{&due}); err != nil {
+			return nil, fmt.Errorf("store: next due delivery: %w", err)
+		}
+		if due != nil && !skipped[webhook] && (next == nil || due.Before(*next)) {
+			next = due
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: next due delivery: %w", err)
+	}
+	return next, nil
 }
 
 // TestAttempt is a test send to record: it gets its own event and a
