@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -208,6 +209,8 @@ func FuzzDecodeEvent(f *testing.F) {
 		"{\"data\":\"\xc3\x28\"}",
 		`{"event":"message.new","data":1e999}`,
 		`{"event":"message.new","data":-0.0000000000000000000000001}`,
+		`{"events":[{"event":"message.new","data":1},{"event":"x","bogus":2},[1],null,"s"]}`,
+		`{"events":[{"event":"message.new","data":{"a":1},"idempotencyKey":"k1"}]}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -233,6 +236,24 @@ func FuzzDecodeEvent(f *testing.F) {
 				k := *req.IdempotencyKey
 				if k == "" || len(k) > maxIdempotencyKeyLength || !storable(k) || strings.ContainsFunc(k, func(r rune) bool { return r < ' ' }) {
 					t.Fatalf("accepted idempotency key %q", k)
+				}
+			}
+		}
+		// The same body as a batch: every event that does not decode is
+		// named by its place, with a message.
+		var batch eventBatchRequest
+		if err := decodeBytes(body, &batch); err != nil {
+			wantClientError(t, err)
+		} else {
+			for i, raw := range batch.Events {
+				var ev eventPublishRequest
+				if err := decodeBytes(raw, &ev); err != nil {
+					place := fmt.Sprintf("events[%d]", i)
+					for _, d := range prefixed(err, place+".") {
+						if !strings.HasPrefix(d.Field, place) || d.Message == "" || !utf8.ValidString(d.Message) {
+							t.Fatalf("batch event %d: detail %+v does not name its place with a message", i, d)
+						}
+					}
 				}
 			}
 		}
