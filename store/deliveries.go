@@ -91,8 +91,10 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p LeaseParams) ([]LeasedDel
 }
 
 // dueWindow is how many of the oldest due deliveries pickDue and NextDueAt
-// read before they ask webhook by webhook instead.
-func dueWindow(limit int) int { return min(max(4*limit, 64), 1000) }
+// read before they ask webhook by webhook instead: enough for a full lease
+// with some to spare, and no more, since every row read that cannot be
+// taken is work (a window of four leases ran 15% slower under a backlog).
+func dueWindow(limit int) int { return min(limit+64, 1000) }
 
 // pickDue chooses up to p.Limit due deliveries of active webhooks to lease,
 // oldest due first, leaving out p.SkipWebhooks and any past a webhook's
