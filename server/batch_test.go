@@ -11,13 +11,12 @@ import (
 	"github.com/webhookd/webhookd/store/storetest"
 )
 
-// batchResult is POST /api/v1/events/batch's answer.
+// batchResult is POST /api/v1/events/batch's answer: one event's answer
+// per event, and whether its idempotency key replayed an earlier one.
 type batchResult struct {
 	Data []struct {
-		ID         string `json:"id"`
-		Event      string `json:"event"`
-		Deliveries int    `json:"deliveries"`
-		Replayed   bool   `json:"replayed"`
+		eventResult
+		Replayed bool `json:"replayed"`
 	} `json:"data"`
 }
 

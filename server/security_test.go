@@ -56,15 +56,7 @@ func cheapHash(t testing.TB, password string) string {
 // cheapUser is testServer.user with a cheap hash of testPassword.
 func cheapUser(t testing.TB, s *testServer, email string) (store.User, string) {
 	t.Helper()
-	u, err := s.st.CreateUser(context.Background(), email, cheapHash(t, testPassword))
-	if err != nil {
-		t.Fatalf("create user %s: %v", email, err)
-	}
-	token, err := s.tokens.Issue(u.ID, u.TokenVersion)
-	if err != nil {
-		t.Fatalf("issue token: %v", err)
-	}
-	return u, token
+	return s.userWithHash(t, email, cheapHash(t, testPassword))
 }
 
 // withThrottle sets the login throttle, as --login-max-failures and

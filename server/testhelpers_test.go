@@ -136,7 +136,14 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 // user creates a user with testPassword and returns it with an access token.
 func (s *testServer) user(t testing.TB, email string) (store.User, string) {
 	t.Helper()
-	u, err := s.st.CreateUser(context.Background(), email, passwordHash(t))
+	return s.userWithHash(t, email, passwordHash(t))
+}
+
+// userWithHash creates a user with the given password hash and returns it
+// with an access token.
+func (s *testServer) userWithHash(t testing.TB, email, hash string) (store.User, string) {
+	t.Helper()
+	u, err := s.st.CreateUser(context.Background(), email, hash)
 	if err != nil {
 		t.Fatalf("create user %s: %v", email, err)
 	}

@@ -150,7 +150,7 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 			rows.Close()
 			return nil, err
 		}
-		if active && !skip[webhook] && len(ids) < p.Limit && room(webhook) > 0 {
+		if active && !skip[webhook] && room(webhook) > 0 {
 			take(id, webhook)
 		}
 	}
@@ -163,28 +163,19 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 		return ids, nil
 	}
 
-	// Active webhooks with room, oldest due first.
-	rows, err = tx.QueryContext(ctx, `SELECT id FROM (
-			SELECT w.id, (SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending') AS due
-			FROM webhooks w WHERE w.is_active = TRUE) AS x
-		WHERE due <= $1 ORDER BY due`, s.d.t(now))
+	// Active webhooks with room and due deliveries, oldest due first.
+	all, err := s.activeWebhooksByDue(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
 	var webhooks []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
+	for _, w := range all {
+		if w.due.After(now) {
+			break
 		}
-		if !skip[id] && room(id) > 0 {
-			webhooks = append(webhooks, id)
+		if !skip[w.id] && room(w.id) > 0 {
+			webhooks = append(webhooks, w.id)
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	for _, webhook := range webhooks {
 		want := room(webhook)
@@ -493,29 +484,47 @@ func (s *Store) NextDueAt(ctx context.Context, skip []string) (*time.Time, error
 	if read < window {
 		return nil, nil
 	}
-	rows.Close()
-
-	rows, err = s.read.QueryContext(ctx, `SELECT w.id, (SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending')
-		FROM webhooks w WHERE w.is_active = TRUE`)
+	rows.Close() // before the next query, rather than hold this snapshot
+	all, err := s.activeWebhooksByDue(ctx, s.read)
 	if err != nil {
 		return nil, fmt.Errorf("store: next due delivery: %w", err)
 	}
+	for _, w := range all {
+		if !skipped[w.id] {
+			return &w.due, nil
+		}
+	}
+	return nil, nil
+}
+
+// webhookDue is an active webhook and when its earliest pending delivery
+// falls due.
+type webhookDue struct {
+	id  string
+	due time.Time
+}
+
+// activeWebhooksByDue lists the active webhooks that have a pending
+// delivery, earliest due first: one probe per webhook of the (webhook_id,
+// status, next_attempt_at) index, however long each one's backlog.
+func (s *Store) activeWebhooksByDue(ctx context.Context, q queryer) ([]webhookDue, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, due FROM (
+			SELECT w.id, (SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending') AS due
+			FROM webhooks w WHERE w.is_active = TRUE) AS x
+		WHERE due IS NOT NULL ORDER BY due`)
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
-	var next *time.Time
+	var out []webhookDue
 	for rows.Next() {
-		var webhook string
-		var due *time.Time
-		if err := rows.Scan(&webhook, scanNullTime{&due}); err != nil {
-			return nil, fmt.Errorf("store: next due delivery: %w", err)
+		var w webhookDue
+		if err := rows.Scan(&w.id, scanTime{&w.due}); err != nil {
+			return nil, err
 		}
-		if due != nil && !skipped[webhook] && (next == nil || due.Before(*next)) {
-			next = due
-		}
+		out = append(out, w)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: next due delivery: %w", err)
-	}
-	return next, nil
+	return out, rows.Err()
 }
 
 // TestAttempt is a test send to record: it gets its own event and a
