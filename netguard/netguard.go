@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 )
 
 // FlagHint tells users how to allow private targets.
@@ -51,6 +52,11 @@ var blocked = func() []blockedRange {
 		{"255.255.255.255/32", "broadcast"},
 		{"::/128", "unspecified"},
 		{"::1/128", "loopback"},
+		// After :: and ::1, which they contain: IPv4-compatible and
+		// IPv4-translated addresses carry an IPv4 address inside that some
+		// stacks reach over IPv4.
+		{"::/96", "IPv4-compatible (deprecated)"},
+		{"::ffff:0:0:0/96", "IPv4-translated"},
 		{"64:ff9b::/96", "NAT64"},
 		{"64:ff9b:1::/48", "NAT64"},
 		{"100::/64", "discard"},
@@ -70,8 +76,10 @@ var blocked = func() []blockedRange {
 }()
 
 // Classify returns why ip is refused, or "" when it is a public address.
+// A zone is ignored: netip.Prefix.Contains never matches a zoned address, so
+// ::1%lo would otherwise pass as public.
 func Classify(ip netip.Addr) string {
-	ip = ip.Unmap() // ::ffff:127.0.0.1 is 127.0.0.1
+	ip = ip.WithZone("").Unmap() // ::ffff:127.0.0.1 is 127.0.0.1
 	if !ip.IsValid() {
 		return "invalid"
 	}
@@ -118,20 +126,28 @@ func IsInboxURL(u *url.URL, port int) bool {
 		return true
 	}
 	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
+	return err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback()
 }
 
-// CheckURL vets a webhook URL when it is saved: the scheme, and every
-// address the host resolves to now. A host that does not resolve is
-// accepted here; the dial-time check still guards it.
+// CheckURL vets a webhook URL when it is saved: the scheme, the spelling of
+// the host, and every address the host resolves to now. A host that does
+// not resolve is accepted here; the dial-time check still guards it.
+//
+// Some spellings are refused whatever the policy (see checkSpelling). A
+// refusal names the class of address a host name resolves to, never the
+// address itself: that would let users map an internal network through
+// its DNS.
 func (p Policy) CheckURL(u *url.URL) error {
 	if p.RequireHTTPS && u.Scheme != "https" {
 		return fmt.Errorf("%w: must be an https:// URL (webhookd runs with --require-https)", ErrBlocked)
 	}
+	host, err := checkSpelling(u.Hostname())
+	if err != nil {
+		return err
+	}
 	if p.AllowPrivate || IsInboxURL(u, p.InboxPort) {
 		return nil
 	}
-	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return fmt.Errorf("%w: %s is a loopback host; %s", ErrBlocked, host, FlagHint)
 	}
@@ -153,27 +169,146 @@ func (p Policy) CheckURL(u *url.URL) error {
 	}
 	for _, ip := range addrs {
 		if what := Classify(ip); what != "" {
-			return fmt.Errorf("%w: %s resolves to %s, a %s address; %s", ErrBlocked, host, ip.Unmap(), what, FlagHint)
+			return fmt.Errorf("%w: %s resolves to a %s address; %s", ErrBlocked, host, what, FlagHint)
 		}
 	}
 	return nil
 }
 
+// checkSpelling refuses host spellings that are never a webhook target or
+// that resolvers read differently, whatever the policy, and returns the host
+// lower-cased without its final dot:
+//
+//   - a zone (::1%lo, fe80::1%eth0): it names an interface of this machine;
+//   - non-ASCII characters: net/http maps them (IDNA) before dialling, so
+//     １２７.０.０.１ or a percent-encoded form of it would dial 127.0.0.1
+//     while the check here looked up a name that does not exist;
+//   - a host that ends in a number but is not a dotted-quad IPv4 address
+//     (2130706433, 0177.0.0.1, 0x7f.1, 127.1, 127.000.000.001): the C
+//     library reads these as IPv4 addresses and Go's resolver does not;
+//   - empty labels (localhost..), and an IPv6 literal that does not parse.
+func checkSpelling(raw string) (string, error) {
+	host := strings.ToLower(raw)
+	if strings.Contains(host, "%") {
+		if ip, err := netip.ParseAddr(host); err == nil {
+			if what := Classify(ip); what != "" {
+				return "", fmt.Errorf("%w: the host is a %s IPv6 address with a zone (%%25%s); a zoned address names a network interface of this machine and is never a webhook target", ErrBlocked, what, ip.Zone())
+			}
+		}
+		return "", fmt.Errorf("%w: the host has a zone or a %% sign; a zoned address names a network interface of this machine and is never a webhook target", ErrBlocked)
+	}
+	for _, c := range host {
+		if c > unicode.MaxASCII {
+			return "", fmt.Errorf("%w: the host has non-ASCII characters; write an internationalised domain name in its ASCII form (xn--…)", ErrBlocked)
+		}
+	}
+	host = strings.TrimSuffix(host, ".")
+	if strings.Contains(host, ":") {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return "", fmt.Errorf("%w: %s is not a valid IPv6 address", ErrBlocked, host)
+		}
+		return host, nil
+	}
+	if host == "" || strings.HasPrefix(host, ".") || strings.HasSuffix(host, ".") || strings.Contains(host, "..") {
+		return "", fmt.Errorf("%w: %q is not a valid host name (it has an empty label)", ErrBlocked, raw)
+	}
+	if _, err := netip.ParseAddr(host); err == nil || !endsInNumber(host) {
+		return host, nil
+	}
+	const how = "write an IPv4 address as four decimal numbers from 0 to 255 without leading zeros, such as 203.0.113.10"
+	ip, ok := parseNumericIPv4(host)
+	if !ok {
+		return "", fmt.Errorf("%w: %s ends in a number but is not an IPv4 address; %s", ErrBlocked, host, how)
+	}
+	what := "public"
+	if c := Classify(ip); c != "" {
+		what = c
+	}
+	return "", fmt.Errorf("%w: %s is a non-standard spelling of the %s address %s, which resolvers read differently; %s", ErrBlocked, host, what, ip, how)
+}
+
+// endsInNumber reports whether host's last label is a number (decimal, or
+// hexadecimal after 0x), which makes the host an IPv4 address to URL
+// parsers that follow the WHATWG URL standard and to inet_aton. No top-level
+// domain is a number.
+func endsInNumber(host string) bool {
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	if last == "" {
+		return false
+	}
+	if h, ok := strings.CutPrefix(last, "0x"); ok {
+		return strings.Trim(h, "0123456789abcdef") == ""
+	}
+	return strings.Trim(last, "0123456789") == ""
+}
+
+// parseNumericIPv4 reads host as inet_aton does: one to four parts, each
+// decimal, octal (leading 0) or hexadecimal (0x), the last filling the bytes
+// that remain. It is how the C library, curl and browsers would read it, so
+// the refusal can say what such a spelling reaches.
+func parseNumericIPv4(host string) (netip.Addr, bool) {
+	parts := strings.Split(host, ".")
+	if len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	var b [4]byte
+	for i, part := range parts {
+		base := 10
+		switch {
+		case strings.HasPrefix(part, "0x"):
+			base, part = 16, part[2:]
+			if part == "" {
+				part = "0"
+			}
+		case len(part) > 1 && part[0] == '0':
+			base, part = 8, part[1:]
+		}
+		v, err := strconv.ParseUint(part, base, 32)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		if i < len(parts)-1 {
+			if v > 255 {
+				return netip.Addr{}, false
+			}
+			b[i] = byte(v)
+			continue
+		}
+		// The last part fills bytes i to 3.
+		if rest := 4 - i; rest < 4 && v >= 1<<(8*rest) {
+			return netip.Addr{}, false
+		}
+		for j := 3; j >= i; j-- {
+			b[j] = byte(v)
+			v >>= 8
+		}
+	}
+	return netip.AddrFrom4(b), true
+}
+
 // Control is a net.Dialer Control hook that refuses blocked addresses after
 // DNS, on the address about to be connected.
+//
+// A zoned address is refused whatever the policy, as CheckURL refuses it.
+// The refusal names the class of the address, not the address: it ends up
+// in delivery logs that users read, and the address may be an internal DNS
+// answer.
 func (p Policy) Control(network, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err == nil && ap.Addr().Zone() != "" {
+		return fmt.Errorf("%w: the address dialled has an IPv6 zone, which names a network interface of this machine and is never a webhook target", ErrBlocked)
+	}
 	if p.AllowPrivate {
 		return nil
 	}
-	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
-		return fmt.Errorf("%w: cannot parse dial address %q", ErrBlocked, address)
+		return fmt.Errorf("%w: cannot parse the address dialled", ErrBlocked)
 	}
 	if p.InboxPort > 0 && int(ap.Port()) == p.InboxPort && ap.Addr().Unmap().IsLoopback() {
 		return nil // this process's own listener: the built-in inbox
 	}
 	if what := Classify(ap.Addr()); what != "" {
-		return fmt.Errorf("%w: %s is a %s address; %s", ErrBlocked, ap.Addr().Unmap(), what, FlagHint)
+		return fmt.Errorf("%w: the address dialled is a %s address; %s", ErrBlocked, what, FlagHint)
 	}
 	return nil
 }

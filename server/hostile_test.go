@@ -543,6 +543,35 @@ func hostileCases() []hostileCase {
 		{name: "key delete SQL id", route: keyDelete, path: "/api/v1/api-keys/" + esc(sqlDrop), status: notFound},
 		{name: "key delete NUL id", route: keyDelete, path: "/api/v1/api-keys/%00", status: notFound},
 		{name: "key PATCH", route: keyDelete, method: http.MethodPatch, path: "/api/v1/api-keys/{key}", body: map[string]any{"name": "renamed"}, status: noMethod},
+
+		// Issue 12, item 1: zoned IPv6, numeric IPv4 and other spellings of
+		// internal addresses, refused on every route that saves a URL, with
+		// the class of address in the message.
+		{name: "create url zoned loopback", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://[::1%251]:8080/"}), status: bad, fields: f("url"), msg: "loopback IPv6 address with a zone"},
+		{name: "create url zoned loopback by name", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://[::1%25lo]:8080/"}), status: bad, fields: f("url"), msg: "zone"},
+		{name: "create url zoned link-local", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://[fe80::1%25eth0]/"}), status: bad, fields: f("url"), msg: "link-local"},
+		{name: "create url zoned metadata", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://[fd00:ec2::254%25eth0]/latest/meta-data/"}), status: bad, fields: f("url"), msg: "zone"},
+		{name: "create url zoned loopback in full", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://[0:0:0:0:0:0:0:1%25lo]/"}), status: bad, fields: f("url"), msg: "zone"},
+		{name: "create url decimal IPv4", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://2130706433/"}), status: bad, fields: f("url"), msg: "loopback"},
+		{name: "create url octal IPv4", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://0177.0.0.1/"}), status: bad, fields: f("url"), msg: "four decimal numbers"},
+		{name: "create url hex IPv4", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://0x7f.1/"}), status: bad, fields: f("url"), msg: "loopback"},
+		{name: "create url short IPv4", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://127.1/"}), status: bad, fields: f("url"), msg: "loopback"},
+		{name: "create url zero-padded IPv4", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://127.000.000.001/"}), status: bad, fields: f("url"), msg: "loopback"},
+		{name: "create url IPv4-mapped hex", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://[::ffff:7f00:1]/"}), status: bad, fields: f("url"), msg: "loopback"},
+		{name: "create url NAT64 loopback", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://[64:ff9b::7f00:1]/"}), status: bad, fields: f("url"), msg: "NAT64"},
+		{name: "create url 6to4 loopback", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://[2002:7f00:1::]/"}), status: bad, fields: f("url"), msg: "6to4"},
+		{name: "create url IPv4-compatible", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://[::127.0.0.1]/"}), status: bad, fields: f("url"), msg: "IPv4-compatible"},
+		{name: "create url 0.0.0.0", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://0.0.0.0:8080/"}), status: bad, fields: f("url"), msg: "this network"},
+		{name: "create url [::]", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://[::]:8080/"}), status: bad, fields: f("url"), msg: "unspecified"},
+		{name: "create url localhost.", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://localhost.:8080/"}), status: bad, fields: f("url"), msg: "loopback host"},
+		{name: "create url fullwidth loopback", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://１２７.０.０.１/"}), status: bad, fields: f("url"), msg: "non-ASCII"},
+		{name: "create url percent-encoded host", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "http://%EF%BC%91%EF%BC%92%EF%BC%97.0.0.1/"}), status: bad, fields: f("url"), msg: "non-ASCII"},
+		{name: "patch url zoned loopback", route: patch, path: hook, body: map[string]any{"url": "http://[::1%25lo]:8080/"}, status: bad, fields: f("url"), msg: "zone"},
+		{name: "patch url decimal IPv4", route: patch, path: hook, body: map[string]any{"url": "http://2130706433:8080/"}, status: bad, fields: f("url"), msg: "loopback"},
+		{name: "patch url IPv4-mapped", route: patch, path: hook, body: map[string]any{"url": "http://[::ffff:127.0.0.1]/"}, status: bad, fields: f("url"), msg: "loopback"},
+		{name: "put url zoned link-local", route: put, path: hook, body: map[string]any{"url": "http://[fe80::1%25eth0]/"}, status: bad, fields: f("url"), msg: "zone"},
+		{name: "put url hex IPv4", route: put, path: hook, body: map[string]any{"url": "http://0x7f000001/"}, status: bad, fields: f("url"), msg: "loopback"},
+		{name: "put url NAT64", route: put, path: hook, body: map[string]any{"url": "http://[64:ff9b::a9fe:a9fe]/"}, status: bad, fields: f("url"), msg: "NAT64"},
 	}
 }
 
