@@ -543,6 +543,18 @@ func hostileCases() []hostileCase {
 		{name: "key delete SQL id", route: keyDelete, path: "/api/v1/api-keys/" + esc(sqlDrop), status: notFound},
 		{name: "key delete NUL id", route: keyDelete, path: "/api/v1/api-keys/%00", status: notFound},
 		{name: "key PATCH", route: keyDelete, method: http.MethodPatch, path: "/api/v1/api-keys/{key}", body: map[string]any{"name": "renamed"}, status: noMethod},
+
+		// Issue 12, item 6: the inbox attributes a capture by the delivery
+		// its webhook-id names; a refused request looks nothing up.
+		{name: "inbox POST bad name, SQL delivery id", route: inboxPost, path: "/inbox/" + esc(sqlQuote), body: rawBody("x"),
+			headers: []string{"X-Webhook-Id", sqlDrop, "Webhook-Id", sqlDrop, "X-Webhook-Signature", "sha256=" + strings.Repeat("0", 64)}, status: notFound},
+		{name: "inbox PUT longer path, delivery id", route: inboxPut, path: "/inbox/demo/x", body: rawBody("x"),
+			headers: []string{"X-Webhook-Id", store.NewID(), "X-Webhook-Signature", "sha256=00"}, status: notFound},
+		{name: "inbox PATCH dot-dot, 10 kB delivery id", route: inboxPtch, path: "/inbox/..", body: rawBody("x"),
+			headers: []string{"Webhook-Id", strings.Repeat("d", 10000)}, status: notFound},
+		{name: "inbox DELETE 65 characters, LIKE wildcards", route: inboxDel, path: "/inbox/" + strings.Repeat("%25", 22),
+			headers: []string{"X-Webhook-Id", "%", "X-Webhook-Signature", "sha256=" + strings.Repeat("f", 64)}, status: notFound},
+		{name: "inbox GET bad name, delivery id", route: inboxGet, path: "/inbox/_" + esc(sqlOr), headers: []string{"X-Webhook-Id", sqlOr}, status: notFound},
 	}
 }
 
