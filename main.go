@@ -294,8 +294,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		metricsOnAPI = meters.Handler()
 	}
 	var inboxes *inbox.Inbox
+	testSender := delivery.TestSender{Sender: sender, Store: st}
 	if c.inbox {
-		inboxes = inbox.New(inbox.Config{Lookup: st.WebhooksTargetingInbox, Port: guard.InboxPort, Logger: logger})
+		inboxes = inbox.New(inbox.Config{Lookup: st.DeliveryWebhook, Port: guard.InboxPort, Logger: logger})
+		testSender.Expect = inboxes.Expect
 	}
 	var webConsole http.Handler
 	if c.console {
@@ -303,7 +305,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	api, err := server.New(server.Config{
 		Store: st, Publisher: countingPublisher{publisher, meters}, Catalog: cat, Tokens: tokens,
-		Sender: delivery.TestSender{Sender: sender, Store: st}, Waker: dispatcher, Logger: logger, Version: version,
+		Sender: testSender, Waker: dispatcher, Logger: logger, Version: version,
 		CheckURL: guard.CheckURL, SecretGrace: c.secretGrace, Readiness: dispatcher, ReservedHeader: delivery.ReservedHeader,
 		Throttle: server.Throttle{MaxFailures: c.loginMaxFailures, Window: c.loginWindow},
 		Metrics:  metricsOnAPI, Inbox: inboxes, Console: webConsole,

@@ -312,6 +312,12 @@ func redactHeaders(h map[string]string) map[string]string {
 type TestSender struct {
 	Sender *Sender
 	Store  *store.Store
+	// Expect, when set, is told of each test delivery's id and webhook
+	// just before it is sent, and the func it returns is called once the
+	// attempt is over. A test delivery is stored only after its attempt,
+	// and the development inbox (inbox.Inbox.Expect) attributes a capture
+	// by the delivery it names, so it learns of this one in advance.
+	Expect func(deliveryID string, w store.Webhook) (done func())
 }
 
 // SendTest sends one signed delivery of the given type and payload to the
@@ -321,6 +327,10 @@ func (t TestSender) SendTest(ctx context.Context, w store.Webhook, eventType str
 	now := time.Now()
 	req := Request{DeliveryID: deliveryID, EventType: eventType, OccurredAt: now, Data: payload, URL: w.URL, Secret: w.Secret,
 		Headers: w.Headers, Timeout: time.Duration(w.TimeoutSeconds) * time.Second, PreviousSecret: w.SigningPreviousSecret(now)}
+	if t.Expect != nil {
+		done := t.Expect(deliveryID, w)
+		defer done()
+	}
 	// A test send behaves as a real delivery would, custom headers,
 	// timeout and rotation included.
 	o := t.Sender.Send(ctx, req)

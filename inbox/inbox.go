@@ -5,10 +5,13 @@
 // and vanish when the process stops.
 //
 // Anyone may send to an inbox (a receiver cannot authenticate its
-// senders), but only signed-in users read one, through the API, and a
-// capture whose signature verifies for a webhook is shown to that
-// webhook's owner alone: one user's deliveries never show in another's
-// console.
+// senders), but only signed-in users read one, through the API. A capture
+// that names one of this webhookd's deliveries in its webhook-id header is
+// shown to that delivery's webhook's owner alone, whether or not its
+// signature verifies and however large it is: one user's deliveries, custom
+// headers included, never show in another's console. Every other capture
+// was made by someone who could have read it anyway, and is shown to every
+// signed-in user.
 package inbox
 
 import (
@@ -16,6 +19,7 @@ import (
 	"crypto/hmac"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -24,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -42,10 +47,12 @@ const (
 
 // Signature verdicts of a capture.
 const (
-	// Verified: X-Webhook-Signature matches a secret of a webhook that
-	// targets this inbox.
+	// Verified: the capture names one of this webhookd's deliveries, that
+	// delivery's webhook targets this inbox, the body arrived whole, and
+	// X-Webhook-Signature matches the webhook's secret (or its previous
+	// one, within its grace).
 	Verified = "verified"
-	// Invalid: a signature that matches no such secret.
+	// Invalid: an X-Webhook-Signature that could not be verified so.
 	Invalid = "invalid"
 	// Unsigned: no X-Webhook-Signature header.
 	Unsigned = "unsigned"
@@ -60,9 +67,10 @@ func ValidName(name string) bool { return validName.MatchString(name) }
 // NameRule describes a valid name, for error messages.
 const NameRule = "an inbox name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
-// Lookup returns the webhooks whose URL may target the named inbox; the
-// store's WebhooksTargetingInbox satisfies it.
-type Lookup func(ctx context.Context, name string) ([]store.Webhook, error)
+// Lookup returns the webhook, of any user, that the delivery with this id
+// belongs to, or an error wrapping store.ErrNotFound when there is no such
+// delivery; the store's DeliveryWebhook satisfies it.
+type Lookup func(ctx context.Context, deliveryID string) (store.Webhook, error)
 
 // Config tunes an Inbox; zero values take the defaults.
 type Config struct {
@@ -79,8 +87,9 @@ type Config struct {
 	// fill 100 × 100 × MaxBody of memory. The oldest captures of the least
 	// recently used inboxes go first.
 	MaxBytes int64
-	// Lookup finds the webhooks a capture's signature is checked against;
-	// nil checks none, so every signed capture is Invalid.
+	// Lookup finds the webhook of the delivery a capture names, which
+	// decides who sees it and which secrets its signature is checked
+	// against; nil knows only the deliveries announced through Expect.
 	Lookup Lookup
 	// Port is the port this process listens on: only webhooks whose URL
 	// is this process's own inbox (see netguard.IsInboxURL) count.
@@ -107,12 +116,19 @@ type Capture struct {
 	ReceivedAt time.Time           `json:"receivedAt"`
 	// Signature is Verified, Invalid or Unsigned.
 	Signature string `json:"signature"`
-	// WebhookID is the webhook whose secret verified the signature.
+	// WebhookID is the webhook of the delivery the capture names, when it
+	// is one of this webhookd's; only its owner sees the capture.
 	WebhookID string `json:"webhookId,omitempty"`
 
-	// owner is the user of WebhookID: the only one who sees this capture.
+	// owner is the user of WebhookID: the only one who sees this capture;
+	// "" shows it to every signed-in user.
 	owner string
 }
+
+// nobody owns a capture whose delivery could not be looked up: it may be a
+// user's, so it is shown to no one rather than to everyone. No user id is
+// empty or holds a NUL.
+const nobody = "\x00nobody"
 
 // MarshalJSON writes receivedAt as the API writes every time: UTC with
 // milliseconds.
@@ -148,6 +164,20 @@ type Inbox struct {
 	boxes   map[string]*box
 	useTick int64 // orders boxes by last use for eviction
 	bytes   int64 // held by every capture, as captureBytes counts
+
+	expectMu sync.Mutex
+	expected map[string]*expectation // by delivery id; see Expect
+
+	// hmacs counts signature checks, so tests can see that a capture
+	// naming no delivery costs none.
+	hmacs atomic.Int64
+}
+
+// expectation is a delivery announced by Expect; n counts the announces
+// not yet done, should one id be announced twice.
+type expectation struct {
+	webhook store.Webhook
+	n       int
 }
 
 type box struct {
@@ -182,7 +212,35 @@ func New(cfg Config) *Inbox {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Inbox{cfg: cfg, boxes: make(map[string]*box)}
+	return &Inbox{cfg: cfg, boxes: make(map[string]*box), expected: make(map[string]*expectation)}
+}
+
+// Expect tells the inbox of a delivery of webhook w about to be sent under
+// deliveryID before the store has it: a test send is stored only after its
+// attempt, and its capture must be attributed as a stored delivery's is.
+// The returned func forgets it; call it once the attempt is over. Only
+// this process sends to its own inbox (inbox URLs are loopback), so
+// knowing in memory is enough.
+func (in *Inbox) Expect(deliveryID string, w store.Webhook) (done func()) {
+	in.expectMu.Lock()
+	defer in.expectMu.Unlock()
+	e := in.expected[deliveryID]
+	if e == nil {
+		e = &expectation{}
+		in.expected[deliveryID] = e
+	}
+	e.webhook = w
+	e.n++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			in.expectMu.Lock()
+			defer in.expectMu.Unlock()
+			if e.n--; e.n == 0 {
+				delete(in.expected, deliveryID)
+			}
+		})
+	}
 }
 
 // Receive captures r into the named inbox. It is the whole of what the
@@ -207,7 +265,7 @@ func (in *Inbox) Receive(ctx context.Context, name string, r *http.Request) (Cap
 	} else {
 		c.Body, c.BodyBase64 = base64.StdEncoding.EncodeToString(body.kept), true
 	}
-	c.Signature, c.WebhookID, c.owner = in.verify(ctx, name, r.Header.Values("X-Webhook-Signature"), body)
+	in.attribute(ctx, name, r.Header, body, &c)
 	return in.add(name, c), nil
 }
 
@@ -237,46 +295,108 @@ func readLimited(r *http.Request, limit int64) (limitedBody, error) {
 	return out, nil
 }
 
-// verify checks the X-Webhook-Signature values against every secret, the
-// new and, within its grace, the old, of the webhooks that target this
-// process's inbox of that name.
-func (in *Inbox) verify(ctx context.Context, name string, got []string, body limitedBody) (verdict, webhookID, owner string) {
-	if len(got) == 0 {
-		return Unsigned, "", ""
+// maxDeliveryID bounds a webhook-id worth looking up; webhookd's are
+// 36-character UUIDs.
+const maxDeliveryID = 64
+
+// deliveryID returns the delivery id a request names in its X-Webhook-Id
+// and webhook-id headers (webhookd sends both, equal), or "" when it names
+// none, or several, or one no delivery could have.
+func deliveryID(h http.Header) string {
+	id := ""
+	for _, v := range append(h.Values("X-Webhook-Id"), h.Values("Webhook-Id")...) {
+		if v == "" || len(v) > maxDeliveryID || (id != "" && v != id) {
+			return ""
+		}
+		id = v
 	}
-	if in.cfg.Lookup == nil || body.truncated {
-		return Invalid, "", ""
+	for _, r := range id {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-' || r == '_') {
+			return ""
+		}
 	}
-	hooks, err := in.cfg.Lookup(ctx, name)
+	return id
+}
+
+// attribute decides who may see c and its signature verdict. A capture
+// naming one of this webhookd's deliveries belongs to that delivery's
+// webhook's owner, verified or not, truncated or not: it may be the real
+// delivery, custom headers (an Authorization, say) and all, and a secret
+// rotated while it was on its way would fail it. Its signature is checked
+// against that one webhook's secrets, only if the webhook targets this
+// inbox and the body arrived whole. Any other capture is everyone's, and
+// no signature is computed for it: an anonymous POST costs no HMAC.
+func (in *Inbox) attribute(ctx context.Context, name string, h http.Header, body limitedBody, c *Capture) {
+	got := h.Values("X-Webhook-Signature")
+	c.Signature = Unsigned
+	if len(got) > 0 {
+		c.Signature = Invalid
+	}
+	id := deliveryID(h)
+	if id == "" {
+		return
+	}
+	w, found, err := in.webhookOf(ctx, id)
 	if err != nil {
-		in.cfg.Logger.Warn("inbox: look up webhooks", "inbox", name, "err", err)
-		return Invalid, "", ""
+		in.cfg.Logger.Warn("inbox: look up the delivery a capture names; the capture is shown to no one",
+			"inbox", name, "delivery_id", id, "err", err)
+		c.owner = nobody
+		return
 	}
-	now := in.cfg.Now()
-	for _, w := range hooks {
-		if !in.targets(w.URL, name) {
-			continue
-		}
-		secrets := []string{w.Secret}
-		if old := w.SigningPreviousSecret(now); old != "" {
-			secrets = append(secrets, old)
-		}
-		for _, secret := range secrets {
-			want := []byte(delivery.SignatureHeader(secret, body.kept))
-			for _, v := range got {
-				for _, sig := range strings.Split(v, ",") {
-					if hmac.Equal([]byte(strings.TrimSpace(sig)), want) {
-						return Verified, w.ID, w.UserID
-					}
+	if !found {
+		return
+	}
+	c.WebhookID, c.owner = w.ID, w.UserID
+	if len(got) == 0 || body.truncated || !in.targets(w.URL, name) {
+		return
+	}
+	secrets := []string{w.Secret}
+	if old := w.SigningPreviousSecret(in.cfg.Now()); old != "" {
+		secrets = append(secrets, old)
+	}
+	for _, secret := range secrets {
+		in.hmacs.Add(1)
+		want := []byte(delivery.SignatureHeader(secret, body.kept))
+		for _, v := range got {
+			for _, sig := range strings.Split(v, ",") {
+				if hmac.Equal([]byte(strings.TrimSpace(sig)), want) {
+					c.Signature = Verified
+					return
 				}
 			}
 		}
 	}
-	return Invalid, "", ""
+}
+
+// webhookOf finds the webhook of the delivery with this id: announced
+// through Expect, or in the store.
+func (in *Inbox) webhookOf(ctx context.Context, id string) (w store.Webhook, found bool, err error) {
+	in.expectMu.Lock()
+	e := in.expected[id]
+	if e != nil {
+		w = e.webhook
+	}
+	in.expectMu.Unlock()
+	if e != nil {
+		return w, true, nil
+	}
+	if in.cfg.Lookup == nil {
+		return store.Webhook{}, false, nil
+	}
+	w, err = in.cfg.Lookup(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Webhook{}, false, nil
+	}
+	if err != nil {
+		return store.Webhook{}, false, err
+	}
+	return w, true, nil
 }
 
 // targets reports whether a webhook URL is this process's inbox of that
-// name.
+// name: parsed, its path exactly /inbox/NAME (a query does not change
+// where it arrives, so it does not count), on a loopback host at this
+// process's port.
 func (in *Inbox) targets(rawURL, name string) bool {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -371,8 +491,9 @@ func (in *Inbox) evictLocked() {
 	if victim == "" {
 		return
 	}
-	for sub := range in.boxes[victim].subs {
-		close(sub.ch)
+	b := in.boxes[victim]
+	for sub := range b.subs {
+		b.unsubscribeLocked(sub)
 	}
 	for _, c := range in.boxes[victim].ring {
 		in.bytes -= captureBytes(c)
@@ -419,10 +540,18 @@ func (in *Inbox) Subscribe(name, userID string) (<-chan Capture, func()) {
 	return sub.ch, func() {
 		in.mu.Lock()
 		defer in.mu.Unlock()
-		if _, live := b.subs[sub]; live {
-			delete(b.subs, sub)
-			close(sub.ch)
-		}
+		b.unsubscribeLocked(sub)
+	}
+}
+
+// unsubscribeLocked ends sub's subscription to b if it is still live. It
+// is the only place a subscriber's channel is closed, and it takes sub out
+// of b.subs as it does, so that eviction and the reader's own
+// unsubscribe, in either order, close it once. in.mu must be held.
+func (b *box) unsubscribeLocked(sub *subscriber) {
+	if _, live := b.subs[sub]; live {
+		delete(b.subs, sub)
+		close(sub.ch)
 	}
 }
 

@@ -3,6 +3,7 @@ package inbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -149,6 +150,26 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
+// deliveries is a Lookup over a fixed map of delivery id to webhook; the id
+// "d-broken" fails as a database might.
+func deliveries(m map[string]store.Webhook) Lookup {
+	return func(_ context.Context, id string) (store.Webhook, error) {
+		if id == "d-broken" {
+			return store.Webhook{}, errors.New("database is down")
+		}
+		w, ok := m[id]
+		if !ok {
+			return store.Webhook{}, fmt.Errorf("no delivery %s: %w", id, store.ErrNotFound)
+		}
+		return w, nil
+	}
+}
+
+// TestSignatureAndVisibility checks who sees a capture and its verdict
+// (issue 12, item 6): a capture naming a known delivery is its webhook's
+// owner's alone, verified only against that webhook's secrets when the
+// webhook targets this inbox exactly and the body arrived whole; any other
+// capture is everyone's and costs no HMAC.
 func TestSignatureAndVisibility(t *testing.T) {
 	const (
 		port      = 3000
@@ -157,33 +178,46 @@ func TestSignatureAndVisibility(t *testing.T) {
 	)
 	now := time.Now()
 	later := now.Add(time.Hour)
-	hooks := []store.Webhook{
-		// Targets another port: not this process's inbox, so its secret
-		// never verifies here.
-		{ID: "w-elsewhere", UserID: "mallory", URL: "http://localhost:4000/inbox/signed", Secret: "elsewhere-secret"},
-		{ID: "w-alice", UserID: "alice", URL: "http://localhost:3000/inbox/signed", Secret: secret,
-			PreviousSecret: oldSecret, PreviousSecretExpiresAt: &later},
-		{ID: "w-prefix", UserID: "mallory", URL: "http://127.0.0.1:3000/inbox/signed-too", Secret: "prefix-secret"},
+	alice := store.Webhook{ID: "w-alice", UserID: "alice", URL: "http://localhost:3000/inbox/signed", Secret: secret,
+		PreviousSecret: oldSecret, PreviousSecretExpiresAt: &later}
+	hooks := map[string]store.Webhook{
+		"d-alice": alice,
+		// Another port: not this process's inbox.
+		"d-elsewhere": {ID: "w-elsewhere", UserID: "mallory", URL: "http://localhost:4000/inbox/signed", Secret: "elsewhere-secret"},
+		// Similar names are other inboxes.
+		"d-prefix": {ID: "w-prefix", UserID: "mallory", URL: "http://127.0.0.1:3000/inbox/signed-too", Secret: "prefix-secret"},
+		"d-slash":  {ID: "w-slash", UserID: "mallory", URL: "http://127.0.0.1:3000/inbox/signed/", Secret: "slash-secret"},
+		// A query does not change where a delivery arrives.
+		"d-query": {ID: "w-query", UserID: "carol", URL: "http://[::1]:3000/inbox/signed?x=1", Secret: "query-secret"},
 	}
-	lookup := func(_ context.Context, name string) ([]store.Webhook, error) {
-		if name != "signed" {
-			return nil, nil
-		}
-		return hooks, nil
-	}
-	in, srv := newServer(t, Config{Lookup: lookup, Port: port})
+	in, srv := newServer(t, Config{Lookup: deliveries(hooks), Port: port, MaxBody: 64})
 	body := `{"event":"message.new"}`
+	long := strings.Repeat("x", 65)
+	sign := func(secret string) string { return delivery.SignatureHeader(secret, []byte(body)) }
 	tests := []struct {
-		name, inbox, sig, want, webhook string
+		name, inbox, id, sig, body string
+		// owner is who alone sees the capture: "" for everyone, "none"
+		// for no one.
+		want, webhook, owner string
+		hmacs                int64
 	}{
-		{"verified", "signed", delivery.SignatureHeader(secret, []byte(body)), Verified, "w-alice"},
-		{"old secret in grace", "signed", delivery.SignatureHeader(oldSecret, []byte(body)), Verified, "w-alice"},
-		{"both in one header", "signed", "sha256=00," + delivery.SignatureHeader(secret, []byte(body)), Verified, "w-alice"},
-		{"wrong secret", "signed", delivery.SignatureHeader("nope-nope", []byte(body)), Invalid, ""},
-		{"webhook on another port", "signed", delivery.SignatureHeader("elsewhere-secret", []byte(body)), Invalid, ""},
-		{"webhook on a longer path", "signed", delivery.SignatureHeader("prefix-secret", []byte(body)), Invalid, ""},
-		{"no webhook targets it", "nobody", delivery.SignatureHeader(secret, []byte(body)), Invalid, ""},
-		{"unsigned", "signed", "", Unsigned, ""},
+		{"verified", "signed", "d-alice", sign(secret), body, Verified, "w-alice", "alice", 1},
+		{"old secret in grace", "signed", "d-alice", sign(oldSecret), body, Verified, "w-alice", "alice", 2},
+		{"both in one header", "signed", "d-alice", "sha256=00," + sign(secret), body, Verified, "w-alice", "alice", 1},
+		{"query on the webhook URL", "signed", "d-query", sign("query-secret"), body, Verified, "w-query", "carol", 1},
+		// Still hers: it may be her real delivery after a rotation.
+		{"wrong secret on her delivery", "signed", "d-alice", sign("nope-nope"), body, Invalid, "w-alice", "alice", 2},
+		{"her delivery, unsigned", "signed", "d-alice", "", body, Unsigned, "w-alice", "alice", 0},
+		{"her delivery over the body limit", "signed", "d-alice", delivery.SignatureHeader(secret, []byte(long)), long, Invalid, "w-alice", "alice", 0},
+		{"her delivery at another inbox", "other", "d-alice", sign(secret), body, Invalid, "w-alice", "alice", 0},
+		{"webhook on another port", "signed", "d-elsewhere", sign("elsewhere-secret"), body, Invalid, "w-elsewhere", "mallory", 0},
+		{"webhook on a longer path", "signed", "d-prefix", sign("prefix-secret"), body, Invalid, "w-prefix", "mallory", 0},
+		{"webhook with a trailing slash", "signed", "d-slash", sign("slash-secret"), body, Invalid, "w-slash", "mallory", 0},
+		{"unknown delivery", "signed", "d-unknown", sign(secret), body, Invalid, "", "", 0},
+		{"no delivery named", "signed", "", sign(secret), body, Invalid, "", "", 0},
+		{"malformed delivery id", "signed", "d-alice%", sign(secret), body, Invalid, "", "", 0},
+		{"lookup fails", "signed", "d-broken", sign(secret), body, Invalid, "", "none", 0},
+		{"unsigned", "signed", "", "", body, Unsigned, "", "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,40 +225,93 @@ func TestSignatureAndVisibility(t *testing.T) {
 			if tt.sig != "" {
 				h.Set("X-Webhook-Signature", tt.sig)
 			}
-			post(t, srv.URL+"/inbox/"+tt.inbox, body, h)
-			got := in.List(tt.inbox, "alice")[0]
+			if tt.id != "" {
+				h.Set("X-Webhook-Id", tt.id)
+				h.Set("Webhook-Id", tt.id)
+			}
+			before := in.hmacs.Load()
+			post(t, srv.URL+"/inbox/"+tt.inbox, tt.body, h)
+			if n := in.hmacs.Load() - before; n != tt.hmacs {
+				t.Errorf("%d signatures computed, want %d", n, tt.hmacs)
+			}
+			in.mu.Lock()
+			ring := in.boxes[tt.inbox].ring
+			got := ring[len(ring)-1]
+			in.mu.Unlock()
 			if got.Signature != tt.want || got.WebhookID != tt.webhook {
 				t.Errorf("signature = %q for %q, want %q for %q", got.Signature, got.WebhookID, tt.want, tt.webhook)
 			}
-			// A verified capture is its webhook owner's alone.
-			others := in.List(tt.inbox, "bob")
-			if seen := len(others) > 0 && others[0].ID == got.ID; seen == (tt.want == Verified) {
-				t.Errorf("bob sees alice's capture: %v, want %v", seen, tt.want != Verified)
+			for _, user := range []string{"alice", "bob", "carol", "mallory"} {
+				list := in.List(tt.inbox, user)
+				seen := len(list) > 0 && list[0].ID == got.ID
+				if want := tt.owner == "" || tt.owner == user; seen != want {
+					t.Errorf("%s sees the capture: %v, want %v", user, seen, want)
+				}
 			}
 		})
 	}
 
+	// The two id headers must agree; a genuine delivery's always do.
+	post(t, srv.URL+"/inbox/signed", body, http.Header{"X-Webhook-Id": {"d-alice"}, "Webhook-Id": {"d-other"}, "X-Webhook-Signature": {sign(secret)}})
+	if got := in.List("signed", "bob")[0]; got.Signature != Invalid || got.WebhookID != "" {
+		t.Errorf("disagreeing ids: %+v, want an anonymous invalid capture", got)
+	}
+
 	// An expired old secret no longer verifies.
 	past := now.Add(-time.Minute)
-	hooks[1].PreviousSecretExpiresAt = &past
-	post(t, srv.URL+"/inbox/signed", body, http.Header{"X-Webhook-Signature": {delivery.SignatureHeader(oldSecret, []byte(body))}})
+	alice.PreviousSecretExpiresAt = &past
+	hooks["d-alice"] = alice
+	post(t, srv.URL+"/inbox/signed", body, http.Header{"X-Webhook-Id": {"d-alice"}, "X-Webhook-Signature": {sign(oldSecret)}})
 	if got := in.List("signed", "alice")[0]; got.Signature != Invalid {
 		t.Errorf("expired old secret: signature = %q, want invalid", got.Signature)
 	}
 }
 
+// TestExpect checks that a delivery announced before it is stored, as a
+// test send is, is attributed as a stored one, and forgotten when done.
+func TestExpect(t *testing.T) {
+	const secret = "test-send-secret"
+	in, srv := newServer(t, Config{Port: 3000})
+	w := store.Webhook{ID: "w1", UserID: "alice", URL: "http://localhost:3000/inbox/t", Secret: secret}
+	body := `{"n":1}`
+	h := http.Header{"X-Webhook-Id": {"d-test"}, "X-Webhook-Signature": {delivery.SignatureHeader(secret, []byte(body))}}
+	done := in.Expect("d-test", w)
+	again := in.Expect("d-test", w)
+	post(t, srv.URL+"/inbox/t", body, h)
+	if got := in.List("t", "alice"); len(got) != 1 || got[0].Signature != Verified || got[0].WebhookID != "w1" {
+		t.Errorf("alice's captures = %+v, want her verified test send", got)
+	}
+	if got := in.List("t", "bob"); len(got) != 0 {
+		t.Errorf("bob sees %d captures, want none", len(got))
+	}
+	done()
+	done() // twice is harmless
+	post(t, srv.URL+"/inbox/t", body, h)
+	if got := in.List("t", "alice")[0]; got.Signature != Verified {
+		t.Errorf("with one announce still open: %q, want verified", got.Signature)
+	}
+	again()
+	post(t, srv.URL+"/inbox/t", body, h)
+	if got := in.List("t", "bob"); len(got) != 1 || got[0].Signature != Invalid {
+		t.Errorf("after done, bob sees %+v, want the now anonymous capture", got)
+	}
+	if n := len(in.expected); n != 0 {
+		t.Errorf("%d expectations left, want 0", n)
+	}
+}
+
 func TestSubscribe(t *testing.T) {
 	const secret = "a-secret-of-alices"
-	lookup := func(context.Context, string) ([]store.Webhook, error) {
-		return []store.Webhook{{ID: "w1", UserID: "alice", URL: "http://localhost:3000/inbox/live", Secret: secret}}, nil
-	}
+	lookup := deliveries(map[string]store.Webhook{
+		"d1": {ID: "w1", UserID: "alice", URL: "http://localhost:3000/inbox/live", Secret: secret},
+	})
 	in, srv := newServer(t, Config{Lookup: lookup, Port: 3000})
 	alice, stopAlice := in.Subscribe("live", "alice")
 	bob, stopBob := in.Subscribe("live", "bob")
 	defer stopBob()
 
 	body := `{"hello":"stream"}`
-	post(t, srv.URL+"/inbox/live", body, http.Header{"X-Webhook-Signature": {delivery.SignatureHeader(secret, []byte(body))}})
+	post(t, srv.URL+"/inbox/live", body, http.Header{"X-Webhook-Id": {"d1"}, "X-Webhook-Signature": {delivery.SignatureHeader(secret, []byte(body))}})
 	post(t, srv.URL+"/inbox/live", "anyone's", nil)
 
 	for _, want := range []string{body, "anyone's"} {
@@ -250,6 +337,44 @@ func TestSubscribe(t *testing.T) {
 		t.Error("alice's channel still open after stop")
 	}
 	stopAlice() // twice is harmless
+}
+
+// TestEvictSubscribed checks that evicting an inbox with live readers
+// closes each reader's channel once, and that the readers' own
+// unsubscribes afterwards, as the stream handler defers them, do not close
+// it again (issue 12, item 6c: "close of closed channel").
+func TestEvictSubscribed(t *testing.T) {
+	in, srv := newServer(t, Config{MaxInboxes: 1})
+	var chans []<-chan Capture
+	var stops []func()
+	for _, user := range []string{"alice", "bob"} {
+		ch, stop := in.Subscribe("watched", user)
+		chans, stops = append(chans, ch), append(stops, stop)
+	}
+	post(t, srv.URL+"/inbox/other", "evicts watched", nil)
+	for i, ch := range chans {
+		if _, open := <-ch; open {
+			t.Errorf("reader %d: channel still open after eviction", i)
+		}
+	}
+	for _, stop := range stops {
+		stop()
+		stop()
+	}
+	// A reader of the new inbox of the same name is not touched by the
+	// old readers' unsubscribes.
+	ch, stop := in.Subscribe("watched", "carol")
+	defer stop()
+	stops[0]()
+	post(t, srv.URL+"/inbox/watched", "hello", nil)
+	select {
+	case c, open := <-ch:
+		if !open || c.Body != "hello" {
+			t.Errorf("new reader got %+v (open %v), want hello", c, open)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("new reader got nothing")
+	}
 }
 
 func TestCaptureJSON(t *testing.T) {

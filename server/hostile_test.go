@@ -572,6 +572,17 @@ func hostileCases() []hostileCase {
 		{name: "put url zoned link-local", route: put, path: hook, body: map[string]any{"url": "http://[fe80::1%25eth0]/"}, status: bad, fields: f("url"), msg: "zone"},
 		{name: "put url hex IPv4", route: put, path: hook, body: map[string]any{"url": "http://0x7f000001/"}, status: bad, fields: f("url"), msg: "loopback"},
 		{name: "put url NAT64", route: put, path: hook, body: map[string]any{"url": "http://[64:ff9b::a9fe:a9fe]/"}, status: bad, fields: f("url"), msg: "NAT64"},
+		// Issue 12, item 6: the inbox attributes a capture by the delivery
+		// its webhook-id names; a refused request looks nothing up.
+		{name: "inbox POST bad name, SQL delivery id", route: inboxPost, path: "/inbox/" + esc(sqlQuote), body: rawBody("x"),
+			headers: []string{"X-Webhook-Id", sqlDrop, "Webhook-Id", sqlDrop, "X-Webhook-Signature", "sha256=" + strings.Repeat("0", 64)}, status: notFound},
+		{name: "inbox PUT longer path, delivery id", route: inboxPut, path: "/inbox/demo/x", body: rawBody("x"),
+			headers: []string{"X-Webhook-Id", store.NewID(), "X-Webhook-Signature", "sha256=00"}, status: notFound},
+		{name: "inbox PATCH dot-dot, 10 kB delivery id", route: inboxPtch, path: "/inbox/..", body: rawBody("x"),
+			headers: []string{"Webhook-Id", strings.Repeat("d", 10000)}, status: notFound},
+		{name: "inbox DELETE 65 characters, LIKE wildcards", route: inboxDel, path: "/inbox/" + strings.Repeat("%25", 22),
+			headers: []string{"X-Webhook-Id", "%", "X-Webhook-Signature", "sha256=" + strings.Repeat("f", 64)}, status: notFound},
+		{name: "inbox GET bad name, delivery id", route: inboxGet, path: "/inbox/_" + esc(sqlOr), headers: []string{"X-Webhook-Id", sqlOr}, status: notFound},
 	}
 }
 

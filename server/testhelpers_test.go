@@ -98,14 +98,15 @@ func newTestServer(t testing.TB, st *store.Store, opts ...serverOption) *testSer
 	srv := httptest.NewUnstartedServer(nil)
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
 	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, nil))
+	inboxes := inbox.New(inbox.Config{Lookup: st.DeliveryWebhook, Port: port, Logger: logger})
 	cfg := server.Config{
 		Store:   st,
 		Catalog: cat,
 		Tokens:  tokens,
-		Sender:  delivery.TestSender{Sender: sender, Store: st},
+		Sender:  delivery.TestSender{Sender: sender, Store: st, Expect: inboxes.Expect},
 		Logger:  logger,
 		Version: "test",
-		Inbox:   inbox.New(inbox.Config{Lookup: st.WebhooksTargetingInbox, Port: port, Logger: logger}),
+		Inbox:   inboxes,
 		Console: console.Handler(),
 	}
 	for _, o := range opts {

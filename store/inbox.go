@@ -2,39 +2,26 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
-	"strings"
 )
 
-// maxInboxTargets bounds how many webhooks one inbox capture checks its
-// signature against; the inbox is a development tool, not a fan-in.
-const maxInboxTargets = 200
-
-// WebhooksTargetingInbox returns the webhooks, of any user, whose URL
-// mentions the path /inbox/<name>; the caller decides which of them really
-// target this process's inbox. name must not contain LIKE's escape
-// character; inbox names are letters, digits, '.', '_' and '-'.
-func (s *Store) WebhooksTargetingInbox(ctx context.Context, name string) ([]Webhook, error) {
-	if strings.ContainsAny(name, `\%`) {
-		return nil, fmt.Errorf("store: webhooks targeting inbox: invalid name %q", name)
+// DeliveryWebhook returns the webhook, of any user, that the delivery
+// with this id belongs to, or ErrNotFound when no delivery has that id.
+// The development inbox asks it for the delivery a capture names in its
+// webhook-id header: that one webhook decides who sees the capture and
+// which secrets its signature is checked against, so that no other
+// webhook, however many target a similar URL, takes part.
+func (s *Store) DeliveryWebhook(ctx context.Context, deliveryID string) (Webhook, error) {
+	row := s.queryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks
+		WHERE id = (SELECT webhook_id FROM deliveries WHERE id = $1)`, deliveryID)
+	w, err := scanWebhook(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Webhook{}, fmt.Errorf("store: webhook of delivery %q: %w", deliveryID, ErrNotFound)
 	}
-	pattern := `%/inbox/` + strings.ReplaceAll(name, "_", `\_`) + `%`
-	rows, err := s.read.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE url LIKE $1 ESCAPE '\'
-		ORDER BY id LIMIT `+fmt.Sprint(maxInboxTargets), pattern)
 	if err != nil {
-		return nil, fmt.Errorf("store: webhooks targeting inbox: %w", err)
+		return Webhook{}, fmt.Errorf("store: webhook of delivery %q: %w", deliveryID, err)
 	}
-	defer rows.Close()
-	var out []Webhook
-	for rows.Next() {
-		w, err := scanWebhook(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: webhooks targeting inbox: %w", err)
-		}
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: webhooks targeting inbox: %w", err)
-	}
-	return out, nil
+	return w, nil
 }

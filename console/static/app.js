@@ -1448,7 +1448,7 @@
           el('a', { class: 'btn btn-primary', id: 'inbox-create-webhook', href: '#/webhooks/new?url=' + enc(target), text: 'Create a webhook pointing here' })),
         el('p', { class: 'muted small' },
           'Any request but GET to it is captured (the last 100, in memory until webhookd stops). ',
-          'A capture whose X-Webhook-Signature verifies for one of your webhooks shows “verified”, and only you see it. Try: ',
+          'Deliveries of your webhooks are shown to you alone (“verified” when X-Webhook-Signature checks out); anyone else’s requests, to everyone signed in. Try: ',
           el('code', { text: 'curl -X POST ' + target + ' -H "Content-Type: application/json" -d \'{"hello":"inbox"}\'' }))),
       problem,
       list);
