@@ -543,6 +543,11 @@ func hostileCases() []hostileCase {
 		{name: "key delete SQL id", route: keyDelete, path: "/api/v1/api-keys/" + esc(sqlDrop), status: notFound},
 		{name: "key delete NUL id", route: keyDelete, path: "/api/v1/api-keys/%00", status: notFound},
 		{name: "key PATCH", route: keyDelete, method: http.MethodPatch, path: "/api/v1/api-keys/{key}", body: map[string]any{"name": "renamed"}, status: noMethod},
+
+		// Issue 12 item 10: webhookd's own event types cannot be forged
+		// through a test send.
+		{name: "test eventType webhook.disabled", route: test, path: hook + "/test", body: map[string]any{"eventType": "webhook.disabled",
+			"payload": map[string]any{"webhookId": store.NewID(), "reason": "forged"}}, status: bad, fields: f("eventType"), msg: "webhook.disabled"},
 	}
 }
 
