@@ -37,6 +37,8 @@ type Store struct {
 	label string
 	dsn   string // PostgreSQL only: for the LISTEN connection
 	admin bool   // opened by ForAdmin: no process lock
+	// mustExist: opened with MustExist, SQLite only; never create the file.
+	mustExist bool
 
 	autoDisableRule AutoDisable
 	reads           *readStmts
@@ -121,16 +123,21 @@ func Open(ctx context.Context, target string, opts ...Option) (*Store, error) {
 }
 
 func (s *Store) openSQLite(ctx context.Context, path string) error {
+	// Before the lock, which would leave a lock file beside a database
+	// that is not there.
+	mode, err := s.prepareSQLiteFile(path)
+	if err != nil {
+		return err
+	}
 	lock := &fileLock{}
 	if !s.admin {
-		var err error
 		if lock, err = lockFile(path + ".lock"); err != nil {
 			return err
 		}
 	}
 	// busy_timeout comes first so that the pragmas after it wait rather than
 	// fail while another connection holds the file.
-	const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)" + mode
 	writerPragmas := pragmas
 	if !s.admin {
 		// The serving process checkpoints from its own connection (see
