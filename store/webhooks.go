@@ -195,8 +195,22 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 	// One transaction: a completion batch committing between the update and
 	// the stats reset could otherwise auto-disable a webhook just re-enabled,
 	// and a failed reset would answer an error for a change already made.
+	reenable := p.IsActive != nil && *p.IsActive
 	var w Webhook
 	err := s.inTx(ctx, func(tx *txn) error {
+		if reenable {
+			// A re-enabled webhook starts a fresh failure streak, so the
+			// rule that disabled it needs the full --disable-after again
+			// rather than firing on the next failed attempt. The stats row
+			// is locked before the webhook's, in the order a completion
+			// batch that auto-disables takes them, so that the two wait for
+			// each other rather than deadlock on PostgreSQL.
+			if _, err := tx.ExecContext(ctx, `UPDATE webhook_stats SET failing_since = $1
+				WHERE webhook_id = $2 AND failing_since IS NOT NULL AND EXISTS (SELECT 1 FROM webhooks WHERE id = $2 AND user_id = $3)`,
+				s.d.t(s.Now()), id, userID); err != nil {
+				return err
+			}
+		}
 		// tx.Tx, not tx: the text varies with the fields patched, and each
 		// variant would take a place among the writer's prepared statements.
 		var err error
@@ -204,17 +218,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
-		if err != nil {
-			return err
-		}
-		if !w.IsActive || p.IsActive == nil {
-			return nil
-		}
-		// A re-enabled webhook starts a fresh failure streak, so the rule
-		// that disabled it needs the full --disable-after again rather than
-		// firing on the next failed attempt.
-		if _, err := tx.ExecContext(ctx, `UPDATE webhook_stats SET failing_since = $1 WHERE webhook_id = $2 AND failing_since IS NOT NULL`,
-			s.d.t(s.Now()), id); err != nil {
+		if err != nil || !reenable {
 			return err
 		}
 		// Re-activation makes paused deliveries due for every process; the
