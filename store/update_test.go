@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/webhookd/webhookd/store"
 	"github.com/webhookd/webhookd/store/storetest"
@@ -91,5 +92,54 @@ func TestUpdateWebhookIsOneTransaction(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestReenableBesideAutoDisable re-enables a webhook over and over while
+// completions answered 410 Gone disable it again, on PostgreSQL where the
+// two run side by side: every update and every completion must succeed,
+// with neither waiting on the other in a deadlock (issue 12 item 13).
+func TestReenableBesideAutoDisable(t *testing.T) {
+	storetest.SkipWithoutPostgres(t)
+	ctx := context.Background()
+	s := storetest.Open(t, storetest.PostgresURL(t))
+	u := newUser(t, s, "a@x.io")
+	w := newWebhook(t, s, u.ID, "message.new")
+	const rounds = 200
+	errs := make(chan error, 2*rounds)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		on := true
+		for i := 0; i < rounds; i++ {
+			if _, err := s.UpdateWebhook(ctx, u.ID, w.ID, store.WebhookPatch{IsActive: &on}); err != nil {
+				errs <- fmt.Errorf("re-enable: %w", err)
+			}
+		}
+	}()
+	for i := 0; i < rounds; i++ {
+		res, err := s.PublishEvents(ctx, []store.PublishParams{{UserID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: s.Now()}})
+		if err != nil || len(res) != 1 {
+			t.Fatalf("publish: %v", err)
+		}
+		leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 100, LeaseFor: time.Minute})
+		if err != nil {
+			t.Fatalf("lease: %v", err)
+		}
+		var batch []store.Completion
+		for _, l := range leased {
+			batch = append(batch, store.Completion{DeliveryID: l.ID, LeaseToken: l.LeaseToken, Gone: true, Log: store.Log{
+				WebhookID: l.WebhookID, EventID: l.EventID, DeliveryID: l.ID, EventType: l.EventType, Attempt: l.Attempt,
+				Status: store.AttemptFailed, StatusCode: 410, RequestHeaders: map[string]string{}, RequestBody: []byte("{}"),
+			}})
+		}
+		if _, err := s.CompleteDeliveries(ctx, batch); err != nil {
+			errs <- fmt.Errorf("complete: %w", err)
+		}
+	}
+	<-done
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
