@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,13 +87,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "serve":
 		return runServe(ctx, args, getenv, stdout, stderr)
 	case "migrate":
-		return runMigrate(ctx, args, getenv, stdout)
+		return runMigrate(ctx, args, getenv, stdout, stderr)
 	case "user":
-		return runUser(ctx, args, getenv, stdin, stdout)
+		return runUser(ctx, args, getenv, stdin, stdout, stderr)
 	case "apikey":
-		return runAPIKey(ctx, args, getenv, stdout)
+		return runAPIKey(ctx, args, getenv, stdout, stderr)
 	case "status":
-		return runStatus(ctx, args, getenv, stdout)
+		return runStatus(ctx, args, getenv, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args, getenv, stdout, stderr)
 	case "version":
@@ -257,6 +258,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer st.Close()
+	warnExposedFiles(st, logger)
 	if err := migrateOrRefuse(ctx, st, c.migrate, logger); err != nil {
 		return err
 	}
@@ -408,6 +410,21 @@ func (p countingPublisher) PublishEvents(ctx context.Context, batch []store.Publ
 	return res, err
 }
 
+// warnExposedFiles warns about SQLite files other users may read: they hold
+// the JWT secret, webhook secrets and receivers' credential headers. New
+// databases are created private; older ones keep the mode they were
+// created with until their owner changes it.
+func warnExposedFiles(st *store.Store, logger *slog.Logger) {
+	exposed, err := st.ExposedFiles()
+	if err != nil {
+		logger.Warn("could not check the database file's permissions", "err", err)
+	}
+	for _, f := range exposed {
+		logger.Warn("database file is readable by other users, and it holds the JWT secret, webhook secrets and receivers' credentials; make it private with chmod 600",
+			"path", f.Path, "mode", f.Mode.String())
+	}
+}
+
 // migrateOrRefuse applies pending migrations, or with migrate=false refuses
 // to start while any are pending.
 func migrateOrRefuse(ctx context.Context, st *store.Store, migrate bool, logger *slog.Logger) error {
@@ -499,7 +516,7 @@ func tokenSigner(ctx context.Context, st *store.Store, secret string, ttl time.D
 	return t, nil
 }
 
-func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("migrate", "Usage: webhookd migrate up|down|status [flags]\n\nup applies every pending migration, down rolls back the latest, status lists them.")
 	db := dbFlag(fs)
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -512,7 +529,15 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err := parseFlags(fs, args[1:], getenv, stdout); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, *db)
+	if action != "up" && action != "down" && action != "status" {
+		return fmt.Errorf("migrate: unknown action %q: say up, down or status", action)
+	}
+	var opts []store.Option
+	if action != "up" {
+		// Only 'migrate up' (and serve) may create a database.
+		opts = append(opts, store.MustExist())
+	}
+	st, err := openStore(ctx, *db, stderr, opts...)
 	if err != nil {
 		return err
 	}
@@ -562,7 +587,7 @@ var userActions = []struct{ name, synopsis string }{
 	{"delete", "webhookd user delete --email E                  delete the user and everything it owns"},
 }
 
-func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if isHelp(args) {
 		for _, a := range userActions {
 			fmt.Fprintln(stdout, "  "+a.synopsis)
@@ -607,7 +632,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			return fmt.Errorf("user %s: give --password or the password on stdin", action)
 		}
 	}
-	st, err := openAdminStore(ctx, *db)
+	st, err := openAdminStore(ctx, *db, stderr)
 	if err != nil {
 		return err
 	}
@@ -657,12 +682,23 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 // openAdminStore opens db for the user and apikey commands: beside a
-// running serve (store.ForAdmin takes no process lock), with pending
-// migrations applied.
-func openAdminStore(ctx context.Context, db string) (*store.Store, error) {
-	st, err := store.Open(ctx, db, store.ForAdmin())
+// running serve (store.ForAdmin takes no process lock), never creating a
+// database, and with pending migrations applied only to a database that
+// webhookd has migrated before: a mistyped --db must fail, not set up a new
+// database the user then cannot log in to.
+func openAdminStore(ctx context.Context, db string, stderr io.Writer) (*store.Store, error) {
+	st, err := openStore(ctx, db, stderr, store.ForAdmin(), store.MustExist())
 	if err != nil {
 		return nil, err
+	}
+	all, err := st.Migrations(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if !slices.ContainsFunc(all, func(m store.MigrationState) bool { return m.Applied }) {
+		st.Close()
+		return nil, fmt.Errorf("%s is not a webhookd database: no migration has been applied to it; check --db or WEBHOOKD_DB, or set it up with 'webhookd migrate up' or by starting serve", st.Label())
 	}
 	if _, err := st.Migrate(ctx); err != nil {
 		st.Close()
@@ -671,7 +707,22 @@ func openAdminStore(ctx context.Context, db string) (*store.Store, error) {
 	return st, nil
 }
 
-func runAPIKey(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+// openStore opens db for an administrative command and says on stderr,
+// so that stdout stays parseable, which database it is. A missing SQLite
+// file (with store.MustExist) fails naming the path looked at.
+func openStore(ctx context.Context, db string, stderr io.Writer, opts ...store.Option) (*store.Store, error) {
+	st, err := store.Open(ctx, db, opts...)
+	if errors.Is(err, store.ErrNoDatabase) {
+		return nil, fmt.Errorf("%w; give the database serve uses with --db or WEBHOOKD_DB (only serve and 'webhookd migrate up' create one)", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "database: %s\n", st.Label())
+	return st, nil
+}
+
+func runAPIKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if isHelp(args) {
 		args = []string{"create", "-h"}
 	}
@@ -688,7 +739,7 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 	if *email == "" || strings.TrimSpace(*name) == "" {
 		return errors.New("apikey create: --email and --name are required")
 	}
-	st, err := openAdminStore(ctx, *db)
+	st, err := openAdminStore(ctx, *db, stderr)
 	if err != nil {
 		return err
 	}
@@ -710,13 +761,13 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 	return nil
 }
 
-func runStatus(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+func runStatus(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("status", "Usage: webhookd status [flags]\n\nPrints the queue and every webhook with its last hour, read from the database (safe beside a running serve).")
 	db := dbFlag(fs)
 	if err := parseFlags(fs, args, getenv, stdout); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, *db, store.ForAdmin())
+	st, err := openStore(ctx, *db, stderr, store.ForAdmin(), store.MustExist())
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,14 @@ var Default = []string{
 	"webhook.disabled",
 }
 
+// Reserved are the types webhookd publishes itself. Receivers trust them
+// to come from webhookd, so no request may make one: neither publishing
+// nor a test send.
+var Reserved = []string{"webhook.disabled"}
+
+// IsReserved reports whether t is one of the Reserved types.
+func IsReserved(t string) bool { return slices.Contains(Reserved, t) }
+
 // MaxTypeLength bounds an event type name.
 const MaxTypeLength = 128
 

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -97,4 +98,17 @@ func FuzzMatch(f *testing.F) {
 			t.Fatalf("%q matched %q without the prefix", pattern, eventType)
 		}
 	})
+}
+
+// TestReservedTypesAreInTheDefaults keeps the reserved types listed in the
+// catalogue, where webhooks subscribe to them.
+func TestReservedTypesAreInTheDefaults(t *testing.T) {
+	for _, r := range Reserved {
+		if !slices.Contains(Default, r) || !IsReserved(r) {
+			t.Errorf("reserved type %q: in Default %v, IsReserved %v; want both", r, slices.Contains(Default, r), IsReserved(r))
+		}
+	}
+	if IsReserved("webhook.test") || IsReserved("message.new") {
+		t.Error("IsReserved reports a type anyone may send")
+	}
 }

@@ -317,7 +317,8 @@ func (d *Dispatcher) send(l store.LeasedDelivery, wait time.Duration) {
 			Secret: l.Secret, PreviousSecret: l.PreviousSecret, Headers: l.Headers,
 			Timeout: d.attemptTimeout(l),
 		})
-		if d.cfg.Observer != nil && !out.Canceled {
+		// Test sends are left out of the metrics, redelivered ones too.
+		if d.cfg.Observer != nil && !out.Canceled && !l.Test {
 			d.cfg.Observer.ObserveAttempt(out.Success, out.StatusCode, out.Duration)
 		}
 	}
@@ -386,11 +387,15 @@ func (d *Dispatcher) record(batch []completion) {
 			continue
 		}
 		l := logFor(c.out, c.lease.WebhookID, c.lease.EventID, c.lease.ID, c.lease.EventType, c.lease.Attempt)
+		// A redelivered test send stays a test: logged as one, never
+		// retried, and a 410 answer to it disables nothing, as for the
+		// test send itself.
+		l.Test = c.lease.Test
 		sc := store.Completion{DeliveryID: c.lease.ID, LeaseToken: c.lease.LeaseToken, Log: l,
 			// 410 Gone: the receiver says this endpoint is gone for good.
-			Gone: c.out.StatusCode == http.StatusGone}
+			Gone: c.out.StatusCode == http.StatusGone && !c.lease.Test}
 		if !c.out.Success {
-			if wait, ok := d.cfg.Schedule.Next(c.lease.Attempt, c.out.RetryAfter); ok {
+			if wait, ok := d.cfg.Schedule.Next(c.lease.Attempt, c.out.RetryAfter); ok && !c.lease.Test {
 				next := now.Add(wait)
 				sc.NextAttemptAt = &next
 			}

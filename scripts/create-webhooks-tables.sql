@@ -166,6 +166,13 @@ CREATE INDEX events_created_idx ON events (created_at);
 DROP INDEX deliveries_webhook_id_idx;
 CREATE INDEX deliveries_webhook_id_idx ON deliveries (webhook_id, status, next_attempt_at);
 
+-- 00004_delivery_test.sql
+-- A test send's delivery stays a test when it is redelivered: the
+-- dispatcher logs its attempt as a test, makes it once and never retries
+-- it, and a 410 answer to it does not disable the webhook. Deliveries of
+-- test sends made before this column existed are found by their log rows.
+ALTER TABLE deliveries ADD COLUMN test BOOLEAN NOT NULL DEFAULT FALSE;
+
 -- goose's version table, created exactly as goose v3 creates it for
 -- PostgreSQL. goose writes version 0 when it creates the table and then one
 -- row per applied migration; ids come from the identity column (not written
@@ -182,5 +189,6 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (1, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (2, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, true);
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (4, true);
 
 COMMIT;

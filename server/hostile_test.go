@@ -583,6 +583,10 @@ func hostileCases() []hostileCase {
 		{name: "inbox DELETE 65 characters, LIKE wildcards", route: inboxDel, path: "/inbox/" + strings.Repeat("%25", 22),
 			headers: []string{"X-Webhook-Id", "%", "X-Webhook-Signature", "sha256=" + strings.Repeat("f", 64)}, status: notFound},
 		{name: "inbox GET bad name, delivery id", route: inboxGet, path: "/inbox/_" + esc(sqlOr), headers: []string{"X-Webhook-Id", sqlOr}, status: notFound},
+		// Issue 12 item 10: webhookd's own event types cannot be forged
+		// through a test send.
+		{name: "test eventType webhook.disabled", route: test, path: hook + "/test", body: map[string]any{"eventType": "webhook.disabled",
+			"payload": map[string]any{"webhookId": store.NewID(), "reason": "forged"}}, status: bad, fields: f("eventType"), msg: "webhook.disabled"},
 	}
 }
 

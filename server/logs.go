@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/webhookd/webhookd/catalog"
 	"github.com/webhookd/webhookd/store"
 )
 
@@ -172,8 +173,13 @@ func (s *Server) handleWebhookTest(w http.ResponseWriter, r *http.Request) error
 	eventType := TestEventType
 	var bad []FieldError
 	if req.EventType != nil {
-		if !s.catalog.Has(*req.EventType) && *req.EventType != TestEventType {
+		switch {
+		case !s.catalog.Has(*req.EventType) && *req.EventType != TestEventType:
 			bad = append(bad, FieldError{"eventType", "is not an event type in the catalogue (see GET /api/v1/event-types)"})
+		case catalog.IsReserved(*req.EventType):
+			// Receivers trust these to come from webhookd; a test send
+			// of one would be indistinguishable from the real thing.
+			bad = append(bad, FieldError{"eventType", *req.EventType + " is sent by webhookd itself and cannot be sent as a test"})
 		}
 		eventType = *req.EventType
 	}

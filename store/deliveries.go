@@ -48,6 +48,10 @@ type LeasedDelivery struct {
 	Headers        map[string]string
 	RateLimit      int
 	TimeoutSeconds int
+	// Test marks the delivery of a test send, redelivered: its attempt is
+	// logged as a test, made once, and a 410 answer to it does not disable
+	// the webhook.
+	Test bool
 }
 
 // LeaseDeliveries takes up to p.Limit due deliveries of active webhooks,
@@ -213,7 +217,7 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 // loadLeased appends what sending needs of each leased delivery in ids.
 func (s *Store) loadLeased(ctx context.Context, tx *txn, ids []any, token string, now time.Time, out *[]LeasedDelivery) error {
 	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.attempts, e.id, e.event_type, e.payload, e.occurred_at, w.id, w.user_id, w.url, w.secret,
-		w.previous_secret, w.previous_secret_expires_at, w.headers, w.rate_limit, w.timeout_seconds
+		w.previous_secret, w.previous_secret_expires_at, w.headers, w.rate_limit, w.timeout_seconds, d.test
 		FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.id IN (`+s.d.params(1, len(ids))+`)`, ids...)
 	if err != nil {
@@ -227,7 +231,7 @@ func (s *Store) loadLeased(ctx context.Context, tx *txn, ids []any, token string
 		var headers string
 		var rateLimit, timeout sql.NullInt64
 		if err := rows.Scan(&l.ID, &l.Attempt, &l.EventID, &l.EventType, &l.Payload, scanTime{&l.OccurredAt},
-			&l.WebhookID, &l.UserID, &l.URL, &l.Secret, &prev, scanNullTime{&prevExpires}, &headers, &rateLimit, &timeout); err != nil {
+			&l.WebhookID, &l.UserID, &l.URL, &l.Secret, &prev, scanNullTime{&prevExpires}, &headers, &rateLimit, &timeout, &l.Test); err != nil {
 			return err
 		}
 		l.Attempt++
@@ -559,8 +563,8 @@ func (s *Store) RecordTestAttempt(ctx context.Context, a TestAttempt) (Log, erro
 			VALUES ($1, $2, $3, $4, $5, 1, $6)`, l.EventID, a.UserID, l.EventType, a.Payload, s.d.t(a.OccurredAt), s.d.t(now)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, 1, $5, $5, $5)`, l.DeliveryID, l.EventID, l.WebhookID, status, s.d.t(now)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at, test)
+			VALUES ($1, $2, $3, $4, 1, $5, $5, $5, TRUE)`, l.DeliveryID, l.EventID, l.WebhookID, status, s.d.t(now)); err != nil {
 			return err
 		}
 		if err := s.insertLogs(ctx, tx, []Log{l}); err != nil {

@@ -37,6 +37,8 @@ type Store struct {
 	label string
 	dsn   string // PostgreSQL only: for the LISTEN connection
 	admin bool   // opened by ForAdmin: no process lock
+	// mustExist: opened with MustExist, SQLite only; never create the file.
+	mustExist bool
 
 	autoDisableRule AutoDisable
 	reads           *readStmts
@@ -121,16 +123,21 @@ func Open(ctx context.Context, target string, opts ...Option) (*Store, error) {
 }
 
 func (s *Store) openSQLite(ctx context.Context, path string) error {
+	// Before the lock, which would leave a lock file beside a database
+	// that is not there.
+	mode, err := s.prepareSQLiteFile(path)
+	if err != nil {
+		return err
+	}
 	lock := &fileLock{}
 	if !s.admin {
-		var err error
 		if lock, err = lockFile(path + ".lock"); err != nil {
 			return err
 		}
 	}
 	// busy_timeout comes first so that the pragmas after it wait rather than
 	// fail while another connection holds the file.
-	const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)" + mode
 	writerPragmas := pragmas
 	if !s.admin {
 		// The serving process checkpoints from its own connection (see
@@ -163,7 +170,7 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
 	read.SetConnMaxIdleTime(0)
-	s.write, s.read, s.lock, s.label = write, read, lock, path
+	s.write, s.read, s.lock, s.label = write, read, lock, absPath(path)
 	if !s.admin {
 		ck, err := startCheckpointer(ctx, "file:"+path+"?"+pragmas)
 		if err != nil {
@@ -229,8 +236,8 @@ func (s *Store) Close() error {
 // Kind reports the store's dialect.
 func (s *Store) Kind() Kind { return s.kind }
 
-// Label names the database for logs: the SQLite path or the PostgreSQL URL
-// without its password.
+// Label names the database for logs: the SQLite file's absolute path or
+// the PostgreSQL URL without its password.
 func (s *Store) Label() string { return s.label }
 
 // Ping checks that the database answers.
@@ -322,6 +329,13 @@ func (s *Store) MigrateDown(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	// goose would create its version table first; a database never
+	// migrated has nothing to roll back and is left as it is.
+	if ok, err := s.hasVersionTable(ctx); err != nil {
+		return 0, err
+	} else if !ok {
+		return 0, errors.New("store: migrate down: no migration has been applied to this database")
+	}
 	r, err := p.Down(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("store: migrate down: %w", err)
@@ -329,11 +343,22 @@ func (s *Store) MigrateDown(ctx context.Context) (int64, error) {
 	return r.Source.Version, nil
 }
 
-// Migrations lists every known migration with its state.
+// Migrations lists every known migration with its state. It changes
+// nothing: on a database that was never migrated it reports every
+// migration pending without creating goose's version table.
 func (s *Store) Migrations(ctx context.Context) ([]MigrationState, error) {
 	p, err := s.goose()
 	if err != nil {
 		return nil, err
+	}
+	if ok, err := s.hasVersionTable(ctx); err != nil {
+		return nil, err
+	} else if !ok {
+		var out []MigrationState
+		for _, src := range p.ListSources() {
+			out = append(out, MigrationState{Version: src.Version, Name: src.Path})
+		}
+		return out, nil
 	}
 	st, err := p.Status(ctx)
 	if err != nil {
@@ -349,6 +374,20 @@ func (s *Store) Migrations(ctx context.Context) ([]MigrationState, error) {
 		})
 	}
 	return out, nil
+}
+
+// hasVersionTable reports whether goose's version table exists, that is,
+// whether migrations ever ran on this database (or its search_path schema).
+func (s *Store) hasVersionTable(ctx context.Context) (bool, error) {
+	q := `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'goose_db_version')`
+	if s.kind == Postgres {
+		q = `SELECT to_regclass('goose_db_version') IS NOT NULL`
+	}
+	var ok bool
+	if err := s.read.QueryRowContext(ctx, q).Scan(&ok); err != nil {
+		return false, fmt.Errorf("store: migration status: %w", err)
+	}
+	return ok, nil
 }
 
 // PendingMigrations returns the versions not yet applied.

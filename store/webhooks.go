@@ -192,25 +192,41 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 	args = append(args, id, userID)
 	q := fmt.Sprintf(`UPDATE webhooks SET %s WHERE id = $%d AND user_id = $%d RETURNING `+webhookColumns,
 		strings.Join(sets, ", "), len(args)-1, len(args))
-	w, err := scanWebhook(s.write.QueryRowContext(ctx, q, args...))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Webhook{}, fmt.Errorf("store: update webhook %s: %w", id, ErrNotFound)
-	}
+	// One transaction: a completion batch committing between the update and
+	// the stats reset could otherwise auto-disable a webhook just re-enabled,
+	// and a failed reset would answer an error for a change already made.
+	reenable := p.IsActive != nil && *p.IsActive
+	var w Webhook
+	err := s.inTx(ctx, func(tx *txn) error {
+		if reenable {
+			// A re-enabled webhook starts a fresh failure streak, so the
+			// rule that disabled it needs the full --disable-after again
+			// rather than firing on the next failed attempt. The stats row
+			// is locked before the webhook's, in the order a completion
+			// batch that auto-disables takes them, so that the two wait for
+			// each other rather than deadlock on PostgreSQL.
+			if _, err := tx.ExecContext(ctx, `UPDATE webhook_stats SET failing_since = $1
+				WHERE webhook_id = $2 AND failing_since IS NOT NULL AND EXISTS (SELECT 1 FROM webhooks WHERE id = $2 AND user_id = $3)`,
+				s.d.t(s.Now()), id, userID); err != nil {
+				return err
+			}
+		}
+		// tx.Tx, not tx: the text varies with the fields patched, and each
+		// variant would take a place among the writer's prepared statements.
+		var err error
+		w, err = scanWebhook(tx.Tx.QueryRowContext(ctx, q, args...))
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil || !reenable {
+			return err
+		}
+		// Re-activation makes paused deliveries due for every process; the
+		// notification goes out when the transaction commits.
+		return s.notifyWork(ctx, tx)
+	})
 	if err != nil {
 		return Webhook{}, fmt.Errorf("store: update webhook %s: %w", id, err)
-	}
-	if w.IsActive && p.IsActive != nil {
-		// A re-enabled webhook starts a fresh failure streak, so the rule
-		// that disabled it needs the full --disable-after again rather than
-		// firing on the next failed attempt.
-		if _, err := s.write.ExecContext(ctx, `UPDATE webhook_stats SET failing_since = $1 WHERE webhook_id = $2 AND failing_since IS NOT NULL`,
-			s.d.t(s.Now()), id); err != nil {
-			return Webhook{}, fmt.Errorf("store: update webhook %s: %w", id, err)
-		}
-		// Re-activation makes paused deliveries due for every process.
-		if err := s.notifyWork(ctx, s.write); err != nil {
-			return Webhook{}, fmt.Errorf("store: update webhook %s: %w", id, err)
-		}
 	}
 	return w, nil
 }
