@@ -144,6 +144,8 @@ type serveConfig struct {
 	disableAfter, retention, secretGrace, loginWindow                                time.Duration
 	migrate, allowPrivate, requireHTTPS, console, inbox                              bool
 	workers, perWebhook, disableMinFailures, loginMaxFailures                        int
+
+	maxPasswordChecks int // 0: twice GOMAXPROCS
 }
 
 func serveFlags() (*flagSet, *serveConfig) {
@@ -184,6 +186,7 @@ func serveFlags() (*flagSet, *serveConfig) {
 	dur(&c.secretGrace, "secret-grace", "WEBHOOKD_SECRET_GRACE", 24*time.Hour, "how long a rotated-out secret keeps signing deliveries beside the new one")
 	num(&c.loginMaxFailures, "login-max-failures", "WEBHOOKD_LOGIN_MAX_FAILURES", 10, "failed logins per email or client address that lock it out (0: no limit)")
 	dur(&c.loginWindow, "login-window", "WEBHOOKD_LOGIN_WINDOW", 15*time.Minute, "the window failed logins are counted in")
+	num(&c.maxPasswordChecks, "max-password-checks", "WEBHOOKD_MAX_PASSWORD_CHECKS", 0, "logins whose password is checked (bcrypt) at once; more are refused with 429 and Retry-After (0: twice GOMAXPROCS)")
 	dur(&c.disableAfter, "disable-after", "WEBHOOKD_DISABLE_AFTER", 72*time.Hour, "disable a webhook whose every attempt has failed for this long (0: never)")
 	num(&c.disableMinFailures, "disable-min-failures", "WEBHOOKD_DISABLE_MIN_FAILURES", 20, "and that has at least this many consecutive failed attempts")
 	dur(&c.retention, "retention", "WEBHOOKD_RETENTION", 720*time.Hour, "delete logs and finished deliveries older than this (0: keep everything)")
@@ -233,6 +236,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if c.leaseDuration < 0 || c.secretGrace < 0 || c.disableAfter < 0 || c.retention < 0 || c.loginWindow <= 0 || c.loginMaxFailures < 0 || c.disableMinFailures < 0 {
 		return errors.New("--lease-duration, --secret-grace, --disable-after, --retention, --login-max-failures and --disable-min-failures must not be negative, --login-window must be positive")
+	}
+	if c.maxPasswordChecks < 0 {
+		return errors.New("--max-password-checks must not be negative")
+	}
+	if c.maxPasswordChecks == 0 {
+		// bcrypt is CPU-bound: more checks at once than CPUs only makes
+		// every login slower.
+		c.maxPasswordChecks = 2 * runtime.GOMAXPROCS(0)
 	}
 	if c.leaseDuration > 0 && c.leaseDuration <= c.deliveryTimeout {
 		return fmt.Errorf("--lease-duration %s must be longer than --delivery-timeout %s, or a slow send would be taken over while it runs", c.leaseDuration, c.deliveryTimeout)
@@ -305,7 +316,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Store: st, Publisher: countingPublisher{publisher, meters}, Catalog: cat, Tokens: tokens,
 		Sender: delivery.TestSender{Sender: sender, Store: st}, Waker: dispatcher, Logger: logger, Version: version,
 		CheckURL: guard.CheckURL, SecretGrace: c.secretGrace, Readiness: dispatcher, ReservedHeader: delivery.ReservedHeader,
-		Throttle: server.Throttle{MaxFailures: c.loginMaxFailures, Window: c.loginWindow},
+		Throttle: server.Throttle{MaxFailures: c.loginMaxFailures, Window: c.loginWindow, MaxChecks: c.maxPasswordChecks},
 		Metrics:  metricsOnAPI, Inbox: inboxes, Console: webConsole,
 	})
 	if err != nil {
