@@ -8,7 +8,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -564,11 +563,12 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 
 // userActions are the user subcommands and what each does.
 var userActions = []struct{ name, synopsis string }{
-	{"create", "webhookd user create --email E [--password P]   create a user (password on stdin when not given)"},
+	{"create", "webhookd user create --email E [--password P]   create a user (password prompted at a terminal, else read from stdin)"},
 	{"passwd", "webhookd user passwd --email E [--password P]   set a new password; the user's tokens stop working"},
 	{"disable", "webhookd user disable --email E                 refuse the user's logins, tokens and API keys"},
 	{"enable", "webhookd user enable --email E                  undo disable (old tokens stay invalid)"},
 	{"delete", "webhookd user delete --email E                  delete the user and everything it owns"},
+	{"unlock", "webhookd user unlock --email E                  clear the email's failed logins, lifting its login throttle"},
 }
 
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
@@ -581,7 +581,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		args = []string{"create", "-h"}
 	}
 	if len(args) == 0 {
-		return errors.New("user: say create, passwd, disable, enable or delete (run 'webhookd help user')")
+		return errors.New("user: say create, passwd, disable, enable, delete or unlock (run 'webhookd help user')")
 	}
 	action := args[0]
 	synopsis := ""
@@ -591,14 +591,14 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		}
 	}
 	if synopsis == "" {
-		return fmt.Errorf("user: unknown action %q: say create, passwd, disable, enable or delete", action)
+		return fmt.Errorf("user: unknown action %q: say create, passwd, disable, enable, delete or unlock", action)
 	}
 	fs := newFlagSet("user "+action, "Usage: "+synopsis)
 	db := dbFlag(fs)
 	email := fs.String("email", "", "the user's email address (required)")
 	var password *string
 	if action == "create" || action == "passwd" {
-		password = fs.String("password", "", "password, at least 12 characters (default: read from stdin)")
+		password = fs.String("password", "", "password, at least 12 characters; visible to other local users (ps, /proc) while the command runs, so prefer the prompt or stdin (default: prompted without echo at a terminal, else one line of stdin)")
 	}
 	if err := parseFlags(fs, args[1:], getenv, stdout); err != nil {
 		return err
@@ -607,14 +607,11 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("user %s: --email is required", action)
 	}
 	if password != nil && *password == "" {
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("user %s: read password from stdin: %w", action, err)
+		p, err := readPassword(stdin, stdTerminal)
+		if err != nil {
+			return fmt.Errorf("user %s: %w", action, err)
 		}
-		*password = strings.TrimRight(line, "\r\n")
-		if *password == "" {
-			return fmt.Errorf("user %s: give --password or the password on stdin", action)
-		}
+		*password = p
 	}
 	st, err := openAdminStore(ctx, *db)
 	if err != nil {
@@ -661,6 +658,8 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 		fmt.Fprintf(stdout, "deleted user %s with its webhooks, events, logs and API keys\n", normalized)
+	case "unlock":
+		return unlockUser(ctx, st, normalized, stdout)
 	}
 	return nil
 }

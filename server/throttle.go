@@ -28,8 +28,12 @@ func throttleKeys(email string, r *http.Request) []string {
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return []string{"email:" + normalizeEmail(email), "ip:" + host}
+	return []string{EmailThrottleKey(email), "ip:" + host}
 }
+
+// EmailThrottleKey names the counter of an email's failed logins, which
+// 'webhookd user unlock' clears.
+func EmailThrottleKey(email string) string { return "email:" + normalizeEmail(email) }
 
 // startCheck takes a password-check slot, or refuses the login with a 429
 // when every slot is taken: a burst of logins must not queue up seconds of
