@@ -8,7 +8,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -145,6 +144,8 @@ type serveConfig struct {
 	disableAfter, retention, secretGrace, loginWindow                                time.Duration
 	migrate, allowPrivate, requireHTTPS, console, inbox                              bool
 	workers, perWebhook, disableMinFailures, loginMaxFailures                        int
+
+	maxPasswordChecks int // 0: twice GOMAXPROCS
 }
 
 func serveFlags() (*flagSet, *serveConfig) {
@@ -185,6 +186,7 @@ func serveFlags() (*flagSet, *serveConfig) {
 	dur(&c.secretGrace, "secret-grace", "WEBHOOKD_SECRET_GRACE", 24*time.Hour, "how long a rotated-out secret keeps signing deliveries beside the new one")
 	num(&c.loginMaxFailures, "login-max-failures", "WEBHOOKD_LOGIN_MAX_FAILURES", 10, "failed logins per email or client address that lock it out (0: no limit)")
 	dur(&c.loginWindow, "login-window", "WEBHOOKD_LOGIN_WINDOW", 15*time.Minute, "the window failed logins are counted in")
+	num(&c.maxPasswordChecks, "max-password-checks", "WEBHOOKD_MAX_PASSWORD_CHECKS", 0, "logins whose password is checked (bcrypt) at once; more are refused with 429 and Retry-After (0: twice GOMAXPROCS)")
 	dur(&c.disableAfter, "disable-after", "WEBHOOKD_DISABLE_AFTER", 72*time.Hour, "disable a webhook whose every attempt has failed for this long (0: never)")
 	num(&c.disableMinFailures, "disable-min-failures", "WEBHOOKD_DISABLE_MIN_FAILURES", 20, "and that has at least this many consecutive failed attempts")
 	dur(&c.retention, "retention", "WEBHOOKD_RETENTION", 720*time.Hour, "delete logs and finished deliveries older than this (0: keep everything)")
@@ -234,6 +236,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if c.leaseDuration < 0 || c.secretGrace < 0 || c.disableAfter < 0 || c.retention < 0 || c.loginWindow <= 0 || c.loginMaxFailures < 0 || c.disableMinFailures < 0 {
 		return errors.New("--lease-duration, --secret-grace, --disable-after, --retention, --login-max-failures and --disable-min-failures must not be negative, --login-window must be positive")
+	}
+	if c.maxPasswordChecks < 0 {
+		return errors.New("--max-password-checks must not be negative")
+	}
+	if c.maxPasswordChecks == 0 {
+		// bcrypt is CPU-bound: more checks at once than CPUs only makes
+		// every login slower.
+		c.maxPasswordChecks = 2 * runtime.GOMAXPROCS(0)
 	}
 	if c.leaseDuration > 0 && c.leaseDuration <= c.deliveryTimeout {
 		return fmt.Errorf("--lease-duration %s must be longer than --delivery-timeout %s, or a slow send would be taken over while it runs", c.leaseDuration, c.deliveryTimeout)
@@ -309,7 +319,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Store: st, Publisher: countingPublisher{publisher, meters}, Catalog: cat, Tokens: tokens,
 		Sender: testSender, Waker: dispatcher, Logger: logger, Version: version,
 		CheckURL: guard.CheckURL, SecretGrace: c.secretGrace, Readiness: dispatcher, ReservedHeader: delivery.ReservedHeader,
-		Throttle: server.Throttle{MaxFailures: c.loginMaxFailures, Window: c.loginWindow},
+		Throttle: server.Throttle{MaxFailures: c.loginMaxFailures, Window: c.loginWindow, MaxChecks: c.maxPasswordChecks},
 		Metrics:  metricsOnAPI, Inbox: inboxes, Console: webConsole,
 	})
 	if err != nil {
@@ -580,11 +590,12 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 
 // userActions are the user subcommands and what each does.
 var userActions = []struct{ name, synopsis string }{
-	{"create", "webhookd user create --email E [--password P]   create a user (password on stdin when not given)"},
+	{"create", "webhookd user create --email E [--password P]   create a user (password prompted at a terminal, else read from stdin)"},
 	{"passwd", "webhookd user passwd --email E [--password P]   set a new password; the user's tokens stop working"},
 	{"disable", "webhookd user disable --email E                 refuse the user's logins, tokens and API keys"},
 	{"enable", "webhookd user enable --email E                  undo disable (old tokens stay invalid)"},
 	{"delete", "webhookd user delete --email E                  delete the user and everything it owns"},
+	{"unlock", "webhookd user unlock --email E                  clear the email's failed logins, lifting its login throttle"},
 }
 
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -597,7 +608,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		args = []string{"create", "-h"}
 	}
 	if len(args) == 0 {
-		return errors.New("user: say create, passwd, disable, enable or delete (run 'webhookd help user')")
+		return errors.New("user: say create, passwd, disable, enable, delete or unlock (run 'webhookd help user')")
 	}
 	action := args[0]
 	synopsis := ""
@@ -607,14 +618,14 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		}
 	}
 	if synopsis == "" {
-		return fmt.Errorf("user: unknown action %q: say create, passwd, disable, enable or delete", action)
+		return fmt.Errorf("user: unknown action %q: say create, passwd, disable, enable, delete or unlock", action)
 	}
 	fs := newFlagSet("user "+action, "Usage: "+synopsis)
 	db := dbFlag(fs)
 	email := fs.String("email", "", "the user's email address (required)")
 	var password *string
 	if action == "create" || action == "passwd" {
-		password = fs.String("password", "", "password, at least 12 characters (default: read from stdin)")
+		password = fs.String("password", "", "password, at least 12 characters; visible to other local users (ps, /proc) while the command runs, so prefer the prompt or stdin (default: prompted without echo at a terminal, else one line of stdin)")
 	}
 	if err := parseFlags(fs, args[1:], getenv, stdout); err != nil {
 		return err
@@ -623,14 +634,11 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("user %s: --email is required", action)
 	}
 	if password != nil && *password == "" {
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("user %s: read password from stdin: %w", action, err)
+		p, err := readPassword(stdin, stdTerminal)
+		if err != nil {
+			return fmt.Errorf("user %s: %w", action, err)
 		}
-		*password = strings.TrimRight(line, "\r\n")
-		if *password == "" {
-			return fmt.Errorf("user %s: give --password or the password on stdin", action)
-		}
+		*password = p
 	}
 	st, err := openAdminStore(ctx, *db, stderr)
 	if err != nil {
@@ -677,6 +685,8 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 		fmt.Fprintf(stdout, "deleted user %s with its webhooks, events, logs and API keys\n", normalized)
+	case "unlock":
+		return unlockUser(ctx, st, normalized, stdout)
 	}
 	return nil
 }

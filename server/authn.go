@@ -111,23 +111,32 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return invalid(details...)
 	}
 	keys := throttleKeys(req.Email, r)
-	if err := s.throttled(r.Context(), keys); err != nil {
+	done, err := s.startCheck()
+	if err != nil {
+		return err
+	}
+	defer done()
+	// The attempt counts as a failure from here on, unless it succeeds.
+	reservation, err := s.reserveLogin(r.Context(), keys)
+	if err != nil {
 		return err
 	}
 	user, err := s.store.UserByEmail(r.Context(), req.Email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.releaseLogin(r.Context(), reservation)
 		return err
 	}
 	// An unknown email still pays for a bcrypt comparison, so the answer's
 	// timing does not reveal which emails exist.
 	if !auth.CheckPassword(user.PasswordHash, req.Password) || err != nil {
-		s.loginFailed(r.Context(), keys)
 		return unauthorized("invalid email or password")
 	}
+	// The right password is not a failure, whatever comes next.
+	s.releaseLogin(r.Context(), reservation)
 	if user.DisabledAt != nil {
 		return unauthorized("this user is disabled")
 	}
-	if err := s.store.ClearLoginFailures(r.Context(), keys[0]); err != nil {
+	if err := s.store.ClearLoginFailures(context.WithoutCancel(r.Context()), keys[0]); err != nil {
 		s.logger.Warn("clear failed logins", "err", err)
 	}
 	token, err := s.tokens.Issue(user.ID, user.TokenVersion)

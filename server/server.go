@@ -85,6 +85,7 @@ type Server struct {
 
 	secretGrace time.Duration
 	throttle    Throttle
+	checks      chan struct{} // one slot per password check running; nil: no bound
 	readiness   Readiness
 	metrics     http.Handler
 
@@ -109,6 +110,9 @@ func New(cfg Config) (*Server, error) {
 		reservedHeader: cfg.ReservedHeader, inbox: cfg.Inbox, console: cfg.Console,
 	}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
+	if cfg.Throttle.MaxChecks > 0 {
+		s.checks = make(chan struct{}, cfg.Throttle.MaxChecks)
+	}
 	if s.publisher == nil {
 		s.publisher = cfg.Store
 	}

@@ -6,13 +6,20 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/webhookd/webhookd/store"
 )
 
-// Throttle limits failed logins per email and per client address.
+// Throttle limits failed logins per email and per client address, and how
+// many passwords are checked at once.
 type Throttle struct {
 	// MaxFailures is how many failures within Window lock a key out.
 	MaxFailures int
 	Window      time.Duration
+	// MaxChecks is how many password checks (bcrypt, tens of milliseconds
+	// of CPU each) may run at once; a login beyond it is refused at once
+	// with 429 rather than queued. Zero means no bound.
+	MaxChecks int
 }
 
 // throttleKeys names the counters a login attempt counts against.
@@ -21,41 +28,53 @@ func throttleKeys(email string, r *http.Request) []string {
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return []string{"email:" + normalizeEmail(email), "ip:" + host}
+	return []string{EmailThrottleKey(email), "ip:" + host}
 }
 
-// throttled returns a 429 when any key has failed too often recently, with
-// Retry-After saying when the oldest of those failures leaves the window.
-func (s *Server) throttled(ctx context.Context, keys []string) error {
+// EmailThrottleKey names the counter of an email's failed logins, which
+// 'webhookd user unlock' clears.
+func EmailThrottleKey(email string) string { return "email:" + normalizeEmail(email) }
+
+// startCheck takes a password-check slot, or refuses the login with a 429
+// when every slot is taken: a burst of logins must not queue up seconds of
+// bcrypt work. The caller calls done when the check is over.
+func (s *Server) startCheck() (done func(), err error) {
+	if s.checks == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.checks <- struct{}{}:
+		return func() { <-s.checks }, nil
+	default:
+		return nil, &Error{Status: http.StatusTooManyRequests,
+			Message: "too many logins are being checked at once; try again in 1 seconds",
+			Header:  http.Header{"Retry-After": {"1"}}}
+	}
+}
+
+// reserveLogin counts an attempt against every key before its password is
+// checked, and returns a 429 instead when any key has failed too often
+// recently, with Retry-After saying when the oldest of those failures
+// leaves the window. Counting and checking the count are one step in the
+// store, so a concurrent burst gets no more checks than the limit.
+func (s *Server) reserveLogin(ctx context.Context, keys []string) (store.LoginReservation, error) {
 	if s.throttle.MaxFailures <= 0 {
-		return nil
+		return store.LoginReservation{}, nil
 	}
-	now := time.Now()
-	var wait time.Duration
-	for _, k := range keys {
-		n, oldest, err := s.store.LoginFailures(ctx, k, now.Add(-s.throttle.Window))
-		if err != nil {
-			return err
-		}
-		if n >= s.throttle.MaxFailures && oldest != nil {
-			wait = max(wait, oldest.Add(s.throttle.Window).Sub(now))
-		}
+	res, err := s.store.ReserveLogin(ctx, keys, s.throttle.MaxFailures, s.throttle.Window)
+	if err != nil || !res.Refused() {
+		return res, err
 	}
-	if wait <= 0 {
-		return nil
-	}
-	secs := int64(wait/time.Second) + 1
-	return &Error{Status: http.StatusTooManyRequests,
+	secs := max(int64(time.Until(res.Until)/time.Second)+1, 1)
+	return res, &Error{Status: http.StatusTooManyRequests,
 		Message: "too many failed logins; try again in " + strconv.FormatInt(secs, 10) + " seconds",
 		Header:  http.Header{"Retry-After": {strconv.FormatInt(secs, 10)}}}
 }
 
-// loginFailed records a failure against every key.
-func (s *Server) loginFailed(ctx context.Context, keys []string) {
-	if s.throttle.MaxFailures <= 0 {
-		return
-	}
-	if err := s.store.RecordLoginFailure(context.WithoutCancel(ctx), keys...); err != nil {
-		s.logger.Warn("record failed login", "err", err)
+// releaseLogin uncounts a reserved attempt that was not a failure. It runs
+// even when the client has gone, or the attempt would count against it.
+func (s *Server) releaseLogin(ctx context.Context, res store.LoginReservation) {
+	if err := s.store.ReleaseLogin(context.WithoutCancel(ctx), res); err != nil {
+		s.logger.Warn("release login attempt", "err", err)
 	}
 }
