@@ -1,0 +1,129 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd/store"
+	"github.com/webhookd/webhookd/store/storetest"
+)
+
+// TestLeaseSharesWorkersBetweenOwners checks the per-owner cap (issue 12,
+// item 3): an owner alone with due deliveries takes all but the last share
+// of the free workers; once another owner has due deliveries, each is held
+// to its share, however many of the first owner's are older and whether
+// or not the window of oldest due deliveries reaches the other's.
+func TestLeaseSharesWorkersBetweenOwners(t *testing.T) {
+	c := &clock{}
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		c.t = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+		a, b := newUser(t, s, "a@x.io"), newUser(t, s, "b@x.io")
+		b1, b2 := newWebhook(t, s, b.ID, "*"), newWebhook(t, s, b.ID, "*")
+		hookA := newWebhook(t, s, a.ID, "*")
+		publishN := func(userID string, n int) {
+			t.Helper()
+			batch := make([]store.PublishParams, n)
+			for i := range batch {
+				batch[i] = store.PublishParams{UserID: userID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: c.t}
+			}
+			if _, err := s.PublishEvents(ctx, batch); err != nil {
+				t.Fatalf("publish: %v", err)
+			}
+			c.t = c.t.Add(time.Second)
+		}
+		owners := func(leased []store.LeasedDelivery) map[string]int {
+			per := map[string]int{}
+			for _, l := range leased {
+				per[l.UserID]++
+			}
+			return per
+		}
+		lease := func(p store.LeaseParams) map[string]int {
+			t.Helper()
+			p.LeaseFor, p.PerOwner = time.Hour, 4
+			leased, err := s.LeaseDeliveries(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return owners(leased)
+		}
+		// 200 of B's deliveries: more than any window below reads.
+		publishN(b.ID, 100)
+
+		// B alone: past its share of 4, but not into the last 4 of 16.
+		if got := lease(store.LeaseParams{Limit: 100, FreeWorkers: 16}); got[b.ID] != 12 || len(got) != 1 {
+			t.Fatalf("lone owner leased %v, want 12 of B's (16 free, less a share of 4)", got)
+		}
+		// With those 12 in flight and 4 workers free, B gets none of them.
+		if got := lease(store.LeaseParams{Limit: 4, FreeWorkers: 4, OwnerInFlight: map[string]int{b.ID: 12}}); len(got) != 0 {
+			t.Fatalf("lone owner over its share leased %v, want none: the last share stays free", got)
+		}
+		due, err := s.NextDueAt(ctx, nil, b.ID)
+		if err != nil || due != nil {
+			t.Errorf("next due past owner B = %v, %v; want none", due, err)
+		}
+
+		// A's deliveries fall due behind all of B's: the free share is A's.
+		aDue := c.t
+		publishN(a.ID, 3)
+		if due, err := s.NextDueAt(ctx, nil, b.ID); err != nil || due == nil || !due.Equal(aDue) {
+			t.Errorf("next due past owner B = %v, %v; want A's %v", due, err, aDue)
+		}
+		if got := lease(store.LeaseParams{Limit: 4, FreeWorkers: 4, OwnerInFlight: map[string]int{b.ID: 12}}); got[a.ID] != 3 || len(got) != 1 {
+			t.Fatalf("leased %v, want A's 3 and none of B's", got)
+		}
+
+		// Both have due deliveries: each is held to its share, whatever is
+		// free.
+		publishN(a.ID, 10)
+		if got := lease(store.LeaseParams{Limit: 100, FreeWorkers: 100, OwnerInFlight: map[string]int{b.ID: 2, a.ID: 3}}); got[b.ID] != 2 || got[a.ID] != 1 {
+			t.Fatalf("leased %v, want 2 of B's and 1 of A's (shares of 4, less 2 and 3 in flight)", got)
+		}
+		// The per-webhook cap still holds within an owner's share.
+		got := map[string]int{}
+		leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 100, LeaseFor: time.Hour, PerOwner: 4,
+			OwnerInFlight: map[string]int{a.ID: 4}, PerWebhook: 3, InFlight: map[string]int{b1.ID: 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range leased {
+			got[l.WebhookID]++
+		}
+		if got[b1.ID] != 1 || got[b2.ID] != 3 || got[hookA.ID] != 0 {
+			t.Fatalf("leased %v by webhook, want 1 of b1 (cap 3, 2 in flight), 3 of b2, none of A's (at its share)", got)
+		}
+	}, store.WithClock(c.now))
+}
+
+// TestLeaseKeepsToRateLimit checks that a lease takes no more of a
+// rate-limited webhook than its rate allows within the pacing horizon, at
+// least one, so paced deliveries wait in the database rather than in a
+// worker.
+func TestLeaseKeepsToRateLimit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		u := newUser(t, s, "a@x.io")
+		slow, fast, free := newWebhook(t, s, u.ID, "*"), newWebhook(t, s, u.ID, "*"), newWebhook(t, s, u.ID, "*")
+		for w, rate := range map[string]int{slow.ID: 1, fast.ID: 1000} {
+			if _, err := s.UpdateWebhook(ctx, u.ID, w, store.WebhookPatch{RateLimit: &rate}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 0; i < 30; i++ {
+			publish(t, s, u.ID, "message.new")
+		}
+		leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 100, LeaseFor: time.Hour, PaceHorizon: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		for _, l := range leased {
+			got[l.WebhookID]++
+		}
+		if got[slow.ID] != 1 || got[fast.ID] != 20 || got[free.ID] != 30 {
+			t.Fatalf("leased %v by webhook; want 1 at 1/s, 20 at 1000/s (20 ms of it), all 30 unlimited", got)
+		}
+	})
+}
