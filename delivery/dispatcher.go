@@ -244,7 +244,7 @@ func (d *Dispatcher) full() bool {
 }
 
 // skipped is what a lease left out: webhooks at their cap or waiting out
-// their rate limit, owners at their cap, and when the earliest paced
+// their rate limit, owners held to their cap, and when the earliest paced
 // webhook may send again (zero: none is waiting).
 type skipped struct {
 	webhooks, owners []string
@@ -281,15 +281,12 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
 	ownerInFlight := make(map[string]int, len(d.perOwner))
 	for id, n := range d.perOwner {
 		ownerInFlight[id] = n
-		if n >= d.cfg.PerOwner {
-			skip.owners = append(skip.owners, id)
-		}
 	}
 	d.mu.Unlock()
 	if free <= 0 || ctx.Err() != nil {
 		return 0, skip, nil
 	}
-	leased, err := d.cfg.Store.LeaseDeliveries(ctx, store.LeaseParams{
+	lease, err := d.cfg.Store.LeaseDue(ctx, store.LeaseParams{
 		Limit: min(free, d.cfg.BatchSize), LeaseFor: d.cfg.LeaseFor, SkipWebhooks: skip.webhooks,
 		PerWebhook: d.cfg.PerWebhook, InFlight: inFlight,
 		PerOwner: d.cfg.PerOwner, OwnerInFlight: ownerInFlight, FreeWorkers: free, PaceHorizon: paceHorizon,
@@ -297,6 +294,10 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
 	if err != nil {
 		return 0, skip, err
 	}
+	// An owner held to its cap can take no more until one of its sends
+	// ends, which wakes the loop: its due deliveries are not waited for.
+	skip.owners = lease.OwnersAtCap
+	leased := lease.Deliveries
 	var overflow []store.LeasedDelivery
 	started := 0
 	d.mu.Lock()

@@ -67,17 +67,35 @@ type LeasedDelivery struct {
 // LeaseDeliveries takes up to p.Limit due deliveries of active webhooks,
 // oldest due first, and returns them with their event and webhook.
 func (s *Store) LeaseDeliveries(ctx context.Context, p LeaseParams) ([]LeasedDelivery, error) {
+	l, err := s.LeaseDue(ctx, p)
+	return l.Deliveries, err
+}
+
+// Lease is what LeaseDue took, and what it left out.
+type Lease struct {
+	Deliveries []LeasedDelivery
+	// OwnersAtCap are the owners with due deliveries this lease left for
+	// their owner's cap: until one of their sends ends, or another owner's
+	// due deliveries are gone, they can take no more.
+	OwnersAtCap []string
+}
+
+// LeaseDue is LeaseDeliveries that also says which owners were held to
+// their cap, so the caller need not wait for their due deliveries.
+func (s *Store) LeaseDue(ctx context.Context, p LeaseParams) (Lease, error) {
 	if p.Limit <= 0 {
-		return nil, nil
+		return Lease{}, nil
 	}
 	now := s.Now()
 	token := NewID()
 	var out []LeasedDelivery
+	var capped []string
 	err := s.inTx(ctx, func(tx *txn) error {
-		ids, err := s.pickDue(ctx, tx, p, now)
+		ids, atCap, err := s.pickDue(ctx, tx, p, now)
 		if err != nil {
 			return err
 		}
+		capped = atCap
 		if len(ids) == 0 {
 			return nil
 		}
@@ -99,9 +117,9 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p LeaseParams) ([]LeasedDel
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: lease deliveries: %w", err)
+		return Lease{}, fmt.Errorf("store: lease deliveries: %w", err)
 	}
-	return out, nil
+	return Lease{Deliveries: out, OwnersAtCap: capped}, nil
 }
 
 // dueWindow is how many of the oldest due deliveries pickDue and NextDueAt
@@ -134,8 +152,9 @@ type dueRow struct {
 // at its cap or of a webhook paused with a backlog of thousands, reading on
 // would cost a pass over that whole backlog on every lease; it asks each
 // active webhook with room and due deliveries for its own oldest instead,
-// through the (webhook_id, status, next_attempt_at) index.
-func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Time) ([]any, error) {
+// through the (webhook_id, status, next_attempt_at) index. It also returns
+// the owners whose due deliveries it left for their owner's cap.
+func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Time) ([]any, []string, error) {
 	// On PostgreSQL SKIP LOCKED lets several processes lease side by side
 	// without waiting on each other's rows; rows read but not taken are
 	// unlocked at commit, unchanged.
@@ -156,13 +175,21 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 	rate := map[string]int{}       // rate limit by webhook, as read
 	picked := map[string]bool{}
 	var ids []any
+	atCapSet := map[string]bool{} // owners left out for their cap
+	capped := func() []string {
+		out := make([]string, 0, len(atCapSet))
+		for o := range atCapSet {
+			out = append(out, o)
+		}
+		return out
+	}
 
 	window := dueWindow(p.Limit)
 	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.webhook_id, w.user_id, w.is_active, w.rate_limit FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.status = 'pending' AND d.next_attempt_at <= $1
 		ORDER BY d.next_attempt_at LIMIT `+strconv.Itoa(window)+lock, s.d.t(now))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Read whole before taking any: deciding an owner's room may need
 	// another query, which cannot run beside open rows in a transaction.
@@ -172,7 +199,7 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 		var rl sql.NullInt64
 		if err := rows.Scan(&r.id, &r.webhook, &r.owner, &r.active, &rl); err != nil {
 			rows.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		r.rate = int(rl.Int64)
 		rate[r.webhook] = r.rate
@@ -180,7 +207,7 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	// all is every active webhook with a pending delivery, read once and
@@ -252,10 +279,16 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 		// next owner whose deliveries fall due.
 		spare := free - p.PerOwner - len(ids)
 		if spare <= 0 {
+			atCapSet[owner] = true
 			return 0, nil
 		}
-		if sole, err := soleOwner(); err != nil || sole != owner {
+		sole, err := soleOwner()
+		if err != nil {
 			return 0, err
+		}
+		if sole != owner {
+			atCapSet[owner] = true
+			return 0, nil
 		}
 		return min(left, spare), nil
 	}
@@ -272,7 +305,7 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 		}
 		n, err := room(r.webhook, r.owner)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if n > 0 {
 			take(r.id, r.webhook, r.owner)
@@ -280,13 +313,13 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 	}
 	if len(ids) == p.Limit || len(due) < window {
 		// Enough, or the window held every due delivery.
-		return ids, nil
+		return ids, capped(), nil
 	}
 
 	// Active webhooks with room and due deliveries, oldest due first.
 	ws, err := byDue()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, w := range ws {
 		if w.due.After(now) {
@@ -298,7 +331,7 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 		rate[w.id] = w.rate
 		want, err := room(w.id, w.owner)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if want <= 0 {
 			continue
@@ -308,14 +341,14 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 			WHERE d.webhook_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2
 			ORDER BY d.next_attempt_at LIMIT $3`+lock, w.id, s.d.t(now), want+taken[w.id])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var got []string
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
 				rows.Close()
-				return nil, err
+				return nil, nil, err
 			}
 			if !picked[id] {
 				got = append(got, id)
@@ -323,7 +356,7 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, id := range got[:min(len(got), want)] {
 			take(id, w.id, w.owner)
@@ -332,7 +365,7 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 			break
 		}
 	}
-	return ids, nil
+	return ids, capped(), nil
 }
 
 // loadLeased appends what sending needs of each leased delivery in ids.

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -56,12 +57,17 @@ func TestLeaseSharesWorkersBetweenOwners(t *testing.T) {
 		if got := lease(store.LeaseParams{Limit: 100, FreeWorkers: 16}); got[b.ID] != 12 || len(got) != 1 {
 			t.Fatalf("lone owner leased %v, want 12 of B's (16 free, less a share of 4)", got)
 		}
-		// With those 12 in flight and 4 workers free, B gets none of them.
-		if got := lease(store.LeaseParams{Limit: 4, FreeWorkers: 4, OwnerInFlight: map[string]int{b.ID: 12}}); len(got) != 0 {
-			t.Fatalf("lone owner over its share leased %v, want none: the last share stays free", got)
+		// With those 12 in flight and 4 workers free, B gets none of them,
+		// and is said to be held to its cap.
+		held, err := s.LeaseDue(ctx, store.LeaseParams{Limit: 4, LeaseFor: time.Hour, PerOwner: 4, FreeWorkers: 4, OwnerInFlight: map[string]int{b.ID: 12}})
+		if err != nil {
+			t.Fatal(err)
 		}
-		due, err := s.NextDueAt(ctx, nil, b.ID)
-		if err != nil || due != nil {
+		if len(held.Deliveries) != 0 || !slices.Equal(held.OwnersAtCap, []string{b.ID}) {
+			t.Fatalf("lone owner over its share leased %v, owners at cap %v; want none, and B at its cap: the last share stays free",
+				owners(held.Deliveries), held.OwnersAtCap)
+		}
+		if due, err := s.NextDueAt(ctx, nil, b.ID); err != nil || due != nil {
 			t.Errorf("next due past owner B = %v, %v; want none", due, err)
 		}
 
