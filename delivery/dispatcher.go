@@ -23,12 +23,13 @@ type Config struct {
 	// PerWebhook bounds sends in flight to one webhook (default 16).
 	PerWebhook int
 	// PerOwner bounds sends in flight to one owner's webhooks while another
-	// owner has due deliveries (default Workers/4, at least 1). The only
-	// owner with due deliveries may go past it into all but the last
-	// PerOwner free workers, which stay free for the next owner whose
-	// deliveries fall due: receivers that never answer hold at most
-	// Workers-PerOwner workers, and one owner's cannot keep another's
-	// waiting for a timeout. Counted in this process only.
+	// owner has due deliveries that could go now (default Workers/4, at
+	// least 1). The only owner with such deliveries may go past it into
+	// all but the last PerOwner free workers, which stay free for the next
+	// owner whose deliveries fall due: one owner's receivers that never
+	// answer hold at most Workers-PerOwner workers and cannot keep another
+	// owner's deliveries waiting for a timeout. Counted in this process
+	// only.
 	PerOwner int
 	// BatchSize bounds one lease (default 256).
 	BatchSize int

@@ -27,11 +27,12 @@ type LeaseParams struct {
 	PerWebhook int
 	InFlight   map[string]int
 	// PerOwner caps how many deliveries of one owner's webhooks may be in
-	// flight while another owner has due deliveries; OwnerInFlight says how
-	// many each owner (user id) has already (0: no cap). The only owner
-	// with due deliveries may go past it, but never into the last PerOwner
-	// of FreeWorkers, the workers free for this lease (0: Limit), which are
-	// kept for whichever owner's deliveries fall due next.
+	// flight while another owner has due deliveries its webhooks' caps let
+	// go now; OwnerInFlight says how many each owner (user id) has already
+	// (0: no cap). Otherwise an owner may go past it, but never into the
+	// last PerOwner of FreeWorkers, the workers free for this lease (0:
+	// Limit), which are kept for whichever owner's deliveries fall due
+	// next.
 	PerOwner      int
 	OwnerInFlight map[string]int
 	FreeWorkers   int
@@ -220,73 +221,80 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 			if all, err = s.activeWebhooksByDue(ctx, tx); err != nil {
 				return nil, err
 			}
+			for _, w := range all {
+				rate[w.id] = w.rate
+			}
 			allRead = true
 		}
 		return all, nil
 	}
-	// soleOwner is the one owner with due deliveries of active webhooks,
-	// or "" when there are several: the window knows them all when it held
-	// every due delivery, and the per-webhook probe otherwise.
-	var sole string
-	var soleKnown bool
-	soleOwner := func() (string, error) {
-		if soleKnown {
-			return sole, nil
+	// hookRoom is how many more of webhook's deliveries its own caps let
+	// this lease take: its cap in flight and what its rate allows now.
+	hookRoom := func(webhook string) int {
+		if skip[webhook] {
+			return 0
 		}
-		soleKnown = true
-		owners := map[string]bool{}
-		if len(due) < window {
-			for _, r := range due {
-				if r.active {
-					owners[r.owner] = true
-				}
-			}
-		} else {
-			ws, err := byDue()
-			if err != nil {
-				return "", err
-			}
-			for _, w := range ws {
-				if !w.due.After(now) {
-					owners[w.owner] = true
-				}
-			}
-		}
-		if len(owners) == 1 {
-			for o := range owners {
-				sole = o
-			}
-		}
-		return sole, nil
-	}
-	// room is how many more of webhook's deliveries this lease may take.
-	room := func(webhook, owner string) (int, error) {
-		left := p.Limit - len(ids)
+		left := p.Limit
 		if p.PerWebhook > 0 {
-			left = min(left, p.PerWebhook-p.InFlight[webhook]-taken[webhook])
+			left = p.PerWebhook - p.InFlight[webhook] - taken[webhook]
 		}
 		if r := rate[webhook]; r > 0 && p.PaceHorizon > 0 {
 			left = min(left, paceBudget(r, p.PaceHorizon)-taken[webhook])
 		}
+		return left
+	}
+	// waiting holds the owners with due deliveries that their webhooks'
+	// caps would let go now: the window knows them all when it held every
+	// due delivery, and the per-webhook probe otherwise. A webhook waiting
+	// out its rate limit, or at its cap, does not make its owner wait for
+	// workers, so it does not hold others to their share. Read once, and
+	// only when an owner reaches its share.
+	var waiting map[string]bool
+	othersWaiting := func(owner string) (bool, error) {
+		if waiting == nil {
+			waiting = map[string]bool{}
+			if len(due) < window {
+				for _, r := range due {
+					if r.active && hookRoom(r.webhook) > 0 {
+						waiting[r.owner] = true
+					}
+				}
+			} else {
+				ws, err := byDue()
+				if err != nil {
+					return false, err
+				}
+				for _, w := range ws {
+					if !w.due.After(now) && hookRoom(w.id) > 0 {
+						waiting[w.owner] = true
+					}
+				}
+			}
+		}
+		return len(waiting) > 1 || len(waiting) == 1 && !waiting[owner], nil
+	}
+	// room is how many more of webhook's deliveries this lease may take.
+	room := func(webhook, owner string) (int, error) {
+		left := min(p.Limit-len(ids), hookRoom(webhook))
 		if left <= 0 || p.PerOwner <= 0 {
 			return left, nil
 		}
 		if share := p.PerOwner - p.OwnerInFlight[owner] - ownerTaken[owner]; share > 0 {
 			return min(left, share), nil
 		}
-		// Past its share only while no other owner has due deliveries, and
-		// never into the last PerOwner free workers, which stay free for the
-		// next owner whose deliveries fall due.
+		// Past its share only while no other owner has due deliveries to
+		// send, and never into the last PerOwner free workers, which stay
+		// free for the next owner whose deliveries fall due.
 		spare := free - p.PerOwner - len(ids)
 		if spare <= 0 {
 			atCapSet[owner] = true
 			return 0, nil
 		}
-		sole, err := soleOwner()
+		others, err := othersWaiting(owner)
 		if err != nil {
 			return 0, err
 		}
-		if sole != owner {
+		if others {
 			atCapSet[owner] = true
 			return 0, nil
 		}
@@ -328,7 +336,6 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 		if skip[w.id] {
 			continue
 		}
-		rate[w.id] = w.rate
 		want, err := room(w.id, w.owner)
 		if err != nil {
 			return nil, nil, err

@@ -87,7 +87,9 @@ func TestLeaseSharesWorkersBetweenOwners(t *testing.T) {
 		if got := lease(store.LeaseParams{Limit: 100, FreeWorkers: 100, OwnerInFlight: map[string]int{b.ID: 2, a.ID: 3}}); got[b.ID] != 2 || got[a.ID] != 1 {
 			t.Fatalf("leased %v, want 2 of B's and 1 of A's (shares of 4, less 2 and 3 in flight)", got)
 		}
-		// The per-webhook cap still holds within an owner's share.
+		// The per-webhook cap still holds within an owner's share; and once
+		// B's webhooks are at their cap, B's due deliveries cannot go, so
+		// they do not hold A to its share.
 		got := map[string]int{}
 		leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 100, LeaseFor: time.Hour, PerOwner: 4,
 			OwnerInFlight: map[string]int{a.ID: 4}, PerWebhook: 3, InFlight: map[string]int{b1.ID: 2}})
@@ -97,8 +99,8 @@ func TestLeaseSharesWorkersBetweenOwners(t *testing.T) {
 		for _, l := range leased {
 			got[l.WebhookID]++
 		}
-		if got[b1.ID] != 1 || got[b2.ID] != 3 || got[hookA.ID] != 0 {
-			t.Fatalf("leased %v by webhook, want 1 of b1 (cap 3, 2 in flight), 3 of b2, none of A's (at its share)", got)
+		if got[b1.ID] != 1 || got[b2.ID] != 3 || got[hookA.ID] != 3 {
+			t.Fatalf("leased %v by webhook, want 1 of b1 (cap 3, 2 in flight), 3 of b2, 3 of A's (past its share, to its webhook's cap)", got)
 		}
 	}, store.WithClock(c.now))
 }
@@ -130,6 +132,50 @@ func TestLeaseKeepsToRateLimit(t *testing.T) {
 		}
 		if got[slow.ID] != 1 || got[fast.ID] != 20 || got[free.ID] != 30 {
 			t.Fatalf("leased %v by webhook; want 1 at 1/s, 20 at 1000/s (20 ms of it), all 30 unlimited", got)
+		}
+	})
+}
+
+// TestLeaseShareIgnoresOwnersThatCannotSend checks that another owner's
+// due deliveries hold an owner to its share only when they could be sent
+// now: those of a webhook at its own cap wait for that webhook, not for
+// workers.
+func TestLeaseShareIgnoresOwnersThatCannotSend(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		a, b := newUser(t, s, "a@x.io"), newUser(t, s, "b@x.io")
+		hookA := newWebhook(t, s, a.ID, "*")
+		for range 7 {
+			newWebhook(t, s, b.ID, "*")
+		}
+		for i := 0; i < 5; i++ {
+			publish(t, s, a.ID, "message.new")
+		}
+		for i := 0; i < 20; i++ {
+			publish(t, s, b.ID, "message.new")
+		}
+		lease := func(aInFlight, hookAInFlight int) map[string]int {
+			t.Helper()
+			leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 100, LeaseFor: time.Hour, FreeWorkers: 16,
+				PerOwner: 4, OwnerInFlight: map[string]int{a.ID: aInFlight}, PerWebhook: 2, InFlight: map[string]int{hookA.ID: hookAInFlight}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			per := map[string]int{}
+			for _, l := range leased {
+				per[l.UserID]++
+			}
+			return per
+		}
+		// A is at its share of 4 and its webhook at its cap of 2 (in
+		// flight from elsewhere): B may use all but the last share.
+		if got := lease(4, 2); got[a.ID] != 0 || got[b.ID] != 12 {
+			t.Fatalf("leased %v, want 12 of B's and none of A's (its webhook at its cap)", got)
+		}
+		// With room at A's webhook, A waits for workers only: both are
+		// held to their share.
+		if got := lease(4, 1); got[a.ID] != 0 || got[b.ID] != 4 {
+			t.Fatalf("leased %v, want none of A's (at its share) and B's share of 4", got)
 		}
 	})
 }
