@@ -146,6 +146,7 @@ type serveConfig struct {
 	workers, perWebhook, disableMinFailures, loginMaxFailures                        int
 
 	maxPasswordChecks int // 0: twice GOMAXPROCS
+	perOwner          int
 }
 
 func serveFlags() (*flagSet, *serveConfig) {
@@ -176,6 +177,7 @@ func serveFlags() (*flagSet, *serveConfig) {
 	dur(&c.shutdownGrace, "shutdown-grace", "WEBHOOKD_SHUTDOWN_GRACE", 10*time.Second, "time in-flight deliveries get to finish on SIGTERM")
 	num(&c.workers, "workers", "WEBHOOKD_WORKERS", 256, "deliveries in flight at once, across all webhooks")
 	num(&c.perWebhook, "max-in-flight-per-webhook", "WEBHOOKD_MAX_IN_FLIGHT_PER_WEBHOOK", 16, "deliveries in flight at once to one webhook")
+	num(&c.perOwner, "max-in-flight-per-owner", "WEBHOOKD_MAX_IN_FLIGHT_PER_OWNER", 0, "deliveries in flight at once to one user's webhooks while another user's are due; a user alone may use all but this many workers (0: --workers/4, at least 1)")
 	dur(&c.leaseDuration, "lease-duration", "WEBHOOKD_LEASE_DURATION", 0, "how long a process holds a delivery it is sending before another may take it over; longer than --delivery-timeout (0: twice --delivery-timeout plus 30s)")
 	boolean := func(p *bool, name, env string, def bool, usage string) {
 		fs.BoolVar(p, name, def, usage)
@@ -233,6 +235,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if c.deliveryTimeout <= 0 || c.tokenTTL <= 0 || c.shutdownGrace < 0 || c.workers < 1 || c.perWebhook < 1 {
 		return errors.New("--delivery-timeout, --token-ttl, --workers and --max-in-flight-per-webhook must be positive, --shutdown-grace not negative")
+	}
+	if c.perOwner < 0 {
+		return errors.New("--max-in-flight-per-owner must not be negative (0: --workers/4)")
 	}
 	if c.leaseDuration < 0 || c.secretGrace < 0 || c.disableAfter < 0 || c.retention < 0 || c.loginWindow <= 0 || c.loginMaxFailures < 0 || c.disableMinFailures < 0 {
 		return errors.New("--lease-duration, --secret-grace, --disable-after, --retention, --login-max-failures and --disable-min-failures must not be negative, --login-window must be positive")
@@ -295,7 +300,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	})
 	defer sender.Close()
 	dispatcher := delivery.New(delivery.Config{
-		Store: st, Sender: sender, Schedule: schedule, Logger: logger, Workers: c.workers, PerWebhook: c.perWebhook,
+		Store: st, Sender: sender, Schedule: schedule, Logger: logger, Workers: c.workers, PerWebhook: c.perWebhook, PerOwner: c.perOwner,
 		Timeout: c.deliveryTimeout, LeaseFor: c.leaseDuration, Grace: c.shutdownGrace, Observer: meters,
 	})
 	// Concurrent publishers share transactions: one commit for many events.

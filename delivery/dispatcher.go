@@ -22,6 +22,15 @@ type Config struct {
 	Workers int
 	// PerWebhook bounds sends in flight to one webhook (default 16).
 	PerWebhook int
+	// PerOwner bounds sends in flight to one owner's webhooks while another
+	// owner has due deliveries that could go now (default Workers/4, at
+	// least 1). The only owner with such deliveries may go past it into
+	// all but the last PerOwner free workers, which stay free for the next
+	// owner whose deliveries fall due: one owner's receivers that never
+	// answer hold at most Workers-PerOwner workers and cannot keep another
+	// owner's deliveries waiting for a timeout. Counted in this process
+	// only.
+	PerOwner int
 	// BatchSize bounds one lease (default 256).
 	BatchSize int
 	// LeaseFor is how long a lease holds (default: twice the send timeout
@@ -55,6 +64,7 @@ type Dispatcher struct {
 	pace      map[string]time.Time // rate-limited webhook → earliest next send
 	inFlight  int
 	perHook   map[string]int
+	perOwner  map[string]int                  // sends in flight by owner (user id)
 	leases    map[string]store.LeasedDelivery // in flight, by delivery id
 	running   bool
 	stopping  bool
@@ -84,6 +94,9 @@ func New(cfg Config) *Dispatcher {
 	if cfg.PerWebhook <= 0 {
 		cfg.PerWebhook = 16
 	}
+	if cfg.PerOwner <= 0 {
+		cfg.PerOwner = DefaultPerOwner(cfg.Workers)
+	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 256
 	}
@@ -104,12 +117,22 @@ func New(cfg Config) *Dispatcher {
 	}
 	d := &Dispatcher{
 		cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1),
-		perHook: map[string]int{}, leases: map[string]store.LeasedDelivery{}, pace: map[string]time.Time{},
+		perHook: map[string]int{}, perOwner: map[string]int{}, leases: map[string]store.LeasedDelivery{}, pace: map[string]time.Time{},
 		completed: make(chan completion, cfg.Workers), recordBackoff: 100 * time.Millisecond,
 	}
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
 	return d
 }
+
+// DefaultPerOwner is the per-owner cap for a pool of workers when none is
+// configured: a quarter of the pool, at least one.
+func DefaultPerOwner(workers int) int { return max(1, workers/4) }
+
+// paceHorizon is the longest a leased delivery of a rate-limited webhook
+// waits for its turn while it holds a worker: a lease takes no more of such
+// a webhook than its rate allows within this span (at least one), and the
+// webhook is left out of leases until its next send is permitted.
+const paceHorizon = 20 * time.Millisecond
 
 // Running reports whether Run is dispatching (started and not stopping).
 func (d *Dispatcher) Running() bool {
@@ -187,12 +210,16 @@ func (d *Dispatcher) loop(ctx context.Context) {
 		default:
 			// Jittered so several processes do not poll in step.
 			wait = time.Duration(float64(d.cfg.Poll) * (0.8 + 0.4*rand.Float64()))
-			next, err := d.cfg.Store.NextDueAt(ctx, skip)
+			next, err := d.cfg.Store.NextDueAt(ctx, skip.webhooks, skip.owners...)
 			if err != nil && ctx.Err() == nil {
 				d.log.Error("find next due delivery", "err", err)
 			}
 			if next != nil {
 				wait = min(wait, max(time.Until(*next), 0)+time.Millisecond)
+			}
+			if !skip.paced.IsZero() {
+				// A paced webhook may be leased again then.
+				wait = min(wait, max(time.Until(skip.paced), 0)+time.Millisecond)
 			}
 		}
 		timer.Reset(wait)
@@ -217,52 +244,90 @@ func (d *Dispatcher) full() bool {
 	return d.inFlight >= d.cfg.Workers
 }
 
+// skipped is what a lease left out: webhooks at their cap or waiting out
+// their rate limit, owners held to their cap, and when the earliest paced
+// webhook may send again (zero: none is waiting).
+type skipped struct {
+	webhooks, owners []string
+	paced            time.Time
+}
+
 // runOnce leases what free workers can take and starts sending it. It
-// returns how many deliveries it started and the webhooks it left out for
-// being at their cap.
-func (d *Dispatcher) runOnce(ctx context.Context) (int, []string, error) {
+// returns how many deliveries it started and what it left out.
+func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
+	var skip skipped
 	d.mu.Lock()
+	now := time.Now()
 	free := d.cfg.Workers - d.inFlight
-	var skip []string
 	inFlight := make(map[string]int, len(d.perHook))
 	for id, n := range d.perHook {
 		inFlight[id] = n
 		if n >= d.cfg.PerWebhook {
-			skip = append(skip, id)
+			skip.webhooks = append(skip.webhooks, id)
 		}
+	}
+	// A webhook waiting out its rate limit is not leased until its next
+	// send is permitted, so its deliveries wait in the database, not in a
+	// worker.
+	for id, next := range d.pace {
+		if !next.After(now) {
+			delete(d.pace, id)
+			continue
+		}
+		skip.webhooks = append(skip.webhooks, id)
+		if skip.paced.IsZero() || next.Before(skip.paced) {
+			skip.paced = next
+		}
+	}
+	ownerInFlight := make(map[string]int, len(d.perOwner))
+	for id, n := range d.perOwner {
+		ownerInFlight[id] = n
 	}
 	d.mu.Unlock()
 	if free <= 0 || ctx.Err() != nil {
 		return 0, skip, nil
 	}
-	leased, err := d.cfg.Store.LeaseDeliveries(ctx, store.LeaseParams{
-		Limit: min(free, d.cfg.BatchSize), LeaseFor: d.cfg.LeaseFor, SkipWebhooks: skip,
+	lease, err := d.cfg.Store.LeaseDue(ctx, store.LeaseParams{
+		Limit: min(free, d.cfg.BatchSize), LeaseFor: d.cfg.LeaseFor, SkipWebhooks: skip.webhooks,
 		PerWebhook: d.cfg.PerWebhook, InFlight: inFlight,
+		PerOwner: d.cfg.PerOwner, OwnerInFlight: ownerInFlight, FreeWorkers: free, PaceHorizon: paceHorizon,
 	})
 	if err != nil {
 		return 0, skip, err
 	}
+	// An owner held to its cap can take no more until one of its sends
+	// ends, which wakes the loop: its due deliveries are not waited for.
+	skip.owners = lease.OwnersAtCap
+	leased := lease.Deliveries
 	var overflow []store.LeasedDelivery
 	started := 0
 	d.mu.Lock()
+	now = time.Now()
 	for _, l := range leased {
 		if d.perHook[l.WebhookID] >= d.cfg.PerWebhook {
 			overflow = append(overflow, l)
 			continue
 		}
+		wait, ok := d.paceLocked(l, now)
+		if !ok {
+			overflow = append(overflow, l)
+			continue
+		}
 		d.perHook[l.WebhookID]++
+		d.perOwner[l.UserID]++
 		d.inFlight++
 		d.leases[l.ID] = l
 		d.sends.Add(1)
 		started++
-		go d.send(l, d.paceLocked(l))
+		go d.send(l, wait)
 	}
 	d.mu.Unlock()
 	if len(overflow) > 0 {
-		// The batch held more for one webhook than its cap allows: give the
-		// rest back now rather than hold them past their turn.
+		// The batch held more for one webhook than its cap or its rate
+		// allows now: give the rest back rather than hold them past their
+		// turn or hold a worker while they wait.
 		if err := d.cfg.Store.ReleaseDeliveries(context.WithoutCancel(ctx), overflow); err != nil {
-			d.log.Error("release deliveries over a webhook's cap", "err", err)
+			d.log.Error("release deliveries over a webhook's cap or rate", "err", err)
 		}
 	}
 	return started, skip, nil
@@ -281,19 +346,24 @@ func (d *Dispatcher) attemptTimeout(l store.LeasedDelivery) time.Duration {
 
 // paceLocked returns how long a send to a rate-limited webhook waits so
 // that its sends are spread evenly at RateLimit per second: a burst is
-// smoothed out rather than failed. d.mu must be held.
-func (d *Dispatcher) paceLocked(l store.LeasedDelivery) time.Duration {
+// smoothed out rather than failed. The wait is at most paceHorizon: a
+// delivery whose turn is further off is not sent (ok is false) and goes
+// back to the database until then, rather than hold a worker. d.mu must be
+// held.
+func (d *Dispatcher) paceLocked(l store.LeasedDelivery, now time.Time) (wait time.Duration, ok bool) {
 	if l.RateLimit <= 0 {
 		delete(d.pace, l.WebhookID)
-		return 0
+		return 0, true
 	}
-	now := time.Now()
 	at := now
 	if next := d.pace[l.WebhookID]; next.After(now) {
 		at = next
 	}
+	if wait = at.Sub(now); wait > paceHorizon {
+		return 0, false
+	}
 	d.pace[l.WebhookID] = at.Add(time.Second / time.Duration(l.RateLimit))
-	return at.Sub(now)
+	return wait, true
 }
 
 // send waits its turn under the webhook's rate limit, makes one attempt
@@ -325,6 +395,10 @@ func (d *Dispatcher) send(l store.LeasedDelivery, wait time.Duration) {
 	d.completed <- completion{lease: l, out: out}
 	d.mu.Lock()
 	d.inFlight--
+	ownerLeft := d.perOwner[l.UserID] - 1
+	if d.perOwner[l.UserID] = ownerLeft; ownerLeft <= 0 {
+		delete(d.perOwner, l.UserID)
+	}
 	left := d.perHook[l.WebhookID] - 1
 	if d.perHook[l.WebhookID] = left; left <= 0 {
 		delete(d.perHook, l.WebhookID)
@@ -336,8 +410,9 @@ func (d *Dispatcher) send(l store.LeasedDelivery, wait time.Duration) {
 	// Wake the loop at a low-water mark, not on every finished send: a busy
 	// webhook's freed slots are then leased in one batch instead of one
 	// lease transaction each. An idle dispatcher is below the mark, so a
-	// lone delivery's successor still starts at once.
-	wake := left <= d.cfg.PerWebhook/2 || d.inFlight <= d.cfg.Workers/2
+	// lone delivery's successor still starts at once. An owner that just
+	// fell below its cap may be leased again, too.
+	wake := left <= d.cfg.PerWebhook/2 || d.inFlight <= d.cfg.Workers/2 || ownerLeft == d.cfg.PerOwner-1
 	d.mu.Unlock()
 	if wake {
 		d.Wake()

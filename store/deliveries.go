@@ -26,6 +26,21 @@ type LeaseParams struct {
 	// cap).
 	PerWebhook int
 	InFlight   map[string]int
+	// PerOwner caps how many deliveries of one owner's webhooks may be in
+	// flight while another owner has due deliveries its webhooks' caps let
+	// go now; OwnerInFlight says how many each owner (user id) has already
+	// (0: no cap). Otherwise an owner may go past it, but never into the
+	// last PerOwner of FreeWorkers, the workers free for this lease (0:
+	// Limit), which are kept for whichever owner's deliveries fall due
+	// next.
+	PerOwner      int
+	OwnerInFlight map[string]int
+	FreeWorkers   int
+	// PaceHorizon, when set, bounds what one lease takes of a rate-limited
+	// webhook to what its rate allows within this span, at least one: the
+	// caller paces the sends and leases that webhook again only when its
+	// next send is permitted.
+	PaceHorizon time.Duration
 }
 
 // LeasedDelivery is a delivery taken for sending, with everything needed to
@@ -57,17 +72,35 @@ type LeasedDelivery struct {
 // LeaseDeliveries takes up to p.Limit due deliveries of active webhooks,
 // oldest due first, and returns them with their event and webhook.
 func (s *Store) LeaseDeliveries(ctx context.Context, p LeaseParams) ([]LeasedDelivery, error) {
+	l, err := s.LeaseDue(ctx, p)
+	return l.Deliveries, err
+}
+
+// Lease is what LeaseDue took, and what it left out.
+type Lease struct {
+	Deliveries []LeasedDelivery
+	// OwnersAtCap are the owners with due deliveries this lease left for
+	// their owner's cap: until one of their sends ends, or another owner's
+	// due deliveries are gone, they can take no more.
+	OwnersAtCap []string
+}
+
+// LeaseDue is LeaseDeliveries that also says which owners were held to
+// their cap, so the caller need not wait for their due deliveries.
+func (s *Store) LeaseDue(ctx context.Context, p LeaseParams) (Lease, error) {
 	if p.Limit <= 0 {
-		return nil, nil
+		return Lease{}, nil
 	}
 	now := s.Now()
 	token := NewID()
 	var out []LeasedDelivery
+	var capped []string
 	err := s.inTx(ctx, func(tx *txn) error {
-		ids, err := s.pickDue(ctx, tx, p, now)
+		ids, atCap, err := s.pickDue(ctx, tx, p, now)
 		if err != nil {
 			return err
 		}
+		capped = atCap
 		if len(ids) == 0 {
 			return nil
 		}
@@ -89,9 +122,9 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p LeaseParams) ([]LeasedDel
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: lease deliveries: %w", err)
+		return Lease{}, fmt.Errorf("store: lease deliveries: %w", err)
 	}
-	return out, nil
+	return Lease{Deliveries: out, OwnersAtCap: capped}, nil
 }
 
 // dueWindow is how many of the oldest due deliveries pickDue and NextDueAt
@@ -100,16 +133,33 @@ func (s *Store) LeaseDeliveries(ctx context.Context, p LeaseParams) ([]LeasedDel
 // taken is work (a window of four leases ran 15% slower under a backlog).
 func dueWindow(limit int) int { return min(limit+64, 1000) }
 
+// paceBudget is how many deliveries of a webhook limited to rate a second
+// one lease may take: as many as the rate allows within horizon, and at
+// least one. The dispatcher leases a paced webhook again only when its
+// next permitted send time has come, so no leased delivery waits long for
+// its turn while it holds a worker.
+func paceBudget(rate int, horizon time.Duration) int {
+	return max(1, int(time.Duration(rate)*horizon/time.Second))
+}
+
+// dueRow is one due delivery the window read.
+type dueRow struct {
+	id, webhook, owner string
+	active             bool
+	rate               int
+}
+
 // pickDue chooses up to p.Limit due deliveries of active webhooks to lease,
 // oldest due first, leaving out p.SkipWebhooks and any past a webhook's
-// cap. It reads a bounded window of the oldest due deliveries first, which
-// usually holds enough. When that window is full of deliveries it cannot
-// take, those of a webhook at its cap or paused with a backlog of
-// thousands, reading on would cost a pass over that whole backlog on every
-// lease; it asks each active webhook with room and due deliveries for its
-// own oldest instead, through the (webhook_id, status, next_attempt_at)
-// index.
-func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Time) ([]any, error) {
+// cap, its pacing budget or its owner's cap. It reads a bounded window of
+// the oldest due deliveries first, which usually holds enough. When that
+// window is full of deliveries it cannot take, those of a webhook or owner
+// at its cap or of a webhook paused with a backlog of thousands, reading on
+// would cost a pass over that whole backlog on every lease; it asks each
+// active webhook with room and due deliveries for its own oldest instead,
+// through the (webhook_id, status, next_attempt_at) index. It also returns
+// the owners whose due deliveries it left for their owner's cap.
+func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Time) ([]any, []string, error) {
 	// On PostgreSQL SKIP LOCKED lets several processes lease side by side
 	// without waiting on each other's rows; rows read but not taken are
 	// unlocked at commit, unchanged.
@@ -121,97 +171,212 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 	for _, id := range p.SkipWebhooks {
 		skip[id] = true
 	}
-	taken := map[string]int{}
+	free := p.FreeWorkers
+	if free <= 0 {
+		free = p.Limit
+	}
+	taken := map[string]int{}      // by webhook
+	ownerTaken := map[string]int{} // by owner
+	rate := map[string]int{}       // rate limit by webhook, as read
 	picked := map[string]bool{}
 	var ids []any
-	// room is how many more of webhook's deliveries this lease may take.
-	room := func(webhook string) int {
-		left := p.Limit - len(ids)
+	atCapSet := map[string]bool{} // owners left out for their cap
+	capped := func() []string {
+		out := make([]string, 0, len(atCapSet))
+		for o := range atCapSet {
+			out = append(out, o)
+		}
+		return out
+	}
+
+	window := dueWindow(p.Limit)
+	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.webhook_id, w.user_id, w.is_active, w.rate_limit FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+		WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+		ORDER BY d.next_attempt_at LIMIT `+strconv.Itoa(window)+lock, s.d.t(now))
+	if err != nil {
+		return nil, nil, err
+	}
+	// Read whole before taking any: deciding an owner's room may need
+	// another query, which cannot run beside open rows in a transaction.
+	due := make([]dueRow, 0, window)
+	for rows.Next() {
+		var r dueRow
+		var rl sql.NullInt64
+		if err := rows.Scan(&r.id, &r.webhook, &r.owner, &r.active, &rl); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		r.rate = int(rl.Int64)
+		rate[r.webhook] = r.rate
+		due = append(due, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+
+	// all is every active webhook with a pending delivery, read once and
+	// only when needed.
+	var all []webhookDue
+	var allRead bool
+	byDue := func() ([]webhookDue, error) {
+		if !allRead {
+			var err error
+			if all, err = s.activeWebhooksByDue(ctx, tx); err != nil {
+				return nil, err
+			}
+			for _, w := range all {
+				rate[w.id] = w.rate
+			}
+			allRead = true
+		}
+		return all, nil
+	}
+	// hookRoom is how many more of webhook's deliveries its own caps let
+	// this lease take: its cap in flight and what its rate allows now.
+	hookRoom := func(webhook string) int {
+		if skip[webhook] {
+			return 0
+		}
+		left := p.Limit
 		if p.PerWebhook > 0 {
-			left = min(left, p.PerWebhook-p.InFlight[webhook]-taken[webhook])
+			left = p.PerWebhook - p.InFlight[webhook] - taken[webhook]
+		}
+		if r := rate[webhook]; r > 0 && p.PaceHorizon > 0 {
+			left = min(left, paceBudget(r, p.PaceHorizon)-taken[webhook])
 		}
 		return left
 	}
-	take := func(id, webhook string) {
+	// waiting holds the owners with due deliveries that their webhooks'
+	// caps would let go now: the window knows them all when it held every
+	// due delivery, and the per-webhook probe otherwise. A webhook waiting
+	// out its rate limit, or at its cap, does not make its owner wait for
+	// workers, so it does not hold others to their share. Read once, and
+	// only when an owner reaches its share.
+	var waiting map[string]bool
+	othersWaiting := func(owner string) (bool, error) {
+		if waiting == nil {
+			waiting = map[string]bool{}
+			if len(due) < window {
+				for _, r := range due {
+					if r.active && hookRoom(r.webhook) > 0 {
+						waiting[r.owner] = true
+					}
+				}
+			} else {
+				ws, err := byDue()
+				if err != nil {
+					return false, err
+				}
+				for _, w := range ws {
+					if !w.due.After(now) && hookRoom(w.id) > 0 {
+						waiting[w.owner] = true
+					}
+				}
+			}
+		}
+		return len(waiting) > 1 || len(waiting) == 1 && !waiting[owner], nil
+	}
+	// room is how many more of webhook's deliveries this lease may take.
+	room := func(webhook, owner string) (int, error) {
+		left := min(p.Limit-len(ids), hookRoom(webhook))
+		if left <= 0 || p.PerOwner <= 0 {
+			return left, nil
+		}
+		if share := p.PerOwner - p.OwnerInFlight[owner] - ownerTaken[owner]; share > 0 {
+			return min(left, share), nil
+		}
+		// Past its share only while no other owner has due deliveries to
+		// send, and never into the last PerOwner free workers, which stay
+		// free for the next owner whose deliveries fall due.
+		spare := free - p.PerOwner - len(ids)
+		if spare <= 0 {
+			atCapSet[owner] = true
+			return 0, nil
+		}
+		others, err := othersWaiting(owner)
+		if err != nil {
+			return 0, err
+		}
+		if others {
+			atCapSet[owner] = true
+			return 0, nil
+		}
+		return min(left, spare), nil
+	}
+	take := func(id, webhook, owner string) {
 		taken[webhook]++
+		ownerTaken[owner]++
 		picked[id] = true
 		ids = append(ids, id)
 	}
 
-	window := dueWindow(p.Limit)
-	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.webhook_id, w.is_active FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-		WHERE d.status = 'pending' AND d.next_attempt_at <= $1
-		ORDER BY d.next_attempt_at LIMIT `+strconv.Itoa(window)+lock, s.d.t(now))
-	if err != nil {
-		return nil, err
-	}
-	read := 0
-	for rows.Next() {
-		read++
-		var id, webhook string
-		var active bool
-		if err := rows.Scan(&id, &webhook, &active); err != nil {
-			rows.Close()
-			return nil, err
+	for _, r := range due {
+		if !r.active || skip[r.webhook] {
+			continue
 		}
-		if active && !skip[webhook] && room(webhook) > 0 {
-			take(id, webhook)
+		n, err := room(r.webhook, r.owner)
+		if err != nil {
+			return nil, nil, err
+		}
+		if n > 0 {
+			take(r.id, r.webhook, r.owner)
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(ids) == p.Limit || read < window {
+	if len(ids) == p.Limit || len(due) < window {
 		// Enough, or the window held every due delivery.
-		return ids, nil
+		return ids, capped(), nil
 	}
 
 	// Active webhooks with room and due deliveries, oldest due first.
-	all, err := s.activeWebhooksByDue(ctx, tx)
+	ws, err := byDue()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var webhooks []string
-	for _, w := range all {
+	for _, w := range ws {
 		if w.due.After(now) {
 			break
 		}
-		if !skip[w.id] && room(w.id) > 0 {
-			webhooks = append(webhooks, w.id)
+		if skip[w.id] {
+			continue
 		}
-	}
-	for _, webhook := range webhooks {
-		want := room(webhook)
+		want, err := room(w.id, w.owner)
+		if err != nil {
+			return nil, nil, err
+		}
 		if want <= 0 {
 			continue
 		}
 		// Past the ones the window already took.
 		rows, err := tx.QueryContext(ctx, `SELECT d.id FROM deliveries d
 			WHERE d.webhook_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2
-			ORDER BY d.next_attempt_at LIMIT $3`+lock, webhook, s.d.t(now), want+taken[webhook])
+			ORDER BY d.next_attempt_at LIMIT $3`+lock, w.id, s.d.t(now), want+taken[w.id])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		var got []string
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
 				rows.Close()
-				return nil, err
+				return nil, nil, err
 			}
-			if !picked[id] && room(webhook) > 0 {
-				take(id, webhook)
+			if !picked[id] {
+				got = append(got, id)
 			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		for _, id := range got[:min(len(got), want)] {
+			take(id, w.id, w.owner)
 		}
 		if len(ids) == p.Limit {
 			break
 		}
 	}
-	return ids, nil
+	return ids, capped(), nil
 }
 
 // loadLeased appends what sending needs of each leased delivery in ids.
@@ -453,17 +618,21 @@ func (s *Store) ReleaseAllLeases(ctx context.Context) (int64, error) {
 }
 
 // NextDueAt returns when the next pending delivery of an active webhook not
-// in skip falls due (possibly in the past), or nil if there is none. Like
-// pickDue it reads a bounded window of the oldest pending deliveries, and
-// asks webhook by webhook only when that window belongs wholly to skipped
-// or paused webhooks.
-func (s *Store) NextDueAt(ctx context.Context, skip []string) (*time.Time, error) {
+// in skip, and not of an owner in skipOwners, falls due (possibly in the
+// past), or nil if there is none. Like pickDue it reads a bounded window of
+// the oldest pending deliveries, and asks webhook by webhook only when that
+// window belongs wholly to skipped or paused webhooks.
+func (s *Store) NextDueAt(ctx context.Context, skip []string, skipOwners ...string) (*time.Time, error) {
 	skipped := make(map[string]bool, len(skip))
 	for _, id := range skip {
 		skipped[id] = true
 	}
+	ownerSkipped := make(map[string]bool, len(skipOwners))
+	for _, id := range skipOwners {
+		ownerSkipped[id] = true
+	}
 	window := dueWindow(0)
-	rows, err := s.read.QueryContext(ctx, `SELECT d.next_attempt_at, d.webhook_id, w.is_active FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+	rows, err := s.read.QueryContext(ctx, `SELECT d.next_attempt_at, d.webhook_id, w.user_id, w.is_active FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.status = 'pending' ORDER BY d.next_attempt_at LIMIT `+strconv.Itoa(window))
 	if err != nil {
 		return nil, fmt.Errorf("store: next due delivery: %w", err)
@@ -473,12 +642,12 @@ func (s *Store) NextDueAt(ctx context.Context, skip []string) (*time.Time, error
 	for rows.Next() {
 		read++
 		var t time.Time
-		var webhook string
+		var webhook, owner string
 		var active bool
-		if err := rows.Scan(scanTime{&t}, &webhook, &active); err != nil {
+		if err := rows.Scan(scanTime{&t}, &webhook, &owner, &active); err != nil {
 			return nil, fmt.Errorf("store: next due delivery: %w", err)
 		}
-		if active && !skipped[webhook] {
+		if active && !skipped[webhook] && !ownerSkipped[owner] {
 			return &t, nil
 		}
 	}
@@ -494,26 +663,27 @@ func (s *Store) NextDueAt(ctx context.Context, skip []string) (*time.Time, error
 		return nil, fmt.Errorf("store: next due delivery: %w", err)
 	}
 	for _, w := range all {
-		if !skipped[w.id] {
+		if !skipped[w.id] && !ownerSkipped[w.owner] {
 			return &w.due, nil
 		}
 	}
 	return nil, nil
 }
 
-// webhookDue is an active webhook and when its earliest pending delivery
-// falls due.
+// webhookDue is an active webhook, its owner and rate limit, and when its
+// earliest pending delivery falls due.
 type webhookDue struct {
-	id  string
-	due time.Time
+	id, owner string
+	rate      int
+	due       time.Time
 }
 
 // activeWebhooksByDue lists the active webhooks that have a pending
 // delivery, earliest due first: one probe per webhook of the (webhook_id,
 // status, next_attempt_at) index, however long each one's backlog.
 func (s *Store) activeWebhooksByDue(ctx context.Context, q queryer) ([]webhookDue, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, due FROM (
-			SELECT w.id, (SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending') AS due
+	rows, err := q.QueryContext(ctx, `SELECT id, user_id, rate_limit, due FROM (
+			SELECT w.id, w.user_id, w.rate_limit, (SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending') AS due
 			FROM webhooks w WHERE w.is_active = TRUE) AS x
 		WHERE due IS NOT NULL ORDER BY due`)
 	if err != nil {
@@ -523,9 +693,11 @@ func (s *Store) activeWebhooksByDue(ctx context.Context, q queryer) ([]webhookDu
 	var out []webhookDue
 	for rows.Next() {
 		var w webhookDue
-		if err := rows.Scan(&w.id, scanTime{&w.due}); err != nil {
+		var rate sql.NullInt64
+		if err := rows.Scan(&w.id, &w.owner, &rate, scanTime{&w.due}); err != nil {
 			return nil, err
 		}
+		w.rate = int(rate.Int64)
 		out = append(out, w)
 	}
 	return out, rows.Err()

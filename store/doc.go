@@ -31,4 +31,12 @@
 // Completions are fenced by the lease token, so a worker whose lease expired
 // and was taken over cannot overwrite the newer owner's outcome.
 // webhook_logs is append-only, one row per attempt.
+//
+// A lease takes due deliveries oldest first within caps its caller gives
+// it, from its own count of sends in flight: per webhook, per owner (an
+// owner past its share only while no other owner has due deliveries that
+// could go now, and never into the last share of free workers) and, for a
+// rate-limited webhook, what its rate allows now. With several processes
+// on PostgreSQL each counts only its own sends, so the caps hold per
+// process.
 package store
