@@ -144,6 +144,7 @@ type serveConfig struct {
 	disableAfter, retention, secretGrace, loginWindow                                time.Duration
 	migrate, allowPrivate, requireHTTPS, console, inbox                              bool
 	workers, perWebhook, disableMinFailures, loginMaxFailures                        int
+	maxWebhooksPerOwner, maxDeliveriesPerRequest                                     int
 }
 
 func serveFlags() (*flagSet, *serveConfig) {
@@ -187,6 +188,8 @@ func serveFlags() (*flagSet, *serveConfig) {
 	dur(&c.disableAfter, "disable-after", "WEBHOOKD_DISABLE_AFTER", 72*time.Hour, "disable a webhook whose every attempt has failed for this long (0: never)")
 	num(&c.disableMinFailures, "disable-min-failures", "WEBHOOKD_DISABLE_MIN_FAILURES", 20, "and that has at least this many consecutive failed attempts")
 	dur(&c.retention, "retention", "WEBHOOKD_RETENTION", 720*time.Hour, "delete logs and finished deliveries older than this (0: keep everything)")
+	num(&c.maxWebhooksPerOwner, "max-webhooks-per-owner", "WEBHOOKD_MAX_WEBHOOKS_PER_OWNER", 100, "webhooks one user may have (0: no limit)")
+	num(&c.maxDeliveriesPerRequest, "max-deliveries-per-request", "WEBHOOKD_MAX_DELIVERIES_PER_REQUEST", 100000, "deliveries one publish request may create, its events times their matching webhooks (0: no limit)")
 	boolean(&c.console, "console", "WEBHOOKD_CONSOLE", true, "serve the web console at /")
 	boolean(&c.inbox, "inbox", "WEBHOOKD_INBOX", true, "serve the development inbox at /inbox/NAME, which webhooks may target on this process's own port without --allow-private-targets")
 	str(&c.metricsAddr, "metrics-addr", "WEBHOOKD_METRICS_ADDR", "", "serve /metrics on this address instead of --addr")
@@ -234,6 +237,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if c.leaseDuration < 0 || c.secretGrace < 0 || c.disableAfter < 0 || c.retention < 0 || c.loginWindow <= 0 || c.loginMaxFailures < 0 || c.disableMinFailures < 0 {
 		return errors.New("--lease-duration, --secret-grace, --disable-after, --retention, --login-max-failures and --disable-min-failures must not be negative, --login-window must be positive")
 	}
+	if c.maxWebhooksPerOwner < 0 || c.maxDeliveriesPerRequest < 0 {
+		return errors.New("--max-webhooks-per-owner and --max-deliveries-per-request must not be negative")
+	}
 	if c.leaseDuration > 0 && c.leaseDuration <= c.deliveryTimeout {
 		return fmt.Errorf("--lease-duration %s must be longer than --delivery-timeout %s, or a slow send would be taken over while it runs", c.leaseDuration, c.deliveryTimeout)
 	}
@@ -252,7 +258,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		logger.Warn("--allow-private-targets is set: webhooks may reach loopback, private and link-local addresses, including cloud metadata endpoints; use it only for development or on a trusted private network")
 	}
 
-	st, err := store.Open(ctx, c.db, store.WithAutoDisable(store.AutoDisable{After: c.disableAfter, MinFailures: int64(c.disableMinFailures)}))
+	st, err := store.Open(ctx, c.db, store.WithAutoDisable(store.AutoDisable{After: c.disableAfter, MinFailures: int64(c.disableMinFailures)}),
+		store.WithMaxWebhooksPerOwner(c.maxWebhooksPerOwner), store.WithMaxDeliveriesPerRequest(c.maxDeliveriesPerRequest))
 	if err != nil {
 		return err
 	}
@@ -343,10 +350,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	var background sync.WaitGroup
-	background.Add(2)
+	background.Add(3)
 	go func() {
 		defer background.Done()
 		st.ListenForWork(bgCtx, dispatcher.Wake, logger)
+	}()
+	go func() {
+		defer background.Done()
+		// Fan-outs a stopped process left half done: at start, then now
+		// and then for those another process (PostgreSQL) left.
+		st.RunFanOuts(bgCtx, time.Minute, dispatcher.Wake, logger)
 	}()
 	go func() {
 		defer background.Done()

@@ -39,6 +39,7 @@ type Store struct {
 	admin bool   // opened by ForAdmin: no process lock
 
 	autoDisableRule AutoDisable
+	limits          limits
 	reads           *readStmts
 	stmts           *writeStmts // serving SQLite only: the writer's prepared statements
 
