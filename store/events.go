@@ -19,10 +19,10 @@ const IdempotencyWindow = 24 * time.Hour
 
 // PublishParams is one event to accept.
 type PublishParams struct {
-	UserID         string
-	Type           string
-	Payload        []byte // compacted JSON
-	OccurredAt     time.Time
+	UserID     string
+	Type       string
+	Payload    []byte // compacted JSON
+	OccurredAt time.Time
 	// HasTimestamp says OccurredAt came with the event rather than from
 	// the clock: only then must an idempotent replay match it.
 	HasTimestamp   bool
