@@ -398,7 +398,8 @@ func concurrentRequests(t *testing.T, s *testServer, token string) {
 		for i := range n {
 			wg.Go(func() {
 				results[i], errs[i] = s.send(http.MethodPost, "/api/v1/events", token,
-					map[string]any{"event": "message.new", "data": i, "idempotencyKey": "same"})
+					// One publish retried: the same content each time.
+					map[string]any{"event": "message.new", "data": 1, "idempotencyKey": "same"})
 			})
 		}
 		wg.Wait()
