@@ -131,8 +131,13 @@ func (s *Store) publishBatch(ctx context.Context, tx *txn, batch []PublishParams
 		if p.IdempotencyKey != "" {
 			k := [2]string{p.UserID, p.IdempotencyKey}
 			if j, ok := firstWithKey[k]; ok {
-				q := batch[j]
-				if !sameContent(q.Type, q.Payload, q.OccurredAt.UTC().Truncate(time.Millisecond), p) {
+				// Against the event key j resolved to: an earlier one
+				// when j replays it, else j as it will be stored.
+				e := results[j].Event
+				if !results[j].Duplicate {
+					e = Event{Type: batch[j].Type, Payload: batch[j].Payload, OccurredAt: batch[j].OccurredAt.UTC().Truncate(time.Millisecond)}
+				}
+				if !sameContent(e.Type, e.Payload, e.OccurredAt, p) {
 					return nil, &IdempotencyConflictError{Index: i, Key: p.IdempotencyKey}
 				}
 				sameAs[i] = j
