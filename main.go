@@ -886,7 +886,9 @@ allow private targets, since the receiver listens on 127.0.0.1).`)
 	ln.Close()
 	serveArgs := []string{"--addr", addr, "--db", db, "--allow-private-targets", "--log-level", "error",
 		"--retry-schedule", retrySchedule, "--retention", "0", "--login-max-failures", "0",
-		"--workers", strconv.Itoa(workers), "--max-in-flight-per-webhook", strconv.Itoa(perWebhook)}
+		"--workers", strconv.Itoa(workers), "--max-in-flight-per-webhook", strconv.Itoa(perWebhook),
+		// --webhooks may ask for more than one owner's default allowance.
+		"--max-webhooks-per-owner", "0", "--max-deliveries-per-request", "0"}
 	serveCtx, stopServe := context.WithCancel(ctx)
 	defer stopServe()
 	serveDone := make(chan error, 1)
