@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -306,5 +307,44 @@ func TestIdempotencyKeyContent(t *testing.T) {
 		if res, err := s.PublishEvents(ctx, []store.PublishParams{o}); err != nil || res[0].Duplicate {
 			t.Errorf("another owner's msg_123: %+v, %v; want a new event", res, err)
 		}
+	})
+}
+
+// TestRunFanOutsFinishesLeftovers runs the background resumer serve starts
+// over a fan-out left undone: it creates the deliveries, wakes the
+// dispatcher, and stops with its context.
+func TestRunFanOutsFinishesLeftovers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		u := newUser(t, s, "left@x.io")
+		for range 3 {
+			newWebhook(t, s, u.ID, "*")
+		}
+		s.SetFanOutChunk(2, nil)
+		if _, err := s.PublishWithoutFanOut(ctx, events(u.ID, "message.new", 5)); err != nil {
+			t.Fatal(err)
+		}
+		woken := make(chan struct{}, 1)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.RunFanOuts(ctx, time.Hour, func() {
+				select {
+				case woken <- struct{}{}:
+				default:
+				}
+			}, slog.New(slog.DiscardHandler))
+		}()
+		select {
+		case <-woken:
+		case <-time.After(30 * time.Second):
+			t.Fatal("RunFanOuts did not wake the dispatcher within 30 s")
+		}
+		if _, del, pairs, pending, err := s.FanOutCounts(ctx, u.ID); err != nil || del != 15 || pairs != 15 || pending != 0 {
+			t.Errorf("after RunFanOuts: %d deliveries over %d pairs, %d pending, %v; want 15, 15, 0", del, pairs, pending, err)
+		}
+		cancel()
+		<-done
 	})
 }
