@@ -93,6 +93,12 @@ func TestE2EBench(t *testing.T) {
 		checkBenchReport(t, r, 900)
 	})
 
+	t.Run("more webhooks than an owner's default allowance", func(t *testing.T) {
+		// The benchmarked webhookd lifts --max-webhooks-per-owner (100).
+		r := mustWebhookd(t, nil, "", "bench", "--events", "2", "--webhooks", "101")
+		checkBenchReport(t, r, 202)
+	})
+
 	t.Run("steady rate", func(t *testing.T) {
 		r := mustWebhookd(t, nil, "", "bench", "--duration", "1s", "--rate", "100")
 		checkBenchReport(t, r, 100)

@@ -144,6 +144,7 @@ type serveConfig struct {
 	disableAfter, retention, secretGrace, loginWindow                                time.Duration
 	migrate, allowPrivate, requireHTTPS, console, inbox                              bool
 	workers, perWebhook, disableMinFailures, loginMaxFailures                        int
+	maxWebhooksPerOwner, maxDeliveriesPerRequest                                     int
 
 	maxPasswordChecks int // 0: twice GOMAXPROCS
 	perOwner          int
@@ -192,6 +193,8 @@ func serveFlags() (*flagSet, *serveConfig) {
 	dur(&c.disableAfter, "disable-after", "WEBHOOKD_DISABLE_AFTER", 72*time.Hour, "disable a webhook whose every attempt has failed for this long (0: never)")
 	num(&c.disableMinFailures, "disable-min-failures", "WEBHOOKD_DISABLE_MIN_FAILURES", 20, "and that has at least this many consecutive failed attempts")
 	dur(&c.retention, "retention", "WEBHOOKD_RETENTION", 720*time.Hour, "delete logs and finished deliveries older than this (0: keep everything)")
+	num(&c.maxWebhooksPerOwner, "max-webhooks-per-owner", "WEBHOOKD_MAX_WEBHOOKS_PER_OWNER", 100, "webhooks one user may have (0: no limit)")
+	num(&c.maxDeliveriesPerRequest, "max-deliveries-per-request", "WEBHOOKD_MAX_DELIVERIES_PER_REQUEST", 100000, "deliveries one publish request may create, its events times their matching webhooks (0: no limit)")
 	boolean(&c.console, "console", "WEBHOOKD_CONSOLE", true, "serve the web console at /")
 	boolean(&c.inbox, "inbox", "WEBHOOKD_INBOX", true, "serve the development inbox at /inbox/NAME, which webhooks may target on this process's own port without --allow-private-targets")
 	str(&c.metricsAddr, "metrics-addr", "WEBHOOKD_METRICS_ADDR", "", "serve /metrics on this address instead of --addr")
@@ -250,6 +253,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		// every login slower.
 		c.maxPasswordChecks = 2 * runtime.GOMAXPROCS(0)
 	}
+	if c.maxWebhooksPerOwner < 0 || c.maxDeliveriesPerRequest < 0 {
+		return errors.New("--max-webhooks-per-owner and --max-deliveries-per-request must not be negative")
+	}
 	if c.leaseDuration > 0 && c.leaseDuration <= c.deliveryTimeout {
 		return fmt.Errorf("--lease-duration %s must be longer than --delivery-timeout %s, or a slow send would be taken over while it runs", c.leaseDuration, c.deliveryTimeout)
 	}
@@ -268,7 +274,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		logger.Warn("--allow-private-targets is set: webhooks may reach loopback, private and link-local addresses, including cloud metadata endpoints; use it only for development or on a trusted private network")
 	}
 
-	st, err := store.Open(ctx, c.db, store.WithAutoDisable(store.AutoDisable{After: c.disableAfter, MinFailures: int64(c.disableMinFailures)}))
+	st, err := store.Open(ctx, c.db, store.WithAutoDisable(store.AutoDisable{After: c.disableAfter, MinFailures: int64(c.disableMinFailures)}),
+		store.WithMaxWebhooksPerOwner(c.maxWebhooksPerOwner), store.WithMaxDeliveriesPerRequest(c.maxDeliveriesPerRequest))
 	if err != nil {
 		return err
 	}
@@ -362,10 +369,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	var background sync.WaitGroup
-	background.Add(2)
+	background.Add(3)
 	go func() {
 		defer background.Done()
 		st.ListenForWork(bgCtx, dispatcher.Wake, logger)
+	}()
+	go func() {
+		defer background.Done()
+		// Fan-outs a stopped process left half done: at start, then now
+		// and then for those another process (PostgreSQL) left.
+		st.RunFanOuts(bgCtx, time.Minute, dispatcher.Wake, logger)
 	}()
 	go func() {
 		defer background.Done()
@@ -941,7 +954,9 @@ allow private targets, since the receiver listens on 127.0.0.1).`)
 	ln.Close()
 	serveArgs := []string{"--addr", addr, "--db", db, "--allow-private-targets", "--log-level", "error",
 		"--retry-schedule", retrySchedule, "--retention", "0", "--login-max-failures", "0",
-		"--workers", strconv.Itoa(workers), "--max-in-flight-per-webhook", strconv.Itoa(perWebhook)}
+		"--workers", strconv.Itoa(workers), "--max-in-flight-per-webhook", strconv.Itoa(perWebhook),
+		// --webhooks may ask for more than one owner's default allowance.
+		"--max-webhooks-per-owner", "0", "--max-deliveries-per-request", "0"}
 	serveCtx, stopServe := context.WithCancel(ctx)
 	defer stopServe()
 	serveDone := make(chan error, 1)

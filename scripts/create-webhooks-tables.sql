@@ -173,6 +173,19 @@ CREATE INDEX deliveries_webhook_id_idx ON deliveries (webhook_id, status, next_a
 -- test sends made before this column existed are found by their log rows.
 ALTER TABLE deliveries ADD COLUMN test BOOLEAN NOT NULL DEFAULT FALSE;
 
+-- 00005_fanouts.sql
+-- Events whose deliveries are still being created: a large fan-out is
+-- committed with its events and then inserted in short transactions, so it
+-- never holds the writer long. after_webhook_id is the progress (deliveries
+-- exist for the event's matching webhooks up to it), last_webhook_id the
+-- greatest webhook the event matched when it was accepted; a restart resumes
+-- from the row.
+CREATE TABLE fanouts (
+    event_id         TEXT PRIMARY KEY REFERENCES events (id) ON DELETE CASCADE,
+    after_webhook_id TEXT NOT NULL DEFAULT '',
+    last_webhook_id  TEXT NOT NULL
+);
+
 -- goose's version table, created exactly as goose v3 creates it for
 -- PostgreSQL. goose writes version 0 when it creates the table and then one
 -- row per applied migration; ids come from the identity column (not written
@@ -190,5 +203,6 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (1, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (2, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (4, true);
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (5, true);
 
 COMMIT;

@@ -74,13 +74,33 @@ func TestPublishBatch(t *testing.T) {
 			var first batchResult
 			s.call(t, http.MethodPost, "/api/v1/events/batch", token, map[string]any{"events": []map[string]any{
 				{"event": "message.new", "data": 1, "idempotencyKey": "batch-k2"},
-				{"event": "message.new", "data": 2, "idempotencyKey": "batch-k2"},
-				{"event": "message.new", "data": 3, "idempotencyKey": "batch-k1"},
+				{"event": "message.new", "data": 1, "idempotencyKey": "batch-k2"},
+				{"event": "message.new", "data": []int{2}, "idempotencyKey": "batch-k1"},
 			}}, http.StatusAccepted, &first)
 			if len(first.Data) != 3 || first.Data[0].Replayed || !first.Data[1].Replayed || first.Data[1].ID != first.Data[0].ID || !first.Data[2].Replayed {
 				t.Errorf("results = %+v; want the first new, the second its replay, the third a replay of the earlier batch's key", first.Data)
 			}
 			// Only the first of the three is new.
+			wantPending(t, 4, 3)
+
+			// A key used again with other content is refused, naming the
+			// event, and none of the batch is published (issue 12, item 5).
+			for name, events := range map[string][]map[string]any{
+				"against an earlier batch": {
+					{"event": "message.new", "data": 9, "idempotencyKey": "batch-k3"},
+					{"event": "message.new", "data": []int{3}, "idempotencyKey": "batch-k1"},
+				},
+				"within the batch": {
+					{"event": "message.new", "data": 9, "idempotencyKey": "batch-k3"},
+					{"event": "message.new", "data": 10, "idempotencyKey": "batch-k3"},
+				},
+			} {
+				e := wantError(t, s.do(t, http.MethodPost, "/api/v1/events/batch", token, map[string]any{"events": events}),
+					http.StatusUnprocessableEntity, "events[1].idempotencyKey")
+				if !strings.Contains(e.Message, "events[1].idempotencyKey") || !strings.Contains(e.Message, "different content") {
+					t.Errorf("%s: message %q, want it to name events[1].idempotencyKey and say why", name, e.Message)
+				}
+			}
 			wantPending(t, 4, 3)
 		})
 

@@ -48,8 +48,15 @@ func (s *Server) handleEventPublish(w http.ResponseWriter, r *http.Request) erro
 		return invalid(bad...)
 	}
 	results, err := s.publisher.PublishEvents(r.Context(), []store.PublishParams{p})
+	if conflict := (*store.IdempotencyConflictError)(nil); errors.As(err, &conflict) {
+		field := "idempotencyKey"
+		if req.IdempotencyKey == nil {
+			field = "Idempotency-Key"
+		}
+		return idempotencyConflict(field, conflict.Key)
+	}
 	if err != nil {
-		return err
+		return publishError(err)
 	}
 	res := results[0]
 	if res.Duplicate {
@@ -96,7 +103,7 @@ func (s *Server) publishParams(req eventPublishRequest, key string, hasKey bool,
 		if err != nil {
 			bad = append(bad, FieldError{prefix + "timestamp", "must be an RFC 3339 time such as 2024-01-01T12:00:00.000Z"})
 		}
-		p.OccurredAt = t
+		p.OccurredAt, p.HasTimestamp = t, true
 	}
 	if hasKey {
 		if msg := validateIdempotencyKey(key); msg != "" {
@@ -176,8 +183,11 @@ func (s *Server) handleEventPublishBatch(w http.ResponseWriter, r *http.Request)
 		return invalid(bad...)
 	}
 	results, err := s.publisher.PublishEvents(r.Context(), batch)
+	if conflict := (*store.IdempotencyConflictError)(nil); errors.As(err, &conflict) {
+		return idempotencyConflict(fmt.Sprintf("events[%d].idempotencyKey", conflict.Index), conflict.Key)
+	}
 	if err != nil {
-		return err
+		return publishError(err)
 	}
 	out := eventBatchResponse{Data: make([]eventBatchResult, len(results))}
 	wake := false
@@ -189,6 +199,25 @@ func (s *Server) handleEventPublishBatch(w http.ResponseWriter, r *http.Request)
 		s.waker.Wake()
 	}
 	return s.json(w, http.StatusAccepted, out)
+}
+
+// idempotencyConflict answers a key used again with different content: 422,
+// as the IETF Idempotency-Key draft asks, naming where the key was given.
+// Replaying the first event would drop the new content without a word.
+func idempotencyConflict(field, key string) *Error {
+	e := errorf(http.StatusUnprocessableEntity, "%s %q was already used with different content (another event, data or timestamp) within %d hours: use a new key for a new event",
+		field, key, int(store.IdempotencyWindow.Hours()))
+	e.Details = []FieldError{{field, fmt.Sprintf("%q was already used with different content", key)}}
+	return e
+}
+
+// publishError names the limit a refused publish ran into.
+func publishError(err error) error {
+	if limit := (*store.DeliveryLimitError)(nil); errors.As(err, &limit) {
+		return errorf(http.StatusBadRequest, "the events would create %d deliveries, more than the limit of %d per request (--max-deliveries-per-request): send fewer events per request",
+			limit.Deliveries, limit.Limit)
+	}
+	return err
 }
 
 // prefixed names a batch item's decoding error by its place in the batch:

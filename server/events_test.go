@@ -205,26 +205,38 @@ func TestIdempotency(t *testing.T) {
 		}
 
 		t.Run("body key", func(t *testing.T) {
-			first, _ := publish(t, token, map[string]any{"event": "message.new", "data": map[string]int{"v": 1}, "idempotencyKey": "order-1"})
-			again, resp := publish(t, token, map[string]any{"event": "message.new", "data": map[string]int{"v": 2}, "idempotencyKey": "order-1"})
+			first, _ := publish(t, token, map[string]any{"event": "message.new", "data": map[string]int{"v": 1, "w": 2}, "idempotencyKey": "order-1"})
+			// The same content, members in another order and spaced
+			// differently, replays the first answer.
+			again, resp := publish(t, token, rawBody(`{"idempotencyKey":"order-1", "data": {"w":2, "v":1}, "event":"message.new"}`))
 			if again != first {
 				t.Errorf("repeat = %+v, want the first answer %+v", again, first)
 			}
 			if resp.Header.Get("Idempotent-Replayed") != "true" {
 				t.Errorf("Idempotent-Replayed = %q on a replay, want true", resp.Header.Get("Idempotent-Replayed"))
 			}
-			// Even another event type returns the first answer: the key names
-			// the publish, not the payload.
-			other, _ := publish(t, token, map[string]any{"event": "campaign.started", "data": 1, "idempotencyKey": "order-1"})
-			if other != first {
-				t.Errorf("repeat with another event = %+v, want the first answer %+v", other, first)
+			// Other content under the key is refused, not dropped
+			// (issue 12, item 5): 422 naming the key.
+			for name, body := range map[string]map[string]any{
+				"data":      {"event": "message.new", "data": map[string]int{"v": 2, "w": 2}, "idempotencyKey": "order-1"},
+				"event":     {"event": "campaign.started", "data": map[string]int{"v": 1, "w": 2}, "idempotencyKey": "order-1"},
+				"timestamp": {"event": "message.new", "data": map[string]int{"v": 1, "w": 2}, "timestamp": "2020-01-01T00:00:00Z", "idempotencyKey": "order-1"},
+			} {
+				resp := s.do(t, http.MethodPost, "/api/v1/events", token, body)
+				e := wantError(t, resp, http.StatusUnprocessableEntity, "idempotencyKey")
+				if !strings.Contains(e.Message, `idempotencyKey "order-1" was already used with different content`) {
+					t.Errorf("other %s: message %q, want it to name the key", name, e.Message)
+				}
+				if resp.Header.Get("Idempotent-Replayed") != "" {
+					t.Errorf("other %s: Idempotent-Replayed %q on a refusal", name, resp.Header.Get("Idempotent-Replayed"))
+				}
 			}
 			if p := s.pending(t, token, hook.ID); p != 1 {
-				t.Errorf("pending = %d after three publishes with one key, want 1", p)
+				t.Errorf("pending = %d after five publishes with one key, want 1", p)
 			}
 			var got eventJSON
 			s.call(t, http.MethodGet, "/api/v1/events/"+first.ID, token, nil, http.StatusOK, &got)
-			if string(got.Data) != `{"v":1}` || got.IdempotencyKey == nil || *got.IdempotencyKey != "order-1" {
+			if string(got.Data) != `{"v":1,"w":2}` || got.IdempotencyKey == nil || *got.IdempotencyKey != "order-1" {
 				t.Errorf("event = %+v (data %s), want the first data and key order-1", got, got.Data)
 			}
 		})
@@ -243,6 +255,11 @@ func TestIdempotency(t *testing.T) {
 			viaBody, _ := publish(t, token, map[string]any{"event": "message.new", "data": 1, "idempotencyKey": "order-2"})
 			if viaBody != first {
 				t.Errorf("body key after header key = %+v, want %+v", viaBody, first)
+			}
+			e := wantError(t, s.do(t, http.MethodPost, "/api/v1/events", token, map[string]any{"event": "message.new", "data": 2}, "Idempotency-Key", "order-2"),
+				http.StatusUnprocessableEntity, "Idempotency-Key")
+			if !strings.Contains(e.Message, `Idempotency-Key "order-2" was already used with different content`) {
+				t.Errorf("header key with other data: message %q, want it to name the key", e.Message)
 			}
 			if p := s.pending(t, token, hook.ID); p != 2 {
 				t.Errorf("pending = %d, want 2", p)
@@ -381,7 +398,8 @@ func concurrentRequests(t *testing.T, s *testServer, token string) {
 		for i := range n {
 			wg.Go(func() {
 				results[i], errs[i] = s.send(http.MethodPost, "/api/v1/events", token,
-					map[string]any{"event": "message.new", "data": i, "idempotencyKey": "same"})
+					// One publish retried: the same content each time.
+					map[string]any{"event": "message.new", "data": 1, "idempotencyKey": "same"})
 			})
 		}
 		wg.Wait()

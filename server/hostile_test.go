@@ -587,6 +587,22 @@ func hostileCases() []hostileCase {
 		// through a test send.
 		{name: "test eventType webhook.disabled", route: test, path: hook + "/test", body: map[string]any{"eventType": "webhook.disabled",
 			"payload": map[string]any{"webhookId": store.NewID(), "reason": "forged"}}, status: bad, fields: f("eventType"), msg: "webhook.disabled"},
+		// Issue 12, item 5: an idempotency key used again with other content
+		// (the set-up published order-1 as message.new with {"n":1}).
+		{name: "publish idempotency key reused with other data", route: publish, path: "/api/v1/events",
+			body: map[string]any{"event": "message.new", "data": map[string]int{"n": 2}, "idempotencyKey": "order-1"}, status: http.StatusUnprocessableEntity, fields: f("idempotencyKey"), msg: `"order-1" was already used`},
+		{name: "publish idempotency key reused with another event", route: publish, path: "/api/v1/events",
+			body: map[string]any{"event": "campaign.started", "data": map[string]int{"n": 1}, "idempotencyKey": "order-1"}, status: http.StatusUnprocessableEntity, fields: f("idempotencyKey")},
+		{name: "publish idempotency header reused with other data", route: publish, path: "/api/v1/events", body: map[string]any{"event": "message.new", "data": sqlDrop},
+			headers: []string{"Idempotency-Key", "order-1"}, status: http.StatusUnprocessableEntity, fields: f("Idempotency-Key")},
+		{name: "batch idempotency key reused with another timestamp", route: batch, path: "/api/v1/events/batch", body: map[string]any{"events": []any{
+			map[string]any{"event": "message.new", "data": 1, "idempotencyKey": "new-key"},
+			map[string]any{"event": "message.new", "data": map[string]int{"n": 1}, "timestamp": "2001-01-01T00:00:00Z", "idempotencyKey": "order-1"}}},
+			status: http.StatusUnprocessableEntity, fields: f("events[1].idempotencyKey")},
+		{name: "batch one idempotency key with two contents", route: batch, path: "/api/v1/events/batch", body: map[string]any{"events": []any{
+			map[string]any{"event": "message.new", "data": 1, "idempotencyKey": sqlQuote},
+			map[string]any{"event": "message.new", "data": 2, "idempotencyKey": sqlQuote}}},
+			status: http.StatusUnprocessableEntity, fields: f("events[1].idempotencyKey")},
 	}
 }
 

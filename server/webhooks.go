@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -269,6 +270,9 @@ func (s *Server) handleWebhookCreate(w http.ResponseWriter, r *http.Request) err
 		params.TimeoutSeconds = *p.TimeoutSeconds
 	}
 	hook, err := s.store.CreateWebhook(r.Context(), params)
+	if limit := (*store.WebhookLimitError)(nil); errors.As(err, &limit) {
+		return errorf(http.StatusBadRequest, "limit of %d webhooks per owner reached (--max-webhooks-per-owner): delete a webhook you no longer need, or ask the operator to raise the limit", limit.Limit)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,10 +19,13 @@ const IdempotencyWindow = 24 * time.Hour
 
 // PublishParams is one event to accept.
 type PublishParams struct {
-	UserID         string
-	Type           string
-	Payload        []byte // compacted JSON
-	OccurredAt     time.Time
+	UserID     string
+	Type       string
+	Payload    []byte // compacted JSON
+	OccurredAt time.Time
+	// HasTimestamp says OccurredAt came with the event rather than from
+	// the clock: only then must an idempotent replay match it.
+	HasTimestamp   bool
 	IdempotencyKey string // "" for none
 }
 
@@ -32,13 +37,49 @@ type PublishResult struct {
 	// within IdempotencyWindow: Event is the first one and nothing new was
 	// created.
 	Duplicate bool
+
+	// pending: the event's deliveries are still to be created, after its
+	// transaction (see FanOutChunk).
+	pending bool
 }
 
-// PublishEvents accepts a batch of events in one transaction: each event
-// and one pending delivery per matching active webhook of its owner are
-// committed together or not at all. Batching lets concurrent publishers share
-// one commit (group commit).
+// PublishEvents accepts a batch of events: they are committed together or
+// not at all, and when it returns each has one pending delivery per
+// matching active webhook of its owner. A batch's deliveries go in the same
+// transaction as its events up to FanOutChunk; beyond that the events are
+// committed with a record of the fan-out still to do, which is then done in
+// transactions of FanOutChunk deliveries each (see finishFanOut), so a large
+// fan-out never holds the writer long. Batching lets concurrent publishers
+// share one commit (see GroupCommitter).
 func (s *Store) PublishEvents(ctx context.Context, batch []PublishParams) ([]PublishResult, error) {
+	results, err := s.publishEvents(ctx, batch)
+	if err != nil {
+		return nil, err
+	}
+	s.finishPending(ctx, results)
+	return results, nil
+}
+
+// finishPending finishes the fan-out of the results still pending. The
+// events are accepted whatever happens here: a fan-out that fails half way
+// is still recorded, and RunFanOuts finishes (and logs) it, so the publish
+// is not reported as failed, which would invite a retry that creates the
+// events again.
+func (s *Store) finishPending(ctx context.Context, results []PublishResult) {
+	var ids []string
+	for _, r := range results {
+		if r.pending && !r.Duplicate {
+			ids = append(ids, r.Event.ID)
+		}
+	}
+	if ids != nil {
+		_ = s.finishFanOut(ctx, ids)
+	}
+}
+
+// publishEvents commits a batch's events, with their deliveries or a record
+// of the fan-out still to do, in one transaction.
+func (s *Store) publishEvents(ctx context.Context, batch []PublishParams) ([]PublishResult, error) {
 	var results []PublishResult
 	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
@@ -90,6 +131,15 @@ func (s *Store) publishBatch(ctx context.Context, tx *txn, batch []PublishParams
 		if p.IdempotencyKey != "" {
 			k := [2]string{p.UserID, p.IdempotencyKey}
 			if j, ok := firstWithKey[k]; ok {
+				// Against the event key j resolved to: an earlier one
+				// when j replays it, else j as it will be stored.
+				e := results[j].Event
+				if !results[j].Duplicate {
+					e = Event{Type: batch[j].Type, Payload: batch[j].Payload, OccurredAt: batch[j].OccurredAt.UTC().Truncate(time.Millisecond)}
+				}
+				if !sameContent(e.Type, e.Payload, e.OccurredAt, p) {
+					return nil, &IdempotencyConflictError{Index: i, Key: p.IdempotencyKey}
+				}
 				sameAs[i] = j
 				continue
 			}
@@ -97,6 +147,9 @@ func (s *Store) publishBatch(ctx context.Context, tx *txn, batch []PublishParams
 			prev, err := s.eventByIdempotencyKey(ctx, tx, p.UserID, p.IdempotencyKey)
 			switch {
 			case err == nil && now.Sub(prev.CreatedAt) < IdempotencyWindow:
+				if !sameContent(prev.Type, prev.Payload, prev.OccurredAt, p) {
+					return nil, &IdempotencyConflictError{Index: i, Key: p.IdempotencyKey}
+				}
 				results[i] = PublishResult{Event: prev, Deliveries: prev.DeliveryCount, Duplicate: true}
 				continue
 			case err == nil:
@@ -128,13 +181,30 @@ func (s *Store) publishBatch(ctx context.Context, tx *txn, batch []PublishParams
 		}, Deliveries: len(targets[i])}
 		fresh = append(fresh, i)
 	}
+	total := 0
+	for _, i := range fresh {
+		total += len(targets[i])
+	}
+	if limit := s.limits.deliveriesPerRequest; limit > 0 && total > limit {
+		return nil, &DeliveryLimitError{Deliveries: total, Limit: limit}
+	}
 
 	inserted, err := s.insertEvents(ctx, tx, results, fresh)
 	if err != nil {
 		return nil, err
 	}
+	order := fresh
+	if total > s.chunk() {
+		// Not every delivery fits in this transaction: the events with
+		// the fewest go first, so a small publish that shares the
+		// transaction with a large one is not held up by it.
+		order = slices.Clone(fresh)
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(len(targets[a]), len(targets[b])) })
+	}
+	budget := s.chunk()
 	var deliveries [][2]string // event id, webhook id
-	for _, i := range fresh {
+	var pending []pendingFanOut
+	for _, i := range order {
 		if !inserted[results[i].Event.ID] {
 			// Another transaction committed this key first (PostgreSQL):
 			// answer with its event, as the idempotency contract says.
@@ -143,9 +213,18 @@ func (s *Store) publishBatch(ctx context.Context, tx *txn, batch []PublishParams
 			if err != nil {
 				return nil, fmt.Errorf("look up idempotency key after conflict: %w", err)
 			}
+			if !sameContent(prev.Type, prev.Payload, prev.OccurredAt, p) {
+				return nil, &IdempotencyConflictError{Index: i, Key: p.IdempotencyKey}
+			}
 			results[i] = PublishResult{Event: prev, Deliveries: prev.DeliveryCount, Duplicate: true}
 			continue
 		}
+		if len(targets[i]) > budget {
+			pending = append(pending, pendingFanOut{eventID: results[i].Event.ID, last: slices.Max(targets[i])})
+			results[i].pending = true
+			continue
+		}
+		budget -= len(targets[i])
 		for _, w := range targets[i] {
 			deliveries = append(deliveries, [2]string{results[i].Event.ID, w})
 		}
@@ -153,10 +232,14 @@ func (s *Store) publishBatch(ctx context.Context, tx *txn, batch []PublishParams
 	if err := s.insertDeliveries(ctx, tx, deliveries, now); err != nil {
 		return nil, err
 	}
+	if err := s.insertFanOuts(ctx, tx, pending); err != nil {
+		return nil, err
+	}
 	for i, j := range sameAs {
 		if j >= 0 {
 			results[i] = results[j]
 			results[i].Duplicate = true
+			results[i].pending = false
 		}
 	}
 	return results, nil

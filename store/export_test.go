@@ -29,3 +29,35 @@ func (s *Store) PreparedWriterStatements() int {
 	defer s.stmts.mu.Unlock()
 	return len(s.stmts.m)
 }
+
+// SetFanOutChunk makes fan-outs insert at most n deliveries a transaction,
+// and calls after (when not nil) after each such transaction commits.
+func (s *Store) SetFanOutChunk(n int, after func()) {
+	s.limits.fanOutChunk, s.limits.afterFanOutStep = n, after
+}
+
+// PublishWithoutFanOut commits a batch as PublishEvents does but leaves any
+// fan-out beyond the first transaction undone, as a process stopped just
+// after that transaction would.
+func (s *Store) PublishWithoutFanOut(ctx context.Context, batch []PublishParams) ([]PublishResult, error) {
+	return s.publishEvents(ctx, batch)
+}
+
+// FanOutStep runs one fan-out transaction over every pending fan-out.
+func (s *Store) FanOutStep(ctx context.Context) (int, error) {
+	_, n, _, err := s.fanOutStep(ctx, nil)
+	return n, err
+}
+
+// FanOutCounts reports, for the user's events, how many events there are,
+// how many deliveries, how many distinct (event, webhook) pairs those
+// deliveries cover, and how many fan-outs are pending.
+func (s *Store) FanOutCounts(ctx context.Context, userID string) (events, deliveries, pairs, pending int, err error) {
+	err = s.read.QueryRowContext(ctx, `SELECT
+			(SELECT COUNT(*) FROM events WHERE user_id = $1),
+			(SELECT COUNT(*) FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.user_id = $1),
+			(SELECT COUNT(*) FROM (SELECT DISTINCT d.event_id, d.webhook_id FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.user_id = $1) p),
+			(SELECT COUNT(*) FROM fanouts f JOIN events e ON e.id = f.event_id WHERE e.user_id = $1)`, userID).
+		Scan(&events, &deliveries, &pairs, &pending)
+	return
+}

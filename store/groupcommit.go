@@ -46,7 +46,10 @@ func (s *Store) NewGroupCommitter(maxBatch int) *GroupCommitter {
 }
 
 // PublishEvents commits batch, sharing the transaction with concurrent
-// callers, and returns once it is durable.
+// callers, and returns once it is durable and its deliveries exist. A
+// fan-out larger than FanOutChunk is finished here, in the caller's
+// goroutine and in transactions of its own (see Store.PublishEvents), so
+// the committer goes on committing other callers' events meanwhile.
 func (g *GroupCommitter) PublishEvents(ctx context.Context, batch []PublishParams) ([]PublishResult, error) {
 	req := &publishRequest{batch: batch, reply: make(chan publishReply, 1)}
 	g.mu.RLock()
@@ -65,7 +68,11 @@ func (g *GroupCommitter) PublishEvents(ctx context.Context, batch []PublishParam
 	// does, so wait for the answer: returning early would report failure
 	// for events that may well be accepted.
 	r := <-req.reply
-	return r.results, r.err
+	if r.err != nil {
+		return nil, r.err
+	}
+	g.s.finishPending(ctx, r.results)
+	return r.results, nil
 }
 
 // Close commits what is queued and stops the committer.
@@ -107,7 +114,7 @@ func (g *GroupCommitter) loop() {
 func (g *GroupCommitter) commit(group []*publishRequest) {
 	ctx := context.Background()
 	if len(group) == 1 {
-		res, err := g.s.PublishEvents(ctx, group[0].batch)
+		res, err := g.s.publishEvents(ctx, group[0].batch)
 		group[0].reply <- publishReply{res, err}
 		return
 	}
@@ -115,10 +122,12 @@ func (g *GroupCommitter) commit(group []*publishRequest) {
 	for _, r := range group {
 		all = append(all, r.batch...)
 	}
-	res, err := g.s.PublishEvents(ctx, all)
+	res, err := g.s.publishEvents(ctx, all)
 	if err != nil {
+		// Alone, each request also meets the per-request delivery limit
+		// on its own count, not the group's.
 		for _, r := range group {
-			res, err := g.s.PublishEvents(ctx, r.batch)
+			res, err := g.s.publishEvents(ctx, r.batch)
 			r.reply <- publishReply{res, err}
 		}
 		return

@@ -41,6 +41,7 @@ type Store struct {
 	mustExist bool
 
 	autoDisableRule AutoDisable
+	limits          limits
 	reads           *readStmts
 	stmts           *writeStmts // serving SQLite only: the writer's prepared statements
 

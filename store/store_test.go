@@ -120,7 +120,7 @@ func TestPublishLeaseComplete(t *testing.T) {
 		if res[0].Deliveries != 2 || res[0].Duplicate {
 			t.Fatalf("deliveries = %d (dup %v), want 2 (the * and message.* hooks of the owner only)", res[0].Deliveries, res[0].Duplicate)
 		}
-		again, err := s.PublishEvents(ctx, []store.PublishParams{{UserID: u.ID, Type: "message.new", Payload: []byte(`{"a":2}`), OccurredAt: time.Now(), IdempotencyKey: "k1"}})
+		again, err := s.PublishEvents(ctx, []store.PublishParams{{UserID: u.ID, Type: "message.new", Payload: []byte(`{"a":1}`), OccurredAt: time.Now(), IdempotencyKey: "k1"}})
 		if err != nil || !again[0].Duplicate || again[0].Event.ID != res[0].Event.ID {
 			t.Fatalf("same key: %+v, %v; want the first event as a duplicate", again, err)
 		}

@@ -28,8 +28,15 @@ func TestRedeliveredTestSendLeasedAsTest(t *testing.T) {
 		}
 		// Back to the schema before the column and forward again: the
 		// migration must find the test send by its log row.
-		if v, err := s.MigrateDown(ctx); err != nil || v != 4 {
-			t.Fatalf("migrate down: %d, %v; want version 4 rolled back", v, err)
+		// Later migrations are rolled back first, down to and including 4.
+		for {
+			v, err := s.MigrateDown(ctx)
+			if err != nil || v < 4 {
+				t.Fatalf("migrate down: %d, %v; want version 4 rolled back", v, err)
+			}
+			if v == 4 {
+				break
+			}
 		}
 		if _, err := s.Migrate(ctx); err != nil {
 			t.Fatal(err)

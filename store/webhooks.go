@@ -34,7 +34,9 @@ type CreateWebhookParams struct {
 const webhookColumns = `id, user_id, name, url, events, secret, description, is_active, created_at, updated_at,
 	previous_secret, previous_secret_expires_at, disabled_reason, disabled_at, headers, rate_limit, timeout_seconds`
 
-// CreateWebhook stores a new webhook with an empty statistics row.
+// CreateWebhook stores a new webhook with an empty statistics row, or
+// returns a *WebhookLimitError when the owner already has as many as
+// WithMaxWebhooksPerOwner allows.
 func (s *Store) CreateWebhook(ctx context.Context, p CreateWebhookParams) (Webhook, error) {
 	now := s.Now()
 	w := Webhook{
@@ -55,6 +57,9 @@ func (s *Store) CreateWebhook(ctx context.Context, p CreateWebhookParams) (Webho
 		return Webhook{}, fmt.Errorf("store: create webhook: encode headers: %w", err)
 	}
 	err = s.inTx(ctx, func(tx *txn) error {
+		if err := s.checkWebhookLimit(ctx, tx, w.UserID); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO webhooks (id, user_id, name, url, events, secret, description, is_active,
 			created_at, updated_at, headers, rate_limit, timeout_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			w.ID, w.UserID, w.Name, w.URL, string(events), w.Secret, w.Description, w.IsActive, s.d.t(now), s.d.t(now),
@@ -68,6 +73,32 @@ func (s *Store) CreateWebhook(ctx context.Context, p CreateWebhookParams) (Webho
 		return Webhook{}, fmt.Errorf("store: create webhook: %w", err)
 	}
 	return w, nil
+}
+
+// checkWebhookLimit refuses one more webhook for an owner at the limit.
+// Two creates must not both count the owner below it and both insert: on
+// SQLite the writer runs one transaction at a time, and on PostgreSQL the
+// owner's row is locked first, so creates for one owner take turns.
+// NO KEY UPDATE, unlike UPDATE, does not wait for (or stop) the key-share
+// locks that inserting an event or a delivery takes on the owner's row.
+func (s *Store) checkWebhookLimit(ctx context.Context, tx *txn, userID string) error {
+	limit := s.limits.webhooksPerOwner
+	if limit <= 0 {
+		return nil
+	}
+	if s.kind == Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, userID); err != nil {
+			return fmt.Errorf("lock owner: %w", err)
+		}
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhooks WHERE user_id = $1`, userID).Scan(&n); err != nil {
+		return fmt.Errorf("count webhooks: %w", err)
+	}
+	if n >= limit {
+		return &WebhookLimitError{Limit: limit}
+	}
+	return nil
 }
 
 // Webhook returns one of the user's webhooks, or ErrNotFound.

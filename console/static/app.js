@@ -1589,7 +1589,7 @@
     const form = el('form', { id: 'publish-form', class: 'form', noValidate: true },
       field('Event type', select),
       field('Data (JSON)', data, 'Delivered as the envelope\'s data, byte for byte after compaction.'),
-      field('Idempotency key', key, 'The same key within 24 hours answers the first event again and creates nothing.'),
+      field('Idempotency key', key, 'The same key with the same event and data within 24 hours answers the first event again and creates nothing; with other content it is refused (422).'),
       el('div', { class: 'form-error', hidden: true }),
       el('div', { class: 'actions' }, submit),
       result);

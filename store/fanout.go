@@ -1,0 +1,330 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/webhookd/webhookd/catalog"
+)
+
+// FanOutChunk is the most deliveries one transaction inserts. A publish
+// whose events match more webhooks than this commits its events (with as
+// many whole events' deliveries as fit) and a fanouts row for each of the
+// rest, then inserts their deliveries FanOutChunk at a time in transactions
+// of their own, so that another owner's publish waits for at most one such
+// chunk rather than for the whole fan-out. Most publishes (an event or a
+// few, each matching a handful of webhooks) fit in one chunk and take the
+// single-transaction path unchanged.
+const FanOutChunk = 2000
+
+// WithMaxWebhooksPerOwner makes CreateWebhook refuse, with a
+// *WebhookLimitError, a webhook beyond n for one owner (0: no limit).
+func WithMaxWebhooksPerOwner(n int) Option {
+	return func(s *Store) { s.limits.webhooksPerOwner = n }
+}
+
+// WithMaxDeliveriesPerRequest makes PublishEvents refuse, with a
+// *DeliveryLimitError, a batch whose events would create more than n
+// deliveries in all (0: no limit).
+func WithMaxDeliveriesPerRequest(n int) Option {
+	return func(s *Store) { s.limits.deliveriesPerRequest = n }
+}
+
+// limits are the configured bounds on what one owner or request may create.
+type limits struct {
+	webhooksPerOwner     int
+	deliveriesPerRequest int
+	// fanOutChunk overrides FanOutChunk in tests (0: FanOutChunk).
+	fanOutChunk int
+	// afterFanOutStep, when set (tests), runs after each fan-out
+	// transaction commits.
+	afterFanOutStep func()
+}
+
+func (s *Store) chunk() int {
+	if s.limits.fanOutChunk > 0 {
+		return s.limits.fanOutChunk
+	}
+	return FanOutChunk
+}
+
+// WebhookLimitError is returned by CreateWebhook when the owner already has
+// the most webhooks WithMaxWebhooksPerOwner allows.
+type WebhookLimitError struct{ Limit int }
+
+func (e *WebhookLimitError) Error() string {
+	return fmt.Sprintf("store: limit of %d webhooks per owner reached", e.Limit)
+}
+
+// DeliveryLimitError is returned by PublishEvents when a batch would create
+// more deliveries than WithMaxDeliveriesPerRequest allows; nothing is
+// created.
+type DeliveryLimitError struct{ Deliveries, Limit int }
+
+func (e *DeliveryLimitError) Error() string {
+	return fmt.Sprintf("store: the events would create %d deliveries, more than the limit of %d per request", e.Deliveries, e.Limit)
+}
+
+// IdempotencyConflictError is returned by PublishEvents when an idempotency
+// key is used again, within IdempotencyWindow, for an event whose type,
+// data or timestamp differ from the event the key first named (or from an
+// earlier event of the same batch). Nothing is created.
+type IdempotencyConflictError struct {
+	Index int // the event's place in the batch
+	Key   string
+}
+
+func (e *IdempotencyConflictError) Error() string {
+	return fmt.Sprintf("store: idempotency key %q was already used with different content", e.Key)
+}
+
+// sameContent reports whether p is the event prev described again: the same
+// type, the same data as JSON values (whitespace and key order aside), and,
+// when p gives a timestamp, the same one to the millisecond kept.
+func sameContent(prevType string, prevPayload []byte, prevAt time.Time, p PublishParams) bool {
+	if prevType != p.Type || !sameJSON(prevPayload, p.Payload) {
+		return false
+	}
+	return !p.HasTimestamp || prevAt.Equal(p.OccurredAt.UTC().Truncate(time.Millisecond))
+}
+
+// sameJSON compares two JSON documents as values: objects by their members
+// whatever their order, numbers by their text.
+func sameJSON(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	ca, errA := canonicalJSON(a)
+	cb, errB := canonicalJSON(b)
+	return errA == nil && errB == nil && bytes.Equal(ca, cb)
+}
+
+func canonicalJSON(b []byte) ([]byte, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v) // maps marshal with sorted keys
+}
+
+// pendingFanOut is an event whose deliveries are created after its
+// transaction, FanOutChunk at a time.
+type pendingFanOut struct {
+	eventID string
+	last    string // the greatest webhook id it matched when accepted
+}
+
+// insertFanOuts records events whose fan-out is still to be done.
+func (s *Store) insertFanOuts(ctx context.Context, tx *txn, pending []pendingFanOut) error {
+	const columns = 2
+	for lo, hi := range s.runs(len(pending)) {
+		chunk := pending[lo:hi]
+		args := make([]any, 0, columns*len(chunk))
+		var values strings.Builder
+		for n, p := range chunk {
+			if n > 0 {
+				values.WriteString(", ")
+			}
+			values.WriteString("(" + s.d.params(len(args)+1, columns) + ")")
+			args = append(args, p.eventID, p.last)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO fanouts (event_id, last_webhook_id) VALUES `+values.String(), args...); err != nil {
+			return fmt.Errorf("insert fan-outs: %w", err)
+		}
+	}
+	return nil
+}
+
+// finishFanOut creates the deliveries of the given events' pending
+// fan-outs, one bounded transaction at a time, and returns once none is
+// left. It runs to the end whatever ctx does, apart from its values: the
+// events are accepted, and a fan-out stopped half way waits for
+// ResumeFanOuts.
+func (s *Store) finishFanOut(ctx context.Context, eventIDs []string) error {
+	ctx = context.WithoutCancel(ctx)
+	ids := slices.Clone(eventIDs)
+	for len(ids) > 0 {
+		done, _, more, err := s.fanOutStep(ctx, ids)
+		if err != nil {
+			return fmt.Errorf("store: fan out: %w", err)
+		}
+		if !more {
+			return nil
+		}
+		ids = slices.DeleteFunc(ids, func(id string) bool { return done[id] })
+	}
+	return nil
+}
+
+// ResumeFanOuts finishes every pending fan-out, such as one a stopped
+// process left half done, and returns how many deliveries it created.
+func (s *Store) ResumeFanOuts(ctx context.Context) (int, error) {
+	total := 0
+	for ctx.Err() == nil {
+		_, n, more, err := s.fanOutStep(ctx, nil)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("store: resume fan-outs: %w", err)
+		}
+		if !more {
+			return total, nil
+		}
+	}
+	return total, ctx.Err()
+}
+
+// RunFanOuts calls ResumeFanOuts now and then every interval until ctx
+// ends, calling wake when it created deliveries. A publish finishes its own
+// fan-out before it answers; this finishes those a stopped process (or a
+// failed transaction) left behind.
+func (s *Store) RunFanOuts(ctx context.Context, every time.Duration, wake func(), logger *slog.Logger) {
+	for {
+		n, err := s.ResumeFanOuts(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("resume fan-outs", "err", err)
+		case n > 0:
+			logger.Info("resumed unfinished fan-outs", "deliveries", n)
+			wake()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+// fanOutStep inserts at most one chunk of deliveries for pending fan-outs
+// (those of eventIDs, or any when eventIDs is nil) in one transaction. It
+// reports the events whose fan-out it finished, how many deliveries it
+// created, and whether any of the fan-outs it looked at remain.
+//
+// Each event's matching webhooks are taken in id order after the row's
+// progress and up to the greatest one it matched when accepted, so a
+// webhook created since does not receive it, and the progress is written
+// in the same transaction as the deliveries: a fan-out stopped at any point
+// resumes without creating a delivery twice. On PostgreSQL the rows are
+// locked, so two processes resuming at once take turns.
+func (s *Store) fanOutStep(ctx context.Context, eventIDs []string) (map[string]bool, int, bool, error) {
+	budget := s.chunk()
+	done := map[string]bool{}
+	inserted, more := 0, false
+	err := s.inTx(ctx, func(tx *txn) error {
+		clear(done)
+		inserted, more = 0, false
+		q := `SELECT f.event_id, f.after_webhook_id, f.last_webhook_id, e.user_id, e.event_type
+			FROM fanouts f JOIN events e ON e.id = f.event_id`
+		var args []any
+		if eventIDs != nil {
+			ids := eventIDs[:min(len(eventIDs), budget)]
+			q += ` WHERE f.event_id IN (` + s.d.params(1, len(ids)) + `)`
+			for _, id := range ids {
+				args = append(args, id)
+			}
+			more = len(ids) < len(eventIDs)
+		}
+		q += fmt.Sprintf(` ORDER BY f.event_id LIMIT %d`, budget)
+		if s.kind == Postgres {
+			q += ` FOR UPDATE OF f`
+		}
+		// The statement's text varies with the number of ids, so it
+		// bypasses the writer's prepared-statement cache.
+		rows, err := tx.Tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("load fan-outs: %w", err)
+		}
+		type row struct{ eventID, after, last, userID, eventType string }
+		var todo []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.eventID, &r.after, &r.last, &r.userID, &r.eventType); err != nil {
+				rows.Close()
+				return fmt.Errorf("load fan-outs: %w", err)
+			}
+			todo = append(todo, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("load fan-outs: %w", err)
+		}
+		if len(todo) == budget {
+			more = true
+		}
+		subs := map[string][]subscription{}
+		var pairs [][2]string
+		var finished []string
+		for _, r := range todo {
+			if len(pairs) == budget {
+				more = true
+				break
+			}
+			ws, ok := subs[r.userID]
+			if !ok {
+				if ws, err = s.activeSubscriptions(ctx, tx, r.userID); err != nil {
+					return err
+				}
+				slices.SortFunc(ws, func(a, b subscription) int { return cmp.Compare(a.webhookID, b.webhookID) })
+				subs[r.userID] = ws
+			}
+			complete := true
+			progress := r.after
+			for _, w := range ws {
+				if w.webhookID <= r.after || w.webhookID > r.last || !catalog.MatchAny(w.patterns, r.eventType) {
+					continue
+				}
+				if len(pairs) == budget {
+					complete = false
+					break
+				}
+				pairs = append(pairs, [2]string{r.eventID, w.webhookID})
+				progress = w.webhookID
+			}
+			if complete {
+				finished = append(finished, r.eventID)
+				continue
+			}
+			more = true
+			if _, err := tx.ExecContext(ctx, `UPDATE fanouts SET after_webhook_id = $1 WHERE event_id = $2`, progress, r.eventID); err != nil {
+				return fmt.Errorf("record fan-out progress: %w", err)
+			}
+		}
+		if err := s.insertDeliveries(ctx, tx, pairs, s.Now()); err != nil {
+			return err
+		}
+		for lo, hi := range s.runs(len(finished)) {
+			ids := finished[lo:hi]
+			args := make([]any, len(ids))
+			for i, id := range ids {
+				args[i] = id
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM fanouts WHERE event_id IN (`+s.d.params(1, len(ids))+`)`, args...); err != nil {
+				return fmt.Errorf("finish fan-outs: %w", err)
+			}
+		}
+		for _, id := range finished {
+			done[id] = true
+		}
+		inserted = len(pairs)
+		if inserted > 0 {
+			return s.notifyWork(ctx, tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, false, err
+	}
+	if hook := s.limits.afterFanOutStep; hook != nil {
+		hook()
+	}
+	return done, inserted, more, nil
+}

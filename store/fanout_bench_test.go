@@ -1,0 +1,78 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd/store"
+)
+
+// BenchmarkFanOutNeighbour measures what issue 12's large batch costs
+// another owner: one owner publishes 1,000 events (about 90 KB of data) to
+// 200 webhooks, 200,000 deliveries, in one request, while another owner
+// publishes one event at a time, back to back, through the same group
+// committer. It reports the other owner's worst and 99th-percentile publish
+// latency while the batch was being accepted, and how long the batch took.
+// Run it with -benchtime 1x: each iteration is one whole batch.
+func BenchmarkFanOutNeighbour(b *testing.B) {
+	benchStores(b, func(b *testing.B, s *store.Store) {
+		ctx := context.Background()
+		var worst, p99, batch time.Duration
+		var during int
+		for i := 0; i < b.N; i++ {
+			big := newUser(&testing.T{}, s, fmt.Sprintf("big%d@x.io", i))
+			small := newUser(&testing.T{}, s, fmt.Sprintf("small%d@x.io", i))
+			for range 200 {
+				if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{UserID: big.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{UserID: small.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true}); err != nil {
+				b.Fatal(err)
+			}
+			events := make([]store.PublishParams, 1000)
+			for j := range events {
+				events[j] = store.PublishParams{UserID: big.ID, Type: "message.new", OccurredAt: time.Now(),
+					Payload: fmt.Appendf(nil, `{"campaignId":"cmp_1","contactId":"contact_%06d","text":"hello there, %06d"}`, j, j)}
+			}
+			g := s.NewGroupCommitter(256)
+			stop := make(chan struct{})
+			lat := make(chan []time.Duration, 1)
+			go func() {
+				var ds []time.Duration
+				for {
+					select {
+					case <-stop:
+						lat <- ds
+						return
+					default:
+					}
+					start := time.Now()
+					if _, err := g.PublishEvents(ctx, []store.PublishParams{{UserID: small.ID, Type: "message.new", Payload: []byte(`{"a":1}`), OccurredAt: time.Now()}}); err != nil {
+						b.Error(err)
+					}
+					ds = append(ds, time.Since(start))
+				}
+			}()
+			time.Sleep(50 * time.Millisecond) // the neighbour is publishing before the batch arrives
+			start := time.Now()
+			res, err := g.PublishEvents(ctx, events)
+			batch = time.Since(start)
+			close(stop)
+			ds := <-lat
+			g.Close()
+			if err != nil || len(res) != 1000 || res[0].Deliveries != 200 {
+				b.Fatalf("batch = %d results, %v", len(res), err)
+			}
+			slices.Sort(ds)
+			worst, p99, during = ds[len(ds)-1], ds[len(ds)*99/100], len(ds)
+		}
+		b.ReportMetric(float64(worst.Microseconds())/1000, "worst-ms")
+		b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+		b.ReportMetric(float64(batch.Microseconds())/1000, "batch-ms")
+		b.ReportMetric(float64(during), "neighbour-publishes")
+	})
+}
