@@ -20,6 +20,8 @@ func TestE2EOwnerCannotHoldAllWorkers(t *testing.T) {
 	storetest.EachTarget(t, func(t *testing.T, db string) {
 		t.Parallel()
 		const bob, bobPassword = "bob@example.com", "bob's long password"
+		// Only serve and migrate up create a database (issue 12, item 12).
+		mustWebhookd(t, nil, "", "migrate", "up", "--db", db)
 		mustWebhookd(t, nil, "", "user", "create", "--email", bob, "--password", bobPassword, "--db", db)
 		// Four hosts, as one host gets at most 4 × --max-in-flight-per-webhook
 		// connections; each holds every request until the test ends.

@@ -146,6 +146,8 @@ func TestE2EPasswordPromptAtTerminal(t *testing.T) {
 	db := storetest.SQLitePath(t)
 	const password = "typed at a terminal 7f3a"
 
+	// Only serve and migrate up create a database (issue 12, item 12).
+	mustWebhookd(t, nil, "", "migrate", "up", "--db", db)
 	s := startPTY(t, "user", "create", "--email", "tty@example.com", "--db", db)
 	s.waitFor("Password: ", 1)
 	s.typeLine(password)
