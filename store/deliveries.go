@@ -67,6 +67,10 @@ type LeasedDelivery struct {
 	// logged as a test, made once, and a 410 answer to it does not disable
 	// the webhook.
 	Test bool
+	// LeaseExpiresAt is when the lease ends, by the store's clock: the
+	// delivery is due again for anyone then, so its outcome must be
+	// recorded before it to keep it from being sent twice.
+	LeaseExpiresAt time.Time
 }
 
 // LeaseDeliveries takes up to p.Limit due deliveries of active webhooks,
@@ -116,6 +120,9 @@ func (s *Store) LeaseDue(ctx context.Context, p LeaseParams) (Lease, error) {
 			if err := s.loadLeased(ctx, tx, ids[lo:hi], token, now, &out); err != nil {
 				return err
 			}
+		}
+		for i := range out {
+			out[i].LeaseExpiresAt = now.Add(p.LeaseFor)
 		}
 		// Oldest first, as ids are time-ordered, whatever runs they came in.
 		slices.SortFunc(out, func(a, b LeasedDelivery) int { return strings.Compare(a.ID, b.ID) })
