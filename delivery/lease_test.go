@@ -168,3 +168,33 @@ func TestDispatcherKeepsOutcomesThroughOutage(t *testing.T) {
 		})
 	}
 }
+
+// TestDispatcherShutdownDuringOutage checks that outcomes kept through an
+// outage do not hold up shutdown past its grace period: with a lease of
+// ten minutes, Run still returns soon after it is stopped, and the
+// deliveries are left leased, to be sent again when their leases end.
+func TestDispatcherShutdownDuringOutage(t *testing.T) {
+	for _, target := range storetest.Targets(t) {
+		t.Run(target.Name, func(t *testing.T) {
+			st := storetest.Open(t, target.DB)
+			out := newOutage(t, target)
+			u := newUser(t, st)
+			rc := newReceiver(t, nil)
+			w := newWebhook(t, st, u.ID, rc.URL, "*")
+			publish(t, st, u.ID, "message.new", `{}`)
+			out.set(true)
+			cfg := testConfig(t, st)
+			cfg.LeaseFor = 10 * time.Minute
+			r := runDispatcher(t, cfg)
+			r.d.Wake()
+			waitFor(t, "the delivery to be sent", func() bool { return rc.count() >= 1 })
+			r.stop() // fails the test unless Run returns within waitDeadline
+			if n := len(attempts(t, st, w)); n != 0 {
+				t.Errorf("%d log rows recorded through the outage, want 0", n)
+			}
+			if p := pending(t, st, w); p != 1 {
+				t.Errorf("%d deliveries pending, want the one sent, its outcome not recorded", p)
+			}
+		})
+	}
+}
