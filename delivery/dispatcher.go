@@ -79,6 +79,13 @@ type Dispatcher struct {
 	// recordBackoff is the first wait before recording outcomes again
 	// after the database failed; tests shorten it.
 	recordBackoff time.Duration
+	// slowLease is how long a lease may take before it is logged as a
+	// warning: a lease reads a bounded window, so a slow one means the
+	// database is overloaded or planned the lease badly. Tests lower it.
+	slowLease time.Duration
+	// stopRecording is closed when the shutdown grace is over: outcomes
+	// the database still refuses are given up then.
+	stopRecording chan struct{}
 }
 
 type completion struct {
@@ -119,6 +126,7 @@ func New(cfg Config) *Dispatcher {
 		cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1),
 		perHook: map[string]int{}, perOwner: map[string]int{}, leases: map[string]store.LeasedDelivery{}, pace: map[string]time.Time{},
 		completed: make(chan completion, cfg.Workers), recordBackoff: 100 * time.Millisecond,
+		slowLease: time.Second, stopRecording: make(chan struct{}),
 	}
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
 	return d
@@ -172,7 +180,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	d.stopping = true
 	d.mu.Unlock()
 
-	// Soft stop: no new leases; in-flight sends get the grace period.
+	// Soft stop: no new leases; in-flight sends get the grace period, and
+	// so do tries to record outcomes while the database is unavailable.
+	giveUp := time.AfterFunc(d.cfg.Grace, func() { close(d.stopRecording) })
+	defer giveUp.Stop()
 	done := make(chan struct{})
 	go func() { d.sends.Wait(); close(done) }()
 	select {
@@ -287,11 +298,18 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
 	if free <= 0 || ctx.Err() != nil {
 		return 0, skip, nil
 	}
+	limit := min(free, d.cfg.BatchSize)
+	start := time.Now()
 	lease, err := d.cfg.Store.LeaseDue(ctx, store.LeaseParams{
-		Limit: min(free, d.cfg.BatchSize), LeaseFor: d.cfg.LeaseFor, SkipWebhooks: skip.webhooks,
+		Limit: limit, LeaseFor: d.cfg.LeaseFor, SkipWebhooks: skip.webhooks,
 		PerWebhook: d.cfg.PerWebhook, InFlight: inFlight,
 		PerOwner: d.cfg.PerOwner, OwnerInFlight: ownerInFlight, FreeWorkers: free, PaceHorizon: paceHorizon,
 	})
+	if took := time.Since(start); took > d.slowLease {
+		// Leases are the delivery rate's ceiling: one that takes seconds
+		// caps it at a few batches a second, whatever the receivers do.
+		d.log.Warn("slow lease of due deliveries", "duration", took, "leased", len(lease.Deliveries), "limit", limit, "err", err)
+	}
 	if err != nil {
 		return 0, skip, err
 	}
@@ -451,78 +469,149 @@ func (d *Dispatcher) complete() {
 }
 
 // record writes one batch of outcomes, retrying while the database is
-// unavailable. Sends cut off by shutdown are released instead.
+// unavailable; outcomes that arrive meanwhile join the retries. Sends cut
+// off by shutdown are released instead.
 func (d *Dispatcher) record(batch []completion) {
-	var done []store.Completion
-	var released []store.LeasedDelivery
-	now := d.cfg.Store.Now()
+	r := recording{expires: make(map[string]time.Time, len(batch))}
 	for _, c := range batch {
-		if c.out.Canceled {
-			released = append(released, c.lease)
-			continue
-		}
-		l := logFor(c.out, c.lease.WebhookID, c.lease.EventID, c.lease.ID, c.lease.EventType, c.lease.Attempt)
-		// A redelivered test send stays a test: logged as one, never
-		// retried, and a 410 answer to it disables nothing, as for the
-		// test send itself.
-		l.Test = c.lease.Test
-		sc := store.Completion{DeliveryID: c.lease.ID, LeaseToken: c.lease.LeaseToken, Log: l,
-			// 410 Gone: the receiver says this endpoint is gone for good.
-			Gone: c.out.StatusCode == http.StatusGone && !c.lease.Test}
-		if !c.out.Success {
-			if wait, ok := d.cfg.Schedule.Next(c.lease.Attempt, c.out.RetryAfter); ok && !c.lease.Test {
-				next := now.Add(wait)
-				sc.NextAttemptAt = &next
-			}
-			d.log.Warn("delivery attempt failed", "webhook_id", c.lease.WebhookID, "delivery_id", c.lease.ID,
-				"attempt", c.lease.Attempt, "status", c.out.StatusCode, "error", c.out.Error, "final", sc.NextAttemptAt == nil)
-		}
-		done = append(done, sc)
+		d.add(&r, c)
 	}
 	ctx := context.Background()
-	d.completeAll(ctx, done)
-	if len(released) > 0 {
-		if err := d.cfg.Store.ReleaseDeliveries(ctx, released); err != nil {
-			d.log.Error("release deliveries at shutdown", "err", err, "count", len(released))
+	d.completeAll(ctx, &r)
+	if len(r.released) > 0 {
+		if err := d.cfg.Store.ReleaseDeliveries(ctx, r.released); err != nil {
+			d.log.Error("release deliveries at shutdown", "err", err, "count", len(r.released))
 		}
 	}
 }
 
-// completeAll records completions, retrying while the database is
-// unavailable. When a batch fails, its completions are first tried one by
-// one: a single completion that can never be recorded (its webhook was
-// deleted while the send was in flight) would otherwise fail the whole
-// transaction every time and take the other outcomes with it.
-func (d *Dispatcher) completeAll(ctx context.Context, done []store.Completion) {
-	if len(done) == 0 {
+// recording is the outcomes one record call is writing.
+type recording struct {
+	done     []store.Completion
+	released []store.LeasedDelivery
+	// expires holds each completion's lease end, by delivery id: trying to
+	// record it is worth it until then.
+	expires map[string]time.Time
+}
+
+// add turns one send's outcome into what recording it writes.
+func (d *Dispatcher) add(r *recording, c completion) {
+	if c.out.Canceled {
+		r.released = append(r.released, c.lease)
 		return
 	}
-	_, err := d.cfg.Store.CompleteDeliveries(ctx, done)
+	l := logFor(c.out, c.lease.WebhookID, c.lease.EventID, c.lease.ID, c.lease.EventType, c.lease.Attempt)
+	// A redelivered test send stays a test: logged as one, never
+	// retried, and a 410 answer to it disables nothing, as for the
+	// test send itself.
+	l.Test = c.lease.Test
+	sc := store.Completion{DeliveryID: c.lease.ID, LeaseToken: c.lease.LeaseToken, Log: l,
+		// 410 Gone: the receiver says this endpoint is gone for good.
+		Gone: c.out.StatusCode == http.StatusGone && !c.lease.Test}
+	if !c.out.Success {
+		if wait, ok := d.cfg.Schedule.Next(c.lease.Attempt, c.out.RetryAfter); ok && !c.lease.Test {
+			next := d.cfg.Store.Now().Add(wait)
+			sc.NextAttemptAt = &next
+		}
+		d.log.Warn("delivery attempt failed", "webhook_id", c.lease.WebhookID, "delivery_id", c.lease.ID,
+			"attempt", c.lease.Attempt, "status", c.out.StatusCode, "error", c.out.Error, "final", sc.NextAttemptAt == nil)
+	}
+	r.done = append(r.done, sc)
+	r.expires[c.lease.ID] = c.lease.LeaseExpiresAt
+}
+
+// gather adds the outcomes that arrived while the database refused the
+// batch, so that they are retried with it, each while its own lease holds,
+// rather than wait behind it.
+func (d *Dispatcher) gather(r *recording) {
+	for len(r.done) < maxCompletionBatch {
+		select {
+		case c, ok := <-d.completed:
+			if !ok {
+				return
+			}
+			d.add(r, c)
+		default:
+			return
+		}
+	}
+}
+
+// maxRecordBackoff caps the wait between tries to record outcomes, so
+// that they are recorded within a second of the database coming back.
+const maxRecordBackoff = time.Second
+
+// completeAll records completions, retrying while the database is
+// unavailable for as long as their leases hold: an outcome recorded before
+// its lease ends keeps the delivery from being sent twice, so a short
+// outage costs a wait, not duplicates. Only an outcome whose lease ends
+// before the next try is given up (its delivery will be sent again: at
+// least once, never lost), and at shutdown the grace period bounds the
+// tries. When a batch fails, its completions are tried one by one: a
+// single completion that can never be recorded would otherwise fail the
+// whole transaction every time and take the other outcomes with it.
+func (d *Dispatcher) completeAll(ctx context.Context, r *recording) {
+	if len(r.done) == 0 {
+		return
+	}
+	_, err := d.cfg.Store.CompleteDeliveries(ctx, r.done)
 	if err == nil {
 		return
 	}
-	if len(done) > 1 {
-		var failed []store.Completion
-		for _, c := range done {
-			if _, err := d.cfg.Store.CompleteDeliveries(ctx, []store.Completion{c}); err != nil {
-				failed = append(failed, c)
+	wait := d.recordBackoff
+	for try := 1; ; try++ {
+		if len(r.done) > 1 {
+			if r.done, err = d.completeEach(ctx, r.done); len(r.done) == 0 {
+				return
 			}
 		}
-		if done = failed; len(done) == 0 {
+		// Give up what the next try would come too late for.
+		deadline := d.cfg.Store.Now().Add(wait)
+		kept := r.done[:0]
+		for _, c := range r.done {
+			if r.expires[c.DeliveryID].After(deadline) {
+				kept = append(kept, c)
+			}
+		}
+		if lost := len(r.done) - len(kept); lost > 0 {
+			d.log.Error("record delivery outcomes: giving up as their leases end; they will be sent again", "err", err, "count", lost, "tries", try)
+		}
+		if r.done = kept; len(r.done) == 0 {
 			return
+		}
+		d.log.Warn("record delivery outcomes", "err", err, "count", len(r.done), "retry", try, "wait", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-d.stopRecording:
+			t.Stop()
+			d.log.Error("record delivery outcomes: shutdown grace over; they will be sent again when their leases end", "err", err, "count", len(r.done))
+			return
+		}
+		d.gather(r)
+		if _, err = d.cfg.Store.CompleteDeliveries(ctx, r.done); err == nil {
+			return
+		}
+		wait = min(2*wait, maxRecordBackoff)
+	}
+}
+
+// completeEach records completions one at a time and returns those that
+// failed, with the last error. When the first two fail and none succeeded
+// the database is taken to be unavailable, and the rest are not tried.
+func (d *Dispatcher) completeEach(ctx context.Context, done []store.Completion) ([]store.Completion, error) {
+	var failed []store.Completion
+	var last error
+	ok := 0
+	for i, c := range done {
+		if ok == 0 && len(failed) >= 2 {
+			return append(failed, done[i:]...), last
+		}
+		if _, err := d.cfg.Store.CompleteDeliveries(ctx, []store.Completion{c}); err != nil {
+			failed, last = append(failed, c), err
+		} else {
+			ok++
 		}
 	}
-	for try := 1; ; try++ {
-		d.log.Warn("record delivery outcomes", "err", err, "count", len(done), "retry", try)
-		time.Sleep(time.Duration(try) * d.recordBackoff)
-		if _, err = d.cfg.Store.CompleteDeliveries(ctx, done); err == nil {
-			return
-		}
-		if try == 5 {
-			// The leases will expire and the deliveries be sent again:
-			// at least once, never lost.
-			d.log.Error("record delivery outcomes; they will be retried when their leases expire", "err", err, "count", len(done))
-			return
-		}
-	}
+	return failed, last
 }

@@ -39,4 +39,11 @@
 // rate-limited webhook, what its rate allows now. With several processes
 // on PostgreSQL each counts only its own sends, so the caps hold per
 // process.
+//
+// A lease's cost must not depend on the backlog or on statistics the
+// database may not have: it reads a bounded window of the oldest due
+// deliveries by walking the due index in order. PostgreSQL without
+// statistics expects a few hundred due rows and would rather read and sort
+// them all, so the lease transaction disables sorts (walkIndexesInOrder);
+// SQLite walks the index on its own.
 package store

@@ -1,6 +1,10 @@
 package store
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"strings"
+)
 
 // SeedLogs writes attempt logs and their counters directly, for benchmarks
 // that need a large log table quickly.
@@ -60,4 +64,45 @@ func (s *Store) FanOutCounts(ctx context.Context, userID string) (events, delive
 			(SELECT COUNT(*) FROM fanouts f JOIN events e ON e.id = f.event_id WHERE e.user_id = $1)`, userID).
 		Scan(&events, &deliveries, &pairs, &pending)
 	return
+}
+
+// ExplainDueWindow returns the plan of the lease's due-window query as the
+// lease runs it, for a lease of limit: PostgreSQL's EXPLAIN ANALYZE (run
+// and rolled back), SQLite's EXPLAIN QUERY PLAN details, a line each.
+func (s *Store) ExplainDueWindow(ctx context.Context, limit int) (string, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := s.walkIndexesInOrder(ctx, tx); err != nil {
+		return "", err
+	}
+	q := s.dueWindowQuery(dueWindow(limit))
+	if s.kind == Postgres {
+		q = "EXPLAIN (ANALYZE, BUFFERS) " + q
+	} else {
+		q = "EXPLAIN QUERY PLAN " + q
+	}
+	rows, err := tx.QueryContext(ctx, q, s.d.t(s.Now()))
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return "", err
+	}
+	var out strings.Builder
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		for i := range vals {
+			vals[i] = new(any)
+		}
+		if err := rows.Scan(vals...); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&out, "%v\n", *vals[len(vals)-1].(*any))
+	}
+	return out.String(), rows.Err()
 }
