@@ -68,6 +68,19 @@ type Config struct {
 	// Console, when set, is the web console, served at GET / and
 	// GET /console/*file.
 	Console http.Handler
+	// WriteTimeout is how long any answer may take to write, counted from
+	// the start of its handler, so a client that stops reading cannot pin
+	// a connection and its send buffer; event streams instead get it anew
+	// for each event they send. Zero: no deadline.
+	WriteTimeout time.Duration
+	// MaxStreams and MaxStreamsPerUser cap the event streams open at once,
+	// in all and per user; beyond them a stream is refused with 429.
+	// Zero: no cap.
+	MaxStreams, MaxStreamsPerUser int
+	// StreamRecheck is how often an open event stream checks that its
+	// credential is still valid, ending the stream when it is not
+	// (default DefaultStreamRecheck).
+	StreamRecheck time.Duration
 }
 
 // Server serves the API.
@@ -95,6 +108,10 @@ type Server struct {
 	// streams ends with CloseStreams: long-lived event streams watch it.
 	streams      context.Context
 	closeStreams context.CancelFunc
+
+	writeTimeout  time.Duration
+	streamLimits  *streamLimits
+	streamRecheck time.Duration
 }
 
 // New builds a Server from cfg.
@@ -107,6 +124,14 @@ func New(cfg Config) (*Server, error) {
 		sender: cfg.Sender, waker: cfg.Waker, logger: cfg.Logger, version: cfg.Version, checkURL: cfg.CheckURL,
 		secretGrace: cfg.SecretGrace, throttle: cfg.Throttle, readiness: cfg.Readiness, metrics: cfg.Metrics,
 		reservedHeader: cfg.ReservedHeader, inbox: cfg.Inbox, console: cfg.Console,
+		writeTimeout: cfg.WriteTimeout, streamRecheck: cfg.StreamRecheck,
+		streamLimits: &streamLimits{maxTotal: cfg.MaxStreams, maxPerUser: cfg.MaxStreamsPerUser},
+	}
+	if cfg.WriteTimeout < 0 || cfg.MaxStreams < 0 || cfg.MaxStreamsPerUser < 0 || cfg.StreamRecheck < 0 {
+		return nil, fmt.Errorf("server: WriteTimeout, MaxStreams, MaxStreamsPerUser and StreamRecheck must not be negative")
+	}
+	if s.streamRecheck == 0 {
+		s.streamRecheck = DefaultStreamRecheck
 	}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	if s.publisher == nil {
@@ -126,8 +151,17 @@ type nopWaker struct{}
 
 func (nopWaker) Wake() {}
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Every answer gets the write deadline
+// here, before routing; http.Server.WriteTimeout would do the same but
+// cannot be lifted for event streams, which move it on per event.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.writeTimeout > 0 {
+		// ErrNotSupported (a recorder, say) leaves the answer unbounded,
+		// as before.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.writeTimeout))
+	}
+	s.router.ServeHTTP(w, r)
+}
 
 // routes is every route webhookd serves.
 func (s *Server) routes() {
