@@ -152,8 +152,8 @@ type nopWaker struct{}
 func (nopWaker) Wake() {}
 
 // ServeHTTP implements http.Handler. Every answer gets the write deadline
-// here, before routing; http.Server.WriteTimeout would do the same but
-// cannot be lifted for event streams, which move it on per event.
+// here, before routing, rather than as http.Server.WriteTimeout, so that
+// the rule lives beside the event streams that move it on per event.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.writeTimeout > 0 {
 		// ErrNotSupported (a recorder, say) leaves the answer unbounded,
