@@ -543,6 +543,11 @@ func hostileCases() []hostileCase {
 		{name: "key delete SQL id", route: keyDelete, path: "/api/v1/api-keys/" + esc(sqlDrop), status: notFound},
 		{name: "key delete NUL id", route: keyDelete, path: "/api/v1/api-keys/%00", status: notFound},
 		{name: "key PATCH", route: keyDelete, method: http.MethodPatch, path: "/api/v1/api-keys/{key}", body: map[string]any{"name": "renamed"}, status: noMethod},
+
+		// Issue 12 item 7: streams past the cap (the test server allows
+		// one, which another user holds) answer 429 naming the limit.
+		{name: "log stream past the stream cap", route: logEntry, path: hook + "/logs/stream", status: http.StatusTooManyRequests, msg: "max-streams"},
+		{name: "inbox stream past the stream cap", route: inboxLive, path: "/api/v1/inboxes/demo/stream", status: http.StatusTooManyRequests, msg: "max-streams"},
 	}
 }
 
@@ -584,8 +589,11 @@ func TestHostileInput(t *testing.T) {
 			c.ReservedHeader = delivery.ReservedHeader
 			c.SecretGrace = time.Hour
 			c.Metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "# metrics\n") })
+			c.MaxStreams = 1 // held by another user's stream below
 		})
 		_, token := cheapUser(t, s, "a@example.com")
+		_, streamer := cheapUser(t, s, "streamer@example.com")
+		openStream(t, s, "/api/v1/inboxes/held/stream", streamer)
 		hook := s.createWebhook(t, token, map[string]any{"name": "target", "url": rc.URL(), "events": []string{"*"},
 			"headers": map[string]string{"X-Tenant": "acme"}})
 		sent := s.sendTest(t, token, hook.ID, "message.new", map[string]string{"hello": "world"})
