@@ -190,7 +190,7 @@ func serveFlags() (*flagSet, *serveConfig) {
 	dur(&c.retention, "retention", "WEBHOOKD_RETENTION", 720*time.Hour, "delete logs and finished deliveries older than this (0: keep everything)")
 	boolean(&c.console, "console", "WEBHOOKD_CONSOLE", true, "serve the web console at /")
 	boolean(&c.inbox, "inbox", "WEBHOOKD_INBOX", true, "serve the development inbox at /inbox/NAME, which webhooks may target on this process's own port without --allow-private-targets")
-	dur(&c.writeTimeout, "write-timeout", "WEBHOOKD_WRITE_TIMEOUT", 30*time.Second, "time an answer may take to be written, so a client that stops reading is cut off; event streams get it anew for each event")
+	dur(&c.writeTimeout, "write-timeout", "WEBHOOKD_WRITE_TIMEOUT", 30*time.Second, "time an answer may take to be written, from its first byte, so a client that stops reading is cut off; event streams get it anew for each event")
 	num(&c.maxConnections, "max-connections", "WEBHOOKD_MAX_CONNECTIONS", 10000, "client connections open at once on --addr (and, apart, on --metrics-addr); past it new connections wait until one closes")
 	num(&c.maxStreams, "max-streams", "WEBHOOKD_MAX_STREAMS", 1000, "event streams (live logs, live inboxes) open at once; past it new ones answer 429")
 	num(&c.maxStreamsPerUser, "max-streams-per-user", "WEBHOOKD_MAX_STREAMS_PER_USER", 10, "event streams one user may have open at once; past it new ones answer 429")

@@ -69,8 +69,8 @@ type Config struct {
 	// GET /console/*file.
 	Console http.Handler
 	// WriteTimeout is how long any answer may take to write, counted from
-	// the start of its handler, so a client that stops reading cannot pin
-	// a connection and its send buffer; event streams instead get it anew
+	// its first byte, so a client that stops reading cannot pin a
+	// connection and its send buffer; event streams instead get it anew
 	// for each event they send. Zero: no deadline.
 	WriteTimeout time.Duration
 	// MaxStreams and MaxStreamsPerUser cap the event streams open at once,
@@ -152,16 +152,46 @@ type nopWaker struct{}
 func (nopWaker) Wake() {}
 
 // ServeHTTP implements http.Handler. Every answer gets the write deadline
-// here, before routing, rather than as http.Server.WriteTimeout, so that
-// the rule lives beside the event streams that move it on per event.
+// here, rather than as http.Server.WriteTimeout, so that the rule lives
+// beside the event streams that move it on per event.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.writeTimeout > 0 {
-		// ErrNotSupported (a recorder, say) leaves the answer unbounded,
-		// as before.
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.writeTimeout))
+		w = &deadlineWriter{ResponseWriter: w, timeout: s.writeTimeout}
 	}
 	s.router.ServeHTTP(w, r)
 }
+
+// deadlineWriter sets the connection's write deadline when its answer
+// starts: writing may take WriteTimeout, however long the handler worked
+// first (a test send waits up to --delivery-timeout for the receiver).
+type deadlineWriter struct {
+	http.ResponseWriter
+	timeout time.Duration
+	started bool
+}
+
+func (d *deadlineWriter) start() {
+	if !d.started {
+		d.started = true
+		// ErrNotSupported (a recorder, say) leaves the answer unbounded.
+		_ = http.NewResponseController(d.ResponseWriter).SetWriteDeadline(time.Now().Add(d.timeout))
+	}
+}
+
+// WriteHeader starts the answer, and its deadline.
+func (d *deadlineWriter) WriteHeader(code int) {
+	d.start()
+	d.ResponseWriter.WriteHeader(code)
+}
+
+// Write starts the answer, and its deadline, if WriteHeader has not.
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	d.start()
+	return d.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (d *deadlineWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }
 
 // routes is every route webhookd serves.
 func (s *Server) routes() {

@@ -39,8 +39,14 @@ func TestWriteDeadline(t *testing.T) {
 	s := newTestServer(t, st, func(c *server.Config) {
 		c.WriteTimeout = 500 * time.Millisecond
 		c.MaxStreamsPerUser = 1
-		// A large answer, through the server as any route's is.
+		// A large answer, through the server as any route's is; and a
+		// slow one, which works longer than the timeout before it writes.
 		c.Console = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/console/slow" {
+				time.Sleep(1500 * time.Millisecond)
+				_, _ = w.Write([]byte("done"))
+				return
+			}
 			chunk := make([]byte, 64<<10)
 			var err error
 			for n := 0; n < big && err == nil; n += len(chunk) {
@@ -61,6 +67,15 @@ func TestWriteDeadline(t *testing.T) {
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatal("the handler is still writing to a client that reads nothing, 30s on")
+		}
+	})
+
+	t.Run("answer after slow work", func(t *testing.T) {
+		// The deadline counts from the answer's start, not the handler's:
+		// a test send may wait --delivery-timeout for its receiver.
+		resp := s.do(t, http.MethodGet, "/console/slow", "", nil)
+		if resp.Status != http.StatusOK || string(resp.Body) != "done" {
+			t.Fatalf("slow answer: %d %q, want 200 done", resp.Status, resp.Body)
 		}
 	})
 
