@@ -136,7 +136,8 @@ func (s *Server) CloseStreams() { s.closeStreams() }
 // handleLogStream streams a webhook's new attempts as they are logged:
 // "ready" once, then one "log" event per attempt (the list's shape), oldest
 // first, or "overflow" when more arrived than one poll sends, for the
-// reader to reload the list.
+// reader to reload the list; and "end", last, when the webhook is deleted
+// or the stream's credential stops being valid.
 func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 	hook, err := s.webhookParam(r)
 	if err != nil {
@@ -311,7 +312,8 @@ func (s *Server) handleInboxList(w http.ResponseWriter, r *http.Request) error {
 }
 
 // handleInboxStream streams an inbox's new captures that the caller may
-// see: "ready" once, then one "capture" event each.
+// see: "ready" once, then one "capture" event each; and "end", last, when
+// the stream's credential stops being valid.
 func (s *Server) handleInboxStream(w http.ResponseWriter, r *http.Request) error {
 	name, err := inboxParam(r)
 	if err != nil {
