@@ -94,14 +94,23 @@ func TestWriteDeadline(t *testing.T) {
 	})
 
 	t.Run("stream whose reader stopped", func(t *testing.T) {
+		// A user of its own: the stream above may still hold its place
+		// a moment after its reader left.
+		_, token := cheapUser(t, s, "stuck@example.com")
 		conn := dialNoRead(t, s)
 		fmt.Fprintf(conn, "GET /api/v1/inboxes/slow/stream HTTP/1.1\r\nHost: webhookd\r\nAuthorization: Bearer %s\r\n\r\n", token)
 		// Read up to "ready": the stream holds the user's only place.
+		if err := conn.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
 		r := bufio.NewReader(conn)
 		for {
 			line, err := r.ReadString('\n')
 			if err != nil {
 				t.Fatalf("read the stream's start: %v", err)
+			}
+			if strings.HasPrefix(line, "HTTP/1.1 ") && !strings.HasPrefix(line, "HTTP/1.1 200") {
+				t.Fatalf("stream answered %q, want 200", line)
 			}
 			if line == "event: ready\n" {
 				break
