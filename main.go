@@ -141,10 +141,11 @@ func dbFlag(fs *flagSet) *string {
 type serveConfig struct {
 	addr, db, jwtSecret, eventTypes, retrySchedule, logFormat, logLevel, metricsAddr string
 	tokenTTL, deliveryTimeout, shutdownGrace, leaseDuration                          time.Duration
-	disableAfter, retention, secretGrace, loginWindow                                time.Duration
+	disableAfter, retention, secretGrace, loginWindow, writeTimeout                  time.Duration
 	migrate, allowPrivate, requireHTTPS, console, inbox                              bool
 	workers, perWebhook, disableMinFailures, loginMaxFailures                        int
 	maxWebhooksPerOwner, maxDeliveriesPerRequest                                     int
+	maxConnections, maxStreams, maxStreamsPerUser                                    int
 
 	maxPasswordChecks int // 0: twice GOMAXPROCS
 	perOwner          int
@@ -197,6 +198,10 @@ func serveFlags() (*flagSet, *serveConfig) {
 	num(&c.maxDeliveriesPerRequest, "max-deliveries-per-request", "WEBHOOKD_MAX_DELIVERIES_PER_REQUEST", 100000, "deliveries one publish request may create, its events times their matching webhooks (0: no limit)")
 	boolean(&c.console, "console", "WEBHOOKD_CONSOLE", true, "serve the web console at /")
 	boolean(&c.inbox, "inbox", "WEBHOOKD_INBOX", true, "serve the development inbox at /inbox/NAME, which webhooks may target on this process's own port without --allow-private-targets")
+	dur(&c.writeTimeout, "write-timeout", "WEBHOOKD_WRITE_TIMEOUT", 30*time.Second, "time an answer may take to be written, from its first byte, so a client that stops reading is cut off; event streams get it anew for each event")
+	num(&c.maxConnections, "max-connections", "WEBHOOKD_MAX_CONNECTIONS", 10000, "client connections open at once on --addr (and, apart, on --metrics-addr); past it new connections wait until one closes")
+	num(&c.maxStreams, "max-streams", "WEBHOOKD_MAX_STREAMS", 1000, "event streams (live logs, live inboxes) open at once; past it new ones answer 429")
+	num(&c.maxStreamsPerUser, "max-streams-per-user", "WEBHOOKD_MAX_STREAMS_PER_USER", 10, "event streams one user may have open at once; past it new ones answer 429")
 	str(&c.metricsAddr, "metrics-addr", "WEBHOOKD_METRICS_ADDR", "", "serve /metrics on this address instead of --addr")
 	str(&c.logFormat, "log-format", "WEBHOOKD_LOG_FORMAT", "text", "log format: text or json")
 	str(&c.logLevel, "log-level", "WEBHOOKD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
@@ -255,6 +260,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if c.maxWebhooksPerOwner < 0 || c.maxDeliveriesPerRequest < 0 {
 		return errors.New("--max-webhooks-per-owner and --max-deliveries-per-request must not be negative")
+	}
+	if c.writeTimeout <= 0 || c.maxConnections < 1 || c.maxStreams < 1 || c.maxStreamsPerUser < 1 {
+		return errors.New("--write-timeout, --max-connections, --max-streams and --max-streams-per-user must be positive")
 	}
 	if c.leaseDuration > 0 && c.leaseDuration <= c.deliveryTimeout {
 		return fmt.Errorf("--lease-duration %s must be longer than --delivery-timeout %s, or a slow send would be taken over while it runs", c.leaseDuration, c.deliveryTimeout)
@@ -333,6 +341,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		CheckURL: guard.CheckURL, SecretGrace: c.secretGrace, Readiness: dispatcher, ReservedHeader: delivery.ReservedHeader,
 		Throttle: server.Throttle{MaxFailures: c.loginMaxFailures, Window: c.loginWindow, MaxChecks: c.maxPasswordChecks},
 		Metrics:  metricsOnAPI, Inbox: inboxes, Console: webConsole,
+		WriteTimeout: c.writeTimeout, MaxStreams: c.maxStreams, MaxStreamsPerUser: c.maxStreamsPerUser,
 	})
 	if err != nil {
 		return err
@@ -355,9 +364,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", meters.Handler())
-		metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: c.writeTimeout}
 		go func() {
-			if err := metricsServer.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := metricsServer.Serve(newConnLimit(c.maxConnections).wrap(mln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error("metrics server", "err", err)
 			}
 		}()
@@ -387,7 +396,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	dispatchDone := make(chan error, 1)
 	go func() { dispatchDone <- dispatcher.Run(bgCtx) }()
 	serveDone := make(chan error, 1)
-	go func() { serveDone <- httpServer.Serve(ln) }()
+	go func() { serveDone <- httpServer.Serve(newConnLimit(c.maxConnections).wrap(ln)) }()
 	logger.Info("webhookd listening", "addr", ln.Addr().String(), "db", string(st.Kind()), "database", st.Label(), "version", version)
 
 	var serveErr error

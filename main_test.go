@@ -393,6 +393,11 @@ func TestHelpListsFlagsWithEnvironmentAndDefaults(t *testing.T) {
 			"retry-schedule":   {"WEBHOOKD_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h"},
 			"delivery-timeout": {"WEBHOOKD_DELIVERY_TIMEOUT", "30s"},
 			"shutdown-grace":   {"WEBHOOKD_SHUTDOWN_GRACE", "10s"},
+			// Issue 12 items 7, 8.
+			"write-timeout":        {"WEBHOOKD_WRITE_TIMEOUT", "30s"},
+			"max-connections":      {"WEBHOOKD_MAX_CONNECTIONS", "10000"},
+			"max-streams":          {"WEBHOOKD_MAX_STREAMS", "1000"},
+			"max-streams-per-user": {"WEBHOOKD_MAX_STREAMS_PER_USER", "10"},
 		}},
 		{"migrate", map[string]flagRow{"db": {"WEBHOOKD_DB", "webhookd.db"}}},
 		{"user", map[string]flagRow{"db": {"WEBHOOKD_DB", "webhookd.db"}, "email": {"-", ""}, "password": {"-", ""}}},

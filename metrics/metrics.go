@@ -1,6 +1,7 @@
 // Package metrics exposes webhookd's Prometheus metrics: attempts by outcome
 // and status class, attempt latency, events accepted, and, read from the
-// database at scrape time, the queue's depth and webhooks by state. No
+// database at most every few seconds, the queue's depth and webhooks by
+// state. No
 // metric has a per-webhook label, so cardinality stays fixed however many
 // webhooks users create.
 package metrics
@@ -9,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,9 +34,38 @@ type Metrics struct {
 	accepted prometheus.Counter
 }
 
+// DefaultStateEvery is how long the gauges read from the database (the
+// queue and webhooks by state) are served from their last read: reading
+// them scans the pending deliveries, which under a backlog costs far more
+// than a scrape should, and /metrics may be open to anyone who can reach
+// the port.
+const DefaultStateEvery = 5 * time.Second
+
+// Option adjusts New.
+type Option func(*stateCollector)
+
+// StateEvery sets how long the gauges read from the database are served
+// from their last read (default DefaultStateEvery).
+func StateEvery(d time.Duration) Option {
+	return func(c *stateCollector) {
+		if d > 0 {
+			c.every = d
+		}
+	}
+}
+
+// WithClock sets the clock the collector reads, for tests.
+func WithClock(now func() time.Time) Option {
+	return func(c *stateCollector) { c.now = now }
+}
+
 // New registers every metric, reading queue and webhook state from src at
-// each scrape.
-func New(src Source, logger *slog.Logger) *Metrics {
+// most once per StateEvery, however many scrapes come.
+func New(src Source, logger *slog.Logger, opts ...Option) *Metrics {
+	state := &stateCollector{src: src, logger: logger, every: DefaultStateEvery, now: time.Now}
+	for _, o := range opts {
+		o(state)
+	}
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -52,7 +83,7 @@ func New(src Source, logger *slog.Logger) *Metrics {
 		}),
 	}
 	m.reg.MustRegister(m.attempts, m.latency, m.accepted,
-		&stateCollector{src: src, logger: logger},
+		state,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -79,11 +110,52 @@ func (m *Metrics) ObserveAttempt(success bool, statusCode int, d time.Duration) 
 // EventsAccepted counts newly accepted events.
 func (m *Metrics) EventsAccepted(n int) { m.accepted.Add(float64(n)) }
 
-// stateCollector reads the queue and webhook counts at scrape time, so the
-// numbers are the database's, shared by every process.
+// stateCollector reads the queue and webhook counts from the database, so
+// the numbers are the database's, shared by every process. It keeps each
+// read for the interval every, so that scrapes, concurrent ones too, cost
+// one read per interval.
 type stateCollector struct {
 	src    Source
 	logger *slog.Logger
+	every  time.Duration
+	now    func() time.Time
+
+	// mu is held through a read, so that concurrent scrapes wait for the
+	// one read instead of each making their own.
+	mu     sync.Mutex
+	readAt time.Time // zero: never read
+	last   stateRead
+}
+
+// stateRead is one read of the database's state. Failures are kept as
+// long as values: a failing database is not asked again by every scrape.
+type stateRead struct {
+	queue              store.QueueStats
+	hooks              store.WebhookCounts
+	queueErr, hooksErr error
+}
+
+// read returns the state read within the last interval, reading it anew
+// when it is older.
+func (c *stateCollector) read() stateRead {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if c.readAt.IsZero() || now.Sub(c.readAt) >= c.every || now.Before(c.readAt) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var r stateRead
+		r.queue, r.queueErr = c.src.Queue(ctx)
+		r.hooks, r.hooksErr = c.src.CountWebhooks(ctx)
+		c.last, c.readAt = r, now
+		if r.queueErr != nil {
+			c.logger.Warn("metrics: read queue", "err", r.queueErr)
+		}
+		if r.hooksErr != nil {
+			c.logger.Warn("metrics: count webhooks", "err", r.hooksErr)
+		}
+	}
+	return c.last
 }
 
 var (
@@ -106,26 +178,24 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	q, err := c.src.Queue(ctx)
-	if err != nil {
-		c.logger.Warn("metrics: read queue", "err", err)
-		ch <- prometheus.NewInvalidMetric(queueDesc, err)
+	r := c.read()
+	q, w := r.queue, r.hooks
+	if r.queueErr != nil {
+		ch <- prometheus.NewInvalidMetric(queueDesc, r.queueErr)
 	} else {
 		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(q.Due), "due")
 		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(q.Scheduled), "scheduled")
 		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(q.InFlight), "in_flight")
+		// The age is reckoned now from the kept time, so it keeps
+		// growing between reads as a stuck queue's would.
 		age := 0.0
 		if q.OldestDue != nil {
-			age = max(time.Since(*q.OldestDue).Seconds(), 0)
+			age = max(c.now().Sub(*q.OldestDue).Seconds(), 0)
 		}
 		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, age)
 	}
-	w, err := c.src.CountWebhooks(ctx)
-	if err != nil {
-		c.logger.Warn("metrics: count webhooks", "err", err)
-		ch <- prometheus.NewInvalidMetric(webhooksDesc, err)
+	if r.hooksErr != nil {
+		ch <- prometheus.NewInvalidMetric(webhooksDesc, r.hooksErr)
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(webhooksDesc, prometheus.GaugeValue, float64(w.Active), "active")

@@ -29,47 +29,60 @@ func unauthorized(msg string) *Error {
 // ends its tokens at once.
 func (s *Server) authenticated(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		scheme, credential, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		credential = strings.TrimSpace(credential)
-		if !ok || !strings.EqualFold(scheme, "Bearer") || credential == "" {
-			return unauthorized("missing bearer token: send Authorization: Bearer <accessToken or API key>")
-		}
-		var user store.User
-		var err error
-		if auth.IsAPIKey(credential) {
-			var key store.APIKey
-			user, key, err = s.store.UserByAPIKeyHash(r.Context(), auth.HashAPIKey(credential))
-			// lastUsedAt is kept to the minute, so a busy publisher does not
-			// turn every request into a write.
-			if err == nil && (key.LastUsedAt == nil || time.Since(*key.LastUsedAt) > time.Minute) {
-				if terr := s.store.TouchAPIKey(r.Context(), key.ID); terr != nil {
-					s.logger.Warn("record api key use", "err", terr)
-				}
-			}
-		} else {
-			userID, version, verr := s.tokens.Verify(credential)
-			// A subject that cannot be a user id (NUL bytes, say, which
-			// PostgreSQL refuses) is refused before it reaches the store.
-			if verr != nil || !validID(userID) {
-				return unauthorized("invalid or expired token")
-			}
-			user, err = s.store.UserByID(r.Context(), userID)
-			if err == nil && user.TokenVersion != version {
-				// The password changed or the user was disabled since.
-				return unauthorized("invalid or expired token")
-			}
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			return unauthorized("invalid or expired token")
-		}
+		user, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
 		if err != nil {
 			return err
 		}
-		if user.DisabledAt != nil {
-			return unauthorized("this user is disabled")
-		}
 		return h(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
 	}
+}
+
+// authenticate checks an Authorization header's bearer JWT or API key and
+// returns its user; a credential that is not (or no longer) valid is a
+// 401 *Error. Open event streams call it again every few seconds, so one
+// rule decides when a credential ends, for new requests and open streams
+// alike.
+func (s *Server) authenticate(ctx context.Context, authorization string) (store.User, error) {
+	scheme, credential, ok := strings.Cut(authorization, " ")
+	credential = strings.TrimSpace(credential)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || credential == "" {
+		return store.User{}, unauthorized("missing bearer token: send Authorization: Bearer <accessToken or API key>")
+	}
+	var user store.User
+	var err error
+	if auth.IsAPIKey(credential) {
+		var key store.APIKey
+		user, key, err = s.store.UserByAPIKeyHash(ctx, auth.HashAPIKey(credential))
+		// lastUsedAt is kept to the minute, so a busy publisher does not
+		// turn every request into a write.
+		if err == nil && (key.LastUsedAt == nil || time.Since(*key.LastUsedAt) > time.Minute) {
+			if terr := s.store.TouchAPIKey(ctx, key.ID); terr != nil {
+				s.logger.Warn("record api key use", "err", terr)
+			}
+		}
+	} else {
+		userID, version, verr := s.tokens.Verify(credential)
+		// A subject that cannot be a user id (NUL bytes, say, which
+		// PostgreSQL refuses) is refused before it reaches the store.
+		if verr != nil || !validID(userID) {
+			return store.User{}, unauthorized("invalid or expired token")
+		}
+		user, err = s.store.UserByID(ctx, userID)
+		if err == nil && user.TokenVersion != version {
+			// The password changed or the user was disabled since.
+			return store.User{}, unauthorized("invalid or expired token")
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, unauthorized("invalid or expired token")
+	}
+	if err != nil {
+		return store.User{}, err
+	}
+	if user.DisabledAt != nil {
+		return store.User{}, unauthorized("this user is disabled")
+	}
+	return user, nil
 }
 
 func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }

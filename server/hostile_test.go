@@ -603,6 +603,10 @@ func hostileCases() []hostileCase {
 			map[string]any{"event": "message.new", "data": 1, "idempotencyKey": sqlQuote},
 			map[string]any{"event": "message.new", "data": 2, "idempotencyKey": sqlQuote}}},
 			status: http.StatusUnprocessableEntity, fields: f("events[1].idempotencyKey")},
+		// Issue 12 item 7: streams past the cap (the test server allows
+		// one, which another user holds) answer 429 naming the limit.
+		{name: "log stream past the stream cap", route: logEntry, path: hook + "/logs/stream", status: http.StatusTooManyRequests, msg: "max-streams"},
+		{name: "inbox stream past the stream cap", route: inboxLive, path: "/api/v1/inboxes/demo/stream", status: http.StatusTooManyRequests, msg: "max-streams"},
 	}
 }
 
@@ -644,8 +648,11 @@ func TestHostileInput(t *testing.T) {
 			c.ReservedHeader = delivery.ReservedHeader
 			c.SecretGrace = time.Hour
 			c.Metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "# metrics\n") })
+			c.MaxStreams = 1 // held by another user's stream below
 		})
 		_, token := cheapUser(t, s, "a@example.com")
+		_, streamer := cheapUser(t, s, "streamer@example.com")
+		openStream(t, s, "/api/v1/inboxes/held/stream", streamer)
 		hook := s.createWebhook(t, token, map[string]any{"name": "target", "url": rc.URL(), "events": []string{"*"},
 			"headers": map[string]string{"X-Tenant": "acme"}})
 		sent := s.sendTest(t, token, hook.ID, "message.new", map[string]string{"hello": "world"})

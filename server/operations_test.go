@@ -422,7 +422,9 @@ func opsScrape(t testing.TB, s *testServer) map[string]*dto.MetricFamily {
 func TestOpsMetricsEndpoint(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		rc := newOpsReceiver(t, nil)
-		m := metrics.New(st, slog.New(slog.NewTextHandler(testLogWriter{t}, nil)))
+		// Each scrape reads the queue anew: the test looks twice within
+		// the default interval the gauges are kept for.
+		m := metrics.New(st, slog.New(slog.NewTextHandler(testLogWriter{t}, nil)), metrics.StateEvery(time.Nanosecond))
 		// One retry an hour out, so a failed delivery sits in the queue as
 		// scheduled while the test looks.
 		h := newOpsHarness(t, st, opsSetup{Gaps: []time.Duration{time.Hour}, Observer: m, Metrics: m.Handler()})

@@ -68,6 +68,19 @@ type Config struct {
 	// Console, when set, is the web console, served at GET / and
 	// GET /console/*file.
 	Console http.Handler
+	// WriteTimeout is how long any answer may take to write, counted from
+	// its first byte, so a client that stops reading cannot pin a
+	// connection and its send buffer; event streams instead get it anew
+	// for each event they send. Zero: no deadline.
+	WriteTimeout time.Duration
+	// MaxStreams and MaxStreamsPerUser cap the event streams open at once,
+	// in all and per user; beyond them a stream is refused with 429.
+	// Zero: no cap.
+	MaxStreams, MaxStreamsPerUser int
+	// StreamRecheck is how often an open event stream checks that its
+	// credential is still valid, ending the stream when it is not
+	// (default DefaultStreamRecheck).
+	StreamRecheck time.Duration
 }
 
 // Server serves the API.
@@ -96,6 +109,10 @@ type Server struct {
 	// streams ends with CloseStreams: long-lived event streams watch it.
 	streams      context.Context
 	closeStreams context.CancelFunc
+
+	writeTimeout  time.Duration
+	streamLimits  *streamLimits
+	streamRecheck time.Duration
 }
 
 // New builds a Server from cfg.
@@ -108,6 +125,14 @@ func New(cfg Config) (*Server, error) {
 		sender: cfg.Sender, waker: cfg.Waker, logger: cfg.Logger, version: cfg.Version, checkURL: cfg.CheckURL,
 		secretGrace: cfg.SecretGrace, throttle: cfg.Throttle, readiness: cfg.Readiness, metrics: cfg.Metrics,
 		reservedHeader: cfg.ReservedHeader, inbox: cfg.Inbox, console: cfg.Console,
+		writeTimeout: cfg.WriteTimeout, streamRecheck: cfg.StreamRecheck,
+		streamLimits: &streamLimits{maxTotal: cfg.MaxStreams, maxPerUser: cfg.MaxStreamsPerUser},
+	}
+	if cfg.WriteTimeout < 0 || cfg.MaxStreams < 0 || cfg.MaxStreamsPerUser < 0 || cfg.StreamRecheck < 0 {
+		return nil, fmt.Errorf("server: WriteTimeout, MaxStreams, MaxStreamsPerUser and StreamRecheck must not be negative")
+	}
+	if s.streamRecheck == 0 {
+		s.streamRecheck = DefaultStreamRecheck
 	}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	if cfg.Throttle.MaxChecks > 0 {
@@ -130,8 +155,47 @@ type nopWaker struct{}
 
 func (nopWaker) Wake() {}
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Every answer gets the write deadline
+// here, rather than as http.Server.WriteTimeout, so that the rule lives
+// beside the event streams that move it on per event.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.writeTimeout > 0 {
+		w = &deadlineWriter{ResponseWriter: w, timeout: s.writeTimeout}
+	}
+	s.router.ServeHTTP(w, r)
+}
+
+// deadlineWriter sets the connection's write deadline when its answer
+// starts: writing may take WriteTimeout, however long the handler worked
+// first (a test send waits up to --delivery-timeout for the receiver).
+type deadlineWriter struct {
+	http.ResponseWriter
+	timeout time.Duration
+	started bool
+}
+
+func (d *deadlineWriter) start() {
+	if !d.started {
+		d.started = true
+		// ErrNotSupported (a recorder, say) leaves the answer unbounded.
+		_ = http.NewResponseController(d.ResponseWriter).SetWriteDeadline(time.Now().Add(d.timeout))
+	}
+}
+
+// WriteHeader starts the answer, and its deadline.
+func (d *deadlineWriter) WriteHeader(code int) {
+	d.start()
+	d.ResponseWriter.WriteHeader(code)
+}
+
+// Write starts the answer, and its deadline, if WriteHeader has not.
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	d.start()
+	return d.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (d *deadlineWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }
 
 // routes is every route webhookd serves.
 func (s *Server) routes() {

@@ -34,27 +34,45 @@ const (
 type sse struct {
 	w  http.ResponseWriter
 	rc *http.ResponseController
+	// timeout bounds each write: a reader that stops reading is cut off
+	// once an event cannot be written within it (0: no bound).
+	timeout time.Duration
 }
 
 // startSSE sends the stream's headers. Browsers' EventSource cannot send
 // an Authorization header, so the console reads these streams with fetch;
 // curl -N reads them too.
-func startSSE(w http.ResponseWriter) (*sse, error) {
+func startSSE(w http.ResponseWriter, writeTimeout time.Duration) (*sse, error) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
-	s := &sse{w: w, rc: http.NewResponseController(w)}
-	// No deadlines: the stream lasts as long as the reader stays. The
+	s := &sse{w: w, rc: http.NewResponseController(w), timeout: writeTimeout}
+	// No read deadline: the stream lasts as long as the reader stays. The
 	// server's ReadTimeout would otherwise end it, through the connection's
-	// background read, a minute in.
-	for _, clear := range []func(time.Time) error{s.rc.SetReadDeadline, s.rc.SetWriteDeadline} {
-		if err := clear(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return nil, err
-		}
+	// background read, a minute in. The write deadline moves with each
+	// event instead (see deadline).
+	if err := s.rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return nil, err
+	}
+	if err := s.deadline(); err != nil {
+		return nil, err
 	}
 	return s, s.flush()
+}
+
+// deadline gives the next write the stream's timeout from now: the
+// request's own deadline has long passed on a stream open for minutes.
+func (s *sse) deadline() error {
+	var at time.Time
+	if s.timeout > 0 {
+		at = time.Now().Add(s.timeout)
+	}
+	if err := s.rc.SetWriteDeadline(at); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
 }
 
 // event sends one event whose data is v as JSON.
@@ -70,14 +88,25 @@ func (s *sse) event(name, id string, v any) error {
 		return err
 	}
 	buf.WriteByte('\n')
+	if err := s.deadline(); err != nil {
+		return err
+	}
 	if _, err := s.w.Write(buf.Bytes()); err != nil {
 		return err
 	}
 	return s.flush()
 }
 
+// end sends the stream's last event, "end", with why it ends.
+func (s *sse) end(reason string) {
+	_ = s.event("end", "", endJSON{Reason: reason}) // the stream closes either way
+}
+
 // ping keeps an idle stream open through proxies that close silent ones.
 func (s *sse) ping() error {
+	if err := s.deadline(); err != nil {
+		return err
+	}
 	if _, err := io.WriteString(s.w, ": ping\n\n"); err != nil {
 		return err
 	}
@@ -107,7 +136,8 @@ func (s *Server) CloseStreams() { s.closeStreams() }
 // handleLogStream streams a webhook's new attempts as they are logged:
 // "ready" once, then one "log" event per attempt (the list's shape), oldest
 // first, or "overflow" when more arrived than one poll sends, for the
-// reader to reload the list.
+// reader to reload the list; and "end", last, when the webhook is deleted
+// or the stream's credential stops being valid.
 func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 	hook, err := s.webhookParam(r)
 	if err != nil {
@@ -120,6 +150,11 @@ func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 	if f.Since != nil || f.Until != nil {
 		return invalid(FieldError{"since", "a stream starts now; list older attempts with GET .../logs"})
 	}
+	live, err := s.admitStream(r)
+	if err != nil {
+		return err
+	}
+	defer live.close()
 	userID := currentUser(r).ID
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
@@ -142,7 +177,7 @@ func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 	for _, l := range logs {
 		sent[l.ID] = l.CreatedAt
 	}
-	out, err := startSSE(w)
+	out, err := startSSE(w, s.writeTimeout)
 	if err != nil || out.event("ready", "", struct{}{}) != nil {
 		return nil // the reader is gone; nothing to answer
 	}
@@ -159,12 +194,19 @@ func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 				return nil
 			}
 			continue
+		case <-live.recheck.C:
+			if reason := live.ended(ctx); reason != "" {
+				out.end(reason)
+				return nil
+			}
+			continue
 		case <-poll.C:
 		}
 		logs, more, since, err := recent()
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			return nil // the webhook was deleted: the stream ends
+			out.end("the webhook was deleted")
+			return nil
 		case err != nil && ctx.Err() != nil:
 			return nil
 		case err != nil:
@@ -270,17 +312,23 @@ func (s *Server) handleInboxList(w http.ResponseWriter, r *http.Request) error {
 }
 
 // handleInboxStream streams an inbox's new captures that the caller may
-// see: "ready" once, then one "capture" event each.
+// see: "ready" once, then one "capture" event each; and "end", last, when
+// the stream's credential stops being valid.
 func (s *Server) handleInboxStream(w http.ResponseWriter, r *http.Request) error {
 	name, err := inboxParam(r)
 	if err != nil {
 		return err
 	}
+	live, err := s.admitStream(r)
+	if err != nil {
+		return err
+	}
+	defer live.close()
 	captures, unsubscribe := s.inbox.Subscribe(name, currentUser(r).ID)
 	defer unsubscribe()
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
-	out, err := startSSE(w)
+	out, err := startSSE(w, s.writeTimeout)
 	if err != nil || out.event("ready", "", struct{}{}) != nil {
 		return nil // the reader is gone; nothing to answer
 	}
@@ -292,6 +340,11 @@ func (s *Server) handleInboxStream(w http.ResponseWriter, r *http.Request) error
 			return nil
 		case <-heartbeat.C:
 			if out.ping() != nil {
+				return nil
+			}
+		case <-live.recheck.C:
+			if reason := live.ended(ctx); reason != "" {
+				out.end(reason)
 				return nil
 			}
 		case c, ok := <-captures:
