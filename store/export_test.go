@@ -70,6 +70,16 @@ func (s *Store) FanOutCounts(ctx context.Context, userID string) (events, delive
 // lease runs it, for a lease of limit: PostgreSQL's EXPLAIN ANALYZE (run
 // and rolled back), SQLite's EXPLAIN QUERY PLAN details, a line each.
 func (s *Store) ExplainDueWindow(ctx context.Context, limit int) (string, error) {
+	return s.explainInLease(ctx, s.dueWindowQuery(dueWindow(limit)), s.d.t(s.Now()))
+}
+
+// ExplainActiveWebhooksByDue returns the plan of the per-webhook probe's
+// query as the lease runs it, as ExplainDueWindow does.
+func (s *Store) ExplainActiveWebhooksByDue(ctx context.Context) (string, error) {
+	return s.explainInLease(ctx, activeWebhooksByDueQuery)
+}
+
+func (s *Store) explainInLease(ctx context.Context, q string, args ...any) (string, error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return "", err
@@ -78,13 +88,12 @@ func (s *Store) ExplainDueWindow(ctx context.Context, limit int) (string, error)
 	if err := s.walkIndexesInOrder(ctx, tx); err != nil {
 		return "", err
 	}
-	q := s.dueWindowQuery(dueWindow(limit))
 	if s.kind == Postgres {
 		q = "EXPLAIN (ANALYZE, BUFFERS) " + q
 	} else {
 		q = "EXPLAIN QUERY PLAN " + q
 	}
-	rows, err := tx.QueryContext(ctx, q, s.d.t(s.Now()))
+	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return "", err
 	}

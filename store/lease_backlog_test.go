@@ -150,6 +150,16 @@ func TestLeaseBacklogWithoutStatistics(t *testing.T) {
 			} else if !strings.Contains(plan, "deliveries_due_idx") || strings.Contains(plan, "TEMP B-TREE") {
 				t.Errorf("plan does not walk deliveries_due_idx in order")
 			}
+			// The probe's sort keeps the disabled sort's cost in its plan; it
+			// must not be compiled by JIT on every lease (half a second each).
+			probe, err := s.ExplainActiveWebhooksByDue(ctx)
+			if err != nil {
+				t.Fatalf("explain the per-webhook probe: %v", err)
+			}
+			t.Logf("per-webhook probe plan:\n%s", probe)
+			if strings.Contains(plan+probe, "JIT") {
+				t.Errorf("a lease query is compiled by JIT")
+			}
 
 			var loaded []float64
 			for range rounds {
