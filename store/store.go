@@ -44,6 +44,7 @@ type Store struct {
 
 	// SQLite (serving) only: checkpoints run off the writer's path.
 	checkpointer *checkpointer
+	walLimit     int64 // see WithWALLimit
 }
 
 // Option changes how Open builds a Store.
@@ -128,8 +129,8 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 			return err
 		}
 	}
-	// busy_timeout comes first so that the pragmas after it wait rather than
-	// fail while another connection holds the file.
+	// busy_timeout (writerBusyTimeout) comes first so that the pragmas after
+	// it wait rather than fail while another connection holds the file.
 	const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 	writerPragmas := pragmas
 	if !s.admin {
@@ -137,6 +138,12 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 		// checkpointer), so the writer never stops to copy the WAL into the
 		// database and fsync both.
 		writerPragmas += "&_pragma=wal_autocheckpoint(0)"
+		// Whenever the log starts over, SQLite cuts the file back to
+		// this size instead of keeping its high-water mark.
+		if s.walLimit <= 0 {
+			s.walLimit = DefaultWALLimit
+		}
+		writerPragmas += fmt.Sprintf("&_pragma=journal_size_limit(%d)", s.walLimit)
 	}
 	write, err := sql.Open("sqlite", "file:"+path+"?"+writerPragmas+"&_txlock=immediate")
 	if err != nil {
@@ -165,7 +172,7 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 	read.SetConnMaxIdleTime(0)
 	s.write, s.read, s.lock, s.label = write, read, lock, path
 	if !s.admin {
-		ck, err := startCheckpointer(ctx, "file:"+path+"?"+pragmas)
+		ck, err := startCheckpointer(ctx, "file:"+path+"?"+pragmas, write, path+"-wal", s.walLimit)
 		if err != nil {
 			read.Close()
 			write.Close()
@@ -275,7 +282,13 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if s.checkpointer != nil {
+		s.checkpointer.committed()
+	}
+	return nil
 }
 
 // goose builds a migration provider for the store's dialect.
