@@ -207,4 +207,3 @@ func TestE2EWALStaysBoundedUnderABacklog(t *testing.T) {
 		t.Errorf("%s\nwant a line with the WAL's size", st)
 	}
 }
-
