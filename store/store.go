@@ -45,6 +45,8 @@ type Store struct {
 	// SQLite (serving) only: checkpoints run off the writer's path.
 	checkpointer *checkpointer
 	walLimit     int64 // see WithWALLimit
+
+	health writeHealth // how writes went, for readiness
 }
 
 // Option changes how Open builds a Store.
@@ -271,6 +273,7 @@ type queryer interface {
 func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
+		s.health.recordWrite(err)
 		return err
 	}
 	if s.stmts != nil {
@@ -280,11 +283,14 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	}
 	if err := fn(&txn{Tx: tx, stmts: s.stmts}); err != nil {
 		_ = tx.Rollback()
+		s.health.recordWrite(err)
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		s.health.recordWrite(err)
 		return err
 	}
+	s.health.recordWrite(nil)
 	if s.checkpointer != nil {
 		s.checkpointer.committed()
 	}
