@@ -14,24 +14,24 @@ import (
 const checkpointInterval = 200 * time.Millisecond
 
 // DefaultWALLimit is the size past which the SQLite write-ahead log is
-// checkpointed and truncated (--wal-limit).
+// checkpointed and started over (--wal-limit).
 const DefaultWALLimit = 64 << 20
 
-// How long a truncating checkpoint waits for readers of old snapshots to
+// How long a RESTART or TRUNCATE checkpoint waits for readers of old snapshots to
 // leave the WAL. Past the limit it waits long enough for any ordinary
 // query, holding writes off meanwhile; when idle it only tries.
 const (
-	truncateWaitOverLimit = 5 * time.Second
-	truncateWaitIdle      = 50 * time.Millisecond
+	waitOverLimit = 5 * time.Second
+	waitIdle      = 50 * time.Millisecond
 	// writerBusyTimeout is the writer's busy_timeout, as Open sets it;
-	// the checkpointer puts it back after a truncation.
+	// the checkpointer puts it back after a checkpoint.
 	writerBusyTimeout = 10 * time.Second
 )
 
 // WithWALLimit sets the size past which a serving SQLite store checkpoints
-// its write-ahead log with TRUNCATE, which waits for readers, rather than
+// its write-ahead log with RESTART, which waits for readers, rather than
 // PASSIVE, which never does (0 or less: DefaultWALLimit). It is also the
-// journal_size_limit the log is cut back to whenever it restarts.
+// journal_size_limit the log file is cut back to whenever it restarts.
 func WithWALLimit(bytes int64) Option {
 	return func(s *Store) { s.walLimit = bytes }
 }
@@ -47,17 +47,20 @@ func WithWALLimit(bytes int64) Option {
 // and SQLite starts the log over from its beginning only when a writer
 // finds every frame copied and no reader still reading from the log; under
 // a backlog some reader almost always is, so the file grew by ~15 KB a
-// delivery and stayed that size. So when the file passes the limit, or
-// the writer has gone idle with the log all copied, the checkpointer runs
-// a TRUNCATE checkpoint, which waits for readers of old snapshots to
-// finish (new readers read the database file) and cuts the file to zero.
-// Past the limit it runs on the writer's own connection, taken from the
-// pool like any write: SQLite's busy handler polls for the write lock with
-// sleeps of up to 100 ms, and a writer committing back to back starved it
-// (the log reached twice the limit), while the pool hands the connection
-// over in turn. Writes wait meanwhile; since PASSIVE has already copied
-// most frames, that is mostly the wait for readers (27-135 ms a
-// truncation at the 64 MiB default, measured under a 100k backlog).
+// delivery and stayed that size (870 MB for 100k deliveries in one run).
+// So when the file passes the limit the checkpointer runs a RESTART
+// checkpoint, which waits for readers of old snapshots to finish (new
+// readers read the database file), so that the next write starts the log
+// over from its beginning, reusing the file; journal_size_limit cuts the
+// file back to the limit as it does. When the writer has gone idle with
+// the log all copied, a TRUNCATE checkpoint gives the space back.
+// Past the limit the checkpoint runs on the writer's own connection, taken
+// from the pool like any write: SQLite's busy handler polls for the write
+// lock with sleeps of up to 100 ms, and a writer committing back to back
+// starved it (the log reached twice the limit), while the pool hands the
+// connection over in turn. Writes wait meanwhile; since PASSIVE has
+// already copied most frames, that is mostly the wait for readers (27-135
+// ms a checkpoint at the 64 MiB default, measured under a 100k backlog).
 type checkpointer struct {
 	conn    *sql.Conn // one connection, so its busy_timeout setting sticks
 	db      *sql.DB
@@ -67,7 +70,7 @@ type checkpointer struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	// over is signalled by the writer after a commit that left the log
-	// past the limit, so that the truncation does not wait for the tick.
+	// past the limit, so that the checkpoint does not wait for the tick.
 	over chan struct{}
 }
 
@@ -125,7 +128,7 @@ func (c *checkpointer) loop(ctx context.Context) {
 		// A failed checkpoint loses nothing (the WAL keeps the data); the
 		// next tick tries again.
 		if c.walSize() > c.limit {
-			c.truncateOnWriter(ctx)
+			c.restartOnWriter(ctx)
 			lastFrames = -1
 			continue
 		}
@@ -136,7 +139,7 @@ func (c *checkpointer) loop(ctx context.Context) {
 		// Idle: nothing written since the last tick and everything copied.
 		// The log is of no more use, so give its space back.
 		if logFrames > 0 && logFrames == copied && logFrames == lastFrames {
-			c.truncate(ctx, c.conn, truncateWaitIdle)
+			c.checkpoint(ctx, c.conn, "TRUNCATE", waitIdle)
 			lastFrames = -1
 			continue
 		}
@@ -144,31 +147,31 @@ func (c *checkpointer) loop(ctx context.Context) {
 	}
 }
 
-// truncateOnWriter runs a TRUNCATE checkpoint on the writer's connection,
+// restartOnWriter runs a RESTART checkpoint on the writer's connection,
 // so that no write runs until it is done.
-func (c *checkpointer) truncateOnWriter(ctx context.Context) {
+func (c *checkpointer) restartOnWriter(ctx context.Context) {
 	conn, err := c.writer.Conn(ctx)
 	if err != nil {
 		return
 	}
 	defer conn.Close() // back to the pool, for the next write
-	c.truncate(ctx, conn, truncateWaitOverLimit)
+	c.checkpoint(ctx, conn, "RESTART", waitOverLimit)
 	// Writes wait for readers as long as Open said; a failure here leaves
 	// the checkpoint's shorter wait, which only makes a write give up
 	// sooner on a database another process holds.
 	_, _ = conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", writerBusyTimeout.Milliseconds()))
 }
 
-// truncate runs a TRUNCATE checkpoint on conn that waits at most wait for
-// the write lock and for readers of old snapshots.
-func (c *checkpointer) truncate(ctx context.Context, conn *sql.Conn, wait time.Duration) {
+// checkpoint runs a checkpoint of mode (RESTART or TRUNCATE) on conn that
+// waits at most wait for the write lock and for readers of old snapshots.
+func (c *checkpointer) checkpoint(ctx context.Context, conn *sql.Conn, mode string, wait time.Duration) {
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", wait.Milliseconds())); err != nil {
 		return
 	}
 	// Busy (readers stayed past the wait) or failed, the next tick tries
 	// again; what PASSIVE copied stays copied.
 	var busy, logFrames, copied int
-	_ = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &copied)
+	_ = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &copied)
 }
 
 // close stops the loop. What is still in the WAL then is checkpointed by
