@@ -146,6 +146,7 @@ type serveConfig struct {
 	workers, perWebhook, disableMinFailures, loginMaxFailures                        int
 	maxWebhooksPerOwner, maxDeliveriesPerRequest                                     int
 	maxConnections, maxStreams, maxStreamsPerUser                                    int
+	walLimit                                                                         byteSize
 
 	maxPasswordChecks int // 0: twice GOMAXPROCS
 	perOwner          int
@@ -205,6 +206,9 @@ func serveFlags() (*flagSet, *serveConfig) {
 	str(&c.metricsAddr, "metrics-addr", "WEBHOOKD_METRICS_ADDR", "", "serve /metrics on this address instead of --addr")
 	str(&c.logFormat, "log-format", "WEBHOOKD_LOG_FORMAT", "text", "log format: text or json")
 	str(&c.logLevel, "log-level", "WEBHOOKD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	c.walLimit = store.DefaultWALLimit
+	fs.Var(&c.walLimit, "wal-limit", "SQLite: checkpoint the write-ahead log (webhookd.db-wal) and start it over once it passes this size, such as 64MiB")
+	fs.bindEnv("wal-limit", "WEBHOOKD_WAL_LIMIT")
 	return fs, c
 }
 
@@ -264,6 +268,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if c.writeTimeout <= 0 || c.maxConnections < 1 || c.maxStreams < 1 || c.maxStreamsPerUser < 1 {
 		return errors.New("--write-timeout, --max-connections, --max-streams and --max-streams-per-user must be positive")
 	}
+	if c.walLimit < 1<<20 {
+		return fmt.Errorf("--wal-limit %s: must be at least 1MiB", c.walLimit.String())
+	}
 	if c.leaseDuration > 0 && c.leaseDuration <= c.deliveryTimeout {
 		return fmt.Errorf("--lease-duration %s must be longer than --delivery-timeout %s, or a slow send would be taken over while it runs", c.leaseDuration, c.deliveryTimeout)
 	}
@@ -283,7 +290,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	st, err := store.Open(ctx, c.db, store.WithAutoDisable(store.AutoDisable{After: c.disableAfter, MinFailures: int64(c.disableMinFailures)}),
-		store.WithMaxWebhooksPerOwner(c.maxWebhooksPerOwner), store.WithMaxDeliveriesPerRequest(c.maxDeliveriesPerRequest))
+		store.WithMaxWebhooksPerOwner(c.maxWebhooksPerOwner), store.WithMaxDeliveriesPerRequest(c.maxDeliveriesPerRequest),
+		store.WithWALLimit(int64(c.walLimit)))
 	if err != nil {
 		return err
 	}
@@ -310,6 +318,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	meters := metrics.New(st, logger)
+	meters.WatchWAL(st)
 	sender := delivery.NewSender(delivery.SenderConfig{
 		Version: version, Timeout: c.deliveryTimeout, Logger: logger, MaxConnsPerHost: c.perWebhook * 4, DialControl: guard.Control,
 	})
@@ -832,7 +841,11 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	fmt.Fprintf(stdout, "webhookd %s on %s (%s)\n", version, st.Label(), st.Kind())
 	fmt.Fprintf(stdout, "queue:    %d due (oldest due %s), %d scheduled for retry, %d in flight\n", q.Due, oldest, q.Scheduled, q.InFlight)
-	fmt.Fprintf(stdout, "webhooks: %d active, %d paused, %d disabled by webhookd\n\n", counts.Active, counts.Paused, counts.Disabled)
+	fmt.Fprintf(stdout, "webhooks: %d active, %d paused, %d disabled by webhookd\n", counts.Active, counts.Paused, counts.Disabled)
+	if wal, ok := st.WALBytes(); ok {
+		fmt.Fprintf(stdout, "wal:      %d bytes in %s-wal\n", wal, st.Label())
+	}
+	fmt.Fprintln(stdout)
 	if len(hooks) == 0 {
 		fmt.Fprintln(stdout, "no webhooks yet")
 		return nil

@@ -2,8 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
+
+	"github.com/webhookd/webhookd/store"
 )
 
 // Readiness reports whether the delivery engine is running.
@@ -22,7 +25,8 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 	return s.json(w, http.StatusOK, healthResponse{Status: "ok", Version: s.version})
 }
 
-// handleReadyz checks the database, the migrations and the dispatcher.
+// handleReadyz checks the database (that it answers and takes writes), the
+// migrations and the dispatcher.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
@@ -34,6 +38,12 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 		checks["migrations"], ready = "unknown", false
 	} else if len(pending) > 0 {
 		checks["migrations"], ready = "pending", false
+	} else if err := s.store.WriteHealth(ctx); err != nil {
+		// Reads answer but writes fail: a full disk, a read-only standby.
+		checks["database"], ready = "writes failing", false
+		if errors.Is(store.Fault(err), store.ErrFull) {
+			checks["database"] = "full"
+		}
 	}
 	if s.readiness != nil && !s.readiness.Running() {
 		checks["dispatcher"], ready = "stopped", false

@@ -45,6 +45,22 @@ func invalid(details ...FieldError) *Error {
 	return &Error{Status: http.StatusBadRequest, Message: msg, Details: details}
 }
 
+// retryAfterFault is the Retry-After of a 503 for a database fault, in
+// seconds: long enough not to hammer a database coming back, short enough
+// that a publisher's retry lands soon after it does.
+const retryAfterFault = "5"
+
+// databaseFault is the answer to a request the database could not serve:
+// 503 with Retry-After, naming the fault but none of its details.
+func databaseFault(fault error) *Error {
+	msg := "database unavailable; try again later"
+	if errors.Is(fault, store.ErrFull) {
+		msg = "database full: no space left for writes; try again later"
+	}
+	return &Error{Status: http.StatusServiceUnavailable, Message: msg,
+		Header: http.Header{"Retry-After": {retryAfterFault}}}
+}
+
 func notFound(what string) *Error { return errorf(http.StatusNotFound, "%s not found", what) }
 
 // errorBody is the error shape NestJS clients already parse.
@@ -81,6 +97,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		e = notFound("resource")
 	case errors.Is(err, store.ErrConflict):
 		e = errorf(http.StatusConflict, "already exists")
+	case store.Fault(err) != nil:
+		// The database, not the request or webhookd, failed: say so, with
+		// a 503 that clients retry, rather than a 500 that reads as a bug.
+		s.logger.Warn("request failed: database fault", "method", r.Method, "path", r.URL.Path, "err", err)
+		e = databaseFault(store.Fault(err))
 	default:
 		s.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = errorf(http.StatusInternalServerError, "internal error")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -12,19 +13,68 @@ import (
 // a few hundred milliseconds of writes is a few megabytes at most.
 const checkpointInterval = 200 * time.Millisecond
 
+// DefaultWALLimit is the size past which the SQLite write-ahead log is
+// checkpointed and started over (--wal-limit).
+const DefaultWALLimit = 64 << 20
+
+// How long a RESTART or TRUNCATE checkpoint waits for readers of old snapshots to
+// leave the WAL. Past the limit it waits long enough for any ordinary
+// query, holding writes off meanwhile; when idle it only tries.
+const (
+	waitOverLimit = 5 * time.Second
+	waitIdle      = 50 * time.Millisecond
+	// writerBusyTimeout is the writer's busy_timeout, as Open sets it;
+	// the checkpointer puts it back after a checkpoint.
+	writerBusyTimeout = 10 * time.Second
+)
+
+// WithWALLimit sets the size past which a serving SQLite store checkpoints
+// its write-ahead log with RESTART, which waits for readers, rather than
+// PASSIVE, which never does (0 or less: DefaultWALLimit). It is also the
+// journal_size_limit the log file is cut back to whenever it restarts.
+func WithWALLimit(bytes int64) Option {
+	return func(s *Store) { s.walLimit = bytes }
+}
+
 // checkpointer copies SQLite's write-ahead log into the database file from
 // a connection of its own. SQLite's automatic checkpoint runs inside the
 // commit that crosses the threshold, on the one writer connection, and
 // makes every other write wait for its fsyncs; a PASSIVE checkpoint from
 // another connection runs beside the writer instead. Durability is the
 // WAL's either way: a commit is in the WAL before it returns.
+//
+// PASSIVE alone does not bound the log. It copies frames but never waits,
+// and SQLite starts the log over from its beginning only when a writer
+// finds every frame copied and no reader still reading from the log; under
+// a backlog some reader almost always is, so the file grew by ~15 KB a
+// delivery and stayed that size (870 MB for 100k deliveries in one run).
+// So when the file passes the limit the checkpointer runs a RESTART
+// checkpoint, which waits for readers of old snapshots to finish (new
+// readers read the database file), so that the next write starts the log
+// over from its beginning, reusing the file; journal_size_limit cuts the
+// file back to the limit as it does. When the writer has gone idle with
+// the log all copied, a TRUNCATE checkpoint gives the space back.
+// Past the limit the checkpoint runs on the writer's own connection, taken
+// from the pool like any write: SQLite's busy handler polls for the write
+// lock with sleeps of up to 100 ms, and a writer committing back to back
+// starved it (the log reached twice the limit), while the pool hands the
+// connection over in turn. Writes wait meanwhile; since PASSIVE has
+// already copied most frames, that is mostly the wait for readers (27-135
+// ms a checkpoint at the 64 MiB default, measured under a 100k backlog).
 type checkpointer struct {
-	db     *sql.DB
-	cancel context.CancelFunc
-	done   chan struct{}
+	conn    *sql.Conn // one connection, so its busy_timeout setting sticks
+	db      *sql.DB
+	writer  *sql.DB // the store's one writer connection
+	walPath string
+	limit   int64
+	cancel  context.CancelFunc
+	done    chan struct{}
+	// over is signalled by the writer after a commit that left the log
+	// past the limit, so that the checkpoint does not wait for the tick.
+	over chan struct{}
 }
 
-func startCheckpointer(ctx context.Context, dsn string) (*checkpointer, error) {
+func startCheckpointer(ctx context.Context, dsn string, writer *sql.DB, walPath string, limit int64) (*checkpointer, error) {
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite checkpointer: %w", err)
@@ -32,30 +82,96 @@ func startCheckpointer(ctx context.Context, dsn string) (*checkpointer, error) {
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxIdleTime(0)
-	if err := db.PingContext(ctx); err != nil {
+	conn, err := db.Conn(ctx)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open sqlite checkpointer: %w", err)
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
-	c := &checkpointer{db: db, cancel: cancel, done: make(chan struct{})}
+	c := &checkpointer{conn: conn, db: db, writer: writer, walPath: walPath, limit: limit, cancel: cancel,
+		done: make(chan struct{}), over: make(chan struct{}, 1)}
 	go func() { defer close(c.done); c.loop(loopCtx) }()
 	return c, nil
+}
+
+// walSize is the size of the WAL file now (0 when there is none).
+func (c *checkpointer) walSize() int64 {
+	fi, err := os.Stat(c.walPath)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// committed is called by the writer after each commit: a stat, and a
+// wake-up for the checkpointer when the log has passed the limit.
+func (c *checkpointer) committed() {
+	if c.walSize() > c.limit {
+		select {
+		case c.over <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (c *checkpointer) loop(ctx context.Context) {
 	tick := time.NewTicker(checkpointInterval)
 	defer tick.Stop()
+	lastFrames := -1
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-c.over:
 		}
 		// A failed checkpoint loses nothing (the WAL keeps the data); the
 		// next tick tries again.
+		if c.walSize() > c.limit {
+			c.restartOnWriter(ctx)
+			lastFrames = -1
+			continue
+		}
 		var busy, logFrames, copied int
-		_ = c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied)
+		if err := c.conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied); err != nil {
+			continue
+		}
+		// Idle: nothing written since the last tick and everything copied.
+		// The log is of no more use, so give its space back.
+		if logFrames > 0 && logFrames == copied && logFrames == lastFrames {
+			c.checkpoint(ctx, c.conn, "TRUNCATE", waitIdle)
+			lastFrames = -1
+			continue
+		}
+		lastFrames = logFrames
 	}
+}
+
+// restartOnWriter runs a RESTART checkpoint on the writer's connection,
+// so that no write runs until it is done.
+func (c *checkpointer) restartOnWriter(ctx context.Context) {
+	conn, err := c.writer.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close() // back to the pool, for the next write
+	c.checkpoint(ctx, conn, "RESTART", waitOverLimit)
+	// Writes wait for readers as long as Open said; a failure here leaves
+	// the checkpoint's shorter wait, which only makes a write give up
+	// sooner on a database another process holds.
+	_, _ = conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", writerBusyTimeout.Milliseconds()))
+}
+
+// checkpoint runs a checkpoint of mode (RESTART or TRUNCATE) on conn that
+// waits at most wait for the write lock and for readers of old snapshots.
+func (c *checkpointer) checkpoint(ctx context.Context, conn *sql.Conn, mode string, wait time.Duration) {
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", wait.Milliseconds())); err != nil {
+		return
+	}
+	// Busy (readers stayed past the wait) or failed, the next tick tries
+	// again; what PASSIVE copied stays copied.
+	var busy, logFrames, copied int
+	_ = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &copied)
 }
 
 // close stops the loop. What is still in the WAL then is checkpointed by
@@ -63,5 +179,19 @@ func (c *checkpointer) loop(ctx context.Context) {
 func (c *checkpointer) close() error {
 	c.cancel()
 	<-c.done
+	c.conn.Close()
 	return c.db.Close()
+}
+
+// WALBytes reports the size of the SQLite write-ahead log file, and false
+// on PostgreSQL, which has no such file of webhookd's.
+func (s *Store) WALBytes() (int64, bool) {
+	if s.kind != SQLite {
+		return 0, false
+	}
+	fi, err := os.Stat(s.label + "-wal")
+	if err != nil {
+		return 0, true // no log: everything is in the database file
+	}
+	return fi.Size(), true
 }

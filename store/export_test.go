@@ -115,3 +115,11 @@ func (s *Store) explainInLease(ctx context.Context, q string, args ...any) (stri
 	}
 	return out.String(), rows.Err()
 }
+
+// CapPages stops the SQLite database from growing past its current size,
+// so that the next write needing a page fails with SQLITE_FULL, as on a
+// full disk.
+func (s *Store) CapPages(ctx context.Context) error {
+	_, err := s.write.ExecContext(ctx, `PRAGMA max_page_count = 1`) // clamped to the current size
+	return err
+}

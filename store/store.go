@@ -47,6 +47,9 @@ type Store struct {
 
 	// SQLite (serving) only: checkpoints run off the writer's path.
 	checkpointer *checkpointer
+	walLimit     int64 // see WithWALLimit
+
+	health writeHealth // how writes went, for readiness
 }
 
 // Option changes how Open builds a Store.
@@ -136,8 +139,8 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 			return err
 		}
 	}
-	// busy_timeout comes first so that the pragmas after it wait rather than
-	// fail while another connection holds the file.
+	// busy_timeout (writerBusyTimeout) comes first so that the pragmas after
+	// it wait rather than fail while another connection holds the file.
 	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)" + mode
 	writerPragmas := pragmas
 	if !s.admin {
@@ -145,6 +148,12 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 		// checkpointer), so the writer never stops to copy the WAL into the
 		// database and fsync both.
 		writerPragmas += "&_pragma=wal_autocheckpoint(0)"
+		// Whenever the log starts over, SQLite cuts the file back to
+		// this size instead of keeping its high-water mark.
+		if s.walLimit <= 0 {
+			s.walLimit = DefaultWALLimit
+		}
+		writerPragmas += fmt.Sprintf("&_pragma=journal_size_limit(%d)", s.walLimit)
 	}
 	write, err := sql.Open("sqlite", "file:"+path+"?"+writerPragmas+"&_txlock=immediate")
 	if err != nil {
@@ -173,7 +182,7 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 	read.SetConnMaxIdleTime(0)
 	s.write, s.read, s.lock, s.label = write, read, lock, absPath(path)
 	if !s.admin {
-		ck, err := startCheckpointer(ctx, "file:"+path+"?"+pragmas)
+		ck, err := startCheckpointer(ctx, "file:"+path+"?"+pragmas, write, path+"-wal", s.walLimit)
 		if err != nil {
 			read.Close()
 			write.Close()
@@ -272,6 +281,7 @@ type queryer interface {
 func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
+		s.health.recordWrite(err)
 		return err
 	}
 	if s.stmts != nil {
@@ -281,9 +291,18 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 	}
 	if err := fn(&txn{Tx: tx, stmts: s.stmts}); err != nil {
 		_ = tx.Rollback()
+		s.health.recordWrite(err)
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		s.health.recordWrite(err)
+		return err
+	}
+	s.health.recordWrite(nil)
+	if s.checkpointer != nil {
+		s.checkpointer.committed()
+	}
+	return nil
 }
 
 // goose builds a migration provider for the store's dialect.
