@@ -166,6 +166,32 @@ CREATE INDEX events_created_idx ON events (created_at);
 DROP INDEX deliveries_webhook_id_idx;
 CREATE INDEX deliveries_webhook_id_idx ON deliveries (webhook_id, status, next_attempt_at);
 
+-- 00006_log_read_indexes.sql
+-- Filtered log pages at a million rows: each filter has an index that ends
+-- in id, so a page is read in id order straight from it and stops at the
+-- page size instead of sorting every matching row. A time window becomes an
+-- id range as well (log ids are UUIDv7 carrying their created_at), which
+-- any of these indexes, and (webhook_id, id), can seek.
+CREATE INDEX webhook_logs_webhook_status_idx ON webhook_logs (webhook_id, status, id);
+CREATE INDEX webhook_logs_webhook_type_idx ON webhook_logs (webhook_id, event_type, id);
+
+-- Each webhook's attempts per minute, kept with the log rows in the same
+-- transaction, so that stats since a time and the hourly series sum at most
+-- a few thousand small rows rather than reading every log row of the window.
+-- minute is Unix time in whole minutes.
+CREATE TABLE webhook_log_minutes (
+    webhook_id          TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    minute              BIGINT NOT NULL,
+    total_attempts      BIGINT NOT NULL,
+    successful_attempts BIGINT NOT NULL,
+    total_duration_ms   BIGINT NOT NULL,
+    max_duration_ms     BIGINT NOT NULL,
+    last_success_at     TIMESTAMPTZ,
+    last_failure_at     TIMESTAMPTZ,
+    PRIMARY KEY (webhook_id, minute)
+);
+CREATE INDEX webhook_log_minutes_minute_idx ON webhook_log_minutes (minute);
+
 -- goose's version table, created exactly as goose v3 creates it for
 -- PostgreSQL. goose writes version 0 when it creates the table and then one
 -- row per applied migration; ids come from the identity column (not written
@@ -182,5 +208,6 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (1, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (2, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, true);
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (6, true);
 
 COMMIT;

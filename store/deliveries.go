@@ -296,7 +296,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 			l := c.Log
 			l.NextAttemptAt = c.NextAttemptAt
 			if l.ID == "" {
-				l.ID = NewID()
+				l.ID = logID(now)
 			}
 			l.CreatedAt = now
 			logs = append(logs, l)
@@ -541,7 +541,7 @@ func (s *Store) RecordTestAttempt(ctx context.Context, a TestAttempt) (Log, erro
 	now := s.Now()
 	l := a.Log
 	if l.ID == "" {
-		l.ID = NewID()
+		l.ID = logID(now)
 	}
 	if l.EventID == "" {
 		l.EventID = NewID()

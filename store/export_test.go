@@ -3,8 +3,14 @@ package store
 import "context"
 
 // SeedLogs writes attempt logs and their counters directly, for benchmarks
-// that need a large log table quickly.
+// that need a large log table quickly. A log without an id gets one made
+// from its CreatedAt, as the store makes them.
 func (s *Store) SeedLogs(ctx context.Context, logs []Log) error {
+	for i := range logs {
+		if logs[i].ID == "" {
+			logs[i].ID = logID(logs[i].CreatedAt)
+		}
+	}
 	return s.inTx(ctx, func(tx *txn) error {
 		m := map[string]*statsDelta{}
 		for _, l := range logs {

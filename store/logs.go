@@ -2,14 +2,44 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
+
+// logID is a log row's id: a UUIDv7 whose time is the row's created_at, so
+// that id order is time order and a time window is also an id range, which
+// every log index ending in id can seek (see idBound).
+func logID(createdAt time.Time) string {
+	var u uuid.UUID
+	_, _ = rand.Read(u[6:]) // crypto/rand.Read never fails (Go 1.24)
+	var ms [8]byte
+	binary.BigEndian.PutUint64(ms[:], uint64(createdAt.UnixMilli()))
+	copy(u[:6], ms[2:])
+	u[6] = 0x70 | u[6]&0x0f // version 7
+	u[8] = 0x80 | u[8]&0x3f // RFC 4122 variant
+	return u.String()
+}
+
+// idSlack is how far a log id's time may lie from its created_at. Ids made
+// by logID carry created_at exactly; rows logged before it carried it took
+// their id from the clock a moment after created_at was read.
+const idSlack = 5 * time.Second
+
+// idBound is the smallest UUIDv7 of time t's millisecond: every log id made
+// at or after t sorts at or after it, every one made before t below it.
+func idBound(t time.Time) string {
+	ms := max(t.UnixMilli(), 0)
+	return fmt.Sprintf("%08x-%04x-0000-0000-000000000000", uint64(ms)>>16, uint64(ms)&0xffff)
+}
 
 // LogFilter narrows a webhook's log list. Zero values do not filter.
 type LogFilter struct {
@@ -42,11 +72,16 @@ func (s *Store) ListLogs(ctx context.Context, userID, webhookID string, f LogFil
 	if f.EventType != "" {
 		add("event_type = $%d", f.EventType)
 	}
+	// A window is kept exactly by created_at, and also given as the id range
+	// it lies in (idSlack wide on each side), which is what lets the page be
+	// read in id order from an index and stop at the page size.
 	if f.Since != nil {
 		add("created_at >= $%d", s.d.t(*f.Since))
+		add("id >= $%d", idBound(f.Since.Add(-idSlack)))
 	}
 	if f.Until != nil {
 		add("created_at < $%d", s.d.t(*f.Until))
+		add("id < $%d", idBound(f.Until.Add(idSlack)))
 	}
 	if f.Page.Before != "" {
 		add("id < $%d", f.Page.Before)
@@ -120,6 +155,14 @@ type statsDelta struct {
 	failuresAfterSuccess               int64      // failures after the batch's last success
 	streakStart                        *time.Time // first of those failures
 	gone                               bool       // the receiver answered 410 Gone
+	minutes                            map[int64]*minuteDelta
+}
+
+// minuteDelta is one batch's attempts for one webhook in one minute, added
+// to webhook_log_minutes.
+type minuteDelta struct {
+	total, success, durationMs, maxDurationMs int64
+	lastSuccess, lastFail                     *time.Time
 }
 
 func addStats(m map[string]*statsDelta, l Log) {
@@ -132,6 +175,24 @@ func addStats(m map[string]*statsDelta, l Log) {
 	d.total++
 	d.durationMs += l.DurationMs
 	d.lastAttempt = latest(d.lastAttempt, at)
+	if d.minutes == nil {
+		d.minutes = map[int64]*minuteDelta{}
+	}
+	minute := unixMinute(at)
+	md := d.minutes[minute]
+	if md == nil {
+		md = &minuteDelta{}
+		d.minutes[minute] = md
+	}
+	md.total++
+	md.durationMs += l.DurationMs
+	md.maxDurationMs = max(md.maxDurationMs, l.DurationMs)
+	if l.Status == AttemptSuccess {
+		md.success++
+		md.lastSuccess = latest(md.lastSuccess, at)
+	} else {
+		md.lastFail = latest(md.lastFail, at)
+	}
 	if l.Status == AttemptSuccess {
 		d.success++
 		d.sawSuccess = true
@@ -146,6 +207,15 @@ func addStats(m map[string]*statsDelta, l Log) {
 		d.failuresAfterSuccess++
 		d.lastFail = latest(d.lastFail, at)
 	}
+}
+
+// unixMinute is the whole minute since the Unix epoch that t lies in.
+func unixMinute(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if ms < 0 {
+		return (ms - 59_999) / 60_000
+	}
+	return ms / 60_000
 }
 
 func latest(cur *time.Time, t time.Time) *time.Time {
@@ -182,7 +252,64 @@ func (s *Store) applyStats(ctx context.Context, tx *txn, m map[string]*statsDelt
 			return fmt.Errorf("update stats of webhook %s: %w", id, err)
 		}
 	}
-	return nil
+	return s.applyMinutes(ctx, tx, ids, m)
+}
+
+// applyMinutes adds a batch's per-minute counters to webhook_log_minutes in
+// one statement, keys in order (webhook, then minute) for the same reason
+// as applyStats. A batch's attempts share one created_at, so this is
+// usually one row per webhook.
+func (s *Store) applyMinutes(ctx context.Context, tx *txn, ids []string, m map[string]*statsDelta) error {
+	greatest := "GREATEST"
+	if s.d.kind == SQLite {
+		greatest = "MAX" // SQLite's MAX of several arguments; COALESCE keeps NULL out of it
+	}
+	upsert := func(values string, args []any) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_log_minutes AS c (webhook_id, minute, total_attempts, successful_attempts,
+			total_duration_ms, max_duration_ms, last_success_at, last_failure_at) VALUES `+values+`
+			ON CONFLICT (webhook_id, minute) DO UPDATE SET
+			total_attempts = c.total_attempts + excluded.total_attempts,
+			successful_attempts = c.successful_attempts + excluded.successful_attempts,
+			total_duration_ms = c.total_duration_ms + excluded.total_duration_ms,
+			max_duration_ms = `+greatest+`(c.max_duration_ms, excluded.max_duration_ms),
+			last_success_at = `+greatest+`(COALESCE(c.last_success_at, excluded.last_success_at), COALESCE(excluded.last_success_at, c.last_success_at)),
+			last_failure_at = `+greatest+`(COALESCE(c.last_failure_at, excluded.last_failure_at), COALESCE(excluded.last_failure_at, c.last_failure_at))`,
+			args...)
+		if err != nil {
+			return fmt.Errorf("update minute counters: %w", err)
+		}
+		return nil
+	}
+	const perStatement = 1000 // rows, well under either database's parameter limit
+	var values strings.Builder
+	args := []any{}
+	for _, id := range ids {
+		minutes := make([]int64, 0, len(m[id].minutes))
+		for minute := range m[id].minutes {
+			minutes = append(minutes, minute)
+		}
+		slices.Sort(minutes)
+		for _, minute := range minutes {
+			md := m[id].minutes[minute]
+			if len(args) > 0 {
+				values.WriteString(", ")
+			}
+			values.WriteString("(" + s.d.params(len(args)+1, 8) + ")")
+			args = append(args, id, minute, md.total, md.success, md.durationMs, md.maxDurationMs,
+				s.d.nt(md.lastSuccess), s.d.nt(md.lastFail))
+			if len(args) == 8*perStatement {
+				if err := upsert(values.String(), args); err != nil {
+					return err
+				}
+				values.Reset()
+				args = args[:0]
+			}
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	return upsert(values.String(), args)
 }
 
 // p95Window is how many recent attempts the p95 response time is taken
@@ -205,21 +332,9 @@ func (s *Store) WebhookStats(ctx context.Context, userID, webhookID string, sinc
 		return Stats{}, fmt.Errorf("store: webhook stats: %w", err)
 	}
 	if since != nil {
-		var avg sql.NullFloat64
-		err := s.read.QueryRowContext(ctx, `SELECT COUNT(*),
-			COALESCE(SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0),
-			AVG(duration_ms),
-			MAX(created_at),
-			MAX(CASE WHEN status = 'success' THEN created_at END),
-			MAX(CASE WHEN status = 'failed' THEN created_at END)
-			FROM webhook_logs WHERE webhook_id = $1 AND created_at >= $2`, webhookID, s.d.t(*since)).
-			Scan(&st.TotalAttempts, &st.SuccessfulAttempts, &st.FailedAttempts, &avg,
-				scanNullTime{&st.LastAttemptAt}, scanNullTime{&st.LastSuccessAt}, scanNullTime{&st.LastFailureAt})
-		if err != nil {
-			return Stats{}, fmt.Errorf("store: webhook stats since: %w", err)
+		if err := s.statsSince(ctx, webhookID, *since, &st); err != nil {
+			return Stats{}, err
 		}
-		st.AverageDurationMs = avg.Float64
 	} else if st.TotalAttempts > 0 {
 		st.AverageDurationMs = float64(durationMs) / float64(st.TotalAttempts)
 	}
@@ -230,8 +345,8 @@ func (s *Store) WebhookStats(ctx context.Context, userID, webhookID string, sinc
 	q := `SELECT duration_ms FROM webhook_logs WHERE webhook_id = $1`
 	args := []any{webhookID}
 	if since != nil {
-		q += ` AND created_at >= $2`
-		args = append(args, s.d.t(*since))
+		q += ` AND created_at >= $2 AND id >= $3`
+		args = append(args, s.d.t(*since), idBound(since.Add(-idSlack)))
 	}
 	rows, err := s.read.QueryContext(ctx, q+fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, p95Window), args...)
 	if err != nil {
@@ -251,6 +366,61 @@ func (s *Store) WebhookStats(ctx context.Context, userID, webhookID string, sinc
 	}
 	st.P95DurationMs = percentile(durations, 95)
 	return st, nil
+}
+
+// statsSince fills st's counts and latest times with the attempts at or
+// after since: whole minutes from webhook_log_minutes, and the part of a
+// minute before the first whole one from the log rows themselves, so that
+// no more than a minute of rows is read whatever the window.
+func (s *Store) statsSince(ctx context.Context, webhookID string, since time.Time, st *Stats) error {
+	first := unixMinute(since)
+	if since.UnixMilli() != first*60_000 {
+		first++
+	}
+	edgeEnd := time.UnixMilli(first * 60_000)
+	var durationMs int64
+	var lastSuccess, lastFail *time.Time
+	err := s.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(total_attempts), 0), COALESCE(SUM(successful_attempts), 0),
+		COALESCE(SUM(total_duration_ms), 0), MAX(last_success_at), MAX(last_failure_at)
+		FROM webhook_log_minutes WHERE webhook_id = $1 AND minute >= $2`, webhookID, first).
+		Scan(&st.TotalAttempts, &st.SuccessfulAttempts, &durationMs, scanNullTime{&lastSuccess}, scanNullTime{&lastFail})
+	if err != nil {
+		return fmt.Errorf("store: webhook stats since: %w", err)
+	}
+	if since.Before(edgeEnd) {
+		var total, success, edgeMs int64
+		var edgeSuccess, edgeFail *time.Time
+		err := s.read.QueryRowContext(ctx, `SELECT COUNT(*),
+			COALESCE(SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(duration_ms), 0),
+			MAX(CASE WHEN status = 'success' THEN created_at END),
+			MAX(CASE WHEN status = 'failed' THEN created_at END)
+			FROM webhook_logs WHERE webhook_id = $1 AND created_at >= $2 AND created_at < $3`,
+			webhookID, s.d.t(since), s.d.t(edgeEnd)).
+			Scan(&total, &success, &edgeMs, scanNullTime{&edgeSuccess}, scanNullTime{&edgeFail})
+		if err != nil {
+			return fmt.Errorf("store: webhook stats since: %w", err)
+		}
+		st.TotalAttempts += total
+		st.SuccessfulAttempts += success
+		durationMs += edgeMs
+		if lastSuccess == nil {
+			lastSuccess = edgeSuccess
+		}
+		if lastFail == nil {
+			lastFail = edgeFail
+		}
+	}
+	st.FailedAttempts = st.TotalAttempts - st.SuccessfulAttempts
+	st.LastSuccessAt, st.LastFailureAt, st.LastAttemptAt = lastSuccess, lastFail, lastSuccess
+	if lastFail != nil {
+		st.LastAttemptAt = latest(lastSuccess, *lastFail)
+	}
+	st.AverageDurationMs = 0
+	if st.TotalAttempts > 0 {
+		st.AverageDurationMs = float64(durationMs) / float64(st.TotalAttempts)
+	}
+	return nil
 }
 
 // percentile returns the nearest-rank percentile of values (0 when empty).

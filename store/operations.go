@@ -186,6 +186,10 @@ func (s *Store) Prune(ctx context.Context, before time.Time, batch int) (int64, 
 		`DELETE FROM events WHERE id IN (SELECT e.id FROM events e WHERE e.created_at < $1
 			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) LIMIT $2)`,
 		`DELETE FROM login_failures WHERE id IN (SELECT id FROM login_failures WHERE created_at < $1 LIMIT $2)`,
+		// Per-minute counters go with the logs: whole minutes before the
+		// cutoff (minute is the counters' own key, not a time).
+		`DELETE FROM webhook_log_minutes WHERE (webhook_id, minute) IN
+			(SELECT webhook_id, minute FROM webhook_log_minutes WHERE minute < $1 LIMIT $2)`,
 	}
 	var total int64
 	for i, q := range statements {
@@ -194,6 +198,9 @@ func (s *Store) Prune(ctx context.Context, before time.Time, batch int) (int64, 
 			// Login failures matter for minutes, whatever the retention;
 			// a day covers any throttle window.
 			c = s.d.t(s.Now().Add(-24 * time.Hour))
+		}
+		if i == 4 {
+			c = unixMinute(before)
 		}
 		res, err := s.write.ExecContext(ctx, q, c, batch)
 		if err != nil {
