@@ -174,6 +174,11 @@ CREATE INDEX deliveries_webhook_id_idx ON deliveries (webhook_id, status, next_a
 -- any of these indexes, and (webhook_id, id), can seek.
 CREATE INDEX webhook_logs_webhook_status_idx ON webhook_logs (webhook_id, status, id);
 CREATE INDEX webhook_logs_webhook_type_idx ON webhook_logs (webhook_id, event_type, id);
+-- With windows read by id, (webhook_id, created_at) served nothing that
+-- (webhook_id, id) does not, and it tempted planners without statistics
+-- into reading a whole window and sorting it: it goes, and with it its
+-- cost on every log insert.
+DROP INDEX webhook_logs_webhook_created_idx;
 
 -- Each webhook's attempts per minute, kept with the log rows in the same
 -- transaction, so that stats since a time and the hourly series sum at most

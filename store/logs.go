@@ -60,52 +60,137 @@ func (s *Store) ListLogs(ctx context.Context, userID, webhookID string, f LogFil
 	if _, err := s.Webhook(ctx, userID, webhookID); err != nil {
 		return nil, "", err
 	}
-	where := []string{"webhook_id = $1"}
-	args := []any{webhookID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	if f.Status != "" {
-		add("status = $%d", f.Status)
-	}
-	if f.EventType != "" {
-		add("event_type = $%d", f.EventType)
-	}
-	// A window is kept exactly by created_at, and also given as the id range
-	// it lies in (idSlack wide on each side), which is what lets the page be
-	// read in id order from an index and stop at the page size.
-	if f.Since != nil {
-		add("created_at >= $%d", s.d.t(*f.Since))
-		add("id >= $%d", idBound(f.Since.Add(-idSlack)))
-	}
-	if f.Until != nil {
-		add("created_at < $%d", s.d.t(*f.Until))
-		add("id < $%d", idBound(f.Until.Add(idSlack)))
-	}
-	if f.Page.Before != "" {
-		add("id < $%d", f.Page.Before)
-	}
-	q := `SELECT ` + logColumns + ` FROM webhook_logs WHERE ` + strings.Join(where, " AND ") +
-		fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, f.Page.Limit+1)
-	rows, err := s.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("store: list logs: %w", err)
-	}
-	defer rows.Close()
+	q, args := s.logsQuery(webhookID, f)
 	out := []Log{}
-	for rows.Next() {
+	err := s.readPage(ctx, q, args, func(rows *sql.Rows) error {
 		l, err := scanLog(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("store: list logs: %w", err)
-		}
 		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
+		return err
+	})
+	if err != nil {
 		return nil, "", fmt.Errorf("store: list logs: %w", err)
 	}
 	out, next := trimPage(out, f.Page.Limit, func(l Log) string { return l.ID })
 	return out, next, nil
+}
+
+// logsQuery is ListLogs' statement.
+func (s *Store) logsQuery(webhookID string, f LogFilter) (string, []any) {
+	var since, until *time.Time
+	if f.Since != nil || f.Until != nil {
+		since, until = f.Since, f.Until
+	}
+	key := logKey{cols: []string{"webhook_id"}, vals: []any{webhookID}, index: "webhook_logs_webhook_id_idx", before: f.Page.Before}
+	var extra []string
+	var extraArgs []any
+	switch {
+	case f.Status != "":
+		key.cols, key.vals, key.index = append(key.cols, "status"), append(key.vals, f.Status), "webhook_logs_webhook_status_idx"
+		if f.EventType != "" {
+			extra, extraArgs = append(extra, "event_type = $%d"), append(extraArgs, f.EventType)
+		}
+	case f.EventType != "":
+		key.cols, key.vals, key.index = append(key.cols, "event_type"), append(key.vals, f.EventType), "webhook_logs_webhook_type_idx"
+	}
+	return s.logPageQuery(logColumns, key, since, until, extra, extraArgs, f.Page.Limit+1)
+}
+
+// noSorts rules sorts out of a PostgreSQL transaction's plans. Without
+// statistics (a table never analysed, as with autovacuum off) the planner
+// guesses that an equality and a range leave a few hundred of a webhook's
+// rows, and then prefers reading them all and sorting them to reading the
+// index in order, which at a million rows is the difference between a
+// page in a millisecond and one in a second. With sorts ruled out it takes
+// the ordered index read that logPageQuery's shape offers.
+const noSorts = `SELECT set_config('enable_sort', 'off', true), set_config('enable_incremental_sort', 'off', true)`
+
+// readPage runs a logPageQuery statement and calls fn for each row: on
+// PostgreSQL in a read-only transaction with sorts ruled out (noSorts),
+// on SQLite as it is (its statement names the index).
+func (s *Store) readPage(ctx context.Context, q string, args []any, fn func(*sql.Rows) error) error {
+	var rows *sql.Rows
+	var err error
+	if s.d.kind == Postgres {
+		tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback() //nolint:errcheck // read-only: nothing to undo, and Commit has run on success
+		if _, err := tx.ExecContext(ctx, noSorts); err != nil {
+			return err
+		}
+		if rows, err = tx.QueryContext(ctx, q, args...); err != nil {
+			return err
+		}
+		if err := scanAll(rows, fn); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+	if rows, err = s.read.QueryContext(ctx, q, args...); err != nil {
+		return err
+	}
+	return scanAll(rows, fn)
+}
+
+// scanAll calls fn for each row and closes rows.
+func scanAll(rows *sql.Rows, fn func(*sql.Rows) error) error {
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// logKey picks the log index a page is read from: the columns before id
+// that the filter fixes, their values, and the cursor.
+type logKey struct {
+	cols   []string
+	vals   []any
+	index  string
+	before string // read ids below this one ("" for the first page)
+}
+
+// logPageQuery reads up to limit log rows newest first straight from the
+// key's index: equalities on the key's columns, the id range, and ORDER BY
+// id, so that the index is read backwards from the range's top and the read
+// stops at the limit, never sorting the matching rows (SQLite is told the
+// index; PostgreSQL runs it with sorts ruled out, see readPages). A window
+// is kept exactly by created_at, and also as the id range it lies in
+// (idSlack wider on each side), so that the index read starts and ends near
+// the window's ends.
+func (s *Store) logPageQuery(columns string, key logKey, since, until *time.Time, extra []string, extraArgs []any, limit int) (string, []any) {
+	var args []any
+	var where []string
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	for i, col := range key.cols {
+		add(col+" = $%d", key.vals[i])
+	}
+	for i, cond := range extra {
+		add(cond, extraArgs[i])
+	}
+	if since != nil {
+		add("created_at >= $%d", s.d.t(*since))
+		add("id >= $%d", idBound(since.Add(-idSlack)))
+	}
+	hi := ""
+	if until != nil {
+		add("created_at < $%d", s.d.t(*until))
+		hi = idBound(until.Add(idSlack))
+	}
+	if key.before != "" && (hi == "" || key.before < hi) {
+		hi = key.before
+	}
+	if hi != "" {
+		add("id < $%d", hi)
+	}
+	return `SELECT ` + columns + ` FROM webhook_logs` + s.d.indexedBy(key.index) + ` WHERE ` + strings.Join(where, " AND ") +
+		fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args
 }
 
 // LogEntry returns one attempt of a user's webhook.
@@ -342,30 +427,36 @@ func (s *Store) WebhookStats(ctx context.Context, userID, webhookID string, sinc
 		Scan(&st.PendingDeliveries); err != nil {
 		return Stats{}, fmt.Errorf("store: webhook stats pending: %w", err)
 	}
-	q := `SELECT duration_ms FROM webhook_logs WHERE webhook_id = $1`
-	args := []any{webhookID}
-	if since != nil {
-		q += ` AND created_at >= $2 AND id >= $3`
-		args = append(args, s.d.t(*since), idBound(since.Add(-idSlack)))
-	}
-	rows, err := s.read.QueryContext(ctx, q+fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, p95Window), args...)
-	if err != nil {
-		return Stats{}, fmt.Errorf("store: webhook stats p95: %w", err)
-	}
-	defer rows.Close()
+	q, args := s.p95Query(webhookID, since)
 	durations := make([]int64, 0, 64)
-	for rows.Next() {
+	err = s.readPage(ctx, q, args, func(rows *sql.Rows) error {
 		var d int64
-		if err := rows.Scan(&d); err != nil {
-			return Stats{}, fmt.Errorf("store: webhook stats p95: %w", err)
-		}
+		err := rows.Scan(&d)
 		durations = append(durations, d)
-	}
-	if err := rows.Err(); err != nil {
+		return err
+	})
+	if err != nil {
 		return Stats{}, fmt.Errorf("store: webhook stats p95: %w", err)
 	}
 	st.P95DurationMs = percentile(durations, 95)
 	return st, nil
+}
+
+// statsMinutesQuery sums a webhook's per-minute counters from a minute on.
+const statsMinutesQuery = `SELECT COALESCE(SUM(total_attempts), 0), COALESCE(SUM(successful_attempts), 0),
+	COALESCE(SUM(total_duration_ms), 0), MAX(last_success_at), MAX(last_failure_at)
+	FROM webhook_log_minutes WHERE webhook_id = $1 AND minute >= $2`
+
+// statsEdgeQuery sums a webhook's log rows in a window under a minute long,
+// given also as its id range.
+func (s *Store) statsEdgeQuery() string {
+	return `SELECT COUNT(*),
+	COALESCE(SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0),
+	COALESCE(SUM(duration_ms), 0),
+	MAX(CASE WHEN status = 'success' THEN created_at END),
+	MAX(CASE WHEN status = 'failed' THEN created_at END)
+	FROM webhook_logs` + s.d.indexedBy("webhook_logs_webhook_id_idx") + `
+	WHERE webhook_id = $1 AND created_at >= $2 AND created_at < $3 AND id >= $4 AND id < $5`
 }
 
 // statsSince fills st's counts and latest times with the attempts at or
@@ -380,9 +471,7 @@ func (s *Store) statsSince(ctx context.Context, webhookID string, since time.Tim
 	edgeEnd := time.UnixMilli(first * 60_000)
 	var durationMs int64
 	var lastSuccess, lastFail *time.Time
-	err := s.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(total_attempts), 0), COALESCE(SUM(successful_attempts), 0),
-		COALESCE(SUM(total_duration_ms), 0), MAX(last_success_at), MAX(last_failure_at)
-		FROM webhook_log_minutes WHERE webhook_id = $1 AND minute >= $2`, webhookID, first).
+	err := s.read.QueryRowContext(ctx, statsMinutesQuery, webhookID, first).
 		Scan(&st.TotalAttempts, &st.SuccessfulAttempts, &durationMs, scanNullTime{&lastSuccess}, scanNullTime{&lastFail})
 	if err != nil {
 		return fmt.Errorf("store: webhook stats since: %w", err)
@@ -390,13 +479,8 @@ func (s *Store) statsSince(ctx context.Context, webhookID string, since time.Tim
 	if since.Before(edgeEnd) {
 		var total, success, edgeMs int64
 		var edgeSuccess, edgeFail *time.Time
-		err := s.read.QueryRowContext(ctx, `SELECT COUNT(*),
-			COALESCE(SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(duration_ms), 0),
-			MAX(CASE WHEN status = 'success' THEN created_at END),
-			MAX(CASE WHEN status = 'failed' THEN created_at END)
-			FROM webhook_logs WHERE webhook_id = $1 AND created_at >= $2 AND created_at < $3`,
-			webhookID, s.d.t(since), s.d.t(edgeEnd)).
+		err := s.read.QueryRowContext(ctx, s.statsEdgeQuery(),
+			webhookID, s.d.t(since), s.d.t(edgeEnd), idBound(since.Add(-idSlack)), idBound(edgeEnd.Add(idSlack))).
 			Scan(&total, &success, &edgeMs, scanNullTime{&edgeSuccess}, scanNullTime{&edgeFail})
 		if err != nil {
 			return fmt.Errorf("store: webhook stats since: %w", err)
@@ -421,6 +505,13 @@ func (s *Store) statsSince(ctx context.Context, webhookID string, since time.Tim
 		st.AverageDurationMs = float64(durationMs) / float64(st.TotalAttempts)
 	}
 	return nil
+}
+
+// p95Query reads the durations of a webhook's latest p95Window attempts,
+// since a time if given, in id order from (webhook_id, id).
+func (s *Store) p95Query(webhookID string, since *time.Time) (string, []any) {
+	key := logKey{cols: []string{"webhook_id"}, vals: []any{webhookID}, index: "webhook_logs_webhook_id_idx"}
+	return s.logPageQuery("duration_ms", key, since, nil, nil, nil, p95Window)
 }
 
 // percentile returns the nearest-rank percentile of values (0 when empty).

@@ -154,8 +154,11 @@ func (s *Store) Replay(ctx context.Context, userID, webhookID string, p ReplayPa
 		q += ` AND status <> 'pending'`
 	}
 	// A test send's log row is created with its delivery, so the window
-	// bounds this subquery as it bounds the deliveries.
-	q += ` AND id NOT IN (SELECT delivery_id FROM webhook_logs WHERE webhook_id = $2 AND test = TRUE AND created_at >= $3)`
+	// bounds this subquery as it bounds the deliveries, by time and by the
+	// id range that (webhook_id, id) seeks.
+	args = append(args, idBound(p.Since.Add(-idSlack)))
+	q += fmt.Sprintf(` AND id NOT IN (SELECT delivery_id FROM webhook_logs WHERE webhook_id = $2 AND test = TRUE AND created_at >= $3
+		AND id >= $%d)`, len(args))
 	var n int64
 	err := s.inTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, q, args...)
@@ -269,14 +272,15 @@ type WebhookSummary struct {
 // Summaries lists every webhook of every user with its queue and last
 // hour's outcomes, for `webhookd status`.
 func (s *Store) Summaries(ctx context.Context) ([]WebhookSummary, error) {
-	hourAgo := s.d.t(s.Now().Add(-time.Hour))
+	hourAgo := s.Now().Add(-time.Hour)
+	// The id bound lets (webhook_id, status, id) find the hour's rows.
 	rows, err := s.read.QueryContext(ctx, `SELECT w.id, u.email, w.name, w.url, w.is_active, COALESCE(w.disabled_reason, ''),
 		(SELECT COUNT(*) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending'),
-		(SELECT COUNT(*) FROM webhook_logs l WHERE l.webhook_id = w.id AND l.created_at >= $1 AND l.status = 'success'),
-		(SELECT COUNT(*) FROM webhook_logs l WHERE l.webhook_id = w.id AND l.created_at >= $1 AND l.status = 'failed'),
+		(SELECT COUNT(*) FROM webhook_logs l WHERE l.webhook_id = w.id AND l.status = 'success' AND l.id >= $2 AND l.created_at >= $1),
+		(SELECT COUNT(*) FROM webhook_logs l WHERE l.webhook_id = w.id AND l.status = 'failed' AND l.id >= $2 AND l.created_at >= $1),
 		COALESCE(st.consecutive_failures, 0)
 		FROM webhooks w JOIN users u ON u.id = w.user_id LEFT JOIN webhook_stats st ON st.webhook_id = w.id
-		ORDER BY u.email, w.id`, hourAgo)
+		ORDER BY u.email, w.id`, s.d.t(hourAgo), idBound(hourAgo.Add(-idSlack)))
 	if err != nil {
 		return nil, fmt.Errorf("store: webhook summaries: %w", err)
 	}

@@ -17,6 +17,15 @@ type SeriesBucket struct {
 	MaxDurationMs *int64   // nil when the bucket is empty
 }
 
+// seriesMinutesQuery sums a webhook's per-minute counters from a minute on
+// into buckets of perBucket minutes, read in key order from the primary key.
+func seriesMinutesQuery(perBucket int64) string {
+	return fmt.Sprintf(`SELECT minute / %d AS bucket, SUM(total_attempts), SUM(successful_attempts),
+		SUM(total_duration_ms) * 1.0 / SUM(total_attempts), MAX(max_duration_ms)
+		FROM webhook_log_minutes WHERE webhook_id = $1 AND minute >= $2
+		GROUP BY 1`, perBucket)
+}
+
 // WebhookSeries returns a user's webhook's attempts from since to now in
 // buckets of the given width, aligned to multiples of it since the Unix
 // epoch, oldest first, with every bucket present (empty ones too). It is
@@ -40,10 +49,7 @@ func (s *Store) WebhookSeries(ctx context.Context, userID, webhookID string, sin
 		// Whole-minute buckets sum the kept per-minute counters: a day is
 		// at most 1,440 small rows, however many attempts it holds.
 		perBucket := width / 60_000
-		rows, err = s.read.QueryContext(ctx, fmt.Sprintf(`SELECT minute / %d AS bucket, SUM(total_attempts),
-			SUM(successful_attempts), SUM(total_duration_ms) * 1.0 / SUM(total_attempts), MAX(max_duration_ms)
-			FROM webhook_log_minutes WHERE webhook_id = $1 AND minute >= $2
-			GROUP BY 1`, perBucket), webhookID, first*perBucket)
+		rows, err = s.read.QueryContext(ctx, seriesMinutesQuery(perBucket), webhookID, first*perBucket)
 	} else {
 		// The bucket index is computed in SQL so that the attempts are
 		// summed where they lie rather than sent here row by row. width is
