@@ -180,12 +180,14 @@ CREATE INDEX webhook_logs_webhook_type_idx ON webhook_logs (webhook_id, event_ty
 -- cost on every log insert.
 DROP INDEX webhook_logs_webhook_created_idx;
 
--- Each webhook's attempts per minute, kept with the log rows in the same
--- transaction, so that stats since a time and the hourly series sum at most
--- a few thousand small rows rather than reading every log row of the window.
--- minute is Unix time in whole minutes.
-CREATE TABLE webhook_log_minutes (
+-- Each webhook's attempts per minute and per hour, kept with the log rows in
+-- the same transaction, so that stats since a time and the hourly series sum
+-- at most a few hundred small rows rather than reading every log row of the
+-- window. A row counts the span minutes (1 or 60) from minute, a Unix time
+-- in whole minutes.
+CREATE TABLE webhook_log_counts (
     webhook_id          TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    span                BIGINT NOT NULL CHECK (span IN (1, 60)),
     minute              BIGINT NOT NULL,
     total_attempts      BIGINT NOT NULL,
     successful_attempts BIGINT NOT NULL,
@@ -193,9 +195,10 @@ CREATE TABLE webhook_log_minutes (
     max_duration_ms     BIGINT NOT NULL,
     last_success_at     TIMESTAMPTZ,
     last_failure_at     TIMESTAMPTZ,
-    PRIMARY KEY (webhook_id, minute)
+    PRIMARY KEY (webhook_id, span, minute)
 );
-CREATE INDEX webhook_log_minutes_minute_idx ON webhook_log_minutes (minute);
+-- Retention deletes the counts with the logs, by age.
+CREATE INDEX webhook_log_counts_minute_idx ON webhook_log_counts (minute);
 
 -- goose's version table, created exactly as goose v3 creates it for
 -- PostgreSQL. goose writes version 0 when it creates the table and then one

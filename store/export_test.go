@@ -83,10 +83,10 @@ func (s *Store) ExplainReads(ctx context.Context, webhookID string, now time.Tim
 	q, args := s.p95Query(webhookID, &since)
 	stmts = append(stmts,
 		stmt{"stats?since p95", q, args, true},
-		stmt{"stats?since minutes", statsMinutesQuery, []any{webhookID, unixMinute(since)}, false},
+		stmt{"stats?since counts", statsCountsQuery, []any{webhookID, unixMinute(since), unixMinute(since.Truncate(time.Hour).Add(time.Hour))}, false},
 		stmt{"stats?since edge", s.statsEdgeQuery(), []any{webhookID, s.d.t(since), s.d.t(since.Add(time.Minute)),
 			idBound(since.Add(-idSlack)), idBound(since.Add(time.Minute + idSlack))}, false},
-		stmt{"stats/series", seriesMinutesQuery(60), []any{webhookID, unixMinute(now.Add(-24 * time.Hour))}, false},
+		stmt{"stats/series", seriesCountsQuery(spanHour, 60), []any{webhookID, unixMinute(now.Add(-24 * time.Hour).Truncate(time.Hour))}, false},
 	)
 	out := make([]ReadPlan, 0, len(stmts))
 	for _, st := range stmts {
@@ -144,7 +144,7 @@ var bulkCalls atomic.Int64
 
 // BulkSeedLogs builds a webhook's log rows inside the database with one
 // INSERT … SELECT over a generated series, ids made from created_at as
-// the store makes them, then its all-time and per-minute counters as the
+// the store makes them, then its all-time and per-minute and per-hour counts as the
 // migration backfills them. It is for benchmarks that need a million rows.
 func (s *Store) BulkSeedLogs(ctx context.Context, webhookID string, b BulkLogs) error {
 	n := b.Spread + b.Bunched
@@ -183,12 +183,14 @@ func (s *Store) BulkSeedLogs(ctx context.Context, webhookID string, b BulkLogs) 
 			WHERE webhook_id = $1`, webhookID); err != nil {
 			return fmt.Errorf("seed stats: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_log_minutes (webhook_id, minute, total_attempts, successful_attempts,
-			total_duration_ms, max_duration_ms, last_success_at, last_failure_at)
-			SELECT webhook_id, `+minute+`, COUNT(*), SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), SUM(duration_ms),
-			MAX(duration_ms), MAX(CASE WHEN status = 'success' THEN created_at END), MAX(CASE WHEN status = 'failed' THEN created_at END)
-			FROM webhook_logs WHERE webhook_id = $1 GROUP BY 1, 2`, webhookID); err != nil {
-			return fmt.Errorf("seed minute counters: %w", err)
+		for _, span := range []int64{spanMinute, spanHour} {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_log_counts (webhook_id, span, minute, total_attempts, successful_attempts,
+				total_duration_ms, max_duration_ms, last_success_at, last_failure_at)
+				SELECT webhook_id, $2, `+minute+` / $2 * $2, COUNT(*), SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), SUM(duration_ms),
+				MAX(duration_ms), MAX(CASE WHEN status = 'success' THEN created_at END), MAX(CASE WHEN status = 'failed' THEN created_at END)
+				FROM webhook_logs WHERE webhook_id = $1 GROUP BY 1, 3`, webhookID, span); err != nil {
+				return fmt.Errorf("seed attempt counts: %w", err)
+			}
 		}
 		return nil
 	})

@@ -15,7 +15,7 @@ import (
 // that every documented log filter and stats window is read from an index
 // that matches it: log pages in id order from an index ending in id (no
 // sort of the matching rows), stats since a time and the hourly series from
-// the per-minute counters' primary key, and the part-minute edge of a stats
+// the kept counts' primary key, and the part-minute edge of a stats
 // window from (webhook_id, created_at). (Issue 13, item 5.)
 func TestLogReadPlans(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
@@ -57,8 +57,8 @@ func TestLogReadPlans(t *testing.T) {
 			"logs?eventType&since":  "webhook_logs_webhook_type_idx",
 			"stats?since p95":       "webhook_logs_webhook_id_idx",
 			"stats?since edge":      "webhook_logs_webhook_id_idx",
-			"stats?since minutes":   "webhook_log_minutes",
-			"stats/series":          "webhook_log_minutes",
+			"stats?since counts":    "webhook_log_counts",
+			"stats/series":          "webhook_log_counts",
 		}
 		if len(plans) != len(want) {
 			t.Errorf("%d plans, want %d", len(plans), len(want))
@@ -73,13 +73,13 @@ func TestLogReadPlans(t *testing.T) {
 			if !strings.Contains(p.Plan, idx) {
 				t.Errorf("%s: plan does not use %s:\n%s", p.Name, idx, p.Plan)
 			}
-			// Only the series regroups rows, and only the at most 10,080
-			// minute counters of a week: never log rows.
+			// Only the series regroups rows, and only the at most 168
+			// hours' counts of a week: never log rows.
 			if p.Name != "stats/series" && (strings.Contains(p.Plan, "TEMP B-TREE") || strings.Contains(p.Plan, "Sort")) {
 				t.Errorf("%s: plan sorts the matching rows:\n%s", p.Name, p.Plan)
 			}
 			if strings.Contains(p.Plan, "SCAN webhook_logs") || strings.Contains(p.Plan, "Seq Scan") ||
-				strings.Contains(p.Plan, "SCAN webhook_log_minutes") {
+				strings.Contains(p.Plan, "SCAN webhook_log_counts") {
 				t.Errorf("%s: plan scans a whole table:\n%s", p.Name, p.Plan)
 			}
 		}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -240,12 +241,22 @@ type statsDelta struct {
 	failuresAfterSuccess               int64      // failures after the batch's last success
 	streakStart                        *time.Time // first of those failures
 	gone                               bool       // the receiver answered 410 Gone
-	minutes                            map[int64]*minuteDelta
+	counts                             map[countKey]*countDelta
 }
 
-// minuteDelta is one batch's attempts for one webhook in one minute, added
-// to webhook_log_minutes.
-type minuteDelta struct {
+// countKey is one row of webhook_log_counts: a span of 1 or 60 minutes
+// starting at a Unix minute.
+type countKey struct{ span, minute int64 }
+
+// Spans of webhook_log_counts' rows, in minutes.
+const (
+	spanMinute = 1
+	spanHour   = 60
+)
+
+// countDelta is one batch's attempts for one webhook in one minute or
+// hour, added to webhook_log_counts.
+type countDelta struct {
 	total, success, durationMs, maxDurationMs int64
 	lastSuccess, lastFail                     *time.Time
 }
@@ -260,23 +271,25 @@ func addStats(m map[string]*statsDelta, l Log) {
 	d.total++
 	d.durationMs += l.DurationMs
 	d.lastAttempt = latest(d.lastAttempt, at)
-	if d.minutes == nil {
-		d.minutes = map[int64]*minuteDelta{}
+	if d.counts == nil {
+		d.counts = map[countKey]*countDelta{}
 	}
 	minute := unixMinute(at)
-	md := d.minutes[minute]
-	if md == nil {
-		md = &minuteDelta{}
-		d.minutes[minute] = md
-	}
-	md.total++
-	md.durationMs += l.DurationMs
-	md.maxDurationMs = max(md.maxDurationMs, l.DurationMs)
-	if l.Status == AttemptSuccess {
-		md.success++
-		md.lastSuccess = latest(md.lastSuccess, at)
-	} else {
-		md.lastFail = latest(md.lastFail, at)
+	for _, k := range []countKey{{spanMinute, minute}, {spanHour, minute - mod(minute, spanHour)}} {
+		c := d.counts[k]
+		if c == nil {
+			c = &countDelta{}
+			d.counts[k] = c
+		}
+		c.total++
+		c.durationMs += l.DurationMs
+		c.maxDurationMs = max(c.maxDurationMs, l.DurationMs)
+		if l.Status == AttemptSuccess {
+			c.success++
+			c.lastSuccess = latest(c.lastSuccess, at)
+		} else {
+			c.lastFail = latest(c.lastFail, at)
+		}
 	}
 	if l.Status == AttemptSuccess {
 		d.success++
@@ -293,6 +306,9 @@ func addStats(m map[string]*statsDelta, l Log) {
 		d.lastFail = latest(d.lastFail, at)
 	}
 }
+
+// mod is a modulo that is never negative.
+func mod(a, b int64) int64 { return ((a % b) + b) % b }
 
 // unixMinute is the whole minute since the Unix epoch that t lies in.
 func unixMinute(t time.Time) int64 {
@@ -337,22 +353,22 @@ func (s *Store) applyStats(ctx context.Context, tx *txn, m map[string]*statsDelt
 			return fmt.Errorf("update stats of webhook %s: %w", id, err)
 		}
 	}
-	return s.applyMinutes(ctx, tx, ids, m)
+	return s.applyCounts(ctx, tx, ids, m)
 }
 
-// applyMinutes adds a batch's per-minute counters to webhook_log_minutes in
-// one statement, keys in order (webhook, then minute) for the same reason
-// as applyStats. A batch's attempts share one created_at, so this is
-// usually one row per webhook.
-func (s *Store) applyMinutes(ctx context.Context, tx *txn, ids []string, m map[string]*statsDelta) error {
+// applyCounts adds a batch's per-minute and per-hour counts to
+// webhook_log_counts in one statement, keys in order (webhook, span, minute)
+// for the same reason as applyStats. A batch's attempts share one
+// created_at, so this is usually two rows per webhook.
+func (s *Store) applyCounts(ctx context.Context, tx *txn, ids []string, m map[string]*statsDelta) error {
 	greatest := "GREATEST"
 	if s.d.kind == SQLite {
 		greatest = "MAX" // SQLite's MAX of several arguments; COALESCE keeps NULL out of it
 	}
 	upsert := func(values string, args []any) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_log_minutes AS c (webhook_id, minute, total_attempts, successful_attempts,
-			total_duration_ms, max_duration_ms, last_success_at, last_failure_at) VALUES `+values+`
-			ON CONFLICT (webhook_id, minute) DO UPDATE SET
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_log_counts AS c (webhook_id, span, minute, total_attempts,
+			successful_attempts, total_duration_ms, max_duration_ms, last_success_at, last_failure_at) VALUES `+values+`
+			ON CONFLICT (webhook_id, span, minute) DO UPDATE SET
 			total_attempts = c.total_attempts + excluded.total_attempts,
 			successful_attempts = c.successful_attempts + excluded.successful_attempts,
 			total_duration_ms = c.total_duration_ms + excluded.total_duration_ms,
@@ -361,28 +377,34 @@ func (s *Store) applyMinutes(ctx context.Context, tx *txn, ids []string, m map[s
 			last_failure_at = `+greatest+`(COALESCE(c.last_failure_at, excluded.last_failure_at), COALESCE(excluded.last_failure_at, c.last_failure_at))`,
 			args...)
 		if err != nil {
-			return fmt.Errorf("update minute counters: %w", err)
+			return fmt.Errorf("update attempt counts: %w", err)
 		}
 		return nil
 	}
+	const columns = 9
 	const perStatement = 1000 // rows, well under either database's parameter limit
 	var values strings.Builder
 	args := []any{}
 	for _, id := range ids {
-		minutes := make([]int64, 0, len(m[id].minutes))
-		for minute := range m[id].minutes {
-			minutes = append(minutes, minute)
+		keys := make([]countKey, 0, len(m[id].counts))
+		for k := range m[id].counts {
+			keys = append(keys, k)
 		}
-		slices.Sort(minutes)
-		for _, minute := range minutes {
-			md := m[id].minutes[minute]
+		slices.SortFunc(keys, func(a, b countKey) int {
+			if a.span != b.span {
+				return int(a.span - b.span)
+			}
+			return cmp.Compare(a.minute, b.minute)
+		})
+		for _, k := range keys {
+			c := m[id].counts[k]
 			if len(args) > 0 {
 				values.WriteString(", ")
 			}
-			values.WriteString("(" + s.d.params(len(args)+1, 8) + ")")
-			args = append(args, id, minute, md.total, md.success, md.durationMs, md.maxDurationMs,
-				s.d.nt(md.lastSuccess), s.d.nt(md.lastFail))
-			if len(args) == 8*perStatement {
+			values.WriteString("(" + s.d.params(len(args)+1, columns) + ")")
+			args = append(args, id, k.span, k.minute, c.total, c.success, c.durationMs, c.maxDurationMs,
+				s.d.nt(c.lastSuccess), s.d.nt(c.lastFail))
+			if len(args) == columns*perStatement {
 				if err := upsert(values.String(), args); err != nil {
 					return err
 				}
@@ -442,10 +464,16 @@ func (s *Store) WebhookStats(ctx context.Context, userID, webhookID string, sinc
 	return st, nil
 }
 
-// statsMinutesQuery sums a webhook's per-minute counters from a minute on.
-const statsMinutesQuery = `SELECT COALESCE(SUM(total_attempts), 0), COALESCE(SUM(successful_attempts), 0),
-	COALESCE(SUM(total_duration_ms), 0), MAX(last_success_at), MAX(last_failure_at)
-	FROM webhook_log_minutes WHERE webhook_id = $1 AND minute >= $2`
+// statsCountsQuery sums a webhook's kept counts over the minutes from $2
+// to the first whole hour $3, and the hours from $3 on: at most 59 minute
+// rows and one row an hour, however many attempts they count.
+const statsCountsQuery = `SELECT COALESCE(SUM(total_attempts), 0), COALESCE(SUM(successful_attempts), 0),
+	COALESCE(SUM(total_duration_ms), 0), MAX(last_success_at), MAX(last_failure_at) FROM (
+	SELECT total_attempts, successful_attempts, total_duration_ms, last_success_at, last_failure_at FROM webhook_log_counts
+		WHERE webhook_id = $1 AND span = 1 AND minute >= $2 AND minute < $3
+	UNION ALL
+	SELECT total_attempts, successful_attempts, total_duration_ms, last_success_at, last_failure_at FROM webhook_log_counts
+		WHERE webhook_id = $1 AND span = 60 AND minute >= $3) c`
 
 // statsEdgeQuery sums a webhook's log rows in a window under a minute long,
 // given also as its id range.
@@ -460,18 +488,20 @@ func (s *Store) statsEdgeQuery() string {
 }
 
 // statsSince fills st's counts and latest times with the attempts at or
-// after since: whole minutes from webhook_log_minutes, and the part of a
-// minute before the first whole one from the log rows themselves, so that
-// no more than a minute of rows is read whatever the window.
+// after since: whole hours and the whole minutes before the first of them
+// from webhook_log_counts, and the part of a minute before the first whole
+// one from the log rows themselves, so that no more than a minute of rows
+// is read whatever the window.
 func (s *Store) statsSince(ctx context.Context, webhookID string, since time.Time, st *Stats) error {
 	first := unixMinute(since)
 	if since.UnixMilli() != first*60_000 {
 		first++
 	}
 	edgeEnd := time.UnixMilli(first * 60_000)
+	firstHour := first + mod(-first, spanHour)
 	var durationMs int64
 	var lastSuccess, lastFail *time.Time
-	err := s.read.QueryRowContext(ctx, statsMinutesQuery, webhookID, first).
+	err := s.read.QueryRowContext(ctx, statsCountsQuery, webhookID, first, firstHour).
 		Scan(&st.TotalAttempts, &st.SuccessfulAttempts, &durationMs, scanNullTime{&lastSuccess}, scanNullTime{&lastFail})
 	if err != nil {
 		return fmt.Errorf("store: webhook stats since: %w", err)

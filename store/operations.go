@@ -189,10 +189,10 @@ func (s *Store) Prune(ctx context.Context, before time.Time, batch int) (int64, 
 		`DELETE FROM events WHERE id IN (SELECT e.id FROM events e WHERE e.created_at < $1
 			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) LIMIT $2)`,
 		`DELETE FROM login_failures WHERE id IN (SELECT id FROM login_failures WHERE created_at < $1 LIMIT $2)`,
-		// Per-minute counters go with the logs: whole minutes before the
-		// cutoff (minute is the counters' own key, not a time).
-		`DELETE FROM webhook_log_minutes WHERE (webhook_id, minute) IN
-			(SELECT webhook_id, minute FROM webhook_log_minutes WHERE minute < $1 LIMIT $2)`,
+		// Attempt counts go with the logs: whole minutes and hours that
+		// ended by the cutoff ($1 here is a Unix minute, not a time).
+		`DELETE FROM webhook_log_counts WHERE (webhook_id, span, minute) IN
+			(SELECT webhook_id, span, minute FROM webhook_log_counts WHERE minute < $1 AND minute + span <= $1 LIMIT $2)`,
 	}
 	var total int64
 	for i, q := range statements {

@@ -17,13 +17,14 @@ type SeriesBucket struct {
 	MaxDurationMs *int64   // nil when the bucket is empty
 }
 
-// seriesMinutesQuery sums a webhook's per-minute counters from a minute on
-// into buckets of perBucket minutes, read in key order from the primary key.
-func seriesMinutesQuery(perBucket int64) string {
+// seriesCountsQuery sums a webhook's kept counts of one span (minutes) from
+// a minute on into buckets of perBucket minutes, read in key order from
+// the primary key.
+func seriesCountsQuery(span, perBucket int64) string {
 	return fmt.Sprintf(`SELECT minute / %d AS bucket, SUM(total_attempts), SUM(successful_attempts),
 		SUM(total_duration_ms) * 1.0 / SUM(total_attempts), MAX(max_duration_ms)
-		FROM webhook_log_minutes WHERE webhook_id = $1 AND minute >= $2
-		GROUP BY 1`, perBucket)
+		FROM webhook_log_counts WHERE webhook_id = $1 AND span = %d AND minute >= $2
+		GROUP BY 1`, perBucket, span)
 }
 
 // WebhookSeries returns a user's webhook's attempts from since to now in
@@ -46,10 +47,15 @@ func (s *Store) WebhookSeries(ctx context.Context, userID, webhookID string, sin
 	var rows *sql.Rows
 	var err error
 	if width%60_000 == 0 {
-		// Whole-minute buckets sum the kept per-minute counters: a day is
-		// at most 1,440 small rows, however many attempts it holds.
+		// Whole-minute buckets sum the kept counts, hours' where they are
+		// whole hours: a week is 168 small rows, however many attempts it
+		// holds.
 		perBucket := width / 60_000
-		rows, err = s.read.QueryContext(ctx, seriesMinutesQuery(perBucket), webhookID, first*perBucket)
+		span := int64(spanMinute)
+		if perBucket%spanHour == 0 {
+			span = spanHour
+		}
+		rows, err = s.read.QueryContext(ctx, seriesCountsQuery(span, perBucket), webhookID, first*perBucket)
 	} else {
 		// The bucket index is computed in SQL so that the attempts are
 		// summed where they lie rather than sent here row by row. width is
