@@ -4,10 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/webhookd/webhookd/migrations"
 )
 
 // SeedLogs writes attempt logs and their counters directly, for benchmarks
@@ -191,6 +194,39 @@ func (s *Store) BulkSeedLogs(ctx context.Context, webhookID string, b BulkLogs) 
 				FROM webhook_logs WHERE webhook_id = $1 GROUP BY 1, 3`, webhookID, span); err != nil {
 				return fmt.Errorf("seed attempt counts: %w", err)
 			}
+		}
+		return nil
+	})
+}
+
+// RerunCountsBackfill empties webhook_log_counts and fills it again with
+// the INSERT statements of the migration that created it, as an upgrade of
+// a database with logs would.
+func (s *Store) RerunCountsBackfill(ctx context.Context) error {
+	dir := migrations.SQLite()
+	if s.d.kind == Postgres {
+		dir = migrations.Postgres()
+	}
+	text, err := fs.ReadFile(dir, "00006_log_read_indexes.sql")
+	if err != nil {
+		return err
+	}
+	up, _, _ := strings.Cut(string(text), "-- +goose Down")
+	return s.inTx(ctx, func(tx *txn) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_log_counts`); err != nil {
+			return err
+		}
+		n := 0
+		for _, stmt := range strings.Split(up, ";") {
+			if i := strings.Index(stmt, "INSERT INTO webhook_log_counts"); i >= 0 {
+				if _, err := tx.ExecContext(ctx, stmt[i:]); err != nil {
+					return fmt.Errorf("backfill: %w", err)
+				}
+				n++
+			}
+		}
+		if n != 2 {
+			return fmt.Errorf("backfill: %d INSERT statements in the migration, want 2", n)
 		}
 		return nil
 	})

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -141,6 +142,7 @@ func TestLogWindowsExact(t *testing.T) {
 			{ptr(logs[101].CreatedAt.Add(time.Millisecond)), ptr(logs[101].CreatedAt.Add(2 * time.Minute))},
 			{ptr(now.Add(time.Hour)), nil},
 		}
+		sinceTotals := map[time.Time]int64{}
 		for wi, win := range windows {
 			for _, f := range []store.LogFilter{
 				{}, {Status: store.AttemptFailed}, {EventType: "user.created"},
@@ -211,6 +213,7 @@ func TestLogWindowsExact(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			sinceTotals[*since] = want.TotalAttempts
 			if got.TotalAttempts != want.TotalAttempts || got.SuccessfulAttempts != want.SuccessfulAttempts || got.FailedAttempts != want.FailedAttempts {
 				t.Errorf("stats since %v: %d/%d/%d, want %d/%d/%d", since, got.TotalAttempts, got.SuccessfulAttempts, got.FailedAttempts,
 					want.TotalAttempts, want.SuccessfulAttempts, want.FailedAttempts)
@@ -232,6 +235,21 @@ func TestLogWindowsExact(t *testing.T) {
 		series, err := s.WebhookSeries(ctx, u.ID, w.ID, base, time.Hour, now)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The migration's backfill, as an upgrade runs it over existing
+		// logs, counts what the completions counted.
+		if err := s.RerunCountsBackfill(ctx); err != nil {
+			t.Fatal(err)
+		}
+		again, err := s.WebhookSeries(ctx, u.ID, w.ID, base, time.Hour, now)
+		if err != nil || !reflect.DeepEqual(again, series) {
+			t.Errorf("series after the backfill differs (%v):\n%+v\nwant\n%+v", err, again, series)
+		}
+		for _, since := range []time.Time{base.Add(61*time.Minute + 500*time.Millisecond), base.Add(-time.Hour)} {
+			st, err := s.WebhookStats(ctx, u.ID, w.ID, &since)
+			if err != nil || st.TotalAttempts != sinceTotals[since] {
+				t.Errorf("stats since %v after the backfill: %d attempts (%v), want %d", since, st.TotalAttempts, err, sinceTotals[since])
+			}
 		}
 		for _, b := range series {
 			var total, success, maxMs, sum int64
