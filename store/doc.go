@@ -31,4 +31,14 @@
 // Completions are fenced by the lease token, so a worker whose lease expired
 // and was taken over cannot overwrite the newer owner's outcome.
 // webhook_logs is append-only, one row per attempt.
+//
+// # Reading the logs
+//
+// A log's id is a UUIDv7 made from its created_at, so id order is time order
+// and a time window is an id range. Every log page is read backwards along
+// one index that ends in id, (webhook_id[, status | event_type], id), and
+// stops at the page size; no statement sorts a webhook's matching rows.
+// Attempt counts are kept per minute and per hour in webhook_log_counts, in
+// the completion's transaction, for stats over a window and the hourly
+// series.
 package store
