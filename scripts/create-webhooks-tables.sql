@@ -173,7 +173,7 @@ CREATE INDEX deliveries_webhook_id_idx ON deliveries (webhook_id, status, next_a
 -- id range as well (log ids are UUIDv7 carrying their created_at), which
 -- any of these indexes, and (webhook_id, id), can seek.
 CREATE INDEX webhook_logs_webhook_status_idx ON webhook_logs (webhook_id, status, id);
-CREATE INDEX webhook_logs_webhook_type_idx ON webhook_logs (webhook_id, event_type, id);
+CREATE INDEX webhook_logs_webhook_type_idx ON webhook_logs (webhook_id, event_type, status, id);
 -- With windows read by id, (webhook_id, created_at) served nothing that
 -- (webhook_id, id) does not, and it tempted planners without statistics
 -- into reading a whole window and sorting it: it goes, and with it its

@@ -68,17 +68,19 @@ func (s *Store) ExplainReads(ctx context.Context, webhookID string, now time.Tim
 	}
 	var stmts []stmt
 	for name, f := range map[string]LogFilter{
-		"logs":                  {Page: Page{Limit: 50}},
-		"logs?cursor":           {Page: page},
-		"logs?status":           {Status: AttemptFailed, Page: Page{Limit: 50}},
-		"logs?status&cursor":    {Status: AttemptFailed, Page: page},
-		"logs?eventType":        {EventType: "user.created", Page: Page{Limit: 50}},
-		"logs?eventType&cursor": {EventType: "user.created", Page: page},
-		"logs?since":            {Since: &since, Page: Page{Limit: 50}},
-		"logs?until":            {Until: &until, Page: Page{Limit: 50}},
-		"logs?since&until":      {Since: &since, Until: &until, Page: Page{Limit: 50}},
-		"logs?status&since":     {Status: AttemptFailed, Since: &since, Until: &until, Page: Page{Limit: 50}},
-		"logs?eventType&since":  {EventType: "user.created", Since: &since, Until: &until, Page: Page{Limit: 50}},
+		"logs":                        {Page: Page{Limit: 50}},
+		"logs?cursor":                 {Page: page},
+		"logs?status":                 {Status: AttemptFailed, Page: Page{Limit: 50}},
+		"logs?status&cursor":          {Status: AttemptFailed, Page: page},
+		"logs?eventType":              {EventType: "user.created", Page: Page{Limit: 50}},
+		"logs?eventType&cursor":       {EventType: "user.created", Page: page},
+		"logs?since":                  {Since: &since, Page: Page{Limit: 50}},
+		"logs?until":                  {Until: &until, Page: Page{Limit: 50}},
+		"logs?since&until":            {Since: &since, Until: &until, Page: Page{Limit: 50}},
+		"logs?status&since":           {Status: AttemptFailed, Since: &since, Until: &until, Page: Page{Limit: 50}},
+		"logs?eventType&since":        {EventType: "user.created", Since: &since, Until: &until, Page: Page{Limit: 50}},
+		"logs?status&eventType":       {Status: AttemptSuccess, EventType: "user.created", Page: Page{Limit: 50}},
+		"logs?status&eventType&since": {Status: AttemptSuccess, EventType: "user.created", Since: &since, Page: Page{Limit: 50}},
 	} {
 		q, args := s.logsQuery(webhookID, f)
 		stmts = append(stmts, stmt{name, q, args, true})

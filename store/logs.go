@@ -77,23 +77,27 @@ func (s *Store) ListLogs(ctx context.Context, userID, webhookID string, f LogFil
 
 // logsQuery is ListLogs' statement.
 func (s *Store) logsQuery(webhookID string, f LogFilter) (string, []any) {
-	var since, until *time.Time
-	if f.Since != nil || f.Until != nil {
-		since, until = f.Since, f.Until
-	}
 	key := logKey{cols: []string{"webhook_id"}, vals: []any{webhookID}, index: "webhook_logs_webhook_id_idx", before: f.Page.Before}
-	var extra []string
-	var extraArgs []any
+	limit := f.Page.Limit + 1
 	switch {
+	case f.Status != "" && f.EventType != "":
+		key.cols, key.vals, key.index = append(key.cols, "event_type", "status"), append(key.vals, f.EventType, f.Status), "webhook_logs_webhook_type_idx"
 	case f.Status != "":
 		key.cols, key.vals, key.index = append(key.cols, "status"), append(key.vals, f.Status), "webhook_logs_webhook_status_idx"
-		if f.EventType != "" {
-			extra, extraArgs = append(extra, "event_type = $%d"), append(extraArgs, f.EventType)
-		}
 	case f.EventType != "":
+		// The type index has status before id, so a type's newest rows are
+		// the newest of its failed ones and of its successful ones: each
+		// is read in id order up to the limit, and the two short lists
+		// merged. (Statuses are the two of the table's CHECK.)
 		key.cols, key.vals, key.index = append(key.cols, "event_type"), append(key.vals, f.EventType), "webhook_logs_webhook_type_idx"
+		key.literal = "status = 'failed'"
+		failed, args := s.logPageQuery(logColumns, key, f.Since, f.Until, limit)
+		key.literal = "status = 'success'"
+		success, _ := s.logPageQuery(logColumns, key, f.Since, f.Until, limit) // the same arguments
+		return `SELECT * FROM (` + failed + `) AS f UNION ALL SELECT * FROM (` + success + `) AS s` +
+			fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args
 	}
-	return s.logPageQuery(logColumns, key, since, until, extra, extraArgs, f.Page.Limit+1)
+	return s.logPageQuery(logColumns, key, f.Since, f.Until, limit)
 }
 
 // noSorts rules sorts out of a PostgreSQL transaction's plans. Without
@@ -148,10 +152,11 @@ func scanAll(rows *sql.Rows, fn func(*sql.Rows) error) error {
 // logKey picks the log index a page is read from: the columns before id
 // that the filter fixes, their values, and the cursor.
 type logKey struct {
-	cols   []string
-	vals   []any
-	index  string
-	before string // read ids below this one ("" for the first page)
+	cols    []string
+	vals    []any
+	index   string
+	literal string // a condition without arguments on the next column, or ""
+	before  string // read ids below this one ("" for the first page)
 }
 
 // logPageQuery reads up to limit log rows newest first straight from the
@@ -162,7 +167,7 @@ type logKey struct {
 // is kept exactly by created_at, and also as the id range it lies in
 // (idSlack wider on each side), so that the index read starts and ends near
 // the window's ends.
-func (s *Store) logPageQuery(columns string, key logKey, since, until *time.Time, extra []string, extraArgs []any, limit int) (string, []any) {
+func (s *Store) logPageQuery(columns string, key logKey, since, until *time.Time, limit int) (string, []any) {
 	var args []any
 	var where []string
 	add := func(cond string, v any) {
@@ -172,8 +177,8 @@ func (s *Store) logPageQuery(columns string, key logKey, since, until *time.Time
 	for i, col := range key.cols {
 		add(col+" = $%d", key.vals[i])
 	}
-	for i, cond := range extra {
-		add(cond, extraArgs[i])
+	if key.literal != "" {
+		where = append(where, key.literal)
 	}
 	if since != nil {
 		add("created_at >= $%d", s.d.t(*since))
@@ -541,7 +546,7 @@ func (s *Store) statsSince(ctx context.Context, webhookID string, since time.Tim
 // since a time if given, in id order from (webhook_id, id).
 func (s *Store) p95Query(webhookID string, since *time.Time) (string, []any) {
 	key := logKey{cols: []string{"webhook_id"}, vals: []any{webhookID}, index: "webhook_logs_webhook_id_idx"}
-	return s.logPageQuery("duration_ms", key, since, nil, nil, nil, p95Window)
+	return s.logPageQuery("duration_ms", key, since, nil, p95Window)
 }
 
 // percentile returns the nearest-rank percentile of values (0 when empty).

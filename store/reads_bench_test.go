@@ -61,6 +61,8 @@ func benchReads(b *testing.B, s *store.Store, n int) {
 		{"logs?eventType=user.created", store.LogFilter{EventType: "user.created", Page: page}, 10},
 		{"logs?eventType=none", store.LogFilter{EventType: "no.such.type", Page: page}, 0},
 		{"logs?eventType=message.read", store.LogFilter{EventType: "message.read", Page: page}, 50},
+		{"logs?status=success&eventType=user.created", store.LogFilter{Status: store.AttemptSuccess, EventType: "user.created", Page: page}, 0},
+		{"logs?status=failed&eventType=message.new", store.LogFilter{Status: store.AttemptFailed, EventType: "message.new", Page: page}, 0},
 		{"logs?since=-1h", store.LogFilter{Since: at(-time.Hour), Page: page}, 50},
 		{"logs?since=-30m&until=-20m", store.LogFilter{Since: at(-30 * time.Minute), Until: at(-20 * time.Minute), Page: page}, 50},
 		{"logs?since=-20d&until=-19d", store.LogFilter{Since: at(-20 * 24 * time.Hour), Until: at(-19 * 24 * time.Hour), Page: page}, 50},
