@@ -1,7 +1,8 @@
 -- +goose Up
 -- Filtered log pages at a million rows: each filter has an index that ends
 -- in id, so a page is read in id order straight from it and stops at the
--- page size instead of sorting every matching row. A time window becomes an
+-- page size instead of sorting every matching row (a type alone is read as
+-- its two statuses' ranges, merged). A time window becomes an
 -- id range as well (log ids are UUIDv7 carrying their created_at), which
 -- any of these indexes, and (webhook_id, id), can seek.
 CREATE INDEX webhook_logs_webhook_status_idx ON webhook_logs (webhook_id, status, id);
