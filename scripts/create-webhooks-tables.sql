@@ -186,6 +186,41 @@ CREATE TABLE fanouts (
     last_webhook_id  TEXT NOT NULL
 );
 
+-- 00006_log_read_indexes.sql
+-- Filtered log pages at a million rows: each filter has an index that ends
+-- in id, so a page is read in id order straight from it and stops at the
+-- page size instead of sorting every matching row (a type alone is read as
+-- its two statuses' ranges, merged). A time window becomes an
+-- id range as well (log ids are UUIDv7 carrying their created_at), which
+-- any of these indexes, and (webhook_id, id), can seek.
+CREATE INDEX webhook_logs_webhook_status_idx ON webhook_logs (webhook_id, status, id);
+CREATE INDEX webhook_logs_webhook_type_idx ON webhook_logs (webhook_id, event_type, status, id);
+-- With windows read by id, (webhook_id, created_at) served nothing that
+-- (webhook_id, id) does not, and it tempted planners without statistics
+-- into reading a whole window and sorting it: it goes, and with it its
+-- cost on every log insert.
+DROP INDEX webhook_logs_webhook_created_idx;
+
+-- Each webhook's attempts per minute and per hour, kept with the log rows in
+-- the same transaction, so that stats since a time and the hourly series sum
+-- at most a few hundred small rows rather than reading every log row of the
+-- window. A row counts the span minutes (1 or 60) from minute, a Unix time
+-- in whole minutes.
+CREATE TABLE webhook_log_counts (
+    webhook_id          TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    span                BIGINT NOT NULL CHECK (span IN (1, 60)),
+    minute              BIGINT NOT NULL,
+    total_attempts      BIGINT NOT NULL,
+    successful_attempts BIGINT NOT NULL,
+    total_duration_ms   BIGINT NOT NULL,
+    max_duration_ms     BIGINT NOT NULL,
+    last_success_at     TIMESTAMPTZ,
+    last_failure_at     TIMESTAMPTZ,
+    PRIMARY KEY (webhook_id, span, minute)
+);
+-- Retention deletes the counts with the logs, by age.
+CREATE INDEX webhook_log_counts_minute_idx ON webhook_log_counts (minute);
+
 -- goose's version table, created exactly as goose v3 creates it for
 -- PostgreSQL. goose writes version 0 when it creates the table and then one
 -- row per applied migration; ids come from the identity column (not written
@@ -204,5 +239,6 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (2, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (4, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (5, true);
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (6, true);
 
 COMMIT;

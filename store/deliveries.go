@@ -187,13 +187,14 @@ func (s *Store) walkIndexesInOrder(ctx context.Context, q queryer) error {
 	}
 	// set_config(…, true) lasts until the transaction ends, like SET LOCAL,
 	// and is one statement whatever the protocol.
-	rows, err := q.QueryContext(ctx, `SELECT set_config('enable_sort', 'off', true), set_config('jit', 'off', true)`)
+	rows, err := q.QueryContext(ctx, `SELECT set_config('enable_sort', 'off', true), set_config('enable_incremental_sort', 'off', true),
+		set_config('jit', 'off', true)`)
 	if err != nil {
-		return fmt.Errorf("plan due scans: %w", err)
+		return fmt.Errorf("plan ordered index walks: %w", err)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("plan due scans: %w", err)
+		return fmt.Errorf("plan ordered index walks: %w", err)
 	}
 	return nil
 }
@@ -522,7 +523,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 			l := c.Log
 			l.NextAttemptAt = c.NextAttemptAt
 			if l.ID == "" {
-				l.ID = NewID()
+				l.ID = logID(now)
 			}
 			l.CreatedAt = now
 			logs = append(logs, l)
@@ -792,7 +793,7 @@ func (s *Store) RecordTestAttempt(ctx context.Context, a TestAttempt) (Log, erro
 	now := s.Now()
 	l := a.Log
 	if l.ID == "" {
-		l.ID = NewID()
+		l.ID = logID(now)
 	}
 	if l.EventID == "" {
 		l.EventID = NewID()

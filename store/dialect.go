@@ -17,6 +17,16 @@ func (d dialect) t(t time.Time) any {
 	return t.UTC()
 }
 
+// indexedBy names the index a SQLite statement must read a table through,
+// for statements whose several candidate indexes look alike to a planner
+// without statistics; PostgreSQL has no such clause and chooses by cost.
+func (d dialect) indexedBy(index string) string {
+	if d.kind == SQLite {
+		return " INDEXED BY " + index
+	}
+	return ""
+}
+
 // nt binds a time that may be absent.
 func (d dialect) nt(t *time.Time) any {
 	if t == nil {

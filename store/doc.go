@@ -46,4 +46,16 @@
 // statistics expects a few hundred due rows and would rather read and sort
 // them all, so the lease transaction disables sorts (walkIndexesInOrder);
 // SQLite walks the index on its own.
+//
+// # Reading the logs
+//
+// A log's id is a UUIDv7 made from its created_at, so id order is time order
+// and a time window is an id range. Every log page is read backwards along
+// an index that ends in id, (webhook_id, id), (webhook_id, status, id) or
+// (webhook_id, event_type, status, id) (a type alone merges its two
+// statuses' reads), and stops at the page size; no statement sorts a
+// webhook's matching rows.
+// Attempt counts are kept per minute and per hour in webhook_log_counts, in
+// the completion's transaction, for stats over a window and the hourly
+// series.
 package store

@@ -2,13 +2,26 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"io/fs"
+	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/webhookd/webhookd/migrations"
 )
 
 // SeedLogs writes attempt logs and their counters directly, for benchmarks
-// that need a large log table quickly.
+// that need a large log table quickly. A log without an id gets one made
+// from its CreatedAt, as the store makes them.
 func (s *Store) SeedLogs(ctx context.Context, logs []Log) error {
+	for i := range logs {
+		if logs[i].ID == "" {
+			logs[i].ID = logID(logs[i].CreatedAt)
+		}
+	}
 	return s.inTx(ctx, func(tx *txn) error {
 		m := map[string]*statsDelta{}
 		for _, l := range logs {
@@ -122,4 +135,191 @@ func (s *Store) explainInLease(ctx context.Context, q string, args ...any) (stri
 func (s *Store) CapPages(ctx context.Context) error {
 	_, err := s.write.ExecContext(ctx, `PRAGMA max_page_count = 1`) // clamped to the current size
 	return err
+}
+
+// ReadPlan is one read statement of the log routes and its query plan.
+type ReadPlan struct {
+	Name string
+	Plan string
+}
+
+// ExplainReads returns the plans of the statements behind the log list
+// with each documented filter, stats since a time and the hourly series,
+// for webhookID at now: SQLite's EXPLAIN QUERY PLAN details, PostgreSQL's
+// EXPLAIN (COSTS OFF), one line per node.
+func (s *Store) ExplainReads(ctx context.Context, webhookID string, now time.Time) ([]ReadPlan, error) {
+	since, until := now.Add(-time.Hour), now.Add(-10*time.Minute)
+	page := Page{Limit: 50, Before: logID(now.Add(-30 * time.Minute))}
+	type stmt struct {
+		name string
+		q    string
+		args []any
+		page bool // run by readPage
+	}
+	var stmts []stmt
+	for name, f := range map[string]LogFilter{
+		"logs":                        {Page: Page{Limit: 50}},
+		"logs?cursor":                 {Page: page},
+		"logs?status":                 {Status: AttemptFailed, Page: Page{Limit: 50}},
+		"logs?status&cursor":          {Status: AttemptFailed, Page: page},
+		"logs?eventType":              {EventType: "user.created", Page: Page{Limit: 50}},
+		"logs?eventType&cursor":       {EventType: "user.created", Page: page},
+		"logs?since":                  {Since: &since, Page: Page{Limit: 50}},
+		"logs?until":                  {Until: &until, Page: Page{Limit: 50}},
+		"logs?since&until":            {Since: &since, Until: &until, Page: Page{Limit: 50}},
+		"logs?status&since":           {Status: AttemptFailed, Since: &since, Until: &until, Page: Page{Limit: 50}},
+		"logs?eventType&since":        {EventType: "user.created", Since: &since, Until: &until, Page: Page{Limit: 50}},
+		"logs?status&eventType":       {Status: AttemptSuccess, EventType: "user.created", Page: Page{Limit: 50}},
+		"logs?status&eventType&since": {Status: AttemptSuccess, EventType: "user.created", Since: &since, Page: Page{Limit: 50}},
+	} {
+		q, args := s.logsQuery(webhookID, f)
+		stmts = append(stmts, stmt{name, q, args, true})
+	}
+	q, args := s.p95Query(webhookID, &since)
+	stmts = append(stmts,
+		stmt{"stats?since p95", q, args, true},
+		stmt{"stats?since counts", statsCountsQuery, []any{webhookID, unixMinute(since), unixMinute(since.Truncate(time.Hour).Add(time.Hour))}, false},
+		stmt{"stats?since edge", s.statsEdgeQuery(), []any{webhookID, s.d.t(since), s.d.t(since.Add(time.Minute)),
+			idBound(since.Add(-idSlack)), idBound(since.Add(time.Minute + idSlack))}, false},
+		stmt{"stats/series", seriesCountsQuery(spanHour, 60), []any{webhookID, unixMinute(now.Add(-24 * time.Hour).Truncate(time.Hour))}, false},
+	)
+	out := make([]ReadPlan, 0, len(stmts))
+	for _, st := range stmts {
+		explain := "EXPLAIN (COSTS OFF) "
+		if s.d.kind == SQLite {
+			explain = "EXPLAIN QUERY PLAN "
+		}
+		var lines []string
+		collect := func(rows *sql.Rows) error {
+			cols, err := rows.Columns()
+			if err != nil {
+				return err
+			}
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				return err
+			}
+			lines = append(lines, fmt.Sprint(vals[len(vals)-1])) // SQLite's detail, PostgreSQL's only column
+			return nil
+		}
+		var err error
+		if st.page {
+			// Explained as readPage runs it.
+			err = s.readPage(ctx, explain+st.q, st.args, collect)
+		} else {
+			var rows *sql.Rows
+			if rows, err = s.read.QueryContext(ctx, explain+st.q, st.args...); err == nil {
+				err = scanAll(rows, collect)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("explain %s: %w", st.name, err)
+		}
+		out = append(out, ReadPlan{st.name, strings.Join(lines, "\n")})
+	}
+	slices.SortFunc(out, func(a, b ReadPlan) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// BulkLogs shapes the rows BulkSeedLogs builds: Spread rows one every
+// SpreadStep from SpreadFrom, then Bunched rows one every BunchStep from
+// BunchFrom. Rows numbered below Rare are failed and of type user.created;
+// one in ten others is message.read, the rest message.new, all successful.
+type BulkLogs struct {
+	Spread, Bunched, Rare int
+	SpreadFrom, BunchFrom time.Time
+	SpreadStep, BunchStep time.Duration
+}
+
+var bulkCalls atomic.Int64
+
+// BulkSeedLogs builds a webhook's log rows inside the database with one
+// INSERT … SELECT over a generated series, ids made from created_at as
+// the store makes them, then its all-time and per-minute and per-hour counts as the
+// migration backfills them. It is for benchmarks that need a million rows.
+func (s *Store) BulkSeedLogs(ctx context.Context, webhookID string, b BulkLogs) error {
+	n := b.Spread + b.Bunched
+	series := `WITH RECURSIVE g(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM g WHERE i < $1 - 1)`
+	ms := `CASE WHEN i < $2 THEN $3 + i * $4 ELSE $5 + (i - $2) * $6 END`
+	// Each call's ids differ in the version nibble's 12 bits that follow.
+	tag := fmt.Sprintf("%03x", bulkCalls.Add(1)&0xfff)
+	id := `printf('%08x-%04x-7` + tag + `-8000-%012x', ms >> 16, ms & 65535, i)`
+	createdAt := `ms`
+	minute := `created_at / 60000`
+	if s.d.kind == Postgres {
+		series = `WITH g(i) AS (SELECT generate_series(0, $1::bigint - 1))`
+		ms = `CASE WHEN i < $2::bigint THEN $3::bigint + i * $4::bigint ELSE $5::bigint + (i - $2::bigint) * $6::bigint END`
+		id = `lpad(to_hex(ms >> 16), 8, '0') || '-' || lpad(to_hex(ms & 65535), 4, '0') || '-7` + tag + `-8000-' || lpad(to_hex(i), 12, '0')`
+		createdAt = `to_timestamp(ms / 1000.0)`
+		minute = `FLOOR(EXTRACT(EPOCH FROM created_at) / 60)::bigint`
+	}
+	q := series + `, r(i, ms) AS (SELECT i, ` + ms + ` FROM g)
+		INSERT INTO webhook_logs (id, webhook_id, event_id, delivery_id, event_type, attempt, status, status_code, duration_ms,
+			request_headers, request_body, created_at, test)
+		SELECT ` + id + `, $7, 'e', 'd',
+			CASE WHEN i < $8 THEN 'user.created' WHEN i % 10 = 0 THEN 'message.read' ELSE 'message.new' END, 1,
+			CASE WHEN i < $8 THEN 'failed' ELSE 'success' END, CASE WHEN i < $8 THEN 500 ELSE 200 END, i % 250,
+			'{}', '', ` + createdAt + `, FALSE FROM r`
+	return s.inTx(ctx, func(tx *txn) error {
+		if _, err := tx.ExecContext(ctx, q, n, b.Spread, b.SpreadFrom.UnixMilli(), b.SpreadStep.Milliseconds(),
+			b.BunchFrom.UnixMilli(), b.BunchStep.Milliseconds(), webhookID, b.Rare); err != nil {
+			return fmt.Errorf("seed logs: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE webhook_stats SET
+			total_attempts = (SELECT COUNT(*) FROM webhook_logs WHERE webhook_id = $1),
+			successful_attempts = (SELECT COUNT(*) FROM webhook_logs WHERE webhook_id = $1 AND status = 'success'),
+			failed_attempts = (SELECT COUNT(*) FROM webhook_logs WHERE webhook_id = $1 AND status = 'failed'),
+			total_duration_ms = (SELECT COALESCE(SUM(duration_ms), 0) FROM webhook_logs WHERE webhook_id = $1),
+			last_attempt_at = (SELECT MAX(created_at) FROM webhook_logs WHERE webhook_id = $1)
+			WHERE webhook_id = $1`, webhookID); err != nil {
+			return fmt.Errorf("seed stats: %w", err)
+		}
+		for _, span := range []int64{spanMinute, spanHour} {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_log_counts (webhook_id, span, minute, total_attempts, successful_attempts,
+				total_duration_ms, max_duration_ms, last_success_at, last_failure_at)
+				SELECT webhook_id, $2, `+minute+` / $2 * $2, COUNT(*), SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), SUM(duration_ms),
+				MAX(duration_ms), MAX(CASE WHEN status = 'success' THEN created_at END), MAX(CASE WHEN status = 'failed' THEN created_at END)
+				FROM webhook_logs WHERE webhook_id = $1 GROUP BY 1, 3`, webhookID, span); err != nil {
+				return fmt.Errorf("seed attempt counts: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// RerunCountsBackfill empties webhook_log_counts and fills it again with
+// the INSERT statements of the migration that created it, as an upgrade of
+// a database with logs would.
+func (s *Store) RerunCountsBackfill(ctx context.Context) error {
+	dir := migrations.SQLite()
+	if s.d.kind == Postgres {
+		dir = migrations.Postgres()
+	}
+	text, err := fs.ReadFile(dir, "00006_log_read_indexes.sql")
+	if err != nil {
+		return err
+	}
+	up, _, _ := strings.Cut(string(text), "-- +goose Down")
+	return s.inTx(ctx, func(tx *txn) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_log_counts`); err != nil {
+			return err
+		}
+		n := 0
+		for _, stmt := range strings.Split(up, ";") {
+			if i := strings.Index(stmt, "INSERT INTO webhook_log_counts"); i >= 0 {
+				if _, err := tx.ExecContext(ctx, stmt[i:]); err != nil {
+					return fmt.Errorf("backfill: %w", err)
+				}
+				n++
+			}
+		}
+		if n != 2 {
+			return fmt.Errorf("backfill: %d INSERT statements in the migration, want 2", n)
+		}
+		return nil
+	})
 }

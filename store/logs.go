@@ -1,15 +1,46 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
+
+// logID is a log row's id: a UUIDv7 whose time is the row's created_at, so
+// that id order is time order and a time window is also an id range, which
+// every log index ending in id can seek (see idBound).
+func logID(createdAt time.Time) string {
+	var u uuid.UUID
+	_, _ = rand.Read(u[6:]) // crypto/rand.Read never fails (Go 1.24)
+	var ms [8]byte
+	binary.BigEndian.PutUint64(ms[:], uint64(createdAt.UnixMilli()))
+	copy(u[:6], ms[2:])
+	u[6] = 0x70 | u[6]&0x0f // version 7
+	u[8] = 0x80 | u[8]&0x3f // RFC 4122 variant
+	return u.String()
+}
+
+// idSlack is how far a log id's time may lie from its created_at. Ids made
+// by logID carry created_at exactly; rows logged before it carried it took
+// their id from the clock a moment after created_at was read.
+const idSlack = 5 * time.Second
+
+// idBound is the smallest UUIDv7 of time t's millisecond: every log id made
+// at or after t sorts at or after it, every one made before t below it.
+func idBound(t time.Time) string {
+	ms := max(t.UnixMilli(), 0)
+	return fmt.Sprintf("%08x-%04x-0000-0000-000000000000", uint64(ms)>>16, uint64(ms)&0xffff)
+}
 
 // LogFilter narrows a webhook's log list. Zero values do not filter.
 type LogFilter struct {
@@ -30,47 +61,138 @@ func (s *Store) ListLogs(ctx context.Context, userID, webhookID string, f LogFil
 	if _, err := s.Webhook(ctx, userID, webhookID); err != nil {
 		return nil, "", err
 	}
-	where := []string{"webhook_id = $1"}
-	args := []any{webhookID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	if f.Status != "" {
-		add("status = $%d", f.Status)
-	}
-	if f.EventType != "" {
-		add("event_type = $%d", f.EventType)
-	}
-	if f.Since != nil {
-		add("created_at >= $%d", s.d.t(*f.Since))
-	}
-	if f.Until != nil {
-		add("created_at < $%d", s.d.t(*f.Until))
-	}
-	if f.Page.Before != "" {
-		add("id < $%d", f.Page.Before)
-	}
-	q := `SELECT ` + logColumns + ` FROM webhook_logs WHERE ` + strings.Join(where, " AND ") +
-		fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, f.Page.Limit+1)
-	rows, err := s.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("store: list logs: %w", err)
-	}
-	defer rows.Close()
+	q, args := s.logsQuery(webhookID, f)
 	out := []Log{}
-	for rows.Next() {
+	err := s.readPage(ctx, q, args, func(rows *sql.Rows) error {
 		l, err := scanLog(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("store: list logs: %w", err)
-		}
 		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
+		return err
+	})
+	if err != nil {
 		return nil, "", fmt.Errorf("store: list logs: %w", err)
 	}
 	out, next := trimPage(out, f.Page.Limit, func(l Log) string { return l.ID })
 	return out, next, nil
+}
+
+// logsQuery is ListLogs' statement.
+func (s *Store) logsQuery(webhookID string, f LogFilter) (string, []any) {
+	key := logKey{cols: []string{"webhook_id"}, vals: []any{webhookID}, index: "webhook_logs_webhook_id_idx", before: f.Page.Before}
+	limit := f.Page.Limit + 1
+	switch {
+	case f.Status != "" && f.EventType != "":
+		key.cols, key.vals, key.index = append(key.cols, "event_type", "status"), append(key.vals, f.EventType, f.Status), "webhook_logs_webhook_type_idx"
+	case f.Status != "":
+		key.cols, key.vals, key.index = append(key.cols, "status"), append(key.vals, f.Status), "webhook_logs_webhook_status_idx"
+	case f.EventType != "":
+		// The type index has status before id, so a type's newest rows are
+		// the newest of its failed ones and of its successful ones: each
+		// is read in id order up to the limit, and the two short lists
+		// merged. (Statuses are the two of the table's CHECK.)
+		key.cols, key.vals, key.index = append(key.cols, "event_type"), append(key.vals, f.EventType), "webhook_logs_webhook_type_idx"
+		key.literal = "status = 'failed'"
+		failed, args := s.logPageQuery(logColumns, key, f.Since, f.Until, limit)
+		key.literal = "status = 'success'"
+		success, _ := s.logPageQuery(logColumns, key, f.Since, f.Until, limit) // the same arguments
+		return `SELECT * FROM (` + failed + `) AS f UNION ALL SELECT * FROM (` + success + `) AS s` +
+			fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args
+	}
+	return s.logPageQuery(logColumns, key, f.Since, f.Until, limit)
+}
+
+// readPage runs a logPageQuery statement and calls fn for each row: on
+// PostgreSQL in a read-only transaction with sorts ruled out
+// (walkIndexesInOrder), on SQLite as it is (its statement names the
+// index). Without statistics (a table never analysed, as with autovacuum
+// off) the planner guesses that an equality and a range leave a few
+// hundred of a webhook's rows, and then prefers reading them all and
+// sorting them to reading the index in order, which at a million rows is
+// the difference between a page in a millisecond and one in a second.
+func (s *Store) readPage(ctx context.Context, q string, args []any, fn func(*sql.Rows) error) error {
+	var rows *sql.Rows
+	var err error
+	if s.d.kind == Postgres {
+		tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback() //nolint:errcheck // read-only: nothing to undo, and Commit has run on success
+		if err := s.walkIndexesInOrder(ctx, tx); err != nil {
+			return err
+		}
+		if rows, err = tx.QueryContext(ctx, q, args...); err != nil {
+			return err
+		}
+		if err := scanAll(rows, fn); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+	if rows, err = s.read.QueryContext(ctx, q, args...); err != nil {
+		return err
+	}
+	return scanAll(rows, fn)
+}
+
+// scanAll calls fn for each row and closes rows.
+func scanAll(rows *sql.Rows, fn func(*sql.Rows) error) error {
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// logKey picks the log index a page is read from: the columns before id
+// that the filter fixes, their values, and the cursor.
+type logKey struct {
+	cols    []string
+	vals    []any
+	index   string
+	literal string // a condition without arguments on the next column, or ""
+	before  string // read ids below this one ("" for the first page)
+}
+
+// logPageQuery reads up to limit log rows newest first straight from the
+// key's index: equalities on the key's columns, the id range, and ORDER BY
+// id, so that the index is read backwards from the range's top and the read
+// stops at the limit, never sorting the matching rows (SQLite is told the
+// index; PostgreSQL runs it with sorts ruled out, see readPages). A window
+// is kept exactly by created_at, and also as the id range it lies in
+// (idSlack wider on each side), so that the index read starts and ends near
+// the window's ends.
+func (s *Store) logPageQuery(columns string, key logKey, since, until *time.Time, limit int) (string, []any) {
+	var args []any
+	var where []string
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	for i, col := range key.cols {
+		add(col+" = $%d", key.vals[i])
+	}
+	if key.literal != "" {
+		where = append(where, key.literal)
+	}
+	if since != nil {
+		add("created_at >= $%d", s.d.t(*since))
+		add("id >= $%d", idBound(since.Add(-idSlack)))
+	}
+	hi := ""
+	if until != nil {
+		add("created_at < $%d", s.d.t(*until))
+		hi = idBound(until.Add(idSlack))
+	}
+	if key.before != "" && (hi == "" || key.before < hi) {
+		hi = key.before
+	}
+	if hi != "" {
+		add("id < $%d", hi)
+	}
+	return `SELECT ` + columns + ` FROM webhook_logs` + s.d.indexedBy(key.index) + ` WHERE ` + strings.Join(where, " AND ") +
+		fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args
 }
 
 // LogEntry returns one attempt of a user's webhook.
@@ -120,6 +242,24 @@ type statsDelta struct {
 	failuresAfterSuccess               int64      // failures after the batch's last success
 	streakStart                        *time.Time // first of those failures
 	gone                               bool       // the receiver answered 410 Gone
+	counts                             map[countKey]*countDelta
+}
+
+// countKey is one row of webhook_log_counts: a span of 1 or 60 minutes
+// starting at a Unix minute.
+type countKey struct{ span, minute int64 }
+
+// Spans of webhook_log_counts' rows, in minutes.
+const (
+	spanMinute = 1
+	spanHour   = 60
+)
+
+// countDelta is one batch's attempts for one webhook in one minute or
+// hour, added to webhook_log_counts.
+type countDelta struct {
+	total, success, durationMs, maxDurationMs int64
+	lastSuccess, lastFail                     *time.Time
 }
 
 func addStats(m map[string]*statsDelta, l Log) {
@@ -132,6 +272,26 @@ func addStats(m map[string]*statsDelta, l Log) {
 	d.total++
 	d.durationMs += l.DurationMs
 	d.lastAttempt = latest(d.lastAttempt, at)
+	if d.counts == nil {
+		d.counts = map[countKey]*countDelta{}
+	}
+	minute := unixMinute(at)
+	for _, k := range []countKey{{spanMinute, minute}, {spanHour, minute - mod(minute, spanHour)}} {
+		c := d.counts[k]
+		if c == nil {
+			c = &countDelta{}
+			d.counts[k] = c
+		}
+		c.total++
+		c.durationMs += l.DurationMs
+		c.maxDurationMs = max(c.maxDurationMs, l.DurationMs)
+		if l.Status == AttemptSuccess {
+			c.success++
+			c.lastSuccess = latest(c.lastSuccess, at)
+		} else {
+			c.lastFail = latest(c.lastFail, at)
+		}
+	}
 	if l.Status == AttemptSuccess {
 		d.success++
 		d.sawSuccess = true
@@ -146,6 +306,18 @@ func addStats(m map[string]*statsDelta, l Log) {
 		d.failuresAfterSuccess++
 		d.lastFail = latest(d.lastFail, at)
 	}
+}
+
+// mod is a modulo that is never negative.
+func mod(a, b int64) int64 { return ((a % b) + b) % b }
+
+// unixMinute is the whole minute since the Unix epoch that t lies in.
+func unixMinute(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if ms < 0 {
+		return (ms - 59_999) / 60_000
+	}
+	return ms / 60_000
 }
 
 func latest(cur *time.Time, t time.Time) *time.Time {
@@ -182,7 +354,70 @@ func (s *Store) applyStats(ctx context.Context, tx *txn, m map[string]*statsDelt
 			return fmt.Errorf("update stats of webhook %s: %w", id, err)
 		}
 	}
-	return nil
+	return s.applyCounts(ctx, tx, ids, m)
+}
+
+// applyCounts adds a batch's per-minute and per-hour counts to
+// webhook_log_counts in one statement, keys in order (webhook, span, minute)
+// for the same reason as applyStats. A batch's attempts share one
+// created_at, so this is usually two rows per webhook.
+func (s *Store) applyCounts(ctx context.Context, tx *txn, ids []string, m map[string]*statsDelta) error {
+	greatest := "GREATEST"
+	if s.d.kind == SQLite {
+		greatest = "MAX" // SQLite's MAX of several arguments; COALESCE keeps NULL out of it
+	}
+	upsert := func(values string, args []any) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_log_counts AS c (webhook_id, span, minute, total_attempts,
+			successful_attempts, total_duration_ms, max_duration_ms, last_success_at, last_failure_at) VALUES `+values+`
+			ON CONFLICT (webhook_id, span, minute) DO UPDATE SET
+			total_attempts = c.total_attempts + excluded.total_attempts,
+			successful_attempts = c.successful_attempts + excluded.successful_attempts,
+			total_duration_ms = c.total_duration_ms + excluded.total_duration_ms,
+			max_duration_ms = `+greatest+`(c.max_duration_ms, excluded.max_duration_ms),
+			last_success_at = `+greatest+`(COALESCE(c.last_success_at, excluded.last_success_at), COALESCE(excluded.last_success_at, c.last_success_at)),
+			last_failure_at = `+greatest+`(COALESCE(c.last_failure_at, excluded.last_failure_at), COALESCE(excluded.last_failure_at, c.last_failure_at))`,
+			args...)
+		if err != nil {
+			return fmt.Errorf("update attempt counts: %w", err)
+		}
+		return nil
+	}
+	const columns = 9
+	const perStatement = 1000 // rows, well under either database's parameter limit
+	var values strings.Builder
+	args := []any{}
+	for _, id := range ids {
+		keys := make([]countKey, 0, len(m[id].counts))
+		for k := range m[id].counts {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, func(a, b countKey) int {
+			if a.span != b.span {
+				return int(a.span - b.span)
+			}
+			return cmp.Compare(a.minute, b.minute)
+		})
+		for _, k := range keys {
+			c := m[id].counts[k]
+			if len(args) > 0 {
+				values.WriteString(", ")
+			}
+			values.WriteString("(" + s.d.params(len(args)+1, columns) + ")")
+			args = append(args, id, k.span, k.minute, c.total, c.success, c.durationMs, c.maxDurationMs,
+				s.d.nt(c.lastSuccess), s.d.nt(c.lastFail))
+			if len(args) == columns*perStatement {
+				if err := upsert(values.String(), args); err != nil {
+					return err
+				}
+				values.Reset()
+				args = args[:0]
+			}
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	return upsert(values.String(), args)
 }
 
 // p95Window is how many recent attempts the p95 response time is taken
@@ -205,21 +440,9 @@ func (s *Store) WebhookStats(ctx context.Context, userID, webhookID string, sinc
 		return Stats{}, fmt.Errorf("store: webhook stats: %w", err)
 	}
 	if since != nil {
-		var avg sql.NullFloat64
-		err := s.read.QueryRowContext(ctx, `SELECT COUNT(*),
-			COALESCE(SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0),
-			AVG(duration_ms),
-			MAX(created_at),
-			MAX(CASE WHEN status = 'success' THEN created_at END),
-			MAX(CASE WHEN status = 'failed' THEN created_at END)
-			FROM webhook_logs WHERE webhook_id = $1 AND created_at >= $2`, webhookID, s.d.t(*since)).
-			Scan(&st.TotalAttempts, &st.SuccessfulAttempts, &st.FailedAttempts, &avg,
-				scanNullTime{&st.LastAttemptAt}, scanNullTime{&st.LastSuccessAt}, scanNullTime{&st.LastFailureAt})
-		if err != nil {
-			return Stats{}, fmt.Errorf("store: webhook stats since: %w", err)
+		if err := s.statsSince(ctx, webhookID, *since, &st); err != nil {
+			return Stats{}, err
 		}
-		st.AverageDurationMs = avg.Float64
 	} else if st.TotalAttempts > 0 {
 		st.AverageDurationMs = float64(durationMs) / float64(st.TotalAttempts)
 	}
@@ -227,30 +450,99 @@ func (s *Store) WebhookStats(ctx context.Context, userID, webhookID string, sinc
 		Scan(&st.PendingDeliveries); err != nil {
 		return Stats{}, fmt.Errorf("store: webhook stats pending: %w", err)
 	}
-	q := `SELECT duration_ms FROM webhook_logs WHERE webhook_id = $1`
-	args := []any{webhookID}
-	if since != nil {
-		q += ` AND created_at >= $2`
-		args = append(args, s.d.t(*since))
-	}
-	rows, err := s.read.QueryContext(ctx, q+fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, p95Window), args...)
-	if err != nil {
-		return Stats{}, fmt.Errorf("store: webhook stats p95: %w", err)
-	}
-	defer rows.Close()
+	q, args := s.p95Query(webhookID, since)
 	durations := make([]int64, 0, 64)
-	for rows.Next() {
+	err = s.readPage(ctx, q, args, func(rows *sql.Rows) error {
 		var d int64
-		if err := rows.Scan(&d); err != nil {
-			return Stats{}, fmt.Errorf("store: webhook stats p95: %w", err)
-		}
+		err := rows.Scan(&d)
 		durations = append(durations, d)
-	}
-	if err := rows.Err(); err != nil {
+		return err
+	})
+	if err != nil {
 		return Stats{}, fmt.Errorf("store: webhook stats p95: %w", err)
 	}
 	st.P95DurationMs = percentile(durations, 95)
 	return st, nil
+}
+
+// statsCountsQuery sums a webhook's kept counts over the minutes from $2
+// to the first whole hour $3, and the hours from $3 on: at most 59 minute
+// rows and one row an hour, however many attempts they count.
+const statsCountsQuery = `SELECT COALESCE(SUM(total_attempts), 0), COALESCE(SUM(successful_attempts), 0),
+	COALESCE(SUM(total_duration_ms), 0), MAX(last_success_at), MAX(last_failure_at) FROM (
+	SELECT total_attempts, successful_attempts, total_duration_ms, last_success_at, last_failure_at FROM webhook_log_counts
+		WHERE webhook_id = $1 AND span = 1 AND minute >= $2 AND minute < $3
+	UNION ALL
+	SELECT total_attempts, successful_attempts, total_duration_ms, last_success_at, last_failure_at FROM webhook_log_counts
+		WHERE webhook_id = $1 AND span = 60 AND minute >= $3) c`
+
+// statsEdgeQuery sums a webhook's log rows in a window under a minute long,
+// given also as its id range.
+func (s *Store) statsEdgeQuery() string {
+	return `SELECT COUNT(*),
+	COALESCE(SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0),
+	COALESCE(SUM(duration_ms), 0),
+	MAX(CASE WHEN status = 'success' THEN created_at END),
+	MAX(CASE WHEN status = 'failed' THEN created_at END)
+	FROM webhook_logs` + s.d.indexedBy("webhook_logs_webhook_id_idx") + `
+	WHERE webhook_id = $1 AND created_at >= $2 AND created_at < $3 AND id >= $4 AND id < $5`
+}
+
+// statsSince fills st's counts and latest times with the attempts at or
+// after since: whole hours and the whole minutes before the first of them
+// from webhook_log_counts, and the part of a minute before the first whole
+// one from the log rows themselves, so that no more than a minute of rows
+// is read whatever the window.
+func (s *Store) statsSince(ctx context.Context, webhookID string, since time.Time, st *Stats) error {
+	first := unixMinute(since)
+	if since.UnixMilli() != first*60_000 {
+		first++
+	}
+	edgeEnd := time.UnixMilli(first * 60_000)
+	firstHour := first + mod(-first, spanHour)
+	var durationMs int64
+	var lastSuccess, lastFail *time.Time
+	err := s.read.QueryRowContext(ctx, statsCountsQuery, webhookID, first, firstHour).
+		Scan(&st.TotalAttempts, &st.SuccessfulAttempts, &durationMs, scanNullTime{&lastSuccess}, scanNullTime{&lastFail})
+	if err != nil {
+		return fmt.Errorf("store: webhook stats since: %w", err)
+	}
+	if since.Before(edgeEnd) {
+		var total, success, edgeMs int64
+		var edgeSuccess, edgeFail *time.Time
+		err := s.read.QueryRowContext(ctx, s.statsEdgeQuery(),
+			webhookID, s.d.t(since), s.d.t(edgeEnd), idBound(since.Add(-idSlack)), idBound(edgeEnd.Add(idSlack))).
+			Scan(&total, &success, &edgeMs, scanNullTime{&edgeSuccess}, scanNullTime{&edgeFail})
+		if err != nil {
+			return fmt.Errorf("store: webhook stats since: %w", err)
+		}
+		st.TotalAttempts += total
+		st.SuccessfulAttempts += success
+		durationMs += edgeMs
+		if lastSuccess == nil {
+			lastSuccess = edgeSuccess
+		}
+		if lastFail == nil {
+			lastFail = edgeFail
+		}
+	}
+	st.FailedAttempts = st.TotalAttempts - st.SuccessfulAttempts
+	st.LastSuccessAt, st.LastFailureAt, st.LastAttemptAt = lastSuccess, lastFail, lastSuccess
+	if lastFail != nil {
+		st.LastAttemptAt = latest(lastSuccess, *lastFail)
+	}
+	st.AverageDurationMs = 0
+	if st.TotalAttempts > 0 {
+		st.AverageDurationMs = float64(durationMs) / float64(st.TotalAttempts)
+	}
+	return nil
+}
+
+// p95Query reads the durations of a webhook's latest p95Window attempts,
+// since a time if given, in id order from (webhook_id, id).
+func (s *Store) p95Query(webhookID string, since *time.Time) (string, []any) {
+	key := logKey{cols: []string{"webhook_id"}, vals: []any{webhookID}, index: "webhook_logs_webhook_id_idx"}
+	return s.logPageQuery("duration_ms", key, since, nil, p95Window)
 }
 
 // percentile returns the nearest-rank percentile of values (0 when empty).

@@ -154,8 +154,11 @@ func (s *Store) Replay(ctx context.Context, userID, webhookID string, p ReplayPa
 		q += ` AND status <> 'pending'`
 	}
 	// A test send's log row is created with its delivery, so the window
-	// bounds this subquery as it bounds the deliveries.
-	q += ` AND id NOT IN (SELECT delivery_id FROM webhook_logs WHERE webhook_id = $2 AND test = TRUE AND created_at >= $3)`
+	// bounds this subquery as it bounds the deliveries, by time and by the
+	// id range that (webhook_id, id) seeks.
+	args = append(args, idBound(p.Since.Add(-idSlack)))
+	q += fmt.Sprintf(` AND id NOT IN (SELECT delivery_id FROM webhook_logs WHERE webhook_id = $2 AND test = TRUE AND created_at >= $3
+		AND id >= $%d)`, len(args))
 	var n int64
 	err := s.inTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, q, args...)
@@ -186,6 +189,10 @@ func (s *Store) Prune(ctx context.Context, before time.Time, batch int) (int64, 
 		`DELETE FROM events WHERE id IN (SELECT e.id FROM events e WHERE e.created_at < $1
 			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) LIMIT $2)`,
 		`DELETE FROM login_failures WHERE id IN (SELECT id FROM login_failures WHERE created_at < $1 LIMIT $2)`,
+		// Attempt counts go with the logs: whole minutes and hours that
+		// ended by the cutoff ($1 here is a Unix minute, not a time).
+		`DELETE FROM webhook_log_counts WHERE (webhook_id, span, minute) IN
+			(SELECT webhook_id, span, minute FROM webhook_log_counts WHERE minute < $1 AND minute + span <= $1 LIMIT $2)`,
 	}
 	var total int64
 	for i, q := range statements {
@@ -194,6 +201,9 @@ func (s *Store) Prune(ctx context.Context, before time.Time, batch int) (int64, 
 			// Login failures matter for minutes, whatever the retention;
 			// a day covers any throttle window.
 			c = s.d.t(s.Now().Add(-24 * time.Hour))
+		}
+		if i == 4 {
+			c = unixMinute(before)
 		}
 		res, err := s.write.ExecContext(ctx, q, c, batch)
 		if err != nil {
@@ -262,14 +272,15 @@ type WebhookSummary struct {
 // Summaries lists every webhook of every user with its queue and last
 // hour's outcomes, for `webhookd status`.
 func (s *Store) Summaries(ctx context.Context) ([]WebhookSummary, error) {
-	hourAgo := s.d.t(s.Now().Add(-time.Hour))
+	hourAgo := s.Now().Add(-time.Hour)
+	// The id bound lets (webhook_id, status, id) find the hour's rows.
 	rows, err := s.read.QueryContext(ctx, `SELECT w.id, u.email, w.name, w.url, w.is_active, COALESCE(w.disabled_reason, ''),
 		(SELECT COUNT(*) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending'),
-		(SELECT COUNT(*) FROM webhook_logs l WHERE l.webhook_id = w.id AND l.created_at >= $1 AND l.status = 'success'),
-		(SELECT COUNT(*) FROM webhook_logs l WHERE l.webhook_id = w.id AND l.created_at >= $1 AND l.status = 'failed'),
+		(SELECT COUNT(*) FROM webhook_logs l WHERE l.webhook_id = w.id AND l.status = 'success' AND l.id >= $2 AND l.created_at >= $1),
+		(SELECT COUNT(*) FROM webhook_logs l WHERE l.webhook_id = w.id AND l.status = 'failed' AND l.id >= $2 AND l.created_at >= $1),
 		COALESCE(st.consecutive_failures, 0)
 		FROM webhooks w JOIN users u ON u.id = w.user_id LEFT JOIN webhook_stats st ON st.webhook_id = w.id
-		ORDER BY u.email, w.id`, hourAgo)
+		ORDER BY u.email, w.id`, s.d.t(hourAgo), idBound(hourAgo.Add(-idSlack)))
 	if err != nil {
 		return nil, fmt.Errorf("store: webhook summaries: %w", err)
 	}

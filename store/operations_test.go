@@ -214,9 +214,10 @@ func TestPrune(t *testing.T) {
 			}
 			total += n
 		}
-		// Two old logs, one finished delivery and its event.
-		if total != 4 {
-			t.Errorf("pruned %d rows, want 4", total)
+		// Two old logs, their minute's and hour's counts, one finished
+		// delivery and its event.
+		if total != 6 {
+			t.Errorf("pruned %d rows, want 6", total)
 		}
 		logs, _, _ := s.ListLogs(ctx, u.ID, w.ID, store.LogFilter{Page: store.Page{Limit: 10}})
 		if len(logs) != 1 {

@@ -17,6 +17,16 @@ type SeriesBucket struct {
 	MaxDurationMs *int64   // nil when the bucket is empty
 }
 
+// seriesCountsQuery sums a webhook's kept counts of one span (minutes) from
+// a minute on into buckets of perBucket minutes, read in key order from
+// the primary key.
+func seriesCountsQuery(span, perBucket int64) string {
+	return fmt.Sprintf(`SELECT minute / %d AS bucket, SUM(total_attempts), SUM(successful_attempts),
+		SUM(total_duration_ms) * 1.0 / SUM(total_attempts), MAX(max_duration_ms)
+		FROM webhook_log_counts WHERE webhook_id = $1 AND span = %d AND minute >= $2
+		GROUP BY 1`, perBucket, span)
+}
+
 // WebhookSeries returns a user's webhook's attempts from since to now in
 // buckets of the given width, aligned to multiples of it since the Unix
 // epoch, oldest first, with every bucket present (empty ones too). It is
@@ -34,18 +44,32 @@ func (s *Store) WebhookSeries(ctx context.Context, userID, webhookID string, sin
 	if last < first {
 		return []SeriesBucket{}, nil
 	}
-	// The bucket index is computed in SQL so that a day of a busy webhook's
-	// attempts is summed where it lies rather than sent here row by row.
-	// width is ours, not the caller's, so it is formatted into the query.
-	index := fmt.Sprintf("created_at / %d", width)
-	if s.d.kind == Postgres {
-		index = fmt.Sprintf("FLOOR(EXTRACT(EPOCH FROM created_at) * 1000 / %d)::bigint", width)
+	var rows *sql.Rows
+	var err error
+	if width%60_000 == 0 {
+		// Whole-minute buckets sum the kept counts, hours' where they are
+		// whole hours: a week is 168 small rows, however many attempts it
+		// holds.
+		perBucket := width / 60_000
+		span := int64(spanMinute)
+		if perBucket%spanHour == 0 {
+			span = spanHour
+		}
+		rows, err = s.read.QueryContext(ctx, seriesCountsQuery(span, perBucket), webhookID, first*perBucket)
+	} else {
+		// The bucket index is computed in SQL so that the attempts are
+		// summed where they lie rather than sent here row by row. width is
+		// ours, not the caller's, so it is formatted into the query.
+		index := fmt.Sprintf("created_at / %d", width)
+		if s.d.kind == Postgres {
+			index = fmt.Sprintf("FLOOR(EXTRACT(EPOCH FROM created_at) * 1000 / %d)::bigint", width)
+		}
+		rows, err = s.read.QueryContext(ctx, `SELECT `+index+` AS bucket, COUNT(*),
+			COALESCE(SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0),
+			AVG(duration_ms), MAX(duration_ms)
+			FROM webhook_logs WHERE webhook_id = $1 AND created_at >= $2
+			GROUP BY 1`, webhookID, s.d.t(time.UnixMilli(first*width)))
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT `+index+` AS bucket, COUNT(*),
-		COALESCE(SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0),
-		AVG(duration_ms), MAX(duration_ms)
-		FROM webhook_logs WHERE webhook_id = $1 AND created_at >= $2
-		GROUP BY 1`, webhookID, s.d.t(time.UnixMilli(first*width)))
 	if err != nil {
 		return nil, fmt.Errorf("store: webhook series: %w", err)
 	}

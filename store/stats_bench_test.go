@@ -41,7 +41,7 @@ func benchStats(b *testing.B, s *store.Store, n int) {
 	for done := 0; done < n; {
 		logs := make([]store.Log, 0, perTx)
 		for i := 0; i < perTx && done < n; i, done = i+1, done+1 {
-			l := store.Log{ID: store.NewID(), WebhookID: w.ID, EventID: "e", DeliveryID: "d", EventType: "message.new", Attempt: 1,
+			l := store.Log{WebhookID: w.ID, EventID: "e", DeliveryID: "d", EventType: "message.new", Attempt: 1,
 				Status: store.AttemptSuccess, StatusCode: 200, DurationMs: int64(done % 250), RequestHeaders: map[string]string{},
 				RequestBody: []byte(`{}`), CreatedAt: start.Add(time.Duration(done) * step)}
 			if done%10 == 0 {
