@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -276,7 +277,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer ln.Close() // a no-op once the server has closed it
 	guard := netguard.Policy{AllowPrivate: c.allowPrivate, RequireHTTPS: c.requireHTTPS}
 	if c.inbox {
-		guard.InboxPort = ln.Addr().(*net.TCPAddr).Port
+		tcp := ln.Addr().(*net.TCPAddr)
+		guard.InboxPort = tcp.Port
+		// Only the loopback addresses this listener serves: bound to
+		// 127.0.0.1, [::1] at the same port may be another process.
+		guard.InboxAddr, _ = netip.AddrFromSlice(tcp.IP)
 	}
 	if c.allowPrivate {
 		logger.Warn("--allow-private-targets is set: webhooks may reach loopback, private and link-local addresses, including cloud metadata endpoints; use it only for development or on a trusted private network")
