@@ -1,8 +1,11 @@
 package main
 
 import (
+	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,4 +124,53 @@ func TestE2EInboxNeedsNoPrivateTargets(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestE2EInboxExemptionIsThisListenerOnly checks that the inbox exemption
+// opens the loopback address webhookd is bound to and no other (issue 12,
+// item 1): bound to 127.0.0.1, the same port on [::1] may be another
+// process, which neither a saved URL nor the address dialled for localhost
+// may reach; an inbox path that a server cleaning paths reads as another
+// route is refused too.
+func TestE2EInboxExemptionIsThisListenerOnly(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "webhookd.db")
+	guarded := startServe(t, db, append(adminEnv, "WEBHOOKD_ALLOW_PRIVATE_TARGETS=false"), deliveryArgs...)
+	a := api{t: t, base: guarded.URL, token: login(t, guarded.URL, adminEmail, adminPassword)}
+	port := guarded.URL[strings.LastIndex(guarded.URL, ":"):]
+	ln, err := net.Listen("tcp6", "[::1]"+port)
+	if err != nil {
+		t.Skipf("no second listener on [::1]%s: %v", port, err)
+	}
+	var reached atomic.Int64
+	other := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) })}
+	go other.Serve(ln)
+	t.Cleanup(func() { other.Close() })
+
+	for _, url := range []string{
+		"http://[::1]" + port + "/inbox/x",
+		"http://127.0.0.2" + port + "/inbox/x",
+		guarded.URL + "/inbox/../admin",
+		guarded.URL + "/inbox/x%2f..%2f..%2fadmin",
+	} {
+		code, body := a.call(http.MethodPost, "/api/v1/webhooks", `{"name":"x","url":"`+url+`","events":["*"]}`)
+		if code != http.StatusBadRequest || !strings.Contains(string(body), "--allow-private-targets") {
+			t.Errorf("create %s: %d %s; want 400 naming --allow-private-targets", url, code, body)
+		}
+	}
+	// localhost is both addresses: the dial to [::1] is refused and the one
+	// to 127.0.0.1 reaches this process's inbox.
+	hook := createWebhook(t, a, "http://localhost"+port+"/inbox/mine")
+	var out struct {
+		Success bool `json:"success"`
+	}
+	for range 3 {
+		a.json(http.MethodPost, "/api/v1/webhooks/"+hook.ID+"/test", "", http.StatusOK, &out)
+		if !out.Success {
+			t.Errorf("test send to this process's inbox by localhost failed")
+		}
+	}
+	if n := reached.Load(); n != 0 {
+		t.Errorf("the other process on [::1]%s got %d requests, want none", port, n)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -283,7 +284,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer ln.Close() // a no-op once the server has closed it
 	guard := netguard.Policy{AllowPrivate: c.allowPrivate, RequireHTTPS: c.requireHTTPS}
 	if c.inbox {
-		guard.InboxPort = ln.Addr().(*net.TCPAddr).Port
+		tcp := ln.Addr().(*net.TCPAddr)
+		guard.InboxPort = tcp.Port
+		// Only the loopback addresses this listener serves: bound to
+		// 127.0.0.1, [::1] at the same port may be another process.
+		guard.InboxAddr, _ = netip.AddrFromSlice(tcp.IP)
 	}
 	if c.allowPrivate {
 		logger.Warn("--allow-private-targets is set: webhooks may reach loopback, private and link-local addresses, including cloud metadata endpoints; use it only for development or on a trusted private network")
@@ -355,13 +360,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	httpServer := &http.Server{
-		Handler:           api,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	httpServer := newHTTPServer(api, logger)
 	// Shutdown waits for handlers to return; open event streams would not.
 	httpServer.RegisterOnShutdown(api.CloseStreams)
 	var metricsServer *http.Server
@@ -371,9 +370,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			ln.Close()
 			return fmt.Errorf("listen on --metrics-addr %s: %w", c.metricsAddr, err)
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", meters.Handler())
-		metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: c.writeTimeout}
+		metricsServer = newMetricsServer(meters.Handler(), c.writeTimeout, logger)
 		go func() {
 			if err := metricsServer.Serve(newConnLimit(c.maxConnections).wrap(mln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error("metrics server", "err", err)
@@ -492,6 +489,33 @@ func migrateOrRefuse(ctx context.Context, st *store.Store, migrate bool, logger 
 		logger.Info("applied migrations", "versions", applied)
 	}
 	return nil
+}
+
+// newMetricsServer returns the server of --metrics-addr, serving metrics
+// at GET /metrics. It has the API's read and idle timeouts: without them a
+// client that sends a body it never finishes, or keeps a connection idle,
+// holds one of --max-connections forever, and enough of them lock the
+// scraper out.
+func newMetricsServer(metrics http.Handler, writeTimeout time.Duration, logger *slog.Logger) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	srv := newHTTPServer(mux, logger)
+	srv.WriteTimeout = writeTimeout
+	return srv
+}
+
+// newHTTPServer returns an http.Server for h with the timeouts every
+// listener of webhookd needs: a client that is slow to send its headers or
+// body, or keeps a connection idle, is cut off rather than holding a
+// connection slot (--max-connections) for good.
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // ensureAdmin creates the WEBHOOKD_ADMIN_EMAIL user when missing, or, on a

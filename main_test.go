@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -506,5 +507,26 @@ func TestRunHelpReturnsErrHelp(t *testing.T) {
 		if err != nil && !errors.Is(err, flag.ErrHelp) {
 			t.Errorf("run %v: err = %v, want nil or flag.ErrHelp", args, err)
 		}
+	}
+}
+
+// TestMetricsServerTimeouts checks that the --metrics-addr server cuts off
+// slow and idle clients as the API's does (issue 12 item 8): it had only a
+// header timeout, so a client that sent a GET with a Content-Length and no
+// body, or kept its connection idle after a scrape, held one of
+// --max-connections for good.
+func TestMetricsServerTimeouts(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	api := newHTTPServer(http.NotFoundHandler(), logger)
+	m := newMetricsServer(http.NotFoundHandler(), 7*time.Second, logger)
+	if m.ReadHeaderTimeout <= 0 || m.ReadTimeout <= 0 || m.IdleTimeout <= 0 {
+		t.Errorf("metrics server timeouts: header %s, read %s, idle %s; want all positive", m.ReadHeaderTimeout, m.ReadTimeout, m.IdleTimeout)
+	}
+	if m.ReadTimeout != api.ReadTimeout || m.IdleTimeout != api.IdleTimeout || m.ReadHeaderTimeout != api.ReadHeaderTimeout {
+		t.Errorf("metrics server timeouts differ from the API's: %s/%s/%s vs %s/%s/%s",
+			m.ReadHeaderTimeout, m.ReadTimeout, m.IdleTimeout, api.ReadHeaderTimeout, api.ReadTimeout, api.IdleTimeout)
+	}
+	if m.WriteTimeout != 7*time.Second {
+		t.Errorf("metrics server write timeout %s, want --write-timeout 7s", m.WriteTimeout)
 	}
 }

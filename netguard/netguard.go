@@ -106,6 +106,41 @@ type Policy struct {
 	// port: the request can only reach this same process, never the
 	// network around it.
 	InboxPort int
+	// InboxAddr is the address that listener is bound to. Only loopback
+	// addresses it serves are exempt: a listener on 127.0.0.1 does not
+	// serve [::1] or 127.0.0.2 at the same port, where another process may
+	// listen. The zero value, like an unspecified address bound dual-stack
+	// (::), serves every loopback address; 0.0.0.0 serves IPv4 only.
+	InboxAddr netip.Addr
+}
+
+// servesInbox reports whether a dial to ip at InboxPort reaches this
+// process's own listener.
+func (p Policy) servesInbox(ip netip.Addr) bool {
+	ip = ip.WithZone("").Unmap()
+	if !ip.IsLoopback() {
+		return false
+	}
+	bound := p.InboxAddr.WithZone("").Unmap()
+	switch {
+	case !bound.IsValid() || bound == netip.IPv6Unspecified():
+		return true
+	case bound == netip.IPv4Unspecified():
+		return ip.Is4()
+	default:
+		return ip == bound
+	}
+}
+
+// isOwnInbox reports whether u is this process's inbox on an address its
+// listener serves; a host name (localhost) is left to the dial-time check,
+// which tries each of its addresses.
+func (p Policy) isOwnInbox(u *url.URL) bool {
+	if !IsInboxURL(u, p.InboxPort) {
+		return false
+	}
+	ip, err := netip.ParseAddr(u.Hostname())
+	return err != nil || p.servesInbox(ip)
 }
 
 // InboxPath is where the built-in inbox lives.
@@ -114,8 +149,13 @@ const InboxPath = "/inbox/"
 // IsInboxURL reports whether u targets the built-in inbox of a process
 // listening on port: an http(s) URL on a loopback host at that port, under
 // /inbox/.
+//
+// The path must be one inbox name: /inbox/x/../../admin, or its
+// percent-encoded spellings, start with /inbox/ but a server that cleans
+// paths reads them as another route.
 func IsInboxURL(u *url.URL, port int) bool {
-	if port <= 0 || !strings.HasPrefix(u.Path, InboxPath) || len(u.Path) == len(InboxPath) {
+	name, ok := strings.CutPrefix(u.Path, InboxPath)
+	if port <= 0 || !ok || name == "" || name == "." || name == ".." || strings.Contains(name, "/") || u.Opaque != "" {
 		return false
 	}
 	if u.Port() != strconv.Itoa(port) {
@@ -145,7 +185,7 @@ func (p Policy) CheckURL(u *url.URL) error {
 	if err != nil {
 		return err
 	}
-	if p.AllowPrivate || IsInboxURL(u, p.InboxPort) {
+	if p.AllowPrivate || p.isOwnInbox(u) {
 		return nil
 	}
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
@@ -304,7 +344,7 @@ func (p Policy) Control(network, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return fmt.Errorf("%w: cannot parse the address dialled", ErrBlocked)
 	}
-	if p.InboxPort > 0 && int(ap.Port()) == p.InboxPort && ap.Addr().Unmap().IsLoopback() {
+	if p.InboxPort > 0 && int(ap.Port()) == p.InboxPort && p.servesInbox(ap.Addr()) {
 		return nil // this process's own listener: the built-in inbox
 	}
 	if what := Classify(ap.Addr()); what != "" {

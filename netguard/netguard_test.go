@@ -82,6 +82,23 @@ func TestCheckURL(t *testing.T) {
 		{"http://localhost:3000/inbox/", Policy{InboxPort: 3000}, "loopback host"},
 		{"http://10.0.0.5:3000/inbox/demo", Policy{InboxPort: 3000}, "private"},
 		{"http://localhost/inbox/demo", Policy{InboxPort: 80}, "loopback host"},
+		// Issue 12 item 1: an inbox path that a server cleaning paths reads
+		// as another route, and loopback addresses the listener does not
+		// serve, where another process may listen at the same port.
+		{"http://127.0.0.1:3000/inbox/../admin", Policy{InboxPort: 3000}, "loopback"},
+		{"http://127.0.0.1:3000/inbox/%2e%2e/admin", Policy{InboxPort: 3000}, "loopback"},
+		{"http://127.0.0.1:3000/inbox/x/../../admin", Policy{InboxPort: 3000}, "loopback"},
+		{"http://127.0.0.1:3000/inbox/x%2f..%2f..%2fadmin", Policy{InboxPort: 3000}, "loopback"},
+		{"http://localhost:3000/inbox/..", Policy{InboxPort: 3000}, "loopback host"},
+		{"http://localhost:3000/inbox//admin", Policy{InboxPort: 3000}, "loopback host"},
+		{"http://[::1]:3000/inbox/demo", Policy{InboxPort: 3000, InboxAddr: netip.MustParseAddr("127.0.0.1")}, "loopback"},
+		{"http://127.0.0.2:3000/inbox/demo", Policy{InboxPort: 3000, InboxAddr: netip.MustParseAddr("127.0.0.1")}, "loopback"},
+		{"http://127.0.0.1:3000/inbox/demo", Policy{InboxPort: 3000, InboxAddr: netip.MustParseAddr("127.0.0.1")}, ""},
+		{"http://[::ffff:127.0.0.1]:3000/inbox/demo", Policy{InboxPort: 3000, InboxAddr: netip.MustParseAddr("127.0.0.1")}, ""},
+		{"http://localhost:3000/inbox/demo", Policy{InboxPort: 3000, InboxAddr: netip.MustParseAddr("127.0.0.1")}, ""},
+		{"http://[::1]:3000/inbox/demo", Policy{InboxPort: 3000, InboxAddr: netip.MustParseAddr("0.0.0.0")}, "loopback"},
+		{"http://127.0.0.9:3000/inbox/demo", Policy{InboxPort: 3000, InboxAddr: netip.MustParseAddr("0.0.0.0")}, ""},
+		{"http://[::1]:3000/inbox/demo", Policy{InboxPort: 3000, InboxAddr: netip.MustParseAddr("::")}, ""},
 	}
 	for _, tt := range tests {
 		u, _ := url.Parse(tt.url)
@@ -311,6 +328,16 @@ func TestControlSpellings(t *testing.T) {
 		{"[2606:4700:4700::1111]:443", Policy{}, ""},
 		{"127.0.0.1:80", Policy{AllowPrivate: true}, ""},
 		{"[::1]:3000", Policy{InboxPort: 3000}, ""},
+		// Issue 12 item 1: only the loopback addresses the listener serves.
+		{"[::1]:3000", Policy{InboxPort: 3000, InboxAddr: netip.MustParseAddr("127.0.0.1")}, "loopback"},
+		{"127.0.0.2:3000", Policy{InboxPort: 3000, InboxAddr: netip.MustParseAddr("127.0.0.1")}, "loopback"},
+		{"127.0.0.1:3000", Policy{InboxPort: 3000, InboxAddr: netip.MustParseAddr("127.0.0.1")}, ""},
+		{"[::ffff:127.0.0.1]:3000", Policy{InboxPort: 3000, InboxAddr: netip.MustParseAddr("::ffff:127.0.0.1")}, ""},
+		{"[::1]:3000", Policy{InboxPort: 3000, InboxAddr: netip.MustParseAddr("0.0.0.0")}, "loopback"},
+		{"127.0.0.2:3000", Policy{InboxPort: 3000, InboxAddr: netip.MustParseAddr("0.0.0.0")}, ""},
+		{"[::1]:3000", Policy{InboxPort: 3000, InboxAddr: netip.MustParseAddr("::1")}, ""},
+		{"127.0.0.1:3000", Policy{InboxPort: 3000, InboxAddr: netip.MustParseAddr("::1")}, "loopback"},
+		{"[::1]:3000", Policy{InboxPort: 3000, InboxAddr: netip.MustParseAddr("::")}, ""},
 	}
 	for _, tt := range tests {
 		err := tt.policy.Control("tcp", tt.address, nil)

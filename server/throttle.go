@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -28,7 +29,24 @@ func throttleKeys(email string, r *http.Request) []string {
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return []string{EmailThrottleKey(email), "ip:" + host}
+	return []string{EmailThrottleKey(email), "ip:" + clientKey(host)}
+}
+
+// clientKey names the client a failed login counts against. An IPv6
+// client counts by its /64: one host is usually given a whole /64, and
+// counting each of its 2^64 addresses apart would let it guess passwords
+// for many emails without ever reaching the per-address limit. An
+// IPv4-mapped address is its IPv4 address, and a zone is dropped.
+func clientKey(host string) string {
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.WithZone("").Unmap()
+	if ip.Is6() {
+		return netip.PrefixFrom(ip, 64).Masked().String()
+	}
+	return ip.String()
 }
 
 // EmailThrottleKey names the counter of an email's failed logins, which

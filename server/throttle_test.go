@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -218,6 +219,45 @@ func TestLoginMaxPasswordChecks(t *testing.T) {
 			if round == 4 {
 				t.Fatalf("the slow check ended before the second login in 5 rounds")
 			}
+		}
+	})
+}
+
+// Issue 12 item 2: failed logins count against an IPv6 client's /64, not
+// its single address: a client holding a /64 that changes address on every
+// attempt, and names a new email each time, still reaches the limit. An
+// IPv4-mapped address counts as its IPv4 address.
+func TestLoginThrottleIPv6Prefix(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		const limit = 3
+		s := newTestServer(t, st, withThrottle(limit, 15*time.Minute))
+		login := func(remote, email string) int {
+			req := httptest.NewRequest(http.MethodPost, "/api/v1/auth/login",
+				strings.NewReader(`{"email":"`+email+`","password":"not the password at all"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.RemoteAddr = remote
+			rec := httptest.NewRecorder()
+			s.srv.Config.Handler.ServeHTTP(rec, req)
+			return rec.Code
+		}
+		for i := range limit {
+			if code := login(fmt.Sprintf("[2001:db8:1:2::%x]:%d", i+1, 40000+i), fmt.Sprintf("nobody%d@example.com", i)); code != http.StatusUnauthorized {
+				t.Fatalf("attempt %d: %d, want 401", i, code)
+			}
+		}
+		if code := login("[2001:db8:1:2:ffff:ffff:ffff:fffe]:50000", "someone.else@example.com"); code != http.StatusTooManyRequests {
+			t.Errorf("another address in the same /64 after %d failures: %d, want 429", limit, code)
+		}
+		if code := login("[2001:db8:1:3::1]:50000", "someone.else@example.com"); code != http.StatusUnauthorized {
+			t.Errorf("an address in another /64: %d, want 401", code)
+		}
+		for i := range limit {
+			if code := login(fmt.Sprintf("192.0.2.7:%d", 40000+i), fmt.Sprintf("v4nobody%d@example.com", i)); code != http.StatusUnauthorized {
+				t.Fatalf("IPv4 attempt %d: %d, want 401", i, code)
+			}
+		}
+		if code := login("[::ffff:192.0.2.7]:50000", "v4someone.else@example.com"); code != http.StatusTooManyRequests {
+			t.Errorf("the IPv4-mapped spelling of a locked-out address: %d, want 429", code)
 		}
 	})
 }
