@@ -61,3 +61,33 @@ func TestRedeliveredTestSendLeasedAsTest(t *testing.T) {
 		}
 	})
 }
+
+// TestReplayLeavesTestSendsWithoutLogs checks that Replay never queues a
+// test send as a real delivery, even once retention has deleted its log
+// row and not yet its delivery (they go in separate batches): the
+// delivery's own test mark decides, not the log row.
+func TestReplayLeavesTestSendsWithoutLogs(t *testing.T) {
+	for _, target := range storetest.Targets(t) {
+		t.Run(target.Name, func(t *testing.T) {
+			s := storetest.Open(t, target.DB)
+			ctx := context.Background()
+			u := newUser(t, s, "a@x.io")
+			w := newWebhook(t, s, u.ID, "message.new")
+			start := time.Now().Add(-time.Minute)
+			if _, err := s.RecordTestAttempt(ctx, store.TestAttempt{UserID: u.ID, OccurredAt: time.Now(), Payload: []byte(`{}`),
+				Log: store.Log{WebhookID: w.ID, EventType: "message.new", Status: store.AttemptFailed, StatusCode: 500, RequestHeaders: map[string]string{}}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := rawDB(t, target).ExecContext(ctx, `DELETE FROM webhook_logs`); err != nil {
+				t.Fatal(err)
+			}
+			n, err := s.Replay(ctx, u.ID, w.ID, store.ReplayParams{Since: start})
+			if err != nil || n != 0 {
+				t.Fatalf("replay: %d, %v; want the test send left alone", n, err)
+			}
+			if leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 10, LeaseFor: time.Minute}); err != nil || len(leased) != 0 {
+				t.Fatalf("lease after replay: %d, %v; want nothing due", len(leased), err)
+			}
+		})
+	}
+}
