@@ -728,20 +728,29 @@ func openAdminStore(ctx context.Context, db string, stderr io.Writer) (*store.St
 	if err != nil {
 		return nil, err
 	}
-	all, err := st.Migrations(ctx)
-	if err != nil {
+	if err := refuseUnmigrated(ctx, st); err != nil {
 		st.Close()
 		return nil, err
-	}
-	if !slices.ContainsFunc(all, func(m store.MigrationState) bool { return m.Applied }) {
-		st.Close()
-		return nil, fmt.Errorf("%s is not a webhookd database: no migration has been applied to it; check --db or WEBHOOKD_DB, or set it up with 'webhookd migrate up' or by starting serve", st.Label())
 	}
 	if _, err := st.Migrate(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
 	return st, nil
+}
+
+// refuseUnmigrated fails on a database no migration was ever applied to:
+// most often a mistyped search_path schema, or an empty file someone
+// created, for which "run migrate up" would be the wrong advice.
+func refuseUnmigrated(ctx context.Context, st *store.Store) error {
+	all, err := st.Migrations(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(all, func(m store.MigrationState) bool { return m.Applied }) {
+		return fmt.Errorf("%s is not a webhookd database: no migration has been applied to it; check --db or WEBHOOKD_DB, or set it up with 'webhookd migrate up' or by starting serve", st.Label())
+	}
+	return nil
 }
 
 // openStore opens db for an administrative command and says on stderr,
@@ -809,6 +818,9 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer st.Close()
+	if err := refuseUnmigrated(ctx, st); err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
 	if pending, err := st.PendingMigrations(ctx); err != nil {
 		return err
 	} else if len(pending) > 0 {
