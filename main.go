@@ -574,6 +574,11 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		// Only 'migrate up' (and serve) may create a database.
 		opts = append(opts, store.MustExist())
 	}
+	if action == "status" {
+		// status only reads goose's table, so it runs beside serve, as
+		// 'webhookd status' does; up and down keep the process lock.
+		opts = append(opts, store.ForAdmin())
+	}
 	st, err := openStore(ctx, *db, stderr, opts...)
 	if err != nil {
 		return err
