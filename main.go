@@ -62,7 +62,7 @@ const topUsage = `webhookd — outgoing webhooks for your CRM
 Usage:
   webhookd [serve] [flags]                      run the API and the delivery engine (default)
   webhookd migrate up|down|status [flags]       manage the database schema
-  webhookd user create|passwd|disable|enable|delete --email E
+  webhookd user create|passwd|disable|enable|delete|unlock --email E
                                                 manage users ('webhookd help user')
   webhookd status [--db D]                      one-screen summary of webhooks and the queue
   webhookd bench [flags]                        measure throughput and latency end to end
@@ -153,7 +153,10 @@ type serveConfig struct {
 
 func serveFlags() (*flagSet, *serveConfig) {
 	c := &serveConfig{}
-	fs := newFlagSet("serve", "Usage: webhookd serve [flags]\n\nRuns the API and the delivery engine.")
+	fs := newFlagSet("serve", "Usage: webhookd serve [flags]\n\nRuns the API and the delivery engine.\n\n"+
+		"WEBHOOKD_ADMIN_EMAIL and WEBHOOKD_ADMIN_PASSWORD (set both; no flags, to keep the password\n"+
+		"out of ps) create that user at start when it does not exist. On a first start without them\n"+
+		"webhookd creates admin@localhost and prints its password once.")
 	str := func(p *string, name, env, def, usage string) {
 		fs.StringVar(p, name, def, usage)
 		fs.bindEnv(name, env)
