@@ -145,6 +145,12 @@ func TestE2EAdminCommandsNeverMigratePostgres(t *testing.T) {
 	if !strings.Contains(r.stderr, "not a webhookd database") || !strings.Contains(r.stderr, "migrate up") {
 		t.Errorf("%s\nwant the error to say the database is not set up and how to set it up", r)
 	}
+	// status, too, says the database was never set up (rather than "pending
+	// migrations: run migrate up", wrong advice for a mistyped schema).
+	r = webhookd(t, nil, "", "status", "--db", db)
+	if !strings.Contains(r.stderr, "not a webhookd database") || !strings.Contains(r.stderr, "check --db") {
+		t.Errorf("%s\nwant status to say the database is not a webhookd database", r)
+	}
 
 	mustWebhookd(t, nil, "", "migrate", "up", "--db", db)
 	r = mustWebhookd(t, nil, "", "user", "create", "--email", "a@example.com", "--password", "a long enough password", "--db", db)

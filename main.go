@@ -63,7 +63,7 @@ const topUsage = `webhookd — outgoing webhooks for your CRM
 Usage:
   webhookd [serve] [flags]                      run the API and the delivery engine (default)
   webhookd migrate up|down|status [flags]       manage the database schema
-  webhookd user create|passwd|disable|enable|delete --email E
+  webhookd user create|passwd|disable|enable|delete|unlock --email E
                                                 manage users ('webhookd help user')
   webhookd status [--db D]                      one-screen summary of webhooks and the queue
   webhookd bench [flags]                        measure throughput and latency end to end
@@ -155,7 +155,10 @@ type serveConfig struct {
 
 func serveFlags() (*flagSet, *serveConfig) {
 	c := &serveConfig{}
-	fs := newFlagSet("serve", "Usage: webhookd serve [flags]\n\nRuns the API and the delivery engine.")
+	fs := newFlagSet("serve", "Usage: webhookd serve [flags]\n\nRuns the API and the delivery engine.\n\n"+
+		"WEBHOOKD_ADMIN_EMAIL and WEBHOOKD_ADMIN_PASSWORD (set both; no flags, to keep the password\n"+
+		"out of ps) create that user at start when it does not exist. On a first start without them\n"+
+		"webhookd creates admin@localhost and prints its password once.")
 	str := func(p *string, name, env, def, usage string) {
 		fs.StringVar(p, name, def, usage)
 		fs.bindEnv(name, env)
@@ -607,6 +610,11 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		// Only 'migrate up' (and serve) may create a database.
 		opts = append(opts, store.MustExist())
 	}
+	if action == "status" {
+		// status only reads goose's table, so it runs beside serve, as
+		// 'webhookd status' does; up and down keep the process lock.
+		opts = append(opts, store.ForAdmin())
+	}
 	st, err := openStore(ctx, *db, stderr, opts...)
 	if err != nil {
 		return err
@@ -761,20 +769,29 @@ func openAdminStore(ctx context.Context, db string, stderr io.Writer) (*store.St
 	if err != nil {
 		return nil, err
 	}
-	all, err := st.Migrations(ctx)
-	if err != nil {
+	if err := refuseUnmigrated(ctx, st); err != nil {
 		st.Close()
 		return nil, err
-	}
-	if !slices.ContainsFunc(all, func(m store.MigrationState) bool { return m.Applied }) {
-		st.Close()
-		return nil, fmt.Errorf("%s is not a webhookd database: no migration has been applied to it; check --db or WEBHOOKD_DB, or set it up with 'webhookd migrate up' or by starting serve", st.Label())
 	}
 	if _, err := st.Migrate(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
 	return st, nil
+}
+
+// refuseUnmigrated fails on a database no migration was ever applied to:
+// most often a mistyped search_path schema, or an empty file someone
+// created, for which "run migrate up" would be the wrong advice.
+func refuseUnmigrated(ctx context.Context, st *store.Store) error {
+	all, err := st.Migrations(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(all, func(m store.MigrationState) bool { return m.Applied }) {
+		return fmt.Errorf("%s is not a webhookd database: no migration has been applied to it; check --db or WEBHOOKD_DB, or set it up with 'webhookd migrate up' or by starting serve", st.Label())
+	}
+	return nil
 }
 
 // openStore opens db for an administrative command and says on stderr,
@@ -842,6 +859,9 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer st.Close()
+	if err := refuseUnmigrated(ctx, st); err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
 	if pending, err := st.PendingMigrations(ctx); err != nil {
 		return err
 	} else if len(pending) > 0 {

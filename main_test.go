@@ -344,11 +344,17 @@ func TestVersionAndHelp(t *testing.T) {
 
 	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}} {
 		r := mustWebhookd(t, nil, "", args...)
-		for _, cmd := range []string{"serve", "migrate up|down|status", "user create", "apikey create", "version", "help"} {
+		for _, cmd := range []string{"serve", "migrate up|down|status", "user create", "apikey create", "version", "help", "user create|passwd|disable|enable|delete|unlock"} {
 			if !strings.Contains(r.stdout, "webhookd "+cmd) && !strings.Contains(r.stdout, "webhookd ["+cmd) {
 				t.Errorf("webhookd %s does not list %q:\n%s", strings.Join(args, " "), cmd, r.stdout)
 			}
 		}
+	}
+
+	// help serve names the variables that choose the first user, which
+	// have no flags (new-user pass).
+	if r := mustWebhookd(t, nil, "", "help", "serve"); !strings.Contains(r.stdout, "WEBHOOKD_ADMIN_EMAIL") || !strings.Contains(r.stdout, "WEBHOOKD_ADMIN_PASSWORD") {
+		t.Errorf("webhookd help serve does not name WEBHOOKD_ADMIN_EMAIL and WEBHOOKD_ADMIN_PASSWORD:\n%s", r.stdout)
 	}
 
 	unknown := webhookd(t, nil, "", "frobnicate")

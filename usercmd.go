@@ -80,6 +80,6 @@ func unlockUser(ctx context.Context, st *store.Store, email string, stdout io.Wr
 	if err := st.ClearLoginFailures(ctx, server.EmailThrottleKey(email)); err != nil {
 		return fmt.Errorf("user unlock: %w", err)
 	}
-	fmt.Fprintf(stdout, "cleared the failed logins of %s; it may log in again\n", email)
+	fmt.Fprintf(stdout, "cleared the failed logins of %s; it may log in again, except from a client address that is itself locked (its failures stay until --login-window passes)\n", email)
 	return nil
 }

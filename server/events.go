@@ -56,7 +56,7 @@ func (s *Server) handleEventPublish(w http.ResponseWriter, r *http.Request) erro
 		return idempotencyConflict(field, conflict.Key)
 	}
 	if err != nil {
-		return publishError(err)
+		return publishError(err, false)
 	}
 	res := results[0]
 	if res.Duplicate {
@@ -187,7 +187,7 @@ func (s *Server) handleEventPublishBatch(w http.ResponseWriter, r *http.Request)
 		return idempotencyConflict(fmt.Sprintf("events[%d].idempotencyKey", conflict.Index), conflict.Key)
 	}
 	if err != nil {
-		return publishError(err)
+		return publishError(err, true)
 	}
 	out := eventBatchResponse{Data: make([]eventBatchResult, len(results))}
 	wake := false
@@ -211,9 +211,15 @@ func idempotencyConflict(field, key string) *Error {
 	return e
 }
 
-// publishError names the limit a refused publish ran into.
-func publishError(err error) error {
+// publishError names the limit a refused publish ran into. One event over
+// the limit cannot be split, so its advice differs from a batch's: "send
+// fewer events per request" would leave its publisher nothing to try.
+func publishError(err error, batch bool) error {
 	if limit := (*store.DeliveryLimitError)(nil); errors.As(err, &limit) {
+		if !batch {
+			return errorf(http.StatusBadRequest, "the event would create %d deliveries (one per matching webhook), more than the limit of %d per request (--max-deliveries-per-request): ask the operator to raise the limit, or subscribe fewer webhooks to this event type",
+				limit.Deliveries, limit.Limit)
+		}
 		return errorf(http.StatusBadRequest, "the events would create %d deliveries, more than the limit of %d per request (--max-deliveries-per-request): send fewer events per request",
 			limit.Deliveries, limit.Limit)
 	}

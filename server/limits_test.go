@@ -60,6 +60,15 @@ func TestDeliveryLimitPerRequest(t *testing.T) {
 				t.Errorf("webhook %s has %d pending deliveries after the refusal, want 0", h, p)
 			}
 		}
+		// One event over the limit cannot be split: its message says so
+		// rather than "send fewer events per request" (new-user pass).
+		for range 8 {
+			hooks = append(hooks, s.hookTo(t, token, fmt.Sprintf("https://example.com/%d", len(hooks)), "conversation.created").ID)
+		}
+		e = wantError(t, s.do(t, http.MethodPost, "/api/v1/events", token, map[string]any{"event": "conversation.created", "data": 1}), http.StatusBadRequest)
+		if !strings.Contains(e.Message, "the event would create 11 deliveries (one per matching webhook)") || strings.Contains(e.Message, "fewer events") {
+			t.Errorf("message %q, want it to name one event's deliveries and not advise fewer events", e.Message)
+		}
 		var res batchResult
 		s.call(t, http.MethodPost, "/api/v1/events/batch", token, events(3), http.StatusAccepted, &res)
 		if len(res.Data) != 3 || res.Data[2].Deliveries != 3 {

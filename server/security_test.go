@@ -237,7 +237,12 @@ func TestLoginThrottle(t *testing.T) {
 			failLogins(t, s, pool, pairs)
 			// The right password is refused too while locked, from any
 			// address, whatever the email's case and spacing.
-			wantThrottled(t, loginFrom(t, s, pool, "127.0.0.30", "a@example.com", testPassword, http.StatusTooManyRequests), window)
+			resp := loginFrom(t, s, pool, "127.0.0.30", "a@example.com", testPassword, http.StatusTooManyRequests)
+			wantThrottled(t, resp, window)
+			// The refusal says which counter is locked (new-user pass).
+			if e := wantError(t, resp, http.StatusTooManyRequests); !strings.Contains(e.Message, "failed logins for this email;") {
+				t.Errorf("message = %q, want it to say the email is locked, and only the email", e.Message)
+			}
 			wantThrottled(t, loginFrom(t, s, pool, "127.0.0.31", " A@Example.COM ", testPassword, http.StatusTooManyRequests), window)
 			wantThrottled(t, loginFrom(t, s, pool, "127.0.0.31", "a@example.com", "another guess", http.StatusTooManyRequests), window)
 			// Another email from the same addresses is not locked.
@@ -254,7 +259,13 @@ func TestLoginThrottle(t *testing.T) {
 			// An unknown email counts as much as a wrong password.
 			pairs = append(pairs, [2]string{ip, "nobody@example.com"})
 			failLogins(t, s, pool, pairs)
-			wantThrottled(t, loginFrom(t, s, pool, ip, "b@example.com", testPassword, http.StatusTooManyRequests), window)
+			resp := loginFrom(t, s, pool, ip, "b@example.com", testPassword, http.StatusTooManyRequests)
+			wantThrottled(t, resp, window)
+			// The refusal says the address, not the email, is locked, so a
+			// user who ran 'webhookd user unlock' knows why it still fails.
+			if e := wantError(t, resp, http.StatusTooManyRequests); !strings.Contains(e.Message, "failed logins from this client address;") {
+				t.Errorf("message = %q, want it to say the client address is locked, and only it", e.Message)
+			}
 			// A forwarded-for header is the client's word, not its address:
 			// it neither moves nor lifts the lock.
 			wantThrottled(t, loginFrom(t, s, pool, ip, "b@example.com", testPassword, http.StatusTooManyRequests,

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/webhookd/webhookd/store"
@@ -84,8 +85,25 @@ func (s *Server) reserveLogin(ctx context.Context, keys []string) (store.LoginRe
 		return res, err
 	}
 	secs := max(int64(time.Until(res.Until)/time.Second)+1, 1)
+	// Say which counter is at its limit: after 'webhookd user unlock' a
+	// user who failed from one machine is still locked by its address,
+	// and "too many failed logins" alone reads as if unlock did nothing.
+	var email, addr bool
+	for _, k := range res.Keys {
+		email = email || strings.HasPrefix(k, "email:")
+		addr = addr || strings.HasPrefix(k, "ip:")
+	}
+	which := ""
+	switch {
+	case email && addr:
+		which = " for this email and from this client address"
+	case email:
+		which = " for this email"
+	case addr:
+		which = " from this client address"
+	}
 	return res, &Error{Status: http.StatusTooManyRequests,
-		Message: "too many failed logins; try again in " + strconv.FormatInt(secs, 10) + " seconds",
+		Message: "too many failed logins" + which + "; try again in " + strconv.FormatInt(secs, 10) + " seconds",
 		Header:  http.Header{"Retry-After": {strconv.FormatInt(secs, 10)}}}
 }
 

@@ -56,6 +56,9 @@ type LoginReservation struct {
 	// the key at its limit leaves the window; zero when the attempt may go
 	// ahead.
 	Until time.Time
+	// Keys are, for a refused attempt, the throttle keys at their limit,
+	// so the refusal can say whether the email or the address is locked.
+	Keys []string
 }
 
 // Refused reports whether a key was already at its limit.
@@ -99,6 +102,7 @@ func (s *Store) ReserveLogin(ctx context.Context, keys []string, limit int, wind
 				return err
 			}
 			if n >= limit && oldest != nil {
+				res.Keys = append(res.Keys, k)
 				if until := oldest.Add(window); until.After(res.Until) {
 					res.Until = until
 				}

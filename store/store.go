@@ -209,6 +209,19 @@ func (s *Store) openPostgres(ctx context.Context, dsn string) error {
 		db.Close()
 		return fmt.Errorf("store: connect to postgres: %w", err)
 	}
+	// A search_path naming no existing schema (a typo in --db, a schema
+	// not created yet) leaves current_schema() NULL; every statement would
+	// then fail with goose's "relation goose_db_version does not exist".
+	var schema sql.NullString
+	var path string
+	if err := db.QueryRowContext(pingCtx, `SELECT current_schema(), current_setting('search_path')`).Scan(&schema, &path); err != nil {
+		db.Close()
+		return fmt.Errorf("store: connect to postgres: read search_path: %w", err)
+	}
+	if !schema.Valid {
+		db.Close()
+		return fmt.Errorf("store: %s: no schema of its search_path (%s) exists in that database; check --db, or create the schema first (CREATE SCHEMA name)", redactDSN(dsn), path)
+	}
 	s.write, s.read, s.label, s.dsn = db, db, redactDSN(dsn), dsn
 	return nil
 }

@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"errors"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,4 +182,27 @@ func TestPublishLeaseComplete(t *testing.T) {
 			t.Errorf("other user's log entry: err = %v, want ErrNotFound", err)
 		}
 	})
+}
+
+// TestOpenMissingSchema (issue 12, new-user pass): a search_path naming no
+// existing schema, as a typo in --db gives, is refused at Open naming the
+// search_path, rather than failing later with goose's "relation
+// goose_db_version does not exist". PostgreSQL only: SQLite has no schemas.
+func TestOpenMissingSchema(t *testing.T) {
+	db := storetest.PostgresURL(t)
+	u, err := url.Parse(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", q.Get("search_path")+"_typo")
+	u.RawQuery = q.Encode()
+	s, err := store.Open(context.Background(), u.String())
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded on a search_path naming no schema")
+	}
+	if !strings.Contains(err.Error(), "no schema of its search_path") || !strings.Contains(err.Error(), q.Get("search_path")) {
+		t.Errorf("error %q, want it to say the search_path schema does not exist and name it", err)
+	}
 }
