@@ -323,3 +323,10 @@ func (s *Store) RerunCountsBackfill(ctx context.Context) error {
 		return nil
 	})
 }
+
+// RuntimeSetting returns a run-time setting as the store's connections have it.
+func (s *Store) RuntimeSetting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.read.QueryRowContext(ctx, `SELECT current_setting($1)`, name).Scan(&v)
+	return v, err
+}

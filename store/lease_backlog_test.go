@@ -173,3 +173,20 @@ func TestLeaseBacklogWithoutStatistics(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresPlansEachRun checks that the store's PostgreSQL connections
+// plan each run of a prepared statement afresh (plan_cache_mode), so that
+// no generic plan made while a table was small outlives its growth, and
+// that a plan_cache_mode given in the URL wins.
+func TestPostgresPlansEachRun(t *testing.T) {
+	db := storetest.PostgresURL(t)
+	ctx := context.Background()
+	s := storetest.Open(t, db)
+	if v, err := s.RuntimeSetting(ctx, "plan_cache_mode"); err != nil || v != "force_custom_plan" {
+		t.Errorf("plan_cache_mode = %q, %v; want force_custom_plan", v, err)
+	}
+	given := storetest.Open(t, db+"&plan_cache_mode=auto")
+	if v, err := given.RuntimeSetting(ctx, "plan_cache_mode"); err != nil || v != "auto" {
+		t.Errorf("plan_cache_mode with plan_cache_mode=auto in the URL = %q, %v; want auto", v, err)
+	}
+}

@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" database/sql driver
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
@@ -196,10 +197,22 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 }
 
 func (s *Store) openPostgres(ctx context.Context, dsn string) error {
-	db, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return fmt.Errorf("store: open postgres: %w", err)
 	}
+	// pgx prepares every statement once per connection, and after five
+	// runs PostgreSQL may keep a generic plan for it, costed with the table
+	// sizes of that moment. A plan made while a table was small (a fresh
+	// database, no statistics) then outlives the table's growth: loading a
+	// lease's deliveries hash-joined a whole 200,000-row events table, 80 ms
+	// a lease, where a fresh plan probes its primary key. Custom plans are
+	// made with the sizes of the moment, for a fraction of a millisecond of
+	// planning. A plan_cache_mode given in --db wins.
+	if _, ok := cfg.RuntimeParams["plan_cache_mode"]; !ok {
+		cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxIdleTime(5 * time.Minute)
