@@ -782,6 +782,7 @@ func (s *Store) activeWebhooksByDue(ctx context.Context, q queryer, exceptOwners
 		w.rate = int(rate.Int64)
 		out = append(out, w)
 	}
+	s.probedWebhooks.Add(int64(len(out)))
 	return out, rows.Err()
 }
 

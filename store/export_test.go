@@ -106,3 +106,7 @@ func (s *Store) ExplainDueWindow(ctx context.Context, limit int) (string, error)
 	}
 	return out.String(), rows.Err()
 }
+
+// ProbedWebhooks reports how many webhooks the per-webhook due probe has
+// read since the store opened.
+func (s *Store) ProbedWebhooks() int64 { return s.probedWebhooks.Load() }
