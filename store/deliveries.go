@@ -182,8 +182,12 @@ func (s *Store) walkIndexesInOrder(ctx context.Context, q queryer) error {
 		return nil
 	}
 	// set_config(…, true) lasts until the transaction ends, like SET LOCAL,
-	// and is one statement whatever the protocol.
-	rows, err := q.QueryContext(ctx, `SELECT set_config('enable_sort', 'off', true)`)
+	// and is one statement whatever the protocol. JIT goes off with it: a
+	// sort that has no alternative is costed past ten billion then, far
+	// over jit_above_cost, and compiling each such statement (the
+	// per-webhook probe's) took 300 ms of a 2 ms query, on every lease of
+	// a 10,000-webhook fan-out (issue 13, item 6).
+	rows, err := q.QueryContext(ctx, `SELECT set_config('enable_sort', 'off', true), set_config('jit', 'off', true)`)
 	if err != nil {
 		return fmt.Errorf("plan due scans: %w", err)
 	}

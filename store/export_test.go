@@ -110,3 +110,21 @@ func (s *Store) ExplainDueWindow(ctx context.Context, limit int) (string, error)
 // ProbedWebhooks reports how many webhooks the per-webhook due probe has
 // read since the store opened.
 func (s *Store) ProbedWebhooks() int64 { return s.probedWebhooks.Load() }
+
+// LeasePlanSettings returns enable_sort and jit as a lease's transaction
+// sees them after walkIndexesInOrder (PostgreSQL; empty on SQLite).
+func (s *Store) LeasePlanSettings(ctx context.Context) (sort, jit string, err error) {
+	if s.kind != Postgres {
+		return "", "", s.walkIndexesInOrder(ctx, s.write)
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return "", "", err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := s.walkIndexesInOrder(ctx, tx); err != nil {
+		return "", "", err
+	}
+	err = tx.QueryRowContext(ctx, `SELECT current_setting('enable_sort'), current_setting('jit')`).Scan(&sort, &jit)
+	return sort, jit, err
+}
