@@ -427,14 +427,32 @@ func (d *Dispatcher) send(l store.LeasedDelivery, wait time.Duration) {
 	delete(d.leases, l.ID)
 	// Wake the loop at a low-water mark, not on every finished send: a busy
 	// webhook's freed slots are then leased in one batch instead of one
-	// lease transaction each. An idle dispatcher is below the mark, so a
-	// lone delivery's successor still starts at once. An owner that just
-	// fell below its cap may be leased again, too.
-	wake := left <= d.cfg.PerWebhook/2 || d.inFlight <= d.cfg.Workers/2 || ownerLeft == d.cfg.PerOwner-1
+	// lease transaction each. The webhook's mark is crossed, not merely
+	// below: a fan-out's thousands of webhooks each have one send in
+	// flight, always below it, and waking on each of their sends leased
+	// the fan-out one or two deliveries a transaction. The pool's mark is
+	// a batch of workers free beyond the share a lone owner leaves free.
+	// An idle dispatcher is below the mark, so a lone delivery's successor
+	// still starts at once. An owner that just fell below its cap may be
+	// leased again, too.
+	wake := d.wakeAfterSendLocked(left, ownerLeft)
 	d.mu.Unlock()
 	if wake {
 		d.Wake()
 	}
+}
+
+// wakeAfterSendLocked reports whether a finished send wakes the loop, given
+// what its webhook (left) and owner (ownerLeft) still have in flight: when
+// the webhook's in-flight count crosses half its cap, when the owner's
+// falls below its share, and when the pool is at half or has free enough
+// workers for a lease of an eighth of it past the PerOwner workers a lone
+// owner leaves free (with fewer free, a lease could take only the
+// difference). d.mu must be held.
+func (d *Dispatcher) wakeAfterSendLocked(left, ownerLeft int) bool {
+	wakeFree := min(d.cfg.Workers, d.cfg.PerOwner+max(1, d.cfg.Workers/8))
+	return left == d.cfg.PerWebhook/2 || ownerLeft == d.cfg.PerOwner-1 ||
+		d.inFlight <= d.cfg.Workers/2 || d.cfg.Workers-d.inFlight >= wakeFree
 }
 
 // maxCompletionBatch bounds one completion transaction.

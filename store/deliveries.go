@@ -273,22 +273,18 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 		return nil, nil, err
 	}
 
-	// all is every active webhook with a pending delivery, read once and
-	// only when needed.
-	var all []webhookDue
-	var allRead bool
-	byDue := func() ([]webhookDue, error) {
-		if !allRead {
-			var err error
-			if all, err = s.activeWebhooksByDue(ctx, tx); err != nil {
-				return nil, err
-			}
-			for _, w := range all {
-				rate[w.id] = w.rate
-			}
-			allRead = true
+	// byDue lists the active webhooks with a pending delivery, of owners
+	// other than except: an owner's own webhooks are never read to decide
+	// whether others wait for it, nor once it can take no more.
+	byDue := func(except ...string) ([]webhookDue, error) {
+		ws, err := s.activeWebhooksByDue(ctx, tx, except...)
+		if err != nil {
+			return nil, err
 		}
-		return all, nil
+		for _, w := range ws {
+			rate[w.id] = w.rate
+		}
+		return ws, nil
 	}
 	// hookRoom is how many more of webhook's deliveries its own caps let
 	// this lease take: its cap in flight and what its rate allows now.
@@ -310,7 +306,10 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 	// due delivery, and the per-webhook probe otherwise. A webhook waiting
 	// out its rate limit, or at its cap, does not make its owner wait for
 	// workers, so it does not hold others to their share. Read once, and
-	// only when an owner reaches its share.
+	// only when an owner reaches its share. The probe leaves out the
+	// owner asking: it asks with a due delivery its webhook has room for,
+	// so it is waiting, and its own webhooks (all 10,000 of them after a
+	// large fan-out) need not be probed on every lease to learn that.
 	var waiting map[string]bool
 	othersWaiting := func(owner string) (bool, error) {
 		if waiting == nil {
@@ -322,7 +321,8 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 					}
 				}
 			} else {
-				ws, err := byDue()
+				waiting[owner] = true
+				ws, err := byDue(owner)
 				if err != nil {
 					return false, err
 				}
@@ -386,8 +386,11 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 		return ids, capped(), nil
 	}
 
-	// Active webhooks with room and due deliveries, oldest due first.
-	ws, err := byDue()
+	// Active webhooks with room and due deliveries, oldest due first. An
+	// owner the window left at its cap stays there for the rest of this
+	// lease (its share, the spare workers and whether others wait only
+	// shrink), so its webhooks are not read.
+	ws, err := byDue(capped()...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -730,7 +733,7 @@ func (s *Store) NextDueAt(ctx context.Context, skip []string, skipOwners ...stri
 		return nil, nil
 	}
 	rows.Close() // before the next query, rather than hold this snapshot
-	all, err := s.activeWebhooksByDue(ctx, q)
+	all, err := s.activeWebhooksByDue(ctx, q, skipOwners...)
 	if err != nil {
 		return nil, fmt.Errorf("store: next due delivery: %w", err)
 	}
@@ -751,17 +754,31 @@ type webhookDue struct {
 }
 
 // activeWebhooksByDueQuery lists the active webhooks with pending
-// deliveries, earliest due first.
-const activeWebhooksByDueQuery = `SELECT id, user_id, rate_limit, due FROM (
+// deliveries, earliest due first; except is a further condition on w.
+func activeWebhooksByDueQuery(except string) string {
+	return `SELECT id, user_id, rate_limit, due FROM (
 			SELECT w.id, w.user_id, w.rate_limit, (SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending') AS due
-			FROM webhooks w WHERE w.is_active = TRUE) AS x
+			FROM webhooks w WHERE w.is_active = TRUE` + except + `) AS x
 		WHERE due IS NOT NULL ORDER BY due`
+}
 
 // activeWebhooksByDue lists the active webhooks that have a pending
-// delivery, earliest due first: one probe per webhook of the (webhook_id,
-// status, next_attempt_at) index, however long each one's backlog.
-func (s *Store) activeWebhooksByDue(ctx context.Context, q queryer) ([]webhookDue, error) {
-	rows, err := q.QueryContext(ctx, activeWebhooksByDueQuery)
+// delivery, earliest due first, leaving out those of exceptOwners: one
+// probe per webhook of the (webhook_id, status, next_attempt_at) index,
+// however long each one's backlog. The owners are left out before the
+// probes, so an owner that can take no more (one with 10,000 webhooks
+// after a large fan-out) costs a pass over its webhook rows, not 10,000
+// probes, on every lease.
+func (s *Store) activeWebhooksByDue(ctx context.Context, q queryer, exceptOwners ...string) ([]webhookDue, error) {
+	except := ""
+	args := make([]any, 0, len(exceptOwners))
+	if len(exceptOwners) > 0 {
+		except = ` AND w.user_id NOT IN (` + s.d.params(1, len(exceptOwners)) + `)`
+		for _, o := range exceptOwners {
+			args = append(args, o)
+		}
+	}
+	rows, err := q.QueryContext(ctx, activeWebhooksByDueQuery(except), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -776,6 +793,7 @@ func (s *Store) activeWebhooksByDue(ctx context.Context, q queryer) ([]webhookDu
 		w.rate = int(rate.Int64)
 		out = append(out, w)
 	}
+	s.probedWebhooks.Add(int64(len(out)))
 	return out, rows.Err()
 }
 

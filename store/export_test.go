@@ -89,7 +89,7 @@ func (s *Store) ExplainDueWindow(ctx context.Context, limit int) (string, error)
 // ExplainActiveWebhooksByDue returns the plan of the per-webhook probe's
 // query as the lease runs it, as ExplainDueWindow does.
 func (s *Store) ExplainActiveWebhooksByDue(ctx context.Context) (string, error) {
-	return s.explainInLease(ctx, activeWebhooksByDueQuery)
+	return s.explainInLease(ctx, activeWebhooksByDueQuery(""))
 }
 
 func (s *Store) explainInLease(ctx context.Context, q string, args ...any) (string, error) {
@@ -329,4 +329,26 @@ func (s *Store) RuntimeSetting(ctx context.Context, name string) (string, error)
 	var v string
 	err := s.read.QueryRowContext(ctx, `SELECT current_setting($1)`, name).Scan(&v)
 	return v, err
+}
+
+// ProbedWebhooks reports how many webhooks the per-webhook due probe has
+// read since the store opened.
+func (s *Store) ProbedWebhooks() int64 { return s.probedWebhooks.Load() }
+
+// LeasePlanSettings returns enable_sort and jit as a lease's transaction
+// sees them after walkIndexesInOrder (PostgreSQL; empty on SQLite).
+func (s *Store) LeasePlanSettings(ctx context.Context) (sort, jit string, err error) {
+	if s.kind != Postgres {
+		return "", "", s.walkIndexesInOrder(ctx, s.write)
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return "", "", err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := s.walkIndexesInOrder(ctx, tx); err != nil {
+		return "", "", err
+	}
+	err = tx.QueryRowContext(ctx, `SELECT current_setting('enable_sort'), current_setting('jit')`).Scan(&sort, &jit)
+	return sort, jit, err
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,6 +52,11 @@ type Store struct {
 	walLimit     int64 // see WithWALLimit
 
 	health writeHealth // how writes went, for readiness
+
+	// probedWebhooks counts the webhooks activeWebhooksByDue has returned,
+	// each a probe of the due index: tests check that a lease does not
+	// pay one per webhook of an owner that cannot take more.
+	probedWebhooks atomic.Int64
 }
 
 // Option changes how Open builds a Store.

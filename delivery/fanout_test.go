@@ -1,0 +1,84 @@
+package delivery
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/webhookd/webhookd/store"
+	"github.com/webhookd/webhookd/store/storetest"
+)
+
+// TestWakeAfterSendInAFanOut checks when a finished send wakes the loop
+// (issue 13, item 6). In a fan-out every webhook has one send in flight,
+// always below half its cap: waking on each such send leased the fan-out
+// one or two deliveries a transaction. The loop wakes when a batch of
+// workers is free past the share a lone owner leaves free, when a
+// webhook's in-flight count crosses half its cap, when an owner falls below
+// its share, and whenever the pool is at half or less.
+func TestWakeAfterSendInAFanOut(t *testing.T) {
+	d := New(Config{Workers: 256, PerWebhook: 64}) // PerOwner 64
+	for _, c := range []struct {
+		inFlight, left, ownerLeft int
+		want                      bool
+	}{
+		{inFlight: 191, left: 0, ownerLeft: 191, want: false},  // a fan-out's send, 65 free: a lease could take 1
+		{inFlight: 161, left: 0, ownerLeft: 161, want: false},  // 95 free
+		{inFlight: 160, left: 0, ownerLeft: 160, want: true},   // 96 free: 32 past the kept share
+		{inFlight: 200, left: 32, ownerLeft: 200, want: true},  // the webhook crossed half its cap
+		{inFlight: 200, left: 31, ownerLeft: 200, want: false}, // already below it: woken at the crossing
+		{inFlight: 200, left: 10, ownerLeft: 63, want: true},   // the owner fell below its share
+		{inFlight: 128, left: 0, ownerLeft: 0, want: true},     // half the pool
+		{inFlight: 0, left: 0, ownerLeft: 0, want: true},       // idle: a lone delivery's successor starts at once
+	} {
+		d.inFlight = c.inFlight
+		if got := d.wakeAfterSendLocked(c.left, c.ownerLeft); got != c.want {
+			t.Errorf("%d in flight, webhook left %d, owner left %d: wake %v, want %v", c.inFlight, c.left, c.ownerLeft, got, c.want)
+		}
+	}
+	// A small pool wakes with any worker free past the kept share.
+	small := New(Config{Workers: 4, PerWebhook: 16}) // PerOwner 1
+	small.inFlight = 2
+	if !small.wakeAfterSendLocked(0, 2) {
+		t.Errorf("4 workers, 2 in flight: no wake, want one")
+	}
+	one := New(Config{Workers: 1, PerWebhook: 16})
+	if !one.wakeAfterSendLocked(0, 0) {
+		t.Errorf("1 worker, none in flight: no wake, want one")
+	}
+}
+
+// TestFanOutDeliveredOnceByWakeUps sends a fan-out to 400 webhooks of one
+// owner through a small pool, driven by wake-ups alone (the poll is ten
+// minutes): every webhook gets its delivery exactly once, and the fan-out
+// never waits for the poll.
+func TestFanOutDeliveredOnceByWakeUps(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		const hooks = 400
+		rc := newReceiver(t, nil)
+		u := newUser(t, st)
+		var ws []store.Webhook
+		for i := range hooks {
+			ws = append(ws, newWebhook(t, st, u.ID, rc.URL+"/"+strconv.Itoa(i), "*"))
+		}
+		publishMany(t, st, u.ID, 1)
+		cfg := testConfig(t, st)
+		cfg.Workers, cfg.PerWebhook, cfg.BatchSize = 32, 8, 64
+		startDispatcher(t, cfg).Wake()
+		waitFor(t, "the fan-out to arrive", func() bool { return rc.count() >= hooks })
+		for _, w := range ws {
+			settled(t, st, w, 1)
+		}
+		seen := map[string]int{}
+		for _, r := range rc.requests() {
+			seen[r.Header.Get("X-Webhook-Id")]++
+		}
+		if len(seen) != hooks {
+			t.Fatalf("%d distinct deliveries arrived, want %d", len(seen), hooks)
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Fatalf("delivery %s arrived %d times, want once", id, n)
+			}
+		}
+	})
+}
