@@ -5,9 +5,10 @@ import (
 	"sync"
 )
 
-// connLimit caps the connections open at once on the listeners it wraps: past the cap, Accept waits until one closes, and new clients wait
-// in the kernel's backlog rather than each taking a goroutine, buffers and
-// a file descriptor. (golang.org/x/net/netutil.LimitListener does the same
+// connLimit caps the connections open at once on the listeners it wraps:
+// past the cap, Accept waits until one closes, and new clients wait in the
+// kernel's backlog rather than each taking a goroutine, buffers and a file
+// descriptor. (golang.org/x/net/netutil.LimitListener does the same
 // for one listener; this is small enough not to add the module for.)
 type connLimit chan struct{}
 
