@@ -212,7 +212,7 @@ func (s *Sender) send(ctx context.Context, req Request) Outcome {
 	}
 	defer resp.Body.Close()
 	out.StatusCode = resp.StatusCode
-	respBody, readErr := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody))
+	respBody, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody))
 	out.Duration = time.Since(start)
 	out.ResponseBody = respBody
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
@@ -222,11 +222,9 @@ func (s *Sender) send(ctx context.Context, req Request) Outcome {
 	case resp.StatusCode < 200 || resp.StatusCode >= 300:
 		out.Error = fmt.Sprintf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 		out.RetryAfter = parseRetryAfter(resp.StatusCode, resp.Header, s.now())
-	case readErr != nil && ctx.Err() != nil:
-		// The status arrived but the body did not finish in time: the
-		// receiver answered 2xx, which is what counts.
-		out.Success = true
 	default:
+		// A 2xx counts even when the body did not finish in time (or at
+		// all): the status is the receiver's answer.
 		out.Success = true
 	}
 	return out
