@@ -73,7 +73,7 @@ type webhookCreateRequest struct {
 // webhookPatchRequest has the same fields; every one is optional.
 type webhookPatchRequest = webhookCreateRequest
 
-// validate checks every given field, reports every bad one at once, and
+// validateWebhook checks every given field, reports every bad one at once, and
 // returns the cleaned values. With create set, name, url and events are
 // required.
 func (s *Server) validateWebhook(req webhookCreateRequest, create bool) (store.WebhookPatch, error) {
