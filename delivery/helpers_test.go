@@ -138,6 +138,7 @@ var testSchedule = Schedule{Gaps: []time.Duration{50 * time.Millisecond, 50 * ti
 // purpose: every test must be driven by wake-ups and due times, never by
 // the fallback poll.
 func testConfig(t testing.TB, st *store.Store) Config {
+	t.Helper()
 	return Config{
 		Store: st, Sender: newTestSender(t, 5*time.Second), Schedule: testSchedule, Logger: testLogger(t),
 		Timeout: 5 * time.Second, Poll: 10 * time.Minute, Grace: 100 * time.Millisecond,

@@ -400,6 +400,7 @@ func TestDialZonedLoopback(t *testing.T) {
 
 // loopbackInterface names the loopback interface, for zones.
 func loopbackInterface(t *testing.T) string {
+	t.Helper()
 	ifs, err := net.Interfaces()
 	if err != nil {
 		t.Skipf("cannot list network interfaces: %v", err)
