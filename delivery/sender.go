@@ -330,11 +330,14 @@ func (t TestSender) SendTest(ctx context.Context, w store.Webhook, eventType str
 		defer done()
 	}
 	// A test send behaves as a real delivery would, custom headers,
-	// timeout and rotation included.
+	// timeout and rotation included. It goes on, bounded by that timeout,
+	// when the API caller hangs up: canceled with the request, it was
+	// recorded as "canceled: webhookd was shutting down", which it was not,
+	// instead of the receiver's answer.
+	ctx = context.WithoutCancel(ctx)
 	o := t.Sender.Send(ctx, req)
 	l := logFor(o, w.ID, "", deliveryID, eventType, 1)
-	// Recording must not be lost because the caller hung up mid-send.
-	rec, err := t.Store.RecordTestAttempt(context.WithoutCancel(ctx), store.TestAttempt{UserID: w.UserID, OccurredAt: now, Payload: payload, Log: l})
+	rec, err := t.Store.RecordTestAttempt(ctx, store.TestAttempt{UserID: w.UserID, OccurredAt: now, Payload: payload, Log: l})
 	if err != nil {
 		return store.Log{}, fmt.Errorf("delivery: record test attempt: %w", err)
 	}
