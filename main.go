@@ -337,7 +337,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Version: version, Timeout: c.deliveryTimeout, Logger: logger, MaxConnsPerHost: c.perWebhook * 4, DialControl: guard.Control,
 	})
 	defer sender.Close()
-	dispatcher := delivery.New(delivery.Config{
+	dispatcher := delivery.NewDispatcher(delivery.DispatcherConfig{
 		Store: st, Sender: sender, Schedule: schedule, Logger: logger, Workers: c.workers, PerWebhook: c.perWebhook, PerOwner: c.perOwner,
 		Timeout: c.deliveryTimeout, LeaseFor: c.leaseDuration, Grace: c.shutdownGrace, Observer: meters,
 	})

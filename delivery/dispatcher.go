@@ -12,8 +12,8 @@ import (
 	"github.com/webhookd/webhookd/store"
 )
 
-// Config configures a Dispatcher. Zero values take the defaults noted.
-type Config struct {
+// DispatcherConfig configures a Dispatcher. Zero values take the defaults noted.
+type DispatcherConfig struct {
 	Store    *store.Store
 	Sender   *Sender
 	Schedule Schedule
@@ -56,7 +56,7 @@ type Observer interface {
 // Dispatcher leases due deliveries, sends them on a bounded pool of
 // goroutines and records their outcomes.
 type Dispatcher struct {
-	cfg  Config
+	cfg  DispatcherConfig
 	log  *slog.Logger
 	wake chan struct{}
 
@@ -92,8 +92,8 @@ type completion struct {
 	out   Outcome
 }
 
-// New builds a Dispatcher.
-func New(cfg Config) *Dispatcher {
+// NewDispatcher builds a Dispatcher.
+func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 256
 	}
