@@ -47,6 +47,7 @@ type countingReceiver struct {
 }
 
 func newCountingReceiver(t *testing.T) *countingReceiver {
+	t.Helper()
 	rc := &countingReceiver{seen: map[string]bool{}}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)

@@ -220,6 +220,7 @@ type receiver struct {
 func newReceiver(t testing.TB) *receiver { return startReceiver(t, nil, 0) }
 
 func newGatedReceiver(t testing.TB, passFirst int) *receiver {
+	t.Helper()
 	return startReceiver(t, make(chan struct{}), passFirst)
 }
 

@@ -133,9 +133,16 @@ func parseFlags(fs *flagSet, args []string, getenv func(string) string, stdout i
 
 // dbFlag adds --db / WEBHOOKD_DB.
 func dbFlag(fs *flagSet) *string {
-	v := fs.String("db", "webhookd.db", "database: an SQLite file path (or sqlite:PATH), or a postgres:// or postgresql:// URL")
-	fs.bindEnv("db", "WEBHOOKD_DB")
+	v := new(string)
+	dbFlagVar(fs, v)
 	return v
+}
+
+// dbFlagVar adds --db / WEBHOOKD_DB, stored in p: serve and the admin
+// commands share one default and one usage text.
+func dbFlagVar(fs *flagSet, p *string) {
+	fs.StringVar(p, "db", "webhookd.db", "database: an SQLite file path (or sqlite:PATH), or a postgres:// or postgresql:// URL")
+	fs.bindEnv("db", "WEBHOOKD_DB")
 }
 
 // serveConfig is serve's configuration.
@@ -172,8 +179,7 @@ func serveFlags() (*flagSet, *serveConfig) {
 		fs.bindEnv(name, env)
 	}
 	str(&c.addr, "addr", "WEBHOOKD_ADDR", ":3000", "address to listen on")
-	fs.StringVar(&c.db, "db", "webhookd.db", "database: an SQLite file path (or sqlite:PATH), or a postgres:// or postgresql:// URL")
-	fs.bindEnv("db", "WEBHOOKD_DB")
+	dbFlagVar(fs, &c.db)
 	str(&c.jwtSecret, "jwt-secret", "WEBHOOKD_JWT_SECRET", "", "HS256 secret for access tokens (unset: generated once and kept in the database)")
 	dur(&c.tokenTTL, "token-ttl", "WEBHOOKD_TOKEN_TTL", 24*time.Hour, "lifetime of access tokens")
 	fs.BoolVar(&c.migrate, "migrate", true, "apply pending migrations at start (false: refuse to start while any are pending)")
@@ -331,7 +337,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Version: version, Timeout: c.deliveryTimeout, Logger: logger, MaxConnsPerHost: c.perWebhook * 4, DialControl: guard.Control,
 	})
 	defer sender.Close()
-	dispatcher := delivery.New(delivery.Config{
+	dispatcher := delivery.NewDispatcher(delivery.DispatcherConfig{
 		Store: st, Sender: sender, Schedule: schedule, Logger: logger, Workers: c.workers, PerWebhook: c.perWebhook, PerOwner: c.perOwner,
 		Timeout: c.deliveryTimeout, LeaseFor: c.leaseDuration, Grace: c.shutdownGrace, Observer: meters,
 	})

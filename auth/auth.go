@@ -47,14 +47,20 @@ func HashPassword(password string) (string, error) {
 }
 
 // dummyHash is compared against when an email is unknown, so that an
-// unknown email takes as long to refuse as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("webhookd-timing-equaliser"), bcryptCost)
+// unknown email takes as long to refuse as a wrong password. It is made on
+// first use, not at package init: a cost-11 hash at init slowed the start
+// of every binary and command that imports auth, most of which never log
+// anyone in.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("webhookd-timing-equaliser"), bcryptCost)
+	return h
+})
 
 // CheckPassword reports whether password matches hash. With an empty hash
 // (unknown user) it still does the full bcrypt work and returns false.
 func CheckPassword(hash, password string) bool {
 	if hash == "" {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 		return false
 	}
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil

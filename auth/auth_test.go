@@ -6,7 +6,21 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
 )
+
+// TestDummyHashCost checks that the hash an unknown email is compared
+// against, made on first use rather than at init, costs what a real
+// password's does, so both refusals take as long.
+func TestDummyHashCost(t *testing.T) {
+	cost, err := bcrypt.Cost(dummyHash())
+	if err != nil {
+		t.Fatalf("dummy hash: %v", err)
+	}
+	if cost != bcryptCost {
+		t.Errorf("dummy hash cost %d, want %d", cost, bcryptCost)
+	}
+}
 
 func TestPasswords(t *testing.T) {
 	h, err := HashPassword("correct horse battery")

@@ -12,8 +12,8 @@ import (
 	"github.com/webhookd/webhookd/store"
 )
 
-// Config configures a Dispatcher. Zero values take the defaults noted.
-type Config struct {
+// DispatcherConfig configures a Dispatcher. Zero values take the defaults noted.
+type DispatcherConfig struct {
 	Store    *store.Store
 	Sender   *Sender
 	Schedule Schedule
@@ -56,7 +56,7 @@ type Observer interface {
 // Dispatcher leases due deliveries, sends them on a bounded pool of
 // goroutines and records their outcomes.
 type Dispatcher struct {
-	cfg  Config
+	cfg  DispatcherConfig
 	log  *slog.Logger
 	wake chan struct{}
 
@@ -64,8 +64,7 @@ type Dispatcher struct {
 	pace      map[string]time.Time // rate-limited webhook → earliest next send
 	inFlight  int
 	perHook   map[string]int
-	perOwner  map[string]int                  // sends in flight by owner (user id)
-	leases    map[string]store.LeasedDelivery // in flight, by delivery id
+	perOwner  map[string]int // sends in flight by owner (user id)
 	running   bool
 	stopping  bool
 	sends     sync.WaitGroup
@@ -93,8 +92,8 @@ type completion struct {
 	out   Outcome
 }
 
-// New builds a Dispatcher.
-func New(cfg Config) *Dispatcher {
+// NewDispatcher builds a Dispatcher.
+func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 256
 	}
@@ -124,7 +123,7 @@ func New(cfg Config) *Dispatcher {
 	}
 	d := &Dispatcher{
 		cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1),
-		perHook: map[string]int{}, perOwner: map[string]int{}, leases: map[string]store.LeasedDelivery{}, pace: map[string]time.Time{},
+		perHook: map[string]int{}, perOwner: map[string]int{}, pace: map[string]time.Time{},
 		completed: make(chan completion, cfg.Workers), recordBackoff: 100 * time.Millisecond,
 		slowLease: time.Second, stopRecording: make(chan struct{}),
 	}
@@ -334,7 +333,6 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
 		d.perHook[l.WebhookID]++
 		d.perOwner[l.UserID]++
 		d.inFlight++
-		d.leases[l.ID] = l
 		d.sends.Add(1)
 		started++
 		go d.send(l, wait)
@@ -424,7 +422,6 @@ func (d *Dispatcher) send(l store.LeasedDelivery, wait time.Duration) {
 			delete(d.pace, l.WebhookID)
 		}
 	}
-	delete(d.leases, l.ID)
 	// Wake the loop at a low-water mark, not on every finished send: a busy
 	// webhook's freed slots are then leased in one batch instead of one
 	// lease transaction each. The webhook's mark is crossed, not merely

@@ -495,7 +495,7 @@ func TestDispatcherRecordsAroundDeletedWebhook(t *testing.T) {
 		for i, l := range leased {
 			batch[i] = completion{lease: l, out: Outcome{Success: true, StatusCode: 200, RequestHeaders: map[string]string{}}}
 		}
-		d := New(testConfig(t, st))
+		d := NewDispatcher(testConfig(t, st))
 		d.recordBackoff = time.Millisecond
 		d.record(batch)
 

@@ -34,6 +34,7 @@ type arrivals struct {
 }
 
 func newArrivals(t testing.TB) *arrivals {
+	t.Helper()
 	a := &arrivals{}
 	a.receiver = newReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
 		a.mu.Lock()

@@ -16,7 +16,7 @@ import (
 // webhook's in-flight count crosses half its cap, when an owner falls below
 // its share, and whenever the pool is at half or less.
 func TestWakeAfterSendInAFanOut(t *testing.T) {
-	d := New(Config{Workers: 256, PerWebhook: 64}) // PerOwner 64
+	d := NewDispatcher(DispatcherConfig{Workers: 256, PerWebhook: 64}) // PerOwner 64
 	for _, c := range []struct {
 		inFlight, left, ownerLeft int
 		want                      bool
@@ -36,12 +36,12 @@ func TestWakeAfterSendInAFanOut(t *testing.T) {
 		}
 	}
 	// A small pool wakes with any worker free past the kept share.
-	small := New(Config{Workers: 4, PerWebhook: 16}) // PerOwner 1
+	small := NewDispatcher(DispatcherConfig{Workers: 4, PerWebhook: 16}) // PerOwner 1
 	small.inFlight = 2
 	if !small.wakeAfterSendLocked(0, 2) {
 		t.Errorf("4 workers, 2 in flight: no wake, want one")
 	}
-	one := New(Config{Workers: 1, PerWebhook: 16})
+	one := NewDispatcher(DispatcherConfig{Workers: 1, PerWebhook: 16})
 	if !one.wakeAfterSendLocked(0, 0) {
 		t.Errorf("1 worker, none in flight: no wake, want one")
 	}

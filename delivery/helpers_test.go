@@ -137,15 +137,16 @@ var testSchedule = Schedule{Gaps: []time.Duration{50 * time.Millisecond, 50 * ti
 // testConfig is a Dispatcher configuration for tests. Poll is long on
 // purpose: every test must be driven by wake-ups and due times, never by
 // the fallback poll.
-func testConfig(t testing.TB, st *store.Store) Config {
-	return Config{
+func testConfig(t testing.TB, st *store.Store) DispatcherConfig {
+	t.Helper()
+	return DispatcherConfig{
 		Store: st, Sender: newTestSender(t, 5*time.Second), Schedule: testSchedule, Logger: testLogger(t),
 		Timeout: 5 * time.Second, Poll: 10 * time.Minute, Grace: 100 * time.Millisecond,
 	}
 }
 
 // startDispatcher runs a Dispatcher until t ends.
-func startDispatcher(t testing.TB, cfg Config) *Dispatcher {
+func startDispatcher(t testing.TB, cfg DispatcherConfig) *Dispatcher {
 	t.Helper()
 	return runDispatcher(t, cfg).d
 }
@@ -160,10 +161,10 @@ type running struct {
 }
 
 // runDispatcher starts a Dispatcher's Run; it is stopped when t ends.
-func runDispatcher(t testing.TB, cfg Config) *running {
+func runDispatcher(t testing.TB, cfg DispatcherConfig) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{t: t, d: New(cfg), cancel: cancel, done: make(chan error, 1)}
+	r := &running{t: t, d: NewDispatcher(cfg), cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- r.d.Run(ctx) }()
 	t.Cleanup(r.stop)
 	return r

@@ -46,7 +46,7 @@ func TestDispatcherWarnsOfSlowLease(t *testing.T) {
 		var logs syncBuffer
 		cfg := testConfig(t, st)
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		d := New(cfg)
+		d := NewDispatcher(cfg)
 		d.slowLease = time.Nanosecond
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)

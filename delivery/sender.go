@@ -212,7 +212,7 @@ func (s *Sender) send(ctx context.Context, req Request) Outcome {
 	}
 	defer resp.Body.Close()
 	out.StatusCode = resp.StatusCode
-	respBody, readErr := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody))
+	respBody, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody))
 	out.Duration = time.Since(start)
 	out.ResponseBody = respBody
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
@@ -222,11 +222,9 @@ func (s *Sender) send(ctx context.Context, req Request) Outcome {
 	case resp.StatusCode < 200 || resp.StatusCode >= 300:
 		out.Error = fmt.Sprintf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 		out.RetryAfter = parseRetryAfter(resp.StatusCode, resp.Header, s.now())
-	case readErr != nil && ctx.Err() != nil:
-		// The status arrived but the body did not finish in time: the
-		// receiver answered 2xx, which is what counts.
-		out.Success = true
 	default:
+		// A 2xx counts even when the body did not finish in time (or at
+		// all): the status is the receiver's answer.
 		out.Success = true
 	}
 	return out
@@ -332,11 +330,14 @@ func (t TestSender) SendTest(ctx context.Context, w store.Webhook, eventType str
 		defer done()
 	}
 	// A test send behaves as a real delivery would, custom headers,
-	// timeout and rotation included.
+	// timeout and rotation included. It goes on, bounded by that timeout,
+	// when the API caller hangs up: canceled with the request, it was
+	// recorded as "canceled: webhookd was shutting down", which it was not,
+	// instead of the receiver's answer.
+	ctx = context.WithoutCancel(ctx)
 	o := t.Sender.Send(ctx, req)
 	l := logFor(o, w.ID, "", deliveryID, eventType, 1)
-	// Recording must not be lost because the caller hung up mid-send.
-	rec, err := t.Store.RecordTestAttempt(context.WithoutCancel(ctx), store.TestAttempt{UserID: w.UserID, OccurredAt: now, Payload: payload, Log: l})
+	rec, err := t.Store.RecordTestAttempt(ctx, store.TestAttempt{UserID: w.UserID, OccurredAt: now, Payload: payload, Log: l})
 	if err != nil {
 		return store.Log{}, fmt.Errorf("delivery: record test attempt: %w", err)
 	}

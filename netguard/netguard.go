@@ -171,13 +171,15 @@ func IsInboxURL(u *url.URL, port int) bool {
 
 // CheckURL vets a webhook URL when it is saved: the scheme, the spelling of
 // the host, and every address the host resolves to now. A host that does
-// not resolve is accepted here; the dial-time check still guards it.
+// not resolve is accepted here; the dial-time check still guards it. The
+// lookup runs on ctx (the saving request's), so it ends when the caller
+// hangs up, and at most 3 seconds.
 //
 // Some spellings are refused whatever the policy (see checkSpelling). A
 // refusal names the class of address a host name resolves to, never the
 // address itself: that would let users map an internal network through
 // its DNS.
-func (p Policy) CheckURL(u *url.URL) error {
+func (p Policy) CheckURL(ctx context.Context, u *url.URL) error {
 	if p.RequireHTTPS && u.Scheme != "https" {
 		return fmt.Errorf("%w: must be an https:// URL (webhookd runs with --require-https)", ErrBlocked)
 	}
@@ -201,7 +203,7 @@ func (p Policy) CheckURL(u *url.URL) error {
 	if r == nil {
 		r = net.DefaultResolver
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	addrs, err := r.LookupNetIP(ctx, "ip", host)
 	if err != nil {

@@ -1,6 +1,7 @@
 package netguard
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -102,7 +103,7 @@ func TestCheckURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		u, _ := url.Parse(tt.url)
-		err := tt.policy.CheckURL(u)
+		err := tt.policy.CheckURL(context.Background(), u)
 		switch {
 		case tt.wantErr == "" && err != nil:
 			t.Errorf("CheckURL(%s) = %v, want nil", tt.url, err)
@@ -249,7 +250,7 @@ func TestCheckURLSpellings(t *testing.T) {
 			t.Fatalf("url.Parse(%s): %v", tt.url, err)
 		}
 		tt.policy.Resolver = empty
-		err = tt.policy.CheckURL(u)
+		err = tt.policy.CheckURL(context.Background(), u)
 		switch {
 		case tt.wantErr == "" && err != nil:
 			t.Errorf("CheckURL(%s) = %v, want nil", tt.url, err)
@@ -281,7 +282,7 @@ func TestCheckURLNamesClassNotAddress(t *testing.T) {
 	}
 	for _, tt := range tests {
 		u, _ := url.Parse(tt.url)
-		err := p.CheckURL(u)
+		err := p.CheckURL(context.Background(), u)
 		if err == nil || !strings.Contains(err.Error(), "resolves to a "+tt.class) {
 			t.Errorf("CheckURL(%s) = %v, want it to say it resolves to a %s address", tt.url, err, tt.class)
 			continue
@@ -292,7 +293,7 @@ func TestCheckURLNamesClassNotAddress(t *testing.T) {
 	}
 	for _, ok := range []string{"https://public.example.test/hook", "https://unknown.example.test/hook"} {
 		u, _ := url.Parse(ok)
-		if err := p.CheckURL(u); err != nil {
+		if err := p.CheckURL(context.Background(), u); err != nil {
 			t.Errorf("CheckURL(%s) = %v, want nil", ok, err)
 		}
 	}
@@ -400,6 +401,7 @@ func TestDialZonedLoopback(t *testing.T) {
 
 // loopbackInterface names the loopback interface, for zones.
 func loopbackInterface(t *testing.T) string {
+	t.Helper()
 	ifs, err := net.Interfaces()
 	if err != nil {
 		t.Skipf("cannot list network interfaces: %v", err)
@@ -438,5 +440,32 @@ func TestDialNonASCIILoopback(t *testing.T) {
 	}
 	if n := hits.Load(); n != 0 {
 		t.Errorf("the loopback receiver answered %d guarded requests, want 0", n)
+	}
+}
+
+// TestCheckURLLooksUpOnCallersContext checks that CheckURL's DNS lookup
+// runs on the context it is given (the saving request's), so a caller who
+// hangs up ends it, rather than on a fresh context that outlives them
+// (issue 14 item 7).
+func TestCheckURLLooksUpOnCallersContext(t *testing.T) {
+	type key struct{}
+	var dials, onCallers atomic.Int32
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		dials.Add(1)
+		if ctx.Value(key{}) == "request" {
+			onCallers.Add(1)
+		}
+		return nil, errors.New("test resolver: no server")
+	}}
+	ctx := context.WithValue(context.Background(), key{}, "request")
+	u, _ := url.Parse("https://hook.example.test/")
+	if err := (Policy{Resolver: r}).CheckURL(ctx, u); err != nil {
+		t.Fatalf("CheckURL(%s) = %v, want nil (a host that does not resolve is accepted)", u, err)
+	}
+	if dials.Load() == 0 {
+		t.Fatal("the lookup never dialled the resolver")
+	}
+	if n := onCallers.Load(); n != dials.Load() {
+		t.Errorf("%d of %d resolver dials ran on the caller's context", n, dials.Load())
 	}
 }

@@ -14,8 +14,9 @@ import (
 // MaxBodyBytes caps every request body; larger bodies get 413.
 const MaxBodyBytes = 1 << 20
 
-// decodeEvent allows an event body room for a full 1 MiB data value plus
-// the envelope around it.
+// maxEventBodyBytes is the body limit of the routes that take an event
+// (publish and a webhook's test send): room for a full 1 MiB data value
+// plus the envelope around it.
 const maxEventBodyBytes = MaxBodyBytes + 64<<10
 
 // decode reads a JSON object into dst, refusing bodies over limit (413),

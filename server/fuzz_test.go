@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -82,7 +83,7 @@ func FuzzDecodeWebhookRequest(f *testing.F) {
 			return
 		}
 		for _, create := range []bool{true, false} {
-			p, err := s.validateWebhook(req, create)
+			p, err := s.validateWebhook(context.Background(), req, create)
 			if err != nil {
 				wantClientError(t, err)
 				continue

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
@@ -639,11 +640,11 @@ func TestHostileInput(t *testing.T) {
 		// and a secret grace.
 		receiverHost := rc.srv.Listener.Addr().String()
 		s := newTestServer(t, st, func(c *server.Config) {
-			c.CheckURL = func(u *url.URL) error {
+			c.CheckURL = func(ctx context.Context, u *url.URL) error {
 				if u.Host == receiverHost {
 					return nil
 				}
-				return netguard.Policy{}.CheckURL(u)
+				return netguard.Policy{}.CheckURL(ctx, u)
 			}
 			c.ReservedHeader = delivery.ReservedHeader
 			c.SecretGrace = time.Hour

@@ -203,7 +203,7 @@ func newOpsHarness(t testing.TB, st *store.Store, setup opsSetup) *opsHarness {
 	t.Helper()
 	sender := delivery.NewSender(delivery.SenderConfig{Version: "test", Timeout: 10 * time.Second})
 	t.Cleanup(sender.Close)
-	disp := delivery.New(delivery.Config{
+	disp := delivery.NewDispatcher(delivery.DispatcherConfig{
 		Store: st, Sender: sender, Schedule: delivery.Schedule{Gaps: setup.Gaps},
 		Logger: slog.New(slog.NewTextHandler(testLogWriter{t}, nil)), Timeout: 10 * time.Second,
 		Poll: time.Minute, Grace: 2 * time.Second, Observer: setup.Observer,

@@ -48,8 +48,9 @@ type Config struct {
 	Logger    *slog.Logger
 	Version   string
 	// CheckURL vets a webhook URL beyond syntax (the private-address guard);
-	// nil accepts every well-formed http(s) URL.
-	CheckURL func(*url.URL) error
+	// nil accepts every well-formed http(s) URL. ctx is the saving
+	// request's.
+	CheckURL func(ctx context.Context, u *url.URL) error
 	// SecretGrace is how long a rotated-out secret keeps signing.
 	SecretGrace time.Duration
 	// Throttle limits failed logins; a zero MaxFailures turns it off.
@@ -93,7 +94,7 @@ type Server struct {
 	waker     Waker
 	logger    *slog.Logger
 	version   string
-	checkURL  func(*url.URL) error
+	checkURL  func(context.Context, *url.URL) error
 	router    *httprouter.Router
 
 	secretGrace time.Duration

@@ -284,7 +284,7 @@ func runDispatcher(t testing.TB, st *store.Store) {
 	t.Helper()
 	sender := delivery.NewSender(delivery.SenderConfig{Version: "test", Timeout: 10 * time.Second})
 	t.Cleanup(sender.Close)
-	disp := delivery.New(delivery.Config{
+	disp := delivery.NewDispatcher(delivery.DispatcherConfig{
 		Store: st, Sender: sender, Schedule: delivery.Schedule{Gaps: []time.Duration{time.Second}},
 		Logger: slog.New(slog.NewTextHandler(testLogWriter{t}, nil)), Timeout: 10 * time.Second,
 		Poll: 50 * time.Millisecond, Grace: 2 * time.Second,

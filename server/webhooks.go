@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -73,10 +74,10 @@ type webhookCreateRequest struct {
 // webhookPatchRequest has the same fields; every one is optional.
 type webhookPatchRequest = webhookCreateRequest
 
-// validate checks every given field, reports every bad one at once, and
+// validateWebhook checks every given field, reports every bad one at once, and
 // returns the cleaned values. With create set, name, url and events are
 // required.
-func (s *Server) validateWebhook(req webhookCreateRequest, create bool) (store.WebhookPatch, error) {
+func (s *Server) validateWebhook(ctx context.Context, req webhookCreateRequest, create bool) (store.WebhookPatch, error) {
 	var p store.WebhookPatch
 	var bad []FieldError
 	fail := func(field, format string, args ...any) {
@@ -99,7 +100,7 @@ func (s *Server) validateWebhook(req webhookCreateRequest, create bool) (store.W
 	}
 	if req.URL != nil {
 		u := strings.TrimSpace(*req.URL)
-		if msg := s.validateURL(u); msg != "" {
+		if msg := s.validateURL(ctx, u); msg != "" {
 			fail("url", "%s", msg)
 		} else {
 			p.URL = &u
@@ -166,7 +167,7 @@ func hasControl(s string) bool {
 }
 
 // validateURL returns what is wrong with a webhook URL, or "".
-func (s *Server) validateURL(raw string) string {
+func (s *Server) validateURL(ctx context.Context, raw string) string {
 	if raw == "" {
 		return "must not be empty"
 	}
@@ -187,7 +188,7 @@ func (s *Server) validateURL(raw string) string {
 		return "must have a host"
 	}
 	if s.checkURL != nil {
-		if err := s.checkURL(u); err != nil {
+		if err := s.checkURL(ctx, u); err != nil {
 			return err.Error()
 		}
 	}
@@ -243,7 +244,7 @@ func (s *Server) handleWebhookCreate(w http.ResponseWriter, r *http.Request) err
 	if err := decode(w, r, MaxBodyBytes, &req); err != nil {
 		return err
 	}
-	p, err := s.validateWebhook(req, true)
+	p, err := s.validateWebhook(r.Context(), req, true)
 	if err != nil {
 		return err
 	}
@@ -327,7 +328,7 @@ func (s *Server) handleWebhookUpdate(w http.ResponseWriter, r *http.Request) err
 	if err := decode(w, r, MaxBodyBytes, &req); err != nil {
 		return err
 	}
-	p, err := s.validateWebhook(req, false)
+	p, err := s.validateWebhook(r.Context(), req, false)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -513,7 +514,7 @@ func TestEventTypes(t *testing.T) {
 
 func TestCheckURL(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		guard := func(u *url.URL) error {
+		guard := func(_ context.Context, u *url.URL) error {
 			if u.Hostname() == "blocked.example" {
 				return errors.New("resolves to a private address; start with --allow-private-targets to allow it")
 			}

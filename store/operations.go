@@ -180,29 +180,22 @@ func (s *Store) Replay(ctx context.Context, userID, webhookID string, p ReplayPa
 // that pruning never holds the writer for long.
 func (s *Store) Prune(ctx context.Context, before time.Time, batch int) (int64, error) {
 	cut := s.d.t(before)
-	statements := []string{
-		`DELETE FROM webhook_logs WHERE id IN (SELECT id FROM webhook_logs WHERE created_at < $1 LIMIT $2)`,
-		`DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE status <> 'pending' AND updated_at < $1 LIMIT $2)`,
-		`DELETE FROM events WHERE id IN (SELECT e.id FROM events e WHERE e.created_at < $1
-			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) LIMIT $2)`,
-		`DELETE FROM login_failures WHERE id IN (SELECT id FROM login_failures WHERE created_at < $1 LIMIT $2)`,
+	statements := []struct {
+		q   string
+		arg any
+	}{
+		{`DELETE FROM webhook_logs WHERE id IN (SELECT id FROM webhook_logs WHERE created_at < $1 LIMIT $2)`, cut},
+		{`DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE status <> 'pending' AND updated_at < $1 LIMIT $2)`, cut},
+		{`DELETE FROM events WHERE id IN (SELECT e.id FROM events e WHERE e.created_at < $1
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) LIMIT $2)`, cut},
 		// Attempt counts go with the logs: whole minutes and hours that
 		// ended by the cutoff ($1 here is a Unix minute, not a time).
-		`DELETE FROM webhook_log_counts WHERE (webhook_id, span, minute) IN
-			(SELECT webhook_id, span, minute FROM webhook_log_counts WHERE minute < $1 AND minute + span <= $1 LIMIT $2)`,
+		{`DELETE FROM webhook_log_counts WHERE (webhook_id, span, minute) IN
+			(SELECT webhook_id, span, minute FROM webhook_log_counts WHERE minute < $1 AND minute + span <= $1 LIMIT $2)`, unixMinute(before)},
 	}
 	var total int64
-	for i, q := range statements {
-		c := cut
-		if i == 3 {
-			// Login failures matter for minutes, whatever the retention;
-			// a day covers any throttle window.
-			c = s.d.t(s.Now().Add(-24 * time.Hour))
-		}
-		if i == 4 {
-			c = unixMinute(before)
-		}
-		res, err := s.write.ExecContext(ctx, q, c, batch)
+	for _, st := range statements {
+		res, err := s.write.ExecContext(ctx, st.q, st.arg, batch)
 		if err != nil {
 			return total, fmt.Errorf("store: prune: %w", err)
 		}
@@ -211,6 +204,12 @@ func (s *Store) Prune(ctx context.Context, before time.Time, batch int) (int64, 
 			return total, fmt.Errorf("store: prune: %w", err)
 		}
 		total += n
+	}
+	// Login failures have their own cutoff, whatever the retention.
+	n, err := s.PruneLoginFailures(ctx, batch)
+	total += n
+	if err != nil {
+		return total, err
 	}
 	return total, nil
 }

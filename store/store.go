@@ -110,7 +110,7 @@ func redactURLError(err error) error {
 }
 
 // Open connects to the database that target names (see ParseTarget). It
-// does not migrate; call Migrate or Pending.
+// does not migrate; call Migrate or PendingMigrations.
 func Open(ctx context.Context, target string, opts ...Option) (*Store, error) {
 	kind, dsn, err := ParseTarget(target)
 	if err != nil {
