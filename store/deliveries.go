@@ -853,8 +853,7 @@ const logColumnCount = 16
 // CreatedAt must be set.
 func (s *Store) insertLogs(ctx context.Context, tx *txn, logs []Log) error {
 	args := make([]any, 0, logColumnCount*len(logs))
-	var values strings.Builder
-	for i, l := range logs {
+	for _, l := range logs {
 		headers, err := json.Marshal(l.RequestHeaders)
 		if err != nil {
 			return fmt.Errorf("encode request headers: %w", err)
@@ -870,16 +869,12 @@ func (s *Store) insertLogs(ctx context.Context, tx *txn, logs []Log) error {
 		if body == nil {
 			body = []byte{}
 		}
-		if i > 0 {
-			values.WriteString(", ")
-		}
-		values.WriteString("(" + s.d.params(len(args)+1, logColumnCount) + ")")
 		args = append(args, l.ID, l.WebhookID, l.EventID, l.DeliveryID, l.EventType, l.Attempt, l.Status,
 			code, l.DurationMs, errText, string(headers), body, l.ResponseBody, s.d.t(l.CreatedAt), s.d.nt(l.NextAttemptAt), l.Test)
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO webhook_logs (id, webhook_id, event_id, delivery_id, event_type, attempt, status,
 		status_code, duration_ms, error, request_headers, request_body, response_body, created_at, next_attempt_at, test)
-		VALUES `+values.String(), args...)
+		VALUES `+s.d.valueRows(len(logs), logColumnCount, ""), args...)
 	if err != nil {
 		return fmt.Errorf("insert logs: %w", err)
 	}

@@ -57,6 +57,20 @@ func (d dialect) params(first, n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
+// valueRows is the VALUES list of a multi-row INSERT: n rows of columns
+// parameters each, numbered from 1, each row ending in extra (such as
+// ", 'pending', 0") when extra is not empty.
+func (d dialect) valueRows(n, columns int, extra string) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(" + d.params(i*columns+1, columns) + extra + ")")
+	}
+	return b.String()
+}
+
 // param is parameter number n in a statement written with params.
 func (d dialect) param(n int) string {
 	if d.kind == Postgres {

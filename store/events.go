@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/webhookd/webhookd/catalog"
@@ -254,21 +253,16 @@ func (s *Store) insertEvents(ctx context.Context, tx *txn, results []PublishResu
 	for lo, hi := range s.runs(len(which)) {
 		chunk := which[lo:hi]
 		args := make([]any, 0, columns*len(chunk))
-		var values strings.Builder
-		for n, i := range chunk {
+		for _, i := range chunk {
 			e := results[i].Event
 			var key any
 			if e.IdempotencyKey != "" {
 				key = e.IdempotencyKey
 			}
-			if n > 0 {
-				values.WriteString(", ")
-			}
-			values.WriteString("(" + s.d.params(len(args)+1, columns) + ")")
 			args = append(args, e.ID, e.UserID, e.Type, e.Payload, s.d.t(e.OccurredAt), key, e.DeliveryCount, s.d.t(e.CreatedAt))
 		}
 		rows, err := tx.QueryContext(ctx, `INSERT INTO events (id, user_id, event_type, payload, occurred_at, idempotency_key, delivery_count, created_at)
-			VALUES `+values.String()+`
+			VALUES `+s.d.valueRows(len(chunk), columns, "")+`
 			ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 			RETURNING id`, args...)
 		if err != nil {
@@ -298,16 +292,11 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *txn, pairs [][2]string
 	for lo, hi := range s.runs(len(pairs)) {
 		chunk := pairs[lo:hi]
 		args := make([]any, 0, columns*len(chunk))
-		var values strings.Builder
-		for n, p := range chunk {
-			if n > 0 {
-				values.WriteString(", ")
-			}
-			values.WriteString("(" + s.d.params(len(args)+1, columns) + ", 'pending', 0)")
+		for _, p := range chunk {
 			args = append(args, NewID(), p[0], p[1], t, t, t)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at, created_at, updated_at, status, attempts)
-			VALUES `+values.String(), args...); err != nil {
+			VALUES `+s.d.valueRows(len(chunk), columns, ", 'pending', 0"), args...); err != nil {
 			return fmt.Errorf("insert deliveries: %w", err)
 		}
 	}

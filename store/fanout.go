@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/webhookd/webhookd/catalog"
@@ -129,15 +128,10 @@ func (s *Store) insertFanOuts(ctx context.Context, tx *txn, pending []pendingFan
 	for lo, hi := range s.runs(len(pending)) {
 		chunk := pending[lo:hi]
 		args := make([]any, 0, columns*len(chunk))
-		var values strings.Builder
-		for n, p := range chunk {
-			if n > 0 {
-				values.WriteString(", ")
-			}
-			values.WriteString("(" + s.d.params(len(args)+1, columns) + ")")
+		for _, p := range chunk {
 			args = append(args, p.eventID, p.last)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO fanouts (event_id, last_webhook_id) VALUES `+values.String(), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO fanouts (event_id, last_webhook_id) VALUES `+s.d.valueRows(len(chunk), columns, ""), args...); err != nil {
 			return fmt.Errorf("insert fan-outs: %w", err)
 		}
 	}

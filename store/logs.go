@@ -384,7 +384,6 @@ func (s *Store) applyCounts(ctx context.Context, tx *txn, ids []string, m map[st
 	}
 	const columns = 9
 	const perStatement = 1000 // rows, well under either database's parameter limit
-	var values strings.Builder
 	args := []any{}
 	for _, id := range ids {
 		keys := make([]countKey, 0, len(m[id].counts))
@@ -399,17 +398,12 @@ func (s *Store) applyCounts(ctx context.Context, tx *txn, ids []string, m map[st
 		})
 		for _, k := range keys {
 			c := m[id].counts[k]
-			if len(args) > 0 {
-				values.WriteString(", ")
-			}
-			values.WriteString("(" + s.d.params(len(args)+1, columns) + ")")
 			args = append(args, id, k.span, k.minute, c.total, c.success, c.durationMs, c.maxDurationMs,
 				s.d.nt(c.lastSuccess), s.d.nt(c.lastFail))
 			if len(args) == columns*perStatement {
-				if err := upsert(values.String(), args); err != nil {
+				if err := upsert(s.d.valueRows(perStatement, columns, ""), args); err != nil {
 					return err
 				}
-				values.Reset()
 				args = args[:0]
 			}
 		}
@@ -417,7 +411,7 @@ func (s *Store) applyCounts(ctx context.Context, tx *txn, ids []string, m map[st
 	if len(args) == 0 {
 		return nil
 	}
-	return upsert(values.String(), args)
+	return upsert(s.d.valueRows(len(args)/columns, columns, ""), args)
 }
 
 // p95Window is how many recent attempts the p95 response time is taken
