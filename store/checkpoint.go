@@ -57,14 +57,15 @@ func WithWALLimit(bytes int64) Option {
 // Past the limit the checkpoint runs on the writer's own connection, taken
 // from the pool like any write: SQLite's busy handler polls for the write
 // lock with sleeps of up to 100 ms, and a writer committing back to back
-// starved it (the log reached twice the limit), while the pool hands the
-// connection over in turn. Writes wait meanwhile; since PASSIVE has
+// starved it (the log reached twice the limit). The pool alone is not
+// enough either, since it hands the connection to a random waiter; so the
+// checkpointer first closes the writer's gate (writeDB) to new writes. Writes wait meanwhile; since PASSIVE has
 // already copied most frames, that is mostly the wait for readers (27-135
 // ms a checkpoint at the 64 MiB default, measured under a 100k backlog).
 type checkpointer struct {
 	conn    *sql.Conn // one connection, so its busy_timeout setting sticks
 	db      *sql.DB
-	writer  *sql.DB // the store's one writer connection
+	writer  *writeDB // the store's one writer connection, and its gate
 	walPath string
 	limit   int64
 	cancel  context.CancelFunc
@@ -74,7 +75,7 @@ type checkpointer struct {
 	over chan struct{}
 }
 
-func startCheckpointer(ctx context.Context, dsn string, writer *sql.DB, walPath string, limit int64) (*checkpointer, error) {
+func startCheckpointer(ctx context.Context, dsn string, writer *writeDB, walPath string, limit int64) (*checkpointer, error) {
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite checkpointer: %w", err)
@@ -127,19 +128,24 @@ func (c *checkpointer) loop(ctx context.Context) {
 		}
 		// A failed checkpoint loses nothing (the WAL keeps the data); the
 		// next tick tries again.
+		var logFrames, copied int
+		var err error
 		if c.walSize() > c.limit {
-			c.restartOnWriter(ctx)
+			logFrames, copied, err = c.restartOnWriter(ctx)
+		} else {
+			var busy int
+			err = c.conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied)
+		}
+		if err != nil {
 			lastFrames = -1
 			continue
 		}
-		var busy, logFrames, copied int
-		if err := c.conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied); err != nil {
-			continue
-		}
 		// Idle: nothing written since the last tick and everything copied.
-		// The log is of no more use, so give its space back.
+		// The log is of no more use, so give its space back. This holds
+		// past the limit too: after a RESTART the file keeps its size
+		// until the next commit, and when none comes only TRUNCATE cuts it.
 		if logFrames > 0 && logFrames == copied && logFrames == lastFrames {
-			c.checkpoint(ctx, c.conn, "TRUNCATE", waitIdle)
+			_, _, _ = c.checkpoint(ctx, c.conn, "TRUNCATE", waitIdle)
 			lastFrames = -1
 			continue
 		}
@@ -148,30 +154,37 @@ func (c *checkpointer) loop(ctx context.Context) {
 }
 
 // restartOnWriter runs a RESTART checkpoint on the writer's connection,
-// so that no write runs until it is done.
-func (c *checkpointer) restartOnWriter(ctx context.Context) {
+// so that no write runs until it is done. It first closes the write gate,
+// so the writes it waits for are only those already under way: the log
+// ends at most their size past the limit.
+func (c *checkpointer) restartOnWriter(ctx context.Context) (logFrames, copied int, err error) {
+	c.writer.gate.Lock()
+	defer c.writer.gate.Unlock()
 	conn, err := c.writer.Conn(ctx)
 	if err != nil {
-		return
+		return 0, 0, err
 	}
 	defer conn.Close() // back to the pool, for the next write
-	c.checkpoint(ctx, conn, "RESTART", waitOverLimit)
+	logFrames, copied, err = c.checkpoint(ctx, conn, "RESTART", waitOverLimit)
 	// Writes wait for readers as long as Open said; a failure here leaves
 	// the checkpoint's shorter wait, which only makes a write give up
 	// sooner on a database another process holds.
 	_, _ = conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", writerBusyTimeout.Milliseconds()))
+	return logFrames, copied, err
 }
 
 // checkpoint runs a checkpoint of mode (RESTART or TRUNCATE) on conn that
-// waits at most wait for the write lock and for readers of old snapshots.
-func (c *checkpointer) checkpoint(ctx context.Context, conn *sql.Conn, mode string, wait time.Duration) {
+// waits at most wait for the write lock and for readers of old snapshots,
+// and reports the frames in the log and how many of them are copied.
+// Busy (readers stayed past the wait) is not an error: the next tick
+// tries again, and what was copied stays copied.
+func (c *checkpointer) checkpoint(ctx context.Context, conn *sql.Conn, mode string, wait time.Duration) (logFrames, copied int, err error) {
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", wait.Milliseconds())); err != nil {
-		return
+		return 0, 0, err
 	}
-	// Busy (readers stayed past the wait) or failed, the next tick tries
-	// again; what PASSIVE copied stays copied.
-	var busy, logFrames, copied int
-	_ = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &copied)
+	var busy int
+	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &copied)
+	return logFrames, copied, err
 }
 
 // close stops the loop. What is still in the WAL then is checkpointed by

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,5 +53,52 @@ func TestCheckpointsOffTheWriter(t *testing.T) {
 	reopened := storetest.Open(t, path)
 	if n, err := reopened.CountUsers(context.Background()); err != nil || n != 200 {
 		t.Fatalf("after reopening: %d users (%v), want 200", n, err)
+	}
+}
+
+// TestIdleWALTruncatedPastTheLimit checks that a log left past the limit
+// by the last write before the writer goes idle is cut to nothing. A
+// RESTART checkpoint leaves the file its size until the next commit; the
+// checkpointer ran one every tick instead of ever truncating, and the log
+// stayed past the limit for good (seen at 4.4 MB over a 4 MiB limit in an
+// end-to-end run).
+func TestIdleWALTruncatedPastTheLimit(t *testing.T) {
+	path := storetest.SQLitePath(t)
+	ctx := context.Background()
+	const limit = 256 << 10
+	s, err := store.Open(ctx, path, store.WithWALLimit(limit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u := newUser(t, s, "a@example.com")
+	// One batch of ~2 MB: a single commit takes the log well past the
+	// limit, and nothing is written after it.
+	batch := events(u.ID, "message.new", 200)
+	for i := range batch {
+		batch[i].Payload = fmt.Appendf(nil, `{"i":%d,"pad":%q}`, i, strings.Repeat("x", 10<<10))
+	}
+	if _, err := s.PublishEvents(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	wal := func() int64 {
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+	if n := wal(); n <= limit {
+		t.Fatalf("the batch left a %d-byte log, want past the %d-byte limit for this test to mean anything", n, limit)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for wal() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the idle log is still %d bytes after 30 s, want it truncated to 0", wal())
+		}
+		time.Sleep(20 * time.Millisecond) // polling a file, not synchronising
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,8 +32,8 @@ const (
 // Store is webhookd's database. It is safe for concurrent use.
 type Store struct {
 	kind  Kind
-	write *sql.DB // SQLite: one connection, BEGIN IMMEDIATE; PostgreSQL: the pool
-	read  *sql.DB // SQLite: reader pool; PostgreSQL: the same pool as write
+	write *writeDB // SQLite: one connection, BEGIN IMMEDIATE; PostgreSQL: the pool
+	read  *sql.DB  // SQLite: reader pool; PostgreSQL: the same pool as write
 	d     dialect
 	now   func() time.Time
 	lock  *fileLock
@@ -187,9 +188,9 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
 	read.SetConnMaxIdleTime(0)
-	s.write, s.read, s.lock, s.label = write, read, lock, absPath(path)
+	s.write, s.read, s.lock, s.label = &writeDB{DB: write}, read, lock, absPath(path)
 	if !s.admin {
-		ck, err := startCheckpointer(ctx, "file:"+path+"?"+pragmas, write, path+"-wal", s.walLimit)
+		ck, err := startCheckpointer(ctx, "file:"+path+"?"+pragmas, s.write, path+"-wal", s.walLimit)
 		if err != nil {
 			read.Close()
 			write.Close()
@@ -241,7 +242,7 @@ func (s *Store) openPostgres(ctx context.Context, dsn string) error {
 		db.Close()
 		return fmt.Errorf("store: %s: no schema of its search_path (%s) exists in that database; check --db, or create the schema first (CREATE SCHEMA name)", redactDSN(dsn), path)
 	}
-	s.write, s.read, s.label, s.dsn = db, db, redactDSN(dsn), dsn
+	s.write, s.read, s.label, s.dsn = &writeDB{DB: db}, db, redactDSN(dsn), dsn
 	return nil
 }
 
@@ -262,7 +263,7 @@ func (s *Store) Close() error {
 	}
 	s.reads.close()
 	s.stmts.close()
-	if s.read != s.write {
+	if s.read != s.write.DB {
 		errs = append(errs, s.read.Close())
 	}
 	errs = append(errs, s.write.Close())
@@ -309,8 +310,37 @@ type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+// writeDB is the pool writes go through. Every write holds its gate's read
+// side from before it asks for a connection until it is done, so that the
+// SQLite checkpointer, taking the write side, holds new writes off while it
+// starts an overgrown log over: waiting for the writer connection in
+// database/sql's queue, which hands it to a random waiter, it was passed
+// by many commits in a row under a backlog and the log reached three times
+// its limit. Nothing takes the write side on PostgreSQL.
+type writeDB struct {
+	*sql.DB
+	gate sync.RWMutex
+}
+
+// ExecContext runs a write statement outside a transaction.
+func (w *writeDB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	w.gate.RLock()
+	defer w.gate.RUnlock()
+	return w.DB.ExecContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a write statement that returns a row (UPDATE …
+// RETURNING) outside a transaction.
+func (w *writeDB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	w.gate.RLock()
+	defer w.gate.RUnlock()
+	return w.DB.QueryRowContext(ctx, query, args...)
+}
+
 // inTx runs fn in a write transaction and commits it, rolling back on error.
 func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
+	s.write.gate.RLock()
+	defer s.write.gate.RUnlock()
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		s.health.recordWrite(err)
@@ -343,7 +373,7 @@ func (s *Store) goose() (*goose.Provider, error) {
 	if s.kind == Postgres {
 		dialect, fsys = goose.DialectPostgres, migrations.Postgres()
 	}
-	p, err := goose.NewProvider(dialect, s.write, fsys)
+	p, err := goose.NewProvider(dialect, s.write.DB, fsys)
 	if err != nil {
 		return nil, fmt.Errorf("store: migrations: %w", err)
 	}
