@@ -154,49 +154,9 @@ func paceBudget(rate int, horizon time.Duration) int {
 // the window, however long the backlog behind it. Rows another process
 // holds are skipped on PostgreSQL.
 func (s *Store) dueWindowQuery(window int) string {
-	lock := ""
-	if s.kind == Postgres {
-		lock = ` FOR UPDATE OF d SKIP LOCKED`
-	}
 	return `SELECT d.id, d.webhook_id, w.user_id, w.is_active, w.rate_limit FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.status = 'pending' AND d.next_attempt_at <= $1
-		ORDER BY d.next_attempt_at LIMIT ` + strconv.Itoa(window) + lock
-}
-
-// walkIndexesInOrder makes PostgreSQL answer the rest of tx's ORDER BY …
-// LIMIT statements by walking an index in order, never by reading every
-// match and sorting it. Without statistics (a freshly created or bulk
-// loaded table that autoanalyze has not reached, or autovacuum off) the
-// planner takes status = 'pending' to match 0.5% of the deliveries, so it
-// expects a few hundred due rows, fewer than the window, and then reading
-// them all through a bitmap scan and sorting them looks cheaper than an
-// ordered walk that stops at the window: with a backlog of 200,000 every
-// lease read and sorted all of them (250 ms a lease, 1 ms by the index).
-// Custom and generic plans alike, so plan_cache_mode does not help. With
-// sorting disabled the only plans left are the ordered index walks, which
-// are right at any backlog size and any statistics; a sort that has no
-// alternative (activeWebhooksByDue's) still runs. Such a sort keeps
-// PostgreSQL's disable_cost (10^10) in its plan's cost, far above
-// jit_above_cost, so JIT is turned off too: otherwise every lease compiled
-// that query to machine code first, half a second each on a 2-CPU machine
-// for a statement that runs in microseconds. SQLite needs nothing: it
-// already walks the due index in order (see TestLeasePlanWithoutStatistics).
-func (s *Store) walkIndexesInOrder(ctx context.Context, q queryer) error {
-	if s.kind != Postgres {
-		return nil
-	}
-	// set_config(…, true) lasts until the transaction ends, like SET LOCAL,
-	// and is one statement whatever the protocol.
-	rows, err := q.QueryContext(ctx, `SELECT set_config('enable_sort', 'off', true), set_config('enable_incremental_sort', 'off', true),
-		set_config('jit', 'off', true)`)
-	if err != nil {
-		return fmt.Errorf("plan ordered index walks: %w", err)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("plan ordered index walks: %w", err)
-	}
-	return nil
+		ORDER BY d.next_attempt_at LIMIT ` + strconv.Itoa(window) + s.d.skipLocked("d")
 }
 
 // dueRow is one due delivery the window read.
@@ -217,13 +177,6 @@ type dueRow struct {
 // through the (webhook_id, status, next_attempt_at) index. It also returns
 // the owners whose due deliveries it left for their owner's cap.
 func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Time) ([]any, []string, error) {
-	// On PostgreSQL SKIP LOCKED lets several processes lease side by side
-	// without waiting on each other's rows; rows read but not taken are
-	// unlocked at commit, unchanged.
-	lock := ""
-	if s.kind == Postgres {
-		lock = ` FOR UPDATE OF d SKIP LOCKED`
-	}
 	skip := make(map[string]bool, len(p.SkipWebhooks))
 	for _, id := range p.SkipWebhooks {
 		skip[id] = true
@@ -247,7 +200,7 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 	}
 
 	window := dueWindow(p.Limit)
-	if err := s.walkIndexesInOrder(ctx, tx); err != nil {
+	if err := s.d.walkIndexesInOrder(ctx, tx); err != nil {
 		return nil, nil, err
 	}
 	rows, err := tx.QueryContext(ctx, s.dueWindowQuery(window), s.d.t(now))
@@ -411,7 +364,7 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 		// Past the ones the window already took.
 		rows, err := tx.QueryContext(ctx, `SELECT d.id FROM deliveries d
 			WHERE d.webhook_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2
-			ORDER BY d.next_attempt_at LIMIT $3`+lock, w.id, s.d.t(now), want+taken[w.id])
+			ORDER BY d.next_attempt_at LIMIT $3`+s.d.skipLocked("d"), w.id, s.d.t(now), want+taken[w.id])
 		if err != nil {
 			return nil, nil, err
 		}
@@ -571,12 +524,9 @@ func (s *Store) existingWebhooks(ctx context.Context, tx *txn, batch []Completio
 	exists := make(map[string]bool, len(ids))
 	for lo, hi := range s.runs(len(ids)) {
 		chunk := ids[lo:hi]
-		q := `SELECT id FROM webhooks WHERE id IN (` + s.d.params(1, len(chunk)) + `)`
-		if s.kind == Postgres {
-			// Hold the rows until commit so a concurrent delete cannot slip
-			// in between this check and the log insert.
-			q += ` FOR KEY SHARE`
-		}
+		// Hold the rows until commit so a concurrent delete cannot slip in
+		// between this check and the log insert.
+		q := `SELECT id FROM webhooks WHERE id IN (` + s.d.params(1, len(chunk)) + `)` + s.d.forKeyShare()
 		rows, err := tx.QueryContext(ctx, q, chunk...)
 		if err != nil {
 			return nil, fmt.Errorf("find webhooks: %w", err)
@@ -692,25 +642,42 @@ func (s *Store) NextDueAt(ctx context.Context, skip []string, skipOwners ...stri
 	for _, id := range skipOwners {
 		ownerSkipped[id] = true
 	}
-	var q queryer = s.read
-	if s.kind == Postgres {
-		// A read-only transaction only to plan its scans as the lease's
-		// are: in due order, stopping at the window.
-		tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	// Read as the lease reads: in due order, stopping at the window.
+	var next *time.Time
+	err := s.d.readInIndexOrder(ctx, s.read, func(q queryer) error {
+		t, full, err := s.firstDueInWindow(ctx, q, skipped, ownerSkipped)
+		if err != nil || t != nil || !full {
+			next = t
+			return err
+		}
+		all, err := s.activeWebhooksByDue(ctx, q, skipOwners...)
 		if err != nil {
-			return nil, fmt.Errorf("store: next due delivery: %w", err)
+			return err
 		}
-		defer func() { _ = tx.Rollback() }() // read-only: nothing to keep
-		if err := s.walkIndexesInOrder(ctx, tx); err != nil {
-			return nil, fmt.Errorf("store: next due delivery: %w", err)
+		for _, w := range all {
+			if !skipped[w.id] && !ownerSkipped[w.owner] {
+				next = &w.due
+				return nil
+			}
 		}
-		q = tx
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: next due delivery: %w", err)
 	}
+	return next, nil
+}
+
+// firstDueInWindow returns when the first pending delivery of the oldest
+// window falls due whose webhook is active and not skipped, and whether
+// the window was full, so that more may lie behind it. It closes its rows
+// before returning, rather than hold their snapshot through the next query.
+func (s *Store) firstDueInWindow(ctx context.Context, q queryer, skipped, ownerSkipped map[string]bool) (*time.Time, bool, error) {
 	window := dueWindow(0)
 	rows, err := q.QueryContext(ctx, `SELECT d.next_attempt_at, d.webhook_id, w.user_id, w.is_active FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.status = 'pending' ORDER BY d.next_attempt_at LIMIT `+strconv.Itoa(window))
 	if err != nil {
-		return nil, fmt.Errorf("store: next due delivery: %w", err)
+		return nil, false, err
 	}
 	defer rows.Close()
 	read := 0
@@ -720,29 +687,13 @@ func (s *Store) NextDueAt(ctx context.Context, skip []string, skipOwners ...stri
 		var webhook, owner string
 		var active bool
 		if err := rows.Scan(scanTime{&t}, &webhook, &owner, &active); err != nil {
-			return nil, fmt.Errorf("store: next due delivery: %w", err)
+			return nil, false, err
 		}
 		if active && !skipped[webhook] && !ownerSkipped[owner] {
-			return &t, nil
+			return &t, false, nil
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: next due delivery: %w", err)
-	}
-	if read < window {
-		return nil, nil
-	}
-	rows.Close() // before the next query, rather than hold this snapshot
-	all, err := s.activeWebhooksByDue(ctx, q, skipOwners...)
-	if err != nil {
-		return nil, fmt.Errorf("store: next due delivery: %w", err)
-	}
-	for _, w := range all {
-		if !skipped[w.id] && !ownerSkipped[w.owner] {
-			return &w.due, nil
-		}
-	}
-	return nil, nil
+	return nil, read == window, rows.Err()
 }
 
 // webhookDue is an active webhook, its owner and rate limit, and when its

@@ -98,10 +98,10 @@ func (s *Store) explainInLease(ctx context.Context, q string, args ...any) (stri
 		return "", err
 	}
 	defer func() { _ = tx.Rollback() }()
-	if err := s.walkIndexesInOrder(ctx, tx); err != nil {
+	if err := s.d.walkIndexesInOrder(ctx, tx); err != nil {
 		return "", err
 	}
-	if s.kind == Postgres {
+	if s.d.kind == Postgres {
 		q = "EXPLAIN (ANALYZE, BUFFERS) " + q
 	} else {
 		q = "EXPLAIN QUERY PLAN " + q
@@ -338,15 +338,15 @@ func (s *Store) ProbedWebhooks() int64 { return s.probedWebhooks.Load() }
 // LeasePlanSettings returns enable_sort and jit as a lease's transaction
 // sees them after walkIndexesInOrder (PostgreSQL; empty on SQLite).
 func (s *Store) LeasePlanSettings(ctx context.Context) (sort, jit string, err error) {
-	if s.kind != Postgres {
-		return "", "", s.walkIndexesInOrder(ctx, s.write)
+	if s.d.kind != Postgres {
+		return "", "", s.d.walkIndexesInOrder(ctx, s.write)
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return "", "", err
 	}
 	defer func() { _ = tx.Rollback() }()
-	if err := s.walkIndexesInOrder(ctx, tx); err != nil {
+	if err := s.d.walkIndexesInOrder(ctx, tx); err != nil {
 		return "", "", err
 	}
 	err = tx.QueryRowContext(ctx, `SELECT current_setting('enable_sort'), current_setting('jit')`).Scan(&sort, &jit)

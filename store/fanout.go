@@ -227,10 +227,7 @@ func (s *Store) fanOutStep(ctx context.Context, eventIDs []string) (map[string]b
 			}
 			more = len(ids) < len(eventIDs)
 		}
-		q += fmt.Sprintf(` ORDER BY f.event_id LIMIT %d`, budget)
-		if s.kind == Postgres {
-			q += ` FOR UPDATE OF f`
-		}
+		q += fmt.Sprintf(` ORDER BY f.event_id LIMIT %d`, budget) + s.d.forUpdate("f")
 		// The statement's text varies with the number of ids, so it
 		// bypasses the writer's prepared-statement cache.
 		rows, err := tx.Tx.QueryContext(ctx, q, args...)

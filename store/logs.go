@@ -109,29 +109,13 @@ func (s *Store) logsQuery(webhookID string, f LogFilter) (string, []any) {
 // sorting them to reading the index in order, which at a million rows is
 // the difference between a page in a millisecond and one in a second.
 func (s *Store) readPage(ctx context.Context, q string, args []any, fn func(*sql.Rows) error) error {
-	var rows *sql.Rows
-	var err error
-	if s.d.kind == Postgres {
-		tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	return s.d.readInIndexOrder(ctx, s.read, func(db queryer) error {
+		rows, err := db.QueryContext(ctx, q, args...)
 		if err != nil {
 			return err
 		}
-		defer tx.Rollback() //nolint:errcheck // read-only: nothing to undo, and Commit has run on success
-		if err := s.walkIndexesInOrder(ctx, tx); err != nil {
-			return err
-		}
-		if rows, err = tx.QueryContext(ctx, q, args...); err != nil {
-			return err
-		}
-		if err := scanAll(rows, fn); err != nil {
-			return err
-		}
-		return tx.Commit()
-	}
-	if rows, err = s.read.QueryContext(ctx, q, args...); err != nil {
-		return err
-	}
-	return scanAll(rows, fn)
+		return scanAll(rows, fn)
+	})
 }
 
 // scanAll calls fn for each row and closes rows.
@@ -362,10 +346,7 @@ func (s *Store) applyStats(ctx context.Context, tx *txn, m map[string]*statsDelt
 // for the same reason as applyStats. A batch's attempts share one
 // created_at, so this is usually two rows per webhook.
 func (s *Store) applyCounts(ctx context.Context, tx *txn, ids []string, m map[string]*statsDelta) error {
-	greatest := "GREATEST"
-	if s.d.kind == SQLite {
-		greatest = "MAX" // SQLite's MAX of several arguments; COALESCE keeps NULL out of it
-	}
+	greatest := s.d.greatest()
 	upsert := func(values string, args []any) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_log_counts AS c (webhook_id, span, minute, total_attempts,
 			successful_attempts, total_duration_ms, max_duration_ms, last_success_at, last_failure_at) VALUES `+values+`

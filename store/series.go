@@ -60,11 +60,7 @@ func (s *Store) WebhookSeries(ctx context.Context, userID, webhookID string, sin
 		// The bucket index is computed in SQL so that the attempts are
 		// summed where they lie rather than sent here row by row. width is
 		// ours, not the caller's, so it is formatted into the query.
-		index := fmt.Sprintf("created_at / %d", width)
-		if s.d.kind == Postgres {
-			index = fmt.Sprintf("FLOOR(EXTRACT(EPOCH FROM created_at) * 1000 / %d)::bigint", width)
-		}
-		rows, err = s.read.QueryContext(ctx, `SELECT `+index+` AS bucket, COUNT(*),
+		rows, err = s.read.QueryContext(ctx, `SELECT `+s.d.bucketIndex(width)+` AS bucket, COUNT(*),
 			COALESCE(SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0),
 			AVG(duration_ms), MAX(duration_ms)
 			FROM webhook_logs WHERE webhook_id = $1 AND created_at >= $2

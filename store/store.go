@@ -16,8 +16,6 @@ import (
 	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" database/sql driver
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
-
-	"github.com/webhookd/webhookd/migrations"
 )
 
 // Kind names a database dialect.
@@ -31,7 +29,6 @@ const (
 
 // Store is webhookd's database. It is safe for concurrent use.
 type Store struct {
-	kind  Kind
 	write *writeDB // SQLite: one connection, BEGIN IMMEDIATE; PostgreSQL: the pool
 	read  *sql.DB  // SQLite: reader pool; PostgreSQL: the same pool as write
 	d     dialect
@@ -117,7 +114,7 @@ func Open(ctx context.Context, target string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{kind: kind, d: dialect{kind: kind}, now: time.Now}
+	s := &Store{d: dialect{kind: kind}, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -277,7 +274,7 @@ func (s *Store) Close() error {
 }
 
 // Kind reports the store's dialect.
-func (s *Store) Kind() Kind { return s.kind }
+func (s *Store) Kind() Kind { return s.d.kind }
 
 // Label names the database for logs: the SQLite file's absolute path or
 // the PostgreSQL URL without its password.
@@ -369,10 +366,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 
 // goose builds a migration provider for the store's dialect.
 func (s *Store) goose() (*goose.Provider, error) {
-	dialect, fsys := goose.DialectSQLite3, migrations.SQLite()
-	if s.kind == Postgres {
-		dialect, fsys = goose.DialectPostgres, migrations.Postgres()
-	}
+	dialect, fsys := s.d.migrations()
 	p, err := goose.NewProvider(dialect, s.write.DB, fsys)
 	if err != nil {
 		return nil, fmt.Errorf("store: migrations: %w", err)
@@ -461,12 +455,8 @@ func (s *Store) Migrations(ctx context.Context) ([]MigrationState, error) {
 // hasVersionTable reports whether goose's version table exists, that is,
 // whether migrations ever ran on this database (or its search_path schema).
 func (s *Store) hasVersionTable(ctx context.Context) (bool, error) {
-	q := `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'goose_db_version')`
-	if s.kind == Postgres {
-		q = `SELECT to_regclass('goose_db_version') IS NOT NULL`
-	}
 	var ok bool
-	if err := s.read.QueryRowContext(ctx, q).Scan(&ok); err != nil {
+	if err := s.read.QueryRowContext(ctx, s.d.versionTableQuery()).Scan(&ok); err != nil {
 		return false, fmt.Errorf("store: migration status: %w", err)
 	}
 	return ok, nil

@@ -78,18 +78,15 @@ func (s *Store) CreateWebhook(ctx context.Context, p CreateWebhookParams) (Webho
 // checkWebhookLimit refuses one more webhook for an owner at the limit.
 // Two creates must not both count the owner below it and both insert: on
 // SQLite the writer runs one transaction at a time, and on PostgreSQL the
-// owner's row is locked first, so creates for one owner take turns.
-// NO KEY UPDATE, unlike UPDATE, does not wait for (or stop) the key-share
-// locks that inserting an event or a delivery takes on the owner's row.
+// owner's row is locked first (dialect.lockOwner), so creates for one
+// owner take turns.
 func (s *Store) checkWebhookLimit(ctx context.Context, tx *txn, userID string) error {
 	limit := s.limits.webhooksPerOwner
 	if limit <= 0 {
 		return nil
 	}
-	if s.kind == Postgres {
-		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, userID); err != nil {
-			return fmt.Errorf("lock owner: %w", err)
-		}
+	if err := s.d.lockOwner(ctx, tx, userID); err != nil {
+		return err
 	}
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhooks WHERE user_id = $1`, userID).Scan(&n); err != nil {
