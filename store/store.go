@@ -43,9 +43,13 @@ type Store struct {
 	autoDisableRule AutoDisable
 	limits          limits
 	reads           *readStmts
-	stmts           *writeStmts // serving SQLite only: the writer's prepared statements
 
-	// SQLite (serving) only: checkpoints run off the writer's path.
+	// serving is set on an SQLite store opened to serve (not ForAdmin):
+	// this process holds the file, its writer's statements are prepared
+	// (stmts), and checkpoints run off the writer's path (checkpointer).
+	// Both are nil otherwise.
+	serving      bool
+	stmts        *writeStmts
 	checkpointer *checkpointer
 	walLimit     int64 // see WithWALLimit
 
@@ -196,6 +200,7 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 		}
 		s.checkpointer = ck
 		s.stmts = newWriteStmts(write)
+		s.serving = true
 	}
 	return nil
 }
@@ -255,11 +260,11 @@ func redactDSN(dsn string) string {
 // Close closes the database and, on SQLite, lets another process open it.
 func (s *Store) Close() error {
 	var errs []error
-	if s.checkpointer != nil {
+	if s.serving {
 		errs = append(errs, s.checkpointer.close())
+		s.stmts.close()
 	}
 	s.reads.close()
-	s.stmts.close()
 	if s.read != s.write.DB {
 		errs = append(errs, s.read.Close())
 	}
@@ -343,7 +348,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		s.health.recordWrite(err)
 		return err
 	}
-	if s.stmts != nil {
+	if s.serving {
 		// Once the writer is free again, prepare what this transaction
 		// ran unprepared.
 		defer s.stmts.prepareNoted(ctx)
@@ -358,7 +363,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		return err
 	}
 	s.health.recordWrite(nil)
-	if s.checkpointer != nil {
+	if s.serving {
 		s.checkpointer.committed()
 	}
 	return nil
