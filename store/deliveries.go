@@ -166,6 +166,15 @@ type dueRow struct {
 	rate               int
 }
 
+// scanDueRow reads a row of dueWindowQuery.
+func scanDueRow(sc rowScanner) (dueRow, error) {
+	var r dueRow
+	var rl sql.NullInt64
+	err := sc.Scan(&r.id, &r.webhook, &r.owner, &r.active, &rl)
+	r.rate = int(rl.Int64)
+	return r, err
+}
+
 // pickDue chooses up to p.Limit due deliveries of active webhooks to lease,
 // oldest due first, leaving out p.SkipWebhooks and any past a webhook's
 // cap, its pacing budget or its owner's cap. It reads a bounded window of
@@ -209,21 +218,12 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 	}
 	// Read whole before taking any: deciding an owner's room may need
 	// another query, which cannot run beside open rows in a transaction.
-	due := make([]dueRow, 0, window)
-	for rows.Next() {
-		var r dueRow
-		var rl sql.NullInt64
-		if err := rows.Scan(&r.id, &r.webhook, &r.owner, &r.active, &rl); err != nil {
-			rows.Close()
-			return nil, nil, err
-		}
-		r.rate = int(rl.Int64)
-		rate[r.webhook] = r.rate
-		due = append(due, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	due, err := collect(rows, scanDueRow)
+	if err != nil {
 		return nil, nil, err
+	}
+	for _, r := range due {
+		rate[r.webhook] = r.rate
 	}
 
 	// byDue lists the active webhooks with a pending delivery, of owners
@@ -368,21 +368,11 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 		if err != nil {
 			return nil, nil, err
 		}
-		var got []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, nil, err
-			}
-			if !picked[id] {
-				got = append(got, id)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		got, err := collect(rows, scanString)
+		if err != nil {
 			return nil, nil, err
 		}
+		got = slices.DeleteFunc(got, func(id string) bool { return picked[id] })
 		for _, id := range got[:min(len(got), want)] {
 			take(id, w.id, w.owner)
 		}
@@ -402,26 +392,26 @@ func (s *Store) loadLeased(ctx context.Context, tx *txn, ids []any, token string
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
+	leased, err := collect(rows, func(r rowScanner) (LeasedDelivery, error) {
 		l := LeasedDelivery{LeaseToken: token}
 		var prev sql.NullString
 		var prevExpires *time.Time
 		var headers string
 		var rateLimit, timeout sql.NullInt64
-		if err := rows.Scan(&l.ID, &l.Attempt, &l.EventID, &l.EventType, &l.Payload, scanTime{&l.OccurredAt},
+		if err := r.Scan(&l.ID, &l.Attempt, &l.EventID, &l.EventType, &l.Payload, scanTime{&l.OccurredAt},
 			&l.WebhookID, &l.UserID, &l.URL, &l.Secret, &prev, scanNullTime{&prevExpires}, &headers, &rateLimit, &timeout, &l.Test); err != nil {
-			return err
+			return l, err
 		}
 		l.Attempt++
 		l.PreviousSecret = Webhook{PreviousSecret: prev.String, PreviousSecretExpiresAt: prevExpires}.SigningPreviousSecret(now)
 		l.RateLimit, l.TimeoutSeconds = int(rateLimit.Int64), int(timeout.Int64)
 		if err := json.Unmarshal([]byte(headers), &l.Headers); err != nil {
-			return fmt.Errorf("decode headers of webhook %s: %w", l.WebhookID, err)
+			return l, fmt.Errorf("decode headers of webhook %s: %w", l.WebhookID, err)
 		}
-		*out = append(*out, l)
-	}
-	return rows.Err()
+		return l, nil
+	})
+	*out = append(*out, leased...)
+	return err
 }
 
 // placeholders returns "$first, …" for n parameters.
@@ -531,17 +521,12 @@ func (s *Store) existingWebhooks(ctx context.Context, tx *txn, batch []Completio
 		if err != nil {
 			return nil, fmt.Errorf("find webhooks: %w", err)
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("find webhooks: %w", err)
-			}
-			exists[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		found, err := collect(rows, scanString)
+		if err != nil {
 			return nil, fmt.Errorf("find webhooks: %w", err)
+		}
+		for _, id := range found {
+			exists[id] = true
 		}
 	}
 	return exists, nil
@@ -733,19 +718,15 @@ func (s *Store) activeWebhooksByDue(ctx context.Context, q queryer, exceptOwners
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []webhookDue
-	for rows.Next() {
+	out, err := collect(rows, func(r rowScanner) (webhookDue, error) {
 		var w webhookDue
 		var rate sql.NullInt64
-		if err := rows.Scan(&w.id, &w.owner, &rate, scanTime{&w.due}); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&w.id, &w.owner, &rate, scanTime{&w.due})
 		w.rate = int(rate.Int64)
-		out = append(out, w)
-	}
+		return w, err
+	})
 	s.probedWebhooks.Add(int64(len(out)))
-	return out, rows.Err()
+	return out, err
 }
 
 // TestAttempt is a test send to record: it gets its own event and a

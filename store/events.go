@@ -268,17 +268,12 @@ func (s *Store) insertEvents(ctx context.Context, tx *txn, results []PublishResu
 		if err != nil {
 			return nil, fmt.Errorf("insert events: %w", err)
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("insert events: %w", err)
-			}
-			inserted[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		ids, err := collect(rows, scanString)
+		if err != nil {
 			return nil, fmt.Errorf("insert events: %w", err)
+		}
+		for _, id := range ids {
+			inserted[id] = true
 		}
 	}
 	return inserted, nil
@@ -329,20 +324,17 @@ func (s *Store) activeSubscriptions(ctx context.Context, tx *txn, userID string)
 	if err != nil {
 		return nil, fmt.Errorf("load subscriptions: %w", err)
 	}
-	defer rows.Close()
-	var out []subscription
-	for rows.Next() {
+	return collect(rows, func(r rowScanner) (subscription, error) {
 		var sub subscription
 		var events string
-		if err := rows.Scan(&sub.webhookID, &events); err != nil {
-			return nil, fmt.Errorf("load subscriptions: %w", err)
+		if err := r.Scan(&sub.webhookID, &events); err != nil {
+			return sub, fmt.Errorf("load subscriptions: %w", err)
 		}
 		if err := jsonUnmarshalString(events, &sub.patterns); err != nil {
-			return nil, fmt.Errorf("decode events of webhook %s: %w", sub.webhookID, err)
+			return sub, fmt.Errorf("decode events of webhook %s: %w", sub.webhookID, err)
 		}
-		out = append(out, sub)
-	}
-	return out, rows.Err()
+		return sub, nil
+	})
 }
 
 // Event returns one of the user's events.

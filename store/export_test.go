@@ -190,30 +190,14 @@ func (s *Store) ExplainReads(ctx context.Context, webhookID string, now time.Tim
 			explain = "EXPLAIN QUERY PLAN "
 		}
 		var lines []string
-		collect := func(rows *sql.Rows) error {
-			cols, err := rows.Columns()
-			if err != nil {
-				return err
-			}
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				return err
-			}
-			lines = append(lines, fmt.Sprint(vals[len(vals)-1])) // SQLite's detail, PostgreSQL's only column
-			return nil
-		}
 		var err error
 		if st.page {
 			// Explained as readPage runs it.
-			err = s.readPage(ctx, explain+st.q, st.args, collect)
+			lines, err = readPage(ctx, s, explain+st.q, st.args, planLine)
 		} else {
 			var rows *sql.Rows
 			if rows, err = s.read.QueryContext(ctx, explain+st.q, st.args...); err == nil {
-				err = scanAll(rows, collect)
+				lines, err = collect(rows, planLine)
 			}
 		}
 		if err != nil {
@@ -223,6 +207,28 @@ func (s *Store) ExplainReads(ctx context.Context, webhookID string, now time.Tim
 	}
 	slices.SortFunc(out, func(a, b ReadPlan) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// planLine reads a row of EXPLAIN: SQLite's detail (its last column), or
+// PostgreSQL's only column.
+func planLine(r rowScanner) (string, error) {
+	rows, ok := r.(*sql.Rows)
+	if !ok {
+		return "", fmt.Errorf("plan line: %T is not *sql.Rows", r)
+	}
+	cols, err := rows.Columns()
+	if err != nil {
+		return "", err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return "", err
+	}
+	return fmt.Sprint(vals[len(vals)-1]), nil
 }
 
 // BulkLogs shapes the rows BulkSeedLogs builds: Spread rows one every

@@ -235,17 +235,12 @@ func (s *Store) fanOutStep(ctx context.Context, eventIDs []string) (map[string]b
 			return fmt.Errorf("load fan-outs: %w", err)
 		}
 		type row struct{ eventID, after, last, userID, eventType string }
-		var todo []row
-		for rows.Next() {
+		todo, err := collect(rows, func(sc rowScanner) (row, error) {
 			var r row
-			if err := rows.Scan(&r.eventID, &r.after, &r.last, &r.userID, &r.eventType); err != nil {
-				rows.Close()
-				return fmt.Errorf("load fan-outs: %w", err)
-			}
-			todo = append(todo, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			err := sc.Scan(&r.eventID, &r.after, &r.last, &r.userID, &r.eventType)
+			return r, err
+		})
+		if err != nil {
 			return fmt.Errorf("load fan-outs: %w", err)
 		}
 		if len(todo) == budget {

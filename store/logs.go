@@ -62,14 +62,12 @@ func (s *Store) ListLogs(ctx context.Context, userID, webhookID string, f LogFil
 		return nil, "", err
 	}
 	q, args := s.logsQuery(webhookID, f)
-	out := []Log{}
-	err := s.readPage(ctx, q, args, func(rows *sql.Rows) error {
-		l, err := scanLog(rows)
-		out = append(out, l)
-		return err
-	})
+	out, err := readPage(ctx, s, q, args, scanLog)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list logs: %w", err)
+	}
+	if out == nil {
+		out = []Log{} // none is an empty page, not an absent one
 	}
 	out, next := trimPage(out, f.Page.Limit, func(l Log) string { return l.ID })
 	return out, next, nil
@@ -100,7 +98,7 @@ func (s *Store) logsQuery(webhookID string, f LogFilter) (string, []any) {
 	return s.logPageQuery(logColumns, key, f.Since, f.Until, limit)
 }
 
-// readPage runs a logPageQuery statement and calls fn for each row: on
+// readPage runs a logPageQuery statement and collects its rows with scan: on
 // PostgreSQL in a read-only transaction with sorts ruled out
 // (walkIndexesInOrder), on SQLite as it is (its statement names the
 // index). Without statistics (a table never analysed, as with autovacuum
@@ -108,25 +106,17 @@ func (s *Store) logsQuery(webhookID string, f LogFilter) (string, []any) {
 // hundred of a webhook's rows, and then prefers reading them all and
 // sorting them to reading the index in order, which at a million rows is
 // the difference between a page in a millisecond and one in a second.
-func (s *Store) readPage(ctx context.Context, q string, args []any, fn func(*sql.Rows) error) error {
-	return s.d.readInIndexOrder(ctx, s.read, func(db queryer) error {
+func readPage[T any](ctx context.Context, s *Store, q string, args []any, scan func(rowScanner) (T, error)) ([]T, error) {
+	var out []T
+	err := s.d.readInIndexOrder(ctx, s.read, func(db queryer) error {
 		rows, err := db.QueryContext(ctx, q, args...)
 		if err != nil {
 			return err
 		}
-		return scanAll(rows, fn)
+		out, err = collect(rows, scan)
+		return err
 	})
-}
-
-// scanAll calls fn for each row and closes rows.
-func scanAll(rows *sql.Rows, fn func(*sql.Rows) error) error {
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return out, err
 }
 
 // logKey picks the log index a page is read from: the columns before id
@@ -426,12 +416,10 @@ func (s *Store) WebhookStats(ctx context.Context, userID, webhookID string, sinc
 		return Stats{}, fmt.Errorf("store: webhook stats pending: %w", err)
 	}
 	q, args := s.p95Query(webhookID, since)
-	durations := make([]int64, 0, 64)
-	err = s.readPage(ctx, q, args, func(rows *sql.Rows) error {
+	durations, err := readPage(ctx, s, q, args, func(r rowScanner) (int64, error) {
 		var d int64
-		err := rows.Scan(&d)
-		durations = append(durations, d)
-		return err
+		err := r.Scan(&d)
+		return d, err
 	})
 	if err != nil {
 		return Stats{}, fmt.Errorf("store: webhook stats p95: %w", err)

@@ -280,17 +280,13 @@ func (s *Store) Summaries(ctx context.Context) ([]WebhookSummary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: webhook summaries: %w", err)
 	}
-	defer rows.Close()
-	var out []WebhookSummary
-	for rows.Next() {
+	out, err := collect(rows, func(r rowScanner) (WebhookSummary, error) {
 		var w WebhookSummary
-		if err := rows.Scan(&w.ID, &w.UserEmail, &w.Name, &w.URL, &w.IsActive, &w.DisabledReason, &w.Pending,
-			&w.SuccessLastHour, &w.FailedLastHour, &w.ConsecutiveFailures); err != nil {
-			return nil, fmt.Errorf("store: webhook summaries: %w", err)
-		}
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
+		err := r.Scan(&w.ID, &w.UserEmail, &w.Name, &w.URL, &w.IsActive, &w.DisabledReason, &w.Pending,
+			&w.SuccessLastHour, &w.FailedLastHour, &w.ConsecutiveFailures)
+		return w, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: webhook summaries: %w", err)
 	}
 	return out, nil

@@ -125,16 +125,8 @@ func (s *Store) ListWebhooks(ctx context.Context, userID string, page Page) ([]W
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list webhooks: %w", err)
 	}
-	defer rows.Close()
-	var out []Webhook
-	for rows.Next() {
-		w, err := scanWebhook(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("store: list webhooks: %w", err)
-		}
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanWebhook)
+	if err != nil {
 		return nil, "", fmt.Errorf("store: list webhooks: %w", err)
 	}
 	out, next := trimPage(out, page.Limit, func(w Webhook) string { return w.ID })
@@ -268,8 +260,6 @@ func (s *Store) DeleteWebhook(ctx context.Context, userID, id string) error {
 	}
 	return mustAffect(res, "store: delete webhook "+id)
 }
-
-type rowScanner interface{ Scan(dest ...any) error }
 
 func scanWebhook(r rowScanner) (Webhook, error) {
 	var w Webhook
