@@ -108,10 +108,10 @@ func (s *Store) LeaseDue(ctx context.Context, p LeaseParams) (Lease, error) {
 		if len(ids) == 0 {
 			return nil
 		}
-		lease := []any{token, s.d.t(now.Add(p.LeaseFor)), s.d.t(now)}
 		for lo, hi := range s.runs(len(ids)) {
-			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_token = `+s.d.param(1)+`, next_attempt_at = `+s.d.param(2)+`, updated_at = `+s.d.param(3)+`
-				WHERE id IN (`+s.d.params(4, hi-lo)+`)`, slices.Concat(lease, ids[lo:hi])...); err != nil {
+			a := s.d.args(3 + hi - lo)
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_token = `+a.add(token)+`, next_attempt_at = `+a.add(s.d.t(now.Add(p.LeaseFor)))+`, updated_at = `+a.add(s.d.t(now))+`
+				WHERE id IN (`+a.list(ids[lo:hi]...)+`)`, a.vals...); err != nil {
 				return err
 			}
 		}
@@ -385,10 +385,11 @@ func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Ti
 
 // loadLeased appends what sending needs of each leased delivery in ids.
 func (s *Store) loadLeased(ctx context.Context, tx *txn, ids []any, token string, now time.Time, out *[]LeasedDelivery) error {
+	a := s.d.args(len(ids))
 	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.attempts, e.id, e.event_type, e.payload, e.occurred_at, w.id, w.user_id, w.url, w.secret,
 		w.previous_secret, w.previous_secret_expires_at, w.headers, w.rate_limit, w.timeout_seconds, d.test
 		FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
-		WHERE d.id IN (`+s.d.params(1, len(ids))+`)`, ids...)
+		WHERE d.id IN (`+a.list(ids...)+`)`, a.vals...)
 	if err != nil {
 		return err
 	}
@@ -412,18 +413,6 @@ func (s *Store) loadLeased(ctx context.Context, tx *txn, ids []any, token string
 	})
 	*out = append(*out, leased...)
 	return err
-}
-
-// placeholders returns "$first, …" for n parameters.
-func placeholders(first, n int) string {
-	var b strings.Builder
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "$%d", first+i)
-	}
-	return b.String()
 }
 
 // Completion is the outcome of one leased attempt.
@@ -516,8 +505,9 @@ func (s *Store) existingWebhooks(ctx context.Context, tx *txn, batch []Completio
 		chunk := ids[lo:hi]
 		// Hold the rows until commit so a concurrent delete cannot slip in
 		// between this check and the log insert.
-		q := `SELECT id FROM webhooks WHERE id IN (` + s.d.params(1, len(chunk)) + `)` + s.d.forKeyShare()
-		rows, err := tx.QueryContext(ctx, q, chunk...)
+		a := s.d.args(len(chunk))
+		q := `SELECT id FROM webhooks WHERE id IN (` + a.list(chunk...) + `)` + s.d.forKeyShare()
+		rows, err := tx.QueryContext(ctx, q, a.vals...)
 		if err != nil {
 			return nil, fmt.Errorf("find webhooks: %w", err)
 		}
@@ -542,10 +532,10 @@ const completionChunk = 200
 // saves a round trip per delivery on PostgreSQL and a parse per delivery on
 // SQLite.
 func (s *Store) updateDeliveries(ctx context.Context, tx *txn, chunk []Completion, now time.Time) (int, error) {
-	args := make([]any, 0, 5*len(chunk)+1)
-	args = append(args, s.d.t(now))
-	var values strings.Builder
-	for i, c := range chunk {
+	a := s.d.args(5*len(chunk) + 1)
+	updatedAt := a.add(s.d.t(now))
+	values := make([]string, 0, len(chunk))
+	for _, c := range chunk {
 		status, next := DeliverySuccess, any(nil)
 		switch {
 		case c.Log.Status == AttemptSuccess:
@@ -554,16 +544,15 @@ func (s *Store) updateDeliveries(ctx context.Context, tx *txn, chunk []Completio
 		default:
 			status = DeliveryFailed
 		}
-		if i > 0 {
-			values.WriteString(", ")
-		}
-		values.WriteString(s.d.completionRow(len(args) + 1))
-		args = append(args, c.DeliveryID, c.LeaseToken, status, c.Log.Attempt, next)
+		// PostgreSQL needs the types spelled out, because a VALUES list in
+		// FROM has no target columns to take them from.
+		values = append(values, "("+a.typed(c.DeliveryID, "text")+", "+a.typed(c.LeaseToken, "text")+", "+a.typed(status, "text")+", "+
+			a.typed(c.Log.Attempt, "int")+", "+a.typed(next, "timestamptz")+")")
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = v.column3, attempts = v.column4,
-		next_attempt_at = COALESCE(v.column5, deliveries.next_attempt_at), lease_token = NULL, updated_at = `+s.d.param(1)+`
-		FROM (VALUES `+values.String()+`) AS v
-		WHERE deliveries.id = v.column1 AND deliveries.lease_token = v.column2`, args...)
+		next_attempt_at = COALESCE(v.column5, deliveries.next_attempt_at), lease_token = NULL, updated_at = `+updatedAt+`
+		FROM (VALUES `+strings.Join(values, ", ")+`) AS v
+		WHERE deliveries.id = v.column1 AND deliveries.lease_token = v.column2`, a.vals...)
 	if err != nil {
 		return 0, fmt.Errorf("update deliveries: %w", err)
 	}
@@ -707,14 +696,11 @@ func activeWebhooksByDueQuery(except string) string {
 // probes, on every lease.
 func (s *Store) activeWebhooksByDue(ctx context.Context, q queryer, exceptOwners ...string) ([]webhookDue, error) {
 	except := ""
-	args := make([]any, 0, len(exceptOwners))
+	a := s.d.args(len(exceptOwners))
 	if len(exceptOwners) > 0 {
-		except = ` AND w.user_id NOT IN (` + s.d.params(1, len(exceptOwners)) + `)`
-		for _, o := range exceptOwners {
-			args = append(args, o)
-		}
+		except = ` AND w.user_id NOT IN (` + listOf(a, exceptOwners) + `)`
 	}
-	rows, err := q.QueryContext(ctx, activeWebhooksByDueQuery(except), args...)
+	rows, err := q.QueryContext(ctx, activeWebhooksByDueQuery(except), a.vals...)
 	if err != nil {
 		return nil, err
 	}
@@ -784,7 +770,8 @@ const logColumnCount = 16
 // insertLogs writes attempts' rows in one statement; each Log's ID and
 // CreatedAt must be set.
 func (s *Store) insertLogs(ctx context.Context, tx *txn, logs []Log) error {
-	args := make([]any, 0, logColumnCount*len(logs))
+	a := s.d.args(logColumnCount * len(logs))
+	values := make([]string, 0, len(logs))
 	for _, l := range logs {
 		headers, err := json.Marshal(l.RequestHeaders)
 		if err != nil {
@@ -801,12 +788,12 @@ func (s *Store) insertLogs(ctx context.Context, tx *txn, logs []Log) error {
 		if body == nil {
 			body = []byte{}
 		}
-		args = append(args, l.ID, l.WebhookID, l.EventID, l.DeliveryID, l.EventType, l.Attempt, l.Status,
-			code, l.DurationMs, errText, string(headers), body, l.ResponseBody, s.d.t(l.CreatedAt), s.d.nt(l.NextAttemptAt), l.Test)
+		values = append(values, a.row(l.ID, l.WebhookID, l.EventID, l.DeliveryID, l.EventType, l.Attempt, l.Status,
+			code, l.DurationMs, errText, string(headers), body, l.ResponseBody, s.d.t(l.CreatedAt), s.d.nt(l.NextAttemptAt), l.Test))
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO webhook_logs (id, webhook_id, event_id, delivery_id, event_type, attempt, status,
 		status_code, duration_ms, error, request_headers, request_body, response_body, created_at, next_attempt_at, test)
-		VALUES `+s.d.valueRows(len(logs), logColumnCount, ""), args...)
+		VALUES `+strings.Join(values, ", "), a.vals...)
 	if err != nil {
 		return fmt.Errorf("insert logs: %w", err)
 	}

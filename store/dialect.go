@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"strconv"
 	"strings"
 	"time"
 
@@ -218,48 +219,56 @@ func (d dialect) nt(t *time.Time) any {
 	return d.t(*t)
 }
 
-// completionRow is one row of the VALUES list that updateDeliveries joins
-// against, starting at parameter n: id, lease token, status, attempts,
-// next attempt. PostgreSQL needs the types spelled out, because a VALUES
-// list in FROM has no target columns to take them from.
-func (d dialect) completionRow(n int) string {
-	if d.kind == Postgres {
-		return fmt.Sprintf("($%d::text, $%d::text, $%d::text, $%d::int, $%d::timestamptz)", n, n+1, n+2, n+3, n+4)
-	}
-	return "(?, ?, ?, ?, ?)"
+// args gathers the arguments of a statement whose text is built, and
+// writes each one's placeholder as it is added: $n on PostgreSQL, and a
+// bare ? on SQLite, which looks a $n up by name in a list, quadratic over
+// the thousands of parameters a batch holds. A bare ? is bound by its place
+// in the text, so a statement built with args takes every argument through
+// it, and uses each placeholder once, in the order added.
+type args struct {
+	d    dialect
+	vals []any
 }
 
-// params returns n parameters starting at number first, for statements
-// whose parameter count grows with a batch. SQLite looks a $N parameter up
-// by name in a list, which is quadratic over thousands of them, so there
-// such statements use plain positional "?" throughout.
-func (d dialect) params(first, n int) string {
-	if d.kind == Postgres {
-		return placeholders(first, n)
+// args starts the arguments of a statement, with room for n.
+func (d dialect) args(n int) *args { return &args{d: d, vals: make([]any, 0, n)} }
+
+// add appends v and returns its placeholder.
+func (a *args) add(v any) string {
+	a.vals = append(a.vals, v)
+	if a.d.kind == Postgres {
+		return "$" + strconv.Itoa(len(a.vals))
 	}
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+	return "?"
 }
 
-// valueRows is the VALUES list of a multi-row INSERT: n rows of columns
-// parameters each, numbered from 1, each row ending in extra (such as
-// ", 'pending', 0") when extra is not empty.
-func (d dialect) valueRows(n, columns int, extra string) string {
+// typed is add for a value whose type PostgreSQL cannot infer, such as one
+// in a VALUES list in FROM, which has no target column to take it from.
+func (a *args) typed(v any, typ string) string {
+	p := a.add(v)
+	if a.d.kind == Postgres {
+		return p + "::" + typ
+	}
+	return p
+}
+
+// list appends vs and returns their placeholders, comma-separated: an IN
+// list, or a row of a VALUES list inside its parentheses.
+func (a *args) list(vs ...any) string { return listOf(a, vs) }
+
+// row appends vs as one row of a VALUES list and returns it, parenthesised.
+func (a *args) row(vs ...any) string { return "(" + a.list(vs...) + ")" }
+
+// listOf is list for a slice of any one type, such as ids.
+func listOf[T any](a *args, vs []T) string {
 	var b strings.Builder
-	for i := range n {
+	for i, v := range vs {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(" + d.params(i*columns+1, columns) + extra + ")")
+		b.WriteString(a.add(v))
 	}
 	return b.String()
-}
-
-// param is parameter number n in a statement written with params.
-func (d dialect) param(n int) string {
-	if d.kind == Postgres {
-		return fmt.Sprintf("$%d", n)
-	}
-	return "?"
 }
 
 // scanTime reads a time column in either dialect's representation.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/webhookd/webhookd/catalog"
@@ -252,19 +253,20 @@ func (s *Store) insertEvents(ctx context.Context, tx *txn, results []PublishResu
 	inserted := make(map[string]bool, len(which))
 	for lo, hi := range s.runs(len(which)) {
 		chunk := which[lo:hi]
-		args := make([]any, 0, columns*len(chunk))
+		a := s.d.args(columns * len(chunk))
+		values := make([]string, 0, len(chunk))
 		for _, i := range chunk {
 			e := results[i].Event
 			var key any
 			if e.IdempotencyKey != "" {
 				key = e.IdempotencyKey
 			}
-			args = append(args, e.ID, e.UserID, e.Type, e.Payload, s.d.t(e.OccurredAt), key, e.DeliveryCount, s.d.t(e.CreatedAt))
+			values = append(values, a.row(e.ID, e.UserID, e.Type, e.Payload, s.d.t(e.OccurredAt), key, e.DeliveryCount, s.d.t(e.CreatedAt)))
 		}
 		rows, err := tx.QueryContext(ctx, `INSERT INTO events (id, user_id, event_type, payload, occurred_at, idempotency_key, delivery_count, created_at)
-			VALUES `+s.d.valueRows(len(chunk), columns, "")+`
+			VALUES `+strings.Join(values, ", ")+`
 			ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-			RETURNING id`, args...)
+			RETURNING id`, a.vals...)
 		if err != nil {
 			return nil, fmt.Errorf("insert events: %w", err)
 		}
@@ -286,12 +288,13 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *txn, pairs [][2]string
 	t := s.d.t(now)
 	for lo, hi := range s.runs(len(pairs)) {
 		chunk := pairs[lo:hi]
-		args := make([]any, 0, columns*len(chunk))
+		a := s.d.args(columns * len(chunk))
+		values := make([]string, 0, len(chunk))
 		for _, p := range chunk {
-			args = append(args, NewID(), p[0], p[1], t, t, t)
+			values = append(values, "("+a.list(NewID(), p[0], p[1], t, t, t)+", 'pending', 0)")
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at, created_at, updated_at, status, attempts)
-			VALUES `+s.d.valueRows(len(chunk), columns, ", 'pending', 0"), args...); err != nil {
+			VALUES `+strings.Join(values, ", "), a.vals...); err != nil {
 			return fmt.Errorf("insert deliveries: %w", err)
 		}
 	}

@@ -126,11 +126,8 @@ func (s *Store) ReleaseLogin(ctx context.Context, r LoginReservation) error {
 	if len(r.IDs) == 0 {
 		return nil
 	}
-	args := make([]any, len(r.IDs))
-	for i, id := range r.IDs {
-		args[i] = id
-	}
-	if _, err := s.write.ExecContext(ctx, `DELETE FROM login_failures WHERE id IN (`+s.d.params(1, len(args))+`)`, args...); err != nil {
+	a := s.d.args(len(r.IDs))
+	if _, err := s.write.ExecContext(ctx, `DELETE FROM login_failures WHERE id IN (`+listOf(a, r.IDs)+`)`, a.vals...); err != nil {
 		return fmt.Errorf("store: release login: %w", err)
 	}
 	return nil

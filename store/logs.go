@@ -88,14 +88,16 @@ func (s *Store) logsQuery(webhookID string, f LogFilter) (string, []any) {
 		// is read in id order up to the limit, and the two short lists
 		// merged. (Statuses are the two of the table's CHECK.)
 		key.cols, key.vals, key.index = append(key.cols, "event_type"), append(key.vals, f.EventType), "webhook_logs_webhook_type_idx"
+		a := s.d.args(16)
 		key.literal = "status = 'failed'"
-		failed, args := s.logPageQuery(logColumns, key, f.Since, f.Until, limit)
+		failed := s.logPageQuery(a, logColumns, key, f.Since, f.Until, limit)
 		key.literal = "status = 'success'"
-		success, _ := s.logPageQuery(logColumns, key, f.Since, f.Until, limit) // the same arguments
+		success := s.logPageQuery(a, logColumns, key, f.Since, f.Until, limit)
 		return `SELECT * FROM (` + failed + `) AS f UNION ALL SELECT * FROM (` + success + `) AS s` +
-			fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args
+			fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), a.vals
 	}
-	return s.logPageQuery(logColumns, key, f.Since, f.Until, limit)
+	a := s.d.args(8)
+	return s.logPageQuery(a, logColumns, key, f.Since, f.Until, limit), a.vals
 }
 
 // readPage runs a logPageQuery statement and collects its rows with scan: on
@@ -137,36 +139,30 @@ type logKey struct {
 // is kept exactly by created_at, and also as the id range it lies in
 // (idSlack wider on each side), so that the index read starts and ends near
 // the window's ends.
-func (s *Store) logPageQuery(columns string, key logKey, since, until *time.Time, limit int) (string, []any) {
-	var args []any
+func (s *Store) logPageQuery(a *args, columns string, key logKey, since, until *time.Time, limit int) string {
 	var where []string
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
 	for i, col := range key.cols {
-		add(col+" = $%d", key.vals[i])
+		where = append(where, col+" = "+a.add(key.vals[i]))
 	}
 	if key.literal != "" {
 		where = append(where, key.literal)
 	}
 	if since != nil {
-		add("created_at >= $%d", s.d.t(*since))
-		add("id >= $%d", idBound(since.Add(-idSlack)))
+		where = append(where, "created_at >= "+a.add(s.d.t(*since)), "id >= "+a.add(idBound(since.Add(-idSlack))))
 	}
 	hi := ""
 	if until != nil {
-		add("created_at < $%d", s.d.t(*until))
+		where = append(where, "created_at < "+a.add(s.d.t(*until)))
 		hi = idBound(until.Add(idSlack))
 	}
 	if key.before != "" && (hi == "" || key.before < hi) {
 		hi = key.before
 	}
 	if hi != "" {
-		add("id < $%d", hi)
+		where = append(where, "id < "+a.add(hi))
 	}
 	return `SELECT ` + columns + ` FROM webhook_logs` + s.d.indexedBy(key.index) + ` WHERE ` + strings.Join(where, " AND ") +
-		fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args
+		fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit)
 }
 
 // LogEntry returns one attempt of a user's webhook.
@@ -337,9 +333,9 @@ func (s *Store) applyStats(ctx context.Context, tx *txn, m map[string]*statsDelt
 // created_at, so this is usually two rows per webhook.
 func (s *Store) applyCounts(ctx context.Context, tx *txn, ids []string, m map[string]*statsDelta) error {
 	greatest := s.d.greatest()
-	upsert := func(values string, args []any) error {
+	upsert := func(values []string, a *args) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_log_counts AS c (webhook_id, span, minute, total_attempts,
-			successful_attempts, total_duration_ms, max_duration_ms, last_success_at, last_failure_at) VALUES `+values+`
+			successful_attempts, total_duration_ms, max_duration_ms, last_success_at, last_failure_at) VALUES `+strings.Join(values, ", ")+`
 			ON CONFLICT (webhook_id, span, minute) DO UPDATE SET
 			total_attempts = c.total_attempts + excluded.total_attempts,
 			successful_attempts = c.successful_attempts + excluded.successful_attempts,
@@ -347,7 +343,7 @@ func (s *Store) applyCounts(ctx context.Context, tx *txn, ids []string, m map[st
 			max_duration_ms = `+greatest+`(c.max_duration_ms, excluded.max_duration_ms),
 			last_success_at = `+greatest+`(COALESCE(c.last_success_at, excluded.last_success_at), COALESCE(excluded.last_success_at, c.last_success_at)),
 			last_failure_at = `+greatest+`(COALESCE(c.last_failure_at, excluded.last_failure_at), COALESCE(excluded.last_failure_at, c.last_failure_at))`,
-			args...)
+			a.vals...)
 		if err != nil {
 			return fmt.Errorf("update attempt counts: %w", err)
 		}
@@ -355,7 +351,8 @@ func (s *Store) applyCounts(ctx context.Context, tx *txn, ids []string, m map[st
 	}
 	const columns = 9
 	const perStatement = 1000 // rows, well under either database's parameter limit
-	args := []any{}
+	a := s.d.args(columns * perStatement)
+	var values []string
 	for _, id := range ids {
 		keys := make([]countKey, 0, len(m[id].counts))
 		for k := range m[id].counts {
@@ -369,20 +366,20 @@ func (s *Store) applyCounts(ctx context.Context, tx *txn, ids []string, m map[st
 		})
 		for _, k := range keys {
 			c := m[id].counts[k]
-			args = append(args, id, k.span, k.minute, c.total, c.success, c.durationMs, c.maxDurationMs,
-				s.d.nt(c.lastSuccess), s.d.nt(c.lastFail))
-			if len(args) == columns*perStatement {
-				if err := upsert(s.d.valueRows(perStatement, columns, ""), args); err != nil {
+			values = append(values, a.row(id, k.span, k.minute, c.total, c.success, c.durationMs, c.maxDurationMs,
+				s.d.nt(c.lastSuccess), s.d.nt(c.lastFail)))
+			if len(values) == perStatement {
+				if err := upsert(values, a); err != nil {
 					return err
 				}
-				args = args[:0]
+				a, values = s.d.args(columns*perStatement), values[:0]
 			}
 		}
 	}
-	if len(args) == 0 {
+	if len(values) == 0 {
 		return nil
 	}
-	return upsert(s.d.valueRows(len(args)/columns, columns, ""), args)
+	return upsert(values, a)
 }
 
 // p95Window is how many recent attempts the p95 response time is taken
@@ -505,7 +502,8 @@ func (s *Store) statsSince(ctx context.Context, webhookID string, since time.Tim
 // since a time if given, in id order from (webhook_id, id).
 func (s *Store) p95Query(webhookID string, since *time.Time) (string, []any) {
 	key := logKey{cols: []string{"webhook_id"}, vals: []any{webhookID}, index: "webhook_logs_webhook_id_idx"}
-	return s.logPageQuery("duration_ms", key, since, nil, p95Window)
+	a := s.d.args(3)
+	return s.logPageQuery(a, "duration_ms", key, since, nil, p95Window), a.vals
 }
 
 // percentile returns the nearest-rank percentile of values (0 when empty).

@@ -141,12 +141,11 @@ func (s *Store) Replay(ctx context.Context, userID, webhookID string, p ReplayPa
 		return 0, err
 	}
 	now := s.Now()
-	q := `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1
-		WHERE webhook_id = $2 AND created_at >= $3`
-	args := []any{s.d.t(now), webhookID, s.d.t(p.Since)}
+	a := s.d.args(5)
+	q := `UPDATE deliveries SET status = 'pending', next_attempt_at = ` + a.add(s.d.t(now)) + `, updated_at = ` + a.add(s.d.t(now)) + `
+		WHERE webhook_id = ` + a.add(webhookID) + ` AND created_at >= ` + a.add(s.d.t(p.Since))
 	if p.Until != nil {
-		args = append(args, s.d.t(*p.Until))
-		q += fmt.Sprintf(` AND created_at < $%d`, len(args))
+		q += ` AND created_at < ` + a.add(s.d.t(*p.Until))
 	}
 	if p.OnlyFailed {
 		q += ` AND status = 'failed'`
@@ -158,7 +157,7 @@ func (s *Store) Replay(ctx context.Context, userID, webhookID string, p ReplayPa
 	q += ` AND test = FALSE`
 	var n int64
 	err := s.inTx(ctx, func(tx *txn) error {
-		res, err := tx.ExecContext(ctx, q, args...)
+		res, err := tx.ExecContext(ctx, q, a.vals...)
 		if err != nil {
 			return err
 		}

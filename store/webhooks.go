@@ -160,10 +160,9 @@ type WebhookPatch struct {
 // returns the result.
 func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookPatch) (Webhook, error) {
 	sets := []string{}
-	args := []any{}
+	a := s.d.args(12)
 	add := func(col string, v any) {
-		args = append(args, v)
-		sets = append(sets, fmt.Sprintf("%s = $%d", col, len(args)))
+		sets = append(sets, col+" = "+a.add(v))
 	}
 	if p.Name != nil {
 		add("name", *p.Name)
@@ -209,9 +208,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 		add("timeout_seconds", nullInt(*p.TimeoutSeconds))
 	}
 	add("updated_at", s.d.t(s.Now()))
-	args = append(args, id, userID)
-	q := fmt.Sprintf(`UPDATE webhooks SET %s WHERE id = $%d AND user_id = $%d RETURNING `+webhookColumns,
-		strings.Join(sets, ", "), len(args)-1, len(args))
+	q := `UPDATE webhooks SET ` + strings.Join(sets, ", ") + ` WHERE id = ` + a.add(id) + ` AND user_id = ` + a.add(userID) + ` RETURNING ` + webhookColumns
 	// One transaction: a completion batch committing between the update and
 	// the stats reset could otherwise auto-disable a webhook just re-enabled,
 	// and a failed reset would answer an error for a change already made.
@@ -234,7 +231,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 		// tx.Tx, not tx: the text varies with the fields patched, and each
 		// variant would take a place among the writer's prepared statements.
 		var err error
-		w, err = scanWebhook(tx.Tx.QueryRowContext(ctx, q, args...))
+		w, err = scanWebhook(tx.Tx.QueryRowContext(ctx, q, a.vals...))
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
