@@ -139,3 +139,15 @@ func (d dialect) activeWebhooksOfOwners() string {
 	}
 	return `users u CROSS JOIN webhooks w ON w.user_id = u.id AND w.is_active = TRUE`
 }
+
+// skipLocked ends a lease's SELECT of due deliveries, d: on PostgreSQL it
+// locks the rows it returns and skips those another process holds, so
+// that several processes lease side by side without waiting on each
+// other's rows (rows read but not taken are unlocked at commit,
+// unchanged). SQLite has one writer, which needs no row locks.
+func (d dialect) skipLocked() string {
+	if d.kind == Postgres {
+		return ` FOR UPDATE OF d SKIP LOCKED`
+	}
+	return ""
+}
