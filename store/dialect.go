@@ -78,14 +78,29 @@ func (d dialect) bucketIndex(width int64) string {
 	return fmt.Sprintf("created_at / %d", width)
 }
 
-// skipLocked ends a SELECT that locks the rows of table it returns,
-// skipping rows another transaction holds: on PostgreSQL several processes
-// then lease side by side without waiting on each other's rows, and rows
-// read but not taken are unlocked at commit, unchanged. SQLite's single
-// writer already runs one lease at a time.
-func (d dialect) skipLocked(table string) string {
+// activeWebhooksOfOwners is a FROM clause of the owners, u, and then of
+// each owner's active webhooks, w (id, user_id, rate_limit), read through
+// webhooks_user_id_idx in that order, so that leaving an owner out of u
+// costs nothing however many webhooks it has. SQLite keeps the tables in
+// CROSS JOIN's order. PostgreSQL reorders any join by its estimates, which
+// without statistics put the webhooks first; a LATERAL subquery it cannot
+// flatten (OFFSET 0) is read once per owner.
+func (d dialect) activeWebhooksOfOwners() string {
 	if d.kind == Postgres {
-		return ` FOR UPDATE OF ` + table + ` SKIP LOCKED`
+		return `users u CROSS JOIN LATERAL (SELECT id, user_id, rate_limit FROM webhooks
+			WHERE user_id = u.id AND is_active = TRUE OFFSET 0) AS w`
+	}
+	return `users u CROSS JOIN webhooks w ON w.user_id = u.id AND w.is_active = TRUE`
+}
+
+// skipLocked ends a lease's SELECT of due deliveries, d: on PostgreSQL it
+// locks the rows it returns and skips those another process holds, so
+// that several processes lease side by side without waiting on each
+// other's rows (rows read but not taken are unlocked at commit,
+// unchanged). SQLite has one writer, which needs no row locks.
+func (d dialect) skipLocked() string {
+	if d.kind == Postgres {
+		return ` FOR UPDATE OF d SKIP LOCKED`
 	}
 	return ""
 }
@@ -169,8 +184,13 @@ func (d dialect) notifyWork(ctx context.Context, tx execer) error {
 // PostgreSQL's disable_cost (10^10) in its plan's cost, far above
 // jit_above_cost, so JIT is turned off too: otherwise every lease compiled
 // that query to machine code first, half a second each on a 2-CPU machine
-// for a statement that runs in microseconds. SQLite needs nothing: it
-// already walks the due index in order (see TestLeasePlanWithoutStatistics).
+// for a statement that runs in microseconds. Hash and merge joins are off
+// for the same reason as sorting: each reads a whole side before its first
+// row, where a lease wants a nested loop from the small, ordered side (the
+// owners, in activeWebhooksByDue: with a hash join PostgreSQL read and
+// probed every webhook of an owner the query leaves out). SQLite needs
+// nothing: it already walks the due index in order (see
+// TestLeasePlanWithoutStatistics).
 func (d dialect) walkIndexesInOrder(ctx context.Context, q queryer) error {
 	if d.kind != Postgres {
 		return nil
@@ -178,7 +198,7 @@ func (d dialect) walkIndexesInOrder(ctx context.Context, q queryer) error {
 	// set_config(…, true) lasts until the transaction ends, like SET LOCAL,
 	// and is one statement whatever the protocol.
 	rows, err := q.QueryContext(ctx, `SELECT set_config('enable_sort', 'off', true), set_config('enable_incremental_sort', 'off', true),
-		set_config('jit', 'off', true)`)
+		set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true)`)
 	if err != nil {
 		return fmt.Errorf("plan ordered index walks: %w", err)
 	}

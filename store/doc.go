@@ -64,7 +64,8 @@
 //     activeWebhooksByDue, which lists the active webhooks with a pending
 //     delivery by the earliest next_attempt_at of each (one probe of the
 //     (webhook_id, status, next_attempt_at) index per webhook, however
-//     long its backlog), leaving out owners already at their cap; then,
+//     long its backlog), read owner by owner so that the owners already
+//     at their cap, left out, cost nothing; then,
 //     webhook by webhook in that order, as many of its own oldest due
 //     deliveries as it has room for (SKIP LOCKED again on PostgreSQL).
 //     So a window full of deliveries that cannot be taken (a paused

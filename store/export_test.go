@@ -89,7 +89,14 @@ func (s *Store) ExplainDueWindow(ctx context.Context, limit int) (string, error)
 // ExplainActiveWebhooksByDue returns the plan of the per-webhook probe's
 // query as the lease runs it, as ExplainDueWindow does.
 func (s *Store) ExplainActiveWebhooksByDue(ctx context.Context) (string, error) {
-	return s.explainInLease(ctx, activeWebhooksByDueQuery(""))
+	return s.explainInLease(ctx, s.d.activeWebhooksByDueQuery(""))
+}
+
+// ExplainActiveWebhooksByDueExcept is ExplainActiveWebhooksByDue leaving
+// out owner, as the lease asks whether others wait.
+func (s *Store) ExplainActiveWebhooksByDueExcept(ctx context.Context, owner string) (string, error) {
+	a := s.d.args(1)
+	return s.explainInLease(ctx, s.d.activeWebhooksByDueQuery(` AND u.id NOT IN (`+a.add(owner)+`)`), a.vals...)
 }
 
 func (s *Store) explainInLease(ctx context.Context, q string, args ...any) (string, error) {
