@@ -156,11 +156,10 @@ type WebhookPatch struct {
 	TimeoutSeconds *int // 0 returns to the default
 }
 
-// UpdateWebhook applies a partial update to one of the user's webhooks and
-// returns the result.
-func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookPatch) (Webhook, error) {
+// patchSets is the SET list of an UPDATE of webhooks that applies p, with
+// its arguments added to a; updated_at is always set.
+func (s *Store) patchSets(a *args, p WebhookPatch) ([]string, error) {
 	sets := []string{}
-	a := s.d.args(12)
 	add := func(col string, v any) {
 		sets = append(sets, col+" = "+a.add(v))
 	}
@@ -173,7 +172,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 	if p.Events != nil {
 		b, err := json.Marshal(*p.Events)
 		if err != nil {
-			return Webhook{}, fmt.Errorf("store: update webhook: encode events: %w", err)
+			return nil, fmt.Errorf("encode events: %w", err)
 		}
 		add("events", string(b))
 	}
@@ -197,7 +196,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 	if p.Headers != nil {
 		b, err := json.Marshal(*p.Headers)
 		if err != nil {
-			return Webhook{}, fmt.Errorf("store: update webhook: encode headers: %w", err)
+			return nil, fmt.Errorf("encode headers: %w", err)
 		}
 		add("headers", string(b))
 	}
@@ -208,13 +207,24 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 		add("timeout_seconds", nullInt(*p.TimeoutSeconds))
 	}
 	add("updated_at", s.d.t(s.Now()))
+	return sets, nil
+}
+
+// UpdateWebhook applies a partial update to one of the user's webhooks and
+// returns the result.
+func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookPatch) (Webhook, error) {
+	a := s.d.args(12)
+	sets, err := s.patchSets(a, p)
+	if err != nil {
+		return Webhook{}, fmt.Errorf("store: update webhook: %w", err)
+	}
 	q := `UPDATE webhooks SET ` + strings.Join(sets, ", ") + ` WHERE id = ` + a.add(id) + ` AND user_id = ` + a.add(userID) + ` RETURNING ` + webhookColumns
 	// One transaction: a completion batch committing between the update and
 	// the stats reset could otherwise auto-disable a webhook just re-enabled,
 	// and a failed reset would answer an error for a change already made.
 	reenable := p.IsActive != nil && *p.IsActive
 	var w Webhook
-	err := s.inTx(ctx, func(tx *txn) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		if reenable {
 			// A re-enabled webhook starts a fresh failure streak, so the
 			// rule that disabled it needs the full --disable-after again
