@@ -31,17 +31,16 @@ func (s *Store) ListAPIKeys(ctx context.Context, userID string) ([]APIKey, error
 	if err != nil {
 		return nil, fmt.Errorf("store: list api keys: %w", err)
 	}
-	defer rows.Close()
-	out := []APIKey{}
-	for rows.Next() {
+	out, err := collect(rows, func(r rowScanner) (APIKey, error) {
 		var k APIKey
-		if err := rows.Scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, scanTime{&k.CreatedAt}, scanNullTime{&k.LastUsedAt}); err != nil {
-			return nil, fmt.Errorf("store: list api keys: %w", err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
+		err := r.Scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, scanTime{&k.CreatedAt}, scanNullTime{&k.LastUsedAt})
+		return k, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: list api keys: %w", err)
+	}
+	if out == nil {
+		out = []APIKey{} // none is an empty list, not an absent one
 	}
 	return out, nil
 }

@@ -199,7 +199,7 @@ func (c *checkpointer) close() error {
 // WALBytes reports the size of the SQLite write-ahead log file, and false
 // on PostgreSQL, which has no such file of webhookd's.
 func (s *Store) WALBytes() (int64, bool) {
-	if s.kind != SQLite {
+	if !s.d.embedded() {
 		return 0, false
 	}
 	fi, err := os.Stat(s.label + "-wal")

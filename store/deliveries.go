@@ -108,10 +108,10 @@ func (s *Store) LeaseDue(ctx context.Context, p LeaseParams) (Lease, error) {
 		if len(ids) == 0 {
 			return nil
 		}
-		lease := []any{token, s.d.t(now.Add(p.LeaseFor)), s.d.t(now)}
 		for lo, hi := range s.runs(len(ids)) {
-			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_token = `+s.d.param(1)+`, next_attempt_at = `+s.d.param(2)+`, updated_at = `+s.d.param(3)+`
-				WHERE id IN (`+s.d.params(4, hi-lo)+`)`, slices.Concat(lease, ids[lo:hi])...); err != nil {
+			a := s.d.args(3 + hi - lo)
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_token = `+a.add(token)+`, next_attempt_at = `+a.add(s.d.t(now.Add(p.LeaseFor)))+`, updated_at = `+a.add(s.d.t(now))+`
+				WHERE id IN (`+a.list(ids[lo:hi]...)+`)`, a.vals...); err != nil {
 				return err
 			}
 		}
@@ -159,87 +159,36 @@ func (s *Store) dueWindowQuery(window int) string {
 		ORDER BY d.next_attempt_at LIMIT ` + strconv.Itoa(window) + s.d.skipLocked()
 }
 
-// walkIndexesInOrder makes PostgreSQL answer the rest of tx's ORDER BY …
-// LIMIT statements by walking an index in order, never by reading every
-// match and sorting it. Without statistics (a freshly created or bulk
-// loaded table that autoanalyze has not reached, or autovacuum off) the
-// planner takes status = 'pending' to match 0.5% of the deliveries, so it
-// expects a few hundred due rows, fewer than the window, and then reading
-// them all through a bitmap scan and sorting them looks cheaper than an
-// ordered walk that stops at the window: with a backlog of 200,000 every
-// lease read and sorted all of them (250 ms a lease, 1 ms by the index).
-// Custom and generic plans alike, so plan_cache_mode does not help. With
-// sorting disabled the only plans left are the ordered index walks, which
-// are right at any backlog size and any statistics; a sort that has no
-// alternative (activeWebhooksByDue's) still runs. Such a sort keeps
-// PostgreSQL's disable_cost (10^10) in its plan's cost, far above
-// jit_above_cost, so JIT is turned off too: otherwise every lease compiled
-// that query to machine code first, half a second each on a 2-CPU machine
-// for a statement that runs in microseconds. Hash and merge joins are off
-// for the same reason as sorting: each reads a whole side before its first
-// row, where a lease wants a nested loop from the small, ordered side (the
-// owners, in activeWebhooksByDue: with a hash join PostgreSQL read and
-// probed every webhook of an owner the query leaves out). SQLite needs nothing: it
-// already walks the due index in order (see TestLeasePlanWithoutStatistics).
-func (s *Store) walkIndexesInOrder(ctx context.Context, q queryer) error {
-	if s.kind != Postgres {
-		return nil
-	}
-	// set_config(…, true) lasts until the transaction ends, like SET LOCAL,
-	// and is one statement whatever the protocol.
-	rows, err := q.QueryContext(ctx, `SELECT set_config('enable_sort', 'off', true), set_config('enable_incremental_sort', 'off', true),
-		set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true)`)
-	if err != nil {
-		return fmt.Errorf("plan ordered index walks: %w", err)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("plan ordered index walks: %w", err)
-	}
-	return nil
-}
-
 // loadLeased appends what sending needs of each leased delivery in ids.
 func (s *Store) loadLeased(ctx context.Context, tx *txn, ids []any, token string, now time.Time, out *[]LeasedDelivery) error {
+	a := s.d.args(len(ids))
 	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.attempts, e.id, e.event_type, e.payload, e.occurred_at, w.id, w.user_id, w.url, w.secret,
 		w.previous_secret, w.previous_secret_expires_at, w.headers, w.rate_limit, w.timeout_seconds, d.test
 		FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
-		WHERE d.id IN (`+s.d.params(1, len(ids))+`)`, ids...)
+		WHERE d.id IN (`+a.list(ids...)+`)`, a.vals...)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
+	leased, err := collect(rows, func(r rowScanner) (LeasedDelivery, error) {
 		l := LeasedDelivery{LeaseToken: token}
 		var prev sql.NullString
 		var prevExpires *time.Time
 		var headers string
 		var rateLimit, timeout sql.NullInt64
-		if err := rows.Scan(&l.ID, &l.Attempt, &l.EventID, &l.EventType, &l.Payload, scanTime{&l.OccurredAt},
+		if err := r.Scan(&l.ID, &l.Attempt, &l.EventID, &l.EventType, &l.Payload, scanTime{&l.OccurredAt},
 			&l.WebhookID, &l.UserID, &l.URL, &l.Secret, &prev, scanNullTime{&prevExpires}, &headers, &rateLimit, &timeout, &l.Test); err != nil {
-			return err
+			return l, err
 		}
 		l.Attempt++
 		l.PreviousSecret = Webhook{PreviousSecret: prev.String, PreviousSecretExpiresAt: prevExpires}.SigningPreviousSecret(now)
 		l.RateLimit, l.TimeoutSeconds = int(rateLimit.Int64), int(timeout.Int64)
 		if err := json.Unmarshal([]byte(headers), &l.Headers); err != nil {
-			return fmt.Errorf("decode headers of webhook %s: %w", l.WebhookID, err)
+			return l, fmt.Errorf("decode headers of webhook %s: %w", l.WebhookID, err)
 		}
-		*out = append(*out, l)
-	}
-	return rows.Err()
-}
-
-// placeholders returns "$first, …" for n parameters.
-func placeholders(first, n int) string {
-	var b strings.Builder
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "$%d", first+i)
-	}
-	return b.String()
+		return l, nil
+	})
+	*out = append(*out, leased...)
+	return err
 }
 
 // Completion is the outcome of one leased attempt.
@@ -330,27 +279,20 @@ func (s *Store) existingWebhooks(ctx context.Context, tx *txn, batch []Completio
 	exists := make(map[string]bool, len(ids))
 	for lo, hi := range s.runs(len(ids)) {
 		chunk := ids[lo:hi]
-		q := `SELECT id FROM webhooks WHERE id IN (` + s.d.params(1, len(chunk)) + `)`
-		if s.kind == Postgres {
-			// Hold the rows until commit so a concurrent delete cannot slip
-			// in between this check and the log insert.
-			q += ` FOR KEY SHARE`
-		}
-		rows, err := tx.QueryContext(ctx, q, chunk...)
+		// Hold the rows until commit so a concurrent delete cannot slip in
+		// between this check and the log insert.
+		a := s.d.args(len(chunk))
+		q := `SELECT id FROM webhooks WHERE id IN (` + a.list(chunk...) + `)` + s.d.forKeyShare()
+		rows, err := tx.QueryContext(ctx, q, a.vals...)
 		if err != nil {
 			return nil, fmt.Errorf("find webhooks: %w", err)
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("find webhooks: %w", err)
-			}
-			exists[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		found, err := collect(rows, scanString)
+		if err != nil {
 			return nil, fmt.Errorf("find webhooks: %w", err)
+		}
+		for _, id := range found {
+			exists[id] = true
 		}
 	}
 	return exists, nil
@@ -366,10 +308,10 @@ const completionChunk = 200
 // saves a round trip per delivery on PostgreSQL and a parse per delivery on
 // SQLite.
 func (s *Store) updateDeliveries(ctx context.Context, tx *txn, chunk []Completion, now time.Time) (int, error) {
-	args := make([]any, 0, 5*len(chunk)+1)
-	args = append(args, s.d.t(now))
-	var values strings.Builder
-	for i, c := range chunk {
+	a := s.d.args(5*len(chunk) + 1)
+	updatedAt := a.add(s.d.t(now))
+	values := make([]string, 0, len(chunk))
+	for _, c := range chunk {
 		status, next := DeliverySuccess, any(nil)
 		switch {
 		case c.Log.Status == AttemptSuccess:
@@ -378,16 +320,15 @@ func (s *Store) updateDeliveries(ctx context.Context, tx *txn, chunk []Completio
 		default:
 			status = DeliveryFailed
 		}
-		if i > 0 {
-			values.WriteString(", ")
-		}
-		values.WriteString(s.d.completionRow(len(args) + 1))
-		args = append(args, c.DeliveryID, c.LeaseToken, status, c.Log.Attempt, next)
+		// PostgreSQL needs the types spelled out, because a VALUES list in
+		// FROM has no target columns to take them from.
+		values = append(values, "("+a.typed(c.DeliveryID, "text")+", "+a.typed(c.LeaseToken, "text")+", "+a.typed(status, "text")+", "+
+			a.typed(c.Log.Attempt, "int")+", "+a.typed(next, "timestamptz")+")")
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = v.column3, attempts = v.column4,
-		next_attempt_at = COALESCE(v.column5, deliveries.next_attempt_at), lease_token = NULL, updated_at = `+s.d.param(1)+`
-		FROM (VALUES `+values.String()+`) AS v
-		WHERE deliveries.id = v.column1 AND deliveries.lease_token = v.column2`, args...)
+		next_attempt_at = COALESCE(v.column5, deliveries.next_attempt_at), lease_token = NULL, updated_at = `+updatedAt+`
+		FROM (VALUES `+strings.Join(values, ", ")+`) AS v
+		WHERE deliveries.id = v.column1 AND deliveries.lease_token = v.column2`, a.vals...)
 	if err != nil {
 		return 0, fmt.Errorf("update deliveries: %w", err)
 	}
@@ -451,25 +392,42 @@ func (s *Store) NextDueAt(ctx context.Context, skip []string, skipOwners ...stri
 	for _, id := range skipOwners {
 		ownerSkipped[id] = true
 	}
-	var q queryer = s.read
-	if s.kind == Postgres {
-		// A read-only transaction only to plan its scans as the lease's
-		// are: in due order, stopping at the window.
-		tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	// Read as the lease reads: in due order, stopping at the window.
+	var next *time.Time
+	err := s.d.readInIndexOrder(ctx, s.read, func(q queryer) error {
+		t, full, err := s.firstDueInWindow(ctx, q, skipped, ownerSkipped)
+		if err != nil || t != nil || !full {
+			next = t
+			return err
+		}
+		all, err := s.activeWebhooksByDue(ctx, q, skipOwners...)
 		if err != nil {
-			return nil, fmt.Errorf("store: next due delivery: %w", err)
+			return err
 		}
-		defer func() { _ = tx.Rollback() }() // read-only: nothing to keep
-		if err := s.walkIndexesInOrder(ctx, tx); err != nil {
-			return nil, fmt.Errorf("store: next due delivery: %w", err)
+		for _, w := range all {
+			if !skipped[w.id] && !ownerSkipped[w.owner] {
+				next = &w.due
+				return nil
+			}
 		}
-		q = tx
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: next due delivery: %w", err)
 	}
+	return next, nil
+}
+
+// firstDueInWindow returns when the first pending delivery of the oldest
+// window falls due whose webhook is active and not skipped, and whether
+// the window was full, so that more may lie behind it. It closes its rows
+// before returning, rather than hold their snapshot through the next query.
+func (s *Store) firstDueInWindow(ctx context.Context, q queryer, skipped, ownerSkipped map[string]bool) (*time.Time, bool, error) {
 	window := dueWindow(0)
 	rows, err := q.QueryContext(ctx, `SELECT d.next_attempt_at, d.webhook_id, w.user_id, w.is_active FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.status = 'pending' ORDER BY d.next_attempt_at LIMIT `+strconv.Itoa(window))
 	if err != nil {
-		return nil, fmt.Errorf("store: next due delivery: %w", err)
+		return nil, false, err
 	}
 	defer rows.Close()
 	read := 0
@@ -479,29 +437,13 @@ func (s *Store) NextDueAt(ctx context.Context, skip []string, skipOwners ...stri
 		var webhook, owner string
 		var active bool
 		if err := rows.Scan(scanTime{&t}, &webhook, &owner, &active); err != nil {
-			return nil, fmt.Errorf("store: next due delivery: %w", err)
+			return nil, false, err
 		}
 		if active && !skipped[webhook] && !ownerSkipped[owner] {
-			return &t, nil
+			return &t, false, nil
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: next due delivery: %w", err)
-	}
-	if read < window {
-		return nil, nil
-	}
-	rows.Close() // before the next query, rather than hold this snapshot
-	all, err := s.activeWebhooksByDue(ctx, q, skipOwners...)
-	if err != nil {
-		return nil, fmt.Errorf("store: next due delivery: %w", err)
-	}
-	for _, w := range all {
-		if !skipped[w.id] && !ownerSkipped[w.owner] {
-			return &w.due, nil
-		}
-	}
-	return nil, nil
+	return nil, read == window, rows.Err()
 }
 
 // webhookDue is an active webhook, its owner and rate limit, and when its
@@ -534,30 +476,23 @@ func (d dialect) activeWebhooksByDueQuery(except string) string {
 // probes, on every lease.
 func (s *Store) activeWebhooksByDue(ctx context.Context, q queryer, exceptOwners ...string) ([]webhookDue, error) {
 	except := ""
-	args := make([]any, 0, len(exceptOwners))
+	a := s.d.args(len(exceptOwners))
 	if len(exceptOwners) > 0 {
-		except = ` AND u.id NOT IN (` + s.d.params(1, len(exceptOwners)) + `)`
-		for _, o := range exceptOwners {
-			args = append(args, o)
-		}
+		except = ` AND u.id NOT IN (` + listOf(a, exceptOwners) + `)`
 	}
-	rows, err := q.QueryContext(ctx, s.d.activeWebhooksByDueQuery(except), args...)
+	rows, err := q.QueryContext(ctx, s.d.activeWebhooksByDueQuery(except), a.vals...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []webhookDue
-	for rows.Next() {
+	out, err := collect(rows, func(r rowScanner) (webhookDue, error) {
 		var w webhookDue
 		var rate sql.NullInt64
-		if err := rows.Scan(&w.id, &w.owner, &rate, scanTime{&w.due}); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&w.id, &w.owner, &rate, scanTime{&w.due})
 		w.rate = int(rate.Int64)
-		out = append(out, w)
-	}
+		return w, err
+	})
 	s.probedWebhooks.Add(int64(len(out)))
-	return out, rows.Err()
+	return out, err
 }
 
 // TestAttempt is a test send to record: it gets its own event and a
@@ -615,7 +550,8 @@ const logColumnCount = 16
 // insertLogs writes attempts' rows in one statement; each Log's ID and
 // CreatedAt must be set.
 func (s *Store) insertLogs(ctx context.Context, tx *txn, logs []Log) error {
-	args := make([]any, 0, logColumnCount*len(logs))
+	a := s.d.args(logColumnCount * len(logs))
+	values := make([]string, 0, len(logs))
 	for _, l := range logs {
 		headers, err := json.Marshal(l.RequestHeaders)
 		if err != nil {
@@ -632,12 +568,12 @@ func (s *Store) insertLogs(ctx context.Context, tx *txn, logs []Log) error {
 		if body == nil {
 			body = []byte{}
 		}
-		args = append(args, l.ID, l.WebhookID, l.EventID, l.DeliveryID, l.EventType, l.Attempt, l.Status,
-			code, l.DurationMs, errText, string(headers), body, l.ResponseBody, s.d.t(l.CreatedAt), s.d.nt(l.NextAttemptAt), l.Test)
+		values = append(values, a.row(l.ID, l.WebhookID, l.EventID, l.DeliveryID, l.EventType, l.Attempt, l.Status,
+			code, l.DurationMs, errText, string(headers), body, l.ResponseBody, s.d.t(l.CreatedAt), s.d.nt(l.NextAttemptAt), l.Test))
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO webhook_logs (id, webhook_id, event_id, delivery_id, event_type, attempt, status,
 		status_code, duration_ms, error, request_headers, request_body, response_body, created_at, next_attempt_at, test)
-		VALUES `+s.d.valueRows(len(logs), logColumnCount, ""), args...)
+		VALUES `+strings.Join(values, ", "), a.vals...)
 	if err != nil {
 		return fmt.Errorf("insert logs: %w", err)
 	}

@@ -5,10 +5,16 @@
 //
 // Both databases are reached through database/sql (modernc.org/sqlite and
 // pgx's stdlib driver). Both bind $1…$N by position, so most statements are
-// written once; what differs lives in the unexported dialect value: how a
-// time is bound (SQLite keeps INTEGER Unix milliseconds because modernc would
-// otherwise write Go's time.String() text, which does not sort), the lease
-// statement, and error classification.
+// written once. What differs is a method of the one unexported dialect
+// value, never a comparison of kinds in a query: how a time is bound
+// (SQLite keeps INTEGER Unix milliseconds because modernc would otherwise
+// write Go's time.String() text, which does not sort), the placeholders of
+// a statement built piece by piece (dialect.args: $n, or a bare ? on
+// SQLite, which looks $n up by name, quadratic over a batch's thousands),
+// the locking clauses (SKIP LOCKED, FOR UPDATE, FOR KEY SHARE, the owner's
+// and a login key's locks, all nothing on SQLite's single writer),
+// NOTIFY, the planner settings of walkIndexesInOrder, and the migrations.
+// Errors are classified by code in errors.go, never by message.
 //
 // SQLite uses two pools over one file: a writer with a single connection
 // and BEGIN IMMEDIATE transactions, so writers queue in Go instead of
@@ -32,23 +38,66 @@
 // and was taken over cannot overwrite the newer owner's outcome.
 // webhook_logs is append-only, one row per attempt.
 //
-// A lease takes due deliveries oldest first within caps its caller gives
-// it, from its own count of sends in flight: per webhook, per owner (an
-// owner past its share only while no other owner has due deliveries that
-// could go now, and never into the last share of free workers) and, for a
-// rate-limited webhook, what its rate allows now. With several processes
-// on PostgreSQL each counts only its own sends, so the caps hold per
-// process.
+// A lease (LeaseDue) takes due deliveries oldest first within caps its
+// caller gives it, from its own count of sends in flight: per webhook, per
+// owner (an owner past its share only while no other owner has due
+// deliveries that could go now, and never into the last share of free
+// workers) and, for a rate-limited webhook, what its rate allows within
+// the pacing horizon. With several processes on PostgreSQL each counts
+// only its own sends, so the caps hold per process. One write transaction
+// runs, in order:
+//
+//  1. On PostgreSQL, walkIndexesInOrder: sorts and JIT off until commit
+//     (see below).
+//  2. The window: the oldest due deliveries with their webhook, owner,
+//     state and rate limit, in next_attempt_at order, LIMIT the lease's
+//     size plus 64 (at most 1000); on PostgreSQL FOR UPDATE OF d SKIP
+//     LOCKED, so processes leasing side by side pass over each other's
+//     rows instead of waiting. It is read whole first, since deciding an
+//     owner's room may need another query.
+//  3. In Go, the window's rows are taken in due order while their
+//     webhook is active, not skipped, and has room under the caps. Whether
+//     other owners are waiting is answered from the window when it held
+//     every due delivery, and otherwise by the probe of step 4 leaving out
+//     the owner asking.
+//  4. Only when the window was full and the lease is not: the probe,
+//     activeWebhooksByDue, which lists the active webhooks with a pending
+//     delivery by the earliest next_attempt_at of each (one probe of the
+//     (webhook_id, status, next_attempt_at) index per webhook, however
+//     long its backlog), read owner by owner so that the owners already
+//     at their cap, left out, cost nothing; then,
+//     webhook by webhook in that order, as many of its own oldest due
+//     deliveries as it has room for (SKIP LOCKED again on PostgreSQL).
+//     So a window full of deliveries that cannot be taken (a paused
+//     webhook with a backlog of thousands, a webhook or owner at its cap)
+//     costs a probe per webhook, not a pass over the backlog.
+//  5. UPDATE … SET lease_token, next_attempt_at = now + lease WHERE id IN
+//     (…), then the leased rows with their events and webhooks, both in
+//     runs of at most 200 ids (power-of-two runs on SQLite, whose writer
+//     keeps each distinct text prepared).
+//
+// The owners left out for their cap are returned with the lease, so the
+// dispatcher need not wait for their due deliveries. NextDueAt reads the
+// same window, and the same probe when the window is full, to say when the
+// next delivery falls due.
+//
+// A completion batch (CompleteDeliveries) is one transaction: the batch's
+// webhooks that still exist (FOR KEY SHARE on PostgreSQL, so a delete
+// waits for the batch), one UPDATE joining a VALUES list of (id, lease
+// token, outcome) fenced by the lease token, the attempts' log rows, the
+// counters, and auto-disable. At shutdown, unfinished leases are released
+// (ReleaseDeliveries); on SQLite, whose file this process alone holds,
+// every lease left by a crash is released at start (ReleaseAllLeases).
 //
 // A lease's cost must not depend on the backlog or on statistics the
-// database may not have: it reads a bounded window of the oldest due
-// deliveries by walking the due index in order. PostgreSQL without
-// statistics expects a few hundred due rows and would rather read and sort
-// them all, so the lease transaction disables sorts (walkIndexesInOrder),
-// and JIT with them, since a sort costed as disabled would otherwise be
-// compiled on every lease; SQLite walks the index on its own. Whether
-// other owners wait for workers is asked of their webhooks only, so an
-// owner with 10,000 webhooks is not probed webhook by webhook per lease.
+// database may not have. PostgreSQL without statistics expects a few
+// hundred due rows and would rather read and sort them all than walk the
+// due index in order and stop at the window, so the lease transaction
+// disables sorts (walkIndexesInOrder), and JIT with them, since a sort
+// costed as disabled would otherwise be compiled on every lease; SQLite
+// walks the index on its own. Whether other owners wait for workers is
+// asked of their webhooks only, so an owner with 10,000 webhooks is not
+// probed webhook by webhook per lease.
 //
 // # Reading the logs
 //

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/webhookd/webhookd/catalog"
@@ -252,33 +253,29 @@ func (s *Store) insertEvents(ctx context.Context, tx *txn, results []PublishResu
 	inserted := make(map[string]bool, len(which))
 	for lo, hi := range s.runs(len(which)) {
 		chunk := which[lo:hi]
-		args := make([]any, 0, columns*len(chunk))
+		a := s.d.args(columns * len(chunk))
+		values := make([]string, 0, len(chunk))
 		for _, i := range chunk {
 			e := results[i].Event
 			var key any
 			if e.IdempotencyKey != "" {
 				key = e.IdempotencyKey
 			}
-			args = append(args, e.ID, e.UserID, e.Type, e.Payload, s.d.t(e.OccurredAt), key, e.DeliveryCount, s.d.t(e.CreatedAt))
+			values = append(values, a.row(e.ID, e.UserID, e.Type, e.Payload, s.d.t(e.OccurredAt), key, e.DeliveryCount, s.d.t(e.CreatedAt)))
 		}
 		rows, err := tx.QueryContext(ctx, `INSERT INTO events (id, user_id, event_type, payload, occurred_at, idempotency_key, delivery_count, created_at)
-			VALUES `+s.d.valueRows(len(chunk), columns, "")+`
+			VALUES `+strings.Join(values, ", ")+`
 			ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-			RETURNING id`, args...)
+			RETURNING id`, a.vals...)
 		if err != nil {
 			return nil, fmt.Errorf("insert events: %w", err)
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("insert events: %w", err)
-			}
-			inserted[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		ids, err := collect(rows, scanString)
+		if err != nil {
 			return nil, fmt.Errorf("insert events: %w", err)
+		}
+		for _, id := range ids {
+			inserted[id] = true
 		}
 	}
 	return inserted, nil
@@ -291,12 +288,13 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *txn, pairs [][2]string
 	t := s.d.t(now)
 	for lo, hi := range s.runs(len(pairs)) {
 		chunk := pairs[lo:hi]
-		args := make([]any, 0, columns*len(chunk))
+		a := s.d.args(columns * len(chunk))
+		values := make([]string, 0, len(chunk))
 		for _, p := range chunk {
-			args = append(args, NewID(), p[0], p[1], t, t, t)
+			values = append(values, "("+a.list(NewID(), p[0], p[1], t, t, t)+", 'pending', 0)")
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at, created_at, updated_at, status, attempts)
-			VALUES `+s.d.valueRows(len(chunk), columns, ", 'pending', 0"), args...); err != nil {
+			VALUES `+strings.Join(values, ", "), a.vals...); err != nil {
 			return fmt.Errorf("insert deliveries: %w", err)
 		}
 	}
@@ -329,20 +327,17 @@ func (s *Store) activeSubscriptions(ctx context.Context, tx *txn, userID string)
 	if err != nil {
 		return nil, fmt.Errorf("load subscriptions: %w", err)
 	}
-	defer rows.Close()
-	var out []subscription
-	for rows.Next() {
+	return collect(rows, func(r rowScanner) (subscription, error) {
 		var sub subscription
 		var events string
-		if err := rows.Scan(&sub.webhookID, &events); err != nil {
-			return nil, fmt.Errorf("load subscriptions: %w", err)
+		if err := r.Scan(&sub.webhookID, &events); err != nil {
+			return sub, fmt.Errorf("load subscriptions: %w", err)
 		}
 		if err := jsonUnmarshalString(events, &sub.patterns); err != nil {
-			return nil, fmt.Errorf("decode events of webhook %s: %w", sub.webhookID, err)
+			return sub, fmt.Errorf("decode events of webhook %s: %w", sub.webhookID, err)
 		}
-		out = append(out, sub)
-	}
-	return out, rows.Err()
+		return sub, nil
+	})
 }
 
 // Event returns one of the user's events.

@@ -95,7 +95,8 @@ func (s *Store) ExplainActiveWebhooksByDue(ctx context.Context) (string, error) 
 // ExplainActiveWebhooksByDueExcept is ExplainActiveWebhooksByDue leaving
 // out owner, as the lease asks whether others wait.
 func (s *Store) ExplainActiveWebhooksByDueExcept(ctx context.Context, owner string) (string, error) {
-	return s.explainInLease(ctx, s.d.activeWebhooksByDueQuery(` AND u.id NOT IN (`+s.d.params(1, 1)+`)`), owner)
+	a := s.d.args(1)
+	return s.explainInLease(ctx, s.d.activeWebhooksByDueQuery(` AND u.id NOT IN (`+a.add(owner)+`)`), a.vals...)
 }
 
 func (s *Store) explainInLease(ctx context.Context, q string, args ...any) (string, error) {
@@ -104,10 +105,10 @@ func (s *Store) explainInLease(ctx context.Context, q string, args ...any) (stri
 		return "", err
 	}
 	defer func() { _ = tx.Rollback() }()
-	if err := s.walkIndexesInOrder(ctx, tx); err != nil {
+	if err := s.d.walkIndexesInOrder(ctx, tx); err != nil {
 		return "", err
 	}
-	if s.kind == Postgres {
+	if s.d.kind == Postgres {
 		q = "EXPLAIN (ANALYZE, BUFFERS) " + q
 	} else {
 		q = "EXPLAIN QUERY PLAN " + q
@@ -196,30 +197,14 @@ func (s *Store) ExplainReads(ctx context.Context, webhookID string, now time.Tim
 			explain = "EXPLAIN QUERY PLAN "
 		}
 		var lines []string
-		collect := func(rows *sql.Rows) error {
-			cols, err := rows.Columns()
-			if err != nil {
-				return err
-			}
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				return err
-			}
-			lines = append(lines, fmt.Sprint(vals[len(vals)-1])) // SQLite's detail, PostgreSQL's only column
-			return nil
-		}
 		var err error
 		if st.page {
 			// Explained as readPage runs it.
-			err = s.readPage(ctx, explain+st.q, st.args, collect)
+			lines, err = readPage(ctx, s, explain+st.q, st.args, planLine)
 		} else {
 			var rows *sql.Rows
 			if rows, err = s.read.QueryContext(ctx, explain+st.q, st.args...); err == nil {
-				err = scanAll(rows, collect)
+				lines, err = collect(rows, planLine)
 			}
 		}
 		if err != nil {
@@ -229,6 +214,28 @@ func (s *Store) ExplainReads(ctx context.Context, webhookID string, now time.Tim
 	}
 	slices.SortFunc(out, func(a, b ReadPlan) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// planLine reads a row of EXPLAIN: SQLite's detail (its last column), or
+// PostgreSQL's only column.
+func planLine(r rowScanner) (string, error) {
+	rows, ok := r.(*sql.Rows)
+	if !ok {
+		return "", fmt.Errorf("plan line: %T is not *sql.Rows", r)
+	}
+	cols, err := rows.Columns()
+	if err != nil {
+		return "", err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return "", err
+	}
+	return fmt.Sprint(vals[len(vals)-1]), nil
 }
 
 // BulkLogs shapes the rows BulkSeedLogs builds: Spread rows one every
@@ -344,15 +351,15 @@ func (s *Store) ProbedWebhooks() int64 { return s.probedWebhooks.Load() }
 // LeasePlanSettings returns enable_sort and jit as a lease's transaction
 // sees them after walkIndexesInOrder (PostgreSQL; empty on SQLite).
 func (s *Store) LeasePlanSettings(ctx context.Context) (sort, jit string, err error) {
-	if s.kind != Postgres {
-		return "", "", s.walkIndexesInOrder(ctx, s.write)
+	if s.d.kind != Postgres {
+		return "", "", s.d.walkIndexesInOrder(ctx, s.write)
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return "", "", err
 	}
 	defer func() { _ = tx.Rollback() }()
-	if err := s.walkIndexesInOrder(ctx, tx); err != nil {
+	if err := s.d.walkIndexesInOrder(ctx, tx); err != nil {
 		return "", "", err
 	}
 	err = tx.QueryRowContext(ctx, `SELECT current_setting('enable_sort'), current_setting('jit')`).Scan(&sort, &jit)

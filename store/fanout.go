@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/webhookd/webhookd/catalog"
@@ -127,11 +128,12 @@ func (s *Store) insertFanOuts(ctx context.Context, tx *txn, pending []pendingFan
 	const columns = 2
 	for lo, hi := range s.runs(len(pending)) {
 		chunk := pending[lo:hi]
-		args := make([]any, 0, columns*len(chunk))
+		a := s.d.args(columns * len(chunk))
+		values := make([]string, 0, len(chunk))
 		for _, p := range chunk {
-			args = append(args, p.eventID, p.last)
+			values = append(values, a.row(p.eventID, p.last))
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO fanouts (event_id, last_webhook_id) VALUES `+s.d.valueRows(len(chunk), columns, ""), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO fanouts (event_id, last_webhook_id) VALUES `+strings.Join(values, ", "), a.vals...); err != nil {
 			return fmt.Errorf("insert fan-outs: %w", err)
 		}
 	}
@@ -218,37 +220,26 @@ func (s *Store) fanOutStep(ctx context.Context, eventIDs []string) (map[string]b
 		inserted, more = 0, false
 		q := `SELECT f.event_id, f.after_webhook_id, f.last_webhook_id, e.user_id, e.event_type
 			FROM fanouts f JOIN events e ON e.id = f.event_id`
-		var args []any
+		a := s.d.args(budget)
 		if eventIDs != nil {
 			ids := eventIDs[:min(len(eventIDs), budget)]
-			q += ` WHERE f.event_id IN (` + s.d.params(1, len(ids)) + `)`
-			for _, id := range ids {
-				args = append(args, id)
-			}
+			q += ` WHERE f.event_id IN (` + listOf(a, ids) + `)`
 			more = len(ids) < len(eventIDs)
 		}
-		q += fmt.Sprintf(` ORDER BY f.event_id LIMIT %d`, budget)
-		if s.kind == Postgres {
-			q += ` FOR UPDATE OF f`
-		}
+		q += fmt.Sprintf(` ORDER BY f.event_id LIMIT %d`, budget) + s.d.forUpdate("f")
 		// The statement's text varies with the number of ids, so it
 		// bypasses the writer's prepared-statement cache.
-		rows, err := tx.Tx.QueryContext(ctx, q, args...)
+		rows, err := tx.Tx.QueryContext(ctx, q, a.vals...)
 		if err != nil {
 			return fmt.Errorf("load fan-outs: %w", err)
 		}
 		type row struct{ eventID, after, last, userID, eventType string }
-		var todo []row
-		for rows.Next() {
+		todo, err := collect(rows, func(sc rowScanner) (row, error) {
 			var r row
-			if err := rows.Scan(&r.eventID, &r.after, &r.last, &r.userID, &r.eventType); err != nil {
-				rows.Close()
-				return fmt.Errorf("load fan-outs: %w", err)
-			}
-			todo = append(todo, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			err := sc.Scan(&r.eventID, &r.after, &r.last, &r.userID, &r.eventType)
+			return r, err
+		})
+		if err != nil {
 			return fmt.Errorf("load fan-outs: %w", err)
 		}
 		if len(todo) == budget {
@@ -296,12 +287,8 @@ func (s *Store) fanOutStep(ctx context.Context, eventIDs []string) (map[string]b
 			return err
 		}
 		for lo, hi := range s.runs(len(finished)) {
-			ids := finished[lo:hi]
-			args := make([]any, len(ids))
-			for i, id := range ids {
-				args[i] = id
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM fanouts WHERE event_id IN (`+s.d.params(1, len(ids))+`)`, args...); err != nil {
+			a := s.d.args(hi - lo)
+			if _, err := tx.ExecContext(ctx, `DELETE FROM fanouts WHERE event_id IN (`+listOf(a, finished[lo:hi])+`)`, a.vals...); err != nil {
 				return fmt.Errorf("finish fan-outs: %w", err)
 			}
 		}

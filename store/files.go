@@ -70,7 +70,7 @@ type ExposedFile struct {
 // its -wal and -shm) that exist and are readable by group or others. It
 // returns none for PostgreSQL and on systems without Unix permissions.
 func (s *Store) ExposedFiles() ([]ExposedFile, error) {
-	if s.kind != SQLite || runtime.GOOS == "windows" {
+	if !s.d.embedded() || runtime.GOOS == "windows" {
 		return nil, nil
 	}
 	var out []ExposedFile

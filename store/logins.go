@@ -82,14 +82,8 @@ func (s *Store) ReserveLogin(ctx context.Context, keys []string, limit int, wind
 	var res LoginReservation
 	err := s.inTx(ctx, func(tx *txn) error {
 		res = LoginReservation{}
-		if s.kind == Postgres {
-			for _, k := range keys {
-				// Keyed by schema as well, so two deployments in one
-				// database do not wait on each other.
-				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':login:' || $1, 0))`, k); err != nil {
-					return err
-				}
-			}
+		if err := s.d.lockLoginKeys(ctx, tx, keys); err != nil {
+			return err
 		}
 		for _, k := range keys {
 			var n int
@@ -132,11 +126,8 @@ func (s *Store) ReleaseLogin(ctx context.Context, r LoginReservation) error {
 	if len(r.IDs) == 0 {
 		return nil
 	}
-	args := make([]any, len(r.IDs))
-	for i, id := range r.IDs {
-		args[i] = id
-	}
-	if _, err := s.write.ExecContext(ctx, `DELETE FROM login_failures WHERE id IN (`+s.d.params(1, len(args))+`)`, args...); err != nil {
+	a := s.d.args(len(r.IDs))
+	if _, err := s.write.ExecContext(ctx, `DELETE FROM login_failures WHERE id IN (`+listOf(a, r.IDs)+`)`, a.vals...); err != nil {
 		return fmt.Errorf("store: release login: %w", err)
 	}
 	return nil

@@ -62,14 +62,12 @@ func (s *Store) ListLogs(ctx context.Context, userID, webhookID string, f LogFil
 		return nil, "", err
 	}
 	q, args := s.logsQuery(webhookID, f)
-	out := []Log{}
-	err := s.readPage(ctx, q, args, func(rows *sql.Rows) error {
-		l, err := scanLog(rows)
-		out = append(out, l)
-		return err
-	})
+	out, err := readPage(ctx, s, q, args, scanLog)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list logs: %w", err)
+	}
+	if out == nil {
+		out = []Log{} // none is an empty page, not an absent one
 	}
 	out, next := trimPage(out, f.Page.Limit, func(l Log) string { return l.ID })
 	return out, next, nil
@@ -90,17 +88,19 @@ func (s *Store) logsQuery(webhookID string, f LogFilter) (string, []any) {
 		// is read in id order up to the limit, and the two short lists
 		// merged. (Statuses are the two of the table's CHECK.)
 		key.cols, key.vals, key.index = append(key.cols, "event_type"), append(key.vals, f.EventType), "webhook_logs_webhook_type_idx"
+		a := s.d.args(16)
 		key.literal = "status = 'failed'"
-		failed, args := s.logPageQuery(logColumns, key, f.Since, f.Until, limit)
+		failed := s.logPageQuery(a, logColumns, key, f.Since, f.Until, limit)
 		key.literal = "status = 'success'"
-		success, _ := s.logPageQuery(logColumns, key, f.Since, f.Until, limit) // the same arguments
+		success := s.logPageQuery(a, logColumns, key, f.Since, f.Until, limit)
 		return `SELECT * FROM (` + failed + `) AS f UNION ALL SELECT * FROM (` + success + `) AS s` +
-			fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args
+			fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), a.vals
 	}
-	return s.logPageQuery(logColumns, key, f.Since, f.Until, limit)
+	a := s.d.args(8)
+	return s.logPageQuery(a, logColumns, key, f.Since, f.Until, limit), a.vals
 }
 
-// readPage runs a logPageQuery statement and calls fn for each row: on
+// readPage runs a logPageQuery statement and collects its rows with scan: on
 // PostgreSQL in a read-only transaction with sorts ruled out
 // (walkIndexesInOrder), on SQLite as it is (its statement names the
 // index). Without statistics (a table never analysed, as with autovacuum
@@ -108,41 +108,17 @@ func (s *Store) logsQuery(webhookID string, f LogFilter) (string, []any) {
 // hundred of a webhook's rows, and then prefers reading them all and
 // sorting them to reading the index in order, which at a million rows is
 // the difference between a page in a millisecond and one in a second.
-func (s *Store) readPage(ctx context.Context, q string, args []any, fn func(*sql.Rows) error) error {
-	var rows *sql.Rows
-	var err error
-	if s.d.kind == Postgres {
-		tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func readPage[T any](ctx context.Context, s *Store, q string, args []any, scan func(rowScanner) (T, error)) ([]T, error) {
+	var out []T
+	err := s.d.readInIndexOrder(ctx, s.read, func(db queryer) error {
+		rows, err := db.QueryContext(ctx, q, args...)
 		if err != nil {
 			return err
 		}
-		defer tx.Rollback() //nolint:errcheck // read-only: nothing to undo, and Commit has run on success
-		if err := s.walkIndexesInOrder(ctx, tx); err != nil {
-			return err
-		}
-		if rows, err = tx.QueryContext(ctx, q, args...); err != nil {
-			return err
-		}
-		if err := scanAll(rows, fn); err != nil {
-			return err
-		}
-		return tx.Commit()
-	}
-	if rows, err = s.read.QueryContext(ctx, q, args...); err != nil {
+		out, err = collect(rows, scan)
 		return err
-	}
-	return scanAll(rows, fn)
-}
-
-// scanAll calls fn for each row and closes rows.
-func scanAll(rows *sql.Rows, fn func(*sql.Rows) error) error {
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	})
+	return out, err
 }
 
 // logKey picks the log index a page is read from: the columns before id
@@ -163,36 +139,30 @@ type logKey struct {
 // is kept exactly by created_at, and also as the id range it lies in
 // (idSlack wider on each side), so that the index read starts and ends near
 // the window's ends.
-func (s *Store) logPageQuery(columns string, key logKey, since, until *time.Time, limit int) (string, []any) {
-	var args []any
+func (s *Store) logPageQuery(a *args, columns string, key logKey, since, until *time.Time, limit int) string {
 	var where []string
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
 	for i, col := range key.cols {
-		add(col+" = $%d", key.vals[i])
+		where = append(where, col+" = "+a.add(key.vals[i]))
 	}
 	if key.literal != "" {
 		where = append(where, key.literal)
 	}
 	if since != nil {
-		add("created_at >= $%d", s.d.t(*since))
-		add("id >= $%d", idBound(since.Add(-idSlack)))
+		where = append(where, "created_at >= "+a.add(s.d.t(*since)), "id >= "+a.add(idBound(since.Add(-idSlack))))
 	}
 	hi := ""
 	if until != nil {
-		add("created_at < $%d", s.d.t(*until))
+		where = append(where, "created_at < "+a.add(s.d.t(*until)))
 		hi = idBound(until.Add(idSlack))
 	}
 	if key.before != "" && (hi == "" || key.before < hi) {
 		hi = key.before
 	}
 	if hi != "" {
-		add("id < $%d", hi)
+		where = append(where, "id < "+a.add(hi))
 	}
 	return `SELECT ` + columns + ` FROM webhook_logs` + s.d.indexedBy(key.index) + ` WHERE ` + strings.Join(where, " AND ") +
-		fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args
+		fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit)
 }
 
 // LogEntry returns one attempt of a user's webhook.
@@ -362,13 +332,10 @@ func (s *Store) applyStats(ctx context.Context, tx *txn, m map[string]*statsDelt
 // for the same reason as applyStats. A batch's attempts share one
 // created_at, so this is usually two rows per webhook.
 func (s *Store) applyCounts(ctx context.Context, tx *txn, ids []string, m map[string]*statsDelta) error {
-	greatest := "GREATEST"
-	if s.d.kind == SQLite {
-		greatest = "MAX" // SQLite's MAX of several arguments; COALESCE keeps NULL out of it
-	}
-	upsert := func(values string, args []any) error {
+	greatest := s.d.greatest()
+	upsert := func(values []string, a *args) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_log_counts AS c (webhook_id, span, minute, total_attempts,
-			successful_attempts, total_duration_ms, max_duration_ms, last_success_at, last_failure_at) VALUES `+values+`
+			successful_attempts, total_duration_ms, max_duration_ms, last_success_at, last_failure_at) VALUES `+strings.Join(values, ", ")+`
 			ON CONFLICT (webhook_id, span, minute) DO UPDATE SET
 			total_attempts = c.total_attempts + excluded.total_attempts,
 			successful_attempts = c.successful_attempts + excluded.successful_attempts,
@@ -376,7 +343,7 @@ func (s *Store) applyCounts(ctx context.Context, tx *txn, ids []string, m map[st
 			max_duration_ms = `+greatest+`(c.max_duration_ms, excluded.max_duration_ms),
 			last_success_at = `+greatest+`(COALESCE(c.last_success_at, excluded.last_success_at), COALESCE(excluded.last_success_at, c.last_success_at)),
 			last_failure_at = `+greatest+`(COALESCE(c.last_failure_at, excluded.last_failure_at), COALESCE(excluded.last_failure_at, c.last_failure_at))`,
-			args...)
+			a.vals...)
 		if err != nil {
 			return fmt.Errorf("update attempt counts: %w", err)
 		}
@@ -384,7 +351,8 @@ func (s *Store) applyCounts(ctx context.Context, tx *txn, ids []string, m map[st
 	}
 	const columns = 9
 	const perStatement = 1000 // rows, well under either database's parameter limit
-	args := []any{}
+	a := s.d.args(columns * perStatement)
+	var values []string
 	for _, id := range ids {
 		keys := make([]countKey, 0, len(m[id].counts))
 		for k := range m[id].counts {
@@ -398,20 +366,20 @@ func (s *Store) applyCounts(ctx context.Context, tx *txn, ids []string, m map[st
 		})
 		for _, k := range keys {
 			c := m[id].counts[k]
-			args = append(args, id, k.span, k.minute, c.total, c.success, c.durationMs, c.maxDurationMs,
-				s.d.nt(c.lastSuccess), s.d.nt(c.lastFail))
-			if len(args) == columns*perStatement {
-				if err := upsert(s.d.valueRows(perStatement, columns, ""), args); err != nil {
+			values = append(values, a.row(id, k.span, k.minute, c.total, c.success, c.durationMs, c.maxDurationMs,
+				s.d.nt(c.lastSuccess), s.d.nt(c.lastFail)))
+			if len(values) == perStatement {
+				if err := upsert(values, a); err != nil {
 					return err
 				}
-				args = args[:0]
+				a, values = s.d.args(columns*perStatement), values[:0]
 			}
 		}
 	}
-	if len(args) == 0 {
+	if len(values) == 0 {
 		return nil
 	}
-	return upsert(s.d.valueRows(len(args)/columns, columns, ""), args)
+	return upsert(values, a)
 }
 
 // p95Window is how many recent attempts the p95 response time is taken
@@ -445,12 +413,10 @@ func (s *Store) WebhookStats(ctx context.Context, userID, webhookID string, sinc
 		return Stats{}, fmt.Errorf("store: webhook stats pending: %w", err)
 	}
 	q, args := s.p95Query(webhookID, since)
-	durations := make([]int64, 0, 64)
-	err = s.readPage(ctx, q, args, func(rows *sql.Rows) error {
+	durations, err := readPage(ctx, s, q, args, func(r rowScanner) (int64, error) {
 		var d int64
-		err := rows.Scan(&d)
-		durations = append(durations, d)
-		return err
+		err := r.Scan(&d)
+		return d, err
 	})
 	if err != nil {
 		return Stats{}, fmt.Errorf("store: webhook stats p95: %w", err)
@@ -536,7 +502,8 @@ func (s *Store) statsSince(ctx context.Context, webhookID string, since time.Tim
 // since a time if given, in id order from (webhook_id, id).
 func (s *Store) p95Query(webhookID string, since *time.Time) (string, []any) {
 	key := logKey{cols: []string{"webhook_id"}, vals: []any{webhookID}, index: "webhook_logs_webhook_id_idx"}
-	return s.logPageQuery("duration_ms", key, since, nil, p95Window)
+	a := s.d.args(3)
+	return s.logPageQuery(a, "duration_ms", key, since, nil, p95Window), a.vals
 }
 
 // percentile returns the nearest-rank percentile of values (0 when empty).

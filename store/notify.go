@@ -13,17 +13,10 @@ import (
 // process sharing the database that deliveries may be due.
 const workChannel = "webhookd_work"
 
-// notifyWork queues a notification that is sent when tx commits, so other
-// processes wake exactly when the new deliveries become visible. SQLite has
-// one process, which wakes itself.
+// notifyWork tells other processes, when tx commits, that deliveries may
+// be due (dialect.notifyWork).
 func (s *Store) notifyWork(ctx context.Context, tx execer) error {
-	if s.kind != Postgres {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, `SELECT pg_notify('`+workChannel+`', '')`); err != nil {
-		return fmt.Errorf("notify: %w", err)
-	}
-	return nil
+	return s.d.notifyWork(ctx, tx)
 }
 
 // ListenForWork calls wake whenever another process (or this one) commits
@@ -31,7 +24,7 @@ func (s *Store) notifyWork(ctx context.Context, tx execer) error {
 // no other process. It reconnects after errors, so callers run it in a
 // goroutine they own for the life of the dispatcher.
 func (s *Store) ListenForWork(ctx context.Context, wake func(), logger *slog.Logger) {
-	if s.kind != Postgres {
+	if s.d.embedded() {
 		<-ctx.Done()
 		return
 	}

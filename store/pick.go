@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"time"
 )
 
@@ -11,6 +12,15 @@ type dueRow struct {
 	id, webhook, owner string
 	active             bool
 	rate               int
+}
+
+// scanDueRow reads a row of dueWindowQuery.
+func scanDueRow(sc rowScanner) (dueRow, error) {
+	var r dueRow
+	var rl sql.NullInt64
+	err := sc.Scan(&r.id, &r.webhook, &r.owner, &r.active, &rl)
+	r.rate = int(rl.Int64)
+	return r, err
 }
 
 // pickDue chooses up to p.Limit due deliveries of active webhooks to lease,
@@ -25,7 +35,7 @@ type dueRow struct {
 // the owners whose due deliveries it left for their owner's cap.
 func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Time) ([]any, []string, error) {
 	k := newPicker(s, tx, p, now)
-	if err := s.walkIndexesInOrder(ctx, tx); err != nil {
+	if err := s.d.walkIndexesInOrder(ctx, tx); err != nil {
 		return nil, nil, err
 	}
 	if err := k.readWindow(ctx); err != nil {
@@ -88,19 +98,13 @@ func (k *picker) readWindow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	k.due = make([]dueRow, 0, k.window)
-	for rows.Next() {
-		var r dueRow
-		var rl sql.NullInt64
-		if err := rows.Scan(&r.id, &r.webhook, &r.owner, &r.active, &rl); err != nil {
-			return err
-		}
-		r.rate = int(rl.Int64)
-		k.rate[r.webhook] = r.rate
-		k.due = append(k.due, r)
+	if k.due, err = collect(rows, scanDueRow); err != nil {
+		return err
 	}
-	return rows.Err()
+	for _, r := range k.due {
+		k.rate[r.webhook] = r.rate
+	}
+	return nil
 }
 
 // takeFromWindow takes what it may of the window, in due order.
@@ -167,18 +171,12 @@ func (k *picker) oldestOf(ctx context.Context, webhook string, want int) ([]stri
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() && len(got) < want {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		if !k.picked[id] {
-			got = append(got, id)
-		}
+	got, err := collect(rows, scanString)
+	if err != nil {
+		return nil, err
 	}
-	return got, rows.Err()
+	got = slices.DeleteFunc(got, func(id string) bool { return k.picked[id] })
+	return got[:min(len(got), want)], nil
 }
 
 // byDue lists the active webhooks with a pending delivery, of owners

@@ -60,11 +60,7 @@ func (s *Store) WebhookSeries(ctx context.Context, userID, webhookID string, sin
 		// The bucket index is computed in SQL so that the attempts are
 		// summed where they lie rather than sent here row by row. width is
 		// ours, not the caller's, so it is formatted into the query.
-		index := fmt.Sprintf("created_at / %d", width)
-		if s.d.kind == Postgres {
-			index = fmt.Sprintf("FLOOR(EXTRACT(EPOCH FROM created_at) * 1000 / %d)::bigint", width)
-		}
-		rows, err = s.read.QueryContext(ctx, `SELECT `+index+` AS bucket, COUNT(*),
+		rows, err = s.read.QueryContext(ctx, `SELECT `+s.d.bucketIndex(width)+` AS bucket, COUNT(*),
 			COALESCE(SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0),
 			AVG(duration_ms), MAX(duration_ms)
 			FROM webhook_logs WHERE webhook_id = $1 AND created_at >= $2
@@ -73,35 +69,36 @@ func (s *Store) WebhookSeries(ctx context.Context, userID, webhookID string, sin
 	if err != nil {
 		return nil, fmt.Errorf("store: webhook series: %w", err)
 	}
-	defer rows.Close()
+	type sums struct {
+		idx, total, success int64
+		avg                 sql.NullFloat64
+		maxMs               sql.NullInt64
+	}
+	got, err := collect(rows, func(r rowScanner) (sums, error) {
+		var v sums
+		err := r.Scan(&v.idx, &v.total, &v.success, &v.avg, &v.maxMs)
+		return v, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: webhook series: %w", err)
+	}
 	out := make([]SeriesBucket, last-first+1)
 	for i := range out {
 		out[i].Start = time.UnixMilli((first + int64(i)) * width).UTC()
 	}
-	for rows.Next() {
-		var (
-			idx, total, success int64
-			avg                 sql.NullFloat64
-			maxMs               sql.NullInt64
-		)
-		if err := rows.Scan(&idx, &total, &success, &avg, &maxMs); err != nil {
-			return nil, fmt.Errorf("store: webhook series: %w", err)
-		}
-		i := idx - first
+	for _, v := range got {
+		i := v.idx - first
 		if i < 0 || i >= int64(len(out)) {
 			continue // attempts logged after now, by a clock a little ahead
 		}
 		b := &out[i]
-		b.Total, b.Successful, b.Failed = total, success, total-success
-		if avg.Valid {
-			b.AvgDurationMs = &avg.Float64
+		b.Total, b.Successful, b.Failed = v.total, v.success, v.total-v.success
+		if v.avg.Valid {
+			b.AvgDurationMs = &v.avg.Float64
 		}
-		if maxMs.Valid {
-			b.MaxDurationMs = &maxMs.Int64
+		if v.maxMs.Valid {
+			b.MaxDurationMs = &v.maxMs.Int64
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: webhook series: %w", err)
 	}
 	return out, nil
 }

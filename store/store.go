@@ -16,8 +16,6 @@ import (
 	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" database/sql driver
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
-
-	"github.com/webhookd/webhookd/migrations"
 )
 
 // Kind names a database dialect.
@@ -31,7 +29,6 @@ const (
 
 // Store is webhookd's database. It is safe for concurrent use.
 type Store struct {
-	kind  Kind
 	write *writeDB // SQLite: one connection, BEGIN IMMEDIATE; PostgreSQL: the pool
 	read  *sql.DB  // SQLite: reader pool; PostgreSQL: the same pool as write
 	d     dialect
@@ -46,9 +43,13 @@ type Store struct {
 	autoDisableRule AutoDisable
 	limits          limits
 	reads           *readStmts
-	stmts           *writeStmts // serving SQLite only: the writer's prepared statements
 
-	// SQLite (serving) only: checkpoints run off the writer's path.
+	// serving is set on an SQLite store opened to serve (not ForAdmin):
+	// this process holds the file, its writer's statements are prepared
+	// (stmts), and checkpoints run off the writer's path (checkpointer).
+	// Both are nil otherwise.
+	serving      bool
+	stmts        *writeStmts
 	checkpointer *checkpointer
 	walLimit     int64 // see WithWALLimit
 
@@ -117,7 +118,7 @@ func Open(ctx context.Context, target string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{kind: kind, d: dialect{kind: kind}, now: time.Now}
+	s := &Store{d: dialect{kind: kind}, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -199,6 +200,7 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 		}
 		s.checkpointer = ck
 		s.stmts = newWriteStmts(write)
+		s.serving = true
 	}
 	return nil
 }
@@ -258,11 +260,11 @@ func redactDSN(dsn string) string {
 // Close closes the database and, on SQLite, lets another process open it.
 func (s *Store) Close() error {
 	var errs []error
-	if s.checkpointer != nil {
+	if s.serving {
 		errs = append(errs, s.checkpointer.close())
+		s.stmts.close()
 	}
 	s.reads.close()
-	s.stmts.close()
 	if s.read != s.write.DB {
 		errs = append(errs, s.read.Close())
 	}
@@ -277,7 +279,7 @@ func (s *Store) Close() error {
 }
 
 // Kind reports the store's dialect.
-func (s *Store) Kind() Kind { return s.kind }
+func (s *Store) Kind() Kind { return s.d.kind }
 
 // Label names the database for logs: the SQLite file's absolute path or
 // the PostgreSQL URL without its password.
@@ -346,7 +348,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		s.health.recordWrite(err)
 		return err
 	}
-	if s.stmts != nil {
+	if s.serving {
 		// Once the writer is free again, prepare what this transaction
 		// ran unprepared.
 		defer s.stmts.prepareNoted(ctx)
@@ -361,7 +363,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		return err
 	}
 	s.health.recordWrite(nil)
-	if s.checkpointer != nil {
+	if s.serving {
 		s.checkpointer.committed()
 	}
 	return nil
@@ -369,10 +371,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 
 // goose builds a migration provider for the store's dialect.
 func (s *Store) goose() (*goose.Provider, error) {
-	dialect, fsys := goose.DialectSQLite3, migrations.SQLite()
-	if s.kind == Postgres {
-		dialect, fsys = goose.DialectPostgres, migrations.Postgres()
-	}
+	dialect, fsys := s.d.migrations()
 	p, err := goose.NewProvider(dialect, s.write.DB, fsys)
 	if err != nil {
 		return nil, fmt.Errorf("store: migrations: %w", err)
@@ -461,12 +460,8 @@ func (s *Store) Migrations(ctx context.Context) ([]MigrationState, error) {
 // hasVersionTable reports whether goose's version table exists, that is,
 // whether migrations ever ran on this database (or its search_path schema).
 func (s *Store) hasVersionTable(ctx context.Context) (bool, error) {
-	q := `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'goose_db_version')`
-	if s.kind == Postgres {
-		q = `SELECT to_regclass('goose_db_version') IS NOT NULL`
-	}
 	var ok bool
-	if err := s.read.QueryRowContext(ctx, q).Scan(&ok); err != nil {
+	if err := s.read.QueryRowContext(ctx, s.d.versionTableQuery()).Scan(&ok); err != nil {
 		return false, fmt.Errorf("store: migration status: %w", err)
 	}
 	return ok, nil

@@ -78,18 +78,15 @@ func (s *Store) CreateWebhook(ctx context.Context, p CreateWebhookParams) (Webho
 // checkWebhookLimit refuses one more webhook for an owner at the limit.
 // Two creates must not both count the owner below it and both insert: on
 // SQLite the writer runs one transaction at a time, and on PostgreSQL the
-// owner's row is locked first, so creates for one owner take turns.
-// NO KEY UPDATE, unlike UPDATE, does not wait for (or stop) the key-share
-// locks that inserting an event or a delivery takes on the owner's row.
+// owner's row is locked first (dialect.lockOwner), so creates for one
+// owner take turns.
 func (s *Store) checkWebhookLimit(ctx context.Context, tx *txn, userID string) error {
 	limit := s.limits.webhooksPerOwner
 	if limit <= 0 {
 		return nil
 	}
-	if s.kind == Postgres {
-		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, userID); err != nil {
-			return fmt.Errorf("lock owner: %w", err)
-		}
+	if err := s.d.lockOwner(ctx, tx, userID); err != nil {
+		return err
 	}
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhooks WHERE user_id = $1`, userID).Scan(&n); err != nil {
@@ -128,16 +125,8 @@ func (s *Store) ListWebhooks(ctx context.Context, userID string, page Page) ([]W
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list webhooks: %w", err)
 	}
-	defer rows.Close()
-	var out []Webhook
-	for rows.Next() {
-		w, err := scanWebhook(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("store: list webhooks: %w", err)
-		}
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanWebhook)
+	if err != nil {
 		return nil, "", fmt.Errorf("store: list webhooks: %w", err)
 	}
 	out, next := trimPage(out, page.Limit, func(w Webhook) string { return w.ID })
@@ -167,14 +156,12 @@ type WebhookPatch struct {
 	TimeoutSeconds *int // 0 returns to the default
 }
 
-// UpdateWebhook applies a partial update to one of the user's webhooks and
-// returns the result.
-func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookPatch) (Webhook, error) {
+// patchSets is the SET list of an UPDATE of webhooks that applies p, with
+// its arguments added to a; updated_at is always set.
+func (s *Store) patchSets(a *args, p WebhookPatch) ([]string, error) {
 	sets := []string{}
-	args := []any{}
 	add := func(col string, v any) {
-		args = append(args, v)
-		sets = append(sets, fmt.Sprintf("%s = $%d", col, len(args)))
+		sets = append(sets, col+" = "+a.add(v))
 	}
 	if p.Name != nil {
 		add("name", *p.Name)
@@ -185,7 +172,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 	if p.Events != nil {
 		b, err := json.Marshal(*p.Events)
 		if err != nil {
-			return Webhook{}, fmt.Errorf("store: update webhook: encode events: %w", err)
+			return nil, fmt.Errorf("encode events: %w", err)
 		}
 		add("events", string(b))
 	}
@@ -209,7 +196,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 	if p.Headers != nil {
 		b, err := json.Marshal(*p.Headers)
 		if err != nil {
-			return Webhook{}, fmt.Errorf("store: update webhook: encode headers: %w", err)
+			return nil, fmt.Errorf("encode headers: %w", err)
 		}
 		add("headers", string(b))
 	}
@@ -220,15 +207,24 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 		add("timeout_seconds", nullInt(*p.TimeoutSeconds))
 	}
 	add("updated_at", s.d.t(s.Now()))
-	args = append(args, id, userID)
-	q := fmt.Sprintf(`UPDATE webhooks SET %s WHERE id = $%d AND user_id = $%d RETURNING `+webhookColumns,
-		strings.Join(sets, ", "), len(args)-1, len(args))
+	return sets, nil
+}
+
+// UpdateWebhook applies a partial update to one of the user's webhooks and
+// returns the result.
+func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookPatch) (Webhook, error) {
+	a := s.d.args(12)
+	sets, err := s.patchSets(a, p)
+	if err != nil {
+		return Webhook{}, fmt.Errorf("store: update webhook: %w", err)
+	}
+	q := `UPDATE webhooks SET ` + strings.Join(sets, ", ") + ` WHERE id = ` + a.add(id) + ` AND user_id = ` + a.add(userID) + ` RETURNING ` + webhookColumns
 	// One transaction: a completion batch committing between the update and
 	// the stats reset could otherwise auto-disable a webhook just re-enabled,
 	// and a failed reset would answer an error for a change already made.
 	reenable := p.IsActive != nil && *p.IsActive
 	var w Webhook
-	err := s.inTx(ctx, func(tx *txn) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		if reenable {
 			// A re-enabled webhook starts a fresh failure streak, so the
 			// rule that disabled it needs the full --disable-after again
@@ -245,7 +241,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 		// tx.Tx, not tx: the text varies with the fields patched, and each
 		// variant would take a place among the writer's prepared statements.
 		var err error
-		w, err = scanWebhook(tx.Tx.QueryRowContext(ctx, q, args...))
+		w, err = scanWebhook(tx.Tx.QueryRowContext(ctx, q, a.vals...))
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -271,8 +267,6 @@ func (s *Store) DeleteWebhook(ctx context.Context, userID, id string) error {
 	}
 	return mustAffect(res, "store: delete webhook "+id)
 }
-
-type rowScanner interface{ Scan(dest ...any) error }
 
 func scanWebhook(r rowScanner) (Webhook, error) {
 	var w Webhook

@@ -127,9 +127,6 @@ func (c *writeStmts) prepareNoted(ctx context.Context) {
 
 // close closes every prepared statement.
 func (c *writeStmts) close() {
-	if c == nil {
-		return
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for q, st := range c.m {
@@ -147,7 +144,7 @@ func (s *Store) runs(n int) iter.Seq2[int, int] {
 	return func(yield func(int, int) bool) {
 		for lo := 0; lo < n; {
 			size := min(n-lo, completionChunk)
-			if s.stmts != nil {
+			if s.serving {
 				size = 1 << (bits.Len(uint(min(size, maxRun))) - 1)
 			}
 			if !yield(lo, lo+size) {

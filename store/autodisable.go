@@ -1,0 +1,86 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// WebhookDisabledEvent is the event type published to a user's other
+// webhooks when webhookd disables one of them.
+const WebhookDisabledEvent = "webhook.disabled"
+
+// AutoDisable is the rule for switching off a webhook whose deliveries keep
+// failing.
+type AutoDisable struct {
+	// After is how long every attempt must have failed (0 turns the rule
+	// off; a 410 Gone still disables).
+	After time.Duration
+	// MinFailures is the fewest consecutive failed attempts.
+	MinFailures int64
+}
+
+// WithAutoDisable makes completions disable failing webhooks by rule.
+func WithAutoDisable(rule AutoDisable) Option {
+	return func(s *Store) { s.autoDisableRule = rule }
+}
+
+// autoDisable switches off, inside the completion transaction, each webhook
+// of the batch that answered 410 Gone or has failed long and often enough,
+// and tells the owner's other webhooks with a webhook.disabled event.
+func (s *Store) autoDisable(ctx context.Context, tx *txn, m map[string]*statsDelta, now time.Time) error {
+	rule := s.autoDisableRule
+	ids := make([]string, 0, len(m))
+	for id, d := range m {
+		if d.gone || (rule.After > 0 && d.failuresAfterSuccess > 0) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	subs := map[string][]subscription{}
+	for _, id := range ids {
+		reason := "the receiver answered 410 Gone"
+		if !m[id].gone {
+			var failures int64
+			var since *time.Time
+			if err := tx.QueryRowContext(ctx, `SELECT consecutive_failures, failing_since FROM webhook_stats WHERE webhook_id = $1`, id).
+				Scan(&failures, scanNullTime{&since}); err != nil {
+				return fmt.Errorf("read failure streak of webhook %s: %w", id, err)
+			}
+			if since == nil || failures < rule.MinFailures || now.Sub(*since) < rule.After {
+				continue
+			}
+			reason = fmt.Sprintf("every delivery failed for %s (%d consecutive failed attempts since %s)",
+				now.Sub(*since).Round(time.Minute), failures, since.Format(time.RFC3339))
+		}
+		var userID, name, url string
+		err := tx.QueryRowContext(ctx, `UPDATE webhooks SET is_active = FALSE, disabled_reason = $1, disabled_at = $2, updated_at = $2
+			WHERE id = $3 AND is_active = TRUE RETURNING user_id, name, url`, reason, s.d.t(now), id).Scan(&userID, &name, &url)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // already inactive
+		}
+		if err != nil {
+			return fmt.Errorf("disable webhook %s: %w", id, err)
+		}
+		payload, err := json.Marshal(map[string]string{
+			"webhookId": id, "name": name, "url": url, "reason": reason, "disabledAt": now.Format("2006-01-02T15:04:05.000Z07:00"),
+		})
+		if err != nil {
+			return fmt.Errorf("encode webhook.disabled: %w", err)
+		}
+		res, err := s.publish(ctx, tx, PublishParams{UserID: userID, Type: WebhookDisabledEvent, Payload: payload, OccurredAt: now}, subs)
+		if err != nil {
+			return fmt.Errorf("publish webhook.disabled: %w", err)
+		}
+		if res.Deliveries > 0 {
+			if err := s.notifyWork(ctx, tx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
