@@ -360,25 +360,21 @@ func (d *Dispatcher) attemptTimeout(l store.LeasedDelivery) time.Duration {
 	return t
 }
 
-// paceLocked returns how long a send to a rate-limited webhook waits so
-// that its sends are spread evenly at RateLimit per second: a burst is
-// smoothed out rather than failed. The wait is at most paceHorizon: a
-// delivery whose turn is further off is not sent (ok is false) and goes
-// back to the database until then, rather than hold a worker. d.mu must be
-// held.
+// paceLocked returns how long a send to a rate-limited webhook waits for
+// its turn (see pace), and records when the webhook's next send is
+// permitted. A delivery whose turn is more than paceHorizon off is not sent
+// (ok is false) and goes back to the database until then, rather than hold
+// a worker. d.mu must be held.
 func (d *Dispatcher) paceLocked(l store.LeasedDelivery, now time.Time) (wait time.Duration, ok bool) {
-	if l.RateLimit <= 0 {
-		delete(d.pace, l.WebhookID)
-		return 0, true
-	}
-	at := now
-	if next := d.pace[l.WebhookID]; next.After(now) {
-		at = next
-	}
-	if wait = at.Sub(now); wait > paceHorizon {
+	wait, next, ok := pace(now, d.pace[l.WebhookID], l.RateLimit, paceHorizon)
+	switch {
+	case !ok:
 		return 0, false
+	case next.IsZero():
+		delete(d.pace, l.WebhookID)
+	default:
+		d.pace[l.WebhookID] = next
 	}
-	d.pace[l.WebhookID] = at.Add(time.Second / time.Duration(l.RateLimit))
 	return wait, true
 }
 
