@@ -335,11 +335,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	meters.WatchWAL(st)
 	sender := delivery.NewSender(delivery.SenderConfig{
 		Version: version, Timeout: c.deliveryTimeout, Logger: logger, MaxConnsPerHost: c.perWebhook * 4, DialControl: guard.Control,
+		Now: st.Now, // one clock: the store's, which stamps what the others compare with
 	})
 	defer sender.Close()
 	dispatcher := delivery.NewDispatcher(delivery.DispatcherConfig{
 		Store: st, Sender: sender, Schedule: schedule, Logger: logger, Workers: c.workers, PerWebhook: c.perWebhook, PerOwner: c.perOwner,
-		Timeout: c.deliveryTimeout, LeaseFor: c.leaseDuration, Grace: c.shutdownGrace, Observer: meters,
+		Timeout: c.deliveryTimeout, LeaseFor: c.leaseDuration, Grace: c.shutdownGrace, Observer: meters, Now: st.Now,
 	})
 	// Concurrent publishers share transactions: one commit for many events.
 	publisher := st.NewGroupCommitter(256)
@@ -364,7 +365,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		CheckURL: guard.CheckURL, SecretGrace: c.secretGrace, Readiness: dispatcher, ReservedHeader: delivery.ReservedHeader,
 		Throttle: server.Throttle{MaxFailures: c.loginMaxFailures, Window: c.loginWindow, MaxChecks: c.maxPasswordChecks},
 		Metrics:  metricsOnAPI, Inbox: inboxes, Console: webConsole,
-		WriteTimeout: c.writeTimeout, MaxStreams: c.maxStreams, MaxStreamsPerUser: c.maxStreamsPerUser,
+		WriteTimeout: c.writeTimeout, MaxStreams: c.maxStreams, MaxStreamsPerUser: c.maxStreamsPerUser, Now: st.Now,
 	})
 	if err != nil {
 		return err

@@ -46,6 +46,10 @@ type DispatcherConfig struct {
 	Timeout time.Duration
 	// Observer, when set, is told of every attempt (metrics).
 	Observer Observer
+	// Now is the clock pacing and waits for due deliveries read, which
+	// compare with times the store stamped; main passes the store's
+	// (default time.Now).
+	Now func() time.Time
 }
 
 // Observer is told of each attempt's outcome.
@@ -120,6 +124,9 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	d := &Dispatcher{
 		cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1),
@@ -225,11 +232,11 @@ func (d *Dispatcher) loop(ctx context.Context) {
 				d.log.Error("find next due delivery", "err", err)
 			}
 			if next != nil {
-				wait = min(wait, max(time.Until(*next), 0)+time.Millisecond)
+				wait = min(wait, max(next.Sub(d.cfg.Now()), 0)+time.Millisecond)
 			}
 			if !skip.paced.IsZero() {
 				// A paced webhook may be leased again then.
-				wait = min(wait, max(time.Until(skip.paced), 0)+time.Millisecond)
+				wait = min(wait, max(skip.paced.Sub(d.cfg.Now()), 0)+time.Millisecond)
 			}
 		}
 		timer.Reset(wait)
@@ -273,7 +280,7 @@ type skipped struct {
 func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
 	var skip skipped
 	d.mu.Lock()
-	now := time.Now()
+	now := d.cfg.Now()
 	free := d.cfg.Workers - d.inFlight
 	inFlight := make(map[string]int, len(d.perHook))
 	for id, n := range d.perHook {
@@ -326,7 +333,7 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
 	var overflow []store.LeasedDelivery
 	started := 0
 	d.mu.Lock()
-	now = time.Now()
+	now = d.cfg.Now()
 	for _, l := range leased {
 		if d.perHook[l.WebhookID] >= d.cfg.PerWebhook {
 			overflow = append(overflow, l)
@@ -367,25 +374,21 @@ func (d *Dispatcher) attemptTimeout(l store.LeasedDelivery) time.Duration {
 	return t
 }
 
-// paceLocked returns how long a send to a rate-limited webhook waits so
-// that its sends are spread evenly at RateLimit per second: a burst is
-// smoothed out rather than failed. The wait is at most paceHorizon: a
-// delivery whose turn is further off is not sent (ok is false) and goes
-// back to the database until then, rather than hold a worker. d.mu must be
-// held.
+// paceLocked returns how long a send to a rate-limited webhook waits for
+// its turn (see pace), and records when the webhook's next send is
+// permitted. A delivery whose turn is more than paceHorizon off is not sent
+// (ok is false) and goes back to the database until then, rather than hold
+// a worker. d.mu must be held.
 func (d *Dispatcher) paceLocked(l store.LeasedDelivery, now time.Time) (wait time.Duration, ok bool) {
-	if l.RateLimit <= 0 {
-		delete(d.pace, l.WebhookID)
-		return 0, true
-	}
-	at := now
-	if next := d.pace[l.WebhookID]; next.After(now) {
-		at = next
-	}
-	if wait = at.Sub(now); wait > paceHorizon {
+	wait, next, ok := pace(now, d.pace[l.WebhookID], l.RateLimit, paceHorizon)
+	switch {
+	case !ok:
 		return 0, false
+	case next.IsZero():
+		delete(d.pace, l.WebhookID)
+	default:
+		d.pace[l.WebhookID] = next
 	}
-	d.pace[l.WebhookID] = at.Add(time.Second / time.Duration(l.RateLimit))
 	return wait, true
 }
 
@@ -425,7 +428,7 @@ func (d *Dispatcher) send(l store.LeasedDelivery, wait time.Duration) {
 	left := d.perHook[l.WebhookID] - 1
 	if d.perHook[l.WebhookID] = left; left <= 0 {
 		delete(d.perHook, l.WebhookID)
-		if next, ok := d.pace[l.WebhookID]; ok && next.Before(time.Now()) {
+		if next, ok := d.pace[l.WebhookID]; ok && next.Before(d.cfg.Now()) {
 			delete(d.pace, l.WebhookID)
 		}
 	}

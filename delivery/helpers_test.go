@@ -142,7 +142,36 @@ func testConfig(t testing.TB, st *store.Store) DispatcherConfig {
 	return DispatcherConfig{
 		Store: st, Sender: newTestSender(t, 5*time.Second), Schedule: testSchedule, Logger: testLogger(t),
 		Timeout: 5 * time.Second, Poll: 10 * time.Minute, Grace: 100 * time.Millisecond,
+		Now: st.Now, // one clock, as main wires it
 	}
+}
+
+// fakeClock is a clock a test moves by hand. A store opened with
+// store.WithClock(c.Now), and a dispatcher reading that store's clock, then
+// pace and fall due by the test's moves, not by how fast the machine is.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// newFakeClock starts a clock at the current time, to the millisecond (the
+// store keeps no finer).
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Now().UTC().Truncate(time.Millisecond)}
+}
+
+// Now reads the clock.
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// advance moves the clock on by d.
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 // startDispatcher runs a Dispatcher until t ends.

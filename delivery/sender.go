@@ -41,6 +41,10 @@ type SenderConfig struct {
 	MaxConnsPerHost int
 	// Logger receives one debug line per attempt (nil: none).
 	Logger *slog.Logger
+	// Now is the clock of the webhook-timestamp header and of Retry-After
+	// dates, whose wait the dispatcher adds to the store's clock; main
+	// passes the store's (default time.Now).
+	Now func() time.Time
 }
 
 // Sender makes single delivery attempts. It is safe for concurrent use and
@@ -58,6 +62,9 @@ type Sender struct {
 func NewSender(cfg SenderConfig) *Sender {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	dialer := &net.Dialer{Timeout: min(cfg.Timeout, 10*time.Second), KeepAlive: 30 * time.Second, Control: cfg.DialControl}
 	transport := &http.Transport{
@@ -90,7 +97,7 @@ func NewSender(cfg SenderConfig) *Sender {
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 		Logger:       nil,
 	}
-	return &Sender{client: client, transport: transport, userAgent: "webhookd/" + cfg.Version, timeout: cfg.Timeout, now: time.Now, logger: cfg.Logger}
+	return &Sender{client: client, transport: transport, userAgent: "webhookd/" + cfg.Version, timeout: cfg.Timeout, now: cfg.Now, logger: cfg.Logger}
 }
 
 // idlePerHost is how many idle connections to one receiver host the
@@ -332,7 +339,9 @@ type TestSender struct {
 // webhook now, records it as a test attempt, and returns its log row.
 func (t TestSender) SendTest(ctx context.Context, w store.Webhook, eventType string, payload []byte) (store.Log, error) {
 	deliveryID := store.NewID()
-	now := time.Now()
+	// The store's clock: the rotated-out secret's expiry it is compared
+	// with was stamped by it.
+	now := t.Store.Now()
 	req := Request{DeliveryID: deliveryID, EventType: eventType, OccurredAt: now, Data: payload, URL: w.URL, Secret: w.Secret,
 		Headers: w.Headers, Timeout: time.Duration(w.TimeoutSeconds) * time.Second, PreviousSecret: w.SigningPreviousSecret(now)}
 	if t.Expect != nil {

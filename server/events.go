@@ -73,7 +73,7 @@ func (s *Server) handleEventPublish(w http.ResponseWriter, r *http.Request) erro
 // idempotency key from wherever the route takes it; hasKey says one was
 // given at all, since an empty one is wrong rather than absent.
 func (s *Server) publishParams(req eventPublishRequest, key string, hasKey bool, prefix, userID string) (store.PublishParams, []FieldError, error) {
-	p := store.PublishParams{UserID: userID, OccurredAt: time.Now()}
+	p := store.PublishParams{UserID: userID, OccurredAt: s.now()}
 	var bad []FieldError
 	switch {
 	case req.Event == nil || *req.Event == "":

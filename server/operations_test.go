@@ -201,12 +201,12 @@ type opsHarness struct {
 // it, as in production.
 func newOpsHarness(t testing.TB, st *store.Store, setup opsSetup) *opsHarness {
 	t.Helper()
-	sender := delivery.NewSender(delivery.SenderConfig{Version: "test", Timeout: 10 * time.Second})
+	sender := delivery.NewSender(delivery.SenderConfig{Version: "test", Timeout: 10 * time.Second, Now: st.Now})
 	t.Cleanup(sender.Close)
 	disp := delivery.NewDispatcher(delivery.DispatcherConfig{
 		Store: st, Sender: sender, Schedule: delivery.Schedule{Gaps: setup.Gaps},
 		Logger: slog.New(slog.NewTextHandler(testLogWriter{t}, nil)), Timeout: 10 * time.Second,
-		Poll: time.Minute, Grace: 2 * time.Second, Observer: setup.Observer,
+		Poll: time.Minute, Grace: 2 * time.Second, Observer: setup.Observer, Now: st.Now,
 	})
 	h := &opsHarness{disp: disp}
 	h.testServer = newTestServer(t, st, func(c *server.Config) {

@@ -82,6 +82,11 @@ type Config struct {
 	// credential is still valid, ending the stream when it is not
 	// (default DefaultStreamRecheck).
 	StreamRecheck time.Duration
+	// Now is the clock compared with times the store stamped (login
+	// failures, an API key's last use, attempts for streams and charts)
+	// and stamped on published events; main passes the store's (default
+	// time.Now). Write deadlines stay on the real clock.
+	Now func() time.Time
 }
 
 // Server serves the API.
@@ -114,6 +119,7 @@ type Server struct {
 	writeTimeout  time.Duration
 	streamLimits  *streamLimits
 	streamRecheck time.Duration
+	now           func() time.Time
 }
 
 // New builds a Server from cfg.
@@ -126,7 +132,7 @@ func New(cfg Config) (*Server, error) {
 		sender: cfg.Sender, waker: cfg.Waker, logger: cfg.Logger, version: cfg.Version, checkURL: cfg.CheckURL,
 		secretGrace: cfg.SecretGrace, throttle: cfg.Throttle, readiness: cfg.Readiness, metrics: cfg.Metrics,
 		reservedHeader: cfg.ReservedHeader, inbox: cfg.Inbox, console: cfg.Console,
-		writeTimeout: cfg.WriteTimeout, streamRecheck: cfg.StreamRecheck,
+		writeTimeout: cfg.WriteTimeout, streamRecheck: cfg.StreamRecheck, now: cfg.Now,
 		streamLimits: &streamLimits{maxTotal: cfg.MaxStreams, maxPerUser: cfg.MaxStreamsPerUser},
 	}
 	if cfg.WriteTimeout < 0 || cfg.MaxStreams < 0 || cfg.MaxStreamsPerUser < 0 || cfg.StreamRecheck < 0 {
@@ -147,6 +153,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.waker == nil {
 		s.waker = nopWaker{}
+	}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	s.routes()
 	return s, nil

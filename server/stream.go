@@ -160,7 +160,7 @@ func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	// recent lists the attempts logged since a little before the newest
 	// one seen, newest first; the overlap catches late commits.
-	watermark := time.Now()
+	watermark := s.now()
 	recent := func() ([]store.Log, string, time.Time, error) {
 		since := watermark.Add(-streamOverlap)
 		f.Since, f.Page = &since, store.Page{Limit: streamBatch}
@@ -269,7 +269,7 @@ func (s *Server) handleWebhookSeries(w http.ResponseWriter, r *http.Request) err
 		}
 		hours = n
 	}
-	now := time.Now()
+	now := s.now()
 	since := now.Truncate(time.Hour).Add(-time.Duration(hours-1) * time.Hour)
 	buckets, err := s.store.WebhookSeries(r.Context(), currentUser(r).ID, hook.ID, since, time.Hour, now)
 	if err != nil {

@@ -108,6 +108,7 @@ func newTestServer(t testing.TB, st *store.Store, opts ...serverOption) *testSer
 		Version: "test",
 		Inbox:   inboxes,
 		Console: console.Handler(),
+		Now:     st.Now, // one clock, as main wires it
 	}
 	for _, o := range opts {
 		o(&cfg)

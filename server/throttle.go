@@ -84,7 +84,7 @@ func (s *Server) reserveLogin(ctx context.Context, keys []string) (store.LoginRe
 	if err != nil || !res.Refused() {
 		return res, err
 	}
-	secs := max(int64(time.Until(res.Until)/time.Second)+1, 1)
+	secs := max(int64(res.Until.Sub(s.now())/time.Second)+1, 1)
 	// Say which counter is at its limit: after 'webhookd user unlock' a
 	// user who failed from one machine is still locked by its address,
 	// and "too many failed logins" alone reads as if unlock did nothing.
