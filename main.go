@@ -564,12 +564,11 @@ func ensureAdmin(ctx context.Context, st *store.Store, getenv func(string) strin
 
 // createUser validates and stores a new user.
 func createUser(ctx context.Context, st *store.Store, email, password string) error {
-	email = strings.TrimSpace(email)
-	if !strings.Contains(email, "@") || len(email) > 254 || strings.ContainsAny(email, " \t\r\n") {
-		return fmt.Errorf("email %q is not an email address", email)
+	if err := store.CheckEmail(email); err != nil {
+		return err
 	}
-	if len([]rune(password)) < auth.MinPasswordLength {
-		return fmt.Errorf("password must be at least %d characters", auth.MinPasswordLength)
+	if err := store.CheckPassword(password); err != nil {
+		return err
 	}
 	hash, err := auth.HashPassword(password)
 	if err != nil {
@@ -719,7 +718,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer st.Close()
-	normalized := strings.ToLower(strings.TrimSpace(*email))
+	normalized := store.NormalizeEmail(*email)
 	if action == "create" {
 		if err := createUser(ctx, st, *email, *password); err != nil {
 			if errors.Is(err, store.ErrConflict) {
@@ -738,8 +737,8 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	switch action {
 	case "passwd":
-		if len([]rune(*password)) < auth.MinPasswordLength {
-			return fmt.Errorf("user passwd: password must be at least %d characters", auth.MinPasswordLength)
+		if err := store.CheckPassword(*password); err != nil {
+			return fmt.Errorf("user passwd: %w", err)
 		}
 		hash, err := auth.HashPassword(*password)
 		if err != nil {

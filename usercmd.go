@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/server"
 	"github.com/webhookd/webhookd/store"
 )
@@ -51,8 +50,8 @@ func readPassword(stdin io.Reader, tty terminal) (string, error) {
 		if first == "" {
 			return "", errors.New("no password given")
 		}
-		if len([]rune(first)) < auth.MinPasswordLength {
-			return "", fmt.Errorf("password must be at least %d characters", auth.MinPasswordLength)
+		if err := store.CheckPassword(first); err != nil {
+			return "", err
 		}
 		again, err := ask("Password again: ")
 		if err != nil {
