@@ -1,7 +1,8 @@
 package main
 
 // webhookd bench: the load generator of package bench, driving either a
-// running webhookd (--target) or one started in this process.
+// running webhookd (--target) or an app started in this process on a
+// listener bench opens itself.
 
 import (
 	"context"
@@ -9,12 +10,10 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +23,20 @@ import (
 	"github.com/webhookd/webhookd/store"
 )
 
-func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// benchOptions are webhookd bench's flags: the load (bench.Config) and
+// how to run the webhookd under it.
+type benchOptions struct {
+	load                      bench.Config
+	db, target, retrySchedule string
+	workers, perWebhook       int
+	cpuProfile, memProfile    string
+}
+
+// benchFlags returns bench's flags, bound to options that hold their
+// defaults until they are parsed.
+func benchFlags() (*flagSet, *benchOptions) {
+	o := &benchOptions{}
+	cfg := &o.load
 	fs := newFlagSet("bench", `Usage: webhookd bench [flags]
 
 Starts a webhookd in this process on a temporary SQLite database (or --db),
@@ -34,9 +46,7 @@ prints throughput, latency, CPU and memory. With --duration and --rate it
 publishes at a steady rate instead and reports latency under that load.
 With --target and --token it drives an already running webhookd (which must
 allow private targets, since the receiver listens on 127.0.0.1).`)
-	var cfg bench.Config
-	var db, target, retrySchedule string
-	var workers, perWebhook int
+
 	fs.IntVar(&cfg.Events, "events", 20000, "events to publish")
 	fs.IntVar(&cfg.Webhooks, "webhooks", 1, "webhooks, each subscribed to every event")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 32, "concurrent publishers")
@@ -47,42 +57,30 @@ allow private targets, since the receiver listens on 127.0.0.1).`)
 	fs.DurationVar(&cfg.Duration, "duration", 0, "steady mode: publish at --rate for this long")
 	fs.IntVar(&cfg.Rate, "rate", 0, "steady mode: events per second")
 	fs.DurationVar(&cfg.Wait, "wait", 10*time.Minute, "how long to wait for deliveries after publishing")
-	fs.StringVar(&target, "target", "", "URL of a running webhookd to drive instead of starting one")
+	fs.StringVar(&o.target, "target", "", "URL of a running webhookd to drive instead of starting one")
 	fs.StringVar(&cfg.Token, "token", "", "with --target: an access token or API key")
-	fs.StringVar(&db, "db", "", "database for the in-process webhookd (default: a temporary SQLite file)")
-	fs.StringVar(&retrySchedule, "retry-schedule", "100ms,200ms,400ms,800ms,1s,2s,5s", "retry schedule of the in-process webhookd")
-	fs.IntVar(&workers, "workers", 256, "--workers of the in-process webhookd")
-	fs.IntVar(&perWebhook, "max-in-flight-per-webhook", 64, "--max-in-flight-per-webhook of the in-process webhookd")
-	var cpuProfile, memProfile string
-	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
-	fs.StringVar(&memProfile, "memprofile", "", "write an allocation profile of the whole run to this file (go tool pprof -sample_index=alloc_space)")
+	fs.StringVar(&o.db, "db", "", "database for the in-process webhookd (default: a temporary SQLite file)")
+	fs.StringVar(&o.retrySchedule, "retry-schedule", "100ms,200ms,400ms,800ms,1s,2s,5s", "retry schedule of the in-process webhookd")
+	fs.IntVar(&o.workers, "workers", 256, "--workers of the in-process webhookd")
+	fs.IntVar(&o.perWebhook, "max-in-flight-per-webhook", 64, "--max-in-flight-per-webhook of the in-process webhookd")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the whole run to this file (go tool pprof -sample_index=alloc_space)")
+	return fs, o
+}
+
+// runBench is webhookd bench: it measures a webhookd under load and
+// prints the report.
+func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs, o := benchFlags()
 	if err := parseFlags(fs, args, getenv, stdout); err != nil {
 		return err
 	}
-	if memProfile != "" {
-		f, err := os.Create(memProfile)
-		if err != nil {
-			return fmt.Errorf("bench: %w", err)
-		}
-		defer func() {
-			// Written when the run is over, so it covers all of it.
-			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
-				fmt.Fprintf(stderr, "bench: write memory profile: %v\n", err)
-			}
-			f.Close()
-		}()
+	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile, stderr)
+	defer stopProfiles()
+	if err != nil {
+		return err
 	}
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return fmt.Errorf("bench: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("bench: %w", err)
-		}
-		defer pprof.StopCPUProfile()
-	}
+	cfg := o.load
 	if cfg.ReceiverFailRate < 0 || cfg.ReceiverFailRate >= 1 {
 		return errors.New("bench: --receiver-fail-rate must be at least 0 and below 1")
 	}
@@ -92,19 +90,64 @@ allow private targets, since the receiver listens on 127.0.0.1).`)
 	cfg.Progress = stderr
 	fmt.Fprintf(stdout, "machine: %d CPUs, %s/%s, %s\ncommand: webhookd bench %s\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), strings.Join(args, " "))
 
-	if target != "" {
-		if cfg.Token == "" {
-			return errors.New("bench: --target needs --token")
-		}
-		cfg.BaseURL = target
-		r, err := bench.Run(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		r.Print(stdout)
-		return nil
+	if o.target == "" {
+		return benchInProcess(ctx, cfg, o, stdout, stderr)
 	}
+	if cfg.Token == "" {
+		return errors.New("bench: --target needs --token")
+	}
+	cfg.BaseURL = o.target
+	r, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	r.Print(stdout)
+	return nil
+}
 
+// startProfiles starts the profiles asked for. stop ends them (the
+// allocation profile is written then, so that it covers the whole run);
+// call it even when err is not nil, for the profiles started before it.
+func startProfiles(cpuPath, memPath string, stderr io.Writer) (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	if memPath != "" {
+		f, err := os.Create(memPath)
+		if err != nil {
+			return stop, fmt.Errorf("bench: %w", err)
+		}
+		stops = append(stops, func() {
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				fmt.Fprintf(stderr, "bench: write memory profile: %v\n", err)
+			}
+			f.Close()
+		})
+	}
+	if cpuPath != "" {
+		f, err := os.Create(cpuPath)
+		if err != nil {
+			return stop, fmt.Errorf("bench: %w", err)
+		}
+		stops = append(stops, func() { f.Close() })
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return stop, fmt.Errorf("bench: %w", err)
+		}
+		stops = append(stops, pprof.StopCPUProfile)
+	}
+	return stop, nil
+}
+
+// benchInProcess runs the load against an app in this process, on a
+// temporary SQLite database unless --db names one. bench opens the app's
+// listener itself, on a port the kernel picks, and hands it over: there
+// is no moment when the port is free for another process to take, and
+// connections made before the app serves wait in the listen backlog.
+func benchInProcess(ctx context.Context, cfg bench.Config, o *benchOptions, stdout, stderr io.Writer) error {
+	db := o.db
 	if db == "" {
 		dir, err := os.MkdirTemp("", "webhookd-bench-")
 		if err != nil {
@@ -112,6 +155,10 @@ allow private targets, since the receiver listens on 127.0.0.1).`)
 		}
 		defer os.RemoveAll(dir)
 		db = filepath.Join(dir, "bench.db")
+	}
+	c, err := benchServeConfig(db, o)
+	if err != nil {
+		return err
 	}
 	cfg.Email, cfg.Password = "bench@webhookd.local", auth.RandomSecret(18)
 	if err := benchUser(ctx, db, cfg.Email, cfg.Password); err != nil {
@@ -121,23 +168,16 @@ allow private targets, since the receiver listens on 127.0.0.1).`)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	serveArgs := []string{"--addr", addr, "--db", db, "--allow-private-targets", "--log-level", "error",
-		"--retry-schedule", retrySchedule, "--retention", "0", "--login-max-failures", "0",
-		"--workers", strconv.Itoa(workers), "--max-in-flight-per-webhook", strconv.Itoa(perWebhook),
-		// --webhooks may ask for more than one owner's default allowance.
-		"--max-webhooks-per-owner", "0", "--max-deliveries-per-request", "0"}
+	c.addr = ln.Addr().String()
+	a, err := newApp(ctx, c, ln, c.newLogger(stderr), io.Discard)
+	if err != nil {
+		return err
+	}
 	serveCtx, stopServe := context.WithCancel(ctx)
 	defer stopServe()
 	serveDone := make(chan error, 1)
-	// Only the flags above configure the benchmarked webhookd.
-	noEnv := func(string) string { return "" }
-	go func() { serveDone <- runServe(serveCtx, serveArgs, noEnv, io.Discard, stderr) }()
-	cfg.BaseURL = "http://" + addr
-	if err := waitHealthy(ctx, cfg.BaseURL, serveDone); err != nil {
-		return err
-	}
+	go func() { serveDone <- a.Run(serveCtx) }()
+	cfg.BaseURL = "http://" + c.addr
 	r, runErr := bench.Run(ctx, cfg)
 	stopServe()
 	if err := <-serveDone; err != nil && runErr == nil {
@@ -149,6 +189,26 @@ allow private targets, since the receiver listens on 127.0.0.1).`)
 	r.InProcess = true
 	r.Print(stdout)
 	return nil
+}
+
+// benchServeConfig is the configuration of the benchmarked webhookd:
+// serve's defaults, not its environment, with bench's flags and the
+// limits a benchmark would hit lifted.
+func benchServeConfig(db string, o *benchOptions) (*serveConfig, error) {
+	_, c := serveFlags()
+	c.db = db
+	c.allowPrivate = true // the receiver listens on 127.0.0.1
+	c.logLevel = "error"
+	c.retrySchedule = o.retrySchedule
+	c.retention = 0
+	c.loginMaxFailures = 0
+	c.workers, c.perWebhook = o.workers, o.perWebhook
+	// --webhooks may ask for more than one owner's default allowance.
+	c.maxWebhooksPerOwner, c.maxDeliveriesPerRequest = 0, 0
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // benchUser makes sure the benchmark's user exists with password.
@@ -175,26 +235,4 @@ func benchUser(ctx context.Context, db, email, password string) error {
 	default:
 		return st.SetPassword(ctx, u.ID, hash)
 	}
-}
-
-// waitHealthy polls /healthz until the in-process webhookd answers.
-func waitHealthy(ctx context.Context, base string, serveDone <-chan error) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-serveDone:
-			return fmt.Errorf("bench: webhookd stopped: %w", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-	}
-	return errors.New("bench: webhookd did not become healthy within 30s")
 }
