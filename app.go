@@ -64,8 +64,7 @@ func newApp(ctx context.Context, cfg *serveConfig, ln net.Listener, logger *slog
 func (a *app) build(ctx context.Context, stdout io.Writer) error {
 	c := a.cfg
 	guard := netguard.Policy{AllowPrivate: c.allowPrivate, RequireHTTPS: c.requireHTTPS}
-	if c.inbox {
-		tcp := a.ln.Addr().(*net.TCPAddr)
+	if tcp, ok := a.ln.Addr().(*net.TCPAddr); ok && c.inbox {
 		guard.InboxPort = tcp.Port
 		// Only the loopback addresses this listener serves: bound to
 		// 127.0.0.1, [::1] at the same port may be another process.
