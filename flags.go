@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -93,4 +94,39 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// isHelp reports whether args ask for help rather than name an action.
+func isHelp(args []string) bool {
+	return len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help")
+}
+
+// parseFlags parses and, on -h, prints the usage to stdout.
+func parseFlags(fs *flagSet, args []string, getenv func(string) string, stdout io.Writer) error {
+	err := fs.parse(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.usage(stdout)
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w (run 'webhookd help %s')", fs.Name(), err, strings.Fields(fs.Name())[0])
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q (run 'webhookd help %s')", fs.Name(), fs.Arg(0), strings.Fields(fs.Name())[0])
+	}
+	return nil
+}
+
+// dbFlag adds --db / WEBHOOKD_DB.
+func dbFlag(fs *flagSet) *string {
+	v := new(string)
+	dbFlagVar(fs, v)
+	return v
+}
+
+// dbFlagVar adds --db / WEBHOOKD_DB, stored in p: serve and the admin
+// commands share one default and one usage text.
+func dbFlagVar(fs *flagSet, p *string) {
+	fs.StringVar(p, "db", "webhookd.db", "database: an SQLite file path (or sqlite:PATH), or a postgres:// or postgresql:// URL")
+	fs.bindEnv("db", "WEBHOOKD_DB")
 }

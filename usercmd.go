@@ -1,5 +1,8 @@
 package main
 
+// webhookd user: one function per action, the password prompt, and
+// createUser, which serve's first admin shares.
+
 import (
 	"bufio"
 	"context"
@@ -7,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/term"
@@ -51,8 +55,8 @@ func readPassword(stdin io.Reader, tty terminal) (string, error) {
 		if first == "" {
 			return "", errors.New("no password given")
 		}
-		if len([]rune(first)) < auth.MinPasswordLength {
-			return "", fmt.Errorf("password must be at least %d characters", auth.MinPasswordLength)
+		if err := store.CheckPassword(first); err != nil {
+			return "", err
 		}
 		again, err := ask("Password again: ")
 		if err != nil {
@@ -73,10 +77,179 @@ func readPassword(stdin io.Reader, tty terminal) (string, error) {
 	return "", errors.New("give --password or the password on stdin")
 }
 
-// unlockUser clears the failed logins counted against an email, so a user
-// locked out by the login throttle may log in again before the window
-// passes. Counts against client addresses stay.
-func unlockUser(ctx context.Context, st *store.Store, email string, stdout io.Writer) error {
+// userAction is one user subcommand.
+type userAction struct {
+	name, synopsis string
+	password       bool // takes --password, else prompts or reads stdin
+	run            func(ctx context.Context, st *store.Store, req userRequest, stdout io.Writer) error
+}
+
+// userRequest is what the user command's flags and prompt gave an action.
+type userRequest struct{ email, password string }
+
+// userActions are the user subcommands, in the order help lists them.
+var userActions = []userAction{
+	{"create", "webhookd user create --email E [--password P]   create a user (password prompted at a terminal, else read from stdin)", true, userCreate},
+	{"passwd", "webhookd user passwd --email E [--password P]   set a new password; the user's tokens stop working", true, userPasswd},
+	{"disable", "webhookd user disable --email E                 refuse the user's logins, tokens and API keys", false, userDisable},
+	{"enable", "webhookd user enable --email E                  undo disable (old tokens stay invalid)", false, userEnable},
+	{"delete", "webhookd user delete --email E                  delete the user and everything it owns", false, userDelete},
+	{"unlock", "webhookd user unlock --email E                  clear the email's failed logins, lifting its login throttle", false, userUnlock},
+}
+
+// runUser is webhookd user: it picks the action, parses the flags every
+// action shares, reads a password the action needs, opens the database
+// and runs the action.
+func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if isHelp(args) {
+		for _, a := range userActions {
+			fmt.Fprintln(stdout, "  "+a.synopsis)
+		}
+		fmt.Fprintln(stdout)
+		// Every action takes --db and --email; create's flags are the superset.
+		args = []string{"create", "-h"}
+	}
+	if len(args) == 0 {
+		return errors.New("user: say create, passwd, disable, enable, delete or unlock (run 'webhookd help user')")
+	}
+	i := slices.IndexFunc(userActions, func(a userAction) bool { return a.name == args[0] })
+	if i < 0 {
+		return fmt.Errorf("user: unknown action %q: say create, passwd, disable, enable, delete or unlock", args[0])
+	}
+	action := userActions[i]
+	fs := newFlagSet("user "+action.name, "Usage: "+action.synopsis)
+	db := dbFlag(fs)
+	var req userRequest
+	fs.StringVar(&req.email, "email", "", "the user's email address (required)")
+	if action.password {
+		fs.StringVar(&req.password, "password", "", "password, at least 12 characters; visible to other local users (ps, /proc) while the command runs, so prefer the prompt or stdin (default: prompted without echo at a terminal, else one line of stdin)")
+	}
+	if err := parseFlags(fs, args[1:], getenv, stdout); err != nil {
+		return err
+	}
+	if req.email == "" {
+		return fmt.Errorf("user %s: --email is required", action.name)
+	}
+	if action.password && req.password == "" {
+		p, err := readPassword(stdin, stdTerminal)
+		if err != nil {
+			return fmt.Errorf("user %s: %w", action.name, err)
+		}
+		req.password = p
+	}
+	st, err := openAdminStore(ctx, *db, stderr)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return action.run(ctx, st, req, stdout)
+}
+
+// userCreate is webhookd user create.
+func userCreate(ctx context.Context, st *store.Store, req userRequest, stdout io.Writer) error {
+	if err := createUser(ctx, st, req.email, req.password); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("user create: a user with email %s already exists", req.email)
+		}
+		return fmt.Errorf("user create: %w", err)
+	}
+	fmt.Fprintf(stdout, "created user %s\n", store.NormalizeEmail(req.email))
+	return nil
+}
+
+// createUser checks and stores a new user, for user create and for the
+// admin serve creates at start.
+func createUser(ctx context.Context, st *store.Store, email, password string) error {
+	if err := store.CheckEmail(email); err != nil {
+		return err
+	}
+	if err := store.CheckPassword(password); err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	_, err = st.CreateUser(ctx, email, hash)
+	return err
+}
+
+// findUser is the user an action other than create names, or an error
+// saying that there is none.
+func findUser(ctx context.Context, st *store.Store, action, email string) (store.User, error) {
+	u, err := st.UserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, fmt.Errorf("user %s: no user with email %s", action, email)
+	}
+	return u, err
+}
+
+// userPasswd is webhookd user passwd. Setting the password ends the
+// user's tokens (the store bumps its token version).
+func userPasswd(ctx context.Context, st *store.Store, req userRequest, stdout io.Writer) error {
+	u, err := findUser(ctx, st, "passwd", req.email)
+	if err != nil {
+		return err
+	}
+	if err := store.CheckPassword(req.password); err != nil {
+		return fmt.Errorf("user passwd: %w", err)
+	}
+	hash, err := auth.HashPassword(req.password)
+	if err != nil {
+		return err
+	}
+	if err := st.SetPassword(ctx, u.ID, hash); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "changed the password of %s; its earlier tokens no longer work\n", store.NormalizeEmail(req.email))
+	return nil
+}
+
+// userDisable is webhookd user disable.
+func userDisable(ctx context.Context, st *store.Store, req userRequest, stdout io.Writer) error {
+	return setUserDisabled(ctx, st, "disable", req.email, stdout)
+}
+
+// userEnable is webhookd user enable.
+func userEnable(ctx context.Context, st *store.Store, req userRequest, stdout io.Writer) error {
+	return setUserDisabled(ctx, st, "enable", req.email, stdout)
+}
+
+// setUserDisabled disables (action "disable") or enables the user, and
+// says so with the action's past tense.
+func setUserDisabled(ctx context.Context, st *store.Store, action, email string, stdout io.Writer) error {
+	u, err := findUser(ctx, st, action, email)
+	if err != nil {
+		return err
+	}
+	if err := st.SetUserDisabled(ctx, u.ID, action == "disable"); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%sd user %s\n", action, store.NormalizeEmail(email))
+	return nil
+}
+
+// userDelete is webhookd user delete.
+func userDelete(ctx context.Context, st *store.Store, req userRequest, stdout io.Writer) error {
+	u, err := findUser(ctx, st, "delete", req.email)
+	if err != nil {
+		return err
+	}
+	if err := st.DeleteUser(ctx, u.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "deleted user %s with its webhooks, events, logs and API keys\n", store.NormalizeEmail(req.email))
+	return nil
+}
+
+// userUnlock is webhookd user unlock: it clears the failed logins counted
+// against an email, so a user locked out by the login throttle may log in
+// again before the window passes. Counts against client addresses stay.
+func userUnlock(ctx context.Context, st *store.Store, req userRequest, stdout io.Writer) error {
+	if _, err := findUser(ctx, st, "unlock", req.email); err != nil {
+		return err
+	}
+	email := store.NormalizeEmail(req.email)
 	if err := st.ClearLoginFailures(ctx, server.EmailThrottleKey(email)); err != nil {
 		return fmt.Errorf("user unlock: %w", err)
 	}

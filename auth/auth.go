@@ -24,9 +24,6 @@ const Issuer = "webhookd"
 // tokens and leaked keys are easy to search for.
 const APIKeyPrefix = "whk_"
 
-// MinPasswordLength is the shortest password accepted for a new account.
-const MinPasswordLength = 12
-
 // ErrInvalidToken is returned for any token that must not be accepted.
 var ErrInvalidToken = errors.New("auth: invalid token")
 

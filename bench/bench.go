@@ -77,21 +77,14 @@ type Result struct {
 
 // Run performs one benchmark.
 func Run(ctx context.Context, cfg Config) (Result, error) {
-	if cfg.Webhooks < 1 || cfg.Concurrency < 1 {
-		return Result{}, errors.New("bench: --webhooks and --concurrency must be at least 1")
-	}
-	steady := cfg.Duration > 0
-	if steady && cfg.Rate < 1 {
-		return Result{}, errors.New("bench: --duration needs --rate events per second")
-	}
-	if !steady && cfg.Events < 1 {
-		return Result{}, errors.New("bench: --events must be at least 1")
+	if err := cfg.check(); err != nil {
+		return Result{}, err
 	}
 	if cfg.Wait <= 0 {
 		cfg.Wait = 10 * time.Minute
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency + 8, MaxIdleConns: cfg.Concurrency + 8}, Timeout: time.Minute}
-	api := apiClient{base: strings.TrimRight(cfg.BaseURL, "/"), http: client, token: cfg.Token}
+	api := &apiClient{base: strings.TrimRight(cfg.BaseURL, "/"), http: client, token: cfg.Token}
 	if api.token == "" {
 		if err := api.login(ctx, cfg.Email, cfg.Password); err != nil {
 			return Result{}, err
@@ -103,38 +96,100 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	defer recv.close()
-	var hookIDs []string
-	defer func() {
-		// Leave the target as it was: a long-lived instance should not
-		// keep benchmark webhooks.
-		for _, id := range hookIDs {
-			_ = api.do(context.WithoutCancel(ctx), http.MethodDelete, "/api/v1/webhooks/"+id, nil, nil)
-		}
-	}()
-	for i := 0; i < cfg.Webhooks; i++ {
-		var hook struct {
-			ID string `json:"id"`
-		}
-		body := map[string]any{"name": fmt.Sprintf("bench-%d", i), "url": recv.url + "/hook", "events": []string{"*"}}
-		if err := api.do(ctx, http.MethodPost, "/api/v1/webhooks", body, &hook); err != nil {
-			return Result{}, fmt.Errorf("bench: create webhook: %w", err)
-		}
-		hookIDs = append(hookIDs, hook.ID)
+	hookIDs, err := createWebhooks(ctx, api, recv.url, cfg.Webhooks)
+	defer deleteWebhooks(ctx, api, hookIDs)
+	if err != nil {
+		return Result{}, err
 	}
 
 	total := cfg.Events
-	if steady {
+	if cfg.Duration > 0 {
 		total = int(cfg.Duration.Seconds() * float64(cfg.Rate))
 	}
 	recv.expect(total)
 	sent := make([]int64, total) // publish start, Unix nanoseconds, by sequence number
-	pad := strings.Repeat("x", max(cfg.PayloadSize-40, 0))
 
 	cpu0 := cpuTime()
 	start := time.Now()
 	stopProgress := progress(cfg.Progress, total*cfg.Webhooks, recv)
-	var next atomic.Int64
-	var accepted atomic.Int64
+	accepted, err := publishAll(ctx, cfg, api, start, sent)
+	publishElapsed := time.Since(start)
+	if err != nil {
+		stopProgress()
+		return Result{}, fmt.Errorf("bench: publish: %w", err)
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, cfg.Wait)
+	defer cancel()
+	recv.wait(waitCtx, total*cfg.Webhooks)
+	stopProgress()
+	cpu := cpuTime() - cpu0
+
+	r := recv.result(sent)
+	r.Events, r.Webhooks = total, cfg.Webhooks
+	r.PublishElapsed = publishElapsed
+	r.DeliveryElapsed = r.lastArrival.Sub(start)
+	r.AcceptedPerSecond = float64(accepted) / publishElapsed.Seconds()
+	if r.DeliveryElapsed > 0 {
+		r.DeliveredPerSecond = float64(r.Deliveries) / r.DeliveryElapsed.Seconds()
+	}
+	r.CPUSeconds = cpu.Seconds()
+	if r.Deliveries > 0 {
+		r.CPUPer1000 = r.CPUSeconds / float64(r.Deliveries) * 1000
+	}
+	r.PeakRSSBytes = peakRSS()
+	r.Missing = total*cfg.Webhooks - r.Deliveries
+	return r.Result, nil
+}
+
+// check refuses a configuration Run cannot measure.
+func (cfg Config) check() error {
+	steady := cfg.Duration > 0
+	switch {
+	case cfg.Webhooks < 1 || cfg.Concurrency < 1:
+		return errors.New("bench: --webhooks and --concurrency must be at least 1")
+	case steady && cfg.Rate < 1:
+		return errors.New("bench: --duration needs --rate events per second")
+	case !steady && cfg.Events < 1:
+		return errors.New("bench: --events must be at least 1")
+	}
+	return nil
+}
+
+// createWebhooks creates n webhooks to url, each subscribed to every
+// event. It returns the ids of those it created, also on error, so that
+// they can be deleted.
+func createWebhooks(ctx context.Context, api *apiClient, url string, n int) ([]string, error) {
+	var ids []string
+	for i := 0; i < n; i++ {
+		var hook struct {
+			ID string `json:"id"`
+		}
+		body := map[string]any{"name": fmt.Sprintf("bench-%d", i), "url": url + "/hook", "events": []string{"*"}}
+		if err := api.do(ctx, http.MethodPost, "/api/v1/webhooks", body, &hook); err != nil {
+			return ids, fmt.Errorf("bench: create webhook: %w", err)
+		}
+		ids = append(ids, hook.ID)
+	}
+	return ids, nil
+}
+
+// deleteWebhooks leaves the target as it was: a long-lived instance should
+// not keep benchmark webhooks. It runs even when ctx has ended.
+func deleteWebhooks(ctx context.Context, api *apiClient, ids []string) {
+	for _, id := range ids {
+		_ = api.do(context.WithoutCancel(ctx), http.MethodDelete, "/api/v1/webhooks/"+id, nil, nil)
+	}
+}
+
+// publishAll publishes len(sent) events from cfg.Concurrency publishers,
+// cfg.Batch a request, stamping each event's publish time into sent; in
+// steady mode it paces them at cfg.Rate from start. It returns how many
+// events were accepted and the first error, after which publishing stops.
+func publishAll(ctx context.Context, cfg Config, api *apiClient, start time.Time, sent []int64) (int64, error) {
+	total := len(sent)
+	steady := cfg.Duration > 0
+	pad := strings.Repeat("x", max(cfg.PayloadSize-40, 0))
+	var next, accepted atomic.Int64
 	var firstErr error
 	var errOnce sync.Once
 	var wg sync.WaitGroup
@@ -143,10 +198,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		interval = time.Second / time.Duration(cfg.Rate)
 	}
 	perRequest := max(cfg.Batch, 1)
-	for w := 0; w < cfg.Concurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range cfg.Concurrency {
+		wg.Go(func() {
 			datas := make([]string, 0, perRequest)
 			for {
 				first := int(next.Add(int64(perRequest)) - int64(perRequest))
@@ -181,35 +234,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				}
 				accepted.Add(int64(end - first))
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	publishElapsed := time.Since(start)
-	if firstErr != nil {
-		stopProgress()
-		return Result{}, fmt.Errorf("bench: publish: %w", firstErr)
-	}
-	waitCtx, cancel := context.WithTimeout(ctx, cfg.Wait)
-	defer cancel()
-	recv.wait(waitCtx, total*cfg.Webhooks)
-	stopProgress()
-	cpu := cpuTime() - cpu0
-
-	r := recv.result(sent)
-	r.Events, r.Webhooks = total, cfg.Webhooks
-	r.PublishElapsed = publishElapsed
-	r.DeliveryElapsed = r.lastArrival.Sub(start)
-	r.AcceptedPerSecond = float64(accepted.Load()) / publishElapsed.Seconds()
-	if r.DeliveryElapsed > 0 {
-		r.DeliveredPerSecond = float64(r.Deliveries) / r.DeliveryElapsed.Seconds()
-	}
-	r.CPUSeconds = cpu.Seconds()
-	if r.Deliveries > 0 {
-		r.CPUPer1000 = r.CPUSeconds / float64(r.Deliveries) * 1000
-	}
-	r.PeakRSSBytes = peakRSS()
-	r.Missing = total*cfg.Webhooks - r.Deliveries
-	return r.Result, nil
+	return accepted.Load(), firstErr
 }
 
 // apiClient calls webhookd's API.

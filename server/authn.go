@@ -85,8 +85,6 @@ func (s *Server) authenticate(ctx context.Context, authorization string) (store.
 	return user, nil
 }
 
-func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
-
 type loginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`

@@ -52,7 +52,7 @@ func clientKey(host string) string {
 
 // EmailThrottleKey names the counter of an email's failed logins, which
 // 'webhookd user unlock' clears.
-func EmailThrottleKey(email string) string { return "email:" + normalizeEmail(email) }
+func EmailThrottleKey(email string) string { return "email:" + store.NormalizeEmail(email) }
 
 // startCheck takes a password-check slot, or refuses the login with a 429
 // when every slot is taken: a burst of logins must not queue up seconds of

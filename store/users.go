@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // CreateUser adds a user with an already hashed password. A second user
 // with the same email (compared case-insensitively) is ErrConflict.
 func (s *Store) CreateUser(ctx context.Context, email, passwordHash string) (User, error) {
 	now := s.Now()
-	u := User{ID: NewID(), Email: normalizeEmail(email), PasswordHash: passwordHash, CreatedAt: now, UpdatedAt: now}
+	u := User{ID: NewID(), Email: NormalizeEmail(email), PasswordHash: passwordHash, CreatedAt: now, UpdatedAt: now}
 	_, err := s.write.ExecContext(ctx,
 		`INSERT INTO users (id, email, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)`,
 		u.ID, u.Email, u.PasswordHash, s.d.t(now), s.d.t(now))
@@ -27,7 +28,7 @@ func (s *Store) CreateUser(ctx context.Context, email, passwordHash string) (Use
 
 // UserByEmail finds a user by email, case-insensitively.
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
-	return s.user(ctx, "email", normalizeEmail(email))
+	return s.user(ctx, "email", NormalizeEmail(email))
 }
 
 // UserByID finds a user by id.
@@ -101,7 +102,36 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+// MinPasswordLength is the shortest password, in characters, a user may
+// be given: by 'webhookd user create' and 'user passwd', and for the first
+// admin serve creates.
+const MinPasswordLength = 12
+
+// NormalizeEmail is the form an email is stored, looked up and throttled
+// under: trimmed and lowercased, so that Ann@Example.com and
+// ann@example.com are one user and one login-throttle counter.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// CheckEmail returns an error unless email, trimmed, has the shape of an
+// email address webhookd accepts for a new user. Its message is written
+// for the person who typed the address, so it carries no package prefix.
+func CheckEmail(email string) error {
+	email = strings.TrimSpace(email)
+	if !strings.Contains(email, "@") || len(email) > 254 || strings.ContainsAny(email, " \t\r\n") {
+		return fmt.Errorf("email %q is not an email address", email)
+	}
+	return nil
+}
+
+// CheckPassword returns an error unless password is at least
+// MinPasswordLength characters (not bytes) long. Like CheckEmail's, its
+// message is for the person who chose the password.
+func CheckPassword(password string) error {
+	if utf8.RuneCountInString(password) < MinPasswordLength {
+		return fmt.Errorf("password must be at least %d characters", MinPasswordLength)
+	}
+	return nil
+}
 
 // mustAffect turns "no row changed" into ErrNotFound.
 func mustAffect(res sql.Result, op string) error {

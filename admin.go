@@ -1,0 +1,267 @@
+package main
+
+// The administrative commands: migrate, apikey and status. The user
+// command, which has more actions, is in usercmd.go.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/store"
+)
+
+// migrateActions are the migrate subcommands, each with what it does.
+var migrateActions = map[string]func(ctx context.Context, st *store.Store, stdout io.Writer) error{
+	"up":     migrateUp,
+	"down":   migrateDown,
+	"status": migrateStatus,
+}
+
+// runMigrate is webhookd migrate: parse the flags, open the database
+// (creating it only for up), and run the action.
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("migrate", "Usage: webhookd migrate up|down|status [flags]\n\nup applies every pending migration, down rolls back the latest, status lists them.")
+	db := dbFlag(fs)
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if err := parseFlags(fs, args, getenv, stdout); err != nil {
+			return err
+		}
+		return errors.New("migrate: say up, down or status (run 'webhookd help migrate')")
+	}
+	action := args[0]
+	if err := parseFlags(fs, args[1:], getenv, stdout); err != nil {
+		return err
+	}
+	do, ok := migrateActions[action]
+	if !ok {
+		return fmt.Errorf("migrate: unknown action %q: say up, down or status", action)
+	}
+	var opts []store.Option
+	if action != "up" {
+		// Only 'migrate up' (and serve) may create a database.
+		opts = append(opts, store.MustExist())
+	}
+	if action == "status" {
+		// status only reads goose's table, so it runs beside serve, as
+		// 'webhookd status' does; up and down keep the process lock.
+		opts = append(opts, store.ForAdmin())
+	}
+	st, err := openStore(ctx, *db, stderr, opts...)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return do(ctx, st, stdout)
+}
+
+// migrateUp applies every pending migration.
+func migrateUp(ctx context.Context, st *store.Store, stdout io.Writer) error {
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "no pending migrations")
+	}
+	for _, v := range applied {
+		fmt.Fprintf(stdout, "applied %05d\n", v)
+	}
+	return nil
+}
+
+// migrateDown rolls back the latest migration.
+func migrateDown(ctx context.Context, st *store.Store, stdout io.Writer) error {
+	v, err := st.MigrateDown(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "rolled back %05d\n", v)
+	return nil
+}
+
+// migrateStatus lists every migration, applied or pending.
+func migrateStatus(ctx context.Context, st *store.Store, stdout io.Writer) error {
+	all, err := st.Migrations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range all {
+		state := "pending"
+		if m.Applied {
+			state = "applied " + m.AppliedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(stdout, "%05d  %-30s %s\n", m.Version, m.Name, state)
+	}
+	return nil
+}
+
+// openAdminStore opens db for the user and apikey commands: beside a
+// running serve (store.ForAdmin takes no process lock), never creating a
+// database, and with pending migrations applied only to a database that
+// webhookd has migrated before: a mistyped --db must fail, not set up a new
+// database the user then cannot log in to.
+func openAdminStore(ctx context.Context, db string, stderr io.Writer) (*store.Store, error) {
+	st, err := openStore(ctx, db, stderr, store.ForAdmin(), store.MustExist())
+	if err != nil {
+		return nil, err
+	}
+	if err := refuseUnmigrated(ctx, st); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// refuseUnmigrated fails on a database no migration was ever applied to:
+// most often a mistyped search_path schema, or an empty file someone
+// created, for which "run migrate up" would be the wrong advice.
+func refuseUnmigrated(ctx context.Context, st *store.Store) error {
+	all, err := st.Migrations(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(all, func(m store.MigrationState) bool { return m.Applied }) {
+		return fmt.Errorf("%s is not a webhookd database: no migration has been applied to it; check --db or WEBHOOKD_DB, or set it up with 'webhookd migrate up' or by starting serve", st.Label())
+	}
+	return nil
+}
+
+// openStore opens db for an administrative command and says on stderr,
+// so that stdout stays parseable, which database it is. A missing SQLite
+// file (with store.MustExist) fails naming the path looked at.
+func openStore(ctx context.Context, db string, stderr io.Writer, opts ...store.Option) (*store.Store, error) {
+	st, err := store.Open(ctx, db, opts...)
+	if errors.Is(err, store.ErrNoDatabase) {
+		return nil, fmt.Errorf("%w; give the database serve uses with --db or WEBHOOKD_DB (only serve and 'webhookd migrate up' create one)", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "database: %s\n", st.Label())
+	return st, nil
+}
+
+// runAPIKey is webhookd apikey create: make an API key for a user and
+// print it, the only time it is shown.
+func runAPIKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if isHelp(args) {
+		args = []string{"create", "-h"}
+	}
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("apikey: say create (run 'webhookd help apikey')")
+	}
+	fs := newFlagSet("apikey create", "Usage: webhookd apikey create --email E --name N [flags]\n\nCreates an API key for the user and prints it once.")
+	db := dbFlag(fs)
+	email := fs.String("email", "", "the key's owner (required)")
+	name := fs.String("name", "", "a name for the key, such as the CRM's (required)")
+	if err := parseFlags(fs, args[1:], getenv, stdout); err != nil {
+		return err
+	}
+	if *email == "" || strings.TrimSpace(*name) == "" {
+		return errors.New("apikey create: --email and --name are required")
+	}
+	st, err := openAdminStore(ctx, *db, stderr)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := st.UserByEmail(ctx, *email)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("apikey create: no user with email %s", *email)
+	} else if err != nil {
+		return err
+	}
+	key, hash, prefix, err := auth.NewAPIKey()
+	if err != nil {
+		return err
+	}
+	if _, err := st.CreateAPIKey(ctx, u.ID, strings.TrimSpace(*name), hash, prefix); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, key)
+	return nil
+}
+
+// runStatus is webhookd status: the queue and every webhook with its last
+// hour, read beside a running serve.
+func runStatus(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("status", "Usage: webhookd status [flags]\n\nPrints the queue and every webhook with its last hour, read from the database (safe beside a running serve).")
+	db := dbFlag(fs)
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *db, stderr, store.ForAdmin(), store.MustExist())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := refuseUnmigrated(ctx, st); err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	if pending, err := st.PendingMigrations(ctx); err != nil {
+		return err
+	} else if len(pending) > 0 {
+		return fmt.Errorf("status: the database has pending migrations %v; run 'webhookd migrate up' or start serve", pending)
+	}
+	q, err := st.Queue(ctx)
+	if err != nil {
+		return err
+	}
+	counts, err := st.CountWebhooks(ctx)
+	if err != nil {
+		return err
+	}
+	hooks, err := st.Summaries(ctx)
+	if err != nil {
+		return err
+	}
+	oldest := "none"
+	if q.OldestDue != nil {
+		oldest = time.Since(*q.OldestDue).Round(time.Second).String() + " ago"
+	}
+	fmt.Fprintf(stdout, "webhookd %s on %s (%s)\n", version, st.Label(), st.Kind())
+	fmt.Fprintf(stdout, "queue:    %d due (oldest due %s), %d scheduled for retry, %d in flight\n", q.Due, oldest, q.Scheduled, q.InFlight)
+	fmt.Fprintf(stdout, "webhooks: %d active, %d paused, %d disabled by webhookd\n", counts.Active, counts.Paused, counts.Disabled)
+	if wal, ok := st.WALBytes(); ok {
+		fmt.Fprintf(stdout, "wal:      %d bytes in %s-wal\n", wal, st.Label())
+	}
+	fmt.Fprintln(stdout)
+	if len(hooks) == 0 {
+		fmt.Fprintln(stdout, "no webhooks yet")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "OWNER\tWEBHOOK\tNAME\tSTATE\tPENDING\tOK 1h\tFAILED 1h\tFAILING\tURL")
+	for _, h := range hooks {
+		state := "active"
+		if !h.IsActive {
+			state = "paused"
+			if h.DisabledReason != "" {
+				state = "disabled"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", h.UserEmail, h.ID, clip(h.Name, 24), state,
+			h.Pending, h.SuccessLastHour, h.FailedLastHour, h.ConsecutiveFailures, clip(h.URL, 60))
+	}
+	return tw.Flush()
+}
+
+// clip shortens s to n runes for a table cell.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

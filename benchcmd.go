@@ -1,0 +1,238 @@
+package main
+
+// webhookd bench: the load generator of package bench, driving either a
+// running webhookd (--target) or an app started in this process on a
+// listener bench opens itself.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/bench"
+	"github.com/webhookd/webhookd/server"
+	"github.com/webhookd/webhookd/store"
+)
+
+// benchOptions are webhookd bench's flags: the load (bench.Config) and
+// how to run the webhookd under it.
+type benchOptions struct {
+	load                      bench.Config
+	db, target, retrySchedule string
+	workers, perWebhook       int
+	cpuProfile, memProfile    string
+}
+
+// benchFlags returns bench's flags, bound to options that hold their
+// defaults until they are parsed.
+func benchFlags() (*flagSet, *benchOptions) {
+	o := &benchOptions{}
+	cfg := &o.load
+	fs := newFlagSet("bench", `Usage: webhookd bench [flags]
+
+Starts a webhookd in this process on a temporary SQLite database (or --db),
+and a local receiver; creates --webhooks webhooks, publishes --events events
+from --concurrency publishers, waits until every delivery has arrived and
+prints throughput, latency, CPU and memory. With --duration and --rate it
+publishes at a steady rate instead and reports latency under that load.
+With --target and --token it drives an already running webhookd (which must
+allow private targets, since the receiver listens on 127.0.0.1).`)
+
+	fs.IntVar(&cfg.Events, "events", 20000, "events to publish")
+	fs.IntVar(&cfg.Webhooks, "webhooks", 1, "webhooks, each subscribed to every event")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 32, "concurrent publishers")
+	fs.IntVar(&cfg.PayloadSize, "payload-bytes", 256, "approximate size of each event's data")
+	fs.IntVar(&cfg.Batch, "batch", 1, "events per publish request: above 1, they go through POST /api/v1/events/batch (at most 1000)")
+	fs.DurationVar(&cfg.ReceiverDelay, "receiver-delay", 0, "how long the receiver takes to answer")
+	fs.Float64Var(&cfg.ReceiverFailRate, "receiver-fail-rate", 0, "share of requests the receiver answers 500 (0 to 1)")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "steady mode: publish at --rate for this long")
+	fs.IntVar(&cfg.Rate, "rate", 0, "steady mode: events per second")
+	fs.DurationVar(&cfg.Wait, "wait", 10*time.Minute, "how long to wait for deliveries after publishing")
+	fs.StringVar(&o.target, "target", "", "URL of a running webhookd to drive instead of starting one")
+	fs.StringVar(&cfg.Token, "token", "", "with --target: an access token or API key")
+	fs.StringVar(&o.db, "db", "", "database for the in-process webhookd (default: a temporary SQLite file)")
+	fs.StringVar(&o.retrySchedule, "retry-schedule", "100ms,200ms,400ms,800ms,1s,2s,5s", "retry schedule of the in-process webhookd")
+	fs.IntVar(&o.workers, "workers", 256, "--workers of the in-process webhookd")
+	fs.IntVar(&o.perWebhook, "max-in-flight-per-webhook", 64, "--max-in-flight-per-webhook of the in-process webhookd")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the whole run to this file (go tool pprof -sample_index=alloc_space)")
+	return fs, o
+}
+
+// runBench is webhookd bench: it measures a webhookd under load and
+// prints the report.
+func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs, o := benchFlags()
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
+		return err
+	}
+	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile, stderr)
+	defer stopProfiles()
+	if err != nil {
+		return err
+	}
+	cfg := o.load
+	if cfg.ReceiverFailRate < 0 || cfg.ReceiverFailRate >= 1 {
+		return errors.New("bench: --receiver-fail-rate must be at least 0 and below 1")
+	}
+	if cfg.Batch < 1 || cfg.Batch > server.MaxBatchEvents {
+		return fmt.Errorf("bench: --batch must be 1 to %d", server.MaxBatchEvents)
+	}
+	cfg.Progress = stderr
+	fmt.Fprintf(stdout, "machine: %d CPUs, %s/%s, %s\ncommand: webhookd bench %s\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), strings.Join(args, " "))
+
+	if o.target == "" {
+		return benchInProcess(ctx, cfg, o, stdout, stderr)
+	}
+	if cfg.Token == "" {
+		return errors.New("bench: --target needs --token")
+	}
+	cfg.BaseURL = o.target
+	r, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	r.Print(stdout)
+	return nil
+}
+
+// startProfiles starts the profiles asked for. stop ends them (the
+// allocation profile is written then, so that it covers the whole run);
+// call it even when err is not nil, for the profiles started before it.
+func startProfiles(cpuPath, memPath string, stderr io.Writer) (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	if memPath != "" {
+		f, err := os.Create(memPath)
+		if err != nil {
+			return stop, fmt.Errorf("bench: %w", err)
+		}
+		stops = append(stops, func() {
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				fmt.Fprintf(stderr, "bench: write memory profile: %v\n", err)
+			}
+			f.Close()
+		})
+	}
+	if cpuPath != "" {
+		f, err := os.Create(cpuPath)
+		if err != nil {
+			return stop, fmt.Errorf("bench: %w", err)
+		}
+		stops = append(stops, func() { f.Close() })
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return stop, fmt.Errorf("bench: %w", err)
+		}
+		stops = append(stops, pprof.StopCPUProfile)
+	}
+	return stop, nil
+}
+
+// benchInProcess runs the load against an app in this process, on a
+// temporary SQLite database unless --db names one. bench opens the app's
+// listener itself, on a port the kernel picks, and hands it over: there
+// is no moment when the port is free for another process to take, and
+// connections made before the app serves wait in the listen backlog.
+func benchInProcess(ctx context.Context, cfg bench.Config, o *benchOptions, stdout, stderr io.Writer) error {
+	db := o.db
+	if db == "" {
+		dir, err := os.MkdirTemp("", "webhookd-bench-")
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		db = filepath.Join(dir, "bench.db")
+	}
+	c, err := benchServeConfig(db, o)
+	if err != nil {
+		return err
+	}
+	cfg.Email, cfg.Password = "bench@webhookd.local", auth.RandomSecret(18)
+	if err := benchUser(ctx, db, cfg.Email, cfg.Password); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	c.addr = ln.Addr().String()
+	a, err := newApp(ctx, c, ln, c.newLogger(stderr), io.Discard)
+	if err != nil {
+		return err
+	}
+	serveCtx, stopServe := context.WithCancel(ctx)
+	defer stopServe()
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- a.Run(serveCtx) }()
+	cfg.BaseURL = "http://" + c.addr
+	r, runErr := bench.Run(ctx, cfg)
+	stopServe()
+	if err := <-serveDone; err != nil && runErr == nil {
+		runErr = err
+	}
+	if runErr != nil {
+		return runErr
+	}
+	r.InProcess = true
+	r.Print(stdout)
+	return nil
+}
+
+// benchServeConfig is the configuration of the benchmarked webhookd:
+// serve's defaults, not its environment, with bench's flags and the
+// limits a benchmark would hit lifted.
+func benchServeConfig(db string, o *benchOptions) (*serveConfig, error) {
+	_, c := serveFlags()
+	c.db = db
+	c.allowPrivate = true // the receiver listens on 127.0.0.1
+	c.logLevel = "error"
+	c.retrySchedule = o.retrySchedule
+	c.retention = 0
+	c.loginMaxFailures = 0
+	c.workers, c.perWebhook = o.workers, o.perWebhook
+	// --webhooks may ask for more than one owner's default allowance.
+	c.maxWebhooksPerOwner, c.maxDeliveriesPerRequest = 0, 0
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// benchUser makes sure the benchmark's user exists with password.
+func benchUser(ctx context.Context, db, email, password string) error {
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	u, err := st.UserByEmail(ctx, email)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		_, err = st.CreateUser(ctx, email, hash)
+		return err
+	case err != nil:
+		return err
+	default:
+		return st.SetPassword(ctx, u.ID, hash)
+	}
+}

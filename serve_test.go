@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Each bad serve flag is refused by validate with an error that names it
+// (issue 14 item 1), before anything listens or opens a database.
+func TestServeConfigValidateNamesTheFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"--log-level", "loud"}, "--log-level"},
+		{[]string{"--log-format", "xml"}, "--log-format"},
+		{[]string{"--retry-schedule", "soon"}, "--retry-schedule"},
+		{[]string{"--event-types", "NOT A TYPE"}, "--event-types"},
+		{[]string{"--delivery-timeout", "0s"}, "--delivery-timeout"},
+		{[]string{"--token-ttl", "-1h"}, "--token-ttl"},
+		{[]string{"--workers", "0"}, "--workers"},
+		{[]string{"--max-in-flight-per-webhook", "0"}, "--max-in-flight-per-webhook"},
+		{[]string{"--shutdown-grace", "-1s"}, "--shutdown-grace"},
+		{[]string{"--max-in-flight-per-owner", "-1"}, "--max-in-flight-per-owner"},
+		{[]string{"--lease-duration", "-1s"}, "--lease-duration"},
+		{[]string{"--secret-grace", "-1s"}, "--secret-grace"},
+		{[]string{"--disable-after", "-1h"}, "--disable-after"},
+		{[]string{"--retention", "-1h"}, "--retention"},
+		{[]string{"--login-window", "0s"}, "--login-window"},
+		{[]string{"--login-max-failures", "-1"}, "--login-max-failures"},
+		{[]string{"--disable-min-failures", "-1"}, "--disable-min-failures"},
+		{[]string{"--max-password-checks", "-1"}, "--max-password-checks"},
+		{[]string{"--max-webhooks-per-owner", "-1"}, "--max-webhooks-per-owner"},
+		{[]string{"--max-deliveries-per-request", "-1"}, "--max-deliveries-per-request"},
+		{[]string{"--write-timeout", "0s"}, "--write-timeout"},
+		{[]string{"--max-connections", "0"}, "--max-connections"},
+		{[]string{"--max-streams", "0"}, "--max-streams"},
+		{[]string{"--max-streams-per-user", "0"}, "--max-streams-per-user"},
+		{[]string{"--wal-limit", "1KiB"}, "--wal-limit"},
+		{[]string{"--lease-duration", "10s", "--delivery-timeout", "10s"}, "--lease-duration"},
+	} {
+		fs, cfg := serveFlags()
+		if err := fs.parse(c.args, func(string) string { return "" }); err != nil {
+			t.Fatalf("parse %v: %v", c.args, err)
+		}
+		if err := cfg.validate(); err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("validate with %v: %v, want an error naming %s", c.args, err, c.says)
+		}
+	}
+	_, cfg := serveFlags()
+	if err := cfg.validate(); err != nil {
+		t.Fatalf("validate with the defaults: %v", err)
+	}
+	if cfg.maxPasswordChecks < 2 {
+		t.Errorf("--max-password-checks 0 resolved to %d, want twice GOMAXPROCS", cfg.maxPasswordChecks)
+	}
+}
+
+// serve --addr 127.0.0.1:0 logs the address it is bound to, not the one it
+// was asked for, so that a harness can start it on a port the kernel picks
+// and read where to connect (issue 14 item 2 relies on it).
+func TestServeLogsTheBoundAddress(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logR, logW := io.Pipe()
+	db := filepath.Join(t.TempDir(), "webhookd.db")
+	env := map[string]string{"WEBHOOKD_ADMIN_EMAIL": "admin@example.com", "WEBHOOKD_ADMIN_PASSWORD": "a long admin password"}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", db}, func(k string) string { return env[k] },
+			strings.NewReader(""), io.Discard, logW)
+		logW.Close()
+	}()
+	var addr string
+	lines := bufio.NewScanner(logR)
+	for addr == "" && lines.Scan() {
+		if line := lines.Text(); strings.Contains(line, `msg="webhookd listening"`) {
+			for _, field := range strings.Fields(line) {
+				if a, ok := strings.CutPrefix(field, "addr="); ok {
+					addr = a
+				}
+			}
+		}
+	}
+	go io.Copy(io.Discard, logR) // the rest of the log, so serve never blocks writing it
+	if addr == "" {
+		t.Fatalf("serve logged no \"webhookd listening\" line with an addr; it returned %v", <-done)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host != "127.0.0.1" || port == "0" || port == "" {
+		t.Fatalf("webhookd listening addr=%s, want 127.0.0.1 and the port the kernel picked", addr)
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatalf("GET /healthz at the logged address: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz at the logged address: %s, want 200", resp.Status)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve after its context ended: %v, want nil", err)
+	}
+}
