@@ -121,6 +121,9 @@ func TestIndexHasNoInlineScriptOrStyle(t *testing.T) {
 		if !strings.Contains(m[1], `src="`+ScriptPath+`"`) {
 			t.Errorf("index.html loads a script other than %s: %q", ScriptPath, m[0])
 		}
+		if !strings.Contains(m[1], `type="module"`) {
+			t.Errorf("index.html loads its script other than as a module: %q", m[0])
+		}
 	}
 	if regexp.MustCompile(`(?i)\sstyle\s*=`).MatchString(html) {
 		t.Error("index.html has a style= attribute, which the CSP blocks")
