@@ -1,10 +1,11 @@
 // The API client: JSON over fetch with the session's bearer token, and
-// what the console reads from the API once per sign-in (the event
-// catalogue).
+// what the console reads from the API once rather than copying it (the
+// event catalogue, the inbox name rule).
 
 import { session, endSession } from './session.js';
 
 export const LOGIN_PATH = '/api/v1/auth/login';
+const OPENAPI_PATH = '/api/v1/openapi.json';
 
 export class ApiError extends Error {
   constructor(status, body, fallback) {
@@ -101,4 +102,32 @@ export function eventTypes() {
     const r = await api('GET', '/api/v1/event-types');
     return (r && r.data) || [];
   });
+}
+
+// description is the API's own description of itself, openapi.json,
+// where the console reads the rules the server owns.
+function description() {
+  return once('openapi', () => api('GET', OPENAPI_PATH));
+}
+
+// inboxNameRule is what an inbox may be called, as the API describes its
+// own name parameter: {pattern: RegExp, text: words}.
+export function inboxNameRule() {
+  return once('inboxNameRule', async () => {
+    const doc = await description();
+    const op = doc?.paths?.['/api/v1/inboxes/{name}']?.get;
+    const param = (op?.parameters || []).find((p) => p.name === 'name' && p.in === 'path');
+    const pattern = param?.schema?.pattern;
+    if (!pattern) throw new ApiError(0, null, OPENAPI_PATH + ' describes no inbox name');
+    const words = String(param.description || '');
+    return { pattern: new RegExp(pattern), text: words.slice(words.indexOf(': ') + 1).trim() };
+  });
+}
+
+// webhookLimits are the bounds of a webhook's fields, by field name, as
+// the API describes a new webhook: {name: {maxLength: 255}, ...}. A bound
+// it does not give is simply not set on the form.
+export async function webhookLimits() {
+  const doc = await description();
+  return doc?.components?.schemas?.WebhookCreate?.properties || {};
 }

@@ -21,6 +21,8 @@
 //     on (no cookie, so no CSRF).
 //   * Links only ever point inside the console (#/...); URLs typed by users
 //     are shown as text, never made clickable.
+//   * Rules the server owns (the event catalogue, what an inbox may be
+//     called) are read from the API, not copied here.
 'use strict'; // modules are strict already; this says so to a reader
 
 import { $ } from './dom.js';

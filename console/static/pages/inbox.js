@@ -1,18 +1,23 @@
 // The inbox page: one development inbox's captures, live.
 
-import { api, enc } from '../api.js';
+import { api, enc, inboxNameRule } from '../api.js';
 import { el, fill } from '../dom.js';
 import { fmtBytes, timeEl } from '../format.js';
 import { LiveList, followLive, liveIndicator } from '../livelist.js';
-import { startPage } from '../page.js';
+import { pageError, startPage } from '../page.js';
 import { badge, bodyBlock, card, copyButton, errorBox, flash, headerTable, quiet } from '../ui.js';
 
-const INBOX_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const rule = { pattern: INBOX_NAME, text: '1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit.' };
-
-// renderInbox shows the inbox called name, if that is an inbox name.
-export function renderInbox(name) {
+// renderInbox shows the inbox called name, once the API's rule for inbox
+// names says it is one.
+export async function renderInbox(name) {
   const { root, signal } = startPage('inbox-page');
+  let rule;
+  try {
+    rule = await inboxNameRule();
+  } catch (err) {
+    return pageError(root, err);
+  }
+  if (signal.aborted) return;
   if (!rule.pattern.test(name)) {
     root.append(errorBox(new Error('"' + name + '" is not an inbox name: ' + rule.text)));
     return;

@@ -1,6 +1,6 @@
 // The webhook form, for a new webhook and for editing one.
 
-import { api, enc, eventTypes, invalid } from '../api.js';
+import { api, enc, eventTypes, invalid, webhookLimits } from '../api.js';
 import { el } from '../dom.js';
 import { pageError, startPage } from '../page.js';
 import { busy, card, clearFormError, field, flash, showFormError } from '../ui.js';
@@ -8,10 +8,11 @@ import { busy, card, clearFormError, field, flash, showFormError } from '../ui.j
 export async function renderWebhookForm(id, query) {
   const { root, signal } = startPage('webhook-form-page', 'narrow-wide');
   let existing = null;
-  let types;
+  let types, limits;
   try {
-    [types, existing] = await Promise.all([
+    [types, limits, existing] = await Promise.all([
       eventTypes(),
+      webhookLimits(),
       id ? api('GET', '/api/v1/webhooks/' + enc(id), undefined, { signal }) : Promise.resolve(null),
     ]);
   } catch (err) {
@@ -23,7 +24,7 @@ export async function renderWebhookForm(id, query) {
     name: '', url: query.get('url') || '', events: [], description: '', headers: {},
     rateLimit: 0, timeoutSeconds: 0, isActive: true,
   };
-  const inputs = formInputs(w, types, existing);
+  const inputs = formInputs(w, types, limits, existing);
   const form = formLayout(inputs, existing);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -37,12 +38,14 @@ export async function renderWebhookForm(id, query) {
   inputs.name.focus();
 }
 
-// formInputs makes the form's inputs, filled from w.
-function formInputs(w, types, existing) {
+// formInputs makes the form's inputs, filled from w, bounded by the
+// API's limits.
+function formInputs(w, types, limits, existing) {
   const choices = ['*'].concat(types);
   const known = new Set(choices);
+  const bound = (f) => limits[f] || {};
   return {
-    name: el('input', { id: 'wh-name', type: 'text', maxlength: 255, value: w.name, 'data-field': 'name', required: true }),
+    name: el('input', { id: 'wh-name', type: 'text', maxlength: bound('name').maxLength, value: w.name, 'data-field': 'name', required: true }),
     url: el('input', { id: 'wh-url', type: 'url', inputmode: 'url', value: w.url, 'data-field': 'url', required: true, placeholder: 'https://example.com/webhooks' }),
     events: el('fieldset', { class: 'field events', 'data-field': 'events' },
       el('legend', { class: 'field-label', text: 'Events' }),
@@ -54,15 +57,15 @@ function formInputs(w, types, existing) {
       id: 'wh-patterns', type: 'text', value: w.events.filter((e) => !known.has(e)).join(', '),
       placeholder: 'message.*, campaign.*',
     }),
-    description: el('textarea', { id: 'wh-description', rows: 2, maxlength: 2000, 'data-field': 'description', value: w.description || '' }),
+    description: el('textarea', { id: 'wh-description', rows: 2, maxlength: bound('description').maxLength, 'data-field': 'description', value: w.description || '' }),
     secret: el('input', { id: 'wh-secret', type: 'text', autocomplete: 'off', spellcheck: 'false', 'data-field': 'secret', placeholder: 'leave empty to generate whsec_…' }),
     headers: el('textarea', {
       id: 'wh-headers', rows: 3, 'data-field': 'headers', spellcheck: 'false',
       value: Object.entries(w.headers || {}).map(([k, v]) => k + ': ' + v).join('\n'),
       placeholder: 'Authorization: Bearer receiver-token',
     }),
-    rateLimit: el('input', { id: 'wh-rate-limit', type: 'number', min: 0, max: 10000, value: w.rateLimit || 0, 'data-field': 'rateLimit' }),
-    timeout: el('input', { id: 'wh-timeout', type: 'number', min: 0, max: 30, value: w.timeoutSeconds || 0, 'data-field': 'timeoutSeconds' }),
+    rateLimit: el('input', { id: 'wh-rate-limit', type: 'number', min: bound('rateLimit').minimum, max: bound('rateLimit').maximum, value: w.rateLimit || 0, 'data-field': 'rateLimit' }),
+    timeout: el('input', { id: 'wh-timeout', type: 'number', min: bound('timeoutSeconds').minimum, max: bound('timeoutSeconds').maximum, value: w.timeoutSeconds || 0, 'data-field': 'timeoutSeconds' }),
     active: el('input', { id: 'wh-active', type: 'checkbox', checked: w.isActive, 'data-field': 'isActive' }),
     save: el('button', { type: 'submit', id: 'wh-save', class: 'btn btn-primary', text: existing ? 'Save changes' : 'Create webhook' }),
   };
