@@ -1,8 +1,8 @@
 // Package console serves webhookd's web console: one static page, its
-// script and its stylesheet, embedded in the binary. The page signs in
-// through POST /api/v1/auth/login and drives the same JSON API as curl; it
-// has no server-side state of its own, so this package only serves files
-// with strict security headers.
+// script (native ES modules, no build step) and its stylesheet, embedded
+// in the binary. The page signs in through POST /api/v1/auth/login and
+// drives the same JSON API as curl; it has no server-side state of its
+// own, so this package only serves files with strict security headers.
 package console
 
 import (
@@ -11,11 +11,15 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
+	"io/fs"
 	"net/http"
+	"path"
+	"strings"
 	"time"
 )
 
-// static is the console: index.html, app.js and app.css, no build step.
+// static is the console: index.html, app.css and the script's ES
+// modules, no build step.
 //
 //go:embed static
 var static embed.FS
@@ -25,7 +29,9 @@ var static embed.FS
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
-// Paths the console answers; everything else is 404.
+// Paths the console answers besides the script's other modules, which
+// are served under /console/ by their names in static/; everything else
+// is 404.
 const (
 	IndexPath  = "/"
 	ScriptPath = "/console/app.js"
@@ -39,16 +45,40 @@ type asset struct {
 	etag        string
 }
 
-// assets maps each served path to its file. The content types are set
-// here, not guessed from the machine's MIME tables, which vary (and
-// X-Content-Type-Options: nosniff makes a wrong one fatal for a script).
-var assets = map[string]asset{
-	IndexPath:  load("static/index.html", "text/html; charset=utf-8"),
-	ScriptPath: load("static/app.js", "text/javascript; charset=utf-8"),
-	StylePath:  load("static/app.css", "text/css; charset=utf-8"),
+// contentTypes are what the files in static/ are served as, by their
+// extension. They are set here, not guessed from the machine's MIME
+// tables, which vary (and X-Content-Type-Options: nosniff makes a wrong
+// one fatal for a script or a module).
+var contentTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
 }
 
-func load(name, contentType string) asset {
+// assets maps each served path to its file: index.html at "/", and every
+// other file in static/ at /console/ and its name there.
+var assets = loadAll()
+
+func loadAll() map[string]asset {
+	out := map[string]asset{IndexPath: load("static/index.html")}
+	err := fs.WalkDir(static, "static", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || name == "static/index.html" {
+			return err
+		}
+		out["/console/"+strings.TrimPrefix(name, "static/")] = load(name)
+		return nil
+	})
+	if err != nil {
+		panic("console: walk embedded files: " + err.Error()) // a build fault
+	}
+	return out
+}
+
+func load(name string) asset {
+	contentType, ok := contentTypes[path.Ext(name)]
+	if !ok {
+		panic("console: no content type for embedded file " + name) // a build fault
+	}
 	b, err := static.ReadFile(name)
 	if err != nil {
 		panic("console: embedded file missing: " + err.Error()) // a build fault
@@ -58,8 +88,8 @@ func load(name, contentType string) asset {
 }
 
 // Handler serves the console: index.html at "/", the script at
-// /console/app.js and the stylesheet at /console/app.css, for GET and
-// HEAD. Every other path is 404, so it can be mounted on "/" and
+// /console/app.js with the modules it imports beside it, and the
+// stylesheet at /console/app.css, for GET and HEAD. Every other path is 404, so it can be mounted on "/" and
 // "/console/*file" beside the API without shadowing anything.
 func Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -2,9 +2,13 @@ package console
 
 import (
 	"io"
+	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -117,6 +121,9 @@ func TestIndexHasNoInlineScriptOrStyle(t *testing.T) {
 		if !strings.Contains(m[1], `src="`+ScriptPath+`"`) {
 			t.Errorf("index.html loads a script other than %s: %q", ScriptPath, m[0])
 		}
+		if !strings.Contains(m[1], `type="module"`) {
+			t.Errorf("index.html loads its script other than as a module: %q", m[0])
+		}
 	}
 	if regexp.MustCompile(`(?i)\sstyle\s*=`).MatchString(html) {
 		t.Error("index.html has a style= attribute, which the CSP blocks")
@@ -137,17 +144,76 @@ func TestIndexHasNoInlineScriptOrStyle(t *testing.T) {
 	}
 }
 
-// The script builds the DOM from text only; a regression to HTML strings
-// would render users' data as markup.
-func TestScriptNeverParsesHTML(t *testing.T) {
-	b, err := static.ReadFile("static/app.js")
+// scripts returns every script module in static/, by its name there.
+func scripts(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := fs.WalkDir(static, "static", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(name, ".js") {
+			return err
+		}
+		b, err := static.ReadFile(name)
+		out[strings.TrimPrefix(name, "static/")] = string(b)
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	js := string(b)
-	for _, banned := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "setAttribute('style'", `setAttribute("style"`, "localStorage", "sessionStorage", "document.cookie"} {
-		if strings.Contains(js, banned) {
-			t.Errorf("app.js uses %s", banned)
+	return out
+}
+
+// The script builds the DOM from text only; a regression to HTML strings
+// would render users' data as markup. Every module is scanned, and every
+// script the handler serves is one of them.
+func TestScriptNeverParsesHTML(t *testing.T) {
+	modules := scripts(t)
+	if _, ok := modules["app.js"]; !ok {
+		t.Fatalf("app.js is not among the scanned scripts %v", slices.Sorted(maps.Keys(modules)))
+	}
+	for p, a := range assets {
+		if strings.HasPrefix(a.contentType, "text/javascript") {
+			if _, ok := modules[strings.TrimPrefix(p, "/console/")]; !ok {
+				t.Errorf("%s is served as a script but not scanned", p)
+			}
+		}
+	}
+	for name, js := range modules {
+		for _, banned := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "setAttribute('style'", `setAttribute("style"`, "localStorage", "sessionStorage", "document.cookie"} {
+			if strings.Contains(js, banned) {
+				t.Errorf("%s uses %s", name, banned)
+			}
+		}
+	}
+}
+
+// Every module is served as JavaScript (a module with another type is
+// refused under nosniff) with the security headers, and every import
+// names another module the handler serves: relative, on this origin.
+func TestServesEveryModule(t *testing.T) {
+	importRE := regexp.MustCompile(`(?m)^(?:import\s+(?:[^'";]*?\sfrom\s*)?|export\s+(?:\*|\{[^}]*\})\s*from\s*)['"]([^'"]+)['"]`)
+	for name, js := range scripts(t) {
+		p := "/console/" + name
+		r := get(t, http.MethodGet, p)
+		if got := body(t, r); r.StatusCode != http.StatusOK || got != js {
+			t.Errorf("GET %s: status %d, want 200 with the file", p, r.StatusCode)
+		}
+		if got := r.Header.Get("Content-Type"); got != "text/javascript; charset=utf-8" {
+			t.Errorf("GET %s: Content-Type %q, want text/javascript; charset=utf-8", p, got)
+		}
+		checkSecurityHeaders(t, p, r)
+		if strings.Contains(js, "import(") {
+			t.Errorf("%s imports at run time, which this test cannot follow", name)
+		}
+		for _, m := range importRE.FindAllStringSubmatch(js, -1) {
+			spec := m[1]
+			if !strings.HasPrefix(spec, "./") && !strings.HasPrefix(spec, "../") {
+				t.Errorf("%s imports %q, which is not a module beside it", name, spec)
+				continue
+			}
+			target := path.Join(path.Dir(p), spec)
+			if a, ok := assets[target]; !ok || !strings.HasPrefix(a.contentType, "text/javascript") {
+				t.Errorf("%s imports %q, which resolves to %s: not a served module", name, spec, target)
+			}
 		}
 	}
 }

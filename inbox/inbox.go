@@ -58,8 +58,14 @@ const (
 	Unsigned = "unsigned"
 )
 
-// validName is what an inbox may be called: short, URL-safe, no slashes.
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+// NamePattern is what an inbox may be called: short, URL-safe, no
+// slashes. openapi.json gives it as the pattern of every inbox name
+// parameter, and the console reads it from there (a test keeps the two
+// the same), so it is written in the subset of syntax Go and JavaScript
+// read alike.
+const NamePattern = `^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`
+
+var validName = regexp.MustCompile(NamePattern)
 
 // ValidName reports whether name is a well-formed inbox name.
 func ValidName(name string) bool { return validName.MatchString(name) }

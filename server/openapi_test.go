@@ -290,3 +290,53 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 		}
 	})
 }
+
+// The console reads the inbox name rule from openapi.json rather than
+// copying it, so every inbox name parameter there must give the pattern
+// and the words the inbox package enforces.
+func TestOpenAPIInboxNameIsTheInboxRule(t *testing.T) {
+	file, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name, In, Description string
+				Schema                struct{ Pattern string }
+			}
+		}
+	}
+	if err := json.Unmarshal(file, &d); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	_, rule, _ := strings.Cut(inbox.NameRule, " is ")
+	seen := 0
+	for path, item := range d.Paths {
+		if !strings.Contains(path, "/inbox") || !strings.Contains(path, "{name}") {
+			continue
+		}
+		for method, op := range item {
+			for _, p := range op.Parameters {
+				if p.Name != "name" || p.In != "path" {
+					continue
+				}
+				seen++
+				if p.Schema.Pattern != inbox.NamePattern {
+					t.Errorf("%s %s: name pattern %q, want inbox.NamePattern %q", method, path, p.Schema.Pattern, inbox.NamePattern)
+				}
+				if want := "The inbox's name: " + rule + "."; p.Description != want {
+					t.Errorf("%s %s: name description %q, want %q", method, path, p.Description, want)
+				}
+			}
+		}
+	}
+	// The console reads GET /api/v1/inboxes/{name}'s; the capture routes
+	// and the stream give the same.
+	if op, ok := d.Paths["/api/v1/inboxes/{name}"]["get"]; !ok || len(op.Parameters) == 0 {
+		t.Error("openapi.json: GET /api/v1/inboxes/{name} has no name parameter for the console to read")
+	}
+	if seen == 0 {
+		t.Error("openapi.json: no inbox name parameter")
+	}
+}

@@ -1,0 +1,93 @@
+// The publish page: POST /api/v1/events from a form, with the same
+// request as curl beside it.
+
+import { api, eventTypes, invalid } from '../api.js';
+import { el, fill } from '../dom.js';
+import { plural, sampleFor } from '../format.js';
+import { pageError, startPage } from '../page.js';
+import { badge, busy, card, clearFormError, field, samplePayload, showFormError } from '../ui.js';
+
+// Types webhookd publishes itself, which the API refuses from anyone
+// else.
+const OWN_TYPES = ['webhook.disabled'];
+
+export async function renderPublish() {
+  const { root, signal } = startPage('publish-page', 'narrow-wide');
+  let types;
+  try {
+    types = await eventTypes();
+  } catch (err) {
+    return pageError(root, err);
+  }
+  if (signal.aborted) return;
+  const f = publishInputs(types.filter((t) => !OWN_TYPES.includes(t)));
+  const form = el('form', { id: 'publish-form', class: 'form', noValidate: true },
+    field('Event type', f.select),
+    field('Data (JSON)', f.data, 'Delivered as the envelope\'s data, byte for byte after compaction.'),
+    field('Idempotency key', f.key, 'The same key with the same event and data within 24 hours answers the first event again and creates nothing; with other content it is refused (422).'),
+    el('div', { class: 'form-error', hidden: true }),
+    el('div', { class: 'actions' }, f.submit),
+    f.result);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    publish(form, f, signal);
+  });
+  root.append(
+    el('div', { class: 'page-head' }, el('h1', { text: 'Publish event' })),
+    card(null, null,
+      el('p', { class: 'muted' }, 'What the CRM does with ', el('code', { text: 'POST /api/v1/events' }),
+        ': every active webhook of yours whose patterns match gets one signed delivery, retried until it succeeds.'),
+      form),
+    card('The same with curl', null, f.curl));
+}
+
+// publishInputs makes the form's inputs and the curl line that follows
+// them.
+function publishInputs(publishable) {
+  const select = el('select', { id: 'publish-event', 'data-field': 'event' }, publishable.map((t) => el('option', { value: t, text: t })));
+  const f = {
+    select,
+    data: samplePayload(el('textarea', { id: 'publish-data', rows: 10, spellcheck: 'false', 'data-field': 'data', value: sampleFor(publishable[0]) }), select),
+    key: el('input', { id: 'publish-key', type: 'text', 'data-field': 'idempotencyKey', placeholder: 'optional, such as msg_123' }),
+    submit: el('button', { type: 'submit', id: 'publish-submit', class: 'btn btn-primary', text: 'Publish' }),
+    result: el('div', { id: 'publish-result', class: 'result', hidden: true }),
+    curl: el('pre', { class: 'body', id: 'publish-curl' }),
+  };
+  const updateCurl = () => {
+    const body = '{"event": ' + JSON.stringify(f.select.value) + ', "data": ' + (f.data.value.trim() || '{}') +
+      (f.key.value.trim() ? ', "idempotencyKey": ' + JSON.stringify(f.key.value.trim()) : '') + '}';
+    f.curl.textContent = 'curl -X POST ' + location.origin + '/api/v1/events \\\n' +
+      '  -H "Authorization: Bearer YOUR_ACCESS_TOKEN" \\\n  -H "Content-Type: application/json" \\\n' +
+      '  -d \'' + body.replace(/'/g, '\'\\\'\'') + '\'';
+  };
+  for (const n of [f.select, f.data, f.key]) n.addEventListener('input', updateCurl);
+  f.select.addEventListener('change', updateCurl);
+  updateCurl();
+  return f;
+}
+
+// publish sends the event exactly as typed and says where it goes.
+async function publish(form, f, signal) {
+  clearFormError(form);
+  const raw = f.data.value.trim();
+  try {
+    JSON.parse(raw);
+  } catch (err) {
+    return showFormError(form, invalid('data', 'not valid JSON: ' + err.message, 'not valid JSON'));
+  }
+  let body = '{"event":' + JSON.stringify(f.select.value) + ',"data":' + raw;
+  if (f.key.value.trim()) body += ',"idempotencyKey":' + JSON.stringify(f.key.value.trim());
+  body += '}';
+  try {
+    const r = await busy(f.submit, 'Publishing…', () => api('POST', '/api/v1/events', { raw: body }, { signal }));
+    fill(f.result,
+      el('p', null, badge('accepted', 'ok'), ' Event ', el('code', { id: 'publish-event-id', text: r.id }), ' (', el('code', { text: r.event }), ') goes to ',
+        el('strong', { id: 'publish-deliveries', text: plural(r.deliveries, 'webhook') }), '.'),
+      r.deliveries === 0
+        ? el('p', { class: 'muted', text: 'No active webhook of yours subscribes to this type. That is not an error.' })
+        : el('p', null, 'Watch it arrive on ', el('a', { href: '#/webhooks', text: 'your webhooks\' logs' }), ' or in the ', el('a', { href: '#/inbox/demo', text: 'inbox' }), '.'));
+    f.result.hidden = false;
+  } catch (err) {
+    showFormError(form, err);
+  }
+}

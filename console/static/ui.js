@@ -1,0 +1,191 @@
+// Shared UI pieces: the flash line, error boxes, form fields, cards,
+// badges, copy buttons, header tables and body blocks.
+
+import { $, el, fill } from './dom.js';
+import { prettyBody, sampleFor } from './format.js';
+
+// quiet reports whether an error needs no words of its own: the session
+// ended (the sign-in page says so) or the page that asked was left.
+export function quiet(err) {
+  return Boolean(err.sessionEnded) || err.name === 'AbortError';
+}
+
+let flashTimer = 0;
+
+// flash shows a short message at the top; errors stay until dismissed.
+export function flash(message, kind) {
+  const box = $('#flash');
+  clearTimeout(flashTimer);
+  fill(box,
+    el('span', { text: message }),
+    el('button', { type: 'button', class: 'flash-close', 'aria-label': 'Dismiss', text: '×', on: { click: () => { box.hidden = true; } } }),
+  );
+  box.className = 'flash flash-' + (kind || 'info');
+  box.hidden = false;
+  if (kind !== 'error') flashTimer = setTimeout(() => { box.hidden = true; }, 5000);
+}
+
+// errorBox renders an API error: its message and each bad field.
+export function errorBox(err) {
+  const box = el('div', { class: 'error-box', role: 'alert' }, el('strong', { text: err.message || String(err) }));
+  const details = err.details || [];
+  // One bad field is already the whole message; several get a list.
+  const saysItAll = details.length === 1 && err.message === details[0].field + ': ' + details[0].message;
+  if (details.length && !saysItAll) {
+    box.append(el('ul', null, details.map((d) => el('li', null, el('code', { text: d.field }), ': ', d.message))));
+  }
+  if (err.status === 0 || err.status >= 500) {
+    box.append(el('p', { class: 'muted', text: 'Check webhookd\'s own log for the cause.' }));
+  }
+  return box;
+}
+
+// showFormError puts err in the form's error area and marks the named
+// fields (inputs carry data-field="url" and so on).
+export function showFormError(form, err) {
+  if (quiet(err)) return;
+  const area = $('.form-error', form);
+  unmarkFields(form);
+  fill(area, errorBox(err));
+  area.hidden = false;
+  for (const d of err.details || []) {
+    // "events[2]" or "headers.X-Foo" belong to the events or headers input.
+    const name = String(d.field).split(/[.[]/)[0];
+    const input = form.querySelector('[data-field="' + CSS.escape(name) + '"]');
+    if (!input) continue;
+    input.setAttribute('aria-invalid', 'true');
+    const holder = input.closest('.field') || input.parentElement;
+    holder.append(el('div', { class: 'field-error', text: d.message }));
+  }
+}
+
+export function clearFormError(form) {
+  const area = $('.form-error', form);
+  area.replaceChildren();
+  area.hidden = true;
+  unmarkFields(form);
+}
+
+function unmarkFields(form) {
+  for (const f of form.querySelectorAll('.field-error')) f.remove();
+  for (const f of form.querySelectorAll('[aria-invalid]')) f.removeAttribute('aria-invalid');
+}
+
+export function badge(text, kind, extra) {
+  return el('span', Object.assign({ class: 'badge badge-' + kind, text }, extra));
+}
+
+export function webhookState(w) {
+  if (w.disabledReason) return ['disabled', 'danger'];
+  if (!w.isActive) return ['paused', 'warn'];
+  return ['active', 'ok'];
+}
+
+export function field(label, input, hint) {
+  return el('label', { class: 'field' },
+    el('span', { class: 'field-label', text: label }),
+    input,
+    hint ? el('span', { class: 'field-hint', text: hint }) : null);
+}
+
+export function card(title, id, ...body) {
+  return el('section', { class: 'card', id },
+    title ? el('h2', { class: 'card-title', text: title }) : null,
+    body);
+}
+
+// busy disables a button while work runs, so a double click does not
+// send twice.
+export async function busy(button, label, work) {
+  const old = button.textContent;
+  button.disabled = true;
+  button.textContent = label;
+  try {
+    return await work();
+  } finally {
+    button.disabled = false;
+    button.textContent = old;
+  }
+}
+
+async function copyText(text, button) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+    } else {
+      // Plain http on a non-local host has no clipboard API.
+      const ta = el('textarea', { class: 'offscreen', readOnly: true, value: text });
+      document.body.append(ta);
+      ta.select();
+      document.execCommand('copy');
+      ta.remove();
+    }
+    const old = button.textContent;
+    button.textContent = 'Copied';
+    setTimeout(() => { button.textContent = old; }, 1500);
+  } catch (err) {
+    flash('Could not copy: ' + err.message + '. Select the text and copy it by hand.', 'error');
+  }
+}
+
+export function copyButton(getText, id) {
+  return el('button', {
+    type: 'button', class: 'btn btn-small', id, text: 'Copy',
+    on: { click: (e) => copyText(getText(), e.currentTarget) },
+  });
+}
+
+export function emptyRow(cols, text) {
+  return el('tr', { class: 'empty' }, el('td', { colspan: cols, text }));
+}
+
+// headerTable shows headers ({name: value} or {name: [values]}) sorted
+// by name.
+export function headerTable(headers) {
+  const names = Object.keys(headers || {}).sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
+  if (!names.length) return el('p', { class: 'muted', text: 'No headers.' });
+  return el('table', { class: 'kv' }, el('tbody', null, names.map((n) => {
+    const v = headers[n];
+    return el('tr', null, el('th', { text: n }), el('td', null, el('code', { text: Array.isArray(v) ? v.join(', ') : v })));
+  })));
+}
+
+// bodyBlock shows a body pretty-printed, with a toggle to the exact
+// bytes (the signature is over those).
+export function bodyBlock(text, cls) {
+  const pretty = prettyBody(text);
+  const pre = el('pre', { class: ['body', cls], text: pretty });
+  if (pretty === text) return pre;
+  let raw = false;
+  const toggle = el('button', {
+    type: 'button', class: 'btn btn-small btn-quiet', text: 'Show raw',
+    on: {
+      click: () => {
+        raw = !raw;
+        pre.textContent = raw ? text : pretty;
+        toggle.textContent = raw ? 'Show pretty' : 'Show raw';
+      },
+    },
+  });
+  return el('div', { class: 'body-block' }, toggle, pre);
+}
+
+// confirmBox fills box with a question and two buttons: yes runs
+// onYes(button), Cancel hides the box again.
+export function confirmBox(box, question, yes, onYes) {
+  fill(box,
+    question,
+    el('div', { class: 'actions' },
+      el('button', Object.assign({ type: 'button', on: { click: (e) => onYes(e.currentTarget) } }, yes)),
+      el('button', { type: 'button', class: 'btn', text: 'Cancel', on: { click: () => { box.hidden = true; } } })));
+  box.hidden = false;
+}
+
+// samplePayload makes a payload box follow the chosen event type's
+// sample until someone types in it.
+export function samplePayload(box, select) {
+  let edited = false;
+  box.addEventListener('input', () => { edited = true; });
+  select.addEventListener('change', () => { if (!edited) box.value = sampleFor(select.value); });
+  return box;
+}
