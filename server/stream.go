@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd/inbox"
+	"github.com/webhookd/webhookd/internal/wire"
 	"github.com/webhookd/webhookd/store"
 )
 
@@ -82,11 +82,11 @@ func (s *sse) event(name, id string, v any) error {
 		fmt.Fprintf(&buf, "id: %s\n", id)
 	}
 	fmt.Fprintf(&buf, "event: %s\ndata: ", name)
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil { // Encode ends with the newline
+	data, err := wire.Marshal(v) // ends with the newline
+	if err != nil {
 		return err
 	}
+	buf.Write(data)
 	buf.WriteByte('\n')
 	if err := s.deadline(); err != nil {
 		return err

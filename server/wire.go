@@ -11,13 +11,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/internal/wire"
 	"github.com/webhookd/webhookd/store"
 )
 
-// timeLayout is UTC with milliseconds, as in 2024-01-01T12:00:00.000Z.
-const timeLayout = "2006-01-02T15:04:05.000Z07:00"
-
-func ts(t time.Time) string { return t.UTC().Format(timeLayout) }
+// ts writes a time as every time goes on the wire.
+func ts(t time.Time) string { return wire.Time(t) }
 
 func tsp(t *time.Time) *string {
 	if t == nil {
