@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/webhookd/webhookd/inbox"
 	"github.com/webhookd/webhookd/internal/wire"
 	"github.com/webhookd/webhookd/store"
 )
@@ -79,8 +80,11 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
 	var maxErr *http.MaxBytesError
+	var inboxErr *inbox.Error
 	switch {
 	case errors.As(err, &e):
+	case errors.As(err, &inboxErr):
+		e = &Error{Status: inboxErr.Status, Message: inboxErr.Message}
 	case errors.As(err, &maxErr):
 		e = errorf(http.StatusRequestEntityTooLarge, "request body larger than %d bytes", maxErr.Limit)
 	case errors.Is(err, store.ErrNotFound):
