@@ -3,7 +3,6 @@ package server
 import (
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/webhookd/webhookd/inbox"
 )
@@ -51,32 +50,8 @@ func (s *Server) handleInboxStream(w http.ResponseWriter, r *http.Request) error
 	defer unsubscribe()
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
-	out, err := startSSE(w, s.writeTimeout)
-	if err != nil || out.event("ready", "", struct{}{}) != nil {
-		return nil // the reader is gone; nothing to answer
-	}
-	heartbeat := time.NewTicker(streamHeartbeat)
-	defer heartbeat.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-heartbeat.C:
-			if out.ping() != nil {
-				return nil
-			}
-		case <-live.recheck.C:
-			if reason := live.ended(ctx); reason != "" {
-				out.end(reason)
-				return nil
-			}
-		case c, ok := <-captures:
-			if !ok {
-				return nil // the inbox was evicted
-			}
-			if out.event("capture", strconv.FormatInt(c.ID, 10), c) != nil {
-				return nil
-			}
-		}
-	}
+	runStream(ctx, w, s, live, captures, func(out *sse, c inbox.Capture) bool {
+		return out.event("capture", strconv.FormatInt(c.ID, 10), c) == nil
+	})
+	return nil
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -84,14 +83,24 @@ func (s *Server) handleLogList(w http.ResponseWriter, r *http.Request) error {
 	return s.json(w, http.StatusOK, newList(out, next))
 }
 
+// logIDParam reads the route's :logId; one webhookd cannot have issued is
+// simply not found.
+func logIDParam(r *http.Request) (string, error) {
+	id := param(r, "logId")
+	if !validID(id) {
+		return "", notFound("log entry")
+	}
+	return id, nil
+}
+
 func (s *Server) handleLogGet(w http.ResponseWriter, r *http.Request) error {
 	hook, err := s.webhookParam(r)
 	if err != nil {
 		return err
 	}
-	logID := param(r, "logId")
-	if !validID(logID) {
-		return notFound("log entry")
+	logID, err := logIDParam(r)
+	if err != nil {
+		return err
 	}
 	l, err := s.store.LogEntry(r.Context(), currentUser(r).ID, hook.ID, logID)
 	if err != nil {
@@ -185,13 +194,14 @@ func (s *Server) handleWebhookTest(w http.ResponseWriter, r *http.Request) error
 	}
 	payload := []byte("{}")
 	if req.Payload != nil {
-		var compact bytes.Buffer
-		if err := json.Compact(&compact, req.Payload); err != nil {
-			bad = append(bad, FieldError{"payload", "is not valid JSON"})
-		} else if compact.Len() > MaxEventDataBytes {
-			return errorf(http.StatusRequestEntityTooLarge, "payload is larger than %d bytes", MaxEventDataBytes)
+		compact, notJSON, err := compactData(req.Payload, "payload")
+		if err != nil {
+			return err
 		}
-		payload = compact.Bytes()
+		if notJSON != nil {
+			bad = append(bad, *notJSON)
+		}
+		payload = compact
 	}
 	if bad != nil {
 		return invalid(bad...)
@@ -228,12 +238,16 @@ func logFilterParams(r *http.Request) (store.LogFilter, error) {
 		}
 		f.EventType = et
 	}
-	for name, dst := range map[string]**time.Time{"since": &f.Since, "until": &f.Until} {
-		t, err := timeParam(r, name)
-		if err != nil {
-			bad = append(bad, err.(*Error).Details...)
+	// In a fixed order, so that the details come out the same each time.
+	for _, p := range []struct {
+		name string
+		dst  **time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		t, msg := parseTimeParam(r, p.name)
+		if msg != "" {
+			bad = append(bad, FieldError{p.name, msg})
 		}
-		*dst = t
+		*p.dst = t
 	}
 	if bad != nil {
 		return f, invalid(bad...)

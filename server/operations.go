@@ -56,9 +56,9 @@ func (s *Server) handleLogRedeliver(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	logID := param(r, "logId")
-	if !validID(logID) {
-		return notFound("log entry")
+	logID, err := logIDParam(r)
+	if err != nil {
+		return err
 	}
 	id, err := s.store.Redeliver(r.Context(), currentUser(r).ID, hook.ID, logID)
 	switch {
@@ -98,7 +98,7 @@ func (s *Server) handleWebhookReplay(w http.ResponseWriter, r *http.Request) err
 		}
 		t, err := time.Parse(time.RFC3339Nano, *v)
 		if err != nil {
-			bad = append(bad, FieldError{field, "must be an RFC 3339 time such as 2024-01-01T12:00:00.000Z"})
+			bad = append(bad, FieldError{field, timeRule})
 			return nil
 		}
 		return &t

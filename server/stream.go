@@ -176,44 +176,22 @@ func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 	for _, l := range logs {
 		sent[l.ID] = l.CreatedAt
 	}
-	out, err := startSSE(w, s.writeTimeout)
-	if err != nil || out.event("ready", "", struct{}{}) != nil {
-		return nil // the reader is gone; nothing to answer
-	}
 	poll := time.NewTicker(streamPoll)
 	defer poll.Stop()
-	heartbeat := time.NewTicker(streamHeartbeat)
-	defer heartbeat.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-heartbeat.C:
-			if out.ping() != nil {
-				return nil
-			}
-			continue
-		case <-live.recheck.C:
-			if reason := live.ended(ctx); reason != "" {
-				out.end(reason)
-				return nil
-			}
-			continue
-		case <-poll.C:
-		}
+	runStream(ctx, w, s, live, poll.C, func(out *sse, _ time.Time) bool {
 		logs, more, since, err := recent()
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			out.end("the webhook was deleted")
-			return nil
+			return false
 		case err != nil && ctx.Err() != nil:
-			return nil
+			return false
 		case err != nil:
 			s.logger.Warn("log stream: list logs", "webhook", hook.ID, "err", err)
-			continue
+			return true
 		}
 		if more != "" && out.event("overflow", "", struct{}{}) != nil {
-			return nil
+			return false
 		}
 		for i := len(logs) - 1; i >= 0; i-- { // oldest first
 			l := logs[i]
@@ -225,12 +203,48 @@ func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 				watermark = l.CreatedAt
 			}
 			if more == "" && out.event("log", l.ID, toLogJSON(l, false)) != nil {
-				return nil
+				return false
 			}
 		}
 		for id, at := range sent {
 			if at.Before(since) {
 				delete(sent, id)
+			}
+		}
+		return true
+	})
+	return nil
+}
+
+// runStream runs an admitted event stream: it sends the headers and
+// "ready", then, until the reader leaves or the server closes its
+// streams, a ping every streamHeartbeat, the credential checked on every
+// tick of live.recheck (ending the stream with "end", and why, once it is
+// no longer valid), and next called with each value from source. A closed
+// source ends the stream, as does next returning false.
+func runStream[T any](ctx context.Context, w http.ResponseWriter, s *Server, live *liveStream, source <-chan T, next func(out *sse, v T) bool) {
+	out, err := startSSE(w, s.writeTimeout)
+	if err != nil || out.event("ready", "", struct{}{}) != nil {
+		return // the reader is gone; nothing to answer
+	}
+	heartbeat := time.NewTicker(streamHeartbeat)
+	defer heartbeat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-heartbeat.C:
+			if out.ping() != nil {
+				return
+			}
+		case <-live.recheck.C:
+			if reason := live.ended(ctx); reason != "" {
+				out.end(reason)
+				return
+			}
+		case v, ok := <-source:
+			if !ok || !next(out, v) {
+				return
 			}
 		}
 	}

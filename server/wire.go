@@ -160,16 +160,29 @@ func pageParams(r *http.Request, def, max int) (store.Page, error) {
 
 // timeParam reads an RFC 3339 query parameter, nil when absent.
 func timeParam(r *http.Request, name string) (*time.Time, error) {
+	t, msg := parseTimeParam(r, name)
+	if msg != "" {
+		return nil, invalid(FieldError{name, msg})
+	}
+	return t, nil
+}
+
+// parseTimeParam is timeParam for a caller that gathers every bad field:
+// it returns what is wrong with the parameter instead of an error.
+func parseTimeParam(r *http.Request, name string) (*time.Time, string) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
-		return nil, nil
+		return nil, ""
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		return nil, invalid(FieldError{name, "must be an RFC 3339 time such as 2024-01-01T12:00:00.000Z"})
+		return nil, timeRule
 	}
-	return &t, nil
+	return &t, ""
 }
+
+// timeRule is what a bad time parameter or field is told.
+const timeRule = "must be an RFC 3339 time such as 2024-01-01T12:00:00.000Z"
 
 // validID reports whether s can be an id webhookd issued; anything else is
 // answered as not found without asking the database.
