@@ -300,3 +300,7 @@ func (s *Server) handleEventGet(w http.ResponseWriter, r *http.Request) error {
 	}
 	return s.json(w, http.StatusOK, out)
 }
+
+func (s *Server) handleEventTypes(w http.ResponseWriter, r *http.Request) error {
+	return s.json(w, http.StatusOK, map[string]any{"data": s.catalog.Types()})
+}

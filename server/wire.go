@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/internal/wire"
 	"github.com/webhookd/webhookd/store"
 )
@@ -24,71 +23,6 @@ func tsp(t *time.Time) *string {
 	}
 	s := ts(*t)
 	return &s
-}
-
-// webhookJSON is a webhook on the wire.
-type webhookJSON struct {
-	ID          string   `json:"id"`
-	Name        string   `json:"name"`
-	URL         string   `json:"url"`
-	Events      []string `json:"events"`
-	Secret      string   `json:"secret"`
-	IsActive    bool     `json:"isActive"`
-	Description string   `json:"description"`
-	// Headers, RateLimit and TimeoutSeconds are per-webhook delivery
-	// options; 0 means no rate limit and the server's default timeout.
-	Headers        map[string]string `json:"headers"`
-	RateLimit      int               `json:"rateLimit"`
-	TimeoutSeconds int               `json:"timeoutSeconds"`
-	// DisabledReason and DisabledAt say why webhookd switched it off.
-	DisabledReason *string `json:"disabledReason"`
-	DisabledAt     *string `json:"disabledAt"`
-	CreatedAt      string  `json:"createdAt"`
-	UpdatedAt      string  `json:"updatedAt"`
-}
-
-func toWebhookJSON(w store.Webhook, showSecret bool) webhookJSON {
-	secret := w.Secret
-	if !showSecret {
-		secret = maskSecret(secret)
-	}
-	out := webhookJSON{
-		ID: w.ID, Name: w.Name, URL: w.URL, Events: w.Events, Secret: secret, IsActive: w.IsActive,
-		Description: w.Description, Headers: w.Headers, RateLimit: w.RateLimit, TimeoutSeconds: w.TimeoutSeconds,
-		DisabledAt: tsp(w.DisabledAt), CreatedAt: ts(w.CreatedAt), UpdatedAt: ts(w.UpdatedAt),
-	}
-	if out.Headers == nil {
-		out.Headers = map[string]string{}
-	}
-	if !showSecret && len(w.Headers) > 0 {
-		// Custom headers often carry the receiver's credentials; a list
-		// masks them as it masks the secret.
-		out.Headers = make(map[string]string, len(w.Headers))
-		for k, v := range w.Headers {
-			if auth.CredentialHeader(k) {
-				v = maskSecret(v)
-			}
-			out.Headers[k] = v
-		}
-	}
-	if w.DisabledReason != "" {
-		r := w.DisabledReason
-		out.DisabledReason = &r
-	}
-	return out
-}
-
-// maskSecret keeps a secret's scheme prefix and last four characters, enough
-// to tell secrets apart in a list without revealing them.
-func maskSecret(secret string) string {
-	prefix := ""
-	if strings.HasPrefix(secret, "whsec_") {
-		prefix = "whsec_"
-	}
-	if len(secret) < len(prefix)+12 {
-		return prefix + "****"
-	}
-	return prefix + "****" + secret[len(secret)-4:]
 }
 
 // listJSON is a page of a list.

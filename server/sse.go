@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/webhookd/webhookd/internal/wire"
-	"github.com/webhookd/webhookd/store"
 )
 
 // Stream tuning. The console is the reader: a second of delay is live
@@ -132,90 +130,6 @@ func (s *Server) streamContext(r *http.Request) (context.Context, context.Cancel
 // http.Server.RegisterOnShutdown.
 func (s *Server) CloseStreams() { s.closeStreams() }
 
-// handleLogStream streams a webhook's new attempts as they are logged:
-// "ready" once, then one "log" event per attempt (the list's shape), oldest
-// first, or "overflow" when more arrived than one poll sends, for the
-// reader to reload the list; and "end", last, when the webhook is deleted
-// or the stream's credential stops being valid.
-func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
-	hook, err := s.webhookParam(r)
-	if err != nil {
-		return err
-	}
-	f, err := logFilterParams(r)
-	if err != nil {
-		return err
-	}
-	if f.Since != nil || f.Until != nil {
-		return invalid(FieldError{"since", "a stream starts now; list older attempts with GET .../logs"})
-	}
-	live, err := s.admitStream(r)
-	if err != nil {
-		return err
-	}
-	defer live.close()
-	userID := currentUser(r).ID
-	ctx, cancel := s.streamContext(r)
-	defer cancel()
-	// recent lists the attempts logged since a little before the newest
-	// one seen, newest first; the overlap catches late commits.
-	watermark := time.Now()
-	recent := func() ([]store.Log, string, time.Time, error) {
-		since := watermark.Add(-streamOverlap)
-		f.Since, f.Page = &since, store.Page{Limit: streamBatch}
-		logs, more, err := s.store.ListLogs(ctx, userID, hook.ID, f)
-		return logs, more, since, err
-	}
-	// What is already logged is the list's to show, not the stream's:
-	// remember it so that the overlap skips it.
-	sent := map[string]time.Time{}
-	logs, _, _, err := recent()
-	if err != nil {
-		return err
-	}
-	for _, l := range logs {
-		sent[l.ID] = l.CreatedAt
-	}
-	poll := time.NewTicker(streamPoll)
-	defer poll.Stop()
-	runStream(ctx, w, s, live, poll.C, func(out *sse, _ time.Time) bool {
-		logs, more, since, err := recent()
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			out.end("the webhook was deleted")
-			return false
-		case err != nil && ctx.Err() != nil:
-			return false
-		case err != nil:
-			s.logger.Warn("log stream: list logs", "webhook", hook.ID, "err", err)
-			return true
-		}
-		if more != "" && out.event("overflow", "", struct{}{}) != nil {
-			return false
-		}
-		for i := len(logs) - 1; i >= 0; i-- { // oldest first
-			l := logs[i]
-			if _, done := sent[l.ID]; done {
-				continue
-			}
-			sent[l.ID] = l.CreatedAt
-			if l.CreatedAt.After(watermark) {
-				watermark = l.CreatedAt
-			}
-			if more == "" && out.event("log", l.ID, toLogJSON(l, false)) != nil {
-				return false
-			}
-		}
-		for id, at := range sent {
-			if at.Before(since) {
-				delete(sent, id)
-			}
-		}
-		return true
-	})
-	return nil
-}
-
 // runStream runs an admitted event stream: it sends the headers and
 // "ready", then, until the reader leaves or the server closes its
 // streams, a ping every streamHeartbeat, the credential checked on every
@@ -248,59 +162,4 @@ func runStream[T any](ctx context.Context, w http.ResponseWriter, s *Server, liv
 			}
 		}
 	}
-}
-
-// seriesJSON is a webhook's attempts over time, for the console's chart.
-type seriesJSON struct {
-	BucketSeconds int64              `json:"bucketSeconds"`
-	Buckets       []seriesBucketJSON `json:"buckets"`
-}
-
-type seriesBucketJSON struct {
-	Start         string   `json:"start"`
-	Total         int64    `json:"total"`
-	Success       int64    `json:"success"`
-	Failed        int64    `json:"failed"`
-	SuccessRate   *float64 `json:"successRate"`
-	AvgDurationMs *float64 `json:"avgDurationMs"`
-	MaxDurationMs *int64   `json:"maxDurationMs"`
-}
-
-// handleWebhookSeries answers a webhook's attempts per hour over the last
-// `hours` hours (default 24, at most 168), oldest first, the current hour
-// last.
-func (s *Server) handleWebhookSeries(w http.ResponseWriter, r *http.Request) error {
-	hook, err := s.webhookParam(r)
-	if err != nil {
-		return err
-	}
-	hours := 24
-	if v, ok := r.URL.Query()["hours"]; ok {
-		n, err := strconv.Atoi(v[0])
-		if err != nil || n < 1 || n > 168 {
-			return invalid(FieldError{"hours", "must be a whole number from 1 to 168"})
-		}
-		hours = n
-	}
-	now := time.Now()
-	since := now.Truncate(time.Hour).Add(-time.Duration(hours-1) * time.Hour)
-	buckets, err := s.store.WebhookSeries(r.Context(), currentUser(r).ID, hook.ID, since, time.Hour, now)
-	if err != nil {
-		return asNotFound(err, "webhook")
-	}
-	out := seriesJSON{BucketSeconds: 3600, Buckets: make([]seriesBucketJSON, len(buckets))}
-	for i, b := range buckets {
-		j := seriesBucketJSON{Start: ts(b.Start), Total: b.Total, Success: b.Successful, Failed: b.Failed,
-			MaxDurationMs: b.MaxDurationMs}
-		if b.Total > 0 {
-			rate := round2(float64(b.Successful) / float64(b.Total))
-			j.SuccessRate = &rate
-		}
-		if b.AvgDurationMs != nil {
-			avg := round2(*b.AvgDurationMs)
-			j.AvgDurationMs = &avg
-		}
-		out.Buckets[i] = j
-	}
-	return s.json(w, http.StatusOK, out)
 }
