@@ -10,12 +10,13 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"encoding/json"
 	"io/fs"
 	"net/http"
 	"path"
 	"strings"
 	"time"
+
+	"github.com/webhookd/webhookd/internal/wire"
 )
 
 // static is the console: index.html, app.css and the script's ES
@@ -121,11 +122,6 @@ func Handler() http.Handler {
 // writeError answers in the API's error shape, so a client sees one kind
 // of error wherever it strays.
 func writeError(w http.ResponseWriter, status int, message string) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"statusCode": status, "error": http.StatusText(status), "message": message,
-	})
+	w.Header().Set("Cache-Control", "no-store")
+	wire.WriteError(w, status, message, nil)
 }

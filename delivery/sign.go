@@ -8,17 +8,16 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// TimestampLayout is the envelope's timestamp format: UTC with milliseconds.
-const TimestampLayout = "2006-01-02T15:04:05.000Z"
+	"github.com/webhookd/webhookd/internal/wire"
+)
 
 // Envelope builds the body a receiver gets:
 // {"event":…,"timestamp":…,"data":…} as compact JSON, with data copied
 // byte for byte (it is already compact), so that JSON.stringify of the
 // parsed body reproduces these bytes for ordinary payloads.
 func Envelope(eventType string, at time.Time, data []byte) []byte {
-	ts := at.UTC().Format(TimestampLayout)
+	ts := wire.Time(at)
 	b := make([]byte, 0, len(data)+len(eventType)+len(ts)+40)
 	b = append(b, `{"event":`...)
 	b = appendJSONString(b, eventType)

@@ -33,6 +33,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/internal/wire"
 	"github.com/webhookd/webhookd/netguard"
 	"github.com/webhookd/webhookd/store"
 )
@@ -143,7 +144,7 @@ func (c Capture) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		plain
 		ReceivedAt string `json:"receivedAt"`
-	}{plain(c), c.ReceivedAt.UTC().Format("2006-01-02T15:04:05.000Z")})
+	}{plain(c), wire.Time(c.ReceivedAt)})
 }
 
 // captureBytes is about what a capture holds in memory.
@@ -561,40 +562,46 @@ func (b *box) unsubscribeLocked(sub *subscriber) {
 	}
 }
 
-// ServeHTTP is the public side of the inbox, mounted at /inbox/:name (the
-// name is the path's last segment): every method but GET and HEAD is
-// captured and answered 200; GET and HEAD say where the captures are read.
-func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Error is a request the inbox refuses, with the status to answer it
+// with; the caller writes it in its error shape.
+type Error struct {
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Serve answers a request to the public route /inbox/NAME (the name is the
+// path's last segment): every method but GET and HEAD is captured and
+// answered 200; GET and HEAD say where the captures are read. A request it
+// refuses (a bad name, a body that cannot be read) is returned as an
+// *Error, unanswered, so that the API server writes it as it writes every
+// error.
+func (in *Inbox) Serve(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Cache-Control", "no-store")
 	name, ok := strings.CutPrefix(r.URL.Path, netguard.InboxPath)
 	if !ok || !ValidName(name) {
-		writeJSON(w, http.StatusNotFound, map[string]any{
-			"statusCode": http.StatusNotFound, "error": http.StatusText(http.StatusNotFound), "message": NameRule,
-		})
-		return
+		return &Error{Status: http.StatusNotFound, Message: NameRule}
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		writeJSON(w, http.StatusOK, map[string]any{
+		return wire.WriteJSON(w, http.StatusOK, map[string]any{
 			"inbox":   name,
 			"message": "send any request but GET here to capture it; read the captures in the console at / or from GET /api/v1/inboxes/" + name + " (signed in)",
 		})
-		return
 	}
 	c, err := in.Receive(r.Context(), name, r)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{
-			"statusCode": http.StatusBadRequest, "error": http.StatusText(http.StatusBadRequest), "message": "reading the body: " + err.Error(),
-		})
-		return
+		return &Error{Status: http.StatusBadRequest, Message: "reading the body: " + err.Error()}
 	}
 	w.Header().Set("X-Inbox-Capture-Id", strconv.FormatInt(c.ID, 10))
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "id": c.ID})
+	return wire.WriteJSON(w, http.StatusOK, map[string]any{"ok": true, "id": c.ID})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+// ServeHTTP serves the inbox on its own, as Serve does, writing a refusal
+// in the API's error shape; webhookd's server calls Serve instead.
+func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var e *Error
+	if err := in.Serve(w, r); errors.As(err, &e) {
+		wire.WriteError(w, e.Status, e.Message, nil)
+	}
 }

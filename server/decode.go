@@ -36,28 +36,35 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, dst any) error 
 
 // decodeBytes is decode's parsing half, also used by the fuzz target.
 func decodeBytes(body []byte, dst any) error {
+	return decodeAs(body, "request body", dst)
+}
+
+// decodeAs is decodeBytes for a JSON object that is not the whole body (an
+// event of a batch), named subject in the messages of the errors that are
+// not about one field.
+func decodeAs(body []byte, subject string, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return errorf(http.StatusBadRequest, "request body must be a JSON object")
+		return errorf(http.StatusBadRequest, "%s must be a JSON object", subject)
 	}
 	if !utf8.Valid(body) {
-		return errorf(http.StatusBadRequest, "request body is not valid UTF-8")
+		return errorf(http.StatusBadRequest, "%s is not valid UTF-8", subject)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return jsonError(err)
+		return jsonError(err, subject)
 	}
 	if dec.More() {
-		return errorf(http.StatusBadRequest, "request body has data after the JSON object")
+		return errorf(http.StatusBadRequest, "%s has data after the JSON object", subject)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return errorf(http.StatusBadRequest, "request body has data after the JSON object")
+		return errorf(http.StatusBadRequest, "%s has data after the JSON object", subject)
 	}
 	return nil
 }
 
 // jsonError turns a decoding error into a 400 naming the field or offset.
-func jsonError(err error) *Error {
+func jsonError(err error, subject string) *Error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -66,7 +73,7 @@ func jsonError(err error) *Error {
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
-			return errorf(http.StatusBadRequest, "request body must be a JSON object, not %s", typ.Value)
+			return errorf(http.StatusBadRequest, "%s must be a JSON object, not %s", subject, typ.Value)
 		}
 		return invalid(FieldError{Field: field, Message: fmt.Sprintf("must be %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value)})
 	case errors.Is(err, io.ErrUnexpectedEOF):

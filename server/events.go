@@ -16,6 +16,21 @@ import (
 // MaxEventDataBytes caps an event's data after compaction.
 const MaxEventDataBytes = 1 << 20
 
+// compactData compacts a JSON value given as field, as an event's data and
+// a test send's payload are stored: a FieldError when it is not JSON, a
+// 413 when its compact form is over MaxEventDataBytes.
+func compactData(raw json.RawMessage, field string) ([]byte, *FieldError, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(raw))
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, &FieldError{field, "is not valid JSON"}, nil
+	}
+	if buf.Len() > MaxEventDataBytes {
+		return nil, nil, errorf(http.StatusRequestEntityTooLarge, "%s is larger than %d bytes", field, MaxEventDataBytes)
+	}
+	return buf.Bytes(), nil, nil
+}
+
 const maxIdempotencyKeyLength = 255
 
 type eventPublishRequest struct {
@@ -89,19 +104,19 @@ func (s *Server) publishParams(req eventPublishRequest, key string, hasKey bool,
 	if req.Data == nil {
 		bad = append(bad, FieldError{prefix + "data", "is required: any JSON value"})
 	} else {
-		var compact bytes.Buffer
-		compact.Grow(len(req.Data))
-		if err := json.Compact(&compact, req.Data); err != nil {
-			bad = append(bad, FieldError{prefix + "data", "is not valid JSON"})
-		} else if compact.Len() > MaxEventDataBytes {
-			return p, nil, errorf(http.StatusRequestEntityTooLarge, "%sdata is larger than %d bytes", prefix, MaxEventDataBytes)
+		payload, notJSON, err := compactData(req.Data, prefix+"data")
+		if err != nil {
+			return p, nil, err
 		}
-		p.Payload = compact.Bytes()
+		if notJSON != nil {
+			bad = append(bad, *notJSON)
+		}
+		p.Payload = payload
 	}
 	if req.Timestamp != nil {
 		t, err := time.Parse(time.RFC3339Nano, *req.Timestamp)
 		if err != nil {
-			bad = append(bad, FieldError{prefix + "timestamp", "must be an RFC 3339 time such as 2024-01-01T12:00:00.000Z"})
+			bad = append(bad, FieldError{prefix + "timestamp", timeRule})
 		}
 		p.OccurredAt, p.HasTimestamp = t, true
 	}
@@ -164,7 +179,7 @@ func (s *Server) handleEventPublishBatch(w http.ResponseWriter, r *http.Request)
 	for i, raw := range req.Events {
 		prefix := fmt.Sprintf("events[%d].", i)
 		var ev eventPublishRequest
-		if err := decodeBytes(raw, &ev); err != nil {
+		if err := decodeAs(raw, "the event", &ev); err != nil {
 			bad = append(bad, prefixed(err, prefix)...)
 			continue
 		}
@@ -226,7 +241,8 @@ func publishError(err error, batch bool) error {
 	return err
 }
 
-// prefixed names a batch item's decoding error by its place in the batch:
+// prefixed names a batch item's decoding error (decodeAs, naming it "the
+// event") by its place in the batch:
 // its field errors get prefix in front of the field, and any other error
 // becomes an error of the item as a whole.
 func prefixed(err error, prefix string) []FieldError {
@@ -235,8 +251,7 @@ func prefixed(err error, prefix string) []FieldError {
 		return []FieldError{{strings.TrimSuffix(prefix, "."), err.Error()}}
 	}
 	if len(e.Details) == 0 {
-		msg := strings.Replace(e.Message, "request body", "the event", 1)
-		return []FieldError{{strings.TrimSuffix(prefix, "."), msg}}
+		return []FieldError{{strings.TrimSuffix(prefix, "."), e.Message}}
 	}
 	out := make([]FieldError, len(e.Details))
 	for i, d := range e.Details {
@@ -284,4 +299,8 @@ func (s *Server) handleEventGet(w http.ResponseWriter, r *http.Request) error {
 		out.IdempotencyKey = &e.IdempotencyKey
 	}
 	return s.json(w, http.StatusOK, out)
+}
+
+func (s *Server) handleEventTypes(w http.ResponseWriter, r *http.Request) error {
+	return s.json(w, http.StatusOK, map[string]any{"data": s.catalog.Types()})
 }

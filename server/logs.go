@@ -1,14 +1,11 @@
 package server
 
 import (
-	"bytes"
-	"encoding/json"
-	"math"
+	"errors"
 	"net/http"
 	"time"
 	"unicode/utf8"
 
-	"github.com/webhookd/webhookd/catalog"
 	"github.com/webhookd/webhookd/store"
 )
 
@@ -84,126 +81,30 @@ func (s *Server) handleLogList(w http.ResponseWriter, r *http.Request) error {
 	return s.json(w, http.StatusOK, newList(out, next))
 }
 
+// logIDParam reads the route's :logId; one webhookd cannot have issued is
+// simply not found.
+func logIDParam(r *http.Request) (string, error) {
+	id := param(r, "logId")
+	if !validID(id) {
+		return "", notFound("log entry")
+	}
+	return id, nil
+}
+
 func (s *Server) handleLogGet(w http.ResponseWriter, r *http.Request) error {
 	hook, err := s.webhookParam(r)
 	if err != nil {
 		return err
 	}
-	logID := param(r, "logId")
-	if !validID(logID) {
-		return notFound("log entry")
+	logID, err := logIDParam(r)
+	if err != nil {
+		return err
 	}
 	l, err := s.store.LogEntry(r.Context(), currentUser(r).ID, hook.ID, logID)
 	if err != nil {
 		return asNotFound(err, "log entry")
 	}
 	return s.json(w, http.StatusOK, toLogJSON(l, true))
-}
-
-type statsJSON struct {
-	TotalDeliveries       int64   `json:"totalDeliveries"`
-	SuccessfulDeliveries  int64   `json:"successfulDeliveries"`
-	FailedDeliveries      int64   `json:"failedDeliveries"`
-	PendingDeliveries     int64   `json:"pendingDeliveries"`
-	SuccessRate           float64 `json:"successRate"`
-	AverageResponseTimeMs float64 `json:"averageResponseTimeMs"`
-	P95ResponseTimeMs     int64   `json:"p95ResponseTimeMs"`
-	LastDeliveryAt        *string `json:"lastDeliveryAt"`
-	LastSuccessAt         *string `json:"lastSuccessAt"`
-	LastFailureAt         *string `json:"lastFailureAt"`
-	ConsecutiveFailures   int64   `json:"consecutiveFailures"`
-	Since                 *string `json:"since"`
-}
-
-func (s *Server) handleWebhookStats(w http.ResponseWriter, r *http.Request) error {
-	hook, err := s.webhookParam(r)
-	if err != nil {
-		return err
-	}
-	since, err := timeParam(r, "since")
-	if err != nil {
-		return err
-	}
-	st, err := s.store.WebhookStats(r.Context(), currentUser(r).ID, hook.ID, since)
-	if err != nil {
-		return asNotFound(err, "webhook")
-	}
-	out := statsJSON{
-		TotalDeliveries: st.TotalAttempts, SuccessfulDeliveries: st.SuccessfulAttempts, FailedDeliveries: st.FailedAttempts,
-		PendingDeliveries: st.PendingDeliveries, AverageResponseTimeMs: round2(st.AverageDurationMs),
-		P95ResponseTimeMs: st.P95DurationMs, LastDeliveryAt: tsp(st.LastAttemptAt), LastSuccessAt: tsp(st.LastSuccessAt),
-		LastFailureAt: tsp(st.LastFailureAt), ConsecutiveFailures: st.ConsecutiveFailures, Since: tsp(since),
-	}
-	if st.TotalAttempts > 0 {
-		out.SuccessRate = round2(100 * float64(st.SuccessfulAttempts) / float64(st.TotalAttempts))
-	}
-	return s.json(w, http.StatusOK, out)
-}
-
-func round2(f float64) float64 { return math.Round(f*100) / 100 }
-
-type testRequest struct {
-	EventType *string         `json:"eventType"`
-	Payload   json.RawMessage `json:"payload"`
-}
-
-type testResponse struct {
-	Success        bool    `json:"success"`
-	StatusCode     *int    `json:"statusCode"`
-	ResponseTimeMs int64   `json:"responseTimeMs"`
-	ResponseBody   *string `json:"responseBody"`
-	Error          *string `json:"error"`
-	LogID          string  `json:"logId"`
-}
-
-// TestEventType is the event type of a test send that names none.
-const TestEventType = "webhook.test"
-
-func (s *Server) handleWebhookTest(w http.ResponseWriter, r *http.Request) error {
-	hook, err := s.webhookParam(r)
-	if err != nil {
-		return err
-	}
-	var req testRequest
-	if r.ContentLength != 0 {
-		if err := decode(w, r, maxEventBodyBytes, &req); err != nil {
-			return err
-		}
-	}
-	eventType := TestEventType
-	var bad []FieldError
-	if req.EventType != nil {
-		switch {
-		case !s.catalog.Has(*req.EventType) && *req.EventType != TestEventType:
-			bad = append(bad, FieldError{"eventType", "is not an event type in the catalogue (see GET /api/v1/event-types)"})
-		case catalog.IsReserved(*req.EventType):
-			// Receivers trust these to come from webhookd; a test send
-			// of one would be indistinguishable from the real thing.
-			bad = append(bad, FieldError{"eventType", *req.EventType + " is sent by webhookd itself and cannot be sent as a test"})
-		}
-		eventType = *req.EventType
-	}
-	payload := []byte("{}")
-	if req.Payload != nil {
-		var compact bytes.Buffer
-		if err := json.Compact(&compact, req.Payload); err != nil {
-			bad = append(bad, FieldError{"payload", "is not valid JSON"})
-		} else if compact.Len() > MaxEventDataBytes {
-			return errorf(http.StatusRequestEntityTooLarge, "payload is larger than %d bytes", MaxEventDataBytes)
-		}
-		payload = compact.Bytes()
-	}
-	if bad != nil {
-		return invalid(bad...)
-	}
-	l, err := s.sender.SendTest(r.Context(), hook, eventType, payload)
-	if err != nil {
-		return err
-	}
-	out := testResponse{Success: l.Status == store.AttemptSuccess, ResponseTimeMs: l.DurationMs, LogID: l.ID}
-	j := toLogJSON(l, false)
-	out.StatusCode, out.ResponseBody, out.Error = j.StatusCode, j.ResponseBody, j.Error
-	return s.json(w, http.StatusOK, out)
 }
 
 // logFilterParams reads the filters that the log list and the log stream
@@ -228,15 +129,128 @@ func logFilterParams(r *http.Request) (store.LogFilter, error) {
 		}
 		f.EventType = et
 	}
-	for name, dst := range map[string]**time.Time{"since": &f.Since, "until": &f.Until} {
-		t, err := timeParam(r, name)
-		if err != nil {
-			bad = append(bad, err.(*Error).Details...)
+	// In a fixed order, so that the details come out the same each time.
+	for _, p := range []struct {
+		name string
+		dst  **time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		t, msg := parseTimeParam(r, p.name)
+		if msg != "" {
+			bad = append(bad, FieldError{p.name, msg})
 		}
-		*dst = t
+		*p.dst = t
 	}
 	if bad != nil {
 		return f, invalid(bad...)
 	}
 	return f, nil
+}
+
+// handleLogStream streams a webhook's new attempts as they are logged:
+// "ready" once, then one "log" event per attempt (the list's shape), oldest
+// first, or "overflow" when more arrived than one poll sends, for the
+// reader to reload the list; and "end", last, when the webhook is deleted
+// or the stream's credential stops being valid.
+func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
+	hook, err := s.webhookParam(r)
+	if err != nil {
+		return err
+	}
+	f, err := logFilterParams(r)
+	if err != nil {
+		return err
+	}
+	if f.Since != nil || f.Until != nil {
+		return invalid(FieldError{"since", "a stream starts now; list older attempts with GET .../logs"})
+	}
+	live, err := s.admitStream(r)
+	if err != nil {
+		return err
+	}
+	defer live.close()
+	userID := currentUser(r).ID
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	// recent lists the attempts logged since a little before the newest
+	// one seen, newest first; the overlap catches late commits.
+	watermark := s.now()
+	recent := func() ([]store.Log, string, time.Time, error) {
+		since := watermark.Add(-streamOverlap)
+		f.Since, f.Page = &since, store.Page{Limit: streamBatch}
+		logs, more, err := s.store.ListLogs(ctx, userID, hook.ID, f)
+		return logs, more, since, err
+	}
+	// What is already logged is the list's to show, not the stream's:
+	// remember it so that the overlap skips it.
+	sent := map[string]time.Time{}
+	logs, _, _, err := recent()
+	if err != nil {
+		return err
+	}
+	for _, l := range logs {
+		sent[l.ID] = l.CreatedAt
+	}
+	poll := time.NewTicker(streamPoll)
+	defer poll.Stop()
+	runStream(ctx, w, s, live, poll.C, func(out *sse, _ time.Time) bool {
+		logs, more, since, err := recent()
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			out.end("the webhook was deleted")
+			return false
+		case err != nil && ctx.Err() != nil:
+			return false
+		case err != nil:
+			s.logger.Warn("log stream: list logs", "webhook", hook.ID, "err", err)
+			return true
+		}
+		if more != "" && out.event("overflow", "", struct{}{}) != nil {
+			return false
+		}
+		for i := len(logs) - 1; i >= 0; i-- { // oldest first
+			l := logs[i]
+			if _, done := sent[l.ID]; done {
+				continue
+			}
+			sent[l.ID] = l.CreatedAt
+			if l.CreatedAt.After(watermark) {
+				watermark = l.CreatedAt
+			}
+			if more == "" && out.event("log", l.ID, toLogJSON(l, false)) != nil {
+				return false
+			}
+		}
+		for id, at := range sent {
+			if at.Before(since) {
+				delete(sent, id)
+			}
+		}
+		return true
+	})
+	return nil
+}
+
+type redeliverResponse struct {
+	DeliveryID string `json:"deliveryId"`
+	Status     string `json:"status"`
+}
+
+func (s *Server) handleLogRedeliver(w http.ResponseWriter, r *http.Request) error {
+	hook, err := s.webhookParam(r)
+	if err != nil {
+		return err
+	}
+	logID, err := logIDParam(r)
+	if err != nil {
+		return err
+	}
+	id, err := s.store.Redeliver(r.Context(), currentUser(r).ID, hook.ID, logID)
+	switch {
+	case errors.Is(err, store.ErrInFlight):
+		return errorf(http.StatusConflict, "delivery %s is being sent right now; try again when this attempt is logged", id)
+	case err != nil:
+		return asNotFound(err, "log entry")
+	}
+	s.waker.Wake()
+	return s.json(w, http.StatusAccepted, redeliverResponse{DeliveryID: id, Status: store.DeliveryPending})
 }

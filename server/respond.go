@@ -1,13 +1,12 @@
 package server
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 
+	"github.com/webhookd/webhookd/inbox"
+	"github.com/webhookd/webhookd/internal/wire"
 	"github.com/webhookd/webhookd/store"
 )
 
@@ -63,14 +62,6 @@ func databaseFault(fault error) *Error {
 
 func notFound(what string) *Error { return errorf(http.StatusNotFound, "%s not found", what) }
 
-// errorBody is the error shape NestJS clients already parse.
-type errorBody struct {
-	StatusCode int          `json:"statusCode"`
-	Error      string       `json:"error"`
-	Message    string       `json:"message"`
-	Details    []FieldError `json:"details,omitempty"`
-}
-
 // handlerFunc is an HTTP handler that returns its failure instead of
 // writing it, so that every error is written in one place.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -89,8 +80,11 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
 	var maxErr *http.MaxBytesError
+	var inboxErr *inbox.Error
 	switch {
 	case errors.As(err, &e):
+	case errors.As(err, &inboxErr):
+		e = &Error{Status: inboxErr.Status, Message: inboxErr.Message}
 	case errors.As(err, &maxErr):
 		e = errorf(http.StatusRequestEntityTooLarge, "request body larger than %d bytes", maxErr.Limit)
 	case errors.Is(err, store.ErrNotFound):
@@ -111,30 +105,20 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Add(k, v)
 		}
 	}
-	writeJSON(w, s.logger, e.Status, errorBody{StatusCode: e.Status, Error: http.StatusText(e.Status), Message: e.Message, Details: e.Details})
-}
-
-// writeJSON writes v as the response body with the given status.
-func writeJSON(w http.ResponseWriter, logger *slog.Logger, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	// Names, URLs and payloads go out as they came in: HTML escaping would
-	// turn "<" into \u003c for API clients that never render HTML.
-	enc.SetEscapeHTML(false)
-	err := enc.Encode(v)
-	if err != nil {
-		logger.Error("encode response", "err", err)
-		http.Error(w, `{"statusCode":500,"error":"Internal Server Error","message":"internal error"}`, http.StatusInternalServerError)
-		return
+	var details []wire.FieldError
+	for _, d := range e.Details {
+		details = append(details, wire.FieldError(d))
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	wire.WriteError(w, e.Status, e.Message, details)
 }
 
+// json answers status with v as the body. A value that cannot be encoded
+// is webhookd's fault: it is logged and answered as a bare 500.
 func (s *Server) json(w http.ResponseWriter, status int, v any) error {
-	writeJSON(w, s.logger, status, v)
+	if err := wire.WriteJSON(w, status, v); err != nil {
+		s.logger.Error("encode response", "err", err)
+		http.Error(w, `{"statusCode":500,"error":"Internal Server Error","message":"internal error"}`, http.StatusInternalServerError)
+	}
 	return nil
 }
 

@@ -268,11 +268,11 @@ func (s *Server) routes() {
 	if s.inbox != nil {
 		// POST, PUT, PATCH and DELETE are captured; GET describes the
 		// inbox. Receivers cannot authenticate senders, so this is public.
-		r.Handler(http.MethodGet, "/inbox/:name", s.inbox)
-		r.Handler(http.MethodPost, "/inbox/:name", s.inbox)
-		r.Handler(http.MethodPut, "/inbox/:name", s.inbox)
-		r.Handler(http.MethodPatch, "/inbox/:name", s.inbox)
-		r.Handler(http.MethodDelete, "/inbox/:name", s.inbox)
+		public(http.MethodGet, "/inbox/:name", s.handleInboxCapture)
+		public(http.MethodPost, "/inbox/:name", s.handleInboxCapture)
+		public(http.MethodPut, "/inbox/:name", s.handleInboxCapture)
+		public(http.MethodPatch, "/inbox/:name", s.handleInboxCapture)
+		public(http.MethodDelete, "/inbox/:name", s.handleInboxCapture)
 		private(http.MethodGet, "/api/v1/inboxes/:name", s.handleInboxList)
 		private(http.MethodGet, "/api/v1/inboxes/:name/stream", s.handleInboxStream)
 	}

@@ -355,6 +355,104 @@ func (s *Server) handleWebhookDelete(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
-func (s *Server) handleEventTypes(w http.ResponseWriter, r *http.Request) error {
-	return s.json(w, http.StatusOK, map[string]any{"data": s.catalog.Types()})
+type rotateRequest struct {
+	Secret *string `json:"secret"`
+}
+
+type rotateResponse struct {
+	webhookJSON
+	PreviousSecretExpiresAt *string `json:"previousSecretExpiresAt"`
+}
+
+func (s *Server) handleWebhookRotateSecret(w http.ResponseWriter, r *http.Request) error {
+	hook, err := s.webhookParam(r)
+	if err != nil {
+		return err
+	}
+	var req rotateRequest
+	if r.ContentLength != 0 {
+		if err := decode(w, r, MaxBodyBytes, &req); err != nil {
+			return err
+		}
+	}
+	secret := auth.NewWebhookSecret()
+	if req.Secret != nil {
+		if msg := validateSecret(*req.Secret); msg != "" {
+			return invalid(FieldError{"secret", msg})
+		}
+		if *req.Secret == hook.Secret {
+			return invalid(FieldError{"secret", "must differ from the current secret"})
+		}
+		secret = *req.Secret
+	}
+	rotated, err := s.store.RotateSecret(r.Context(), currentUser(r).ID, hook.ID, secret, s.secretGrace)
+	if err != nil {
+		return asNotFound(err, "webhook")
+	}
+	return s.json(w, http.StatusOK, rotateResponse{webhookJSON: toWebhookJSON(rotated, true), PreviousSecretExpiresAt: tsp(rotated.PreviousSecretExpiresAt)})
+}
+
+// webhookJSON is a webhook on the wire.
+type webhookJSON struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	URL         string   `json:"url"`
+	Events      []string `json:"events"`
+	Secret      string   `json:"secret"`
+	IsActive    bool     `json:"isActive"`
+	Description string   `json:"description"`
+	// Headers, RateLimit and TimeoutSeconds are per-webhook delivery
+	// options; 0 means no rate limit and the server's default timeout.
+	Headers        map[string]string `json:"headers"`
+	RateLimit      int               `json:"rateLimit"`
+	TimeoutSeconds int               `json:"timeoutSeconds"`
+	// DisabledReason and DisabledAt say why webhookd switched it off.
+	DisabledReason *string `json:"disabledReason"`
+	DisabledAt     *string `json:"disabledAt"`
+	CreatedAt      string  `json:"createdAt"`
+	UpdatedAt      string  `json:"updatedAt"`
+}
+
+func toWebhookJSON(w store.Webhook, showSecret bool) webhookJSON {
+	secret := w.Secret
+	if !showSecret {
+		secret = maskSecret(secret)
+	}
+	out := webhookJSON{
+		ID: w.ID, Name: w.Name, URL: w.URL, Events: w.Events, Secret: secret, IsActive: w.IsActive,
+		Description: w.Description, Headers: w.Headers, RateLimit: w.RateLimit, TimeoutSeconds: w.TimeoutSeconds,
+		DisabledAt: tsp(w.DisabledAt), CreatedAt: ts(w.CreatedAt), UpdatedAt: ts(w.UpdatedAt),
+	}
+	if out.Headers == nil {
+		out.Headers = map[string]string{}
+	}
+	if !showSecret && len(w.Headers) > 0 {
+		// Custom headers often carry the receiver's credentials; a list
+		// masks them as it masks the secret.
+		out.Headers = make(map[string]string, len(w.Headers))
+		for k, v := range w.Headers {
+			if auth.CredentialHeader(k) {
+				v = maskSecret(v)
+			}
+			out.Headers[k] = v
+		}
+	}
+	if w.DisabledReason != "" {
+		r := w.DisabledReason
+		out.DisabledReason = &r
+	}
+	return out
+}
+
+// maskSecret keeps a secret's scheme prefix and last four characters, enough
+// to tell secrets apart in a list without revealing them.
+func maskSecret(secret string) string {
+	prefix := ""
+	if strings.HasPrefix(secret, "whsec_") {
+		prefix = "whsec_"
+	}
+	if len(secret) < len(prefix)+12 {
+		return prefix + "****"
+	}
+	return prefix + "****" + secret[len(secret)-4:]
 }

@@ -10,14 +10,12 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/internal/wire"
 	"github.com/webhookd/webhookd/store"
 )
 
-// timeLayout is UTC with milliseconds, as in 2024-01-01T12:00:00.000Z.
-const timeLayout = "2006-01-02T15:04:05.000Z07:00"
-
-func ts(t time.Time) string { return t.UTC().Format(timeLayout) }
+// ts writes a time as every time goes on the wire.
+func ts(t time.Time) string { return wire.Time(t) }
 
 func tsp(t *time.Time) *string {
 	if t == nil {
@@ -25,71 +23,6 @@ func tsp(t *time.Time) *string {
 	}
 	s := ts(*t)
 	return &s
-}
-
-// webhookJSON is a webhook on the wire.
-type webhookJSON struct {
-	ID          string   `json:"id"`
-	Name        string   `json:"name"`
-	URL         string   `json:"url"`
-	Events      []string `json:"events"`
-	Secret      string   `json:"secret"`
-	IsActive    bool     `json:"isActive"`
-	Description string   `json:"description"`
-	// Headers, RateLimit and TimeoutSeconds are per-webhook delivery
-	// options; 0 means no rate limit and the server's default timeout.
-	Headers        map[string]string `json:"headers"`
-	RateLimit      int               `json:"rateLimit"`
-	TimeoutSeconds int               `json:"timeoutSeconds"`
-	// DisabledReason and DisabledAt say why webhookd switched it off.
-	DisabledReason *string `json:"disabledReason"`
-	DisabledAt     *string `json:"disabledAt"`
-	CreatedAt      string  `json:"createdAt"`
-	UpdatedAt      string  `json:"updatedAt"`
-}
-
-func toWebhookJSON(w store.Webhook, showSecret bool) webhookJSON {
-	secret := w.Secret
-	if !showSecret {
-		secret = maskSecret(secret)
-	}
-	out := webhookJSON{
-		ID: w.ID, Name: w.Name, URL: w.URL, Events: w.Events, Secret: secret, IsActive: w.IsActive,
-		Description: w.Description, Headers: w.Headers, RateLimit: w.RateLimit, TimeoutSeconds: w.TimeoutSeconds,
-		DisabledAt: tsp(w.DisabledAt), CreatedAt: ts(w.CreatedAt), UpdatedAt: ts(w.UpdatedAt),
-	}
-	if out.Headers == nil {
-		out.Headers = map[string]string{}
-	}
-	if !showSecret && len(w.Headers) > 0 {
-		// Custom headers often carry the receiver's credentials; a list
-		// masks them as it masks the secret.
-		out.Headers = make(map[string]string, len(w.Headers))
-		for k, v := range w.Headers {
-			if auth.CredentialHeader(k) {
-				v = maskSecret(v)
-			}
-			out.Headers[k] = v
-		}
-	}
-	if w.DisabledReason != "" {
-		r := w.DisabledReason
-		out.DisabledReason = &r
-	}
-	return out
-}
-
-// maskSecret keeps a secret's scheme prefix and last four characters, enough
-// to tell secrets apart in a list without revealing them.
-func maskSecret(secret string) string {
-	prefix := ""
-	if strings.HasPrefix(secret, "whsec_") {
-		prefix = "whsec_"
-	}
-	if len(secret) < len(prefix)+12 {
-		return prefix + "****"
-	}
-	return prefix + "****" + secret[len(secret)-4:]
 }
 
 // listJSON is a page of a list.
@@ -161,16 +94,29 @@ func pageParams(r *http.Request, def, max int) (store.Page, error) {
 
 // timeParam reads an RFC 3339 query parameter, nil when absent.
 func timeParam(r *http.Request, name string) (*time.Time, error) {
+	t, msg := parseTimeParam(r, name)
+	if msg != "" {
+		return nil, invalid(FieldError{name, msg})
+	}
+	return t, nil
+}
+
+// parseTimeParam is timeParam for a caller that gathers every bad field:
+// it returns what is wrong with the parameter instead of an error.
+func parseTimeParam(r *http.Request, name string) (*time.Time, string) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
-		return nil, nil
+		return nil, ""
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		return nil, invalid(FieldError{name, "must be an RFC 3339 time such as 2024-01-01T12:00:00.000Z"})
+		return nil, timeRule
 	}
-	return &t, nil
+	return &t, ""
 }
+
+// timeRule is what a bad time parameter or field is told.
+const timeRule = "must be an RFC 3339 time such as 2024-01-01T12:00:00.000Z"
 
 // validID reports whether s can be an id webhookd issued; anything else is
 // answered as not found without asking the database.
