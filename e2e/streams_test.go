@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Issue 12 item 7 on the real binary: --max-streams-per-user refuses the
 // stream past it, and `webhookd user disable` ends a stream opened before.

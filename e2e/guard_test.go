@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"net"
@@ -70,7 +70,13 @@ func TestE2EInboxNeedsNoPrivateTargets(t *testing.T) {
 		guarded := startServe(t, db, append(adminEnv, "WEBHOOKD_ALLOW_PRIVATE_TARGETS=false"), deliveryArgs...)
 		a := api{t: t, base: guarded.URL, token: login(t, guarded.URL, adminEmail, adminPassword)}
 		port := guarded.URL[strings.LastIndex(guarded.URL, ":"):]
-		other := freeAddr(t)
+		// Another port on loopback, held so that it stays another.
+		held, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("hold a port: %v", err)
+		}
+		defer held.Close()
+		other := held.Addr().String()
 
 		hook := createWebhook(t, a, guarded.URL+"/inbox/e2e")
 		// By name too; for another event type, so that each event below
