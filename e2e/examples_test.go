@@ -280,8 +280,8 @@ func deref[T any](p *T) any {
 var deliveryHeaders = []string{"Content-Type", "User-Agent", "X-Webhook-Event", "X-Webhook-Id", "X-Webhook-Signature",
 	"webhook-id", "webhook-timestamp", "webhook-signature"}
 
-// exampleEvents are published to each receiver: payloads with spaces to compact,
-// non-ASCII text, HTML characters, escapes and number forms that
+// exampleEvents are published to each receiver: payloads with spaces to
+// compact, non-ASCII text, HTML characters, escapes and number forms that
 // re-serialising would change, so only raw-body verification passes.
 var exampleEvents = []struct{ event, data string }{
 	{"message.new", `{"messageId":"msg_123","conversationId":"conv_456","contactId":"contact_789","direction":"inbound","type":"text","content":"Hello!","timestamp":"2024-01-01T12:00:00.000Z"}`},
@@ -394,7 +394,7 @@ func runReceiver(t *testing.T, wd *served, c receiverCase) {
 	if c.secret != "" {
 		create["secret"] = c.secret
 	}
-	var hook struct{ ID, Secret string }
+	var hook wiretest.Webhook
 	wd.decode(t, wd.do(t, "POST", "/api/v1/webhooks", create, 201), &hook)
 	t.Cleanup(func() {
 		// Later cases must not get this receiver's deliveries.
@@ -418,10 +418,7 @@ func runReceiver(t *testing.T, wd *served, c receiverCase) {
 			t.Fatalf("publish %s: deliveries = %d, want 1", e.event, acc.Deliveries)
 		}
 	}
-	var test struct {
-		Success bool
-		Error   *string
-	}
+	var test wiretest.TestResult
 	wd.decode(t, wd.do(t, "POST", "/api/v1/webhooks/"+hook.ID+"/test",
 		`{"eventType":"message.new","payload":{"messageId":"test_123","content":"Hello World"}}`, 200), &test)
 	if !test.Success {

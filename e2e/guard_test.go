@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookd/webhookd/internal/wiretest"
 	"github.com/webhookd/webhookd/store/storetest"
 )
 
@@ -39,12 +40,7 @@ func TestE2EPrivateTargetGuard(t *testing.T) {
 				t.Errorf("create %s: %d %s; want 400 on url naming --allow-private-targets", url, code, body)
 			}
 		}
-		var l struct {
-			Data []struct {
-				Status string  `json:"status"`
-				Error  *string `json:"error"`
-			} `json:"data"`
-		}
+		var l wiretest.Page[wiretest.Log]
 		publish(t, a, 1)
 		waitFor(t, 30*time.Second, func() (bool, string) {
 			a.json(http.MethodGet, "/api/v1/webhooks/"+hook.ID+"/logs", "", http.StatusOK, &l)

@@ -19,6 +19,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/webhookd/webhookd/internal/wiretest"
 	"github.com/webhookd/webhookd/metrics/metricstest"
 	"github.com/webhookd/webhookd/store/storetest"
 )
@@ -40,11 +41,7 @@ func opsGet(t testing.TB, url string) (int, string, []byte) {
 }
 
 // opsHealthWire is /healthz and /readyz's answer.
-type opsHealthWire struct {
-	Status  string            `json:"status"`
-	Version string            `json:"version"`
-	Checks  map[string]string `json:"checks"`
-}
+type opsHealthWire = wiretest.Health
 
 // opsCheckHealth checks /healthz, and waits for /readyz to report every
 // check ok: the dispatcher may start a moment after the API answers.

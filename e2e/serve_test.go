@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookd/webhookd/internal/wiretest"
 	"github.com/webhookd/webhookd/store"
 	"github.com/webhookd/webhookd/store/storetest"
 )
@@ -105,19 +106,7 @@ func TestE2ESeedQuickStart(t *testing.T) {
 		checkSeedDelivery(t, arrivals[0], hook.Secret)
 
 		// Check delivery logs: the test send is there, marked test.
-		var logs struct {
-			Data []struct {
-				ID         string `json:"id"`
-				WebhookID  string `json:"webhookId"`
-				DeliveryID string `json:"deliveryId"`
-				EventType  string `json:"eventType"`
-				Attempt    int    `json:"attempt"`
-				Status     string `json:"status"`
-				StatusCode *int   `json:"statusCode"`
-				CreatedAt  string `json:"createdAt"`
-				Test       bool   `json:"test"`
-			} `json:"data"`
-		}
+		var logs wiretest.Page[wiretest.Log]
 		a.json(http.MethodGet, "/api/v1/webhooks/"+hook.ID+"/logs", "", http.StatusOK, &logs)
 		if len(logs.Data) != 1 {
 			t.Fatalf("logs hold %d entries, want 1: %+v", len(logs.Data), logs.Data)

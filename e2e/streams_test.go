@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookd/webhookd/internal/wiretest"
 	"github.com/webhookd/webhookd/store/storetest"
 )
 
@@ -45,7 +46,7 @@ func TestE2EStreamCapAndEnd(t *testing.T) {
 		}
 
 		second := open()
-		var e struct{ Message string }
+		var e wiretest.Error
 		if err := json.NewDecoder(second.Body).Decode(&e); err != nil {
 			t.Fatal(err)
 		}
