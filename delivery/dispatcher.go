@@ -211,7 +211,7 @@ func (d *Dispatcher) loop(ctx context.Context) {
 			}
 			d.log.Error("lease deliveries", "err", err)
 			wait = time.Second
-		case started > 0:
+		case started > 0 && skip.more:
 			// The batch may not have held everything due.
 			continue
 		case d.full():
@@ -260,6 +260,12 @@ func (d *Dispatcher) full() bool {
 type skipped struct {
 	webhooks, owners []string
 	paced            time.Time
+	// more is set when the lease took all it asked for, so more may be
+	// due. A lease that took fewer took all it could: leasing again at
+	// once only repeats the transaction to take nothing (a lone owner's
+	// fan-out, held to the workers it leaves free, did so after every
+	// lease); the loop waits for a send to end or the next due time.
+	more bool
 }
 
 // runOnce leases what free workers can take and starts sending it. It
@@ -316,6 +322,7 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
 	// ends, which wakes the loop: its due deliveries are not waited for.
 	skip.owners = lease.OwnersAtCap
 	leased := lease.Deliveries
+	skip.more = len(leased) == limit
 	var overflow []store.LeasedDelivery
 	started := 0
 	d.mu.Lock()
@@ -478,9 +485,27 @@ func (d *Dispatcher) complete() {
 		// A failed attempt's retry may fall due before anything else the
 		// loop waits for, and the loop may have looked for the next due
 		// delivery while this one still held its lease: wake it to look
-		// again now that the retry time is in the database.
-		d.Wake()
+		// again now that the retry time is in the database. A batch of
+		// successes makes nothing due, and the sends that freed workers
+		// have woken the loop as they should (wakeAfterSendLocked); waking
+		// on every batch leased a lone owner's fan-out one delivery a
+		// transaction, the one worker freed past its reserve.
+		if makesDue(batch) {
+			d.Wake()
+		}
 	}
+}
+
+// makesDue reports whether recording batch leaves a delivery due again: a
+// failed attempt (its retry, or nothing if it was the last) or a send cut
+// off by shutdown (released).
+func makesDue(batch []completion) bool {
+	for _, c := range batch {
+		if !c.out.Success {
+			return true
+		}
+	}
+	return false
 }
 
 // record writes one batch of outcomes, retrying while the database is

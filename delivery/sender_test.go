@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -257,5 +258,55 @@ func TestSenderKeepsHealthyConnections(t *testing.T) {
 	if n := newConns.Load(); n != 1 {
 		t.Errorf("healthy receiver saw %d new connections over %d sends, want 1: failures elsewhere dropped its keep-alive connection",
 			n, 3*len(failing))
+	}
+}
+
+// TestSenderKeepsABurstsConnections sends two bursts of 200 concurrent
+// requests to one receiver that answers only once the whole burst has
+// arrived, so each burst needs 200 connections at once: the second must
+// find the first's connections idle, not open them again. The sender kept
+// 64 idle connections a host, and the second burst dialled 136 more.
+func TestSenderKeepsABurstsConnections(t *testing.T) {
+	const burst = 200
+	var opened atomic.Int64
+	var arrived atomic.Int64
+	release := make(chan struct{})
+	var mu sync.Mutex
+	rc := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ch := release
+		mu.Unlock()
+		if arrived.Add(1)%burst == 0 {
+			close(ch)
+		}
+		<-ch
+	}))
+	rc.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	rc.Start()
+	t.Cleanup(rc.Close)
+	s := NewSender(SenderConfig{Version: "test", Timeout: 10 * time.Second, MaxConnsPerHost: 256})
+	t.Cleanup(s.Close)
+	for wave := range 2 {
+		mu.Lock()
+		release = make(chan struct{})
+		mu.Unlock()
+		var wg sync.WaitGroup
+		for range burst {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if out := s.Send(context.Background(), request(rc.URL)); !out.Success {
+					t.Errorf("burst %d: send failed: %s", wave+1, out.Error)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	if n := opened.Load(); n != burst {
+		t.Errorf("two bursts of %d opened %d connections, want %d: the second should reuse the first's", burst, n, burst)
 	}
 }

@@ -154,13 +154,9 @@ func paceBudget(rate int, horizon time.Duration) int {
 // the window, however long the backlog behind it. Rows another process
 // holds are skipped on PostgreSQL.
 func (s *Store) dueWindowQuery(window int) string {
-	lock := ""
-	if s.kind == Postgres {
-		lock = ` FOR UPDATE OF d SKIP LOCKED`
-	}
 	return `SELECT d.id, d.webhook_id, w.user_id, w.is_active, w.rate_limit FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.status = 'pending' AND d.next_attempt_at <= $1
-		ORDER BY d.next_attempt_at LIMIT ` + strconv.Itoa(window) + lock
+		ORDER BY d.next_attempt_at LIMIT ` + strconv.Itoa(window) + s.d.skipLocked()
 }
 
 // walkIndexesInOrder makes PostgreSQL answer the rest of tx's ORDER BY …
@@ -179,7 +175,11 @@ func (s *Store) dueWindowQuery(window int) string {
 // PostgreSQL's disable_cost (10^10) in its plan's cost, far above
 // jit_above_cost, so JIT is turned off too: otherwise every lease compiled
 // that query to machine code first, half a second each on a 2-CPU machine
-// for a statement that runs in microseconds. SQLite needs nothing: it
+// for a statement that runs in microseconds. Hash and merge joins are off
+// for the same reason as sorting: each reads a whole side before its first
+// row, where a lease wants a nested loop from the small, ordered side (the
+// owners, in activeWebhooksByDue: with a hash join PostgreSQL read and
+// probed every webhook of an owner the query leaves out). SQLite needs nothing: it
 // already walks the due index in order (see TestLeasePlanWithoutStatistics).
 func (s *Store) walkIndexesInOrder(ctx context.Context, q queryer) error {
 	if s.kind != Postgres {
@@ -188,7 +188,7 @@ func (s *Store) walkIndexesInOrder(ctx context.Context, q queryer) error {
 	// set_config(…, true) lasts until the transaction ends, like SET LOCAL,
 	// and is one statement whatever the protocol.
 	rows, err := q.QueryContext(ctx, `SELECT set_config('enable_sort', 'off', true), set_config('enable_incremental_sort', 'off', true),
-		set_config('jit', 'off', true)`)
+		set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true)`)
 	if err != nil {
 		return fmt.Errorf("plan ordered index walks: %w", err)
 	}
@@ -197,247 +197,6 @@ func (s *Store) walkIndexesInOrder(ctx context.Context, q queryer) error {
 		return fmt.Errorf("plan ordered index walks: %w", err)
 	}
 	return nil
-}
-
-// dueRow is one due delivery the window read.
-type dueRow struct {
-	id, webhook, owner string
-	active             bool
-	rate               int
-}
-
-// pickDue chooses up to p.Limit due deliveries of active webhooks to lease,
-// oldest due first, leaving out p.SkipWebhooks and any past a webhook's
-// cap, its pacing budget or its owner's cap. It reads a bounded window of
-// the oldest due deliveries first, which usually holds enough. When that
-// window is full of deliveries it cannot take, those of a webhook or owner
-// at its cap or of a webhook paused with a backlog of thousands, reading on
-// would cost a pass over that whole backlog on every lease; it asks each
-// active webhook with room and due deliveries for its own oldest instead,
-// through the (webhook_id, status, next_attempt_at) index. It also returns
-// the owners whose due deliveries it left for their owner's cap.
-func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Time) ([]any, []string, error) {
-	// On PostgreSQL SKIP LOCKED lets several processes lease side by side
-	// without waiting on each other's rows; rows read but not taken are
-	// unlocked at commit, unchanged.
-	lock := ""
-	if s.kind == Postgres {
-		lock = ` FOR UPDATE OF d SKIP LOCKED`
-	}
-	skip := make(map[string]bool, len(p.SkipWebhooks))
-	for _, id := range p.SkipWebhooks {
-		skip[id] = true
-	}
-	free := p.FreeWorkers
-	if free <= 0 {
-		free = p.Limit
-	}
-	taken := map[string]int{}      // by webhook
-	ownerTaken := map[string]int{} // by owner
-	rate := map[string]int{}       // rate limit by webhook, as read
-	picked := map[string]bool{}
-	var ids []any
-	atCapSet := map[string]bool{} // owners left out for their cap
-	capped := func() []string {
-		out := make([]string, 0, len(atCapSet))
-		for o := range atCapSet {
-			out = append(out, o)
-		}
-		return out
-	}
-
-	window := dueWindow(p.Limit)
-	if err := s.walkIndexesInOrder(ctx, tx); err != nil {
-		return nil, nil, err
-	}
-	rows, err := tx.QueryContext(ctx, s.dueWindowQuery(window), s.d.t(now))
-	if err != nil {
-		return nil, nil, err
-	}
-	// Read whole before taking any: deciding an owner's room may need
-	// another query, which cannot run beside open rows in a transaction.
-	due := make([]dueRow, 0, window)
-	for rows.Next() {
-		var r dueRow
-		var rl sql.NullInt64
-		if err := rows.Scan(&r.id, &r.webhook, &r.owner, &r.active, &rl); err != nil {
-			rows.Close()
-			return nil, nil, err
-		}
-		r.rate = int(rl.Int64)
-		rate[r.webhook] = r.rate
-		due = append(due, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
-	}
-
-	// byDue lists the active webhooks with a pending delivery, of owners
-	// other than except: an owner's own webhooks are never read to decide
-	// whether others wait for it, nor once it can take no more.
-	byDue := func(except ...string) ([]webhookDue, error) {
-		ws, err := s.activeWebhooksByDue(ctx, tx, except...)
-		if err != nil {
-			return nil, err
-		}
-		for _, w := range ws {
-			rate[w.id] = w.rate
-		}
-		return ws, nil
-	}
-	// hookRoom is how many more of webhook's deliveries its own caps let
-	// this lease take: its cap in flight and what its rate allows now.
-	hookRoom := func(webhook string) int {
-		if skip[webhook] {
-			return 0
-		}
-		left := p.Limit
-		if p.PerWebhook > 0 {
-			left = p.PerWebhook - p.InFlight[webhook] - taken[webhook]
-		}
-		if r := rate[webhook]; r > 0 && p.PaceHorizon > 0 {
-			left = min(left, paceBudget(r, p.PaceHorizon)-taken[webhook])
-		}
-		return left
-	}
-	// waiting holds the owners with due deliveries that their webhooks'
-	// caps would let go now: the window knows them all when it held every
-	// due delivery, and the per-webhook probe otherwise. A webhook waiting
-	// out its rate limit, or at its cap, does not make its owner wait for
-	// workers, so it does not hold others to their share. Read once, and
-	// only when an owner reaches its share. The probe leaves out the
-	// owner asking: it asks with a due delivery its webhook has room for,
-	// so it is waiting, and its own webhooks (all 10,000 of them after a
-	// large fan-out) need not be probed on every lease to learn that.
-	var waiting map[string]bool
-	othersWaiting := func(owner string) (bool, error) {
-		if waiting == nil {
-			waiting = map[string]bool{}
-			if len(due) < window {
-				for _, r := range due {
-					if r.active && hookRoom(r.webhook) > 0 {
-						waiting[r.owner] = true
-					}
-				}
-			} else {
-				waiting[owner] = true
-				ws, err := byDue(owner)
-				if err != nil {
-					return false, err
-				}
-				for _, w := range ws {
-					if !w.due.After(now) && hookRoom(w.id) > 0 {
-						waiting[w.owner] = true
-					}
-				}
-			}
-		}
-		return len(waiting) > 1 || len(waiting) == 1 && !waiting[owner], nil
-	}
-	// room is how many more of webhook's deliveries this lease may take.
-	room := func(webhook, owner string) (int, error) {
-		left := min(p.Limit-len(ids), hookRoom(webhook))
-		if left <= 0 || p.PerOwner <= 0 {
-			return left, nil
-		}
-		if share := p.PerOwner - p.OwnerInFlight[owner] - ownerTaken[owner]; share > 0 {
-			return min(left, share), nil
-		}
-		// Past its share only while no other owner has due deliveries to
-		// send, and never into the last PerOwner free workers, which stay
-		// free for the next owner whose deliveries fall due.
-		spare := free - p.PerOwner - len(ids)
-		if spare <= 0 {
-			atCapSet[owner] = true
-			return 0, nil
-		}
-		others, err := othersWaiting(owner)
-		if err != nil {
-			return 0, err
-		}
-		if others {
-			atCapSet[owner] = true
-			return 0, nil
-		}
-		return min(left, spare), nil
-	}
-	take := func(id, webhook, owner string) {
-		taken[webhook]++
-		ownerTaken[owner]++
-		picked[id] = true
-		ids = append(ids, id)
-	}
-
-	for _, r := range due {
-		if !r.active || skip[r.webhook] {
-			continue
-		}
-		n, err := room(r.webhook, r.owner)
-		if err != nil {
-			return nil, nil, err
-		}
-		if n > 0 {
-			take(r.id, r.webhook, r.owner)
-		}
-	}
-	if len(ids) == p.Limit || len(due) < window {
-		// Enough, or the window held every due delivery.
-		return ids, capped(), nil
-	}
-
-	// Active webhooks with room and due deliveries, oldest due first. An
-	// owner the window left at its cap stays there for the rest of this
-	// lease (its share, the spare workers and whether others wait only
-	// shrink), so its webhooks are not read.
-	ws, err := byDue(capped()...)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, w := range ws {
-		if w.due.After(now) {
-			break
-		}
-		if skip[w.id] {
-			continue
-		}
-		want, err := room(w.id, w.owner)
-		if err != nil {
-			return nil, nil, err
-		}
-		if want <= 0 {
-			continue
-		}
-		// Past the ones the window already took.
-		rows, err := tx.QueryContext(ctx, `SELECT d.id FROM deliveries d
-			WHERE d.webhook_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2
-			ORDER BY d.next_attempt_at LIMIT $3`+lock, w.id, s.d.t(now), want+taken[w.id])
-		if err != nil {
-			return nil, nil, err
-		}
-		var got []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, nil, err
-			}
-			if !picked[id] {
-				got = append(got, id)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, nil, err
-		}
-		for _, id := range got[:min(len(got), want)] {
-			take(id, w.id, w.owner)
-		}
-		if len(ids) == p.Limit {
-			break
-		}
-	}
-	return ids, capped(), nil
 }
 
 // loadLeased appends what sending needs of each leased delivery in ids.
@@ -754,11 +513,15 @@ type webhookDue struct {
 }
 
 // activeWebhooksByDueQuery lists the active webhooks with pending
-// deliveries, earliest due first; except is a further condition on w.
-func activeWebhooksByDueQuery(except string) string {
+// deliveries, earliest due first; except is a further condition on the
+// owner, u. It reads owner by owner (dialect.activeWebhooksOfOwners), so
+// that an owner left out costs nothing however many webhooks it has:
+// filtering webhook rows by owner instead read all 10,000 of a large
+// fan-out's on every lease, two thirds of the lease's time.
+func (d dialect) activeWebhooksByDueQuery(except string) string {
 	return `SELECT id, user_id, rate_limit, due FROM (
 			SELECT w.id, w.user_id, w.rate_limit, (SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending') AS due
-			FROM webhooks w WHERE w.is_active = TRUE` + except + `) AS x
+			FROM ` + d.activeWebhooksOfOwners() + ` WHERE TRUE` + except + `) AS x
 		WHERE due IS NOT NULL ORDER BY due`
 }
 
@@ -773,12 +536,12 @@ func (s *Store) activeWebhooksByDue(ctx context.Context, q queryer, exceptOwners
 	except := ""
 	args := make([]any, 0, len(exceptOwners))
 	if len(exceptOwners) > 0 {
-		except = ` AND w.user_id NOT IN (` + s.d.params(1, len(exceptOwners)) + `)`
+		except = ` AND u.id NOT IN (` + s.d.params(1, len(exceptOwners)) + `)`
 		for _, o := range exceptOwners {
 			args = append(args, o)
 		}
 	}
-	rows, err := q.QueryContext(ctx, activeWebhooksByDueQuery(except), args...)
+	rows, err := q.QueryContext(ctx, s.d.activeWebhooksByDueQuery(except), args...)
 	if err != nil {
 		return nil, err
 	}

@@ -124,3 +124,30 @@ func fromDB(src any) (time.Time, bool, error) {
 		return time.Time{}, false, fmt.Errorf("store: scan time: unsupported type %T", src)
 	}
 }
+
+// activeWebhooksOfOwners is a FROM clause of the owners, u, and then of
+// each owner's active webhooks, w (id, user_id, rate_limit), read through
+// webhooks_user_id_idx in that order, so that leaving an owner out of u
+// costs nothing however many webhooks it has. SQLite keeps the tables in
+// CROSS JOIN's order. PostgreSQL reorders any join by its estimates, which
+// without statistics put the webhooks first; a LATERAL subquery it cannot
+// flatten (OFFSET 0) is read once per owner.
+func (d dialect) activeWebhooksOfOwners() string {
+	if d.kind == Postgres {
+		return `users u CROSS JOIN LATERAL (SELECT id, user_id, rate_limit FROM webhooks
+			WHERE user_id = u.id AND is_active = TRUE OFFSET 0) AS w`
+	}
+	return `users u CROSS JOIN webhooks w ON w.user_id = u.id AND w.is_active = TRUE`
+}
+
+// skipLocked ends a lease's SELECT of due deliveries, d: on PostgreSQL it
+// locks the rows it returns and skips those another process holds, so
+// that several processes lease side by side without waiting on each
+// other's rows (rows read but not taken are unlocked at commit,
+// unchanged). SQLite has one writer, which needs no row locks.
+func (d dialect) skipLocked() string {
+	if d.kind == Postgres {
+		return ` FOR UPDATE OF d SKIP LOCKED`
+	}
+	return ""
+}

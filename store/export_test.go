@@ -89,7 +89,13 @@ func (s *Store) ExplainDueWindow(ctx context.Context, limit int) (string, error)
 // ExplainActiveWebhooksByDue returns the plan of the per-webhook probe's
 // query as the lease runs it, as ExplainDueWindow does.
 func (s *Store) ExplainActiveWebhooksByDue(ctx context.Context) (string, error) {
-	return s.explainInLease(ctx, activeWebhooksByDueQuery(""))
+	return s.explainInLease(ctx, s.d.activeWebhooksByDueQuery(""))
+}
+
+// ExplainActiveWebhooksByDueExcept is ExplainActiveWebhooksByDue leaving
+// out owner, as the lease asks whether others wait.
+func (s *Store) ExplainActiveWebhooksByDueExcept(ctx context.Context, owner string) (string, error) {
+	return s.explainInLease(ctx, s.d.activeWebhooksByDueQuery(` AND u.id NOT IN (`+s.d.params(1, 1)+`)`), owner)
 }
 
 func (s *Store) explainInLease(ctx context.Context, q string, args ...any) (string, error) {
