@@ -10,6 +10,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/internal/wiretest"
 	"github.com/webhookd/webhookd/store"
 	"github.com/webhookd/webhookd/store/storetest"
 )
@@ -20,15 +21,7 @@ func TestLogin(t *testing.T) {
 		u, _ := s.user(t, "your-email@example.com")
 
 		t.Run("seed login", func(t *testing.T) {
-			var got struct {
-				AccessToken string `json:"accessToken"`
-				TokenType   string `json:"tokenType"`
-				ExpiresIn   int64  `json:"expiresIn"`
-				User        struct {
-					ID    string `json:"id"`
-					Email string `json:"email"`
-				} `json:"user"`
-			}
+			var got wiretest.Login
 			s.call(t, http.MethodPost, "/api/v1/auth/login", "", rawBody(`{
     "email": "your-email@example.com",
     "password": "`+testPassword+`"

@@ -115,7 +115,7 @@ func TestPublishBatch(t *testing.T) {
 			]}`))
 			e := wantError(t, resp, http.StatusBadRequest, "events[1].event", "events[2].bogus", "events[3].data", "events[4]",
 				"events[5].timestamp", "events[5].idempotencyKey")
-			if _, ok := e.detail("events[0].event"); ok {
+			if _, ok := e.Detail("events[0].event"); ok {
 				t.Errorf("the good event was named: %s", resp.Body)
 			}
 			wantPending(t, 4, 3)

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -11,28 +10,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookd/webhookd/internal/wiretest"
 	"github.com/webhookd/webhookd/server"
 	"github.com/webhookd/webhookd/store"
 	"github.com/webhookd/webhookd/store/storetest"
 )
 
-// eventResult is POST /api/v1/events's answer.
-type eventResult struct {
-	ID         string `json:"id"`
-	Event      string `json:"event"`
-	Deliveries int    `json:"deliveries"`
-}
-
-// eventJSON is GET /api/v1/events/:id.
-type eventJSON struct {
-	ID             string          `json:"id"`
-	Event          string          `json:"event"`
-	Timestamp      string          `json:"timestamp"`
-	Data           json.RawMessage `json:"data"`
-	Deliveries     int             `json:"deliveries"`
-	IdempotencyKey *string         `json:"idempotencyKey"`
-	CreatedAt      string          `json:"createdAt"`
-}
+// eventResult is POST /api/v1/events's answer; eventJSON is GET
+// /api/v1/events/:id.
+type (
+	eventResult = wiretest.Accepted
+	eventJSON   = wiretest.Event
+)
 
 func TestPublishEvents(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {

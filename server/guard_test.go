@@ -70,7 +70,7 @@ func TestGuardRefusesSpellings(t *testing.T) {
 					path, body = "/api/v1/webhooks", validHook(body)
 				}
 				e := wantError(t, s.do(t, method, path, token, body), http.StatusBadRequest, "url")
-				msg, _ := e.detail("url")
+				msg, _ := e.Detail("url")
 				if !strings.Contains(msg, sp.class) {
 					t.Errorf("%s %s: url detail %q, want it to say %q", method, sp.url, msg, sp.class)
 				}

@@ -24,6 +24,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/internal/wiretest"
 	"github.com/webhookd/webhookd/metrics"
 	"github.com/webhookd/webhookd/metrics/metricstest"
 	"github.com/webhookd/webhookd/server"
@@ -308,11 +309,7 @@ func (h *opsHarness) opsWebhook(t testing.TB, token, id string) opsWebhookJSON {
 }
 
 // opsHealth is /healthz and /readyz's answer.
-type opsHealth struct {
-	Status  string            `json:"status"`
-	Version string            `json:"version"`
-	Checks  map[string]string `json:"checks"`
-}
+type opsHealth = wiretest.Health
 
 // opsReady fetches /readyz without credentials.
 func opsReady(t testing.TB, s *testServer) (int, opsHealth) {

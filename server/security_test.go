@@ -30,6 +30,7 @@ import (
 
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/internal/wiretest"
 	"github.com/webhookd/webhookd/server"
 	"github.com/webhookd/webhookd/store"
 	"github.com/webhookd/webhookd/store/storetest"
@@ -537,9 +538,7 @@ func TestTokenRevocation(t *testing.T) {
 			// API keys are not tokens: they stay until deleted.
 			wantAccepted(t, s, key.Key, "API key after a password change")
 			loginAs(t, s, "pw@example.com", testPassword, http.StatusUnauthorized)
-			var got struct {
-				AccessToken string `json:"accessToken"`
-			}
+			var got wiretest.Login
 			decodeJSON(t, loginAs(t, s, "pw@example.com", newPassword, http.StatusOK), &got)
 			wantAccepted(t, s, got.AccessToken, "token from logging in with the new password")
 		})

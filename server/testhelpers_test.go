@@ -1,14 +1,12 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -26,6 +24,7 @@ import (
 	"github.com/webhookd/webhookd/console"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/inbox"
+	"github.com/webhookd/webhookd/internal/wiretest"
 	"github.com/webhookd/webhookd/server"
 	"github.com/webhookd/webhookd/store"
 )
@@ -157,17 +156,13 @@ func (s *testServer) userWithHash(t testing.TB, email, hash string) (store.User,
 }
 
 // response is an answer read in full.
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
+type response = wiretest.Response
 
 // rawBody is a request body sent exactly as given, for malformed input.
-type rawBody []byte
+type rawBody = wiretest.Raw
 
-// do sends a request: body nil sends none, rawBody goes as is, anything else
-// is JSON-encoded. headers are name, value pairs.
+// do sends a request: body nil sends none, rawBody (or a string) goes as
+// is, anything else is JSON-encoded. headers are name, value pairs.
 func (s *testServer) do(t testing.TB, method, path, token string, body any, headers ...string) response {
 	t.Helper()
 	resp, err := s.send(method, path, token, body, headers...)
@@ -180,41 +175,7 @@ func (s *testServer) do(t testing.TB, method, path, token string, body any, head
 // send is do for goroutines other than the test's, which must not call
 // t.Fatal: it returns its failure instead.
 func (s *testServer) send(method, path, token string, body any, headers ...string) (response, error) {
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case rawBody:
-		r = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			return response{}, fmt.Errorf("encode request body: %w", err)
-		}
-		r = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, s.srv.URL+path, r)
-	if err != nil {
-		return response{}, fmt.Errorf("new request: %w", err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := s.srv.Client().Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return response{}, fmt.Errorf("read body: %w", err)
-	}
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
+	return wiretest.Client{HTTP: s.srv.Client(), Base: s.srv.URL, Token: token}.Send(method, path, body, headers...)
 }
 
 // call sends a request, requires status want and decodes the JSON answer
@@ -243,26 +204,7 @@ func decodeJSON(t testing.TB, resp response, out any) {
 }
 
 // apiError is the error body every failure has.
-type apiError struct {
-	StatusCode int    `json:"statusCode"`
-	Error      string `json:"error"`
-	Message    string `json:"message"`
-	Details    []struct {
-		Field   string `json:"field"`
-		Message string `json:"message"`
-	} `json:"details"`
-}
-
-// detail returns the message of the detail naming field, and whether one
-// does.
-func (e apiError) detail(field string) (string, bool) {
-	for _, d := range e.Details {
-		if d.Field == field {
-			return d.Message, true
-		}
-	}
-	return "", false
-}
+type apiError = wiretest.Error
 
 // wantError requires resp to be the JSON error shape with status want and a
 // detail naming each of fields.
@@ -283,7 +225,7 @@ func wantError(t testing.TB, resp response, want int, fields ...string) apiError
 		t.Errorf("message is empty in %s", resp.Body)
 	}
 	for _, f := range fields {
-		if msg, ok := e.detail(f); !ok {
+		if msg, ok := e.Detail(f); !ok {
 			t.Errorf("details name no %q field: %s", f, resp.Body)
 		} else if msg == "" {
 			t.Errorf("detail for %q has no message", f)
@@ -292,24 +234,14 @@ func wantError(t testing.TB, resp response, want int, fields ...string) apiError
 	return e
 }
 
-// webhookJSON is a webhook as the API shows it.
-type webhookJSON struct {
-	ID          string   `json:"id"`
-	Name        string   `json:"name"`
-	URL         string   `json:"url"`
-	Events      []string `json:"events"`
-	Secret      string   `json:"secret"`
-	IsActive    bool     `json:"isActive"`
-	Description string   `json:"description"`
-	CreatedAt   string   `json:"createdAt"`
-	UpdatedAt   string   `json:"updatedAt"`
-}
-
-// page is one page of a list.
-type page[T any] struct {
-	Data       []T     `json:"data"`
-	NextCursor *string `json:"nextCursor"`
-}
+// The API's answers, as the shared wire structs read them.
+type (
+	webhookJSON = wiretest.Webhook
+	page[T any] = wiretest.Page[T]
+	statsJSON   = wiretest.Stats
+	testResult  = wiretest.TestResult
+	logJSON     = wiretest.Log
+)
 
 // createWebhook creates a webhook from body and returns it.
 func (s *testServer) createWebhook(t testing.TB, token string, body map[string]any) webhookJSON {
@@ -352,21 +284,6 @@ func (s *testServer) getWebhook(t testing.TB, token, id string) string {
 	return string(s.call(t, http.MethodGet, "/api/v1/webhooks/"+id, token, nil, http.StatusOK, nil).Body)
 }
 
-// statsJSON is GET /api/v1/webhooks/:id/stats.
-type statsJSON struct {
-	TotalDeliveries       int64   `json:"totalDeliveries"`
-	SuccessfulDeliveries  int64   `json:"successfulDeliveries"`
-	FailedDeliveries      int64   `json:"failedDeliveries"`
-	PendingDeliveries     int64   `json:"pendingDeliveries"`
-	SuccessRate           float64 `json:"successRate"`
-	AverageResponseTimeMs float64 `json:"averageResponseTimeMs"`
-	P95ResponseTimeMs     int64   `json:"p95ResponseTimeMs"`
-	LastDeliveryAt        *string `json:"lastDeliveryAt"`
-	LastSuccessAt         *string `json:"lastSuccessAt"`
-	LastFailureAt         *string `json:"lastFailureAt"`
-	ConsecutiveFailures   int64   `json:"consecutiveFailures"`
-}
-
 func (s *testServer) stats(t testing.TB, token, webhookID string) statsJSON {
 	t.Helper()
 	var st statsJSON
@@ -380,16 +297,6 @@ func (s *testServer) pending(t testing.TB, token, webhookID string) int64 {
 	return s.stats(t, token, webhookID).PendingDeliveries
 }
 
-// testResult is POST /api/v1/webhooks/:id/test's answer.
-type testResult struct {
-	Success        bool    `json:"success"`
-	StatusCode     *int    `json:"statusCode"`
-	ResponseTimeMs int64   `json:"responseTimeMs"`
-	ResponseBody   *string `json:"responseBody"`
-	Error          *string `json:"error"`
-	LogID          string  `json:"logId"`
-}
-
 // sendTest makes a test send of eventType with payload and returns its
 // outcome.
 func (s *testServer) sendTest(t testing.TB, token, webhookID, eventType string, payload any) testResult {
@@ -398,26 +305,6 @@ func (s *testServer) sendTest(t testing.TB, token, webhookID, eventType string, 
 	s.call(t, http.MethodPost, "/api/v1/webhooks/"+webhookID+"/test", token,
 		map[string]any{"eventType": eventType, "payload": payload}, http.StatusOK, &res)
 	return res
-}
-
-// logJSON is one attempt as the API shows it.
-type logJSON struct {
-	ID             string            `json:"id"`
-	WebhookID      string            `json:"webhookId"`
-	EventID        string            `json:"eventId"`
-	DeliveryID     string            `json:"deliveryId"`
-	EventType      string            `json:"eventType"`
-	Attempt        int               `json:"attempt"`
-	Status         string            `json:"status"`
-	StatusCode     *int              `json:"statusCode"`
-	DurationMs     int64             `json:"durationMs"`
-	Error          *string           `json:"error"`
-	RequestHeaders map[string]string `json:"requestHeaders"`
-	RequestBody    *string           `json:"requestBody"`
-	ResponseBody   *string           `json:"responseBody"`
-	CreatedAt      string            `json:"createdAt"`
-	NextAttemptAt  *string           `json:"nextAttemptAt"`
-	Test           bool              `json:"test"`
 }
 
 // captured is one request a receiver got.

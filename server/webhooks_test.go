@@ -331,7 +331,7 @@ func TestWebhookValidation(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				e := wantError(t, s.do(t, http.MethodPost, "/api/v1/webhooks", token, validHook(tt.mods)), http.StatusBadRequest, tt.fields...)
-				msg, _ := e.detail(tt.fields[0])
+				msg, _ := e.Detail(tt.fields[0])
 				for _, w := range tt.says {
 					if !strings.Contains(msg, w) {
 						t.Errorf("detail %q does not mention %q", msg, w)
@@ -524,7 +524,7 @@ func TestCheckURL(t *testing.T) {
 		_, token := s.user(t, "a@example.com")
 		e := wantError(t, s.do(t, http.MethodPost, "/api/v1/webhooks", token,
 			validHook(map[string]any{"url": "https://blocked.example/hook"})), http.StatusBadRequest, "url")
-		if msg, _ := e.detail("url"); !strings.Contains(msg, "--allow-private-targets") {
+		if msg, _ := e.Detail("url"); !strings.Contains(msg, "--allow-private-targets") {
 			t.Errorf("url detail = %q, want the guard's reason", msg)
 		}
 		if n := len(s.webhookIDs(t, token)); n != 0 {

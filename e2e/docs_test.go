@@ -1,4 +1,4 @@
-package examples_test
+package e2e
 
 import (
 	"encoding/json"
@@ -235,8 +235,8 @@ func TestDocumentationExamples(t *testing.T) {
 	vars := map[string]string{
 		"http://localhost:3000":               wd.base,
 		"https://webhook.site/your-unique-id": recv.URL + "/webhook",
-		"you@example.com":                     adminEmail,
-		"your-password":                       adminPassword,
+		"you@example.com":                     exampleEmail,
+		"your-password":                       examplePassword,
 	}
 	dir := t.TempDir()
 	bodyFile, headerFile := filepath.Join(dir, "body"), filepath.Join(dir, "headers")
@@ -361,7 +361,7 @@ func TestDocumentationCoversTheBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := string(b)
-	help, err := exec.Command(filepath.Join(binaries(t), "webhookd"), "serve", "-h").CombinedOutput()
+	help, err := exec.Command(binary(t), "serve", "-h").CombinedOutput()
 	if err != nil {
 		t.Fatalf("webhookd serve -h: %v\n%s", err, help)
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Issue 5's `webhookd bench` on the real binary: every figure it promises
 // is printed and every delivery arrives exactly once, on both databases,

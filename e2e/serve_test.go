@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests: the real binary (built by TestMain), real databases
 // (storetest.EachTarget: an SQLite file and a fresh PostgreSQL schema), real
@@ -10,21 +10,18 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/webhookd/webhookd/internal/wiretest"
 	"github.com/webhookd/webhookd/store"
 	"github.com/webhookd/webhookd/store/storetest"
 )
@@ -51,326 +48,6 @@ const (
 
 // apiTime is the wire format of times: UTC with milliseconds.
 var apiTime = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
-
-var httpClient = &http.Client{Timeout: 30 * time.Second}
-
-// api calls webhookd's HTTP API as curl would.
-type api struct {
-	t     testing.TB
-	base  string
-	token string // Bearer credential: a JWT or an API key
-}
-
-// call sends body (JSON text, "" for none) and returns the status and body.
-func (a api) call(method, path, body string) (int, []byte) {
-	a.t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, a.base+path, r)
-	if err != nil {
-		a.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if a.token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		a.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		a.t.Fatalf("%s %s: read answer: %v", method, path, err)
-	}
-	return resp.StatusCode, b
-}
-
-// json calls and decodes the answer into out, failing t unless the status
-// is want.
-func (a api) json(method, path, body string, want int, out any) {
-	a.t.Helper()
-	code, b := a.call(method, path, body)
-	if code != want {
-		a.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, code, want, b)
-	}
-	if out == nil {
-		return
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		a.t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
-	}
-}
-
-type loginWire struct {
-	AccessToken string `json:"accessToken"`
-	TokenType   string `json:"tokenType"`
-	ExpiresIn   int64  `json:"expiresIn"`
-	User        struct {
-		ID    string `json:"id"`
-		Email string `json:"email"`
-	} `json:"user"`
-}
-
-// login logs in with the seed's request and returns the access token.
-func login(t testing.TB, base, email, password string) string {
-	t.Helper()
-	var l loginWire
-	api{t: t, base: base}.json(http.MethodPost, "/api/v1/auth/login", fmt.Sprintf(seedLoginBody, email, password), http.StatusOK, &l)
-	if l.AccessToken == "" {
-		t.Fatalf("login as %s: no accessToken", email)
-	}
-	return l.AccessToken
-}
-
-type webhookWire struct {
-	ID          string   `json:"id"`
-	Name        string   `json:"name"`
-	URL         string   `json:"url"`
-	Events      []string `json:"events"`
-	Secret      string   `json:"secret"`
-	IsActive    bool     `json:"isActive"`
-	Description string   `json:"description"`
-	CreatedAt   string   `json:"createdAt"`
-	UpdatedAt   string   `json:"updatedAt"`
-}
-
-// createWebhook registers url for message.new and returns the webhook.
-func createWebhook(t testing.TB, a api, url string) webhookWire {
-	t.Helper()
-	var w webhookWire
-	a.json(http.MethodPost, "/api/v1/webhooks", fmt.Sprintf(`{"name":"e2e","url":%q,"events":["message.new"]}`, url), http.StatusCreated, &w)
-	return w
-}
-
-// publish publishes n message.new events with data {"n": i}, each of which
-// must fan out to exactly one webhook.
-func publish(t testing.TB, a api, n int) {
-	t.Helper()
-	for i := range n {
-		var ev struct {
-			ID         string `json:"id"`
-			Deliveries int    `json:"deliveries"`
-		}
-		a.json(http.MethodPost, "/api/v1/events", fmt.Sprintf(`{"event":"message.new","data":{"n":%d}}`, i), http.StatusAccepted, &ev)
-		if ev.ID == "" || ev.Deliveries != 1 {
-			t.Fatalf("publish event %d: id %q, deliveries %d; want an id and 1 delivery", i, ev.ID, ev.Deliveries)
-		}
-	}
-}
-
-type statsWire struct {
-	TotalDeliveries      int64   `json:"totalDeliveries"`
-	SuccessfulDeliveries int64   `json:"successfulDeliveries"`
-	FailedDeliveries     int64   `json:"failedDeliveries"`
-	PendingDeliveries    int64   `json:"pendingDeliveries"`
-	SuccessRate          float64 `json:"successRate"`
-	LastSuccessAt        *string `json:"lastSuccessAt"`
-	LastFailureAt        *string `json:"lastFailureAt"`
-	ConsecutiveFailures  int64   `json:"consecutiveFailures"`
-}
-
-func stats(t testing.TB, a api, hookID string) statsWire {
-	t.Helper()
-	var s statsWire
-	a.json(http.MethodGet, "/api/v1/webhooks/"+hookID+"/stats", "", http.StatusOK, &s)
-	return s
-}
-
-// waitSettled waits until the webhook has no pending deliveries and at
-// least n successful ones recorded.
-func waitSettled(t testing.TB, a api, hookID string, n int64) statsWire {
-	t.Helper()
-	var s statsWire
-	waitFor(t, 30*time.Second, func() (bool, string) {
-		s = stats(t, a, hookID)
-		return s.PendingDeliveries == 0 && s.SuccessfulDeliveries >= n,
-			fmt.Sprintf("0 pending and %d successful deliveries in the stats, have %+v", n, s)
-	})
-	return s
-}
-
-// arrival is one request a receiver got.
-type arrival struct {
-	id       string // X-Webhook-Id
-	n        int    // data.n of the envelope, -1 when absent
-	header   http.Header
-	body     []byte
-	answered bool // the receiver answered 200 (not cut off first)
-}
-
-// receiver is a webhook endpoint in the test process. A gated receiver
-// answers its first passFirst requests at once and holds the rest until
-// release, or until the sender goes away, so tests know exactly which
-// deliveries are in flight.
-type receiver struct {
-	*httptest.Server
-	mu        sync.Mutex
-	gate      chan struct{} // nil: never hold
-	passFirst int
-	arrivals  []*arrival
-	held      map[*arrival]bool
-	once      sync.Once
-}
-
-func newReceiver(t testing.TB) *receiver { return startReceiver(t, nil, 0) }
-
-func newGatedReceiver(t testing.TB, passFirst int) *receiver {
-	t.Helper()
-	return startReceiver(t, make(chan struct{}), passFirst)
-}
-
-func startReceiver(t testing.TB, gate chan struct{}, passFirst int) *receiver {
-	t.Helper()
-	rc := &receiver{gate: gate, passFirst: passFirst, held: map[*arrival]bool{}}
-	rc.Server = httptest.NewServer(rc)
-	// Registered before any process, so it runs after they are killed.
-	t.Cleanup(func() {
-		rc.release()
-		rc.Close()
-	})
-	return rc
-}
-
-func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return // the sender went away mid-body
-	}
-	a := &arrival{id: r.Header.Get("X-Webhook-Id"), n: -1, header: r.Header.Clone(), body: body}
-	var env struct {
-		Data struct {
-			N *int `json:"n"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(body, &env) == nil && env.Data.N != nil {
-		a.n = *env.Data.N
-	}
-	rc.mu.Lock()
-	rc.arrivals = append(rc.arrivals, a)
-	hold := rc.gate != nil && len(rc.arrivals) > rc.passFirst
-	if hold {
-		rc.held[a] = true
-	}
-	rc.mu.Unlock()
-	if hold {
-		select {
-		case <-rc.gate:
-		case <-r.Context().Done():
-			rc.mu.Lock()
-			delete(rc.held, a)
-			rc.mu.Unlock()
-			return
-		}
-		rc.mu.Lock()
-		delete(rc.held, a)
-		rc.mu.Unlock()
-	}
-	rc.mu.Lock()
-	a.answered = true
-	rc.mu.Unlock()
-	io.WriteString(w, "ok")
-}
-
-// release lets held and future requests through.
-func (rc *receiver) release() {
-	rc.once.Do(func() {
-		if rc.gate != nil {
-			close(rc.gate)
-		}
-	})
-}
-
-// heldIDs returns the delivery ids of the requests being held now.
-func (rc *receiver) heldIDs() []string {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	var ids []string
-	for a := range rc.held {
-		ids = append(ids, a.id)
-	}
-	slices.Sort(ids)
-	return ids
-}
-
-// waitNoneHeld waits until every held request has seen its sender go away,
-// so that releasing the gate afterwards answers none of them.
-func (rc *receiver) waitNoneHeld(t testing.TB) {
-	t.Helper()
-	waitFor(t, 30*time.Second, func() (bool, string) {
-		ids := rc.heldIDs()
-		return len(ids) == 0, fmt.Sprintf("held requests %v to see their sender gone", ids)
-	})
-}
-
-// all returns a copy of every arrival so far.
-func (rc *receiver) all() []arrival {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	out := make([]arrival, len(rc.arrivals))
-	for i, a := range rc.arrivals {
-		out[i] = *a
-	}
-	return out
-}
-
-// answeredByN counts answered requests per data.n.
-func (rc *receiver) answeredByN() map[int]int {
-	out := map[int]int{}
-	for _, a := range rc.all() {
-		if a.answered {
-			out[a.n]++
-		}
-	}
-	return out
-}
-
-// waitAnswered waits until events 0…n-1 each got at least one answered
-// delivery.
-func (rc *receiver) waitAnswered(t testing.TB, n int) {
-	t.Helper()
-	rc.waitAnsweredWithin(t, n, 30*time.Second)
-}
-
-// waitAnsweredWithin is waitAnswered with its own deadline, for waits that
-// include a lease expiring.
-func (rc *receiver) waitAnsweredWithin(t testing.TB, n int, timeout time.Duration) {
-	t.Helper()
-	waitFor(t, timeout, func() (bool, string) {
-		got := rc.answeredByN()
-		var missing []int
-		for i := range n {
-			if got[i] == 0 {
-				missing = append(missing, i)
-			}
-		}
-		return len(missing) == 0, fmt.Sprintf("deliveries of events %v", missing)
-	})
-}
-
-// checkStableIDs checks that every delivery of one event carried the same
-// X-Webhook-Id (and webhook-id), and different events different ones.
-func (rc *receiver) checkStableIDs(t testing.TB) {
-	t.Helper()
-	idOf := map[int]string{}
-	nOf := map[string]int{}
-	for _, a := range rc.all() {
-		if a.id == "" || a.header.Get("webhook-id") != a.id {
-			t.Errorf("event %d: X-Webhook-Id %q, webhook-id %q; want the same non-empty id", a.n, a.id, a.header.Get("webhook-id"))
-		}
-		if prev, ok := idOf[a.n]; ok && prev != a.id {
-			t.Errorf("event %d delivered with X-Webhook-Id %s and %s, want one id on every attempt", a.n, prev, a.id)
-		}
-		if prev, ok := nOf[a.id]; ok && prev != a.n {
-			t.Errorf("X-Webhook-Id %s used for events %d and %d", a.id, prev, a.n)
-		}
-		idOf[a.n], nOf[a.id] = a.id, a.n
-	}
-}
 
 func TestE2ESeedQuickStart(t *testing.T) {
 	t.Parallel()
@@ -429,19 +106,7 @@ func TestE2ESeedQuickStart(t *testing.T) {
 		checkSeedDelivery(t, arrivals[0], hook.Secret)
 
 		// Check delivery logs: the test send is there, marked test.
-		var logs struct {
-			Data []struct {
-				ID         string `json:"id"`
-				WebhookID  string `json:"webhookId"`
-				DeliveryID string `json:"deliveryId"`
-				EventType  string `json:"eventType"`
-				Attempt    int    `json:"attempt"`
-				Status     string `json:"status"`
-				StatusCode *int   `json:"statusCode"`
-				CreatedAt  string `json:"createdAt"`
-				Test       bool   `json:"test"`
-			} `json:"data"`
-		}
+		var logs wiretest.Page[wiretest.Log]
 		a.json(http.MethodGet, "/api/v1/webhooks/"+hook.ID+"/logs", "", http.StatusOK, &logs)
 		if len(logs.Data) != 1 {
 			t.Fatalf("logs hold %d entries, want 1: %+v", len(logs.Data), logs.Data)
@@ -584,7 +249,7 @@ func migrationStatus(t testing.TB, db string) (versions []int64, state map[int64
 // and returns the versions its message names as pending.
 func refusedVersions(t testing.TB, db string) []int64 {
 	t.Helper()
-	r := webhookd(t, adminEnv, "", "serve", "--migrate=false", "--addr", freeAddr(t), "--db", db)
+	r := webhookd(t, adminEnv, "", "serve", "--migrate=false", "--addr", "127.0.0.1:0", "--db", db)
 	i := strings.Index(r.stderr, "pending")
 	if r.code == 0 || i < 0 {
 		t.Fatalf("%s\nwant a non-zero exit naming the pending migrations", r)
@@ -714,8 +379,7 @@ func TestE2EUserAndAPIKeyCommands(t *testing.T) {
 
 		// serve takes its address from WEBHOOKD_ADDR and its database from
 		// WEBHOOKD_DB.
-		addr := freeAddr(t)
-		p := startProcess(t, "http://"+addr, []string{"WEBHOOKD_ADDR=" + addr, dbEnv}, "serve")
+		p := startProcess(t, []string{"WEBHOOKD_ADDR=127.0.0.1:0", dbEnv}, "serve")
 		aliceAPI := api{t: t, base: p.URL, token: login(t, p.URL, alice, alicePassword)}
 		login(t, p.URL, bob, bobPassword)
 		login(t, p.URL, dave, davePassword)
@@ -749,14 +413,14 @@ func TestE2EFlagWinsOverEnvironment(t *testing.T) {
 			t.Fatalf("hold a port: %v", err)
 		}
 		defer held.Close()
-		envAddr, flagAddr := held.Addr().String(), freeAddr(t)
+		envAddr := held.Addr().String()
 		env := append([]string{
 			"WEBHOOKD_ADDR=" + envAddr,
 			// Were the variable used, serve could not start at all.
 			"WEBHOOKD_DB=postgres://nobody@127.0.0.1:1/none?connect_timeout=1",
 			"WEBHOOKD_TOKEN_TTL=1h",
 		}, adminEnv...)
-		p := startProcess(t, "http://"+flagAddr, env, "serve", "--addr", flagAddr, "--db", db, "--token-ttl", "2h")
+		p := startProcess(t, env, "serve", "--addr", "127.0.0.1:0", "--db", db, "--token-ttl", "2h")
 		var l loginWire
 		api{t: t, base: p.URL}.json(http.MethodPost, "/api/v1/auth/login", fmt.Sprintf(seedLoginBody, adminEmail, adminPassword), http.StatusOK, &l)
 		if l.ExpiresIn != 7200 {
@@ -949,7 +613,7 @@ func TestE2ESecondServe(t *testing.T) {
 			login(t, p.URL, adminEmail, adminPassword)
 			return
 		}
-		r := webhookd(t, adminEnv, "", "serve", "--addr", freeAddr(t), "--db", db)
+		r := webhookd(t, adminEnv, "", "serve", "--addr", "127.0.0.1:0", "--db", db)
 		if r.code == 0 || !strings.Contains(r.stderr, "another webhookd process") {
 			t.Errorf("%s\nwant a non-zero exit saying another webhookd process uses the database", r)
 		}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"net"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookd/webhookd/internal/wiretest"
 	"github.com/webhookd/webhookd/store/storetest"
 )
 
@@ -39,12 +40,7 @@ func TestE2EPrivateTargetGuard(t *testing.T) {
 				t.Errorf("create %s: %d %s; want 400 on url naming --allow-private-targets", url, code, body)
 			}
 		}
-		var l struct {
-			Data []struct {
-				Status string  `json:"status"`
-				Error  *string `json:"error"`
-			} `json:"data"`
-		}
+		var l wiretest.Page[wiretest.Log]
 		publish(t, a, 1)
 		waitFor(t, 30*time.Second, func() (bool, string) {
 			a.json(http.MethodGet, "/api/v1/webhooks/"+hook.ID+"/logs", "", http.StatusOK, &l)
@@ -70,7 +66,13 @@ func TestE2EInboxNeedsNoPrivateTargets(t *testing.T) {
 		guarded := startServe(t, db, append(adminEnv, "WEBHOOKD_ALLOW_PRIVATE_TARGETS=false"), deliveryArgs...)
 		a := api{t: t, base: guarded.URL, token: login(t, guarded.URL, adminEmail, adminPassword)}
 		port := guarded.URL[strings.LastIndex(guarded.URL, ":"):]
-		other := freeAddr(t)
+		// Another port on loopback, held so that it stays another.
+		held, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("hold a port: %v", err)
+		}
+		defer held.Close()
+		other := held.Addr().String()
 
 		hook := createWebhook(t, a, guarded.URL+"/inbox/e2e")
 		// By name too; for another event type, so that each event below

@@ -1,8 +1,10 @@
-// Package examples_test runs the receivers under examples/ and the
-// repository's test-webhooks-api.sh against the real webhookd binary: each
-// receiver gets real signed deliveries and must verify every one and reject
-// a tampered body, a stale timestamp and accept a replay only as a duplicate.
-package examples_test
+package e2e
+
+// The receivers under examples/ and the repository's test-webhooks-api.sh
+// against the real webhookd binary: each receiver gets real signed
+// deliveries and must verify every one and reject a tampered body, a stale
+// timestamp and accept a replay only as a duplicate. (Moved here from
+// examples/examples_test.go.)
 
 import (
 	"bytes"
@@ -26,73 +28,44 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/internal/wiretest"
 )
 
-// adminEmail and adminPassword are the user every test logs in as.
+// exampleEmail and examplePassword are the user every examples test logs
+// in as.
 const (
-	adminEmail    = "examples@example.com"
-	adminPassword = "examples-password-123"
+	exampleEmail    = "examples@example.com"
+	examplePassword = "examples-password-123"
 )
 
-// deadline bounds every wait on another process. It is generous: CI runs
-// under -race on a small, busy machine.
-const deadline = 60 * time.Second
+// exampleDeadline bounds every wait on another process. It is generous:
+// CI runs under -race on a small, busy machine.
+const exampleDeadline = 60 * time.Second
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
+// receiverBuild is the Go example receiver, built once per test run on
+// first use, beside the webhookd binary.
+var receiverBuild struct {
+	once sync.Once
+	path string
+	err  error
 }
 
-// moduleRoot is the repository root, the parent of this package.
-func moduleRoot(t testing.TB) string {
+// receiverGo returns the built Go example receiver.
+func receiverGo(t testing.TB) string {
 	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatalf("module root: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("module root %s: %v", root, err)
-	}
-	return root
-}
-
-// binaries builds webhookd and the Go example receiver once per test binary
-// and returns the directory holding them.
-func binaries(t testing.TB) string {
-	t.Helper()
-	root := moduleRoot(t)
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "webhookd-examples-")
-		if buildErr != nil {
-			return
-		}
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			buildErr = fmt.Errorf("go not in PATH: %w", err)
-			return
-		}
-		for _, b := range []struct{ out, pkg string }{{"webhookd", "."}, {"receiver-go", "./examples/go"}} {
-			cmd := exec.Command(goBin, "build", "-o", filepath.Join(buildDir, b.out), b.pkg)
-			cmd.Dir = root
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build %s: %w\n%s", b.pkg, err, out)
-				return
-			}
+	webhookdBin := binary(t)
+	receiverBuild.once.Do(func() {
+		receiverBuild.path = filepath.Join(filepath.Dir(webhookdBin), "receiver-go")
+		cmd := exec.Command("go", "build", "-o", receiverBuild.path, "./examples/go")
+		cmd.Dir = moduleRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			receiverBuild.err = fmt.Errorf("go build ./examples/go: %w\n%s", err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatalf("build: %v", buildErr)
+	if receiverBuild.err != nil {
+		t.Fatalf("build: %v", receiverBuild.err)
 	}
-	return buildDir
+	return receiverBuild.path
 }
 
 // need skips the test when a program it runs is not installed.
@@ -143,10 +116,10 @@ func (o *output) String() string {
 }
 
 // waitFor returns the first line match accepts, waiting until exited is
-// closed or the deadline passes.
+// closed or the exampleDeadline passes.
 func (o *output) waitFor(t testing.TB, what string, exited <-chan struct{}, match func(string) bool) string {
 	t.Helper()
-	timeout := time.After(deadline)
+	timeout := time.After(exampleDeadline)
 	for {
 		o.mu.Lock()
 		for _, l := range o.lines {
@@ -162,7 +135,7 @@ func (o *output) waitFor(t testing.TB, what string, exited <-chan struct{}, matc
 		case <-exited:
 			t.Fatalf("process exited before %s; output:\n%s", what, o)
 		case <-timeout:
-			t.Fatalf("no %s within %s; output:\n%s", what, deadline, o)
+			t.Fatalf("no %s within %s; output:\n%s", what, exampleDeadline, o)
 		}
 	}
 }
@@ -195,7 +168,7 @@ func start(t testing.TB, env []string, argv ...string) *process {
 }
 
 // stop sends SIGTERM, waits for the process to exit (killing it after the
-// deadline) and returns its exit code.
+// exampleDeadline) and returns its exit code.
 func (p *process) stop(t testing.TB) int {
 	t.Helper()
 	select {
@@ -204,126 +177,75 @@ func (p *process) stop(t testing.TB) int {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-p.exited:
-		case <-time.After(deadline):
+		case <-time.After(exampleDeadline):
 			_ = p.cmd.Process.Kill()
 			<-p.exited
-			t.Errorf("%s did not exit within %s of SIGTERM; killed; output:\n%s", p.cmd.Path, deadline, p.out)
+			t.Errorf("%s did not exit within %s of SIGTERM; killed; output:\n%s", p.cmd.Path, exampleDeadline, p.out)
 		}
 	}
 	return p.cmd.ProcessState.ExitCode()
 }
 
-// cleanEnv is this process's environment without WEBHOOKD_ variables, so
-// that the machine's settings cannot change what the tests start.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "WEBHOOKD_") {
-			env = append(env, kv)
-		}
-	}
-	return env
+// served is a running webhookd serve and a logged-in client for it.
+type served struct {
+	proc *serveProc
+	base string
+	api  wiretest.Client
 }
 
-// webhookd is a running webhookd serve and a logged-in client for it.
-type webhookd struct {
-	proc  *process
-	base  string
-	token string
-}
-
-// startWebhookd runs the built binary on a free port with a fresh SQLite
-// database, a short retry schedule and the admin user, and logs in.
-func startWebhookd(t testing.TB) *webhookd {
+// startWebhookd runs the built binary with a fresh SQLite database, a short
+// retry schedule and the examples' user, and logs in.
+func startWebhookd(t testing.TB) *served {
 	t.Helper()
-	bin := filepath.Join(binaries(t), "webhookd")
-	args := []string{bin, "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "webhookd.db"),
+	p := startServe(t, filepath.Join(t.TempDir(), "webhookd.db"),
+		[]string{"WEBHOOKD_ADMIN_EMAIL=" + exampleEmail, "WEBHOOKD_ADMIN_PASSWORD=" + examplePassword},
 		"--log-format", "json", "--retry-schedule", "1s,1s,1s", "--delivery-timeout", "10s", "--shutdown-grace", "2s",
 		// The receivers listen on loopback, which the private-target
 		// guard refuses unless told otherwise.
-		"--allow-private-targets"}
-	p := start(t, []string{"WEBHOOKD_ADMIN_EMAIL=" + adminEmail, "WEBHOOKD_ADMIN_PASSWORD=" + adminPassword}, args...)
-	line := p.out.waitFor(t, `"webhookd listening" log line`, p.exited, func(l string) bool {
-		return strings.Contains(l, `"msg":"webhookd listening"`)
-	})
-	var listening struct{ Addr string }
-	if err := json.Unmarshal([]byte(line), &listening); err != nil || listening.Addr == "" {
-		t.Fatalf("listening line %q: no addr (%v)", line, err)
-	}
-	w := &webhookd{proc: p, base: "http://" + listening.Addr}
-	var login struct{ AccessToken string }
-	w.decode(t, w.do(t, "POST", "/api/v1/auth/login", map[string]string{"email": adminEmail, "password": adminPassword}, 200), &login)
-	w.token = login.AccessToken
+		"--allow-private-targets")
+	w := &served{proc: p, base: p.URL, api: wiretest.Client{HTTP: httpClient, Base: p.URL}}
+	var login wiretest.Login
+	w.decode(t, w.do(t, "POST", "/api/v1/auth/login", map[string]string{"email": exampleEmail, "password": examplePassword}, 200), &login)
+	w.api.Token = login.AccessToken
 	return w
 }
 
-// do makes one API request and fails the test unless it answers want.
-func (w *webhookd) do(t testing.TB, method, path string, body any, want int) []byte {
+// do makes one API request (a string body is sent as written, anything
+// else JSON-encoded) and fails the test unless it answers want.
+func (w *served) do(t testing.TB, method, path string, body any, want int) []byte {
 	t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, ok := body.(string) // a string is sent as written
-		if !ok {
-			enc, err := json.Marshal(body)
-			if err != nil {
-				t.Fatalf("encode %s %s body: %v", method, path, err)
-			}
-			b = string(enc)
-		}
-		r = strings.NewReader(b)
+	resp := w.api.Do(t, method, path, body)
+	if resp.Status != want {
+		t.Fatalf("%s %s = %d %s, want %d", method, path, resp.Status, resp.Body, want)
 	}
-	req, err := http.NewRequest(method, w.base+path, r)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if w.token != "" {
-		req.Header.Set("Authorization", "Bearer "+w.token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	got, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read answer: %v", method, path, err)
-	}
-	if resp.StatusCode != want {
-		t.Fatalf("%s %s = %d %s, want %d", method, path, resp.StatusCode, got, want)
-	}
-	return got
+	return resp.Body
 }
 
-func (w *webhookd) decode(t testing.TB, b []byte, v any) {
+func (w *served) decode(t testing.TB, b []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("decode %s: %v", b, err)
 	}
 }
 
-// logEntry is the part of a log entry the tests read.
-type logEntry struct {
-	ID             string            `json:"id"`
-	DeliveryID     string            `json:"deliveryId"`
-	EventType      string            `json:"eventType"`
-	Status         string            `json:"status"`
-	StatusCode     *int              `json:"statusCode"`
-	ResponseBody   *string           `json:"responseBody"`
-	Test           bool              `json:"test"`
-	RequestHeaders map[string]string `json:"requestHeaders"`
-	RequestBody    string            `json:"requestBody"`
+// logEntry is a log entry as the shared wire structs read it.
+type logEntry = wiretest.Log
+
+// requestBody is the body a logged attempt sent, "" when it shows none.
+func requestBody(l logEntry) string {
+	if l.RequestBody == nil {
+		return ""
+	}
+	return *l.RequestBody
 }
 
 // waitDelivered polls the webhook's logs until n attempts succeeded, and
 // fails at once if any attempt failed: every delivery must verify.
-func (w *webhookd) waitDelivered(t testing.TB, webhookID string, n int, receiver *process) []logEntry {
+func (w *served) waitDelivered(t testing.TB, webhookID string, n int, receiver *process) []logEntry {
 	t.Helper()
-	stop := time.Now().Add(deadline)
+	stop := time.Now().Add(exampleDeadline)
 	for {
-		var page struct{ Data []logEntry }
+		var page wiretest.Page[logEntry]
 		w.decode(t, w.do(t, "GET", "/api/v1/webhooks/"+webhookID+"/logs?limit=500", nil, 200), &page)
 		success := 0
 		for _, l := range page.Data {
@@ -337,7 +259,7 @@ func (w *webhookd) waitDelivered(t testing.TB, webhookID string, n int, receiver
 			return page.Data
 		}
 		if time.Now().After(stop) {
-			t.Fatalf("%d of %d deliveries succeeded within %s; receiver output:\n%s", success, n, deadline, receiver.out)
+			t.Fatalf("%d of %d deliveries succeeded within %s; receiver output:\n%s", success, n, exampleDeadline, receiver.out)
 		}
 		select {
 		case <-receiver.exited:
@@ -358,10 +280,10 @@ func deref[T any](p *T) any {
 var deliveryHeaders = []string{"Content-Type", "User-Agent", "X-Webhook-Event", "X-Webhook-Id", "X-Webhook-Signature",
 	"webhook-id", "webhook-timestamp", "webhook-signature"}
 
-// events are published to each receiver: payloads with spaces to compact,
-// non-ASCII text, HTML characters, escapes and number forms that
+// exampleEvents are published to each receiver: payloads with spaces to
+// compact, non-ASCII text, HTML characters, escapes and number forms that
 // re-serialising would change, so only raw-body verification passes.
-var events = []struct{ event, data string }{
+var exampleEvents = []struct{ event, data string }{
 	{"message.new", `{"messageId":"msg_123","conversationId":"conv_456","contactId":"contact_789","direction":"inbound","type":"text","content":"Hello!","timestamp":"2024-01-01T12:00:00.000Z"}`},
 	{"conversation.created", `{ "name": "Zoë <b>&</b>", "emoji": "👋", "escaped": "\u00e9\u2028", "numbers": [1, 2.50, 1e3, -0],
 	  "nested": {"deep": [{"a": null, "b": true}]} }`},
@@ -449,7 +371,7 @@ func TestReceivers(t *testing.T) {
 			return []string{"python3", filepath.Join(root, "examples", "python", "receiver.py")}
 		}, "plain-secret-for-python"},
 		{"go", func(t testing.TB) []string {
-			return []string{filepath.Join(binaries(t), "receiver-go")}
+			return []string{receiverGo(t)}
 		}, ""},
 		{"express", func(t testing.TB) []string {
 			need(t, "node")
@@ -461,7 +383,7 @@ func TestReceivers(t *testing.T) {
 	}
 }
 
-func runReceiver(t *testing.T, wd *webhookd, c receiverCase) {
+func runReceiver(t *testing.T, wd *served, c receiverCase) {
 	argv := c.argv(t)
 	// The Express variant is the document's snippet, which keeps no counts.
 	summarises := c.name != "express"
@@ -472,7 +394,7 @@ func runReceiver(t *testing.T, wd *webhookd, c receiverCase) {
 	if c.secret != "" {
 		create["secret"] = c.secret
 	}
-	var hook struct{ ID, Secret string }
+	var hook wiretest.Webhook
 	wd.decode(t, wd.do(t, "POST", "/api/v1/webhooks", create, 201), &hook)
 	t.Cleanup(func() {
 		// Later cases must not get this receiver's deliveries.
@@ -489,23 +411,20 @@ func runReceiver(t *testing.T, wd *webhookd, c receiverCase) {
 	url := "http://127.0.0.1:" + port + "/webhook"
 	wd.do(t, "PATCH", "/api/v1/webhooks/"+hook.ID, map[string]any{"url": url, "isActive": true}, 200)
 
-	for _, e := range events {
-		var acc struct{ Deliveries int }
+	for _, e := range exampleEvents {
+		var acc wiretest.Accepted
 		wd.decode(t, wd.do(t, "POST", "/api/v1/events", `{"event":"`+e.event+`","data":`+e.data+`}`, 202), &acc)
 		if acc.Deliveries != 1 {
 			t.Fatalf("publish %s: deliveries = %d, want 1", e.event, acc.Deliveries)
 		}
 	}
-	var test struct {
-		Success bool
-		Error   *string
-	}
+	var test wiretest.TestResult
 	wd.decode(t, wd.do(t, "POST", "/api/v1/webhooks/"+hook.ID+"/test",
 		`{"eventType":"message.new","payload":{"messageId":"test_123","content":"Hello World"}}`, 200), &test)
 	if !test.Success {
 		t.Fatalf("test send failed: %v; receiver output:\n%s", deref(test.Error), rc.out)
 	}
-	logs := wd.waitDelivered(t, hook.ID, len(events)+1, rc)
+	logs := wd.waitDelivered(t, hook.ID, len(exampleEvents)+1, rc)
 
 	// Capture one real delivery in full: the conversation.created one,
 	// whose payload re-serialising would change.
@@ -523,7 +442,7 @@ func runReceiver(t *testing.T, wd *webhookd, c receiverCase) {
 	if id := captured.RequestHeaders["webhook-id"]; id != captured.DeliveryID || captured.RequestHeaders["X-Webhook-Id"] != id {
 		t.Errorf("webhook-id %q, X-Webhook-Id %q, want both the deliveryId %q", id, captured.RequestHeaders["X-Webhook-Id"], captured.DeliveryID)
 	}
-	body := []byte(captured.RequestBody)
+	body := []byte(requestBody(captured))
 	if !bytes.Contains(body, []byte(`"numbers":[1,2.50,1e3,-0]`)) || !bytes.Contains(body, []byte(`"escaped":"\u00e9\u2028"`)) {
 		t.Errorf("delivered body %s: want the data compacted byte for byte", body)
 	}
@@ -565,13 +484,13 @@ func runReceiver(t *testing.T, wd *webhookd, c receiverCase) {
 		seedPythonFails(t, hook.Secret, captured)
 	}
 
-	rotateAndDeliver(t, wd, hook.ID, hook.Secret, next, rc, len(events)+2)
+	rotateAndDeliver(t, wd, hook.ID, hook.Secret, next, rc, len(exampleEvents)+2)
 
 	code := rc.stop(t)
 	if !summarises {
 		return
 	}
-	summary := fmt.Sprintf("summary verified=%d rejected=2 duplicates=1", len(events)+2)
+	summary := fmt.Sprintf("summary verified=%d rejected=2 duplicates=1", len(exampleEvents)+2)
 	if !strings.Contains(rc.out.String(), summary) || code != 0 {
 		t.Errorf("receiver exit code %d, output:\n%s\nwant exit 0 and %q", code, rc.out, summary)
 	}
@@ -592,7 +511,7 @@ func nextSecret(c receiverCase) string {
 // signatures, X-Webhook-Signature the new one's, the receiver verifies it
 // (total attempts in all, every one a success), and verify.sh accepts it
 // with the old secret alone only by webhook-signature.
-func rotateAndDeliver(t *testing.T, wd *webhookd, hookID, old, next string, rc *process, total int) {
+func rotateAndDeliver(t *testing.T, wd *served, hookID, old, next string, rc *process, total int) {
 	t.Helper()
 	var rotated struct {
 		Secret                  string
@@ -609,7 +528,7 @@ func rotateAndDeliver(t *testing.T, wd *webhookd, hookID, old, next string, rc *
 			wd.decode(t, wd.do(t, "GET", "/api/v1/webhooks/"+hookID+"/logs/"+e.ID, nil, 200), &l)
 		}
 	}
-	h, body := l.RequestHeaders, []byte(l.RequestBody)
+	h, body := l.RequestHeaders, []byte(requestBody(l))
 	ts, err := strconv.ParseInt(h["webhook-timestamp"], 10, 64)
 	if err != nil {
 		t.Fatalf("webhook-timestamp %q: %v", h["webhook-timestamp"], err)
@@ -678,10 +597,10 @@ func verifyShell(t *testing.T, secret string, l logEntry) {
 	}
 	dir := t.TempDir()
 	good, bad := filepath.Join(dir, "body.json"), filepath.Join(dir, "tampered.json")
-	if err := os.WriteFile(good, []byte(l.RequestBody), 0o600); err != nil {
+	if err := os.WriteFile(good, []byte(requestBody(l)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(bad, []byte(l.RequestBody+" "), 0o600); err != nil {
+	if err := os.WriteFile(bad, []byte(requestBody(l)+" "), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	script := filepath.Join(moduleRoot(t), "examples", "shell", "verify.sh")
@@ -721,7 +640,7 @@ seed = 'sha256=' + hmac.new(secret.encode(), json.dumps(json.loads(body)).encode
 raw = 'sha256=' + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 print(hmac.compare_digest(seed, signature), hmac.compare_digest(raw, signature))
 `
-	out, err := exec.Command("python3", "-c", prog, secret, l.RequestBody, l.RequestHeaders["X-Webhook-Signature"]).CombinedOutput()
+	out, err := exec.Command("python3", "-c", prog, secret, requestBody(l), l.RequestHeaders["X-Webhook-Signature"]).CombinedOutput()
 	if err != nil {
 		t.Fatalf("python3: %v\n%s", err, out)
 	}
@@ -747,15 +666,15 @@ func TestAPIScript(t *testing.T) {
 	}))
 	t.Cleanup(recv.Close)
 	script := filepath.Join(moduleRoot(t), "test-webhooks-api.sh")
-	env := []string{"BASE_URL=" + wd.base, "EMAIL=" + adminEmail, "WEBHOOK_URL=" + recv.URL + "/webhook", "EXPECT_DELIVERY=1"}
+	env := []string{"BASE_URL=" + wd.base, "EMAIL=" + exampleEmail, "WEBHOOK_URL=" + recv.URL + "/webhook", "EXPECT_DELIVERY=1"}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*deadline)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*exampleDeadline)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", script)
-	cmd.Env = append(cleanEnv(), append(env, "PASSWORD="+adminPassword)...)
+	cmd.Env = append(cleanEnv(), append(env, "PASSWORD="+examplePassword)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "all steps passed") {
-		t.Fatalf("test-webhooks-api.sh: %v\n%s\nwebhookd log:\n%s", err, out, wd.proc.out)
+		t.Fatalf("test-webhooks-api.sh: %v\n%s\nwebhookd log:\n%s", err, out, wd.proc.output())
 	}
 	steps := regexp.MustCompile(`(?m)^ok +(\S+)`).FindAllStringSubmatch(string(out), -1)
 	var names []string

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // The web console end to end: the real binary, a real headless Chromium
 // (Debian's chromium package, which .ci/run installs) driven with chromedp,
@@ -66,6 +66,7 @@ func chromiumPath(t *testing.T) string {
 // (and in $WEBHOOKD_TEST_SCREENSHOTS, when set, to look at them).
 func TestE2EConsole(t *testing.T) {
 	t.Parallel()
+	binary(t) // -short skips this test before it looks for Chromium
 	chromium := chromiumPath(t)
 	storetest.EachTarget(t, func(t *testing.T, db string) {
 		runConsoleWalkthrough(t, chromium, db)
@@ -245,7 +246,8 @@ func runConsoleWalkthrough(t *testing.T, chromium, db string) {
 	p.stop()
 	a.waitJS("the log noticing the restart", `document.querySelector('#log-live')?.dataset.state !== 'live'`)
 	b.waitJS("the inbox noticing the restart", `document.querySelector('#inbox-live')?.dataset.state !== 'live'`)
-	p = startProcess(t, p.URL, env, append([]string{"serve", "--addr", strings.TrimPrefix(p.URL, "http://"), "--db", db}, deliveryArgs...)...)
+	// On the same address: the pages reconnect to where they were.
+	p = startProcess(t, env, append([]string{"serve", "--addr", strings.TrimPrefix(p.URL, "http://"), "--db", db}, deliveryArgs...)...)
 	a.waitJS("the log, live again", `document.querySelector('#log-live')?.dataset.state === 'live'`)
 	b.waitJS("the inbox, live again", `document.querySelector('#inbox-live')?.dataset.state === 'live'`)
 	hookID := evalJS[string](a, `location.hash.split('/')[2]`)

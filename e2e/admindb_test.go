@@ -1,45 +1,16 @@
-package main
+package e2e
 
 import (
-	"bytes"
-	"context"
 	"database/sql"
-	"errors"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/webhookd/webhookd/store/storetest"
 )
-
-// webhookdIn runs the binary to completion in dir, as a user would run it
-// in the wrong folder.
-func webhookdIn(t testing.TB, dir string, env []string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, webhookdBin, args...)
-	cmd.Dir, cmd.Env = dir, processEnv(env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{args: args, stdout: stdout.String(), stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		t.Fatalf("%s\ndid not finish within 30s", r)
-	case errors.As(err, &exit):
-		r.code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("webhookd %s: %v", strings.Join(args, " "), err)
-	}
-	return r
-}
 
 // adminCommands are the commands that use a database but must not create
 // one (issue 12 item 12).

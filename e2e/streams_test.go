@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Issue 12 item 7 on the real binary: --max-streams-per-user refuses the
 // stream past it, and `webhookd user disable` ends a stream opened before.
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookd/webhookd/internal/wiretest"
 	"github.com/webhookd/webhookd/store/storetest"
 )
 
@@ -45,7 +46,7 @@ func TestE2EStreamCapAndEnd(t *testing.T) {
 		}
 
 		second := open()
-		var e struct{ Message string }
+		var e wiretest.Error
 		if err := json.NewDecoder(second.Body).Decode(&e); err != nil {
 			t.Fatal(err)
 		}

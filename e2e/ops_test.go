@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Issue 7 on the real binary: /healthz and /readyz, /metrics on the API
 // port or on --metrics-addr, JSON logs that name failed attempts without
@@ -6,7 +6,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/webhookd/webhookd/internal/wiretest"
 	"github.com/webhookd/webhookd/metrics/metricstest"
 	"github.com/webhookd/webhookd/store/storetest"
 )
@@ -41,11 +41,7 @@ func opsGet(t testing.TB, url string) (int, string, []byte) {
 }
 
 // opsHealthWire is /healthz and /readyz's answer.
-type opsHealthWire struct {
-	Status  string            `json:"status"`
-	Version string            `json:"version"`
-	Checks  map[string]string `json:"checks"`
-}
+type opsHealthWire = wiretest.Health
 
 // opsCheckHealth checks /healthz, and waits for /readyz to report every
 // check ok: the dispatcher may start a moment after the API answers.
@@ -152,21 +148,17 @@ func TestE2EMetricsAddr(t *testing.T) {
 	})
 }
 
-// opsStartWithMetricsAddr starts serve with --metrics-addr on a free port
-// and returns it with the metrics base URL. Either port can be taken by
-// another test between picking and binding; then both are picked again.
+// opsStartWithMetricsAddr starts serve with --metrics-addr on a port the
+// system picks and returns it with the metrics base URL, read from the
+// line serve logs (before it logs the API's).
 func opsStartWithMetricsAddr(t testing.TB, db string) (*serveProc, string) {
 	t.Helper()
-	for try := 1; ; try++ {
-		addr, maddr := freeAddr(t), freeAddr(t)
-		p, err := launch(t, "http://"+addr, adminEnv, "serve", "--addr", addr, "--db", db, "--metrics-addr", maddr)
-		if err == nil {
-			return p, "http://" + maddr
-		}
-		if !errors.Is(err, errAddrInUse) || try == 3 {
-			t.Fatal(err)
-		}
+	p := startServe(t, db, adminEnv, "--metrics-addr", "127.0.0.1:0")
+	maddr := p.loggedAddr("metrics listening")
+	if maddr == "" {
+		t.Fatalf("serve --metrics-addr 127.0.0.1:0 logged no \"metrics listening\" address\n%s", p.output())
 	}
+	return p, "http://" + maddr
 }
 
 // opsFailingReceiver answers every delivery 500 and records the delivery

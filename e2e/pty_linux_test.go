@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package e2e
 
 import (
 	"bytes"
@@ -65,7 +65,7 @@ func startPTY(t testing.TB, args ...string) *ptySession {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	s := &ptySession{t: t, master: master, read: make(chan struct{})}
-	s.cmd = exec.CommandContext(ctx, webhookdBin, args...)
+	s.cmd = exec.CommandContext(ctx, binary(t), args...)
 	s.cmd.Env = processEnv()
 	s.cmd.Stdin, s.cmd.Stderr, s.cmd.Stdout = tty, tty, &s.stdout
 	if err := s.cmd.Start(); err != nil {
