@@ -1,8 +1,10 @@
-// Package catalog knows the event types webhooks can subscribe to and how a
-// subscription pattern matches an event type.
+// Package catalog knows the event types webhooks can subscribe to and which
+// subscription patterns a webhook may hold.
 //
 // A pattern is a catalogue name ("message.new"), "*" for every type, or a
 // prefix wildcard ("message.*") that matches every type under that prefix.
+// What a pattern selects is store.MatchPattern: the store runs it when it
+// fans an event out.
 package catalog
 
 import (
@@ -102,25 +104,4 @@ func (c *Catalog) ValidatePattern(p string) error {
 	default:
 		return fmt.Errorf("%q is not an event type in the catalogue (see GET /api/v1/event-types)", p)
 	}
-}
-
-// Match reports whether pattern p selects event type t.
-func Match(p, t string) bool {
-	if p == "*" || p == t {
-		return true
-	}
-	if prefix, ok := strings.CutSuffix(p, "*"); ok && strings.HasSuffix(prefix, ".") {
-		return strings.HasPrefix(t, prefix)
-	}
-	return false
-}
-
-// MatchAny reports whether any of patterns selects t.
-func MatchAny(patterns []string, t string) bool {
-	for _, p := range patterns {
-		if Match(p, t) {
-			return true
-		}
-	}
-	return false
 }

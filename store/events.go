@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/webhookd/webhookd/catalog"
 )
 
 // IdempotencyWindow is how long an idempotency key answers with the first
@@ -170,7 +168,7 @@ func (s *Store) publishBatch(ctx context.Context, tx *txn, batch []PublishParams
 			subs[p.UserID] = ws
 		}
 		for _, w := range ws {
-			if catalog.MatchAny(w.patterns, p.Type) {
+			if MatchAnyPattern(w.patterns, p.Type) {
 				targets[i] = append(targets[i], w.webhookID)
 			}
 		}

@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/webhookd/webhookd/catalog"
 )
 
 // FanOutChunk is the most deliveries one transaction inserts. A publish
@@ -264,7 +262,7 @@ func (s *Store) fanOutStep(ctx context.Context, eventIDs []string) (map[string]b
 			complete := true
 			progress := r.after
 			for _, w := range ws {
-				if w.webhookID <= r.after || w.webhookID > r.last || !catalog.MatchAny(w.patterns, r.eventType) {
+				if w.webhookID <= r.after || w.webhookID > r.last || !MatchAnyPattern(w.patterns, r.eventType) {
 					continue
 				}
 				if len(pairs) == budget {
