@@ -8,9 +8,13 @@
 package catalog
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/webhookd/webhookd/internal/wire"
+	"github.com/webhookd/webhookd/store"
 )
 
 // Default is the built-in catalogue.
@@ -104,4 +108,20 @@ func (c *Catalog) ValidatePattern(p string) error {
 	default:
 		return fmt.Errorf("%q is not an event type in the catalogue (see GET /api/v1/event-types)", p)
 	}
+}
+
+// WebhookDisabledPayload encodes the payload of the webhook.disabled event
+// the store publishes when it disables d: camelCase fields, the time in
+// wire.TimeLayout. The store takes it through store.WithDisabledPayload,
+// so that it builds no wire JSON itself.
+func WebhookDisabledPayload(d store.DisabledWebhook) ([]byte, error) {
+	// A map, not a struct: its keys encode sorted, the order receivers
+	// have always been sent.
+	b, err := json.Marshal(map[string]string{
+		"webhookId": d.ID, "name": d.Name, "url": d.URL, "reason": d.Reason, "disabledAt": d.DisabledAt.Format(wire.TimeLayout),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("catalog: encode webhook.disabled: %w", err)
+	}
+	return b, nil
 }

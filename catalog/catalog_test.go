@@ -4,6 +4,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd/store"
 )
 
 func TestValidatePattern(t *testing.T) {
@@ -57,5 +60,19 @@ func TestReservedTypesAreInTheDefaults(t *testing.T) {
 	}
 	if IsReserved("webhook.test") || IsReserved("message.new") {
 		t.Error("IsReserved reports a type anyone may send")
+	}
+}
+
+// TestWebhookDisabledPayload pins the bytes receivers of webhook.disabled
+// get: the keys sorted, the time in the wire layout.
+func TestWebhookDisabledPayload(t *testing.T) {
+	at := time.Date(2024, 1, 2, 3, 4, 5, 6e6, time.UTC)
+	got, err := WebhookDisabledPayload(store.DisabledWebhook{ID: "w1", Name: "n<1>", URL: "https://x.io/h", Reason: "gone", DisabledAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"disabledAt":"2024-01-02T03:04:05.006Z","name":"n\u003c1\u003e","reason":"gone","url":"https://x.io/h","webhookId":"w1"}`
+	if string(got) != want {
+		t.Errorf("payload = %s, want %s", got, want)
 	}
 }
