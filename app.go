@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd/auth"
+	"github.com/webhookd/webhookd/catalog"
 	"github.com/webhookd/webhookd/console"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/inbox"
@@ -75,6 +76,7 @@ func (a *app) build(ctx context.Context, stdout io.Writer) error {
 	}
 	var err error
 	a.st, err = store.Open(ctx, c.db, store.WithAutoDisable(store.AutoDisable{After: c.disableAfter, MinFailures: int64(c.disableMinFailures)}),
+		store.WithDisabledPayload(catalog.WebhookDisabledPayload),
 		store.WithMaxWebhooksPerOwner(c.maxWebhooksPerOwner), store.WithMaxDeliveriesPerRequest(c.maxDeliveriesPerRequest),
 		store.WithWALLimit(int64(c.walLimit)))
 	if err != nil {

@@ -1,14 +1,20 @@
-// Package catalog knows the event types webhooks can subscribe to and how a
-// subscription pattern matches an event type.
+// Package catalog knows the event types webhooks can subscribe to and which
+// subscription patterns a webhook may hold.
 //
 // A pattern is a catalogue name ("message.new"), "*" for every type, or a
 // prefix wildcard ("message.*") that matches every type under that prefix.
+// What a pattern selects is store.MatchPattern: the store runs it when it
+// fans an event out.
 package catalog
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/webhookd/webhookd/internal/wire"
+	"github.com/webhookd/webhookd/store"
 )
 
 // Default is the built-in catalogue.
@@ -104,23 +110,18 @@ func (c *Catalog) ValidatePattern(p string) error {
 	}
 }
 
-// Match reports whether pattern p selects event type t.
-func Match(p, t string) bool {
-	if p == "*" || p == t {
-		return true
+// WebhookDisabledPayload encodes the payload of the webhook.disabled event
+// the store publishes when it disables d: camelCase fields, the time in
+// wire.TimeLayout. The store takes it through store.WithDisabledPayload,
+// so that it builds no wire JSON itself.
+func WebhookDisabledPayload(d store.DisabledWebhook) ([]byte, error) {
+	// A map, not a struct: its keys encode sorted, the order receivers
+	// have always been sent.
+	b, err := json.Marshal(map[string]string{
+		"webhookId": d.ID, "name": d.Name, "url": d.URL, "reason": d.Reason, "disabledAt": d.DisabledAt.Format(wire.TimeLayout),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("catalog: encode webhook.disabled: %w", err)
 	}
-	if prefix, ok := strings.CutSuffix(p, "*"); ok && strings.HasSuffix(prefix, ".") {
-		return strings.HasPrefix(t, prefix)
-	}
-	return false
-}
-
-// MatchAny reports whether any of patterns selects t.
-func MatchAny(patterns []string, t string) bool {
-	for _, p := range patterns {
-		if Match(p, t) {
-			return true
-		}
-	}
-	return false
+	return b, nil
 }

@@ -4,30 +4,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
+	"time"
 
-func TestMatch(t *testing.T) {
-	tests := []struct {
-		pattern, eventType string
-		want               bool
-	}{
-		{"*", "message.new", true},
-		{"message.new", "message.new", true},
-		{"message.new", "message.newer", false},
-		{"message.*", "message.new", true},
-		{"message.*", "message.deleted.hard", true},
-		{"message.*", "messages.new", false},
-		{"message.*", "message", false},
-		{"conversation.*", "message.new", false},
-		{"mess*", "message.new", false},
-		{"", "message.new", false},
-	}
-	for _, tt := range tests {
-		if got := Match(tt.pattern, tt.eventType); got != tt.want {
-			t.Errorf("Match(%q, %q) = %v, want %v", tt.pattern, tt.eventType, got, tt.want)
-		}
-	}
-}
+	"github.com/webhookd/webhookd/store"
+)
 
 func TestValidatePattern(t *testing.T) {
 	c, err := New("custom.thing")
@@ -70,36 +50,6 @@ func TestNew(t *testing.T) {
 	}
 }
 
-// FuzzMatch checks the matcher's invariants on arbitrary input: "*" matches
-// everything, an exact pattern matches itself, and a pattern that validates
-// against a catalogue matches at least one of its types.
-func FuzzMatch(f *testing.F) {
-	for _, s := range []string{"*", "message.*", "message.new", "a.b.*", ".*", "*.*", ""} {
-		f.Add(s, "message.new")
-	}
-	c, _ := New()
-	f.Fuzz(func(t *testing.T, pattern, eventType string) {
-		if !Match("*", eventType) {
-			t.Fatalf("* did not match %q", eventType)
-		}
-		if !Match(eventType, eventType) {
-			t.Fatalf("%q did not match itself", eventType)
-		}
-		if c.ValidatePattern(pattern) == nil {
-			matched := false
-			for _, typ := range c.Types() {
-				matched = matched || Match(pattern, typ)
-			}
-			if !matched {
-				t.Fatalf("valid pattern %q matches no catalogue type", pattern)
-			}
-		}
-		if strings.HasSuffix(pattern, ".*") && Match(pattern, eventType) && !strings.HasPrefix(eventType, strings.TrimSuffix(pattern, "*")) {
-			t.Fatalf("%q matched %q without the prefix", pattern, eventType)
-		}
-	})
-}
-
 // TestReservedTypesAreInTheDefaults keeps the reserved types listed in the
 // catalogue, where webhooks subscribe to them.
 func TestReservedTypesAreInTheDefaults(t *testing.T) {
@@ -110,5 +60,19 @@ func TestReservedTypesAreInTheDefaults(t *testing.T) {
 	}
 	if IsReserved("webhook.test") || IsReserved("message.new") {
 		t.Error("IsReserved reports a type anyone may send")
+	}
+}
+
+// TestWebhookDisabledPayload pins the bytes receivers of webhook.disabled
+// get: the keys sorted, the time in the wire layout.
+func TestWebhookDisabledPayload(t *testing.T) {
+	at := time.Date(2024, 1, 2, 3, 4, 5, 6e6, time.UTC)
+	got, err := WebhookDisabledPayload(store.DisabledWebhook{ID: "w1", Name: "n<1>", URL: "https://x.io/h", Reason: "gone", DisabledAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"disabledAt":"2024-01-02T03:04:05.006Z","name":"n\u003c1\u003e","reason":"gone","url":"https://x.io/h","webhookId":"w1"}`
+	if string(got) != want {
+		t.Errorf("payload = %s, want %s", got, want)
 	}
 }

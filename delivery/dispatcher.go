@@ -278,8 +278,40 @@ type skipped struct {
 // runOnce leases what free workers can take and starts sending it. It
 // returns how many deliveries it started and what it left out.
 func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
+	free, inFlight, ownerInFlight, skip := d.leaseState()
+	if free <= 0 || ctx.Err() != nil {
+		return 0, skip, nil
+	}
+	limit := min(free, d.cfg.BatchSize)
+	start := time.Now()
+	lease, err := d.cfg.Store.LeaseDue(ctx, store.LeaseParams{
+		Limit: limit, LeaseFor: d.cfg.LeaseFor, SkipWebhooks: skip.webhooks,
+		PerWebhook: d.cfg.PerWebhook, InFlight: inFlight,
+		PerOwner: d.cfg.PerOwner, OwnerInFlight: ownerInFlight, FreeWorkers: free, PaceHorizon: paceHorizon,
+	})
+	if took := time.Since(start); took > d.slowLease {
+		// Leases are the delivery rate's ceiling: one that takes seconds
+		// caps it at a few batches a second, whatever the receivers do.
+		d.log.Warn("slow lease of due deliveries", "duration", took, "leased", len(lease.Deliveries), "limit", limit, "err", err)
+	}
+	if err != nil {
+		return 0, skip, err
+	}
+	// An owner held to its cap can take no more until one of its sends
+	// ends, which wakes the loop: its due deliveries are not waited for.
+	skip.owners = lease.OwnersAtCap
+	skip.more = len(lease.Deliveries) == limit
+	return d.startSends(ctx, lease.Deliveries), skip, nil
+}
+
+// leaseState reads, under d.mu, what runOnce leases against: the free
+// workers, each webhook's and each owner's sends in flight, and the
+// webhooks to skip (at their cap, or waiting out their rate limit, the
+// soonest of which sets skip.paced).
+func (d *Dispatcher) leaseState() (int, map[string]int, map[string]int, skipped) {
 	var skip skipped
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	now := d.cfg.Now()
 	free := d.cfg.Workers - d.inFlight
 	inFlight := make(map[string]int, len(d.perHook))
@@ -306,34 +338,17 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
 	for id, n := range d.perOwner {
 		ownerInFlight[id] = n
 	}
-	d.mu.Unlock()
-	if free <= 0 || ctx.Err() != nil {
-		return 0, skip, nil
-	}
-	limit := min(free, d.cfg.BatchSize)
-	start := time.Now()
-	lease, err := d.cfg.Store.LeaseDue(ctx, store.LeaseParams{
-		Limit: limit, LeaseFor: d.cfg.LeaseFor, SkipWebhooks: skip.webhooks,
-		PerWebhook: d.cfg.PerWebhook, InFlight: inFlight,
-		PerOwner: d.cfg.PerOwner, OwnerInFlight: ownerInFlight, FreeWorkers: free, PaceHorizon: paceHorizon,
-	})
-	if took := time.Since(start); took > d.slowLease {
-		// Leases are the delivery rate's ceiling: one that takes seconds
-		// caps it at a few batches a second, whatever the receivers do.
-		d.log.Warn("slow lease of due deliveries", "duration", took, "leased", len(lease.Deliveries), "limit", limit, "err", err)
-	}
-	if err != nil {
-		return 0, skip, err
-	}
-	// An owner held to its cap can take no more until one of its sends
-	// ends, which wakes the loop: its due deliveries are not waited for.
-	skip.owners = lease.OwnersAtCap
-	leased := lease.Deliveries
-	skip.more = len(leased) == limit
+	return free, inFlight, ownerInFlight, skip
+}
+
+// startSends starts a send for each leased delivery that its webhook's cap
+// and rate allow now, gives the rest back to the queue, and returns how
+// many it started.
+func (d *Dispatcher) startSends(ctx context.Context, leased []store.LeasedDelivery) int {
 	var overflow []store.LeasedDelivery
 	started := 0
 	d.mu.Lock()
-	now = d.cfg.Now()
+	now := d.cfg.Now()
 	for _, l := range leased {
 		if d.perHook[l.WebhookID] >= d.cfg.PerWebhook {
 			overflow = append(overflow, l)
@@ -360,7 +375,7 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
 			d.log.Error("release deliveries over a webhook's cap or rate", "err", err)
 		}
 	}
-	return started, skip, nil
+	return started
 }
 
 // attemptTimeout is the webhook's own timeout, never longer than the

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -70,7 +71,7 @@ func (s *Server) handleLogList(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f.Page = page
-	logs, next, err := s.store.ListLogs(r.Context(), currentUser(r).ID, hook.ID, f)
+	logs, next, err := s.store.ListLogsOf(r.Context(), hook, f)
 	if err != nil {
 		return asNotFound(err, "webhook")
 	}
@@ -100,7 +101,7 @@ func (s *Server) handleLogGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	l, err := s.store.LogEntry(r.Context(), currentUser(r).ID, hook.ID, logID)
+	l, err := s.store.LogEntryOf(r.Context(), hook, logID)
 	if err != nil {
 		return asNotFound(err, "log entry")
 	}
@@ -146,11 +147,24 @@ func logFilterParams(r *http.Request) (store.LogFilter, error) {
 	return f, nil
 }
 
+// webhookGone is a liveStream check that a user's webhook still exists.
+func (s *Server) webhookGone(userID, webhookID string) func(ctx context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		_, err := s.store.Webhook(ctx, userID, webhookID)
+		if errors.Is(err, store.ErrNotFound) {
+			return "the webhook was deleted", nil
+		}
+		return "", err
+	}
+}
+
 // handleLogStream streams a webhook's new attempts as they are logged:
 // "ready" once, then one "log" event per attempt (the list's shape), oldest
 // first, or "overflow" when more arrived than one poll sends, for the
 // reader to reload the list; and "end", last, when the webhook is deleted
-// or the stream's credential stops being valid.
+// or the stream's credential stops being valid. Both are checked on the
+// stream's recheck tick, not on each poll: the polls read the webhook's
+// logs only.
 func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 	hook, err := s.webhookParam(r)
 	if err != nil {
@@ -168,7 +182,7 @@ func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer live.close()
-	userID := currentUser(r).ID
+	live.watch(s.webhookGone(currentUser(r).ID, hook.ID))
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
 	// recent lists the attempts logged since a little before the newest
@@ -177,7 +191,7 @@ func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 	recent := func() ([]store.Log, string, time.Time, error) {
 		since := watermark.Add(-streamOverlap)
 		f.Since, f.Page = &since, store.Page{Limit: streamBatch}
-		logs, more, err := s.store.ListLogs(ctx, userID, hook.ID, f)
+		logs, more, err := s.store.ListLogsOf(ctx, hook, f)
 		return logs, more, since, err
 	}
 	// What is already logged is the list's to show, not the stream's:
@@ -195,9 +209,6 @@ func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 	runStream(ctx, w, s, live, poll.C, func(out *sse, _ time.Time) bool {
 		logs, more, since, err := recent()
 		switch {
-		case errors.Is(err, store.ErrNotFound):
-			out.end("the webhook was deleted")
-			return false
 		case err != nil && ctx.Err() != nil:
 			return false
 		case err != nil:

@@ -57,9 +57,9 @@ func (s *Server) handleWebhookReplay(w http.ResponseWriter, r *http.Request) err
 	if bad != nil {
 		return invalid(bad...)
 	}
-	n, err := s.store.Replay(r.Context(), currentUser(r).ID, hook.ID, p)
+	n, err := s.store.ReplayOf(r.Context(), hook, p)
 	if err != nil {
-		return asNotFound(err, "webhook")
+		return err
 	}
 	if n > 0 {
 		s.waker.Wake()

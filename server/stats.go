@@ -41,9 +41,9 @@ func (s *Server) handleWebhookSeries(w http.ResponseWriter, r *http.Request) err
 	}
 	now := s.now()
 	since := now.Truncate(time.Hour).Add(-time.Duration(hours-1) * time.Hour)
-	buckets, err := s.store.WebhookSeries(r.Context(), currentUser(r).ID, hook.ID, since, time.Hour, now)
+	buckets, err := s.store.WebhookSeriesOf(r.Context(), hook, since, time.Hour, now)
 	if err != nil {
-		return asNotFound(err, "webhook")
+		return err
 	}
 	out := seriesJSON{BucketSeconds: 3600, Buckets: make([]seriesBucketJSON, len(buckets))}
 	for i, b := range buckets {
@@ -86,9 +86,9 @@ func (s *Server) handleWebhookStats(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	st, err := s.store.WebhookStats(r.Context(), currentUser(r).ID, hook.ID, since)
+	st, err := s.store.WebhookStatsOf(r.Context(), hook, since)
 	if err != nil {
-		return asNotFound(err, "webhook")
+		return err
 	}
 	out := statsJSON{
 		TotalDeliveries: st.TotalAttempts, SuccessfulDeliveries: st.SuccessfulAttempts, FailedDeliveries: st.FailedAttempts,

@@ -69,13 +69,20 @@ func tooManyStreams(msg string) *Error {
 
 // liveStream is an admitted event stream: its place under the caps, and
 // the credential it was opened with, which it checks again on every tick
-// of recheck.
+// of recheck, with what the stream is about (see watch).
 type liveStream struct {
 	s             *Server
 	authorization string
 	release       func()
 	recheck       *time.Ticker
+	// gone, when set, reports why what the stream is about is no longer
+	// there ("" while it is).
+	gone func(ctx context.Context) (string, error)
 }
+
+// watch has each recheck also ask gone whether what the stream is about
+// still exists, so that the stream's reads need not check it each time.
+func (l *liveStream) watch(gone func(ctx context.Context) (string, error)) { l.gone = gone }
 
 // admitStream counts the request's stream against the caps (a 429 beyond
 // them). The caller must close the liveStream when the stream ends.
@@ -94,23 +101,37 @@ func (l *liveStream) close() {
 }
 
 // ended checks the stream's credential again, with the very check a new
-// request gets, and returns why the stream must end ("" while the
-// credential is valid): the user was disabled or deleted, the password
-// changed, the API key was revoked or the token expired. A failure to
-// check (the database down a moment) does not end the stream; the next
-// tick checks again.
+// request gets, then what the stream watches, and returns why the stream
+// must end ("" while both hold): the user was disabled or deleted, the
+// password changed, the API key was revoked or the token expired, or the
+// watched webhook was deleted. A failure to check (the database down a
+// moment) does not end the stream; the next tick checks again.
 func (l *liveStream) ended(ctx context.Context) string {
 	_, err := l.s.authenticate(ctx, l.authorization)
 	var e *Error
 	switch {
 	case err == nil:
-		return ""
 	case errors.As(err, &e) && e.Status == http.StatusUnauthorized:
 		return e.Message
-	case ctx.Err() == nil:
-		l.s.logger.Warn("event stream: check credential", "err", err)
+	default:
+		l.warn(ctx, "event stream: check credential", err)
+		return ""
 	}
-	return ""
+	if l.gone == nil {
+		return ""
+	}
+	reason, err := l.gone(ctx)
+	if err != nil {
+		l.warn(ctx, "event stream: check what it watches", err)
+	}
+	return reason
+}
+
+// warn logs a failed check, unless the stream is ending anyway.
+func (l *liveStream) warn(ctx context.Context, msg string, err error) {
+	if ctx.Err() == nil {
+		l.s.logger.Warn(msg, "err", err)
+	}
 }
 
 // endJSON is the data of a stream's last event, "end": why the server

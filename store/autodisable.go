@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -27,6 +26,23 @@ type AutoDisable struct {
 // WithAutoDisable makes completions disable failing webhooks by rule.
 func WithAutoDisable(rule AutoDisable) Option {
 	return func(s *Store) { s.autoDisableRule = rule }
+}
+
+// DisabledWebhook is what webhookd tells a user's other webhooks when it
+// disables one: the body of the webhook.disabled event.
+type DisabledWebhook struct {
+	ID, Name, URL string
+	Reason        string // in words, as the webhook's disabled reason
+	DisabledAt    time.Time
+}
+
+// WithDisabledPayload sets how the webhook.disabled event's payload is
+// encoded. The payload is wire format, which belongs above the store (main
+// wires catalog.WebhookDisabledPayload, and so does storetest). A store
+// without it still disables webhooks by rule and on a 410, but publishes
+// no webhook.disabled event.
+func WithDisabledPayload(encode func(DisabledWebhook) ([]byte, error)) Option {
+	return func(s *Store) { s.disabledPayload = encode }
 }
 
 // autoDisable switches off, inside the completion transaction, each webhook
@@ -66,9 +82,10 @@ func (s *Store) autoDisable(ctx context.Context, tx *txn, m map[string]*statsDel
 		if err != nil {
 			return fmt.Errorf("disable webhook %s: %w", id, err)
 		}
-		payload, err := json.Marshal(map[string]string{
-			"webhookId": id, "name": name, "url": url, "reason": reason, "disabledAt": now.Format("2006-01-02T15:04:05.000Z07:00"),
-		})
+		if s.disabledPayload == nil {
+			continue
+		}
+		payload, err := s.disabledPayload(DisabledWebhook{ID: id, Name: name, URL: url, Reason: reason, DisabledAt: now})
 		if err != nil {
 			return fmt.Errorf("encode webhook.disabled: %w", err)
 		}

@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/webhookd/webhookd/catalog"
 )
 
 // IdempotencyWindow is how long an idempotency key answers with the first
@@ -120,129 +118,174 @@ func (s *Store) publish(ctx context.Context, tx *txn, p PublishParams, subs map[
 // first it settles idempotency keys and finds each event's webhooks, then it
 // inserts the new events, then their deliveries.
 func (s *Store) publishBatch(ctx context.Context, tx *txn, batch []PublishParams, subs map[string][]subscription) ([]PublishResult, error) {
-	now := s.Now()
-	results := make([]PublishResult, len(batch))
-	targets := make([][]string, len(batch))
-	sameAs := make([]int, len(batch)) // index of an earlier event in the batch with the same key, or -1
+	b := &publishing{batch: batch, now: s.Now(), results: make([]PublishResult, len(batch)),
+		targets: make([][]string, len(batch)), sameAs: make([]int, len(batch))}
+	if err := s.planPublish(ctx, tx, b, subs); err != nil {
+		return nil, err
+	}
+	total := 0
+	for _, i := range b.fresh {
+		total += len(b.targets[i])
+	}
+	if limit := s.limits.deliveriesPerRequest; limit > 0 && total > limit {
+		return nil, &DeliveryLimitError{Deliveries: total, Limit: limit}
+	}
+	inserted, err := s.insertEvents(ctx, tx, b.results, b.fresh)
+	if err != nil {
+		return nil, err
+	}
+	deliveries, pending, err := s.placeDeliveries(ctx, tx, b, inserted, total)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.insertDeliveries(ctx, tx, deliveries, b.now); err != nil {
+		return nil, err
+	}
+	if err := s.insertFanOuts(ctx, tx, pending); err != nil {
+		return nil, err
+	}
+	for i, j := range b.sameAs {
+		if j >= 0 {
+			b.results[i] = b.results[j]
+			b.results[i].Duplicate = true
+			b.results[i].pending = false
+		}
+	}
+	return b.results, nil
+}
+
+// publishing is publishBatch's working state, one entry per event of the
+// batch in each slice.
+type publishing struct {
+	batch   []PublishParams
+	now     time.Time
+	results []PublishResult
+	targets [][]string // the webhooks each new event goes to
+	sameAs  []int      // index of an earlier event in the batch with the same key, or -1
+	fresh   []int      // events to insert
+}
+
+// planPublish settles each event's idempotency key and, for each new one,
+// finds its webhooks and makes its Event.
+func (s *Store) planPublish(ctx context.Context, tx *txn, b *publishing, subs map[string][]subscription) error {
 	firstWithKey := map[[2]string]int{}
-	var fresh []int // events to insert
-	for i, p := range batch {
-		sameAs[i] = -1
+	for i, p := range b.batch {
+		b.sameAs[i] = -1
 		if p.IdempotencyKey != "" {
-			k := [2]string{p.UserID, p.IdempotencyKey}
-			if j, ok := firstWithKey[k]; ok {
-				// Against the event key j resolved to: an earlier one
-				// when j replays it, else j as it will be stored.
-				e := results[j].Event
-				if !results[j].Duplicate {
-					e = Event{Type: batch[j].Type, Payload: batch[j].Payload, OccurredAt: batch[j].OccurredAt.UTC().Truncate(time.Millisecond)}
-				}
-				if !sameContent(e.Type, e.Payload, e.OccurredAt, p) {
-					return nil, &IdempotencyConflictError{Index: i, Key: p.IdempotencyKey}
-				}
-				sameAs[i] = j
-				continue
+			settled, err := s.settleKey(ctx, tx, b, i, firstWithKey)
+			if err != nil {
+				return err
 			}
-			firstWithKey[k] = i
-			prev, err := s.eventByIdempotencyKey(ctx, tx, p.UserID, p.IdempotencyKey)
-			switch {
-			case err == nil && now.Sub(prev.CreatedAt) < IdempotencyWindow:
-				if !sameContent(prev.Type, prev.Payload, prev.OccurredAt, p) {
-					return nil, &IdempotencyConflictError{Index: i, Key: p.IdempotencyKey}
-				}
-				results[i] = PublishResult{Event: prev, Deliveries: prev.DeliveryCount, Duplicate: true}
+			if settled {
 				continue
-			case err == nil:
-				// The key is older than the window: it no longer names that event.
-				if _, err := tx.ExecContext(ctx, `UPDATE events SET idempotency_key = NULL WHERE id = $1`, prev.ID); err != nil {
-					return nil, fmt.Errorf("expire idempotency key: %w", err)
-				}
-			case !errors.Is(err, sql.ErrNoRows):
-				return nil, fmt.Errorf("look up idempotency key: %w", err)
 			}
 		}
 		ws, ok := subs[p.UserID]
 		if !ok {
 			var err error
 			if ws, err = s.activeSubscriptions(ctx, tx, p.UserID); err != nil {
-				return nil, err
+				return err
 			}
 			subs[p.UserID] = ws
 		}
 		for _, w := range ws {
-			if catalog.MatchAny(w.patterns, p.Type) {
-				targets[i] = append(targets[i], w.webhookID)
+			if MatchAnyPattern(w.patterns, p.Type) {
+				b.targets[i] = append(b.targets[i], w.webhookID)
 			}
 		}
-		results[i] = PublishResult{Event: Event{
+		b.results[i] = PublishResult{Event: Event{
 			ID: NewID(), UserID: p.UserID, Type: p.Type, Payload: p.Payload,
 			OccurredAt: p.OccurredAt.UTC().Truncate(time.Millisecond), IdempotencyKey: p.IdempotencyKey,
-			DeliveryCount: len(targets[i]), CreatedAt: now,
-		}, Deliveries: len(targets[i])}
-		fresh = append(fresh, i)
+			DeliveryCount: len(b.targets[i]), CreatedAt: b.now,
+		}, Deliveries: len(b.targets[i])}
+		b.fresh = append(b.fresh, i)
 	}
-	total := 0
-	for _, i := range fresh {
-		total += len(targets[i])
-	}
-	if limit := s.limits.deliveriesPerRequest; limit > 0 && total > limit {
-		return nil, &DeliveryLimitError{Deliveries: total, Limit: limit}
-	}
+	return nil
+}
 
-	inserted, err := s.insertEvents(ctx, tx, results, fresh)
-	if err != nil {
-		return nil, err
+// settleKey resolves event i's idempotency key: against an earlier event
+// of the batch with the same key, else against a stored event within
+// IdempotencyWindow (expiring an older key). It reports whether i is
+// settled as a repeat; a repeat with other content is an
+// IdempotencyConflictError.
+func (s *Store) settleKey(ctx context.Context, tx *txn, b *publishing, i int, firstWithKey map[[2]string]int) (bool, error) {
+	p := b.batch[i]
+	k := [2]string{p.UserID, p.IdempotencyKey}
+	if j, ok := firstWithKey[k]; ok {
+		// Against the event key j resolved to: an earlier one when j
+		// replays it, else j as it will be stored.
+		e := b.results[j].Event
+		if !b.results[j].Duplicate {
+			e = Event{Type: b.batch[j].Type, Payload: b.batch[j].Payload, OccurredAt: b.batch[j].OccurredAt.UTC().Truncate(time.Millisecond)}
+		}
+		if !sameContent(e.Type, e.Payload, e.OccurredAt, p) {
+			return false, &IdempotencyConflictError{Index: i, Key: p.IdempotencyKey}
+		}
+		b.sameAs[i] = j
+		return true, nil
 	}
-	order := fresh
+	firstWithKey[k] = i
+	prev, err := s.eventByIdempotencyKey(ctx, tx, p.UserID, p.IdempotencyKey)
+	switch {
+	case err == nil && b.now.Sub(prev.CreatedAt) < IdempotencyWindow:
+		if !sameContent(prev.Type, prev.Payload, prev.OccurredAt, p) {
+			return false, &IdempotencyConflictError{Index: i, Key: p.IdempotencyKey}
+		}
+		b.results[i] = PublishResult{Event: prev, Deliveries: prev.DeliveryCount, Duplicate: true}
+		return true, nil
+	case err == nil:
+		// The key is older than the window: it no longer names that event.
+		if _, err := tx.ExecContext(ctx, `UPDATE events SET idempotency_key = NULL WHERE id = $1`, prev.ID); err != nil {
+			return false, fmt.Errorf("expire idempotency key: %w", err)
+		}
+	case !errors.Is(err, sql.ErrNoRows):
+		return false, fmt.Errorf("look up idempotency key: %w", err)
+	}
+	return false, nil
+}
+
+// placeDeliveries picks, for the events insertEvents inserted, the
+// deliveries this transaction inserts (whole events' worth, up to the
+// chunk) and the events whose fan-out is left for later; an event another
+// transaction inserted first under its key is answered with that one.
+func (s *Store) placeDeliveries(ctx context.Context, tx *txn, b *publishing, inserted map[string]bool, total int) ([][2]string, []pendingFanOut, error) {
+	order := b.fresh
 	if total > s.chunk() {
 		// Not every delivery fits in this transaction: the events with
 		// the fewest go first, so a small publish that shares the
 		// transaction with a large one is not held up by it.
-		order = slices.Clone(fresh)
-		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(len(targets[a]), len(targets[b])) })
+		order = slices.Clone(b.fresh)
+		slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(len(b.targets[x]), len(b.targets[y])) })
 	}
 	budget := s.chunk()
 	var deliveries [][2]string // event id, webhook id
 	var pending []pendingFanOut
 	for _, i := range order {
-		if !inserted[results[i].Event.ID] {
+		if !inserted[b.results[i].Event.ID] {
 			// Another transaction committed this key first (PostgreSQL):
 			// answer with its event, as the idempotency contract says.
-			p := batch[i]
+			p := b.batch[i]
 			prev, err := s.eventByIdempotencyKey(ctx, tx, p.UserID, p.IdempotencyKey)
 			if err != nil {
-				return nil, fmt.Errorf("look up idempotency key after conflict: %w", err)
+				return nil, nil, fmt.Errorf("look up idempotency key after conflict: %w", err)
 			}
 			if !sameContent(prev.Type, prev.Payload, prev.OccurredAt, p) {
-				return nil, &IdempotencyConflictError{Index: i, Key: p.IdempotencyKey}
+				return nil, nil, &IdempotencyConflictError{Index: i, Key: p.IdempotencyKey}
 			}
-			results[i] = PublishResult{Event: prev, Deliveries: prev.DeliveryCount, Duplicate: true}
+			b.results[i] = PublishResult{Event: prev, Deliveries: prev.DeliveryCount, Duplicate: true}
 			continue
 		}
-		if len(targets[i]) > budget {
-			pending = append(pending, pendingFanOut{eventID: results[i].Event.ID, last: slices.Max(targets[i])})
-			results[i].pending = true
+		if len(b.targets[i]) > budget {
+			pending = append(pending, pendingFanOut{eventID: b.results[i].Event.ID, last: slices.Max(b.targets[i])})
+			b.results[i].pending = true
 			continue
 		}
-		budget -= len(targets[i])
-		for _, w := range targets[i] {
-			deliveries = append(deliveries, [2]string{results[i].Event.ID, w})
+		budget -= len(b.targets[i])
+		for _, w := range b.targets[i] {
+			deliveries = append(deliveries, [2]string{b.results[i].Event.ID, w})
 		}
 	}
-	if err := s.insertDeliveries(ctx, tx, deliveries, now); err != nil {
-		return nil, err
-	}
-	if err := s.insertFanOuts(ctx, tx, pending); err != nil {
-		return nil, err
-	}
-	for i, j := range sameAs {
-		if j >= 0 {
-			results[i] = results[j]
-			results[i].Duplicate = true
-			results[i].pending = false
-		}
-	}
-	return results, nil
+	return deliveries, pending, nil
 }
 
 // insertEvents inserts results[i].Event for each i in which, and reports

@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/webhookd/webhookd/catalog"
 )
 
 // FanOutChunk is the most deliveries one transaction inserts. A publish
@@ -217,72 +215,15 @@ func (s *Store) fanOutStep(ctx context.Context, eventIDs []string) (map[string]b
 	inserted, more := 0, false
 	err := s.inTx(ctx, func(tx *txn) error {
 		clear(done)
-		inserted, more = 0, false
-		q := `SELECT f.event_id, f.after_webhook_id, f.last_webhook_id, e.user_id, e.event_type
-			FROM fanouts f JOIN events e ON e.id = f.event_id`
-		a := s.d.args(budget)
-		if eventIDs != nil {
-			ids := eventIDs[:min(len(eventIDs), budget)]
-			q += ` WHERE f.event_id IN (` + listOf(a, ids) + `)`
-			more = len(ids) < len(eventIDs)
-		}
-		q += fmt.Sprintf(` ORDER BY f.event_id LIMIT %d`, budget) + s.d.forUpdate("f")
-		// The statement's text varies with the number of ids, so it
-		// bypasses the writer's prepared-statement cache.
-		rows, err := tx.Tx.QueryContext(ctx, q, a.vals...)
+		todo, loadedMore, err := s.loadFanOuts(ctx, tx, eventIDs, budget)
 		if err != nil {
-			return fmt.Errorf("load fan-outs: %w", err)
+			return err
 		}
-		type row struct{ eventID, after, last, userID, eventType string }
-		todo, err := collect(rows, func(sc rowScanner) (row, error) {
-			var r row
-			err := sc.Scan(&r.eventID, &r.after, &r.last, &r.userID, &r.eventType)
-			return r, err
-		})
+		pairs, finished, advancedMore, err := s.advanceFanOuts(ctx, tx, todo, budget)
 		if err != nil {
-			return fmt.Errorf("load fan-outs: %w", err)
+			return err
 		}
-		if len(todo) == budget {
-			more = true
-		}
-		subs := map[string][]subscription{}
-		var pairs [][2]string
-		var finished []string
-		for _, r := range todo {
-			if len(pairs) == budget {
-				more = true
-				break
-			}
-			ws, ok := subs[r.userID]
-			if !ok {
-				if ws, err = s.activeSubscriptions(ctx, tx, r.userID); err != nil {
-					return err
-				}
-				slices.SortFunc(ws, func(a, b subscription) int { return cmp.Compare(a.webhookID, b.webhookID) })
-				subs[r.userID] = ws
-			}
-			complete := true
-			progress := r.after
-			for _, w := range ws {
-				if w.webhookID <= r.after || w.webhookID > r.last || !catalog.MatchAny(w.patterns, r.eventType) {
-					continue
-				}
-				if len(pairs) == budget {
-					complete = false
-					break
-				}
-				pairs = append(pairs, [2]string{r.eventID, w.webhookID})
-				progress = w.webhookID
-			}
-			if complete {
-				finished = append(finished, r.eventID)
-				continue
-			}
-			more = true
-			if _, err := tx.ExecContext(ctx, `UPDATE fanouts SET after_webhook_id = $1 WHERE event_id = $2`, progress, r.eventID); err != nil {
-				return fmt.Errorf("record fan-out progress: %w", err)
-			}
-		}
+		more = loadedMore || advancedMore
 		if err := s.insertDeliveries(ctx, tx, pairs, s.Now()); err != nil {
 			return err
 		}
@@ -308,4 +249,87 @@ func (s *Store) fanOutStep(ctx context.Context, eventIDs []string) (map[string]b
 		hook()
 	}
 	return done, inserted, more, nil
+}
+
+// fanOutRow is one pending fan-out as fanOutStep reads it: its event, the
+// progress so far (after) and the greatest webhook id it may reach (last).
+type fanOutRow struct{ eventID, after, last, userID, eventType string }
+
+// loadFanOuts reads, and on PostgreSQL locks, up to budget pending
+// fan-outs (those of eventIDs, or any when eventIDs is nil), and reports
+// whether more may be waiting past them.
+func (s *Store) loadFanOuts(ctx context.Context, tx *txn, eventIDs []string, budget int) ([]fanOutRow, bool, error) {
+	more := false
+	q := `SELECT f.event_id, f.after_webhook_id, f.last_webhook_id, e.user_id, e.event_type
+		FROM fanouts f JOIN events e ON e.id = f.event_id`
+	a := s.d.args(budget)
+	if eventIDs != nil {
+		ids := eventIDs[:min(len(eventIDs), budget)]
+		q += ` WHERE f.event_id IN (` + listOf(a, ids) + `)`
+		more = len(ids) < len(eventIDs)
+	}
+	q += fmt.Sprintf(` ORDER BY f.event_id LIMIT %d`, budget) + s.d.forUpdate("f")
+	// The statement's text varies with the number of ids, so it
+	// bypasses the writer's prepared-statement cache.
+	rows, err := tx.Tx.QueryContext(ctx, q, a.vals...)
+	if err != nil {
+		return nil, false, fmt.Errorf("load fan-outs: %w", err)
+	}
+	todo, err := collect(rows, func(sc rowScanner) (fanOutRow, error) {
+		var r fanOutRow
+		err := sc.Scan(&r.eventID, &r.after, &r.last, &r.userID, &r.eventType)
+		return r, err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("load fan-outs: %w", err)
+	}
+	return todo, more || len(todo) == budget, nil
+}
+
+// advanceFanOuts takes each fan-out's matching webhooks in id order after
+// its progress, up to budget deliveries in all, and records the progress
+// of those it could not finish. It returns the deliveries to insert, the
+// events whose fan-out they finish, and whether any fan-out remains.
+func (s *Store) advanceFanOuts(ctx context.Context, tx *txn, todo []fanOutRow, budget int) ([][2]string, []string, bool, error) {
+	subs := map[string][]subscription{}
+	var pairs [][2]string
+	var finished []string
+	more := false
+	for _, r := range todo {
+		if len(pairs) == budget {
+			more = true
+			break
+		}
+		ws, ok := subs[r.userID]
+		if !ok {
+			var err error
+			if ws, err = s.activeSubscriptions(ctx, tx, r.userID); err != nil {
+				return nil, nil, false, err
+			}
+			slices.SortFunc(ws, func(a, b subscription) int { return cmp.Compare(a.webhookID, b.webhookID) })
+			subs[r.userID] = ws
+		}
+		complete := true
+		progress := r.after
+		for _, w := range ws {
+			if w.webhookID <= r.after || w.webhookID > r.last || !MatchAnyPattern(w.patterns, r.eventType) {
+				continue
+			}
+			if len(pairs) == budget {
+				complete = false
+				break
+			}
+			pairs = append(pairs, [2]string{r.eventID, w.webhookID})
+			progress = w.webhookID
+		}
+		if complete {
+			finished = append(finished, r.eventID)
+			continue
+		}
+		more = true
+		if _, err := tx.ExecContext(ctx, `UPDATE fanouts SET after_webhook_id = $1 WHERE event_id = $2`, progress, r.eventID); err != nil {
+			return nil, nil, false, fmt.Errorf("record fan-out progress: %w", err)
+		}
+	}
+	return pairs, finished, more, nil
 }

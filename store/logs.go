@@ -94,10 +94,18 @@ const logColumns = `id, webhook_id, event_id, delivery_id, event_type, attempt, 
 // and the cursor for the next page. It is ErrNotFound when the webhook is
 // not the user's.
 func (s *Store) ListLogs(ctx context.Context, userID, webhookID string, f LogFilter) ([]Log, string, error) {
-	if _, err := s.Webhook(ctx, userID, webhookID); err != nil {
+	hook, err := s.Webhook(ctx, userID, webhookID)
+	if err != nil {
 		return nil, "", err
 	}
-	q, args := s.logsQuery(webhookID, f)
+	return s.ListLogsOf(ctx, hook, f)
+}
+
+// ListLogsOf is ListLogs for a webhook the caller has already loaded for
+// its owner (with Webhook), so that a request checks ownership once. It
+// does not check again: a webhook deleted since has no logs left to list.
+func (s *Store) ListLogsOf(ctx context.Context, hook Webhook, f LogFilter) ([]Log, string, error) {
+	q, args := s.logsQuery(hook.ID, f)
 	out, err := readPage(ctx, s, q, args, scanLog)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list logs: %w", err)
@@ -201,10 +209,23 @@ func (s *Store) logPageQuery(a *args, columns string, key logKey, since, until *
 		fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit)
 }
 
-// LogEntry returns one attempt of a user's webhook.
+// LogEntry returns one attempt of a user's webhook. It is ErrNotFound
+// when the webhook is not the user's or the attempt not the webhook's.
 func (s *Store) LogEntry(ctx context.Context, userID, webhookID, logID string) (Log, error) {
 	row := s.read.QueryRowContext(ctx, `SELECT `+prefixed("l.", logColumns)+` FROM webhook_logs l JOIN webhooks w ON w.id = l.webhook_id
 		WHERE l.id = $1 AND l.webhook_id = $2 AND w.user_id = $3`, logID, webhookID, userID)
+	return logEntry(row, logID)
+}
+
+// LogEntryOf is LogEntry for a webhook the caller has already loaded for
+// its owner (with Webhook): ErrNotFound when the attempt is not hook's.
+func (s *Store) LogEntryOf(ctx context.Context, hook Webhook, logID string) (Log, error) {
+	row := s.read.QueryRowContext(ctx, `SELECT `+logColumns+` FROM webhook_logs WHERE id = $1 AND webhook_id = $2`, logID, hook.ID)
+	return logEntry(row, logID)
+}
+
+// logEntry scans LogEntry's and LogEntryOf's row.
+func logEntry(row rowScanner, logID string) (Log, error) {
 	l, err := scanLog(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Log{}, fmt.Errorf("store: log %s: %w", logID, ErrNotFound)
@@ -424,10 +445,20 @@ const p95Window = 1000
 
 // WebhookStats summarises a user's webhook's attempts, all time from kept
 // counters, or since a time from the log.
+// It is ErrNotFound when the webhook is not the user's.
 func (s *Store) WebhookStats(ctx context.Context, userID, webhookID string, since *time.Time) (Stats, error) {
-	if _, err := s.Webhook(ctx, userID, webhookID); err != nil {
+	hook, err := s.Webhook(ctx, userID, webhookID)
+	if err != nil {
 		return Stats{}, err
 	}
+	return s.WebhookStatsOf(ctx, hook, since)
+}
+
+// WebhookStatsOf is WebhookStats for a webhook the caller has already
+// loaded for its owner (with Webhook), so that a request checks ownership
+// once.
+func (s *Store) WebhookStatsOf(ctx context.Context, hook Webhook, since *time.Time) (Stats, error) {
+	webhookID := hook.ID
 	var st Stats
 	var durationMs int64
 	err := s.read.QueryRowContext(ctx, `SELECT total_attempts, successful_attempts, failed_attempts, total_duration_ms,

@@ -58,10 +58,19 @@ type ReplayParams struct {
 // OnlyFailed), and returns how many. Pending deliveries are left alone:
 // they are on their way already. Test sends are left alone too: their
 // made-up payloads must not reach a receiver as real events.
+// It is ErrNotFound when the webhook is not the user's.
 func (s *Store) Replay(ctx context.Context, userID, webhookID string, p ReplayParams) (int64, error) {
-	if _, err := s.Webhook(ctx, userID, webhookID); err != nil {
+	hook, err := s.Webhook(ctx, userID, webhookID)
+	if err != nil {
 		return 0, err
 	}
+	return s.ReplayOf(ctx, hook, p)
+}
+
+// ReplayOf is Replay for a webhook the caller has already loaded for its
+// owner (with Webhook), so that a request checks ownership once.
+func (s *Store) ReplayOf(ctx context.Context, hook Webhook, p ReplayParams) (int64, error) {
+	webhookID := hook.ID
 	now := s.Now()
 	a := s.d.args(5)
 	q := `UPDATE deliveries SET status = 'pending', next_attempt_at = ` + a.add(s.d.t(now)) + `, updated_at = ` + a.add(s.d.t(now)) + `

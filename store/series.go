@@ -32,9 +32,18 @@ func seriesCountsQuery(span, perBucket int64) string {
 // epoch, oldest first, with every bucket present (empty ones too). It is
 // ErrNotFound when the webhook is not the user's.
 func (s *Store) WebhookSeries(ctx context.Context, userID, webhookID string, since time.Time, bucket time.Duration, now time.Time) ([]SeriesBucket, error) {
-	if _, err := s.Webhook(ctx, userID, webhookID); err != nil {
+	hook, err := s.Webhook(ctx, userID, webhookID)
+	if err != nil {
 		return nil, err
 	}
+	return s.WebhookSeriesOf(ctx, hook, since, bucket, now)
+}
+
+// WebhookSeriesOf is WebhookSeries for a webhook the caller has already
+// loaded for its owner (with Webhook), so that a request checks ownership
+// once.
+func (s *Store) WebhookSeriesOf(ctx context.Context, hook Webhook, since time.Time, bucket time.Duration, now time.Time) ([]SeriesBucket, error) {
+	webhookID := hook.ID
 	width := bucket.Milliseconds()
 	if width <= 0 {
 		return nil, fmt.Errorf("store: webhook series: bucket %v is under a millisecond", bucket)

@@ -41,6 +41,7 @@ type Store struct {
 	mustExist bool
 
 	autoDisableRule AutoDisable
+	disabledPayload func(DisabledWebhook) ([]byte, error) // see WithDisabledPayload
 	limits          limits
 	reads           *readStmts
 

@@ -15,6 +15,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver for schema set-up
 
+	"github.com/webhookd/webhookd/catalog"
 	"github.com/webhookd/webhookd/store"
 )
 
@@ -83,10 +84,12 @@ func PostgresURL(t testing.TB) string {
 	return u.String()
 }
 
-// Open opens and migrates a store on db, closing it when t ends.
+// Open opens and migrates a store on db, closing it when t ends. It wires
+// the webhook.disabled payload as main does, before opts.
 func Open(t testing.TB, db string, opts ...store.Option) *store.Store {
 	t.Helper()
 	ctx := context.Background()
+	opts = append([]store.Option{store.WithDisabledPayload(catalog.WebhookDisabledPayload)}, opts...)
 	s, err := store.Open(ctx, db, opts...)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
