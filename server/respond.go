@@ -26,6 +26,7 @@ type Error struct {
 	Header http.Header
 }
 
+// Error implements error, with the status for logs.
 func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Message) }
 
 func errorf(status int, format string, args ...any) *Error {
