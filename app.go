@@ -199,15 +199,22 @@ func (a *app) Run(ctx context.Context) error {
 	logger.Info("webhookd listening", "addr", a.ln.Addr().String(), "db", string(st.Kind()), "database", st.Label(), "version", version)
 
 	var serveErr error
+	served := false
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down", "grace", c.shutdownGrace)
 	case serveErr = <-serveDone:
+		served = true
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), c.shutdownGrace+5*time.Second)
 	defer cancel()
 	if err := a.httpServer.Shutdown(shutdownCtx); err != nil {
 		logger.Warn("http shutdown", "err", err)
+	}
+	if !served {
+		// Shutdown has made Serve return (http.ErrServerClosed): wait
+		// for it, so that no goroutine of Run's outlives Run.
+		serveErr = <-serveDone
 	}
 	if a.metricsServer != nil {
 		_ = a.metricsServer.Shutdown(shutdownCtx)

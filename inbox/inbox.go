@@ -569,6 +569,7 @@ type Error struct {
 	Message string
 }
 
+// Error implements error: the message the answer carries.
 func (e *Error) Error() string { return e.Message }
 
 // Serve answers a request to the public route /inbox/NAME (the name is the

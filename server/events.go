@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/webhookd/webhookd/store"
@@ -114,9 +113,9 @@ func (s *Server) publishParams(req eventPublishRequest, key string, hasKey bool,
 		p.Payload = payload
 	}
 	if req.Timestamp != nil {
-		t, err := time.Parse(time.RFC3339Nano, *req.Timestamp)
-		if err != nil {
-			bad = append(bad, FieldError{prefix + "timestamp", timeRule})
+		t, msg := parseTime(*req.Timestamp)
+		if msg != "" {
+			bad = append(bad, FieldError{prefix + "timestamp", msg})
 		}
 		p.OccurredAt, p.HasTimestamp = t, true
 	}

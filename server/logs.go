@@ -255,7 +255,7 @@ func (s *Server) handleLogRedeliver(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	id, err := s.store.Redeliver(r.Context(), currentUser(r).ID, hook.ID, logID)
+	id, err := s.store.RedeliverOf(r.Context(), hook, logID)
 	switch {
 	case errors.Is(err, store.ErrInFlight):
 		return errorf(http.StatusConflict, "delivery %s is being sent right now; try again when this attempt is logged", id)

@@ -32,9 +32,9 @@ func (s *Server) handleWebhookReplay(w http.ResponseWriter, r *http.Request) err
 		if v == nil {
 			return nil
 		}
-		t, err := time.Parse(time.RFC3339Nano, *v)
-		if err != nil {
-			bad = append(bad, FieldError{field, timeRule})
+		t, msg := parseTime(*v)
+		if msg != "" {
+			bad = append(bad, FieldError{field, msg})
 			return nil
 		}
 		return &t

@@ -26,6 +26,7 @@ type Error struct {
 	Header http.Header
 }
 
+// Error implements error, with the status for logs.
 func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Message) }
 
 func errorf(status int, format string, args ...any) *Error {
@@ -113,11 +114,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // json answers status with v as the body. A value that cannot be encoded
-// is webhookd's fault: it is logged and answered as a bare 500.
+// is webhookd's fault: it is logged and answered as a 500 in the error
+// body every other error has.
 func (s *Server) json(w http.ResponseWriter, status int, v any) error {
 	if err := wire.WriteJSON(w, status, v); err != nil {
 		s.logger.Error("encode response", "err", err)
-		http.Error(w, `{"statusCode":500,"error":"Internal Server Error","message":"internal error"}`, http.StatusInternalServerError)
+		wire.WriteError(w, http.StatusInternalServerError, "internal error", nil)
 	}
 	return nil
 }

@@ -108,11 +108,23 @@ func parseTimeParam(r *http.Request, name string) (*time.Time, string) {
 	if v == "" {
 		return nil, ""
 	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return nil, timeRule
+	t, msg := parseTime(v)
+	if msg != "" {
+		return nil, msg
 	}
 	return &t, ""
+}
+
+// parseTime reads a time the API was sent, in a parameter or a field: it
+// returns timeRule, for the caller to name the field with, when v is not
+// an RFC 3339 time. Every time the API reads goes through it, so that all
+// take the same forms and are refused in the same words.
+func parseTime(v string) (time.Time, string) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, timeRule
+	}
+	return t, ""
 }
 
 // timeRule is what a bad time parameter or field is told.

@@ -57,6 +57,7 @@ func (s *Store) chunk() int {
 // the most webhooks WithMaxWebhooksPerOwner allows.
 type WebhookLimitError struct{ Limit int }
 
+// Error implements error.
 func (e *WebhookLimitError) Error() string {
 	return fmt.Sprintf("store: limit of %d webhooks per owner reached", e.Limit)
 }
@@ -66,6 +67,7 @@ func (e *WebhookLimitError) Error() string {
 // created.
 type DeliveryLimitError struct{ Deliveries, Limit int }
 
+// Error implements error.
 func (e *DeliveryLimitError) Error() string {
 	return fmt.Sprintf("store: the events would create %d deliveries, more than the limit of %d per request", e.Deliveries, e.Limit)
 }
@@ -79,6 +81,7 @@ type IdempotencyConflictError struct {
 	Key   string
 }
 
+// Error implements error.
 func (e *IdempotencyConflictError) Error() string {
 	return fmt.Sprintf("store: idempotency key %q was already used with different content", e.Key)
 }

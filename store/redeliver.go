@@ -19,8 +19,26 @@ func (s *Store) Redeliver(ctx context.Context, userID, webhookID, logID string) 
 	if err != nil {
 		return "", err
 	}
+	return s.redeliver(ctx, l)
+}
+
+// RedeliverOf is Redeliver for a webhook the caller has already loaded for
+// its owner (with Webhook), so that a request checks ownership once:
+// ErrNotFound when the attempt is not hook's.
+func (s *Store) RedeliverOf(ctx context.Context, hook Webhook, logID string) (string, error) {
+	l, err := s.LogEntryOf(ctx, hook, logID)
+	if err != nil {
+		return "", err
+	}
+	return s.redeliver(ctx, l)
+}
+
+// redeliver queues l's delivery again; l is an attempt its caller has
+// found under the webhook's owner.
+func (s *Store) redeliver(ctx context.Context, l Log) (string, error) {
+	webhookID := l.WebhookID
 	now := s.Now()
-	err = s.inTx(ctx, func(tx *txn) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1
 			WHERE id = $2 AND webhook_id = $3 AND (lease_token IS NULL OR next_attempt_at <= $1)`, s.d.t(now), l.DeliveryID, webhookID)
 		if err != nil {
