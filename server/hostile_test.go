@@ -224,6 +224,14 @@ type hostileCase struct {
 	status  int
 	fields  []string // details that must name these fields
 	msg     string   // text the message must contain, if any
+	// as names the user who sends it, by email, when not a@example.com:
+	// full@example.com is at the webhook limit (see the fixture).
+	as string
+	// guarded sends it to the second server on the same database, whose
+	// login throttle is on and has locked out locked@example.com and the
+	// test's client address. The first server's throttle is off, so that
+	// the failed logins above change nothing.
+	guarded bool
 }
 
 // Hostile values.
@@ -608,6 +616,34 @@ func hostileCases() []hostileCase {
 		// one, which another user holds) answer 429 naming the limit.
 		{name: "log stream past the stream cap", route: logEntry, path: hook + "/logs/stream", status: http.StatusTooManyRequests, msg: "max-streams"},
 		{name: "inbox stream past the stream cap", route: inboxLive, path: "/api/v1/inboxes/demo/stream", status: http.StatusTooManyRequests, msg: "max-streams"},
+		// Issue 12 item 4: the test store allows 3 webhooks per owner and 2
+		// deliveries per request; full@example.com has 3 webhooks matching
+		// every event, a@example.com one. Nothing is created, and an
+		// idempotency key in a refused request is not taken.
+		{name: "create past the webhook limit", route: create, path: "/api/v1/webhooks", as: "full@example.com",
+			body: valid(nil), status: bad, msg: "limit of 3 webhooks per owner reached (--max-webhooks-per-owner)"},
+		{name: "create past the webhook limit, SQL name", route: create, path: "/api/v1/webhooks", as: "full@example.com",
+			body: valid(map[string]any{"name": sqlDrop}), status: bad, msg: "--max-webhooks-per-owner"},
+		{name: "publish one event to more webhooks than the delivery limit", route: publish, path: "/api/v1/events", as: "full@example.com",
+			body: map[string]any{"event": "message.new", "data": 1, "idempotencyKey": "over-the-limit"}, status: bad,
+			msg: "the event would create 3 deliveries (one per matching webhook), more than the limit of 2 per request (--max-deliveries-per-request)"},
+		{name: "batch of one event to more webhooks than the delivery limit", route: batch, path: "/api/v1/events/batch", as: "full@example.com",
+			body: map[string]any{"events": []any{map[string]any{"event": "message.new", "data": 1}}}, status: bad,
+			msg: "the events would create 3 deliveries, more than the limit of 2 per request (--max-deliveries-per-request)"},
+		{name: "batch more events than the delivery limit", route: batch, path: "/api/v1/events/batch", body: map[string]any{"events": []any{
+			map[string]any{"event": "message.new", "data": 1, "idempotencyKey": "over-1"},
+			map[string]any{"event": "message.new", "data": 2, "idempotencyKey": "over-2"},
+			map[string]any{"event": "campaign.started", "data": sqlDrop, "idempotencyKey": sqlQuote}}},
+			status: bad, msg: "send fewer events per request"},
+		// Issue 12 item 2: a locked-out email or client address is refused
+		// before its password is checked, the right password included, and
+		// the refusal counts as no further failure.
+		{name: "login a locked email with its password", route: login, path: "/api/v1/auth/login", guarded: true,
+			body: map[string]string{"email": "locked@example.com", "password": testPassword}, status: http.StatusTooManyRequests, msg: "too many failed logins for this email and from this client address"},
+		{name: "login a locked email in capitals", route: login, path: "/api/v1/auth/login", guarded: true,
+			body: map[string]string{"email": "LOCKED@Example.COM", "password": sqlQuote}, status: http.StatusTooManyRequests, msg: "for this email"},
+		{name: "login SQL from a locked address", route: login, path: "/api/v1/auth/login", guarded: true,
+			body: map[string]string{"email": sqlQuote, "password": sqlOr}, status: http.StatusTooManyRequests, msg: "too many failed logins from this client address"},
 	}
 }
 
@@ -632,7 +668,7 @@ func TestHostileInput(t *testing.T) {
 	}
 
 	storetest.EachTarget(t, func(t *testing.T, db string) {
-		st := storetest.Open(t, db)
+		st := storetest.Open(t, db, store.WithMaxWebhooksPerOwner(3), store.WithMaxDeliveriesPerRequest(2))
 		raw, kind := openRaw(t, db)
 		rc := newReceiver(t)
 		// As serve runs: the private-address guard (with the test
@@ -661,6 +697,19 @@ func TestHostileInput(t *testing.T) {
 		s.call(t, http.MethodPost, "/api/v1/events", token, map[string]any{"event": "message.new", "data": map[string]int{"n": 1}, "idempotencyKey": "order-1"},
 			http.StatusAccepted, &ev)
 		key := newAPIKey(t, s, token, "publisher")
+		// A user at the webhook limit, each webhook matching every event.
+		_, full := cheapUser(t, s, "full@example.com")
+		for i := range 3 {
+			s.createWebhook(t, full, map[string]any{"name": fmt.Sprint("full ", i), "url": rc.URL(), "events": []string{"*"}})
+		}
+		tokens := map[string]string{"": token, "full@example.com": full}
+		// A second server with the login throttle on, where three wrong
+		// passwords have locked out an email and the client address.
+		guarded := newTestServer(t, st, withThrottle(3, time.Hour))
+		cheapUser(t, s, "locked@example.com")
+		for range 3 {
+			loginAs(t, guarded, "locked@example.com", "a wrong guess", http.StatusUnauthorized)
+		}
 		ids := strings.NewReplacer("{hook}", hook.ID, "{log}", sent.LogID, "{event}", ev.ID, "{key}", key.ID)
 		views := []string{
 			"/api/v1/auth/me", "/api/v1/webhooks", "/api/v1/webhooks/" + hook.ID, "/api/v1/webhooks/" + hook.ID + "/logs",
@@ -676,7 +725,11 @@ func TestHostileInput(t *testing.T) {
 					method, _, _ = strings.Cut(c.route, " ")
 				}
 				path := ids.Replace(c.path)
-				resp := s.do(t, method, path, token, c.body, c.headers...)
+				to := s
+				if c.guarded {
+					to = guarded
+				}
+				resp := to.do(t, method, path, tokens[c.as], c.body, c.headers...)
 				switch {
 				case resp.Status != c.status:
 					t.Errorf("%s %.80s: status %d, want %d; body %.300s", method, path, resp.Status, c.status, resp.Body)
