@@ -84,6 +84,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		cfg.Wait = 10 * time.Minute
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency + 8, MaxIdleConns: cfg.Concurrency + 8}, Timeout: time.Minute}
+	// Last of all, hang up: a connection left idle, above all one dialled
+	// for a request that then took another and so never sent one, holds
+	// the in-process webhookd's Shutdown for 5 s at the end of every run.
+	defer client.CloseIdleConnections()
 	api := &apiClient{base: strings.TrimRight(cfg.BaseURL, "/"), http: client, token: cfg.Token}
 	if api.token == "" {
 		if err := api.login(ctx, cfg.Email, cfg.Password); err != nil {
