@@ -92,12 +92,22 @@ func logIDParam(r *http.Request) (string, error) {
 	return id, nil
 }
 
-func (s *Server) handleLogGet(w http.ResponseWriter, r *http.Request) error {
+// logParams reads a log route's webhook, checked to be the caller's, and
+// then its log id: a foreign webhook is a 404 before the log id is looked at.
+func (s *Server) logParams(r *http.Request) (store.Webhook, string, error) {
 	hook, err := s.webhookParam(r)
 	if err != nil {
-		return err
+		return store.Webhook{}, "", err
 	}
 	logID, err := logIDParam(r)
+	if err != nil {
+		return store.Webhook{}, "", err
+	}
+	return hook, logID, nil
+}
+
+func (s *Server) handleLogGet(w http.ResponseWriter, r *http.Request) error {
+	hook, logID, err := s.logParams(r)
 	if err != nil {
 		return err
 	}
@@ -247,11 +257,7 @@ type redeliverResponse struct {
 }
 
 func (s *Server) handleLogRedeliver(w http.ResponseWriter, r *http.Request) error {
-	hook, err := s.webhookParam(r)
-	if err != nil {
-		return err
-	}
-	logID, err := logIDParam(r)
+	hook, logID, err := s.logParams(r)
 	if err != nil {
 		return err
 	}
