@@ -20,24 +20,14 @@ import (
 //
 //	go test -bench BenchmarkFilteredReads -run '^$' -benchtime 50x ./store/
 func BenchmarkFilteredReads(b *testing.B) {
-	n := 1_000_000
-	if v, err := strconv.Atoi(os.Getenv("WEBHOOKD_BENCH_LOGS")); err == nil && v > 0 {
-		n = v
-	}
+	n := benchLogCount()
 	b.Run("sqlite", func(b *testing.B) { benchReads(b, storetest.Open(b, storetest.SQLitePath(b)), n) })
 	b.Run("postgres", func(b *testing.B) { benchReads(b, storetest.Open(b, storetest.PostgresURL(b)), n) })
 }
 
 func benchReads(b *testing.B, s *store.Store, n int) {
 	ctx := context.Background()
-	u, err := s.CreateUser(ctx, "a@x.io", "h")
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := s.CreateWebhook(ctx, store.CreateWebhookParams{UserID: u.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	w := benchWebhook(b, s)
 	now := time.Now()
 	spread, bunched := n*4/5, n-n*4/5
 	start := time.Now()
@@ -71,7 +61,7 @@ func benchReads(b *testing.B, s *store.Store, n int) {
 	for _, c := range logs {
 		b.Run(c.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				got, _, err := s.ListLogs(ctx, u.ID, w.ID, c.f)
+				got, _, err := s.ListLogs(ctx, w.UserID, w.ID, c.f)
 				if err != nil || len(got) < c.min {
 					b.Fatalf("%d logs, %v", len(got), err)
 				}
@@ -82,7 +72,7 @@ func benchReads(b *testing.B, s *store.Store, n int) {
 		// A cursor 50,000 rows into the table.
 		f := store.LogFilter{Page: store.Page{Limit: 500}}
 		for range 100 {
-			_, next, err := s.ListLogs(ctx, u.ID, w.ID, f)
+			_, next, err := s.ListLogs(ctx, w.UserID, w.ID, f)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -91,7 +81,7 @@ func benchReads(b *testing.B, s *store.Store, n int) {
 		f.Page.Limit = 50
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if got, _, err := s.ListLogs(ctx, u.ID, w.ID, f); err != nil || len(got) != 50 {
+			if got, _, err := s.ListLogs(ctx, w.UserID, w.ID, f); err != nil || len(got) != 50 {
 				b.Fatalf("%d logs, %v", len(got), err)
 			}
 		}
@@ -108,7 +98,7 @@ func benchReads(b *testing.B, s *store.Store, n int) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				st, err := s.WebhookStats(ctx, u.ID, w.ID, c.since)
+				st, err := s.WebhookStats(ctx, w.UserID, w.ID, c.since)
 				if err != nil || st.TotalAttempts == 0 {
 					b.Fatalf("stats = %+v, %v", st, err)
 				}
@@ -120,11 +110,35 @@ func benchReads(b *testing.B, s *store.Store, n int) {
 			for i := 0; i < b.N; i++ {
 				now := time.Now()
 				since := now.Truncate(time.Hour).Add(-time.Duration(hours-1) * time.Hour)
-				got, err := s.WebhookSeries(ctx, u.ID, w.ID, since, time.Hour, now)
+				got, err := s.WebhookSeries(ctx, w.UserID, w.ID, since, time.Hour, now)
 				if err != nil || len(got) != hours {
 					b.Fatalf("%d buckets, %v", len(got), err)
 				}
 			}
 		})
 	}
+}
+
+// benchLogCount is how many attempt logs the read benchmarks build: a
+// million, or WEBHOOKD_BENCH_LOGS.
+func benchLogCount() int {
+	if v, err := strconv.Atoi(os.Getenv("WEBHOOKD_BENCH_LOGS")); err == nil && v > 0 {
+		return v
+	}
+	return 1_000_000
+}
+
+// benchWebhook creates an owner and one webhook of it to hang logs on.
+func benchWebhook(b *testing.B, s *store.Store) store.Webhook {
+	b.Helper()
+	ctx := context.Background()
+	u, err := s.CreateUser(ctx, "a@x.io", "h")
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := s.CreateWebhook(ctx, store.CreateWebhookParams{UserID: u.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return w
 }

@@ -2,8 +2,6 @@ package store_test
 
 import (
 	"context"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -17,24 +15,14 @@ import (
 // since an hour ago from the per-minute and per-hour counts.
 // BenchmarkFilteredReads covers every other filter and window.
 func BenchmarkWebhookStats(b *testing.B) {
-	n := 1_000_000
-	if v, err := strconv.Atoi(os.Getenv("WEBHOOKD_BENCH_LOGS")); err == nil && v > 0 {
-		n = v
-	}
+	n := benchLogCount()
 	b.Run("sqlite", func(b *testing.B) { benchStats(b, storetest.Open(b, storetest.SQLitePath(b)), n) })
 	b.Run("postgres", func(b *testing.B) { benchStats(b, storetest.Open(b, storetest.PostgresURL(b)), n) })
 }
 
 func benchStats(b *testing.B, s *store.Store, n int) {
 	ctx := context.Background()
-	u, err := s.CreateUser(ctx, "a@x.io", "h")
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := s.CreateWebhook(ctx, store.CreateWebhookParams{UserID: u.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	w := benchWebhook(b, s)
 	// A month of attempts, oldest first, one every few seconds.
 	start := time.Now().Add(-30 * 24 * time.Hour)
 	step := 30 * 24 * time.Hour / time.Duration(n)
@@ -57,7 +45,7 @@ func benchStats(b *testing.B, s *store.Store, n int) {
 	hourAgo := time.Now().Add(-time.Hour)
 	b.Run("all-time", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			st, err := s.WebhookStats(ctx, u.ID, w.ID, nil)
+			st, err := s.WebhookStats(ctx, w.UserID, w.ID, nil)
 			if err != nil || st.TotalAttempts != int64(n) {
 				b.Fatalf("stats = %+v, %v", st, err)
 			}
@@ -65,7 +53,7 @@ func benchStats(b *testing.B, s *store.Store, n int) {
 	})
 	b.Run("since-1h", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			if _, err := s.WebhookStats(ctx, u.ID, w.ID, &hourAgo); err != nil {
+			if _, err := s.WebhookStats(ctx, w.UserID, w.ID, &hourAgo); err != nil {
 				b.Fatal(err)
 			}
 		}
