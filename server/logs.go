@@ -192,7 +192,7 @@ func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer live.close()
-	live.watch(s.webhookGone(currentUser(r).ID, hook.ID))
+	live.watch(s.webhookGone(tenantOf(r), hook.ID))
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
 	// recent lists the attempts logged since a little before the newest
