@@ -196,7 +196,7 @@ type box struct {
 // subscriber is one live reader of an inbox.
 type subscriber struct {
 	tenantID string
-	ch     chan Capture
+	ch       chan Capture
 }
 
 // New returns an empty Inbox.

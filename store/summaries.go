@@ -9,12 +9,12 @@ import (
 // WebhookSummary is one webhook's line in an operator's status screen.
 type WebhookSummary struct {
 	ID, TenantID, Name, URL string
-	IsActive                 bool
-	DisabledReason           string
-	Pending                  int64
-	SuccessLastHour          int64
-	FailedLastHour           int64
-	ConsecutiveFailures      int64
+	IsActive                bool
+	DisabledReason          string
+	Pending                 int64
+	SuccessLastHour         int64
+	FailedLastHour          int64
+	ConsecutiveFailures     int64
 }
 
 // Summaries lists every webhook of every tenant with its queue and last
