@@ -395,6 +395,7 @@ func (s *Server) handleWebhookRotateSecret(w http.ResponseWriter, r *http.Reques
 // webhookJSON is a webhook on the wire.
 type webhookJSON struct {
 	ID          string   `json:"id"`
+	Tenant      string   `json:"tenant"`
 	Name        string   `json:"name"`
 	URL         string   `json:"url"`
 	Events      []string `json:"events"`
@@ -419,7 +420,7 @@ func toWebhookJSON(w store.Webhook, showSecret bool) webhookJSON {
 		secret = maskSecret(secret)
 	}
 	out := webhookJSON{
-		ID: w.ID, Name: w.Name, URL: w.URL, Events: w.Events, Secret: secret, IsActive: w.IsActive,
+		ID: w.ID, Tenant: w.TenantID, Name: w.Name, URL: w.URL, Events: w.Events, Secret: secret, IsActive: w.IsActive,
 		Description: w.Description, Headers: w.Headers, RateLimit: w.RateLimit, TimeoutSeconds: w.TimeoutSeconds,
 		DisabledAt: tsp(w.DisabledAt), CreatedAt: ts(w.CreatedAt), UpdatedAt: ts(w.UpdatedAt),
 	}
