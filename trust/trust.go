@@ -143,6 +143,7 @@ type Error struct {
 	Reason string
 }
 
+// Error returns the reason, fit to answer the client with.
 func (e *Error) Error() string { return e.Reason }
 
 func refuse(check Check, format string, args ...any) *Error {
@@ -517,6 +518,7 @@ func jwksClient(c *http.Client) *http.Client {
 // capBody limits response bodies to maxJWKSBytes.
 type capBody struct{ base http.RoundTripper }
 
+// RoundTrip implements http.RoundTripper.
 func (c capBody) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := c.base.RoundTrip(r)
 	if err == nil {

@@ -581,3 +581,34 @@ func TestConcurrentVerifyDuringRotation(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// BenchmarkVerify is the cost of one Verify per algorithm, keys cached:
+// what a trusted token adds to a request.
+func BenchmarkVerify(b *testing.B) {
+	signers := []signer{newRSA(b, "rsa"), newEC(b, "ec"), newEd(b, "ed")}
+	srv := newJWKSServer(b, jwks(b, signers...))
+	v := newVerifier(b, Config{JWKSURL: srv.URL})
+	for _, s := range signers {
+		token := s.sign(b, claims())
+		b.Run(s.alg, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := v.Verify(token); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	secret := []byte("a shared secret of at least 32 bytes")
+	hs := newVerifier(b, Config{Secret: secret})
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims()).SignedString(secret)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("HS256", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := hs.Verify(token); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
