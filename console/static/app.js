@@ -2,7 +2,7 @@
 // written as native ES modules with no build step. This is the entry
 // point; index.html loads it as a module and it imports the rest:
 //   api.js       the API client (and what is read from the API once)
-//   session.js   the signed-in session, in memory only
+//   session.js   the signed-in session or a tenant's portal, in memory only
 //   dom.js       the DOM builder; format.js, ui.js shared pieces
 //   sse.js       Server-Sent Events over fetch; livelist.js a live list
 //   page.js      the page being shown; router.js which one
