@@ -17,6 +17,7 @@ import (
 
 	"github.com/webhookd/webhookd/catalog"
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/store/storetest"
 )
 
 // fence is one fenced code block of a Markdown file.
@@ -225,26 +226,75 @@ var (
 // filled in from earlier answers. Each answer must have that status and
 // match server/openapi.json, and so must the JSON example shown right after
 // the command. Every documented operation must have a passing example.
+//
+// It runs on SQLite and, when WEBHOOKD_TEST_POSTGRES_URL is set, on
+// PostgreSQL. Commands the examples need first are run as the document
+// shows them: the service key (YOUR_SERVICE_KEY) is made by the
+// "webhookd apikey create --service" line of its multi-tenant section.
 func TestDocumentationExamples(t *testing.T) {
 	need(t, "bash", "curl")
-	wd := startWebhookd(t)
 	doc := loadOpenAPI(t)
+	path := filepath.Join(moduleRoot(t), "WEBHOOKS-DOCUMENTATION.md")
+	blocks := fences(t, path)
+	t.Run("sqlite", func(t *testing.T) {
+		runDocumentationExamples(t, doc, blocks, filepath.Join(t.TempDir(), "webhookd.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		runDocumentationExamples(t, doc, blocks, storetest.PostgresURL(t))
+	})
+}
+
+// documentedCommand returns the words of the first line of a bash block
+// that starts with prefix (a webhookd command the document shows), with
+// shell quotes taken off, so that the test runs what the reader would.
+func documentedCommand(t testing.TB, blocks []fence, prefix string) []string {
+	t.Helper()
+	for _, b := range blocks {
+		if b.lang != "bash" {
+			continue
+		}
+		for _, line := range strings.Split(b.text, "\n") {
+			line, _, _ = strings.Cut(line, " #")
+			if !strings.HasPrefix(line, prefix) {
+				continue
+			}
+			var words []string
+			for _, m := range regexp.MustCompile(`'([^']*)'|"([^"]*)"|(\S+)`).FindAllStringSubmatch(line, -1) {
+				words = append(words, m[1]+m[2]+m[3])
+			}
+			return words
+		}
+	}
+	t.Fatalf("WEBHOOKS-DOCUMENTATION.md shows no command starting %q", prefix)
+	return nil
+}
+
+// runDocumentationExamples is TestDocumentationExamples on the database db.
+func runDocumentationExamples(t *testing.T, doc openAPI, blocks []fence, db string) {
+	wd := startWebhookdOn(t, db)
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("OK")) }))
 	t.Cleanup(recv.Close)
+
+	// The CRM's service key, made as the document shows, beside the
+	// running serve.
+	keyCmd := documentedCommand(t, blocks, "webhookd apikey create --service ")
+	serviceKey := strings.TrimSpace(mustWebhookd(t, nil, "", append(keyCmd[1:], "--db", db)...).stdout)
+	if !strings.HasPrefix(serviceKey, "whk_") {
+		t.Fatalf("%s printed %q, want a key", strings.Join(keyCmd, " "), serviceKey)
+	}
 
 	vars := map[string]string{
 		"http://localhost:3000":               wd.base,
 		"https://webhook.site/your-unique-id": recv.URL + "/webhook",
 		"you@example.com":                     exampleEmail,
 		"your-password":                       examplePassword,
+		"YOUR_SERVICE_KEY":                    serviceKey,
 	}
 	dir := t.TempDir()
 	bodyFile, headerFile := filepath.Join(dir, "body"), filepath.Join(dir, "headers")
 	const prelude = `set -euo pipefail
 curl() { command curl -sS -o "$DOC_BODY" -D "$DOC_HEADERS" -w '%{http_code} %{method} %{url_effective}\n' "$@"; }
 `
-	path := filepath.Join(moduleRoot(t), "WEBHOOKS-DOCUMENTATION.md")
-	blocks := fences(t, path)
 	covered := map[string]bool{}
 	ran := 0
 	for i, b := range blocks {
@@ -343,6 +393,12 @@ func capture(vars map[string]string, op, status string, answer any) {
 		}
 	case "POST /api/v1/api-keys 201":
 		vars["API_KEY_ID"], vars["YOUR_API_KEY"] = str("id"), str("key")
+	case "POST /api/v1/tenants/{id}/portal-sessions 201":
+		if readOnly, _ := m["readOnly"].(bool); readOnly {
+			vars["YOUR_READ_ONLY_PORTAL_TOKEN"] = str("token")
+		} else {
+			vars["YOUR_PORTAL_TOKEN"] = str("token")
+		}
 	case "GET /api/v1/webhooks/{id}/logs 200":
 		if data, _ := m["data"].([]any); len(data) > 0 {
 			vars["LOG_ID"], _ = data[0].(map[string]any)["id"].(string)
