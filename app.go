@@ -25,6 +25,7 @@ import (
 	"github.com/webhookd/webhookd/netguard"
 	"github.com/webhookd/webhookd/server"
 	"github.com/webhookd/webhookd/store"
+	"github.com/webhookd/webhookd/trust"
 )
 
 // app is a built serve, ready to Run. It owns everything it holds,
@@ -40,6 +41,7 @@ type app struct {
 	sender     *delivery.Sender
 	dispatcher *delivery.Dispatcher
 	publisher  *store.GroupCommitter
+	trusted    *trust.Verifier // nil without --trusted-*
 	api        *server.Server
 	httpServer *http.Server
 
@@ -98,6 +100,15 @@ func (a *app) build(ctx context.Context, stdout io.Writer) error {
 	})
 	// Concurrent publishers share transactions: one commit for many events.
 	a.publisher = a.st.NewGroupCommitter(256)
+	if tc, ok := c.trustConfig(); ok {
+		tc.Logger, tc.Now = a.logger, a.st.Now
+		// The app owns the verifier's background refresh and stops it in
+		// close, after the last request has been answered, so it does not
+		// end with ctx while requests still drain.
+		if a.trusted, err = trust.New(context.WithoutCancel(ctx), tc); err != nil {
+			return fmt.Errorf("--trusted-*: %w", err)
+		}
+	}
 	if err := a.buildAPI(tokens, guard); err != nil {
 		return err
 	}
@@ -161,7 +172,7 @@ func (a *app) buildAPI(tokens *auth.Tokens, guard netguard.Policy) error {
 		Sender: testSender, Waker: a.dispatcher, Logger: a.logger, Version: version,
 		CheckURL: guard.CheckURL, SecretGrace: c.secretGrace, Readiness: a.dispatcher, ReservedHeader: delivery.ReservedHeader,
 		Throttle: server.Throttle{MaxFailures: c.loginMaxFailures, Window: c.loginWindow, MaxChecks: c.maxPasswordChecks},
-		Metrics:  metricsOnAPI, Inbox: inboxes, Console: webConsole,
+		Metrics:  metricsOnAPI, Inbox: inboxes, Console: webConsole, Trusted: a.trusted,
 		WriteTimeout: c.writeTimeout, MaxStreams: c.maxStreams, MaxStreamsPerUser: c.maxStreamsPerUser, Now: a.st.Now,
 		AutoCreateTenants: c.autoCreateTenants, PublicURL: c.publicURL,
 	})
@@ -256,6 +267,9 @@ func (a *app) serveMetrics() <-chan struct{} {
 // made: the publisher flushes into the store before the store closes.
 // Closing a listener the server has closed already is a no-op.
 func (a *app) close() {
+	if a.trusted != nil {
+		a.trusted.Close()
+	}
 	if a.publisher != nil {
 		a.publisher.Close()
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/webhookd/webhookd/catalog"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/store"
+	"github.com/webhookd/webhookd/trust"
 )
 
 // runServe is webhookd serve: it reads the configuration, listens on
@@ -59,6 +60,12 @@ type serveConfig struct {
 
 	maxPasswordChecks int // 0: twice GOMAXPROCS
 	perOwner          int
+
+	// The CRM's own access tokens, accepted beside webhookd's (issue 15):
+	// one key source, the claims to check and the claims to read.
+	trustedSecret, trustedJWKSURL, trustedJWKSFile string
+	trustedIssuer, trustedAudience                 string
+	trustedTenantClaim, trustedSubjectClaim        string
 
 	// WEBHOOKD_ADMIN_EMAIL and WEBHOOKD_ADMIN_PASSWORD, which have no
 	// flags, to keep the password out of ps.
@@ -127,6 +134,13 @@ func serveFlags() (*flagSet, *serveConfig) {
 	num(&c.maxStreamsPerUser, "max-streams-per-user", "WEBHOOKD_MAX_STREAMS_PER_USER", 10, "event streams one tenant (all its members and keys together) may have open at once; past it new ones answer 429")
 	boolean(&c.autoCreateTenants, "auto-create-tenants", "WEBHOOKD_AUTO_CREATE_TENANTS", false, "let a service key publish for a tenant that does not exist yet, creating it (default: 404)")
 	str(&c.publicURL, "public-url", "WEBHOOKD_PUBLIC_URL", "", "the console's address as browsers reach it, such as https://webhooks.example.com, for portal session URLs (default: the scheme and host the request came to)")
+	str(&c.trustedSecret, "trusted-jwt-secret", "WEBHOOKD_TRUSTED_JWT_SECRET", "", "accept the CRM's own access tokens signed HS256 with this secret (at least 32 bytes) on every /api/v1 route: the tenant claim is the tenant, the subject the member")
+	str(&c.trustedJWKSURL, "trusted-jwks-url", "WEBHOOKD_TRUSTED_JWKS_URL", "", "accept the CRM's own access tokens signed (RS256, ES256, EdDSA...) by a key of the JWKS at this URL, fetched at start, refreshed every 10m and refetched on an unknown key id at most once a minute")
+	str(&c.trustedJWKSFile, "trusted-jwks-file", "WEBHOOKD_TRUSTED_JWKS_FILE", "", "accept the CRM's own access tokens signed by a key of the JWKS in this file, reread on an unknown key id when it has changed")
+	str(&c.trustedIssuer, "trusted-jwt-issuer", "WEBHOOKD_TRUSTED_JWT_ISSUER", "", "the iss the CRM's tokens must have (unset: not checked)")
+	str(&c.trustedAudience, "trusted-jwt-audience", "WEBHOOKD_TRUSTED_JWT_AUDIENCE", "", "an aud the CRM's tokens must include (unset: not checked)")
+	str(&c.trustedTenantClaim, "trusted-tenant-claim", "WEBHOOKD_TRUSTED_TENANT_CLAIM", trust.DefaultTenantClaim, "the claim of the CRM's tokens that names the tenant")
+	str(&c.trustedSubjectClaim, "trusted-subject-claim", "WEBHOOKD_TRUSTED_SUBJECT_CLAIM", trust.DefaultSubjectClaim, "the claim of the CRM's tokens that names the member")
 	str(&c.metricsAddr, "metrics-addr", "WEBHOOKD_METRICS_ADDR", "", "serve /metrics on this address instead of --addr")
 	str(&c.logFormat, "log-format", "WEBHOOKD_LOG_FORMAT", "text", "log format: text or json")
 	str(&c.logLevel, "log-level", "WEBHOOKD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
@@ -162,6 +176,9 @@ func (c *serveConfig) validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Errorf("--public-url %q: want an absolute http or https URL such as https://webhooks.example.com", c.publicURL)
 		}
+	}
+	if err := c.checkTrusted(); err != nil {
+		return err
 	}
 	if c.maxPasswordChecks == 0 {
 		// bcrypt is CPU-bound: more checks at once than CPUs only makes
@@ -199,6 +216,66 @@ func (c *serveConfig) checkLimits() error {
 		return fmt.Errorf("--lease-duration %s must be longer than --delivery-timeout %s, or a slow send would be taken over while it runs", c.leaseDuration, c.deliveryTimeout)
 	}
 	return nil
+}
+
+// checkTrusted checks the --trusted-* flags: at most one key source, the
+// other flags only with one, a secret long enough and a URL webhookd can
+// fetch.
+func (c *serveConfig) checkTrusted() error {
+	sources := 0
+	for _, v := range []string{c.trustedSecret, c.trustedJWKSURL, c.trustedJWKSFile} {
+		if v != "" {
+			sources++
+		}
+	}
+	if sources > 1 {
+		return errors.New("--trusted-jwt-secret, --trusted-jwks-url and --trusted-jwks-file: set at most one")
+	}
+	for _, f := range []struct {
+		name     string
+		set      bool
+		nonEmpty bool
+	}{
+		{"--trusted-jwt-issuer", c.trustedIssuer != "", true},
+		{"--trusted-jwt-audience", c.trustedAudience != "", true},
+		{"--trusted-tenant-claim", c.trustedTenantClaim != trust.DefaultTenantClaim, c.trustedTenantClaim != ""},
+		{"--trusted-subject-claim", c.trustedSubjectClaim != trust.DefaultSubjectClaim, c.trustedSubjectClaim != ""},
+	} {
+		if !f.nonEmpty {
+			return fmt.Errorf("%s must not be empty", f.name)
+		}
+		if f.set && sources == 0 {
+			return fmt.Errorf("%s needs a key source for the CRM's tokens: --trusted-jwt-secret, --trusted-jwks-url or --trusted-jwks-file", f.name)
+		}
+	}
+	if c.trustedSecret != "" {
+		if len(c.trustedSecret) < trust.MinSecretBytes {
+			return fmt.Errorf("--trusted-jwt-secret is %d bytes: it must be at least %d, or it can be guessed from one token", len(c.trustedSecret), trust.MinSecretBytes)
+		}
+		if c.trustedSecret == c.jwtSecret {
+			return errors.New("--trusted-jwt-secret must differ from --jwt-secret: the CRM must not be able to sign webhookd's own tokens")
+		}
+	}
+	if c.trustedJWKSURL != "" {
+		if u, err := url.Parse(c.trustedJWKSURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--trusted-jwks-url %q: want an http or https URL", c.trustedJWKSURL)
+		}
+	}
+	return nil
+}
+
+// trustConfig is the trust.Config the --trusted-* flags describe; ok is
+// false when none of them turns trusted tokens on.
+func (c *serveConfig) trustConfig() (cfg trust.Config, ok bool) {
+	cfg = trust.Config{
+		JWKSURL: c.trustedJWKSURL, JWKSFile: c.trustedJWKSFile,
+		Issuer: c.trustedIssuer, Audience: c.trustedAudience,
+		TenantClaim: c.trustedTenantClaim, SubjectClaim: c.trustedSubjectClaim,
+	}
+	if c.trustedSecret != "" {
+		cfg.Secret = []byte(c.trustedSecret)
+	}
+	return cfg, cfg.Secret != nil || cfg.JWKSURL != "" || cfg.JWKSFile != ""
 }
 
 // newLogger returns the logger --log-format and --log-level ask for,

@@ -6,10 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webhookd/webhookd/trust"
 )
 
 // Each bad serve flag is refused by validate with an error that names it
@@ -45,6 +48,18 @@ func TestServeConfigValidateNamesTheFlag(t *testing.T) {
 		{[]string{"--max-streams-per-user", "0"}, "--max-streams-per-user"},
 		{[]string{"--wal-limit", "1KiB"}, "--wal-limit"},
 		{[]string{"--lease-duration", "10s", "--delivery-timeout", "10s"}, "--lease-duration"},
+		// Issue 15: the CRM's own tokens.
+		{[]string{"--trusted-jwt-secret", trustedSecret, "--trusted-jwks-url", "https://crm.example.com/jwks"}, "set at most one"},
+		{[]string{"--trusted-jwks-url", "https://crm.example.com/jwks", "--trusted-jwks-file", "jwks.json"}, "--trusted-jwks-file: set at most one"},
+		{[]string{"--trusted-jwt-secret", "too short"}, "--trusted-jwt-secret is 9 bytes: it must be at least 32"},
+		{[]string{"--trusted-jwt-secret", trustedSecret, "--jwt-secret", trustedSecret}, "--trusted-jwt-secret must differ from --jwt-secret"},
+		{[]string{"--trusted-jwks-url", "crm.example.com/jwks"}, "--trusted-jwks-url"},
+		{[]string{"--trusted-jwt-issuer", "https://crm.example.com"}, "--trusted-jwt-issuer needs a key source"},
+		{[]string{"--trusted-jwt-audience", "webhookd"}, "--trusted-jwt-audience needs a key source"},
+		{[]string{"--trusted-tenant-claim", "org_id"}, "--trusted-tenant-claim needs a key source"},
+		{[]string{"--trusted-subject-claim", "uid"}, "--trusted-subject-claim needs a key source"},
+		{[]string{"--trusted-jwks-file", "jwks.json", "--trusted-tenant-claim", ""}, "--trusted-tenant-claim must not be empty"},
+		{[]string{"--trusted-jwks-file", "jwks.json", "--trusted-subject-claim", ""}, "--trusted-subject-claim must not be empty"},
 	} {
 		fs, cfg := serveFlags()
 		if err := fs.parse(c.args, func(string) string { return "" }); err != nil {
@@ -60,6 +75,72 @@ func TestServeConfigValidateNamesTheFlag(t *testing.T) {
 	}
 	if cfg.maxPasswordChecks < 2 {
 		t.Errorf("--max-password-checks 0 resolved to %d, want twice GOMAXPROCS", cfg.maxPasswordChecks)
+	}
+}
+
+const trustedSecret = "a secret the CRM signs its tokens with"
+
+// The --trusted-* flags and their variables become the trust.Config the
+// app builds its verifier from; without a key source trusted tokens are
+// off.
+func TestServeTrustedFlags(t *testing.T) {
+	_, cfg := serveFlags()
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.trustConfig(); ok {
+		t.Error("trusted tokens on with the defaults, want off")
+	}
+	fs, cfg := serveFlags()
+	env := map[string]string{
+		"WEBHOOKD_TRUSTED_JWKS_URL":      "https://crm.example.com/.well-known/jwks.json",
+		"WEBHOOKD_TRUSTED_JWT_ISSUER":    "https://crm.example.com",
+		"WEBHOOKD_TRUSTED_JWT_AUDIENCE":  "webhookd",
+		"WEBHOOKD_TRUSTED_TENANT_CLAIM":  "org_id",
+		"WEBHOOKD_TRUSTED_SUBJECT_CLAIM": "uid",
+	}
+	if err := fs.parse([]string{"--trusted-jwt-audience", "sidecar"}, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	got, ok := cfg.trustConfig()
+	want := trust.Config{JWKSURL: env["WEBHOOKD_TRUSTED_JWKS_URL"], Issuer: "https://crm.example.com", Audience: "sidecar", TenantClaim: "org_id", SubjectClaim: "uid"}
+	if !ok || got.JWKSURL != want.JWKSURL || got.Issuer != want.Issuer || got.Audience != want.Audience ||
+		got.TenantClaim != want.TenantClaim || got.SubjectClaim != want.SubjectClaim || got.Secret != nil || got.JWKSFile != "" {
+		t.Errorf("trustConfig = %+v, %v; want %+v (the flag wins over its variable)", got, ok, want)
+	}
+	fs, cfg = serveFlags()
+	if err := fs.parse(nil, func(k string) string {
+		return map[string]string{"WEBHOOKD_TRUSTED_JWT_SECRET": trustedSecret, "WEBHOOKD_TRUSTED_JWKS_FILE": ""}[k]
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	if got, ok := cfg.trustConfig(); !ok || string(got.Secret) != trustedSecret || got.TenantClaim != "tenant" || got.SubjectClaim != "sub" {
+		t.Errorf("trustConfig from WEBHOOKD_TRUSTED_JWT_SECRET = %+v, %v; want the secret and the default claims", got, ok)
+	}
+}
+
+// serve refuses to start, naming the file, when --trusted-jwks-file is not
+// a usable key set: a wrong key source is found at start, not by every
+// request answering 401.
+func TestServeRefusesAnUnusableTrustedKeySource(t *testing.T) {
+	dir := t.TempDir()
+	jwks := filepath.Join(dir, "jwks.json")
+	if err := os.WriteFile(jwks, []byte(`{"keys":[]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"WEBHOOKD_ADMIN_EMAIL": "admin@example.com", "WEBHOOKD_ADMIN_PASSWORD": "a long admin password"}
+	for _, args := range [][]string{{"--trusted-jwks-file", jwks}, {"--trusted-jwks-file", filepath.Join(dir, "missing.json")}} {
+		err := run(context.Background(), append([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "webhookd.db")}, args...),
+			func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "--trusted-*") || !strings.Contains(err.Error(), args[1]) {
+			t.Errorf("serve %v: %v, want an error naming --trusted-* and the file", args, err)
+		}
 	}
 }
 

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/store"
+	"github.com/webhookd/webhookd/trust"
 )
 
 func unauthorized(msg string) *Error {
@@ -179,9 +182,41 @@ func (s *Server) authenticateToken(ctx context.Context, credential string) (prin
 }
 
 // authenticateTrusted checks a token that is not webhookd's own against
-// the CRM's trusted keys, when there are any.
+// the CRM's trusted keys, when there are any: its tenant claim is the
+// tenant (authenticate creates it when new), its subject the member. A
+// refusal says which check failed, except for a token webhookd issued
+// itself, whose owner needs to hear that it expired, not what the CRM's
+// keys make of it.
 func (s *Server) authenticateTrusted(credential string) (principal, error) {
-	return principal{}, unauthorized("invalid or expired token")
+	if s.trusted == nil || issuedByWebhookd(credential) {
+		return principal{}, unauthorized("invalid or expired token")
+	}
+	id, err := s.trusted.Verify(credential)
+	var refused *trust.Error
+	if errors.As(err, &refused) {
+		return principal{}, unauthorized(refused.Error())
+	}
+	if err != nil {
+		return principal{}, err
+	}
+	return principal{kind: credentialTrusted, tenant: id.Tenant, member: id.Subject, expiresAt: id.ExpiresAt}, nil
+}
+
+// issuedByWebhookd reports whether a JWT's claims, unverified, name
+// webhookd as their issuer. It only picks the message of a refusal.
+func issuedByWebhookd(token string) bool {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 || len(parts[1]) > trust.MaxTokenBytes {
+		return false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var c struct {
+		Issuer any `json:"iss"`
+	}
+	return json.Unmarshal(payload, &c) == nil && c.Issuer == auth.Issuer
 }
 
 type loginRequest struct {

@@ -19,6 +19,7 @@ import (
 	"github.com/webhookd/webhookd/catalog"
 	"github.com/webhookd/webhookd/inbox"
 	"github.com/webhookd/webhookd/store"
+	"github.com/webhookd/webhookd/trust"
 )
 
 // TestSender sends one signed test delivery now and records it.
@@ -82,6 +83,11 @@ type Config struct {
 	// credential is still valid, ending the stream when it is not
 	// (default DefaultStreamRecheck).
 	StreamRecheck time.Duration
+	// Trusted, when set, verifies the CRM's own access tokens: a bearer
+	// credential that is neither an API key nor a webhookd token is
+	// accepted when it verifies, for its tenant and member (issue 15).
+	// Nil: only webhookd's own credentials are accepted.
+	Trusted *trust.Verifier
 	// AutoCreateTenants lets a service key publish for a tenant that
 	// does not exist yet, creating it, instead of answering 404.
 	AutoCreateTenants bool
@@ -101,6 +107,7 @@ type Server struct {
 	publisher Publisher
 	catalog   *catalog.Catalog
 	tokens    *auth.Tokens
+	trusted   *trust.Verifier // nil: off
 	sender    TestSender
 	waker     Waker
 	logger    *slog.Logger
@@ -138,7 +145,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: Store, Catalog, Tokens and Sender are required")
 	}
 	s := &Server{
-		store: cfg.Store, publisher: cfg.Publisher, catalog: cfg.Catalog, tokens: cfg.Tokens,
+		store: cfg.Store, publisher: cfg.Publisher, catalog: cfg.Catalog, tokens: cfg.Tokens, trusted: cfg.Trusted,
 		sender: cfg.Sender, waker: cfg.Waker, logger: cfg.Logger, version: cfg.Version, checkURL: cfg.CheckURL,
 		secretGrace: cfg.SecretGrace, throttle: cfg.Throttle, readiness: cfg.Readiness, metrics: cfg.Metrics,
 		reservedHeader: cfg.ReservedHeader, inbox: cfg.Inbox, console: cfg.Console,
