@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/webhookd/webhookd/catalog"
 	"github.com/webhookd/webhookd/delivery"
@@ -228,9 +232,12 @@ var (
 // the command. Every documented operation must have a passing example.
 //
 // It runs on SQLite and, when WEBHOOKD_TEST_POSTGRES_URL is set, on
-// PostgreSQL. Commands the examples need first are run as the document
-// shows them: the service key (YOUR_SERVICE_KEY) is made by the
-// "webhookd apikey create --service" line of its multi-tenant section.
+// PostgreSQL. What the examples need first is done as the document shows
+// it: serve is started with the flags of its "webhookd serve
+// --trusted-jwt-secret" command, the CRM's tokens (YOUR_CRM_TOKEN…) are
+// signed with that secret and the claims shown after it, and the service
+// key (YOUR_SERVICE_KEY) is made by its "webhookd apikey create --service"
+// command.
 func TestDocumentationExamples(t *testing.T) {
 	need(t, "bash", "curl")
 	doc := loadOpenAPI(t)
@@ -244,16 +251,18 @@ func TestDocumentationExamples(t *testing.T) {
 	})
 }
 
-// documentedCommand returns the words of the first line of a bash block
-// that starts with prefix (a webhookd command the document shows), with
-// shell quotes taken off, so that the test runs what the reader would.
-func documentedCommand(t testing.TB, blocks []fence, prefix string) []string {
+// documentedCommand returns the words of the first command in a bash
+// block that starts with prefix (a webhookd command the document shows;
+// a line ending in a backslash goes on), with shell quotes taken off, so
+// that the test runs what the reader would, and the block's index.
+func documentedCommand(t testing.TB, blocks []fence, prefix string) ([]string, int) {
 	t.Helper()
-	for _, b := range blocks {
+	for i, b := range blocks {
 		if b.lang != "bash" {
 			continue
 		}
-		for _, line := range strings.Split(b.text, "\n") {
+		text := strings.ReplaceAll(b.text, "\\\n", " ")
+		for _, line := range strings.Split(text, "\n") {
 			line, _, _ = strings.Cut(line, " #")
 			if !strings.HasPrefix(line, prefix) {
 				continue
@@ -262,22 +271,81 @@ func documentedCommand(t testing.TB, blocks []fence, prefix string) []string {
 			for _, m := range regexp.MustCompile(`'([^']*)'|"([^"]*)"|(\S+)`).FindAllStringSubmatch(line, -1) {
 				words = append(words, m[1]+m[2]+m[3])
 			}
-			return words
+			return words, i
 		}
 	}
 	t.Fatalf("WEBHOOKS-DOCUMENTATION.md shows no command starting %q", prefix)
-	return nil
+	return nil, 0
+}
+
+// flagValue is the value of --name in a command's words ("" when absent).
+func flagValue(words []string, name string) string {
+	for i, w := range words {
+		if v, ok := strings.CutPrefix(w, name+"="); ok {
+			return v
+		}
+		if w == name && i+1 < len(words) {
+			return words[i+1]
+		}
+	}
+	return ""
+}
+
+// crmTokens signs, as the CRM would, the claims the document shows in the
+// first JSON block after its "webhookd serve --trusted-jwt-secret" command,
+// with the secret that command gives: YOUR_CRM_TOKEN valid for an hour,
+// YOUR_CRM_TOKEN_WITHOUT_TENANT without the tenant claim and
+// YOUR_EXPIRED_CRM_TOKEN an hour past its exp.
+func crmTokens(t testing.TB, blocks []fence, serve []string, at int) map[string]string {
+	t.Helper()
+	secret := flagValue(serve, "--trusted-jwt-secret")
+	tenantClaim := flagValue(serve, "--trusted-tenant-claim")
+	if tenantClaim == "" {
+		tenantClaim = "tenant"
+	}
+	var claims map[string]any
+	for _, b := range blocks[at+1:] {
+		if b.lang == "json" {
+			if err := json.Unmarshal([]byte(b.text), &claims); err != nil {
+				t.Fatalf("WEBHOOKS-DOCUMENTATION.md:%d: the CRM token's claims: %v", b.line, err)
+			}
+			break
+		}
+	}
+	if _, ok := claims[tenantClaim]; !ok {
+		t.Fatalf("the CRM token's claims after the trusted serve command %v have no %q claim", claims, tenantClaim)
+	}
+	sign := func(edit func(c jwt.MapClaims)) string {
+		c := jwt.MapClaims{}
+		for k, v := range claims {
+			c[k] = v
+		}
+		c["exp"] = time.Now().Add(time.Hour).Unix()
+		edit(c)
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatalf("sign the CRM token: %v", err)
+		}
+		return s
+	}
+	return map[string]string{
+		"YOUR_CRM_TOKEN":                sign(func(jwt.MapClaims) {}),
+		"YOUR_CRM_TOKEN_WITHOUT_TENANT": sign(func(c jwt.MapClaims) { delete(c, tenantClaim) }),
+		"YOUR_EXPIRED_CRM_TOKEN":        sign(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() }),
+	}
 }
 
 // runDocumentationExamples is TestDocumentationExamples on the database db.
 func runDocumentationExamples(t *testing.T, doc openAPI, blocks []fence, db string) {
-	wd := startWebhookdOn(t, db)
+	// serve as the document starts it to trust the CRM's tokens.
+	serve, at := documentedCommand(t, blocks, "webhookd serve --trusted-jwt-secret ")
+	wd := startWebhookdOn(t, db, serve[2:]...)
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("OK")) }))
 	t.Cleanup(recv.Close)
 
 	// The CRM's service key, made as the document shows, beside the
 	// running serve.
-	keyCmd := documentedCommand(t, blocks, "webhookd apikey create --service ")
+	keyCmd, _ := documentedCommand(t, blocks, "webhookd apikey create --service ")
 	serviceKey := strings.TrimSpace(mustWebhookd(t, nil, "", append(keyCmd[1:], "--db", db)...).stdout)
 	if !strings.HasPrefix(serviceKey, "whk_") {
 		t.Fatalf("%s printed %q, want a key", strings.Join(keyCmd, " "), serviceKey)
@@ -290,6 +358,7 @@ func runDocumentationExamples(t *testing.T, doc openAPI, blocks []fence, db stri
 		"your-password":                       examplePassword,
 		"YOUR_SERVICE_KEY":                    serviceKey,
 	}
+	maps.Copy(vars, crmTokens(t, blocks, serve, at))
 	dir := t.TempDir()
 	bodyFile, headerFile := filepath.Join(dir, "body"), filepath.Join(dir, "headers")
 	const prelude = `set -euo pipefail
