@@ -132,7 +132,7 @@ func serveFlags() (*flagSet, *serveConfig) {
 	num(&c.maxConnections, "max-connections", "WEBHOOKD_MAX_CONNECTIONS", 10000, "client connections open at once on --addr (and, apart, on --metrics-addr); past it new connections wait until one closes")
 	num(&c.maxStreams, "max-streams", "WEBHOOKD_MAX_STREAMS", 1000, "event streams (live logs, live inboxes) open at once; past it new ones answer 429")
 	num(&c.maxStreamsPerUser, "max-streams-per-user", "WEBHOOKD_MAX_STREAMS_PER_USER", 10, "event streams one tenant (all its members and keys together) may have open at once; past it new ones answer 429")
-	boolean(&c.autoCreateTenants, "auto-create-tenants", "WEBHOOKD_AUTO_CREATE_TENANTS", false, "let a service key publish for a tenant that does not exist yet, creating it (default: 404)")
+	boolean(&c.autoCreateTenants, "auto-create-tenants", "WEBHOOKD_AUTO_CREATE_TENANTS", false, "let a service key publish for a tenant that does not exist yet (named by the body's tenant), creating it; without it that answers 404")
 	str(&c.publicURL, "public-url", "WEBHOOKD_PUBLIC_URL", "", "the console's address as browsers reach it, such as https://webhooks.example.com, for portal session URLs (default: the scheme and host the request came to)")
 	str(&c.trustedSecret, "trusted-jwt-secret", "WEBHOOKD_TRUSTED_JWT_SECRET", "", "accept the CRM's own access tokens signed HS256 with this secret (at least 32 bytes) on every /api/v1 route: the tenant claim is the tenant, the subject the member")
 	str(&c.trustedJWKSURL, "trusted-jwks-url", "WEBHOOKD_TRUSTED_JWKS_URL", "", "accept the CRM's own access tokens signed (RS256, ES256, EdDSA...) by a key of the JWKS at this URL, fetched at start, refreshed every 10m and refetched on an unknown key id at most once a minute")
