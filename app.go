@@ -164,7 +164,7 @@ func (a *app) buildAPI(tokens *auth.Tokens, guard netguard.Policy) error {
 	}
 	var webConsole http.Handler
 	if c.console {
-		webConsole = console.Handler()
+		webConsole = console.Handler(c.frameAncestors)
 	}
 	var err error
 	a.api, err = server.New(server.Config{

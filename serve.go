@@ -10,8 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
+	"regexp"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,7 +56,7 @@ type serveConfig struct {
 	tokenTTL, deliveryTimeout, shutdownGrace, leaseDuration                          time.Duration
 	disableAfter, retention, secretGrace, loginWindow, writeTimeout                  time.Duration
 	migrate, allowPrivate, requireHTTPS, console, inbox, autoCreateTenants           bool
-	publicURL                                                                        string
+	publicURL, portalFrameAncestors                                                  string
 	workers, perWebhook, disableMinFailures, loginMaxFailures                        int
 	maxWebhooksPerOwner, maxDeliveriesPerRequest                                     int
 	maxConnections, maxStreams, maxStreamsPerUser                                    int
@@ -72,9 +76,10 @@ type serveConfig struct {
 	adminEmail, adminPassword string
 
 	// Set by validate from the flags above.
-	level    slog.Level
-	schedule delivery.Schedule
-	catalog  *catalog.Catalog
+	level          slog.Level
+	schedule       delivery.Schedule
+	catalog        *catalog.Catalog
+	frameAncestors []string // from --portal-frame-ancestors
 }
 
 // serveFlags returns serve's flags, bound to a config that holds their
@@ -141,6 +146,7 @@ func serveFlags() (*flagSet, *serveConfig) {
 	str(&c.trustedAudience, "trusted-jwt-audience", "WEBHOOKD_TRUSTED_JWT_AUDIENCE", "", "an aud the CRM's tokens must include (unset: not checked)")
 	str(&c.trustedTenantClaim, "trusted-tenant-claim", "WEBHOOKD_TRUSTED_TENANT_CLAIM", trust.DefaultTenantClaim, "the claim of the CRM's tokens that names the tenant")
 	str(&c.trustedSubjectClaim, "trusted-subject-claim", "WEBHOOKD_TRUSTED_SUBJECT_CLAIM", trust.DefaultSubjectClaim, "the claim of the CRM's tokens that names the member")
+	str(&c.portalFrameAncestors, "portal-frame-ancestors", "WEBHOOKD_PORTAL_FRAME_ANCESTORS", "", "origins that may show the console (a tenant's portal) in an iframe, comma-separated, such as https://crm.example.com; sets the console's CSP frame-ancestors to them and drops X-Frame-Options (default: no page may frame it)")
 	str(&c.metricsAddr, "metrics-addr", "WEBHOOKD_METRICS_ADDR", "", "serve /metrics on this address instead of --addr")
 	str(&c.logFormat, "log-format", "WEBHOOKD_LOG_FORMAT", "text", "log format: text or json")
 	str(&c.logLevel, "log-level", "WEBHOOKD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
@@ -180,12 +186,67 @@ func (c *serveConfig) validate() error {
 	if err := c.checkTrusted(); err != nil {
 		return err
 	}
+	if c.frameAncestors, err = parseFrameAncestors(c.portalFrameAncestors); err != nil {
+		return fmt.Errorf("--portal-frame-ancestors: %w", err)
+	}
 	if c.maxPasswordChecks == 0 {
 		// bcrypt is CPU-bound: more checks at once than CPUs only makes
 		// every login slower.
 		c.maxPasswordChecks = 2 * runtime.GOMAXPROCS(0)
 	}
 	return nil
+}
+
+// originHost is a host name as an origin may carry it: DNS labels of
+// letters, digits and inner hyphens, or an IPv4 address (an IPv6 one is
+// checked apart, in brackets).
+var originHost = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$`)
+
+// parseFrameAncestors reads --portal-frame-ancestors: comma-separated
+// origins, each http(s)://host with an optional port and nothing else (no
+// path, query, user, wildcard or CSP keyword), lowercased and without
+// repeats. They are written into the console's Content-Security-Policy as
+// they are, so anything that could end or extend the directive (a space,
+// a ';', a quote) is refused here by the strict form.
+func parseFrameAncestors(list string) ([]string, error) {
+	var out []string
+	for _, origin := range splitList(list) {
+		bad := func(why string) error {
+			return fmt.Errorf("%q %s: want origins such as https://crm.example.com or http://127.0.0.1:8080, comma-separated", origin, why)
+		}
+		scheme, rest, ok := strings.Cut(origin, "://")
+		scheme = strings.ToLower(scheme)
+		if !ok || (scheme != "http" && scheme != "https") {
+			return nil, bad("is not an http or https origin")
+		}
+		if strings.ContainsAny(rest, "/?#@ ;,'\"\\") {
+			return nil, bad("has more than scheme://host[:port] (a path, query, user or separator)")
+		}
+		if strings.Contains(rest, "*") {
+			return nil, bad("has a wildcard, which is not allowed: list each origin")
+		}
+		host, port := rest, ""
+		if i := strings.LastIndex(rest, ":"); i >= 0 && !strings.HasSuffix(rest, "]") {
+			host, port = rest[:i], rest[i+1:]
+			n, err := strconv.Atoi(port)
+			if err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
+				return nil, bad("has a bad port")
+			}
+		}
+		if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+			ip, err := netip.ParseAddr(host[1 : len(host)-1])
+			if err != nil || !ip.Is6() || ip.Zone() != "" {
+				return nil, bad("has a bad IPv6 address")
+			}
+		} else if !originHost.MatchString(host) {
+			return nil, bad("has a bad host")
+		}
+		o := scheme + "://" + strings.ToLower(rest)
+		if !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
 }
 
 // checkLimits checks the numeric flags: durations, counts and sizes that

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,7 @@ func TestServeConfigValidateNamesTheFlag(t *testing.T) {
 		{[]string{"--trusted-subject-claim", "uid"}, "--trusted-subject-claim needs a key source"},
 		{[]string{"--trusted-jwks-file", "jwks.json", "--trusted-tenant-claim", ""}, "--trusted-tenant-claim must not be empty"},
 		{[]string{"--trusted-jwks-file", "jwks.json", "--trusted-subject-claim", ""}, "--trusted-subject-claim must not be empty"},
+		{[]string{"--portal-frame-ancestors", "crm.example.com"}, "--portal-frame-ancestors"},
 	} {
 		fs, cfg := serveFlags()
 		if err := fs.parse(c.args, func(string) string { return "" }); err != nil {
@@ -140,6 +142,72 @@ func TestServeRefusesAnUnusableTrustedKeySource(t *testing.T) {
 			func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "--trusted-*") || !strings.Contains(err.Error(), args[1]) {
 			t.Errorf("serve %v: %v, want an error naming --trusted-* and the file", args, err)
+		}
+	}
+}
+
+// --portal-frame-ancestors (and its variable) takes http(s) origins and
+// nothing more: each bad one is refused naming the flag and the origin,
+// and good ones come out normalized for the CSP.
+func TestServePortalFrameAncestors(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		want  []string
+	}{
+		{"", nil},
+		{" , ", nil},
+		{"https://crm.example.com", []string{"https://crm.example.com"}},
+		{"HTTPS://CRM.Example.com:8443, http://127.0.0.1:8080,https://crm.example.com:8443", []string{"https://crm.example.com:8443", "http://127.0.0.1:8080"}},
+		{"http://[::1]:3000,http://localhost", []string{"http://[::1]:3000", "http://localhost"}},
+	} {
+		fs, cfg := serveFlags()
+		if err := fs.parse(nil, func(k string) string {
+			if k == "WEBHOOKD_PORTAL_FRAME_ANCESTORS" {
+				return c.value
+			}
+			return ""
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.validate(); err != nil {
+			t.Errorf("WEBHOOKD_PORTAL_FRAME_ANCESTORS=%q: %v", c.value, err)
+			continue
+		}
+		if !slices.Equal(cfg.frameAncestors, c.want) {
+			t.Errorf("WEBHOOKD_PORTAL_FRAME_ANCESTORS=%q: origins %q, want %q", c.value, cfg.frameAncestors, c.want)
+		}
+	}
+	for _, bad := range []string{
+		"crm.example.com",                    // no scheme
+		"ftp://crm.example.com",              // not http(s)
+		"https://crm.example.com/",           // a path, even "/"
+		"https://crm.example.com/app",        // a path
+		"https://crm.example.com?x=1",        // a query
+		"https://crm.example.com#top",        // a fragment
+		"https://user@crm.example.com",       // a user
+		"https://*.example.com",              // a wildcard
+		"*",                                  // a wildcard
+		"'self'",                             // a CSP keyword
+		"https://crm.example.com;script-src", // CSP injection
+		"https://crm.example.com 'unsafe-inline'",
+		"https://crm.example.com:0",
+		"https://crm.example.com:65536",
+		"https://crm.example.com:080",
+		"https://crm.example.com:",
+		"https://-crm.example.com",
+		"https://crm..example.com",
+		"https://",
+		"http://[::1",
+		"http://[1.2.3.4]",
+		"https://good.example.com,https://bad.example.com/path",
+	} {
+		fs, cfg := serveFlags()
+		if err := fs.parse([]string{"--portal-frame-ancestors", bad}, func(string) string { return "" }); err != nil {
+			t.Fatal(err)
+		}
+		err := cfg.validate()
+		if err == nil || !strings.Contains(err.Error(), "--portal-frame-ancestors") {
+			t.Errorf("--portal-frame-ancestors %q: %v, want an error naming the flag", bad, err)
 		}
 	}
 }

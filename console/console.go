@@ -26,9 +26,23 @@ import (
 var static embed.FS
 
 // ContentSecurityPolicy allows only this origin's own script, style and
-// API, no inline script, and no framing.
+// API, no inline script, and no framing. It is the policy of a console
+// served without frame ancestors (see Policy).
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// Policy is the Content-Security-Policy of a console that the origins in
+// frameAncestors may embed in a frame: ContentSecurityPolicy with those
+// origins as its frame-ancestors, or ContentSecurityPolicy itself when
+// there are none. The origins must already be checked as scheme://host
+// with an optional port (serve's --portal-frame-ancestors does), since
+// they are written into the header as they are.
+func Policy(frameAncestors []string) string {
+	if len(frameAncestors) == 0 {
+		return ContentSecurityPolicy
+	}
+	return strings.Replace(ContentSecurityPolicy, "frame-ancestors 'none'", "frame-ancestors "+strings.Join(frameAncestors, " "), 1)
+}
 
 // Paths the console answers besides the script's other modules, which
 // are served under /console/ by their names in static/; everything else
@@ -90,14 +104,27 @@ func load(name string) asset {
 
 // Handler serves the console: index.html at "/", the script at
 // /console/app.js with the modules it imports beside it, and the
-// stylesheet at /console/app.css, for GET and HEAD. Every other path is 404, so it can be mounted on "/" and
-// "/console/*file" beside the API without shadowing anything.
-func Handler() http.Handler {
+// stylesheet at /console/app.css, for GET and HEAD. Every other path is
+// 404, so it can be mounted on "/" and "/console/*file" beside the API
+// without shadowing anything.
+//
+// frameAncestors are the origins (scheme://host[:port], checked by the
+// caller) that may show the console in a frame, such as a CRM embedding
+// a tenant's portal. With none, no page may frame it: the CSP says
+// frame-ancestors 'none' and X-Frame-Options says DENY for browsers that
+// predate CSP. With some, the CSP lists them and X-Frame-Options is left
+// out, because it cannot express an allow-list (its ALLOW-FROM is gone
+// from browsers) and DENY would refuse the allowed origins too.
+func Handler(frameAncestors []string) http.Handler {
+	policy := Policy(frameAncestors)
+	deny := len(frameAncestors) == 0
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("Content-Security-Policy", policy)
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
+		if deny {
+			h.Set("X-Frame-Options", "DENY")
+		}
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		a, ok := assets[r.URL.Path]

@@ -15,12 +15,17 @@ import (
 
 func get(t *testing.T, method, path string, header ...string) *http.Response {
 	t.Helper()
+	return getFrom(t, Handler(nil), method, path, header...)
+}
+
+func getFrom(t *testing.T, h http.Handler, method, path string, header ...string) *http.Response {
+	t.Helper()
 	req := httptest.NewRequest(method, path, nil)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
 	rec := httptest.NewRecorder()
-	Handler().ServeHTTP(rec, req)
+	h.ServeHTTP(rec, req)
 	return rec.Result()
 }
 
@@ -215,5 +220,40 @@ func TestServesEveryModule(t *testing.T) {
 				t.Errorf("%s imports %q, which resolves to %s: not a served module", name, spec, target)
 			}
 		}
+	}
+}
+
+// With frame ancestors, every answer's CSP names exactly those origins in
+// frame-ancestors and keeps the rest of the policy, and X-Frame-Options
+// is gone (its DENY would refuse the allowed origins as well); without
+// them, frame-ancestors is 'none' and X-Frame-Options DENY.
+func TestFrameAncestors(t *testing.T) {
+	origins := []string{"https://crm.example.com", "http://127.0.0.1:8080"}
+	framed := Handler(origins)
+	wantPolicy := "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"connect-src 'self'; frame-ancestors https://crm.example.com http://127.0.0.1:8080; base-uri 'none'; form-action 'self'"
+	if got := Policy(origins); got != wantPolicy {
+		t.Fatalf("Policy(%q) = %q, want %q", origins, got, wantPolicy)
+	}
+	for _, p := range []string{"/", ScriptPath, StylePath, "/console/session.js", "/nothing-here"} {
+		r := getFrom(t, framed, http.MethodGet, p)
+		if got := r.Header.Values("Content-Security-Policy"); len(got) != 1 || got[0] != wantPolicy {
+			t.Errorf("GET %s with frame ancestors: Content-Security-Policy %q, want [%q]", p, got, wantPolicy)
+		}
+		if got, ok := r.Header["X-Frame-Options"]; ok {
+			t.Errorf("GET %s with frame ancestors: X-Frame-Options %q, want none", p, got)
+		}
+		for k, v := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"} {
+			if got := r.Header.Get(k); got != v {
+				t.Errorf("GET %s with frame ancestors: %s = %q, want %q", p, k, got, v)
+			}
+		}
+	}
+	for _, none := range [][]string{nil, {}} {
+		if got := Policy(none); got != ContentSecurityPolicy || !strings.Contains(got, "frame-ancestors 'none'") {
+			t.Errorf("Policy(%q) = %q, want ContentSecurityPolicy with frame-ancestors 'none'", none, got)
+		}
+		r := getFrom(t, Handler(none), http.MethodGet, "/")
+		checkSecurityHeaders(t, "/ without frame ancestors", r)
 	}
 }

@@ -170,7 +170,7 @@ func openAPITestServer(t testing.TB, st *store.Store) *httptest.Server {
 	api, err := server.New(server.Config{
 		Store: st, Catalog: cat, Tokens: tokens, Sender: delivery.TestSender{Sender: sender, Store: st},
 		Logger: logger, Version: "test", Metrics: metrics.New(st, logger).Handler(),
-		Inbox: inbox.New(inbox.Config{Lookup: st.DeliveryWebhook}), Console: console.Handler(),
+		Inbox: inbox.New(inbox.Config{Lookup: st.DeliveryWebhook}), Console: console.Handler(nil),
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)

@@ -106,7 +106,7 @@ func newTestServer(t testing.TB, st *store.Store, opts ...serverOption) *testSer
 		Logger:  logger,
 		Version: "test",
 		Inbox:   inboxes,
-		Console: console.Handler(),
+		Console: console.Handler(nil),
 		Now:     st.Now, // one clock, as main wires it
 	}
 	for _, o := range opts {

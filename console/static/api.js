@@ -2,7 +2,7 @@
 // what the console reads from the API once rather than copying it (the
 // event catalogue, the inbox name rule).
 
-import { session, endSession } from './session.js';
+import { session, sessionRefused } from './session.js';
 
 export const LOGIN_PATH = '/api/v1/auth/login';
 const OPENAPI_PATH = '/api/v1/openapi.json';
@@ -44,6 +44,12 @@ export function authHeaders(extra) {
 // {raw: 'json text'} to send text exactly as typed (so a payload's
 // number forms and key order reach the receiver as written).
 export async function api(method, path, body, opts) {
+  if (session.ended) {
+    // A portal session has ended: nothing more is sent with it.
+    const e = new ApiError(401, { message: 'this portal session has expired' });
+    e.sessionEnded = true;
+    throw e;
+  }
   const init = {
     method,
     headers: authHeaders({ Accept: 'application/json' }),
@@ -66,7 +72,7 @@ export async function api(method, path, body, opts) {
   if (res.status === 401 && session.token && path !== LOGIN_PATH) {
     const e = new ApiError(401, data);
     e.sessionEnded = true;
-    endSession('Your session ended (' + e.message + '). Sign in again.');
+    sessionRefused(e.message);
     throw e;
   }
   if (!res.ok) throw new ApiError(res.status, data, text.slice(0, 200));

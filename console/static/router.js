@@ -8,7 +8,7 @@ import { renderPublish } from './pages/publish.js';
 import { renderWebhookDetail } from './pages/webhook.js';
 import { renderWebhookForm } from './pages/webhook-form.js';
 import { renderWebhookList } from './pages/webhooks.js';
-import { session } from './session.js';
+import { canEdit, markPortalEntry, renderEnded, session, wasPortal } from './session.js';
 
 // seg decodes one path segment, or leaves it as it is if it is not
 // valid percent-encoding.
@@ -16,14 +16,16 @@ function seg(s) {
   try { return decodeURIComponent(s); } catch (_) { return s; }
 }
 
-// routes: the hash path's pattern, the nav entry it marks, and the page.
+// routes: the hash path's pattern, the nav entry it marks, whether it
+// changes things (a read-only portal session cannot open it), and the
+// page.
 const routes = [
-  [/^#\/?$|^#\/webhooks\/?$/, 'webhooks', () => renderWebhookList()],
-  [/^#\/webhooks\/new$/, 'webhooks', (m, query) => renderWebhookForm(null, query)],
-  [/^#\/webhooks\/([^/]+)\/edit$/, 'webhooks', (m, query) => renderWebhookForm(seg(m[1]), query)],
-  [/^#\/webhooks\/([^/]+)$/, 'webhooks', (m) => renderWebhookDetail(seg(m[1]))],
-  [/^#\/inbox(?:\/([^/]*))?$/, 'inbox', (m) => renderInbox(seg(m[1] || '') || 'demo')],
-  [/^#\/publish$/, 'publish', () => renderPublish()],
+  [/^#\/?$|^#\/webhooks\/?$/, 'webhooks', false, () => renderWebhookList()],
+  [/^#\/webhooks\/new$/, 'webhooks', true, (m, query) => renderWebhookForm(null, query)],
+  [/^#\/webhooks\/([^/]+)\/edit$/, 'webhooks', true, (m, query) => renderWebhookForm(seg(m[1]), query)],
+  [/^#\/webhooks\/([^/]+)$/, 'webhooks', false, (m) => renderWebhookDetail(seg(m[1]))],
+  [/^#\/inbox(?:\/([^/]*))?$/, 'inbox', false, (m) => renderInbox(seg(m[1] || '') || 'demo')],
+  [/^#\/publish$/, 'publish', true, () => renderPublish()],
 ];
 
 export function route() {
@@ -31,18 +33,43 @@ export function route() {
   const q = hash.indexOf('?');
   const path = q < 0 ? hash : hash.slice(0, q);
   const query = new URLSearchParams(q < 0 ? '' : hash.slice(q + 1));
+  if (session.ended || (!session.token && wasPortal())) {
+    // A portal session that ended, or a portal's page reloaded without
+    // its token: no sign-in form, no API calls.
+    markNav('');
+    return renderEnded();
+  }
   if (!session.token) {
     markNav('');
     return renderLogin();
   }
-  for (const [pattern, nav, render] of routes) {
+  if (session.portal) {
+    markPortalEntry();
+    if (!session.portal.ready) return renderOpening();
+  }
+  for (const [pattern, nav, changes, render] of routes) {
     const m = pattern.exec(path);
     if (!m) continue;
     markNav(nav);
+    if (changes && !canEdit()) return renderReadOnly();
     return render(m, query);
   }
   markNav('');
   return renderNotFound();
+}
+
+function renderOpening() {
+  const { root } = startPage('portal-opening');
+  root.append(el('p', { class: 'muted', text: 'Opening the portal…' }));
+}
+
+// renderReadOnly stands in for a form a read-only portal session cannot
+// use, when its address is typed or followed from elsewhere.
+function renderReadOnly() {
+  const { root } = startPage('read-only');
+  root.append(
+    el('h1', { text: 'Read-only' }),
+    el('p', null, 'This portal session can look but not change anything. ', el('a', { href: '#/webhooks', text: 'Go to the webhooks' })));
 }
 
 function renderNotFound() {

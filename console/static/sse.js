@@ -3,7 +3,7 @@
 // the stream is read with fetch and parsed here.
 
 import { ApiError, authHeaders, parseJSON } from './api.js';
-import { endSession } from './session.js';
+import { session, sessionRefused } from './session.js';
 
 // frameParser returns a function that takes one line of the stream at a
 // time and calls onEvent(type, data) for each complete frame.
@@ -81,13 +81,15 @@ async function keepLive(path, signal, handlers) {
 // follow reads one connection of the stream to its end. It answers false
 // when the session has ended, so there is nothing to reconnect for.
 async function follow(path, signal, handlers, live) {
+  if (session.ended) return false; // a portal session that has ended sends nothing
   const res = await fetch(path, {
     headers: authHeaders({ Accept: 'text/event-stream' }),
     cache: 'no-store',
     signal,
   });
   if (res.status === 401) {
-    endSession('Your session ended. Sign in again.');
+    const body = parseJSON(await res.text());
+    sessionRefused((body && body.message) || 'HTTP 401');
     return false;
   }
   if (!res.ok) throw new ApiError(res.status, parseJSON(await res.text()), 'HTTP ' + res.status);

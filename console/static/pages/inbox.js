@@ -5,6 +5,7 @@ import { el, fill } from '../dom.js';
 import { fmtBytes, timeEl } from '../format.js';
 import { LiveList, followLive, liveIndicator } from '../livelist.js';
 import { pageError, startPage } from '../page.js';
+import { canEdit } from '../session.js';
 import { badge, bodyBlock, card, copyButton, errorBox, flash, headerTable, quiet } from '../ui.js';
 
 // renderInbox shows the inbox called name, once the API's rule for inbox
@@ -56,7 +57,7 @@ function targetCard(target) {
     el('div', { class: 'secret-row' },
       el('code', { id: 'inbox-url', class: 'url big', text: target }),
       copyButton(() => target, 'inbox-url-copy'),
-      el('a', { class: 'btn btn-primary', id: 'inbox-create-webhook', href: newWebhookHref(target), text: 'Create a webhook pointing here' })),
+      canEdit() ? el('a', { class: 'btn btn-primary', id: 'inbox-create-webhook', href: newWebhookHref(target), text: 'Create a webhook pointing here' }) : null),
     el('p', { class: 'muted small' },
       'Any request but GET to it is captured (the last 100, in memory until webhookd stops). ',
       'Deliveries of your webhooks are shown to you alone (“verified” when X-Webhook-Signature checks out); anyone else’s requests, to everyone signed in. Try: ',
@@ -81,8 +82,10 @@ function followCaptures(name, signal, { live, list, problem, target }) {
     if (captures.size) return;
     fill(list, el('div', { class: 'empty card' },
       el('p', null, el('strong', { text: 'Nothing captured yet.' })),
-      el('p', null, el('a', { href: newWebhookHref(target), text: 'Create a webhook pointing here' }),
-        ' and send it a test event, or POST anything to the URL above.')));
+      canEdit()
+        ? el('p', null, el('a', { href: newWebhookHref(target), text: 'Create a webhook pointing here' }),
+          ' and send it a test event, or POST anything to the URL above.')
+        : el('p', { text: 'POST anything to the URL above.' })));
   }
   async function load(replace) {
     const r = await api('GET', '/api/v1/inboxes/' + enc(name), undefined, { signal });

@@ -155,7 +155,7 @@ function sortKey(log) {
 function logRow(ctx, log, source) {
   const ok = log.status === 'success';
   const toggle = el('button', { type: 'button', class: 'btn btn-small log-toggle', 'aria-expanded': 'false', text: 'Details' });
-  const redeliver = el('button', { type: 'button', class: 'btn btn-small redeliver', text: 'Redeliver' });
+  const redeliver = ctx.canEdit ? el('button', { type: 'button', class: 'btn btn-small redeliver', text: 'Redeliver' }) : null;
   const row = el('tr', {
     class: ['log-row', ok ? 'is-ok' : 'is-failed', source === 'stream' && 'fresh'],
     dataset: {
@@ -175,7 +175,7 @@ function logRow(ctx, log, source) {
   el('td', { class: 'row-actions' }, toggle, redeliver));
   const detail = el('tr', { class: 'log-detail', hidden: true, dataset: { logId: log.id } }, el('td', { colspan: 6 }));
   toggle.addEventListener('click', detailToggle(ctx, log, toggle, detail));
-  redeliver.addEventListener('click', () => redeliverLog(ctx, log, redeliver));
+  if (redeliver) redeliver.addEventListener('click', () => redeliverLog(ctx, log, redeliver));
   return [row, detail];
 }
 

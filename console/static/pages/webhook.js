@@ -9,6 +9,7 @@ import {
   badge, bodyBlock, busy, card, clearFormError, confirmBox, copyButton, field, flash, headerTable,
   quiet, samplePayload, showFormError, webhookState,
 } from '../ui.js';
+import { canEdit } from '../session.js';
 import { logCard } from './log.js';
 import { statsCard } from './stats.js';
 
@@ -28,14 +29,16 @@ export async function renderWebhookDetail(id) {
 
   // ctx is what the cards share: the webhook as last read, and the hooks
   // they call each other by (refreshStats, logNeedsReload).
-  const ctx = { w, types, signal, root };
+  // A read-only portal session sees the settings, statistics and log,
+  // and none of the cards and buttons that change something.
+  const ctx = { w, types, signal, root, canEdit: canEdit() };
   const head = el('div', { class: 'page-head' });
-  root.append(
+  fill(root,
     head,
-    el('div', { class: 'grid-2' }, settingsCard(ctx), testCard(ctx)),
+    ctx.canEdit ? el('div', { class: 'grid-2' }, settingsCard(ctx), testCard(ctx)) : settingsCard(ctx),
     statsCard(ctx),
     logCard(ctx),
-    el('div', { class: 'grid-2' }, replayCard(ctx), dangerCard(ctx)));
+    ctx.canEdit ? el('div', { class: 'grid-2' }, replayCard(ctx), dangerCard(ctx)) : null);
   renderDetailHead(head, ctx);
 }
 
@@ -62,9 +65,9 @@ function renderDetailHead(head, ctx) {
       el('a', { href: '#/webhooks', class: 'back', text: '← Webhooks' }),
       el('h1', { id: 'wh-title', text: w.name }),
       badge(st, kind, { id: 'wh-state' })),
-    el('div', { class: 'actions' },
+    ctx.canEdit ? el('div', { class: 'actions' },
       el('a', { class: 'btn', id: 'wh-edit', href: '#/webhooks/' + enc(w.id) + '/edit', text: 'Edit' }),
-      toggle));
+      toggle) : null);
   if (w.disabledReason) {
     head.append(el('div', { class: 'banner banner-danger' },
       el('strong', { text: 'Disabled by webhookd ' }), timeEl(w.disabledAt), ': ', w.disabledReason,
@@ -83,7 +86,7 @@ function settingsCard(ctx) {
   const rows = [
     ['URL', el('code', { class: 'url', id: 'wh-url-text', text: w.url })],
     ['Events', w.events.map((e) => el('span', { class: 'chip', text: e }))],
-    ['Secret', el('div', { class: 'secret-row' }, secret.text, secret.show, copyButton(() => w.secret, 'secret-copy'), rotate)],
+    ['Secret', el('div', { class: 'secret-row' }, secret.text, secret.show, copyButton(() => w.secret, 'secret-copy'), ctx.canEdit ? rotate : null)],
     ['Description', w.description ? w.description : el('span', { class: 'muted', text: '—' })],
     ['Custom headers', Object.keys(w.headers || {}).length ? headerTable(w.headers) : el('span', { class: 'muted', text: 'none' })],
     ['Rate limit', w.rateLimit ? w.rateLimit + ' deliveries/s' : 'none'],

@@ -4,6 +4,7 @@ import { api, apiPath, enc } from '../api.js';
 import { el } from '../dom.js';
 import { timeEl } from '../format.js';
 import { pageError, startPage } from '../page.js';
+import { canEdit } from '../session.js';
 import { badge, busy, emptyRow, webhookState } from '../ui.js';
 
 export async function renderWebhookList() {
@@ -13,7 +14,7 @@ export async function renderWebhookList() {
   root.append(
     el('div', { class: 'page-head' },
       el('h1', { text: 'Webhooks' }),
-      el('a', { class: 'btn btn-primary', href: '#/webhooks/new', id: 'new-webhook', text: 'New webhook' })),
+      canEdit() ? el('a', { class: 'btn btn-primary', href: '#/webhooks/new', id: 'new-webhook', text: 'New webhook' }) : null),
     el('div', { class: 'table-wrap' },
       el('table', { class: 'table', id: 'webhook-table' },
         el('thead', null, el('tr', null, ['Name', 'URL', 'Events', 'State', 'Created'].map((h) => el('th', { text: h })))),
@@ -42,6 +43,7 @@ export async function renderWebhookList() {
 }
 
 function noWebhooks() {
+  if (!canEdit()) return el('tr', { class: 'empty' }, el('td', { colspan: 5, text: 'No webhooks yet.' }));
   return el('tr', { class: 'empty' }, el('td', { colspan: 5 },
     'No webhooks yet. ', el('a', { href: '#/webhooks/new', text: 'Create one' }),
     ', or open the ', el('a', { href: '#/inbox/demo', text: 'built-in inbox' }),
