@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,9 +15,13 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/webhookd/webhookd/catalog"
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/store/storetest"
 )
 
 // fence is one fenced code block of a Markdown file.
@@ -225,26 +230,140 @@ var (
 // filled in from earlier answers. Each answer must have that status and
 // match server/openapi.json, and so must the JSON example shown right after
 // the command. Every documented operation must have a passing example.
+//
+// It runs on SQLite and, when WEBHOOKD_TEST_POSTGRES_URL is set, on
+// PostgreSQL. What the examples need first is done as the document shows
+// it: serve is started with the flags of its "webhookd serve
+// --trusted-jwt-secret" command, the CRM's tokens (YOUR_CRM_TOKEN…) are
+// signed with that secret and the claims shown after it, and the service
+// key (YOUR_SERVICE_KEY) is made by its "webhookd apikey create --service"
+// command.
 func TestDocumentationExamples(t *testing.T) {
 	need(t, "bash", "curl")
-	wd := startWebhookd(t)
 	doc := loadOpenAPI(t)
+	path := filepath.Join(moduleRoot(t), "WEBHOOKS-DOCUMENTATION.md")
+	blocks := fences(t, path)
+	t.Run("sqlite", func(t *testing.T) {
+		runDocumentationExamples(t, doc, blocks, filepath.Join(t.TempDir(), "webhookd.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		runDocumentationExamples(t, doc, blocks, storetest.PostgresURL(t))
+	})
+}
+
+// documentedCommand returns the words of the first command in a bash
+// block that starts with prefix (a webhookd command the document shows;
+// a line ending in a backslash goes on), with shell quotes taken off, so
+// that the test runs what the reader would, and the block's index.
+func documentedCommand(t testing.TB, blocks []fence, prefix string) ([]string, int) {
+	t.Helper()
+	for i, b := range blocks {
+		if b.lang != "bash" {
+			continue
+		}
+		text := strings.ReplaceAll(b.text, "\\\n", " ")
+		for _, line := range strings.Split(text, "\n") {
+			line, _, _ = strings.Cut(line, " #")
+			if !strings.HasPrefix(line, prefix) {
+				continue
+			}
+			var words []string
+			for _, m := range regexp.MustCompile(`'([^']*)'|"([^"]*)"|(\S+)`).FindAllStringSubmatch(line, -1) {
+				words = append(words, m[1]+m[2]+m[3])
+			}
+			return words, i
+		}
+	}
+	t.Fatalf("WEBHOOKS-DOCUMENTATION.md shows no command starting %q", prefix)
+	return nil, 0
+}
+
+// flagValue is the value of --name in a command's words ("" when absent).
+func flagValue(words []string, name string) string {
+	for i, w := range words {
+		if v, ok := strings.CutPrefix(w, name+"="); ok {
+			return v
+		}
+		if w == name && i+1 < len(words) {
+			return words[i+1]
+		}
+	}
+	return ""
+}
+
+// crmTokens signs, as the CRM would, the claims the document shows in the
+// first JSON block after its "webhookd serve --trusted-jwt-secret" command,
+// with the secret that command gives: YOUR_CRM_TOKEN valid for an hour,
+// YOUR_CRM_TOKEN_WITHOUT_TENANT without the tenant claim and
+// YOUR_EXPIRED_CRM_TOKEN an hour past its exp.
+func crmTokens(t testing.TB, blocks []fence, serve []string, at int) map[string]string {
+	t.Helper()
+	secret := flagValue(serve, "--trusted-jwt-secret")
+	tenantClaim := flagValue(serve, "--trusted-tenant-claim")
+	if tenantClaim == "" {
+		tenantClaim = "tenant"
+	}
+	var claims map[string]any
+	for _, b := range blocks[at+1:] {
+		if b.lang == "json" {
+			if err := json.Unmarshal([]byte(b.text), &claims); err != nil {
+				t.Fatalf("WEBHOOKS-DOCUMENTATION.md:%d: the CRM token's claims: %v", b.line, err)
+			}
+			break
+		}
+	}
+	if _, ok := claims[tenantClaim]; !ok {
+		t.Fatalf("the CRM token's claims after the trusted serve command %v have no %q claim", claims, tenantClaim)
+	}
+	sign := func(edit func(c jwt.MapClaims)) string {
+		c := jwt.MapClaims{}
+		for k, v := range claims {
+			c[k] = v
+		}
+		c["exp"] = time.Now().Add(time.Hour).Unix()
+		edit(c)
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatalf("sign the CRM token: %v", err)
+		}
+		return s
+	}
+	return map[string]string{
+		"YOUR_CRM_TOKEN":                sign(func(jwt.MapClaims) {}),
+		"YOUR_CRM_TOKEN_WITHOUT_TENANT": sign(func(c jwt.MapClaims) { delete(c, tenantClaim) }),
+		"YOUR_EXPIRED_CRM_TOKEN":        sign(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() }),
+	}
+}
+
+// runDocumentationExamples is TestDocumentationExamples on the database db.
+func runDocumentationExamples(t *testing.T, doc openAPI, blocks []fence, db string) {
+	// serve as the document starts it to trust the CRM's tokens.
+	serve, at := documentedCommand(t, blocks, "webhookd serve --trusted-jwt-secret ")
+	wd := startWebhookdOn(t, db, serve[2:]...)
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("OK")) }))
 	t.Cleanup(recv.Close)
+
+	// The CRM's service key, made as the document shows, beside the
+	// running serve.
+	keyCmd, _ := documentedCommand(t, blocks, "webhookd apikey create --service ")
+	serviceKey := strings.TrimSpace(mustWebhookd(t, nil, "", append(keyCmd[1:], "--db", db)...).stdout)
+	if !strings.HasPrefix(serviceKey, "whk_") {
+		t.Fatalf("%s printed %q, want a key", strings.Join(keyCmd, " "), serviceKey)
+	}
 
 	vars := map[string]string{
 		"http://localhost:3000":               wd.base,
 		"https://webhook.site/your-unique-id": recv.URL + "/webhook",
 		"you@example.com":                     exampleEmail,
 		"your-password":                       examplePassword,
+		"YOUR_SERVICE_KEY":                    serviceKey,
 	}
+	maps.Copy(vars, crmTokens(t, blocks, serve, at))
 	dir := t.TempDir()
 	bodyFile, headerFile := filepath.Join(dir, "body"), filepath.Join(dir, "headers")
 	const prelude = `set -euo pipefail
 curl() { command curl -sS -o "$DOC_BODY" -D "$DOC_HEADERS" -w '%{http_code} %{method} %{url_effective}\n' "$@"; }
 `
-	path := filepath.Join(moduleRoot(t), "WEBHOOKS-DOCUMENTATION.md")
-	blocks := fences(t, path)
 	covered := map[string]bool{}
 	ran := 0
 	for i, b := range blocks {
@@ -343,6 +462,12 @@ func capture(vars map[string]string, op, status string, answer any) {
 		}
 	case "POST /api/v1/api-keys 201":
 		vars["API_KEY_ID"], vars["YOUR_API_KEY"] = str("id"), str("key")
+	case "POST /api/v1/tenants/{id}/portal-sessions 201":
+		if readOnly, _ := m["readOnly"].(bool); readOnly {
+			vars["YOUR_READ_ONLY_PORTAL_TOKEN"] = str("token")
+		} else {
+			vars["YOUR_PORTAL_TOKEN"] = str("token")
+		}
 	case "GET /api/v1/webhooks/{id}/logs 200":
 		if data, _ := m["data"].([]any); len(data) > 0 {
 			vars["LOG_ID"], _ = data[0].(map[string]any)["id"].(string)

@@ -197,12 +197,20 @@ type served struct {
 // retry schedule and the examples' user, and logs in.
 func startWebhookd(t testing.TB) *served {
 	t.Helper()
-	p := startServe(t, filepath.Join(t.TempDir(), "webhookd.db"),
-		[]string{"WEBHOOKD_ADMIN_EMAIL=" + exampleEmail, "WEBHOOKD_ADMIN_PASSWORD=" + examplePassword},
-		"--log-format", "json", "--retry-schedule", "1s,1s,1s", "--delivery-timeout", "10s", "--shutdown-grace", "2s",
+	return startWebhookdOn(t, filepath.Join(t.TempDir(), "webhookd.db"))
+}
+
+// startWebhookdOn is startWebhookd on the database db (an SQLite path or
+// a PostgreSQL URL), with extra serve flags.
+func startWebhookdOn(t testing.TB, db string, extra ...string) *served {
+	t.Helper()
+	args := []string{"--log-format", "json", "--retry-schedule", "1s,1s,1s", "--delivery-timeout", "10s", "--shutdown-grace", "2s",
 		// The receivers listen on loopback, which the private-target
 		// guard refuses unless told otherwise.
-		"--allow-private-targets")
+		"--allow-private-targets"}
+	p := startServe(t, db,
+		[]string{"WEBHOOKD_ADMIN_EMAIL=" + exampleEmail, "WEBHOOKD_ADMIN_PASSWORD=" + examplePassword},
+		append(args, extra...)...)
 	w := &served{proc: p, base: p.URL, api: wiretest.Client{HTTP: httpClient, Base: p.URL}}
 	var login wiretest.Login
 	w.decode(t, w.do(t, "POST", "/api/v1/auth/login", map[string]string{"email": exampleEmail, "password": examplePassword}, 200), &login)
