@@ -90,9 +90,9 @@ func tenantOfJSON(t testing.TB, body []byte) string {
 	return *v.Tenant
 }
 
-// crm is a tenant as the tenancy suite sets it up: two members, each
+// suiteTenant is a tenant as the tenancy suite sets it up: two members, each
 // with a webhook, and the rows the walks need.
-type crm struct {
+type suiteTenant struct {
 	*tenant
 	second string // the second member's token
 	users  [2]store.User
@@ -103,7 +103,7 @@ type crm struct {
 // with the CLI's rules, a webhook made by each, a logged test send, an
 // event published by the service key and an API key made by the second
 // member.
-func newCRMTenant(t *testing.T, s *testServer, svc, id string) *crm {
+func newCRMTenant(t *testing.T, s *testServer, svc, id string) *suiteTenant {
 	t.Helper()
 	var tw tenantWire
 	resp := s.call(t, http.MethodPut, "/api/v1/tenants/"+id, svc, map[string]any{"name": strings.ToUpper(id), "metadata": map[string]any{"plan": "pro", "seats": 2}},
@@ -114,7 +114,7 @@ func newCRMTenant(t *testing.T, s *testServer, svc, id string) *crm {
 	if tw.ID != id || tw.Name != strings.ToUpper(id) || string(tw.Metadata) != `{"plan":"pro","seats":2}` {
 		t.Errorf("PUT tenant %s = %+v", id, tw)
 	}
-	c := &crm{tenant: &tenant{name: id, rc: newReceiver(t)}}
+	c := &suiteTenant{tenant: &tenant{name: id, rc: newReceiver(t)}}
 	c.users[0], c.token = member(t, s, "agent1@"+id+".example.com", id)
 	c.users[1], c.second = member(t, s, "agent2@"+id+".example.com", id)
 	c.all = s.hookTo(t, c.token, c.rc.URL(), "*")
@@ -182,7 +182,7 @@ func TestTenantSuite(t *testing.T) {
 		svc := serviceKey(t, st, "crm-backend")
 		acme := newCRMTenant(t, s, svc, "acme")
 		beta := newCRMTenant(t, s, svc, "org_beta")
-		crms := []*crm{acme, beta}
+		crms := []*suiteTenant{acme, beta}
 		as := func(tenant string) []string { return []string{server.TenantHeader, tenant} }
 
 		t.Run("PUT is idempotent", func(t *testing.T) {
@@ -280,7 +280,7 @@ func TestTenantSuite(t *testing.T) {
 			slices.Sort(ids)
 			return ids
 		}
-		ownIDs := func(c *crm) []string {
+		ownIDs := func(c *suiteTenant) []string {
 			ids := []string{c.all.ID, c.msgs.ID}
 			slices.Sort(ids)
 			return ids
@@ -371,12 +371,12 @@ func TestTenantSuite(t *testing.T) {
 			if len(b.Data) != 3 || b.Data[0].Deliveries != 2 || b.Data[1].Deliveries != 2 || b.Data[2].Deliveries != 1 {
 				t.Fatalf("batch = %+v, want 2, 2 and 1 deliveries", b.Data)
 			}
-			for i, owner := range []*crm{acme, beta, acme} {
+			for i, owner := range []*suiteTenant{acme, beta, acme} {
 				resp := s.call(t, http.MethodGet, "/api/v1/events/"+b.Data[i].ID, svc, nil, http.StatusOK, nil, as(owner.name)...)
 				if got := tenantOfJSON(t, resp.Body); got != owner.name {
 					t.Errorf("batch event %d has tenant %q, want %q", i, got, owner.name)
 				}
-				other := map[*crm]*crm{acme: beta, beta: acme}[owner]
+				other := map[*suiteTenant]*suiteTenant{acme: beta, beta: acme}[owner]
 				wantError(t, s.do(t, http.MethodGet, "/api/v1/events/"+b.Data[i].ID, other.token, nil), http.StatusNotFound)
 			}
 			// Per event only, and the header for the whole batch.
@@ -405,7 +405,7 @@ func TestTenantSuite(t *testing.T) {
 			wantError(t, s.do(t, http.MethodPost, "/api/v1/events", svc, ev(nil), as("-x")...), http.StatusBadRequest, server.TenantHeader)
 			// A tenant's credentials naming the other tenant: 404, as for
 			// any of its ids, and the same answer as for no tenant at all.
-			for _, pair := range [][2]*crm{{acme, beta}, {beta, acme}} {
+			for _, pair := range [][2]*suiteTenant{{acme, beta}, {beta, acme}} {
 				c, other := pair[0], pair[1]
 				for _, cred := range []string{c.token, c.second, c.key.Key, c.portal} {
 					for _, r := range []struct {
@@ -502,7 +502,7 @@ func TestTenantSuite(t *testing.T) {
 
 		// gamma is deleted with its deliveries pending, before any
 		// dispatcher runs: none may ever reach its receiver.
-		gamma := &crm{tenant: &tenant{name: "gamma", rc: newReceiver(t)}}
+		gamma := &suiteTenant{tenant: &tenant{name: "gamma", rc: newReceiver(t)}}
 		t.Run("tenant routes", func(t *testing.T) {
 			s.call(t, http.MethodPut, "/api/v1/tenants/gamma", svc, map[string]any{"name": "Gamma"}, http.StatusCreated, nil)
 			s.call(t, http.MethodPut, "/api/v1/tenants/gamma", svc, map[string]any{"name": "Gamma"}, http.StatusOK, nil)
@@ -727,7 +727,7 @@ func TestTenantSuite(t *testing.T) {
 
 // portalFor returns a portal session token for the tenant, signed as the
 // server signs them, whether or not the tenant still exists.
-func (c *crm) portalFor(t testing.TB, s *testServer) string {
+func (c *suiteTenant) portalFor(t testing.TB, s *testServer) string {
 	t.Helper()
 	token, _, err := s.tokens.IssuePortal(c.name, false, time.Hour)
 	if err != nil {
