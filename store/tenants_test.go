@@ -615,3 +615,54 @@ func TestTenantLimits(t *testing.T) {
 		}
 	}, store.WithMaxWebhooksPerOwner(3))
 }
+
+// TestDeleteTenantInFlight: deliveries of a tenant deleted while they are
+// in flight complete without a trace of it, and without failing the other
+// tenants' completions in the same batch.
+func TestDeleteTenantInFlight(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		fillTenant(t, s, "acme")
+		fillTenant(t, s, "beta")
+		if _, err := s.FanOutStep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 100, LeaseFor: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := map[string]int{}
+		batch := make([]store.Completion, 0, len(leased))
+		for _, l := range leased {
+			per[l.TenantID]++
+			batch = append(batch, store.Completion{DeliveryID: l.ID, LeaseToken: l.LeaseToken, Log: store.Log{
+				WebhookID: l.WebhookID, EventID: l.EventID, DeliveryID: l.ID, EventType: l.EventType, Attempt: l.Attempt,
+				Status: store.AttemptSuccess, StatusCode: 200, DurationMs: 3, RequestHeaders: map[string]string{}, RequestBody: l.Payload}})
+		}
+		if per["acme"] == 0 || per["beta"] == 0 {
+			t.Fatalf("leased %v, want deliveries of both tenants", per)
+		}
+		before := tenantRows(t, s, "beta")["webhook_logs"]
+		if err := s.DeleteTenant(ctx, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		fenced, err := s.CompleteDeliveries(ctx, batch)
+		if err != nil {
+			t.Fatalf("completing a batch with a deleted tenant's deliveries: %v", err)
+		}
+		if fenced != per["beta"] {
+			t.Errorf("%d completions held their lease, want beta's %d", fenced, per["beta"])
+		}
+		if got := tenantRows(t, s, "beta")["webhook_logs"]; got != before+per["beta"] {
+			t.Errorf("beta has %d log rows, want %d", got, before+per["beta"])
+		}
+		for table, n := range tenantRows(t, s, "acme") {
+			if n != 0 {
+				t.Errorf("acme has %d rows in %s after its completions", n, table)
+			}
+		}
+		if n := orphanRows(t, s); n != 0 {
+			t.Errorf("%d orphan rows", n)
+		}
+	})
+}
