@@ -314,12 +314,15 @@ func TestCreateAndDeleteUserTenants(t *testing.T) {
 		if solo.TenantID != solo.ID {
 			t.Errorf("a user made without a tenant has tenant %q, want its own id %q", solo.TenantID, solo.ID)
 		}
-		if ok, _ := s.TenantExists(ctx, solo.ID); !ok {
-			t.Errorf("the user's own tenant does not exist")
+		if tn, err := s.Tenant(ctx, solo.ID); err != nil || tn.Name != "solo@example.com" {
+			t.Errorf("the user's own tenant = %+v, %v; want it named by the email, as the migration names existing users'", tn, err)
 		}
 		m1, err := s.CreateUser(ctx, "m1@acme.com", "hash", "acme")
 		if err != nil || m1.TenantID != "acme" {
 			t.Fatalf("member of a new tenant = %+v, %v", m1, err)
+		}
+		if tn, err := s.Tenant(ctx, "acme"); err != nil || tn.Name != "" {
+			t.Errorf("a tenant made by its first member = %+v, %v; want no name (the CRM's to set)", tn, err)
 		}
 		m2, err := s.CreateUser(ctx, "m2@acme.com", "hash", "acme")
 		if err != nil || m2.TenantID != "acme" {
