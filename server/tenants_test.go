@@ -784,3 +784,27 @@ func TestAutoCreateTenants(t *testing.T) {
 		_ = fmt.Sprint()
 	})
 }
+
+// TestTenantStreamsEnd: an event stream opened by a portal session or by
+// a member ends when the tenant is deleted, by the same rule as a new
+// request; a portal session's stream also ends with the session.
+func TestTenantStreamsEnd(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newTestServer(t, st, func(c *server.Config) { c.StreamRecheck = 50 * time.Millisecond })
+		svc := serviceKey(t, st, "crm")
+		s.call(t, http.MethodPut, "/api/v1/tenants/acme", svc, nil, http.StatusCreated, nil)
+		_, token := member(t, s, "agent@acme.example.com", "acme")
+		hook := s.hookTo(t, token, newReceiver(t).URL(), "*")
+		var p portalWire
+		s.call(t, http.MethodPost, "/api/v1/tenants/acme/portal-sessions", svc, map[string]any{"readOnly": true}, http.StatusCreated, &p)
+		streams := map[string]*eventStream{
+			"portal log stream":   openStream(t, s, "/api/v1/webhooks/"+hook.ID+"/logs/stream", p.Token),
+			"portal inbox stream": openStream(t, s, "/api/v1/inboxes/acme-inbox/stream", p.Token),
+			"member log stream":   openStream(t, s, "/api/v1/webhooks/"+hook.ID+"/logs/stream", token),
+		}
+		s.call(t, http.MethodDelete, "/api/v1/tenants/acme", svc, nil, http.StatusNoContent, nil)
+		for name, es := range streams {
+			wantEnded(t, name, es, "")
+		}
+	})
+}
