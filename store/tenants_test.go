@@ -451,6 +451,14 @@ func TestServiceKeys(t *testing.T) {
 		if err != nil || k.ID != trusted.ID || k.CreatedBy != "crm-user-7" || creator != nil {
 			t.Errorf("a trusted subject's key = %+v, creator %+v, %v; want no creator", k, creator, err)
 		}
+		// A subject that is another tenant's user id is no creator.
+		stranger := newUser(t, s, "stranger@example.com")
+		if _, err := s.CreateAPIKey(ctx, store.NewAPIKey{TenantID: "acme", CreatedBy: stranger.ID, Name: "collide", KeyHash: "collide", Prefix: "whk_c"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, creator, err := s.APIKeyByHash(ctx, "collide"); err != nil || creator != nil {
+			t.Errorf("a key of acme created by %q, another tenant's user id: creator %+v, %v; want none", stranger.ID, creator, err)
+		}
 		if err := s.SetUserDisabled(ctx, m.ID, true); err != nil {
 			t.Fatal(err)
 		}
@@ -469,8 +477,8 @@ func TestServiceKeys(t *testing.T) {
 			t.Errorf("service keys = %+v, %v", svcs, err)
 		}
 		acmes, err := s.ListAPIKeys(ctx, "acme")
-		if err != nil || len(acmes) != 2 {
-			t.Errorf("acme's keys = %+v, %v; want 2", acmes, err)
+		if err != nil || len(acmes) != 3 {
+			t.Errorf("acme's keys = %+v, %v; want 3", acmes, err)
 		}
 		// A tenant's delete takes its keys, not the service key.
 		if err := s.DeleteTenant(ctx, "acme"); err != nil {
