@@ -559,3 +559,36 @@ func TestTenancyMigrationFailure(t *testing.T) {
 	}
 	checkForeignKeys(t, s)
 }
+
+// TestTenancyMigrationDownFailure: the SQLite rollback of the tenancy
+// migration checks foreign keys before it commits as well; a database it
+// cannot roll back stays at version 7, and the writer comes back with
+// foreign keys on.
+func TestTenancyMigrationDownFailure(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.Open(t, storetest.SQLitePath(t))
+	u := newUser(t, s, "down@example.com")
+	newWebhook(t, s, u.ID, "*")
+	db := s.WriteDB()
+	for _, q := range []string{`PRAGMA foreign_keys = OFF`,
+		`INSERT INTO fanouts (event_id, after_webhook_id, last_webhook_id) VALUES ('no-such-event', '', 'x')`,
+		`PRAGMA foreign_keys = ON`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := s.MigrateDown(ctx); err == nil {
+		t.Fatalf("migrate down over an orphan fan-out succeeded, want the foreign key check to fail it")
+	}
+	var on int
+	if err := db.QueryRow(`PRAGMA foreign_keys`).Scan(&on); err != nil || on != 1 {
+		t.Errorf("writer's PRAGMA foreign_keys = %d, %v after the failed rollback; want 1", on, err)
+	}
+	if tn, err := s.Tenant(ctx, u.ID); err != nil || tn.ID != u.ID {
+		t.Errorf("tenant after the failed rollback = %+v, %v; want version 7 intact", tn, err)
+	}
+	if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{TenantID: u.ID, Name: "after", URL: "https://example.com",
+		Events: []string{"*"}, Secret: "whsec_x", IsActive: true}); err != nil {
+		t.Errorf("a write after the failed rollback: %v", err)
+	}
+}
