@@ -277,7 +277,13 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 				state = "disabled"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", h.TenantID, h.ID, clip(h.Name, 24), state,
+		// A user's own tenant is named by a UUID; its name (the user's
+		// email) says whose it is.
+		tenant := h.TenantID
+		if h.TenantName != "" && h.TenantName != h.TenantID {
+			tenant = clip(h.TenantName, 32) + " (" + h.TenantID + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", tenant, h.ID, clip(h.Name, 24), state,
 			h.Pending, h.SuccessLastHour, h.FailedLastHour, h.ConsecutiveFailures, clip(h.URL, 60))
 	}
 	return tw.Flush()

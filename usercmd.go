@@ -160,6 +160,12 @@ func userCreate(ctx context.Context, st *store.Store, req userRequest, stdout io
 		}
 		return fmt.Errorf("user create: %w", err)
 	}
+	// Without --tenant the answer is as it always was: the user's tenant
+	// is its own, with nothing to say about it.
+	if req.tenant == "" {
+		fmt.Fprintf(stdout, "created user %s\n", u.Email)
+		return nil
+	}
 	fmt.Fprintf(stdout, "created user %s in tenant %s\n", u.Email, u.TenantID)
 	return nil
 }

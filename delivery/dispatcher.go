@@ -68,7 +68,7 @@ type Dispatcher struct {
 	pace      map[string]time.Time // rate-limited webhook → earliest next send
 	inFlight  int
 	perHook   map[string]int
-	perOwner  map[string]int // sends in flight by owner (user id)
+	perOwner  map[string]int // sends in flight by owner (tenant id)
 	running   bool
 	stopping  bool
 	sends     sync.WaitGroup

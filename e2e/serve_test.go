@@ -53,76 +53,91 @@ func TestE2ESeedQuickStart(t *testing.T) {
 	t.Parallel()
 	storetest.EachTarget(t, func(t *testing.T, db string) {
 		t.Parallel()
-		rc := newReceiver(t)
 		p := startServe(t, db, adminEnv)
-
-		// 1. Login.
-		var l loginWire
-		api{t: t, base: p.URL}.json(http.MethodPost, "/api/v1/auth/login", fmt.Sprintf(seedLoginBody, adminEmail, adminPassword), http.StatusOK, &l)
-		if l.AccessToken == "" || l.TokenType != "Bearer" || l.ExpiresIn != 86400 || l.User.Email != adminEmail || l.User.ID == "" {
-			t.Fatalf("login answer %+v, want an accessToken, tokenType Bearer, expiresIn 86400 and user %s", l, adminEmail)
-		}
-		a := api{t: t, base: p.URL, token: l.AccessToken}
-
-		// 2. Create a webhook: the seed's body, pointed at the receiver.
-		var hook webhookWire
-		a.json(http.MethodPost, "/api/v1/webhooks", fmt.Sprintf(seedCreateBody, rc.URL+"/webhook"), http.StatusCreated, &hook)
-		if hook.ID == "" || hook.Name != "My First Webhook" || hook.URL != rc.URL+"/webhook" || !hook.IsActive ||
-			!slices.Equal(hook.Events, []string{"message.new", "conversation.created"}) {
-			t.Errorf("created webhook %+v, want the seed's name, url and events, active", hook)
-		}
-		if key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(hook.Secret, "whsec_")); !strings.HasPrefix(hook.Secret, "whsec_") || err != nil || len(key) != 32 {
-			t.Errorf("generated secret %q, want whsec_ and the base64 of 32 bytes", hook.Secret)
-		}
-		if !apiTime.MatchString(hook.CreatedAt) || !apiTime.MatchString(hook.UpdatedAt) {
-			t.Errorf("createdAt %q, updatedAt %q; want UTC times with milliseconds", hook.CreatedAt, hook.UpdatedAt)
-		}
-
-		// Troubleshooting 1: the webhook is there and active.
-		var got webhookWire
-		a.json(http.MethodGet, "/api/v1/webhooks/"+hook.ID, "", http.StatusOK, &got)
-		if got.ID != hook.ID || got.Name != hook.Name || got.URL != hook.URL || !got.IsActive || !slices.Equal(got.Events, hook.Events) {
-			t.Errorf("GET webhook = %+v, want %+v", got, hook)
-		}
-
-		// Test your webhook: one signed delivery, answered with its outcome.
-		var test struct {
-			Success        bool    `json:"success"`
-			StatusCode     *int    `json:"statusCode"`
-			ResponseTimeMs *int64  `json:"responseTimeMs"`
-			ResponseBody   *string `json:"responseBody"`
-			Error          *string `json:"error"`
-			LogID          string  `json:"logId"`
-		}
-		a.json(http.MethodPost, "/api/v1/webhooks/"+hook.ID+"/test", seedTestBody, http.StatusOK, &test)
-		if !test.Success || test.StatusCode == nil || *test.StatusCode != 200 || test.ResponseTimeMs == nil ||
-			test.ResponseBody == nil || *test.ResponseBody != "ok" || test.Error != nil || test.LogID == "" {
-			t.Errorf("test answer %+v, want success, statusCode 200, a responseTimeMs, responseBody \"ok\", no error and a logId", test)
-		}
-		arrivals := rc.all()
-		if len(arrivals) != 1 {
-			t.Fatalf("receiver got %d requests, want 1", len(arrivals))
-		}
-		checkSeedDelivery(t, arrivals[0], hook.Secret)
-
-		// Check delivery logs: the test send is there, marked test.
-		var logs wiretest.Page[wiretest.Log]
-		a.json(http.MethodGet, "/api/v1/webhooks/"+hook.ID+"/logs", "", http.StatusOK, &logs)
-		if len(logs.Data) != 1 {
-			t.Fatalf("logs hold %d entries, want 1: %+v", len(logs.Data), logs.Data)
-		}
-		if e := logs.Data[0]; e.ID != test.LogID || e.WebhookID != hook.ID || e.DeliveryID != arrivals[0].id || e.EventType != "message.new" ||
-			e.Attempt != 1 || e.Status != "success" || e.StatusCode == nil || *e.StatusCode != 200 || !e.Test || !apiTime.MatchString(e.CreatedAt) {
-			t.Errorf("log entry %+v, want log %s of delivery %s: message.new, attempt 1, success, 200, test", e, test.LogID, arrivals[0].id)
-		}
-
-		// Check webhook statistics.
-		s := stats(t, a, hook.ID)
-		if s.TotalDeliveries != 1 || s.SuccessfulDeliveries != 1 || s.FailedDeliveries != 0 || s.PendingDeliveries != 0 ||
-			s.SuccessRate != 100 || s.LastSuccessAt == nil || s.LastFailureAt != nil || s.ConsecutiveFailures != 0 {
-			t.Errorf("stats %+v, want the one successful attempt", s)
-		}
+		t.Run("the first admin", func(t *testing.T) { seedQuickStart(t, p.URL, adminEmail, adminPassword) })
+		// Issue 15: a user made by 'webhookd user create' (no --tenant)
+		// has a tenant of its own and the guide's flow is unchanged.
+		const email, password = "quickstart@example.com", "a quick start password"
+		mustWebhookd(t, nil, "", "user", "create", "--email", email, "--password", password, "--db", db)
+		t.Run("a user made by user create", func(t *testing.T) { seedQuickStart(t, p.URL, email, password) })
 	})
+}
+
+// seedQuickStart runs the seed guide's quick start as email: login, a
+// webhook, a test send, its log and the stats.
+func seedQuickStart(t *testing.T, base, email, password string) {
+	t.Helper()
+	rc := newReceiver(t)
+
+	// 1. Login.
+	var l loginWire
+	api{t: t, base: base}.json(http.MethodPost, "/api/v1/auth/login", fmt.Sprintf(seedLoginBody, email, password), http.StatusOK, &l)
+	if l.AccessToken == "" || l.TokenType != "Bearer" || l.ExpiresIn != 86400 || l.User.Email != email || l.User.ID == "" {
+		t.Fatalf("login answer %+v, want an accessToken, tokenType Bearer, expiresIn 86400 and user %s", l, email)
+	}
+	if l.User.Tenant != l.User.ID {
+		t.Errorf("login's user has tenant %q, want a tenant of its own named by its id %q", l.User.Tenant, l.User.ID)
+	}
+	a := api{t: t, base: base, token: l.AccessToken}
+
+	// 2. Create a webhook: the seed's body, pointed at the receiver.
+	var hook webhookWire
+	a.json(http.MethodPost, "/api/v1/webhooks", fmt.Sprintf(seedCreateBody, rc.URL+"/webhook"), http.StatusCreated, &hook)
+	if hook.ID == "" || hook.Name != "My First Webhook" || hook.URL != rc.URL+"/webhook" || !hook.IsActive ||
+		!slices.Equal(hook.Events, []string{"message.new", "conversation.created"}) {
+		t.Errorf("created webhook %+v, want the seed's name, url and events, active", hook)
+	}
+	if key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(hook.Secret, "whsec_")); !strings.HasPrefix(hook.Secret, "whsec_") || err != nil || len(key) != 32 {
+		t.Errorf("generated secret %q, want whsec_ and the base64 of 32 bytes", hook.Secret)
+	}
+	if !apiTime.MatchString(hook.CreatedAt) || !apiTime.MatchString(hook.UpdatedAt) {
+		t.Errorf("createdAt %q, updatedAt %q; want UTC times with milliseconds", hook.CreatedAt, hook.UpdatedAt)
+	}
+
+	// Troubleshooting 1: the webhook is there and active.
+	var got webhookWire
+	a.json(http.MethodGet, "/api/v1/webhooks/"+hook.ID, "", http.StatusOK, &got)
+	if got.ID != hook.ID || got.Name != hook.Name || got.URL != hook.URL || !got.IsActive || !slices.Equal(got.Events, hook.Events) {
+		t.Errorf("GET webhook = %+v, want %+v", got, hook)
+	}
+
+	// Test your webhook: one signed delivery, answered with its outcome.
+	var test struct {
+		Success        bool    `json:"success"`
+		StatusCode     *int    `json:"statusCode"`
+		ResponseTimeMs *int64  `json:"responseTimeMs"`
+		ResponseBody   *string `json:"responseBody"`
+		Error          *string `json:"error"`
+		LogID          string  `json:"logId"`
+	}
+	a.json(http.MethodPost, "/api/v1/webhooks/"+hook.ID+"/test", seedTestBody, http.StatusOK, &test)
+	if !test.Success || test.StatusCode == nil || *test.StatusCode != 200 || test.ResponseTimeMs == nil ||
+		test.ResponseBody == nil || *test.ResponseBody != "ok" || test.Error != nil || test.LogID == "" {
+		t.Errorf("test answer %+v, want success, statusCode 200, a responseTimeMs, responseBody \"ok\", no error and a logId", test)
+	}
+	arrivals := rc.all()
+	if len(arrivals) != 1 {
+		t.Fatalf("receiver got %d requests, want 1", len(arrivals))
+	}
+	checkSeedDelivery(t, arrivals[0], hook.Secret)
+
+	// Check delivery logs: the test send is there, marked test.
+	var logs wiretest.Page[wiretest.Log]
+	a.json(http.MethodGet, "/api/v1/webhooks/"+hook.ID+"/logs", "", http.StatusOK, &logs)
+	if len(logs.Data) != 1 {
+		t.Fatalf("logs hold %d entries, want 1: %+v", len(logs.Data), logs.Data)
+	}
+	if e := logs.Data[0]; e.ID != test.LogID || e.WebhookID != hook.ID || e.DeliveryID != arrivals[0].id || e.EventType != "message.new" ||
+		e.Attempt != 1 || e.Status != "success" || e.StatusCode == nil || *e.StatusCode != 200 || !e.Test || !apiTime.MatchString(e.CreatedAt) {
+		t.Errorf("log entry %+v, want log %s of delivery %s: message.new, attempt 1, success, 200, test", e, test.LogID, arrivals[0].id)
+	}
+
+	// Check webhook statistics.
+	s := stats(t, a, hook.ID)
+	if s.TotalDeliveries != 1 || s.SuccessfulDeliveries != 1 || s.FailedDeliveries != 0 || s.PendingDeliveries != 0 ||
+		s.SuccessRate != 100 || s.LastSuccessAt == nil || s.LastFailureAt != nil || s.ConsecutiveFailures != 0 {
+		t.Errorf("stats %+v, want the one successful attempt", s)
+	}
 }
 
 // checkSeedDelivery checks the test send's request: the seed's envelope,

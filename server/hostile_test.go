@@ -282,6 +282,12 @@ func hostileCases() []hostileCase {
 		inboxDel  = "DELETE /inbox/:name"
 		root      = "GET /"
 		asset     = "GET /console/*file"
+		tnList    = "GET /api/v1/tenants"
+		tnPut     = "PUT /api/v1/tenants/:id"
+		tnGet     = "GET /api/v1/tenants/:id"
+		tnDelete  = "DELETE /api/v1/tenants/:id"
+		portal    = "POST /api/v1/tenants/:id/portal-sessions"
+		tn        = "/api/v1/tenants/{tenant}"
 	)
 	big := rawBody(`{"name":"` + strings.Repeat("a", 10<<20) + `"}`)
 	deep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
@@ -635,6 +641,68 @@ func hostileCases() []hostileCase {
 			map[string]any{"event": "message.new", "data": 2, "idempotencyKey": "over-2"},
 			map[string]any{"event": "campaign.started", "data": sqlDrop, "idempotencyKey": sqlQuote}}},
 			status: bad, msg: "send fewer events per request"},
+		// Issue 15: the tenant routes take a service key only; anything
+		// else is refused whatever it sends. "service" is a service key,
+		// "key" a@example.com's API key.
+		{name: "tenant list with a user's token", route: tnList, path: "/api/v1/tenants", status: http.StatusForbidden, msg: "service key"},
+		{name: "tenant list with a tenant's API key", route: tnList, path: "/api/v1/tenants?limit=1", as: "key", status: http.StatusForbidden, msg: "service key"},
+		{name: "tenant list limit 0", route: tnList, path: "/api/v1/tenants?limit=0", as: "service", status: bad, fields: f("limit")},
+		{name: "tenant list limit SQL", route: tnList, path: "/api/v1/tenants?limit=" + qesc(sqlOr), as: "service", status: bad, fields: f("limit")},
+		{name: "tenant list forged cursor", route: tnList, path: "/api/v1/tenants?cursor=" + forgedCursor(sqlQuote), as: "service", status: bad, fields: f("cursor")},
+		{name: "tenant list cursor not base64", route: tnList, path: "/api/v1/tenants?cursor=" + qesc(sqlDrop), as: "service", status: bad, fields: f("cursor")},
+		{name: "tenant PUT with a user's token", route: tnPut, path: "/api/v1/tenants/acme", body: map[string]any{"name": "Acme"}, status: http.StatusForbidden},
+		{name: "tenant PUT own tenant with its API key", route: tnPut, path: tn, body: map[string]any{"name": "mine"}, as: "key", status: http.StatusForbidden},
+		{name: "tenant PUT id SQL", route: tnPut, path: "/api/v1/tenants/" + esc(sqlQuote), body: map[string]any{"name": "x"}, as: "service", status: bad, fields: f("id")},
+		{name: "tenant PUT id starting with a dash", route: tnPut, path: "/api/v1/tenants/-acme", as: "service", status: bad, fields: f("id")},
+		{name: "tenant PUT id 129 characters", route: tnPut, path: "/api/v1/tenants/" + strings.Repeat("a", 129), as: "service", status: bad, fields: f("id")},
+		{name: "tenant PUT id with a space", route: tnPut, path: "/api/v1/tenants/acme%20corp", as: "service", status: bad, fields: f("id")},
+		{name: "tenant PUT id NUL", route: tnPut, path: "/api/v1/tenants/acme%00", as: "service", status: bad, fields: f("id")},
+		{name: "tenant PUT metadata an array", route: tnPut, path: "/api/v1/tenants/acme", body: map[string]any{"metadata": []int{1}}, as: "service", status: bad, fields: f("metadata"), msg: "object"},
+		{name: "tenant PUT metadata a string", route: tnPut, path: "/api/v1/tenants/acme", body: map[string]any{"metadata": sqlDrop}, as: "service", status: bad, fields: f("metadata")},
+		{name: "tenant PUT metadata null", route: tnPut, path: "/api/v1/tenants/acme", body: rawBody(`{"metadata":null}`), as: "service", status: bad, fields: f("metadata")},
+		{name: "tenant PUT metadata over 16 KiB", route: tnPut, path: "/api/v1/tenants/acme", body: map[string]any{"metadata": map[string]string{"x": strings.Repeat("m", 17<<10)}},
+			as: "service", status: bad, fields: f("metadata"), msg: "16 KiB"},
+		{name: "tenant PUT metadata deeply nested", route: tnPut, path: "/api/v1/tenants/acme", body: rawBody(`{"metadata":` + deepObject + `}`), as: "service", status: bad},
+		{name: "tenant PUT 10 MB", route: tnPut, path: "/api/v1/tenants/acme", body: big, as: "service", status: tooLarge},
+		{name: "tenant PUT name too long", route: tnPut, path: "/api/v1/tenants/acme", body: map[string]any{"name": strings.Repeat("n", 256)}, as: "service", status: bad, fields: f("name")},
+		{name: "tenant PUT name with a control character", route: tnPut, path: "/api/v1/tenants/acme", body: map[string]any{"name": "a\x00b"}, as: "service", status: bad, fields: f("name")},
+		{name: "tenant PUT name a number", route: tnPut, path: "/api/v1/tenants/acme", body: map[string]any{"name": 7}, as: "service", status: bad, fields: f("name")},
+		{name: "tenant PUT unknown field", route: tnPut, path: "/api/v1/tenants/acme", body: map[string]any{"name": "x", "owner": sqlDrop}, as: "service", status: bad, fields: f("owner")},
+		{name: "tenant PUT an array", route: tnPut, path: "/api/v1/tenants/acme", body: rawBody(`[{"name":"x"}]`), as: "service", status: bad},
+		{name: "tenant GET with a user's token", route: tnGet, path: tn, status: http.StatusForbidden},
+		{name: "tenant GET own with its API key", route: tnGet, path: tn, as: "key", status: http.StatusForbidden},
+		{name: "tenant GET unknown", route: tnGet, path: "/api/v1/tenants/nobody", as: "service", status: notFound, msg: `tenant "nobody" not found`},
+		{name: "tenant GET SQL id", route: tnGet, path: "/api/v1/tenants/" + esc(sqlOr), as: "service", status: notFound},
+		{name: "tenant GET 10 kB id", route: tnGet, path: "/api/v1/tenants/" + strings.Repeat("t", 10000), as: "service", status: notFound},
+		{name: "tenant DELETE with a user's token", route: tnDelete, path: tn, status: http.StatusForbidden},
+		{name: "tenant DELETE own with its API key", route: tnDelete, path: tn, as: "key", status: http.StatusForbidden},
+		{name: "tenant DELETE unknown", route: tnDelete, path: "/api/v1/tenants/nobody", as: "service", status: notFound},
+		{name: "tenant DELETE SQL id", route: tnDelete, path: "/api/v1/tenants/" + esc(sqlDrop), as: "service", status: notFound},
+		{name: "tenant DELETE LIKE wildcard", route: tnDelete, path: "/api/v1/tenants/%25", as: "service", status: notFound},
+		{name: "portal session with a user's token", route: portal, path: tn + "/portal-sessions", body: map[string]any{}, status: http.StatusForbidden},
+		{name: "portal session with the tenant's API key", route: portal, path: tn + "/portal-sessions", as: "key", status: http.StatusForbidden},
+		{name: "portal session unknown tenant", route: portal, path: "/api/v1/tenants/nobody/portal-sessions", as: "service", status: notFound},
+		{name: "portal session SQL tenant", route: portal, path: "/api/v1/tenants/" + esc(sqlQuote) + "/portal-sessions", as: "service", status: notFound},
+		{name: "portal session expiresIn 59", route: portal, path: tn + "/portal-sessions", body: map[string]any{"expiresIn": 59}, as: "service", status: bad, fields: f("expiresIn")},
+		{name: "portal session expiresIn a day and a second", route: portal, path: tn + "/portal-sessions", body: map[string]any{"expiresIn": 86401}, as: "service", status: bad, fields: f("expiresIn")},
+		{name: "portal session expiresIn negative", route: portal, path: tn + "/portal-sessions", body: map[string]any{"expiresIn": -3600}, as: "service", status: bad, fields: f("expiresIn")},
+		{name: "portal session expiresIn huge", route: portal, path: tn + "/portal-sessions", body: rawBody(`{"expiresIn":1e300}`), as: "service", status: bad, fields: f("expiresIn")},
+		{name: "portal session expiresIn a string", route: portal, path: tn + "/portal-sessions", body: map[string]any{"expiresIn": "3600"}, as: "service", status: bad, fields: f("expiresIn")},
+		{name: "portal session readOnly a string", route: portal, path: tn + "/portal-sessions", body: map[string]any{"readOnly": "yes"}, as: "service", status: bad, fields: f("readOnly")},
+		{name: "portal session unknown field", route: portal, path: tn + "/portal-sessions", body: map[string]any{"tenant": "other"}, as: "service", status: bad, fields: f("tenant")},
+		// The tenant header, on the routes that act for a tenant.
+		{name: "webhook list for a malformed tenant header", route: list, path: "/api/v1/webhooks", as: "service", headers: []string{"Webhookd-Tenant", sqlQuote}, status: bad, fields: f("Webhookd-Tenant")},
+		{name: "webhook list without a tenant for a service key", route: list, path: "/api/v1/webhooks", as: "service", status: bad, fields: f("tenant")},
+		{name: "webhook list for an unknown tenant", route: list, path: "/api/v1/webhooks", as: "service", headers: []string{"Webhookd-Tenant", "nobody"}, status: notFound, msg: `tenant "nobody" not found`},
+		{name: "webhook create for another tenant with a user's token", route: create, path: "/api/v1/webhooks", body: valid(nil), headers: []string{"Webhookd-Tenant", "acme"}, status: notFound},
+		{name: "publish with a service key and no tenant", route: publish, path: "/api/v1/events", as: "service", body: map[string]any{"event": "message.new", "data": 1}, status: bad, fields: f("tenant")},
+		{name: "publish with a service key for an unknown tenant", route: publish, path: "/api/v1/events", as: "service", body: map[string]any{"tenant": "nobody", "event": "message.new", "data": 1}, status: notFound},
+		{name: "publish for a malformed tenant", route: publish, path: "/api/v1/events", as: "service", body: map[string]any{"tenant": sqlDrop, "event": "message.new", "data": 1}, status: bad, fields: f("tenant")},
+		{name: "publish for another tenant with a user's token", route: publish, path: "/api/v1/events", body: map[string]any{"tenant": "acme", "event": "message.new", "data": 1}, status: notFound},
+		{name: "batch with a service key, an event without a tenant", route: batch, path: "/api/v1/events/batch", as: "service",
+			body: map[string]any{"events": []any{map[string]any{"event": "message.new", "data": 1}}}, status: bad, fields: f("events[0].tenant")},
+		{name: "batch for a tenant in the body and another in the header", route: batch, path: "/api/v1/events/batch", as: "service", headers: []string{"Webhookd-Tenant", "{tenant}"},
+			body: map[string]any{"tenant": "nobody", "events": []any{map[string]any{"event": "message.new", "data": 1}}}, status: bad, fields: f("tenant")},
 		// Issue 12 item 2: a locked-out email or client address is refused
 		// before its password is checked, the right password included, and
 		// the refusal counts as no further failure.
@@ -702,7 +770,7 @@ func TestHostileInput(t *testing.T) {
 		for i := range 3 {
 			s.createWebhook(t, full, map[string]any{"name": fmt.Sprint("full ", i), "url": rc.URL(), "events": []string{"*"}})
 		}
-		tokens := map[string]string{"": token, "full@example.com": full}
+		tokens := map[string]string{"": token, "full@example.com": full, "service": serviceKey(t, st, "crm-backend"), "key": key.Key}
 		// A second server with the login throttle on, where three wrong
 		// passwords have locked out an email and the client address.
 		guarded := newTestServer(t, st, withThrottle(3, time.Hour))
@@ -710,7 +778,11 @@ func TestHostileInput(t *testing.T) {
 		for range 3 {
 			loginAs(t, guarded, "locked@example.com", "a wrong guess", http.StatusUnauthorized)
 		}
-		ids := strings.NewReplacer("{hook}", hook.ID, "{log}", sent.LogID, "{event}", ev.ID, "{key}", key.ID)
+		me, err := st.UserByEmail(context.Background(), "a@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := strings.NewReplacer("{hook}", hook.ID, "{log}", sent.LogID, "{event}", ev.ID, "{key}", key.ID, "{tenant}", me.TenantID)
 		views := []string{
 			"/api/v1/auth/me", "/api/v1/webhooks", "/api/v1/webhooks/" + hook.ID, "/api/v1/webhooks/" + hook.ID + "/logs",
 			"/api/v1/webhooks/" + hook.ID + "/logs/" + sent.LogID, "/api/v1/webhooks/" + hook.ID + "/stats",
@@ -729,7 +801,11 @@ func TestHostileInput(t *testing.T) {
 				if c.guarded {
 					to = guarded
 				}
-				resp := to.do(t, method, path, tokens[c.as], c.body, c.headers...)
+				headers := slices.Clone(c.headers)
+				for i := range headers {
+					headers[i] = ids.Replace(headers[i])
+				}
+				resp := to.do(t, method, path, tokens[c.as], c.body, headers...)
 				switch {
 				case resp.Status != c.status:
 					t.Errorf("%s %.80s: status %d, want %d; body %.300s", method, path, resp.Status, c.status, resp.Body)

@@ -365,3 +365,20 @@ func (s *Store) LeasePlanSettings(ctx context.Context) (sort, jit string, err er
 	err = tx.QueryRowContext(ctx, `SELECT current_setting('enable_sort'), current_setting('jit')`).Scan(&sort, &jit)
 	return sort, jit, err
 }
+
+// MigrateTo applies the pending migrations up to and including version,
+// as a database last migrated by an older webhookd would be.
+func (s *Store) MigrateTo(ctx context.Context, version int64) error {
+	p, err := s.goose()
+	if err != nil {
+		return err
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		return fmt.Errorf("store: migrate up to %d: %w", version, err)
+	}
+	return nil
+}
+
+// WriteDB is the writer pool itself, for tests that fill or inspect tables
+// as an older schema had them. On SQLite it is the one writer connection.
+func (s *Store) WriteDB() *sql.DB { return s.write.DB }

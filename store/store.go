@@ -380,6 +380,36 @@ func (s *Store) goose() (*goose.Provider, error) {
 	return p, nil
 }
 
+// recoverWriter undoes what a failed SQLite migration that runs its own
+// transaction (-- +goose NO TRANSACTION, such as 00007_tenants) leaves on
+// the one writer connection: goose runs its statements one by one and
+// stops at the failing one, so the connection would stay inside that
+// migration's BEGIN, holding its half-done changes, with foreign keys off.
+// Every later write would then fail with "cannot start a transaction
+// within a transaction". Rolling back restores the database as it was
+// before the migration. PostgreSQL migrations run in goose's own
+// transactions, which goose rolls back.
+func (s *Store) recoverWriter(ctx context.Context) error {
+	if s.d.kind != SQLite {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	conn, err := s.write.DB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: recover the writer after a failed migration: %w", err)
+	}
+	defer conn.Close()
+	// ROLLBACK outside a transaction (the migration failed before its
+	// BEGIN, or after its COMMIT) fails harmlessly.
+	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil && !strings.Contains(err.Error(), "no transaction is active") {
+		return fmt.Errorf("store: recover the writer after a failed migration: rollback: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = ON`); err != nil {
+		return fmt.Errorf("store: recover the writer after a failed migration: foreign keys: %w", err)
+	}
+	return nil
+}
+
 // MigrationState is one migration and whether it has been applied.
 type MigrationState struct {
 	Version   int64
@@ -396,7 +426,7 @@ func (s *Store) Migrate(ctx context.Context) ([]int64, error) {
 	}
 	results, err := p.Up(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("store: migrate up: %w", err)
+		return nil, errors.Join(fmt.Errorf("store: migrate up: %w", err), s.recoverWriter(ctx))
 	}
 	applied := make([]int64, 0, len(results))
 	for _, r := range results {
@@ -420,7 +450,7 @@ func (s *Store) MigrateDown(ctx context.Context) (int64, error) {
 	}
 	r, err := p.Down(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("store: migrate down: %w", err)
+		return 0, errors.Join(fmt.Errorf("store: migrate down: %w", err), s.recoverWriter(ctx))
 	}
 	return r.Source.Version, nil
 }

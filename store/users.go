@@ -25,8 +25,15 @@ func (s *Store) CreateUser(ctx context.Context, email, passwordHash, tenantID st
 		return User{}, fmt.Errorf("store: create user: tenant id %q does not match %s", u.TenantID, TenantIDPattern)
 	}
 	err := s.inTx(ctx, func(tx *txn) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, created_at, updated_at) VALUES ($1, $2, $2)
-			ON CONFLICT (id) DO NOTHING`, u.TenantID, s.d.t(now)); err != nil {
+		// A tenant of the user's own is named by its email, as the
+		// migration to tenants named every existing user's; a tenant
+		// named by --tenant is the CRM's, and its name the CRM's to set.
+		name := ""
+		if tenantID == "" {
+			name = u.Email
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)
+			ON CONFLICT (id) DO NOTHING`, u.TenantID, name, s.d.t(now)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx,

@@ -8,8 +8,9 @@ type Login struct {
 	TokenType   string `json:"tokenType"`
 	ExpiresIn   int64  `json:"expiresIn"`
 	User        struct {
-		ID    string `json:"id"`
-		Email string `json:"email"`
+		ID     string `json:"id"`
+		Email  string `json:"email"`
+		Tenant string `json:"tenant"`
 	} `json:"user"`
 }
 
