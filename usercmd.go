@@ -93,7 +93,7 @@ var userActions = []userAction{
 	{"passwd", "webhookd user passwd --email E [--password P]   set a new password; the user's tokens stop working", true, userPasswd},
 	{"disable", "webhookd user disable --email E                 refuse the user's logins, tokens and API keys", false, userDisable},
 	{"enable", "webhookd user enable --email E                  undo disable (old tokens stay invalid)", false, userEnable},
-	{"delete", "webhookd user delete --email E                  delete the user; a tenant of its own goes with it, with all of its data", false, userDelete},
+	{"delete", "webhookd user delete --email E                  delete the user and revoke its API keys; a tenant of its own goes with it, with all of its data", false, userDelete},
 	{"unlock", "webhookd user unlock --email E                  clear the email's failed logins, lifting its login throttle", false, userUnlock},
 }
 
