@@ -84,8 +84,9 @@ func (s *Store) DeleteAPIKey(ctx context.Context, tenantID, id string) error {
 
 // APIKeyByHash finds the key with this hash and, when a user created it,
 // that user (nil otherwise: a service key, or a key made by a trusted CRM
-// token's subject or by a user since deleted), so that a disabled user's
-// keys stop working with the user's tokens.
+// token's subject), so that a disabled user's keys stop working with the
+// user's tokens. The creator must be a member of the key's tenant: a CRM
+// subject that happens to equal another tenant's user id is not that user.
 func (s *Store) APIKeyByHash(ctx context.Context, keyHash string) (APIKey, *User, error) {
 	var k APIKey
 	var u User
@@ -94,7 +95,7 @@ func (s *Store) APIKeyByHash(ctx context.Context, keyHash string) (APIKey, *User
 	err := s.queryRow(ctx, `
 		SELECT `+apiKeyColumns+`, u.id, COALESCE(u.email, ''), COALESCE(u.password_hash, ''), COALESCE(u.tenant_id, ''),
 		       COALESCE(u.token_version, 0), u.disabled_at
-		FROM api_keys k LEFT JOIN users u ON u.id = k.created_by
+		FROM api_keys k LEFT JOIN users u ON u.id = k.created_by AND u.tenant_id = k.tenant_id
 		WHERE k.key_hash = $1`, keyHash).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return APIKey{}, nil, fmt.Errorf("store: api key: %w", ErrNotFound)

@@ -58,3 +58,32 @@ func TestDeleteUserRevokesItsKeys(t *testing.T) {
 		}
 	})
 }
+
+// A key's creator is a member of the key's tenant: a trusted CRM token's
+// subject that equals another tenant's user id does not make that user
+// the key's creator (whose email /auth/me would show, and whose disabling
+// would stop the key).
+func TestAPIKeyCreatorIsOfItsTenant(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		stranger, err := s.CreateUser(ctx, "stranger@beta.example", "hash", "beta")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateAPIKey(ctx, store.NewAPIKey{TenantID: "beta", CreatedBy: stranger.ID, Name: "own", KeyHash: "own", Prefix: "whk_o"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.PutTenant(ctx, "acme", store.TenantParams{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateAPIKey(ctx, store.NewAPIKey{TenantID: "acme", CreatedBy: stranger.ID, Name: "crm", KeyHash: "crm", Prefix: "whk_c"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, creator, err := s.APIKeyByHash(ctx, "crm"); err != nil || creator != nil {
+			t.Errorf("acme's key whose creator names beta's user: creator %+v, %v; want none", creator, err)
+		}
+		if _, creator, err := s.APIKeyByHash(ctx, "own"); err != nil || creator == nil || creator.ID != stranger.ID {
+			t.Errorf("beta's own key: creator %+v, %v; want %s", creator, err, stranger.ID)
+		}
+	})
+}
