@@ -249,7 +249,7 @@ func userDelete(ctx context.Context, st *store.Store, req userRequest, stdout io
 		fmt.Fprintf(stdout, "deleted user %s; its own tenant, if it had no other member, went with it, with its webhooks, events, logs and API keys\n", u.Email)
 		return nil
 	}
-	fmt.Fprintf(stdout, "deleted user %s; tenant %s keeps what the user created\n", u.Email, u.TenantID)
+	fmt.Fprintf(stdout, "deleted user %s; tenant %s keeps what the user created but its API keys, which are revoked\n", u.Email, u.TenantID)
 	return nil
 }
 
