@@ -51,7 +51,7 @@ func (s *Server) authenticated(scope tenantScope, h handlerFunc) handlerFunc {
 		case scope == scopeService && p.kind != credentialService:
 			return errorf(http.StatusForbidden, "this route needs a service key (webhookd apikey create --service)")
 		case scope == scopeKeys && p.kind == credentialPortal:
-			return errorf(http.StatusForbidden, "a portal session cannot manage API keys")
+			return errorf(http.StatusForbidden, "a portal session cannot see or manage API keys")
 		case (scope == scopeTenant || scope == scopeKeys) && p.tenant == "":
 			return requireTenant()
 		}
