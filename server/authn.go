@@ -27,11 +27,6 @@ const (
 	scopeAnyTenant
 	// scopeService routes manage tenants: service keys only.
 	scopeService
-	// scopeKeys routes manage a tenant's API keys: as scopeTenant, but
-	// not for portal sessions, which show a tenant its webhooks and
-	// deliveries for a while and must not mint (or list, or revoke) a
-	// credential that outlives them.
-	scopeKeys
 )
 
 // authenticated requires a credential (see authenticate), resolves the
@@ -50,9 +45,7 @@ func (s *Server) authenticated(scope tenantScope, h handlerFunc) handlerFunc {
 		switch {
 		case scope == scopeService && p.kind != credentialService:
 			return errorf(http.StatusForbidden, "this route needs a service key (webhookd apikey create --service)")
-		case scope == scopeKeys && p.kind == credentialPortal:
-			return errorf(http.StatusForbidden, "a portal session cannot see or manage API keys")
-		case (scope == scopeTenant || scope == scopeKeys) && p.tenant == "":
+		case scope == scopeTenant && p.tenant == "":
 			return requireTenant()
 		}
 		return h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))

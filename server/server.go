@@ -244,11 +244,6 @@ func (s *Server) routes() {
 	anyTenant := func(method, path string, h handlerFunc) {
 		r.Handler(method, path, s.handle(s.authenticated(scopeAnyTenant, h)))
 	}
-	// keys routes manage a tenant's API keys: as private, but not for
-	// portal sessions.
-	keys := func(method, path string, h handlerFunc) {
-		r.Handler(method, path, s.handle(s.authenticated(scopeKeys, h)))
-	}
 	// service routes manage tenants: service keys only.
 	service := func(method, path string, h handlerFunc) {
 		r.Handler(method, path, s.handle(s.authenticated(scopeService, h)))
@@ -289,9 +284,9 @@ func (s *Server) routes() {
 	anyTenant(http.MethodPost, "/api/v1/events/batch", s.handleEventPublishBatch)
 	private(http.MethodGet, "/api/v1/events/:id", s.handleEventGet)
 
-	keys(http.MethodPost, "/api/v1/api-keys", s.handleAPIKeyCreate)
-	keys(http.MethodGet, "/api/v1/api-keys", s.handleAPIKeyList)
-	keys(http.MethodDelete, "/api/v1/api-keys/:id", s.handleAPIKeyDelete)
+	private(http.MethodPost, "/api/v1/api-keys", s.handleAPIKeyCreate)
+	private(http.MethodGet, "/api/v1/api-keys", s.handleAPIKeyList)
+	private(http.MethodDelete, "/api/v1/api-keys/:id", s.handleAPIKeyDelete)
 
 	service(http.MethodGet, "/api/v1/tenants", s.handleTenantList)
 	service(http.MethodPut, "/api/v1/tenants/:id", s.handleTenantPut)
