@@ -27,7 +27,21 @@ func toAPIKeyJSON(k store.APIKey) apiKeyJSON {
 	return apiKeyJSON{ID: k.ID, Tenant: k.TenantID, Name: k.Name, Prefix: k.Prefix, CreatedAt: ts(k.CreatedAt), LastUsedAt: tsp(k.LastUsedAt)}
 }
 
+// noPortalKeys refuses a portal session on the API key routes. A portal
+// session is the tenant's console for an hour or so, embedded in the
+// CRM; it shows no keys, and could otherwise mint a key for the tenant
+// that outlives it, which is the service key's business.
+func noPortalKeys(r *http.Request) error {
+	if currentPrincipal(r).kind == credentialPortal {
+		return errorf(http.StatusForbidden, "a portal session cannot see or manage API keys")
+	}
+	return nil
+}
+
 func (s *Server) handleAPIKeyCreate(w http.ResponseWriter, r *http.Request) error {
+	if err := noPortalKeys(r); err != nil {
+		return err
+	}
 	var req apiKeyCreateRequest
 	if err := decode(w, r, MaxBodyBytes, &req); err != nil {
 		return err
@@ -62,6 +76,9 @@ func (s *Server) handleAPIKeyCreate(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) handleAPIKeyList(w http.ResponseWriter, r *http.Request) error {
+	if err := noPortalKeys(r); err != nil {
+		return err
+	}
 	keys, err := s.store.ListAPIKeys(r.Context(), tenantOf(r))
 	if err != nil {
 		return err
@@ -74,6 +91,9 @@ func (s *Server) handleAPIKeyList(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) handleAPIKeyDelete(w http.ResponseWriter, r *http.Request) error {
+	if err := noPortalKeys(r); err != nil {
+		return err
+	}
 	id := param(r, "id")
 	if !validID(id) {
 		return notFound("API key")
