@@ -82,11 +82,14 @@ func (s *Store) DeleteAPIKey(ctx context.Context, tenantID, id string) error {
 	return mustAffect(res, "store: delete api key "+id)
 }
 
-// APIKeyByHash finds the key with this hash and, when a user created it,
-// that user (nil otherwise: a service key, or a key made by a trusted CRM
-// token's subject), so that a disabled user's keys stop working with the
-// user's tokens. The creator must be a member of the key's tenant: a CRM
-// subject that happens to equal another tenant's user id is not that user.
+// APIKeyByHash finds the key with this hash and, when a member of its
+// tenant created it, that user (nil otherwise: a service key, or a key
+// made by a trusted CRM token's subject or by a user since deleted), so
+// that a disabled user's keys stop working with the user's tokens. A
+// creator is only ever a user of the key's own tenant: a trusted token's
+// subject is the CRM's to choose, and one that happened to be another
+// tenant's user id must not tie the key to that user (whose email
+// /auth/me would show, and whose disabling would stop the key).
 func (s *Store) APIKeyByHash(ctx context.Context, keyHash string) (APIKey, *User, error) {
 	var k APIKey
 	var u User
