@@ -93,7 +93,7 @@ var userActions = []userAction{
 	{"passwd", "webhookd user passwd --email E [--password P]   set a new password; the user's tokens stop working", true, userPasswd},
 	{"disable", "webhookd user disable --email E                 refuse the user's logins, tokens and API keys", false, userDisable},
 	{"enable", "webhookd user enable --email E                  undo disable (old tokens stay invalid)", false, userEnable},
-	{"delete", "webhookd user delete --email E                  delete the user; a tenant of its own goes with it, with all of its data", false, userDelete},
+	{"delete", "webhookd user delete --email E                  delete the user and revoke its API keys; a tenant of its own goes with it, with all of its data", false, userDelete},
 	{"unlock", "webhookd user unlock --email E                  clear the email's failed logins, lifting its login throttle", false, userUnlock},
 }
 
@@ -255,7 +255,7 @@ func userDelete(ctx context.Context, st *store.Store, req userRequest, stdout io
 		fmt.Fprintf(stdout, "deleted user %s; its own tenant, if it had no other member, went with it, with its webhooks, events, logs and API keys\n", u.Email)
 		return nil
 	}
-	fmt.Fprintf(stdout, "deleted user %s; tenant %s keeps what the user created\n", u.Email, u.TenantID)
+	fmt.Fprintf(stdout, "deleted user %s; tenant %s keeps what the user created but its API keys, which are revoked\n", u.Email, u.TenantID)
 	return nil
 }
 

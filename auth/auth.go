@@ -133,7 +133,7 @@ func (t *Tokens) Issue(userID string, version int) (string, error) {
 }
 
 // Verify checks a token's signature (HS256 only), expiry (required),
-// not-before, issuer and version claim, and returns its subject (the user
+// not-before, issuer, version claim and that it names no audience, and returns its subject (the user
 // id) and token version.
 func (t *Tokens) Verify(token string) (userID string, version int, err error) {
 	now := t.now()
@@ -155,7 +155,9 @@ func (t *Tokens) Verify(token string) (userID string, version int, err error) {
 		jwt.WithIssuer(Issuer),
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
-	if err != nil || c.Subject == "" || c.Version == nil {
+	// Access tokens have no audience: one that names any (a portal
+	// session's) is another kind of token, whatever else it carries.
+	if err != nil || c.Subject == "" || c.Version == nil || len(c.Audience) > 0 {
 		return "", 0, ErrInvalidToken
 	}
 	v = verifiedToken{userID: c.Subject, version: *c.Version, expiresAt: c.ExpiresAt.Time}

@@ -11,7 +11,9 @@
 // signature verifies and however large it is: one user's deliveries, custom
 // headers included, never show in another's console. Every other capture
 // was made by someone who could have read it anyway, and is shown to every
-// signed-in user.
+// signed-in member (ListOwned and SubscribeOwned leave it out, for a
+// tenant's portal session, which shows a tenant's customer only its own
+// deliveries).
 package inbox
 
 import (
@@ -159,8 +161,19 @@ func captureBytes(c Capture) int64 {
 	return n
 }
 
-// visibleTo reports whether a signed-in member of a tenant may see c.
-func (c Capture) visibleTo(tenantID string) bool { return c.owner == "" || c.owner == tenantID }
+// viewer is who reads an inbox: a tenant, and whether it sees only the
+// captures of its own deliveries (a portal session, which shows one
+// tenant's deliveries to that tenant's customer, not what anyone else sent
+// to an inbox of that name).
+type viewer struct {
+	tenantID string
+	ownOnly  bool
+}
+
+// sees reports whether v may see c.
+func (v viewer) sees(c Capture) bool {
+	return c.owner == v.tenantID || c.owner == "" && !v.ownOnly
+}
 
 // Inbox holds every inbox's captures.
 type Inbox struct {
@@ -195,8 +208,8 @@ type box struct {
 
 // subscriber is one live reader of an inbox.
 type subscriber struct {
-	tenantID string
-	ch       chan Capture
+	viewer viewer
+	ch     chan Capture
 }
 
 // New returns an empty Inbox.
@@ -429,7 +442,7 @@ func (in *Inbox) add(name string, c Capture) Capture {
 	in.bytes += captureBytes(c)
 	in.trimLocked(b)
 	for sub := range b.subs {
-		if !c.visibleTo(sub.tenantID) {
+		if !sub.viewer.sees(c) {
 			continue
 		}
 		select {
@@ -511,6 +524,15 @@ func (in *Inbox) evictLocked() {
 // List returns the captures of the named inbox that tenantID may see, newest
 // first.
 func (in *Inbox) List(name, tenantID string) []Capture {
+	return in.list(name, viewer{tenantID: tenantID})
+}
+
+// ListOwned is List of only the captures of tenantID's own deliveries.
+func (in *Inbox) ListOwned(name, tenantID string) []Capture {
+	return in.list(name, viewer{tenantID: tenantID, ownOnly: true})
+}
+
+func (in *Inbox) list(name string, v viewer) []Capture {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	out := []Capture{}
@@ -519,7 +541,7 @@ func (in *Inbox) List(name, tenantID string) []Capture {
 		return out
 	}
 	for i := len(b.ring) - 1; i >= 0; i-- {
-		if b.ring[i].visibleTo(tenantID) {
+		if v.sees(b.ring[i]) {
 			out = append(out, b.ring[i])
 		}
 	}
@@ -539,10 +561,20 @@ func (in *Inbox) Len() int {
 // that falls more than a buffer behind misses captures, which List still
 // has.
 func (in *Inbox) Subscribe(name, tenantID string) (<-chan Capture, func()) {
+	return in.subscribe(name, viewer{tenantID: tenantID})
+}
+
+// SubscribeOwned is Subscribe to only the captures of tenantID's own
+// deliveries.
+func (in *Inbox) SubscribeOwned(name, tenantID string) (<-chan Capture, func()) {
+	return in.subscribe(name, viewer{tenantID: tenantID, ownOnly: true})
+}
+
+func (in *Inbox) subscribe(name string, v viewer) (<-chan Capture, func()) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	b := in.boxLocked(name)
-	sub := &subscriber{tenantID: tenantID, ch: make(chan Capture, 64)}
+	sub := &subscriber{viewer: v, ch: make(chan Capture, 64)}
 	b.subs[sub] = struct{}{}
 	return sub.ch, func() {
 		in.mu.Lock()

@@ -57,7 +57,15 @@ func (s *Server) handleAPIKeyCreate(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	k, err := s.store.CreateAPIKey(r.Context(), store.NewAPIKey{TenantID: tenantOf(r), CreatedBy: currentPrincipal(r).member,
+	// A key made with a user's key is that user's, as the key that made it
+	// is: it stops when the user is disabled and goes when the user is
+	// deleted, so a member cannot mint a key that outlives its access.
+	p := currentPrincipal(r)
+	createdBy := p.member
+	if p.user != nil {
+		createdBy = p.user.ID
+	}
+	k, err := s.store.CreateAPIKey(r.Context(), store.NewAPIKey{TenantID: tenantOf(r), CreatedBy: createdBy,
 		Name: name, KeyHash: hash, Prefix: prefix})
 	if err != nil {
 		return err

@@ -23,6 +23,13 @@ func inboxParam(r *http.Request) (string, error) {
 	return name, nil
 }
 
+// ownCapturesOnly reports whether the request sees only the captures of
+// its tenant's own deliveries: a portal session shows a tenant's customer
+// that tenant's deliveries, never what anyone else (another tenant's
+// developer, say, with a credential in a header) sent to an inbox of that
+// name, which any signed-in member sees.
+func ownCapturesOnly(r *http.Request) bool { return currentPrincipal(r).kind == credentialPortal }
+
 // handleInboxList answers the captures of an inbox the caller may see,
 // newest first.
 func (s *Server) handleInboxList(w http.ResponseWriter, r *http.Request) error {
@@ -30,7 +37,11 @@ func (s *Server) handleInboxList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.json(w, http.StatusOK, listJSON[inbox.Capture]{Data: s.inbox.List(name, tenantOf(r))})
+	list := s.inbox.List
+	if ownCapturesOnly(r) {
+		list = s.inbox.ListOwned
+	}
+	return s.json(w, http.StatusOK, listJSON[inbox.Capture]{Data: list(name, tenantOf(r))})
 }
 
 // handleInboxStream streams an inbox's new captures that the caller may
@@ -46,7 +57,11 @@ func (s *Server) handleInboxStream(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	defer live.close()
-	captures, unsubscribe := s.inbox.Subscribe(name, tenantOf(r))
+	subscribe := s.inbox.Subscribe
+	if ownCapturesOnly(r) {
+		subscribe = s.inbox.SubscribeOwned
+	}
+	captures, unsubscribe := subscribe(name, tenantOf(r))
 	defer unsubscribe()
 	ctx, cancel := s.streamContext(r)
 	defer cancel()

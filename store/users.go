@@ -109,9 +109,10 @@ func (s *Store) SetUserDisabled(ctx context.Context, userID string, disabled boo
 }
 
 // DeleteUser removes a user. What the user created belongs to its tenant
-// and stays, except that a tenant of the user's own (the one CreateUser
-// makes without a tenant id, named by the user's id) goes with its last
-// member, and with it everything in it, as an account would.
+// and stays, but for the API keys it made, which are revoked with it (as
+// disabling it stops them); and a tenant of the user's own (the one
+// CreateUser makes without a tenant id, named by the user's id) goes with
+// its last member, and with it everything in it, as an account would.
 func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 	err := s.inTx(ctx, func(tx *txn) error {
 		var tenantID string
@@ -123,6 +124,12 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, userID); err != nil {
+			return err
+		}
+		// The user's API keys go with it: disabling a user stops them,
+		// and deleting one must not bring them back (a key without a
+		// creator is taken for a service's or a CRM member's).
+		if _, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE tenant_id = $1 AND created_by = $2`, tenantID, userID); err != nil {
 			return err
 		}
 		if tenantID != userID {
