@@ -218,6 +218,9 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 		fenced = 0
 		now := s.Now()
 		counters := map[string]*statsDelta{}
+		if err := s.d.joinByKey(ctx, tx); err != nil {
+			return err
+		}
 		exists, err := s.existingWebhooks(ctx, tx, batch)
 		if err != nil {
 			return err
@@ -266,6 +269,29 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 	return fenced, nil
 }
 
+// joinByKey makes PostgreSQL join the rest of tx's statements to a VALUES
+// list row by row through the table's key (a nested loop), as the
+// completion's UPDATE … FROM (VALUES …) statements want: their lists hold
+// a batch's keys, and without this PostgreSQL hashed the list and read the
+// whole table for them, a 10,000-row deliveries or webhook_stats table
+// in 3–9 ms a statement instead of 0.5–1 ms, and a backlog's table in
+// proportion (TestCompletionJoinsByKey). SQLite loops over the list on its
+// own.
+func (d dialect) joinByKey(ctx context.Context, q queryer) error {
+	if d.kind != Postgres {
+		return nil
+	}
+	rows, err := q.QueryContext(ctx, `SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`)
+	if err != nil {
+		return fmt.Errorf("plan joins by key: %w", err)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("plan joins by key: %w", err)
+	}
+	return nil
+}
+
 // existingWebhooks reports which of a batch's webhooks still exist.
 func (s *Store) existingWebhooks(ctx context.Context, tx *txn, batch []Completion) (map[string]bool, error) {
 	seen := map[string]bool{}
@@ -308,6 +334,20 @@ const completionChunk = 200
 // saves a round trip per delivery on PostgreSQL and a parse per delivery on
 // SQLite.
 func (s *Store) updateDeliveries(ctx context.Context, tx *txn, chunk []Completion, now time.Time) (int, error) {
+	q, args := s.updateDeliveriesQuery(chunk, now)
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("update deliveries: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("update deliveries: %w", err)
+	}
+	return int(n), nil
+}
+
+// updateDeliveriesQuery is updateDeliveries' statement and its arguments.
+func (s *Store) updateDeliveriesQuery(chunk []Completion, now time.Time) (string, []any) {
 	a := s.d.args(5*len(chunk) + 1)
 	updatedAt := a.add(s.d.t(now))
 	values := make([]string, 0, len(chunk))
@@ -325,18 +365,10 @@ func (s *Store) updateDeliveries(ctx context.Context, tx *txn, chunk []Completio
 		values = append(values, "("+a.typed(c.DeliveryID, "text")+", "+a.typed(c.LeaseToken, "text")+", "+a.typed(status, "text")+", "+
 			a.typed(c.Log.Attempt, "int")+", "+a.typed(next, "timestamptz")+")")
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = v.column3, attempts = v.column4,
-		next_attempt_at = COALESCE(v.column5, deliveries.next_attempt_at), lease_token = NULL, updated_at = `+updatedAt+`
-		FROM (VALUES `+strings.Join(values, ", ")+`) AS v
-		WHERE deliveries.id = v.column1 AND deliveries.lease_token = v.column2`, a.vals...)
-	if err != nil {
-		return 0, fmt.Errorf("update deliveries: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("update deliveries: %w", err)
-	}
-	return int(n), nil
+	return `UPDATE deliveries SET status = v.column3, attempts = v.column4,
+		next_attempt_at = COALESCE(v.column5, deliveries.next_attempt_at), lease_token = NULL, updated_at = ` + updatedAt + `
+		FROM (VALUES ` + strings.Join(values, ", ") + `) AS v
+		WHERE deliveries.id = v.column1 AND deliveries.lease_token = v.column2`, a.vals
 }
 
 // ReleaseDeliveries gives leased deliveries back without counting an

@@ -365,3 +365,50 @@ func (s *Store) LeasePlanSettings(ctx context.Context) (sort, jit string, err er
 	err = tx.QueryRowContext(ctx, `SELECT current_setting('enable_sort'), current_setting('jit')`).Scan(&sort, &jit)
 	return sort, jit, err
 }
+
+// ExplainCompletion returns the plans of the completion's two joins to a
+// VALUES list, the deliveries' new state and the webhooks' stats, for
+// completing leased as successes, as CompleteDeliveries runs them:
+// PostgreSQL's EXPLAIN (COSTS OFF), SQLite's EXPLAIN QUERY PLAN details, a
+// line each.
+func (s *Store) ExplainCompletion(ctx context.Context, leased []LeasedDelivery) (deliveries, stats string, err error) {
+	chunk := make([]Completion, len(leased))
+	m := map[string]*statsDelta{}
+	ids := make([]string, 0, len(leased))
+	now := s.Now()
+	for i, l := range leased {
+		chunk[i] = Completion{DeliveryID: l.ID, LeaseToken: l.LeaseToken,
+			Log: Log{WebhookID: l.WebhookID, Attempt: l.Attempt, Status: AttemptSuccess, CreatedAt: now}}
+		if m[l.WebhookID] == nil {
+			ids = append(ids, l.WebhookID)
+		}
+		addStats(m, chunk[i].Log)
+	}
+	slices.Sort(ids)
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return "", "", err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := s.d.joinByKey(ctx, tx); err != nil {
+		return "", "", err
+	}
+	explain := func(q string, args []any) (string, error) {
+		if s.d.kind == Postgres {
+			q = "EXPLAIN (COSTS OFF) " + q
+		} else {
+			q = "EXPLAIN QUERY PLAN " + q
+		}
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return "", err
+		}
+		lines, err := collect(rows, planLine)
+		return strings.Join(lines, "\n"), err
+	}
+	if deliveries, err = explain(s.updateDeliveriesQuery(chunk, now)); err != nil {
+		return "", "", err
+	}
+	stats, err = explain(s.updateStatsQuery(ids, m))
+	return deliveries, stats, err
+}

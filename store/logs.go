@@ -354,34 +354,88 @@ func latest(cur *time.Time, t time.Time) *time.Time {
 	return cur
 }
 
-// applyStats adds a batch's counters to webhook_stats, webhooks in id order
-// so that concurrent batches on PostgreSQL lock rows in the same order.
+// applyStats adds a batch's counters to webhook_stats, a chunk of webhooks
+// a statement (a fan-out's batch holds one attempt for each of hundreds of
+// webhooks: one statement each was a round trip each on PostgreSQL, 10,000
+// for a 10,000-webhook fan-out). On PostgreSQL each chunk's rows are first
+// locked in id order, so that concurrent batches take them in the same
+// order whatever plan the UPDATE gets.
 func (s *Store) applyStats(ctx context.Context, tx *txn, m map[string]*statsDelta) error {
 	ids := make([]string, 0, len(m))
 	for id := range m {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	for _, id := range ids {
-		d := m[id]
-		_, err := tx.ExecContext(ctx, `UPDATE webhook_stats SET
-			total_attempts = total_attempts + $1,
-			successful_attempts = successful_attempts + $2,
-			failed_attempts = failed_attempts + $3,
-			total_duration_ms = total_duration_ms + $4,
-			consecutive_failures = CASE WHEN $5 THEN $6 ELSE consecutive_failures + $6 END,
-			last_attempt_at = COALESCE($7, last_attempt_at),
-			last_success_at = COALESCE($8, last_success_at),
-			last_failure_at = COALESCE($9, last_failure_at),
-			failing_since = CASE WHEN $6 = 0 THEN NULL WHEN $5 THEN $11 ELSE COALESCE(failing_since, $11) END
-			WHERE webhook_id = $10`,
-			d.total, d.success, d.failed, d.durationMs, d.sawSuccess, d.failuresAfterSuccess,
-			s.d.nt(d.lastAttempt), s.d.nt(d.lastSuccess), s.d.nt(d.lastFail), id, s.d.nt(d.streakStart))
-		if err != nil {
-			return fmt.Errorf("update stats of webhook %s: %w", id, err)
+	for lo, hi := range s.runs(len(ids)) {
+		if err := s.updateStats(ctx, tx, ids[lo:hi], m); err != nil {
+			return err
 		}
 	}
 	return s.applyCounts(ctx, tx, ids, m)
+}
+
+// statsColumns is how many values updateStats binds per webhook.
+const statsColumns = 11
+
+// updateStats adds the counters of a chunk of webhooks, ids in order, to
+// their webhook_stats rows in one statement.
+func (s *Store) updateStats(ctx context.Context, tx *txn, ids []string, m map[string]*statsDelta) error {
+	if err := s.d.lockStats(ctx, tx, ids); err != nil {
+		return fmt.Errorf("lock stats: %w", err)
+	}
+	q, args := s.updateStatsQuery(ids, m)
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("update stats: %w", err)
+	}
+	return nil
+}
+
+// updateStatsQuery is updateStats' statement and its arguments.
+func (s *Store) updateStatsQuery(ids []string, m map[string]*statsDelta) (string, []any) {
+	a := s.d.args(statsColumns * len(ids))
+	values := make([]string, 0, len(ids))
+	for _, id := range ids {
+		d := m[id]
+		// PostgreSQL needs the types spelled out, as in updateDeliveries.
+		values = append(values, "("+a.typed(id, "text")+", "+a.typed(d.total, "bigint")+", "+a.typed(d.success, "bigint")+", "+
+			a.typed(d.failed, "bigint")+", "+a.typed(d.durationMs, "bigint")+", "+a.typed(d.sawSuccess, "boolean")+", "+
+			a.typed(d.failuresAfterSuccess, "bigint")+", "+a.typed(s.d.nt(d.lastAttempt), "timestamptz")+", "+
+			a.typed(s.d.nt(d.lastSuccess), "timestamptz")+", "+a.typed(s.d.nt(d.lastFail), "timestamptz")+", "+
+			a.typed(s.d.nt(d.streakStart), "timestamptz")+")")
+	}
+	// v: webhook, total, successes, failures, duration, whether the batch
+	// saw a success, failures after its last success, last attempt, last
+	// success, last failure, first of the failures after the last success.
+	return `UPDATE webhook_stats SET
+		total_attempts = total_attempts + v.column2,
+		successful_attempts = successful_attempts + v.column3,
+		failed_attempts = failed_attempts + v.column4,
+		total_duration_ms = total_duration_ms + v.column5,
+		consecutive_failures = CASE WHEN v.column6 THEN v.column7 ELSE consecutive_failures + v.column7 END,
+		last_attempt_at = COALESCE(v.column8, last_attempt_at),
+		last_success_at = COALESCE(v.column9, last_success_at),
+		last_failure_at = COALESCE(v.column10, last_failure_at),
+		failing_since = CASE WHEN v.column7 = 0 THEN NULL WHEN v.column6 THEN v.column11 ELSE COALESCE(failing_since, v.column11) END
+		FROM (VALUES ` + strings.Join(values, ", ") + `) AS v
+		WHERE webhook_stats.webhook_id = v.column1`, a.vals
+}
+
+// lockStats holds the webhook_stats rows of ids, in order, until commit on
+// PostgreSQL: the lock order of an UPDATE joined to a VALUES list is its
+// plan's, and two processes completing overlapping batches must take rows
+// in one order or deadlock. SQLite's single writer needs no row locks.
+func (d dialect) lockStats(ctx context.Context, tx queryer, ids []string) error {
+	if d.kind != Postgres {
+		return nil
+	}
+	a := d.args(len(ids))
+	rows, err := tx.QueryContext(ctx, `SELECT webhook_id FROM webhook_stats WHERE webhook_id IN (`+listOf(a, ids)+`)
+		ORDER BY webhook_id FOR UPDATE`, a.vals...)
+	if err != nil {
+		return err
+	}
+	_, err = collect(rows, scanString)
+	return err
 }
 
 // applyCounts adds a batch's per-minute and per-hour counts to

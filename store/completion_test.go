@@ -1,0 +1,160 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd/store"
+	"github.com/webhookd/webhookd/store/storetest"
+)
+
+// TestFanOutCompletionCountsEachWebhook completes three fan-outs to more
+// webhooks than one statement of the completion takes (stats are updated a
+// chunk of webhooks a statement), each batch mixing successes and failures
+// across the chunks, and checks every webhook's kept counters and its
+// failure streak: the streak's start decides auto-disable, so only the
+// webhooks that failed all three rounds, the first an hour and more before
+// the last, are disabled.
+func TestFanOutCompletionCountsEachWebhook(t *testing.T) {
+	c := &clock{}
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		start := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+		c.t = start
+		u := newUser(t, s, "fan@x.io")
+		// Two chunks on PostgreSQL (200 + 189), uneven runs on SQLite.
+		const n = 389
+		hooks := make([]store.Webhook, n)
+		index := map[string]int{}
+		for i := range hooks {
+			hooks[i] = newWebhook(t, s, u.ID, "message.new")
+			index[hooks[i].ID] = i
+		}
+		rounds := []struct {
+			at   time.Duration
+			fail func(i int) bool
+		}{
+			{0, func(i int) bool { return i%2 == 1 }},
+			{30 * time.Minute, func(i int) bool { return i%3 != 0 }},
+			{61 * time.Minute, func(int) bool { return true }},
+		}
+		for r, round := range rounds {
+			c.t = start.Add(round.at)
+			res, err := s.PublishEvents(ctx, []store.PublishParams{{UserID: u.ID, Type: "message.new",
+				Payload: fmt.Appendf(nil, `{"round":%d}`, r), OccurredAt: c.t}})
+			if err != nil || res[0].Deliveries != n {
+				t.Fatalf("round %d: publish = %+v, %v; want %d deliveries", r, res, err, n)
+			}
+			leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 1000, LeaseFor: time.Minute})
+			if err != nil || len(leased) != n {
+				t.Fatalf("round %d: lease = %d, %v; want %d", r, len(leased), err, n)
+			}
+			batch := make([]store.Completion, 0, n)
+			for _, l := range leased {
+				cpl := store.Completion{DeliveryID: l.ID, LeaseToken: l.LeaseToken, Log: store.Log{
+					WebhookID: l.WebhookID, EventID: l.EventID, DeliveryID: l.ID, EventType: l.EventType, Attempt: l.Attempt,
+					Status: store.AttemptSuccess, StatusCode: 200, DurationMs: int64(1 + index[l.WebhookID]%5)}}
+				if round.fail(index[l.WebhookID]) {
+					cpl.Log.Status, cpl.Log.StatusCode, cpl.Log.Error = store.AttemptFailed, 500, "HTTP 500"
+				}
+				batch = append(batch, cpl)
+			}
+			if fenced, err := s.CompleteDeliveries(ctx, batch); err != nil || fenced != n {
+				t.Fatalf("round %d: complete = %d, %v; want %d", r, fenced, err, n)
+			}
+		}
+
+		disabled := 0
+		for i, h := range hooks {
+			var success, streak int64
+			var lastSuccess *time.Time
+			for _, round := range rounds {
+				if round.fail(i) {
+					streak++
+					continue
+				}
+				success, streak = success+1, 0
+				at := start.Add(round.at)
+				lastSuccess = &at
+			}
+			st, err := s.WebhookStats(ctx, u.ID, h.ID, nil)
+			if err != nil {
+				t.Fatalf("webhook %d: stats: %v", i, err)
+			}
+			lastFailure := start.Add(rounds[2].at)
+			if st.TotalAttempts != 3 || st.SuccessfulAttempts != success || st.FailedAttempts != 3-success ||
+				st.ConsecutiveFailures != streak || st.AverageDurationMs != float64(1+i%5) ||
+				!sameTime(st.LastAttemptAt, &lastFailure) || !sameTime(st.LastFailureAt, &lastFailure) || !sameTime(st.LastSuccessAt, lastSuccess) {
+				t.Errorf("webhook %d: stats = %+v (last attempt %v, success %v, failure %v); want 3 attempts, %d successful, %d consecutive failures, average %d ms, last success %v, last attempt and failure %v",
+					i, st, st.LastAttemptAt, st.LastSuccessAt, st.LastFailureAt, success, streak, 1+i%5, lastSuccess, lastFailure)
+			}
+			w, err := s.Webhook(ctx, u.ID, h.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Failing since the first round, 61 minutes before the last.
+			want := streak == 3
+			if !w.IsActive != want {
+				t.Errorf("webhook %d (%d consecutive failures): disabled = %v, want %v", i, streak, !w.IsActive, want)
+			}
+			if want {
+				disabled++
+			}
+		}
+		if disabled == 0 || disabled == n {
+			t.Fatalf("%d of %d webhooks disabled: the rounds must disable some and not all", disabled, n)
+		}
+	}, store.WithClock(c.now), store.WithAutoDisable(store.AutoDisable{After: time.Hour, MinFailures: 2}))
+}
+
+// sameTime reports whether two optional times are both unset or the same
+// instant.
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// TestCompletionJoinsByKey checks the plans of the completion's joins to a
+// VALUES list of a batch's keys: each row is found through the table's key.
+// PostgreSQL, left to itself, hashed the list and read the whole
+// deliveries and webhook_stats tables for it on every completion.
+func TestCompletionJoinsByKey(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		u := newUser(t, s, "plan@x.io")
+		for range 300 {
+			newWebhook(t, s, u.ID, "*")
+		}
+		if _, err := s.PublishEvents(ctx, []store.PublishParams{{UserID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != nil {
+			t.Fatal(err)
+		}
+		leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 64, LeaseFor: time.Minute})
+		if err != nil || len(leased) != 64 {
+			t.Fatalf("lease = %d, %v; want 64", len(leased), err)
+		}
+		deliveries, stats, err := s.ExplainCompletion(ctx, leased)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct{ table, plan, key string }{
+			{"deliveries", deliveries, "deliveries_pkey"},
+			{"webhook_stats", stats, "webhook_stats_pkey"},
+		} {
+			if s.Kind() == store.SQLite {
+				// SQLite searches the table by its key for each row of the list.
+				if strings.Contains(c.plan, "SCAN "+c.table) || !strings.Contains(c.plan, "SEARCH "+c.table) {
+					t.Errorf("%s: plan reads the table other than by key:\n%s", c.table, c.plan)
+				}
+				continue
+			}
+			if strings.Contains(c.plan, "Seq Scan") || strings.Contains(c.plan, "Hash") || !strings.Contains(c.plan, "Index Scan using "+c.key) {
+				t.Errorf("%s: plan reads the table other than by key:\n%s", c.table, c.plan)
+			}
+		}
+	})
+}
