@@ -152,8 +152,9 @@ func openStore(ctx context.Context, db string, stderr io.Writer, opts ...store.O
 	return st, nil
 }
 
-// runAPIKey is webhookd apikey create: make an API key for a user and
-// print it, the only time it is shown.
+// runAPIKey is webhookd apikey create: make an API key for a user's
+// tenant, or a service key for every tenant, and print it, the only time
+// it is shown.
 func runAPIKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if isHelp(args) {
 		args = []string{"create", "-h"}
@@ -161,32 +162,57 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 	if len(args) == 0 || args[0] != "create" {
 		return errors.New("apikey: say create (run 'webhookd help apikey')")
 	}
-	fs := newFlagSet("apikey create", "Usage: webhookd apikey create --email E --name N [flags]\n\nCreates an API key for the user and prints it once.")
+	fs := newFlagSet("apikey create", "Usage: webhookd apikey create (--email E | --tenant T | --service) --name N [flags]\n\n"+
+		"Creates an API key and prints it once. A key acts for one tenant: the user's (--email) or the one named\n"+
+		"(--tenant, which must exist). A service key (--service) acts for any tenant, naming it on each request\n"+
+		"(\"tenant\" in the events routes' bodies, the Webhookd-Tenant header elsewhere), and alone may manage\n"+
+		"tenants; only this command makes one, since whoever holds the database holds the deployment.")
 	db := dbFlag(fs)
-	email := fs.String("email", "", "the key's owner (required)")
+	email := fs.String("email", "", "a key for this user's tenant")
+	tenant := fs.String("tenant", "", "a key for this tenant")
+	service := fs.Bool("service", false, "a service key, acting for any tenant")
 	name := fs.String("name", "", "a name for the key, such as the CRM's (required)")
 	if err := parseFlags(fs, args[1:], getenv, stdout); err != nil {
 		return err
 	}
-	if *email == "" || strings.TrimSpace(*name) == "" {
-		return errors.New("apikey create: --email and --name are required")
+	given := 0
+	for _, set := range []bool{*email != "", *tenant != "", *service} {
+		if set {
+			given++
+		}
+	}
+	switch {
+	case strings.TrimSpace(*name) == "":
+		return errors.New("apikey create: --name is required")
+	case given != 1:
+		return errors.New("apikey create: give exactly one of --email, --tenant and --service")
+	case *tenant != "" && !store.ValidTenantID(*tenant):
+		return fmt.Errorf("apikey create: --tenant %q must match %s", *tenant, store.TenantIDPattern)
 	}
 	st, err := openAdminStore(ctx, *db, stderr)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := st.UserByEmail(ctx, *email)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("apikey create: no user with email %s", *email)
-	} else if err != nil {
-		return err
+	p := store.NewAPIKey{TenantID: *tenant, Service: *service, Name: strings.TrimSpace(*name)}
+	if *email != "" {
+		u, err := st.UserByEmail(ctx, *email)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("apikey create: no user with email %s", *email)
+		} else if err != nil {
+			return err
+		}
+		p.TenantID, p.CreatedBy = u.TenantID, u.ID
 	}
 	key, hash, prefix, err := auth.NewAPIKey()
 	if err != nil {
 		return err
 	}
-	if _, err := st.CreateAPIKey(ctx, u.ID, strings.TrimSpace(*name), hash, prefix); err != nil {
+	p.KeyHash, p.Prefix = hash, prefix
+	if _, err := st.CreateAPIKey(ctx, p); err != nil {
+		if errors.Is(err, store.ErrTenantNotFound) {
+			return fmt.Errorf("apikey create: no tenant %s (create it with 'webhookd tenant create --id %s')", p.TenantID, p.TenantID)
+		}
 		return err
 	}
 	fmt.Fprintln(stdout, key)
@@ -242,7 +268,7 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "OWNER\tWEBHOOK\tNAME\tSTATE\tPENDING\tOK 1h\tFAILED 1h\tFAILING\tURL")
+	fmt.Fprintln(tw, "TENANT\tWEBHOOK\tNAME\tSTATE\tPENDING\tOK 1h\tFAILED 1h\tFAILING\tURL")
 	for _, h := range hooks {
 		state := "active"
 		if !h.IsActive {
@@ -251,7 +277,7 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 				state = "disabled"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", h.UserEmail, h.ID, clip(h.Name, 24), state,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", h.TenantID, h.ID, clip(h.Name, 24), state,
 			h.Pending, h.SuccessLastHour, h.FailedLastHour, h.ConsecutiveFailures, clip(h.URL, 60))
 	}
 	return tw.Flush()

@@ -163,6 +163,7 @@ func (a *app) buildAPI(tokens *auth.Tokens, guard netguard.Policy) error {
 		Throttle: server.Throttle{MaxFailures: c.loginMaxFailures, Window: c.loginWindow, MaxChecks: c.maxPasswordChecks},
 		Metrics:  metricsOnAPI, Inbox: inboxes, Console: webConsole,
 		WriteTimeout: c.writeTimeout, MaxStreams: c.maxStreams, MaxStreamsPerUser: c.maxStreamsPerUser, Now: a.st.Now,
+		AutoCreateTenants: c.autoCreateTenants, PublicURL: c.publicURL,
 	})
 	if err != nil {
 		return err
@@ -367,7 +368,7 @@ func ensureAdmin(ctx context.Context, st *store.Store, email, password string, s
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if err := createUser(ctx, st, email, password); err != nil && !errors.Is(err, store.ErrConflict) {
+		if _, err := createUser(ctx, st, email, password, ""); err != nil && !errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("WEBHOOKD_ADMIN_EMAIL: %w", err)
 		}
 		logger.Info("created admin user", "email", email)
@@ -378,7 +379,7 @@ func ensureAdmin(ctx context.Context, st *store.Store, email, password string, s
 		return err
 	}
 	password = auth.RandomSecret(18)
-	if err := createUser(ctx, st, "admin@localhost", password); err != nil {
+	if _, err := createUser(ctx, st, "admin@localhost", password, ""); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil // another process created it first
 		}

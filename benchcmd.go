@@ -228,7 +228,7 @@ func benchUser(ctx context.Context, db, email, password string) error {
 	u, err := st.UserByEmail(ctx, email)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		_, err = st.CreateUser(ctx, email, hash)
+		_, err = st.CreateUser(ctx, email, hash, "")
 		return err
 	case err != nil:
 		return err

@@ -130,3 +130,11 @@ func dbFlagVar(fs *flagSet, p *string) {
 	fs.StringVar(p, "db", "webhookd.db", "database: an SQLite file path (or sqlite:PATH), or a postgres:// or postgresql:// URL")
 	fs.bindEnv("db", "WEBHOOKD_DB")
 }
+
+// isSet reports whether the flag name was given on the command line (or
+// by its variable), to tell an empty value from an absent one.
+func (fs *flagSet) isSet(name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}

@@ -6,7 +6,7 @@
 // main.go only wires: main runs run, and run picks the subcommand. Each
 // subcommand lives in its own file: serve.go (flags and their validation)
 // and app.go (building and running serve, shutting it down in order),
-// admin.go (migrate, apikey, status), usercmd.go (user), benchcmd.go
+// admin.go (migrate, apikey, status), usercmd.go (user), tenantcmd.go (tenant), benchcmd.go
 // (bench); flags.go holds the flag set every command parses with.
 package main
 
@@ -45,9 +45,11 @@ Usage:
   webhookd migrate up|down|status [flags]       manage the database schema
   webhookd user create|passwd|disable|enable|delete|unlock --email E
                                                 manage users ('webhookd help user')
+  webhookd tenant list|create|delete            manage tenants ('webhookd help tenant')
   webhookd status [--db D]                      one-screen summary of webhooks and the queue
   webhookd bench [flags]                        measure throughput and latency end to end
   webhookd apikey create --email E --name N     create an API key for publishing events
+  webhookd apikey create --service --name N     create a service key that acts for any tenant
   webhookd version                              print the version
   webhookd help [command]                       show help; every command also takes -h
 
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runUser(ctx, args, getenv, stdin, stdout, stderr)
 	case "apikey":
 		return runAPIKey(ctx, args, getenv, stdout, stderr)
+	case "tenant":
+		return runTenant(ctx, args, getenv, stdout, stderr)
 	case "status":
 		return runStatus(ctx, args, getenv, stdout, stderr)
 	case "bench":

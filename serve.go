@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"runtime"
 	"strings"
 	"time"
@@ -49,7 +50,8 @@ type serveConfig struct {
 	addr, db, jwtSecret, eventTypes, retrySchedule, logFormat, logLevel, metricsAddr string
 	tokenTTL, deliveryTimeout, shutdownGrace, leaseDuration                          time.Duration
 	disableAfter, retention, secretGrace, loginWindow, writeTimeout                  time.Duration
-	migrate, allowPrivate, requireHTTPS, console, inbox                              bool
+	migrate, allowPrivate, requireHTTPS, console, inbox, autoCreateTenants           bool
+	publicURL                                                                        string
 	workers, perWebhook, disableMinFailures, loginMaxFailures                        int
 	maxWebhooksPerOwner, maxDeliveriesPerRequest                                     int
 	maxConnections, maxStreams, maxStreamsPerUser                                    int
@@ -100,7 +102,7 @@ func serveFlags() (*flagSet, *serveConfig) {
 	dur(&c.shutdownGrace, "shutdown-grace", "WEBHOOKD_SHUTDOWN_GRACE", 10*time.Second, "time in-flight deliveries get to finish on SIGTERM")
 	num(&c.workers, "workers", "WEBHOOKD_WORKERS", 256, "deliveries in flight at once, across all webhooks")
 	num(&c.perWebhook, "max-in-flight-per-webhook", "WEBHOOKD_MAX_IN_FLIGHT_PER_WEBHOOK", 16, "deliveries in flight at once to one webhook")
-	num(&c.perOwner, "max-in-flight-per-owner", "WEBHOOKD_MAX_IN_FLIGHT_PER_OWNER", 0, "deliveries in flight at once to one user's webhooks while another user's are due; a user alone may use all but this many workers (0: --workers/4, at least 1)")
+	num(&c.perOwner, "max-in-flight-per-owner", "WEBHOOKD_MAX_IN_FLIGHT_PER_OWNER", 0, "deliveries in flight at once to one tenant's webhooks while another tenant's are due; a tenant alone may use all but this many workers (0: --workers/4, at least 1)")
 	dur(&c.leaseDuration, "lease-duration", "WEBHOOKD_LEASE_DURATION", 0, "how long a process holds a delivery it is sending before another may take it over; longer than --delivery-timeout (0: twice --delivery-timeout plus 30s)")
 	boolean := func(p *bool, name, env string, def bool, usage string) {
 		fs.BoolVar(p, name, def, usage)
@@ -115,14 +117,16 @@ func serveFlags() (*flagSet, *serveConfig) {
 	dur(&c.disableAfter, "disable-after", "WEBHOOKD_DISABLE_AFTER", 72*time.Hour, "disable a webhook whose every attempt has failed for this long (0: never)")
 	num(&c.disableMinFailures, "disable-min-failures", "WEBHOOKD_DISABLE_MIN_FAILURES", 20, "and that has at least this many consecutive failed attempts")
 	dur(&c.retention, "retention", "WEBHOOKD_RETENTION", 720*time.Hour, "delete logs and finished deliveries older than this (0: keep everything)")
-	num(&c.maxWebhooksPerOwner, "max-webhooks-per-owner", "WEBHOOKD_MAX_WEBHOOKS_PER_OWNER", 100, "webhooks one user may have (0: no limit)")
+	num(&c.maxWebhooksPerOwner, "max-webhooks-per-owner", "WEBHOOKD_MAX_WEBHOOKS_PER_OWNER", 100, "webhooks one tenant may have (0: no limit)")
 	num(&c.maxDeliveriesPerRequest, "max-deliveries-per-request", "WEBHOOKD_MAX_DELIVERIES_PER_REQUEST", 100000, "deliveries one publish request may create, its events times their matching webhooks (0: no limit)")
 	boolean(&c.console, "console", "WEBHOOKD_CONSOLE", true, "serve the web console at /")
 	boolean(&c.inbox, "inbox", "WEBHOOKD_INBOX", true, "serve the development inbox at /inbox/NAME, which webhooks may target on this process's own port without --allow-private-targets")
 	dur(&c.writeTimeout, "write-timeout", "WEBHOOKD_WRITE_TIMEOUT", 30*time.Second, "time an answer may take to be written, from its first byte, so a client that stops reading is cut off; event streams get it anew for each event")
 	num(&c.maxConnections, "max-connections", "WEBHOOKD_MAX_CONNECTIONS", 10000, "client connections open at once on --addr (and, apart, on --metrics-addr); past it new connections wait until one closes")
 	num(&c.maxStreams, "max-streams", "WEBHOOKD_MAX_STREAMS", 1000, "event streams (live logs, live inboxes) open at once; past it new ones answer 429")
-	num(&c.maxStreamsPerUser, "max-streams-per-user", "WEBHOOKD_MAX_STREAMS_PER_USER", 10, "event streams one user may have open at once; past it new ones answer 429")
+	num(&c.maxStreamsPerUser, "max-streams-per-user", "WEBHOOKD_MAX_STREAMS_PER_USER", 10, "event streams one tenant (all its members and keys together) may have open at once; past it new ones answer 429")
+	boolean(&c.autoCreateTenants, "auto-create-tenants", "WEBHOOKD_AUTO_CREATE_TENANTS", false, "let a service key publish for a tenant that does not exist yet, creating it (default: 404)")
+	str(&c.publicURL, "public-url", "WEBHOOKD_PUBLIC_URL", "", "the console's address as browsers reach it, such as https://webhooks.example.com, for portal session URLs (default: the scheme and host the request came to)")
 	str(&c.metricsAddr, "metrics-addr", "WEBHOOKD_METRICS_ADDR", "", "serve /metrics on this address instead of --addr")
 	str(&c.logFormat, "log-format", "WEBHOOKD_LOG_FORMAT", "text", "log format: text or json")
 	str(&c.logLevel, "log-level", "WEBHOOKD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
@@ -152,6 +156,12 @@ func (c *serveConfig) validate() error {
 	}
 	if err := c.checkLimits(); err != nil {
 		return err
+	}
+	if c.publicURL != "" {
+		u, err := url.Parse(c.publicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("--public-url %q: want an absolute http or https URL such as https://webhooks.example.com", c.publicURL)
+		}
 	}
 	if c.maxPasswordChecks == 0 {
 		// bcrypt is CPU-bound: more checks at once than CPUs only makes

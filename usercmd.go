@@ -85,15 +85,15 @@ type userAction struct {
 }
 
 // userRequest is what the user command's flags and prompt gave an action.
-type userRequest struct{ email, password string }
+type userRequest struct{ email, password, tenant string }
 
 // userActions are the user subcommands, in the order help lists them.
 var userActions = []userAction{
-	{"create", "webhookd user create --email E [--password P]   create a user (password prompted at a terminal, else read from stdin)", true, userCreate},
+	{"create", "webhookd user create --email E [--tenant T] [--password P]   create a user, in tenant T (created if new) or a tenant of its own (password prompted at a terminal, else read from stdin)", true, userCreate},
 	{"passwd", "webhookd user passwd --email E [--password P]   set a new password; the user's tokens stop working", true, userPasswd},
 	{"disable", "webhookd user disable --email E                 refuse the user's logins, tokens and API keys", false, userDisable},
 	{"enable", "webhookd user enable --email E                  undo disable (old tokens stay invalid)", false, userEnable},
-	{"delete", "webhookd user delete --email E                  delete the user and everything it owns", false, userDelete},
+	{"delete", "webhookd user delete --email E                  delete the user; a tenant of its own goes with it, with all of its data", false, userDelete},
 	{"unlock", "webhookd user unlock --email E                  clear the email's failed logins, lifting its login throttle", false, userUnlock},
 }
 
@@ -121,6 +121,9 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	db := dbFlag(fs)
 	var req userRequest
 	fs.StringVar(&req.email, "email", "", "the user's email address (required)")
+	if action.name == "create" {
+		fs.StringVar(&req.tenant, "tenant", "", "the tenant the user joins, created if new, such as the CRM's account id acme (default: a new tenant for this user alone)")
+	}
 	if action.password {
 		fs.StringVar(&req.password, "password", "", "password, at least 12 characters; visible to other local users (ps, /proc) while the command runs, so prefer the prompt or stdin (default: prompted without echo at a terminal, else one line of stdin)")
 	}
@@ -129,6 +132,9 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	if req.email == "" {
 		return fmt.Errorf("user %s: --email is required", action.name)
+	}
+	if req.tenant != "" && !store.ValidTenantID(req.tenant) {
+		return fmt.Errorf("user %s: --tenant %q must match %s", action.name, req.tenant, store.TenantIDPattern)
 	}
 	if action.password && req.password == "" {
 		p, err := readPassword(stdin, stdTerminal)
@@ -147,31 +153,32 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 
 // userCreate is webhookd user create.
 func userCreate(ctx context.Context, st *store.Store, req userRequest, stdout io.Writer) error {
-	if err := createUser(ctx, st, req.email, req.password); err != nil {
+	u, err := createUser(ctx, st, req.email, req.password, req.tenant)
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("user create: a user with email %s already exists", req.email)
 		}
 		return fmt.Errorf("user create: %w", err)
 	}
-	fmt.Fprintf(stdout, "created user %s\n", store.NormalizeEmail(req.email))
+	fmt.Fprintf(stdout, "created user %s in tenant %s\n", u.Email, u.TenantID)
 	return nil
 }
 
-// createUser checks and stores a new user, for user create and for the
-// admin serve creates at start.
-func createUser(ctx context.Context, st *store.Store, email, password string) error {
+// createUser checks and stores a new user, in tenant (created if new; ""
+// for a tenant of its own), for user create and for the admin serve
+// creates at start.
+func createUser(ctx context.Context, st *store.Store, email, password, tenant string) (store.User, error) {
 	if err := store.CheckEmail(email); err != nil {
-		return err
+		return store.User{}, err
 	}
 	if err := store.CheckPassword(password); err != nil {
-		return err
+		return store.User{}, err
 	}
 	hash, err := auth.HashPassword(password)
 	if err != nil {
-		return err
+		return store.User{}, err
 	}
-	_, err = st.CreateUser(ctx, email, hash)
-	return err
+	return st.CreateUser(ctx, email, hash, tenant)
 }
 
 // findUser is the user an action other than create names, or an error
@@ -238,7 +245,11 @@ func userDelete(ctx context.Context, st *store.Store, req userRequest, stdout io
 	if err := st.DeleteUser(ctx, u.ID); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "deleted user %s with its webhooks, events, logs and API keys\n", store.NormalizeEmail(req.email))
+	if u.TenantID == u.ID {
+		fmt.Fprintf(stdout, "deleted user %s; its own tenant, if it had no other member, went with it, with its webhooks, events, logs and API keys\n", u.Email)
+		return nil
+	}
+	fmt.Fprintf(stdout, "deleted user %s; tenant %s keeps what the user created\n", u.Email, u.TenantID)
 	return nil
 }
 

@@ -221,3 +221,92 @@ func RandomSecret(n int) string {
 // NewWebhookSecret returns a Standard Webhooks style secret: "whsec_" and
 // base64 of 32 random bytes.
 func NewWebhookSecret() string { return "whsec_" + RandomSecret(32) }
+
+// ErrExpiredToken is returned by VerifyPortal for a portal session that
+// has ended, so that the portal can say so rather than "invalid".
+var ErrExpiredToken = errors.New("auth: token expired")
+
+// portalAudience marks portal session tokens, so that they are never taken
+// for a user's access token (which has no audience) nor the other way round.
+const portalAudience = "webhookd-portal"
+
+// MaxPortalTTL is the longest a portal session may last.
+const MaxPortalTTL = 24 * time.Hour
+
+// PortalSession is what a portal session's token grants: one tenant, read
+// only or not, until ExpiresAt.
+type PortalSession struct {
+	Tenant    string
+	ReadOnly  bool
+	ExpiresAt time.Time
+}
+
+type portalClaims struct {
+	jwt.RegisteredClaims
+	Tenant   string `json:"tenant"`
+	ReadOnly bool   `json:"readOnly"`
+}
+
+// IssuePortal signs a portal session's token for tenant, valid for ttl
+// (at most MaxPortalTTL), and returns it with its expiry.
+func (t *Tokens) IssuePortal(tenant string, readOnly bool, ttl time.Duration) (string, time.Time, error) {
+	if ttl <= 0 || ttl > MaxPortalTTL {
+		return "", time.Time{}, fmt.Errorf("auth: portal session lifetime %s is not in (0, %s]", ttl, MaxPortalTTL)
+	}
+	now := t.now()
+	exp := now.Add(ttl).Truncate(time.Second)
+	c := portalClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    Issuer,
+			Subject:   "portal:" + tenant,
+			Audience:  jwt.ClaimStrings{portalAudience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(exp),
+		},
+		Tenant: tenant, ReadOnly: readOnly,
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("auth: sign portal token: %w", err)
+	}
+	return s, exp, nil
+}
+
+// VerifyPortal checks a portal session's token: signature (HS256),
+// issuer, audience, expiry. An ended session is ErrExpiredToken; any other
+// failure ErrInvalidToken.
+func (t *Tokens) VerifyPortal(token string) (PortalSession, error) {
+	now := t.now()
+	var c portalClaims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuer(Issuer),
+		jwt.WithAudience(portalAudience),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+	)
+	if errors.Is(err, jwt.ErrTokenExpired) {
+		return PortalSession{}, ErrExpiredToken
+	}
+	if err != nil || c.Tenant == "" {
+		return PortalSession{}, ErrInvalidToken
+	}
+	return PortalSession{Tenant: c.Tenant, ReadOnly: c.ReadOnly, ExpiresAt: c.ExpiresAt.Time}, nil
+}
+
+// IsPortalToken reports whether a bearer credential claims to be a portal
+// session's token (its signature unchecked), so that the API can tell a
+// portal session's end from any other invalid token.
+func IsPortalToken(token string) bool {
+	var c portalClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(token, &c); err != nil {
+		return false
+	}
+	for _, a := range c.Audience {
+		if a == portalAudience {
+			return true
+		}
+	}
+	return false
+}

@@ -360,7 +360,7 @@ func (d *Dispatcher) startSends(ctx context.Context, leased []store.LeasedDelive
 			continue
 		}
 		d.perHook[l.WebhookID]++
-		d.perOwner[l.UserID]++
+		d.perOwner[l.TenantID]++
 		d.inFlight++
 		d.sends.Add(1)
 		started++
@@ -436,9 +436,9 @@ func (d *Dispatcher) send(l store.LeasedDelivery, wait time.Duration) {
 	d.completed <- completion{lease: l, out: out}
 	d.mu.Lock()
 	d.inFlight--
-	ownerLeft := d.perOwner[l.UserID] - 1
-	if d.perOwner[l.UserID] = ownerLeft; ownerLeft <= 0 {
-		delete(d.perOwner, l.UserID)
+	ownerLeft := d.perOwner[l.TenantID] - 1
+	if d.perOwner[l.TenantID] = ownerLeft; ownerLeft <= 0 {
+		delete(d.perOwner, l.TenantID)
 	}
 	left := d.perHook[l.WebhookID] - 1
 	if d.perHook[l.WebhookID] = left; left <= 0 {

@@ -18,7 +18,7 @@ func publishMany(t testing.TB, st *store.Store, userID string, n int) {
 	t.Helper()
 	batch := make([]store.PublishParams, n)
 	for i := range batch {
-		batch[i] = store.PublishParams{UserID: userID, Type: "message.new", Payload: []byte(`{"i":` + strconv.Itoa(i) + `}`), OccurredAt: time.Now()}
+		batch[i] = store.PublishParams{TenantID: userID, Type: "message.new", Payload: []byte(`{"i":` + strconv.Itoa(i) + `}`), OccurredAt: time.Now()}
 	}
 	if _, err := st.PublishEvents(context.Background(), batch); err != nil {
 		t.Fatalf("publish %d events: %v", n, err)

@@ -222,7 +222,7 @@ func (r *running) wait() {
 // newUser creates a user with a unique email.
 func newUser(t testing.TB, st *store.Store) store.User {
 	t.Helper()
-	u, err := st.CreateUser(context.Background(), store.NewID()+"@example.com", "not-a-real-hash")
+	u, err := st.CreateUser(context.Background(), store.NewID()+"@example.com", "not-a-real-hash", "")
 	if err != nil {
 		t.Fatalf("create user: %v", err)
 	}
@@ -233,7 +233,7 @@ func newUser(t testing.TB, st *store.Store) store.User {
 func newWebhook(t testing.TB, st *store.Store, userID, url string, events ...string) store.Webhook {
 	t.Helper()
 	w, err := st.CreateWebhook(context.Background(), store.CreateWebhookParams{
-		UserID: userID, Name: "test", URL: url, Events: events, Secret: "secret-" + store.NewID(), IsActive: true,
+		TenantID: userID, Name: "test", URL: url, Events: events, Secret: "secret-" + store.NewID(), IsActive: true,
 	})
 	if err != nil {
 		t.Fatalf("create webhook: %v", err)
@@ -244,7 +244,7 @@ func newWebhook(t testing.TB, st *store.Store, userID, url string, events ...str
 // setActive switches a webhook on or off.
 func setActive(t testing.TB, st *store.Store, w store.Webhook, active bool) {
 	t.Helper()
-	if _, err := st.UpdateWebhook(context.Background(), w.UserID, w.ID, store.WebhookPatch{IsActive: &active}); err != nil {
+	if _, err := st.UpdateWebhook(context.Background(), w.TenantID, w.ID, store.WebhookPatch{IsActive: &active}); err != nil {
 		t.Fatalf("set webhook %s active=%v: %v", w.ID, active, err)
 	}
 }
@@ -254,7 +254,7 @@ func setActive(t testing.TB, st *store.Store, w store.Webhook, active bool) {
 func publish(t testing.TB, st *store.Store, userID, eventType, data string) store.PublishResult {
 	t.Helper()
 	res, err := st.PublishEvents(context.Background(), []store.PublishParams{{
-		UserID: userID, Type: eventType, Payload: []byte(data), OccurredAt: time.Now(),
+		TenantID: userID, Type: eventType, Payload: []byte(data), OccurredAt: time.Now(),
 	}})
 	if err != nil {
 		t.Fatalf("publish %s: %v", eventType, err)
@@ -265,7 +265,7 @@ func publish(t testing.TB, st *store.Store, userID, eventType, data string) stor
 // attempts returns a webhook's log rows, oldest first.
 func attempts(t testing.TB, st *store.Store, w store.Webhook) []store.Log {
 	t.Helper()
-	logs, _, err := st.ListLogs(context.Background(), w.UserID, w.ID, store.LogFilter{Page: store.Page{Limit: 500}})
+	logs, _, err := st.ListLogs(context.Background(), w.TenantID, w.ID, store.LogFilter{Page: store.Page{Limit: 500}})
 	if err != nil {
 		t.Fatalf("list logs of webhook %s: %v", w.ID, err)
 	}
@@ -276,7 +276,7 @@ func attempts(t testing.TB, st *store.Store, w store.Webhook) []store.Log {
 // pending returns how many of a webhook's deliveries are still pending.
 func pending(t testing.TB, st *store.Store, w store.Webhook) int64 {
 	t.Helper()
-	s, err := st.WebhookStats(context.Background(), w.UserID, w.ID, nil)
+	s, err := st.WebhookStats(context.Background(), w.TenantID, w.ID, nil)
 	if err != nil {
 		t.Fatalf("stats of webhook %s: %v", w.ID, err)
 	}

@@ -160,7 +160,7 @@ func TestNodeSnippetVerifiesDispatcher(t *testing.T) {
 		v := startNodeVerifier(t, secret)
 		u := newUser(t, st)
 		w, err := st.CreateWebhook(context.Background(), store.CreateWebhookParams{
-			UserID: u.ID, Name: "node", URL: v.URL, Events: []string{"*"}, Secret: secret, IsActive: true,
+			TenantID: u.ID, Name: "node", URL: v.URL, Events: []string{"*"}, Secret: secret, IsActive: true,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -356,7 +356,7 @@ func (t TestSender) SendTest(ctx context.Context, w store.Webhook, eventType str
 	ctx = context.WithoutCancel(ctx)
 	o := t.Sender.Send(ctx, req)
 	l := logFor(o, w.ID, "", deliveryID, eventType, 1)
-	rec, err := t.Store.RecordTestAttempt(ctx, store.TestAttempt{UserID: w.UserID, OccurredAt: now, Payload: payload, Log: l})
+	rec, err := t.Store.RecordTestAttempt(ctx, store.TestAttempt{TenantID: w.TenantID, OccurredAt: now, Payload: payload, Log: l})
 	if err != nil {
 		return store.Log{}, fmt.Errorf("delivery: record test attempt: %w", err)
 	}

@@ -127,14 +127,14 @@ type Capture struct {
 	// is one of this webhookd's; only its owner sees the capture.
 	WebhookID string `json:"webhookId,omitempty"`
 
-	// owner is the user of WebhookID: the only one who sees this capture;
-	// "" shows it to every signed-in user.
+	// owner is the tenant of WebhookID: only its members see this
+	// capture; "" shows it to every signed-in member of any tenant.
 	owner string
 }
 
 // nobody owns a capture whose delivery could not be looked up: it may be a
-// user's, so it is shown to no one rather than to everyone. No user id is
-// empty or holds a NUL.
+// tenant's, so it is shown to no one rather than to everyone. No tenant
+// id is empty or holds a NUL.
 const nobody = "\x00nobody"
 
 // MarshalJSON writes receivedAt as the API writes every time: UTC with
@@ -159,8 +159,8 @@ func captureBytes(c Capture) int64 {
 	return n
 }
 
-// visibleTo reports whether a signed-in user may see c.
-func (c Capture) visibleTo(userID string) bool { return c.owner == "" || c.owner == userID }
+// visibleTo reports whether a signed-in member of a tenant may see c.
+func (c Capture) visibleTo(tenantID string) bool { return c.owner == "" || c.owner == tenantID }
 
 // Inbox holds every inbox's captures.
 type Inbox struct {
@@ -195,8 +195,8 @@ type box struct {
 
 // subscriber is one live reader of an inbox.
 type subscriber struct {
-	userID string
-	ch     chan Capture
+	tenantID string
+	ch       chan Capture
 }
 
 // New returns an empty Inbox.
@@ -353,7 +353,7 @@ func (in *Inbox) attribute(ctx context.Context, name string, h http.Header, body
 	if !found {
 		return
 	}
-	c.WebhookID, c.owner = w.ID, w.UserID
+	c.WebhookID, c.owner = w.ID, w.TenantID
 	if len(got) == 0 || body.truncated || !in.targets(w.URL, name) {
 		return
 	}
@@ -429,7 +429,7 @@ func (in *Inbox) add(name string, c Capture) Capture {
 	in.bytes += captureBytes(c)
 	in.trimLocked(b)
 	for sub := range b.subs {
-		if !c.visibleTo(sub.userID) {
+		if !c.visibleTo(sub.tenantID) {
 			continue
 		}
 		select {
@@ -508,9 +508,9 @@ func (in *Inbox) evictLocked() {
 	delete(in.boxes, victim)
 }
 
-// List returns the captures of the named inbox that userID may see, newest
+// List returns the captures of the named inbox that tenantID may see, newest
 // first.
-func (in *Inbox) List(name, userID string) []Capture {
+func (in *Inbox) List(name, tenantID string) []Capture {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	out := []Capture{}
@@ -519,7 +519,7 @@ func (in *Inbox) List(name, userID string) []Capture {
 		return out
 	}
 	for i := len(b.ring) - 1; i >= 0; i-- {
-		if b.ring[i].visibleTo(userID) {
+		if b.ring[i].visibleTo(tenantID) {
 			out = append(out, b.ring[i])
 		}
 	}
@@ -534,15 +534,15 @@ func (in *Inbox) Len() int {
 }
 
 // Subscribe returns a channel of the named inbox's new captures that
-// userID may see, and a function that ends the subscription. The channel
+// tenantID may see, and a function that ends the subscription. The channel
 // is closed when the subscription ends or the inbox is evicted; a reader
 // that falls more than a buffer behind misses captures, which List still
 // has.
-func (in *Inbox) Subscribe(name, userID string) (<-chan Capture, func()) {
+func (in *Inbox) Subscribe(name, tenantID string) (<-chan Capture, func()) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	b := in.boxLocked(name)
-	sub := &subscriber{userID: userID, ch: make(chan Capture, 64)}
+	sub := &subscriber{tenantID: tenantID, ch: make(chan Capture, 64)}
 	b.subs[sub] = struct{}{}
 	return sub.ch, func() {
 		in.mu.Lock()

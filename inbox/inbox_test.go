@@ -178,17 +178,17 @@ func TestSignatureAndVisibility(t *testing.T) {
 	)
 	now := time.Now()
 	later := now.Add(time.Hour)
-	alice := store.Webhook{ID: "w-alice", UserID: "alice", URL: "http://localhost:3000/inbox/signed", Secret: secret,
+	alice := store.Webhook{ID: "w-alice", TenantID: "alice", URL: "http://localhost:3000/inbox/signed", Secret: secret,
 		PreviousSecret: oldSecret, PreviousSecretExpiresAt: &later}
 	hooks := map[string]store.Webhook{
 		"d-alice": alice,
 		// Another port: not this process's inbox.
-		"d-elsewhere": {ID: "w-elsewhere", UserID: "mallory", URL: "http://localhost:4000/inbox/signed", Secret: "elsewhere-secret"},
+		"d-elsewhere": {ID: "w-elsewhere", TenantID: "mallory", URL: "http://localhost:4000/inbox/signed", Secret: "elsewhere-secret"},
 		// Similar names are other inboxes.
-		"d-prefix": {ID: "w-prefix", UserID: "mallory", URL: "http://127.0.0.1:3000/inbox/signed-too", Secret: "prefix-secret"},
-		"d-slash":  {ID: "w-slash", UserID: "mallory", URL: "http://127.0.0.1:3000/inbox/signed/", Secret: "slash-secret"},
+		"d-prefix": {ID: "w-prefix", TenantID: "mallory", URL: "http://127.0.0.1:3000/inbox/signed-too", Secret: "prefix-secret"},
+		"d-slash":  {ID: "w-slash", TenantID: "mallory", URL: "http://127.0.0.1:3000/inbox/signed/", Secret: "slash-secret"},
 		// A query does not change where a delivery arrives.
-		"d-query": {ID: "w-query", UserID: "carol", URL: "http://[::1]:3000/inbox/signed?x=1", Secret: "query-secret"},
+		"d-query": {ID: "w-query", TenantID: "carol", URL: "http://[::1]:3000/inbox/signed?x=1", Secret: "query-secret"},
 	}
 	in, srv := newServer(t, Config{Lookup: deliveries(hooks), Port: port, MaxBody: 64})
 	body := `{"event":"message.new"}`
@@ -272,7 +272,7 @@ func TestSignatureAndVisibility(t *testing.T) {
 func TestExpect(t *testing.T) {
 	const secret = "test-send-secret"
 	in, srv := newServer(t, Config{Port: 3000})
-	w := store.Webhook{ID: "w1", UserID: "alice", URL: "http://localhost:3000/inbox/t", Secret: secret}
+	w := store.Webhook{ID: "w1", TenantID: "alice", URL: "http://localhost:3000/inbox/t", Secret: secret}
 	body := `{"n":1}`
 	h := http.Header{"X-Webhook-Id": {"d-test"}, "X-Webhook-Signature": {delivery.SignatureHeader(secret, []byte(body))}}
 	done := in.Expect("d-test", w)
@@ -303,7 +303,7 @@ func TestExpect(t *testing.T) {
 func TestSubscribe(t *testing.T) {
 	const secret = "a-secret-of-alices"
 	lookup := deliveries(map[string]store.Webhook{
-		"d1": {ID: "w1", UserID: "alice", URL: "http://localhost:3000/inbox/live", Secret: secret},
+		"d1": {ID: "w1", TenantID: "alice", URL: "http://localhost:3000/inbox/live", Secret: secret},
 	})
 	in, srv := newServer(t, Config{Lookup: lookup, Port: 3000})
 	alice, stopAlice := in.Subscribe("live", "alice")

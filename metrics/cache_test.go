@@ -56,16 +56,16 @@ func (c *fakeClock) Add(d time.Duration) {
 func TestStateIsReadOncePerInterval(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		u, err := s.CreateUser(ctx, "a@x.io", "h")
+		u, err := s.CreateUser(ctx, "a@x.io", "h", "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{UserID: u.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true}); err != nil {
+		if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{TenantID: u.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true}); err != nil {
 			t.Fatal(err)
 		}
 		publish := func() {
 			t.Helper()
-			if _, err := s.PublishEvents(ctx, []store.PublishParams{{UserID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != nil {
+			if _, err := s.PublishEvents(ctx, []store.PublishParams{{TenantID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != nil {
 				t.Fatal(err)
 			}
 		}

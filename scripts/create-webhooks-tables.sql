@@ -221,6 +221,52 @@ CREATE TABLE webhook_log_counts (
 -- Retention deletes the counts with the logs, by age.
 CREATE INDEX webhook_log_counts_minute_idx ON webhook_log_counts (minute);
 
+-- 00007_tenants.sql
+-- Tenants: the CRM's customer accounts. Webhooks, events and API keys
+-- belong to a tenant and every member (user) of it sees and manages them;
+-- what a user created stays with the tenant when the user goes. Each
+-- existing user gets a tenant of its own, with the user's id as the
+-- tenant's id, so every existing row keeps its owner column's value and
+-- only the column's meaning changes: from the user to the user's tenant.
+CREATE TABLE tenants (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL DEFAULT '',
+    metadata   TEXT NOT NULL DEFAULT '{}',
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+INSERT INTO tenants (id, name, created_at, updated_at) SELECT id, email, created_at, created_at FROM users;
+
+ALTER TABLE users ADD COLUMN tenant_id TEXT REFERENCES tenants (id) ON DELETE CASCADE;
+UPDATE users SET tenant_id = id;
+ALTER TABLE users ALTER COLUMN tenant_id SET NOT NULL;
+CREATE INDEX users_tenant_id_idx ON users (tenant_id, id);
+
+-- created_by is the member who created the row: a user's id, or the
+-- subject of a trusted CRM token (no user row), so it has no foreign key.
+ALTER TABLE webhooks DROP CONSTRAINT webhooks_user_id_fkey;
+ALTER TABLE webhooks RENAME COLUMN user_id TO tenant_id;
+ALTER TABLE webhooks ADD CONSTRAINT webhooks_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE;
+ALTER TABLE webhooks ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+UPDATE webhooks SET created_by = tenant_id;
+ALTER INDEX webhooks_user_id_idx RENAME TO webhooks_tenant_id_idx;
+
+ALTER TABLE events DROP CONSTRAINT events_user_id_fkey;
+ALTER TABLE events RENAME COLUMN user_id TO tenant_id;
+ALTER TABLE events ADD CONSTRAINT events_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE;
+
+-- A service key (tenant_id NULL) acts for any tenant, naming it on each
+-- request; any other key acts for its tenant only.
+ALTER TABLE api_keys DROP CONSTRAINT api_keys_user_id_fkey;
+ALTER TABLE api_keys RENAME COLUMN user_id TO tenant_id;
+ALTER TABLE api_keys ALTER COLUMN tenant_id DROP NOT NULL;
+ALTER TABLE api_keys ADD CONSTRAINT api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE;
+ALTER TABLE api_keys ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN service BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE api_keys ADD CONSTRAINT api_keys_service_check CHECK (service = (tenant_id IS NULL));
+UPDATE api_keys SET created_by = tenant_id;
+ALTER INDEX api_keys_user_id_idx RENAME TO api_keys_tenant_id_idx;
+
 -- goose's version table, created exactly as goose v3 creates it for
 -- PostgreSQL. goose writes version 0 when it creates the table and then one
 -- row per applied migration; ids come from the identity column (not written
@@ -240,5 +286,6 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (4, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (5, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (6, true);
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (7, true);
 
 COMMIT;

@@ -15,6 +15,7 @@ type apiKeyCreateRequest struct {
 
 type apiKeyJSON struct {
 	ID         string  `json:"id"`
+	Tenant     string  `json:"tenant"`
 	Name       string  `json:"name"`
 	Prefix     string  `json:"prefix"`
 	Key        string  `json:"key,omitempty"`
@@ -23,7 +24,7 @@ type apiKeyJSON struct {
 }
 
 func toAPIKeyJSON(k store.APIKey) apiKeyJSON {
-	return apiKeyJSON{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: ts(k.CreatedAt), LastUsedAt: tsp(k.LastUsedAt)}
+	return apiKeyJSON{ID: k.ID, Tenant: k.TenantID, Name: k.Name, Prefix: k.Prefix, CreatedAt: ts(k.CreatedAt), LastUsedAt: tsp(k.LastUsedAt)}
 }
 
 func (s *Server) handleAPIKeyCreate(w http.ResponseWriter, r *http.Request) error {
@@ -42,7 +43,8 @@ func (s *Server) handleAPIKeyCreate(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	k, err := s.store.CreateAPIKey(r.Context(), currentUser(r).ID, name, hash, prefix)
+	k, err := s.store.CreateAPIKey(r.Context(), store.NewAPIKey{TenantID: tenantOf(r), CreatedBy: currentPrincipal(r).member,
+		Name: name, KeyHash: hash, Prefix: prefix})
 	if err != nil {
 		return err
 	}
@@ -52,7 +54,7 @@ func (s *Server) handleAPIKeyCreate(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) handleAPIKeyList(w http.ResponseWriter, r *http.Request) error {
-	keys, err := s.store.ListAPIKeys(r.Context(), currentUser(r).ID)
+	keys, err := s.store.ListAPIKeys(r.Context(), tenantOf(r))
 	if err != nil {
 		return err
 	}
@@ -68,7 +70,7 @@ func (s *Server) handleAPIKeyDelete(w http.ResponseWriter, r *http.Request) erro
 	if !validID(id) {
 		return notFound("API key")
 	}
-	if err := s.store.DeleteAPIKey(r.Context(), currentUser(r).ID, id); err != nil {
+	if err := s.store.DeleteAPIKey(r.Context(), tenantOf(r), id); err != nil {
 		return asNotFound(err, "API key")
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -11,78 +11,174 @@ import (
 	"github.com/webhookd/webhookd/store"
 )
 
-type userKey struct{}
-
-// currentUser returns the authenticated user of a request.
-func currentUser(r *http.Request) store.User {
-	u, _ := r.Context().Value(userKey{}).(store.User)
-	return u
-}
-
 func unauthorized(msg string) *Error {
 	return &Error{Status: http.StatusUnauthorized, Message: msg,
 		Header: http.Header{"Www-Authenticate": {`Bearer realm="webhookd"`}}}
 }
 
-// authenticated requires a bearer JWT or API key and puts its user in the
-// request context. The user is loaded on every request, so deleting a user
-// ends its tokens at once.
-func (s *Server) authenticated(h handlerFunc) handlerFunc {
+// tenantScope says what a route needs of the tenant a request acts for.
+type tenantScope int
+
+const (
+	// scopeTenant routes act for one tenant: a service key must name it.
+	scopeTenant tenantScope = iota
+	// scopeAnyTenant routes take the tenant elsewhere (the events
+	// routes' bodies) or need none (/auth/me, the event types).
+	scopeAnyTenant
+	// scopeService routes manage tenants: service keys only.
+	scopeService
+)
+
+// authenticated requires a credential (see authenticate), resolves the
+// tenant the request acts for, and puts the principal in the request
+// context. Read-only portal sessions are held to GET and HEAD here, so
+// that no route can forget it.
+func (s *Server) authenticated(scope tenantScope, h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		user, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
+		p, err := s.authenticate(r.Context(), r.Header.Get("Authorization"), r.Header.Values(TenantHeader))
 		if err != nil {
 			return err
 		}
-		return h(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
+		if p.readOnly && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return errorf(http.StatusForbidden, "this portal session is read-only")
+		}
+		switch {
+		case scope == scopeService && p.kind != credentialService:
+			return errorf(http.StatusForbidden, "this route needs a service key (webhookd apikey create --service)")
+		case scope == scopeTenant && p.tenant == "":
+			return requireTenant()
+		}
+		return h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	}
 }
 
-// authenticate checks an Authorization header's bearer JWT or API key and
-// returns its user; a credential that is not (or no longer) valid is a
-// 401 *Error. Open event streams call it again every few seconds, so one
-// rule decides when a credential ends, for new requests and open streams
-// alike.
-func (s *Server) authenticate(ctx context.Context, authorization string) (store.User, error) {
+// authenticate checks an Authorization header's credential and the
+// Webhookd-Tenant header beside it, and returns the principal; a
+// credential that is not (or no longer) valid is a 401 *Error, a tenant
+// the credential may not act for a 404. Open event streams call it again
+// every few seconds, so one rule decides when a credential ends, for new
+// requests and open streams alike.
+func (s *Server) authenticate(ctx context.Context, authorization string, tenantHeader []string) (principal, error) {
 	scheme, credential, ok := strings.Cut(authorization, " ")
 	credential = strings.TrimSpace(credential)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || credential == "" {
-		return store.User{}, unauthorized("missing bearer token: send Authorization: Bearer <accessToken or API key>")
+		return principal{}, unauthorized("missing bearer token: send Authorization: Bearer <accessToken or API key>")
 	}
-	var user store.User
+	var p principal
 	var err error
-	if auth.IsAPIKey(credential) {
-		var key store.APIKey
-		user, key, err = s.store.UserByAPIKeyHash(ctx, auth.HashAPIKey(credential))
-		// lastUsedAt is kept to the minute, so a busy publisher does not
-		// turn every request into a write.
-		if err == nil && (key.LastUsedAt == nil || s.now().Sub(*key.LastUsedAt) > time.Minute) {
-			if terr := s.store.TouchAPIKey(ctx, key.ID); terr != nil {
-				s.logger.Warn("record api key use", "err", terr)
-			}
-		}
-	} else {
-		userID, version, verr := s.tokens.Verify(credential)
-		// A subject that cannot be a user id (NUL bytes, say, which
-		// PostgreSQL refuses) is refused before it reaches the store.
-		if verr != nil || !validID(userID) {
-			return store.User{}, unauthorized("invalid or expired token")
-		}
-		user, err = s.store.UserByID(ctx, userID)
-		if err == nil && user.TokenVersion != version {
-			// The password changed or the user was disabled since.
-			return store.User{}, unauthorized("invalid or expired token")
-		}
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, unauthorized("invalid or expired token")
+	switch {
+	case auth.IsAPIKey(credential):
+		p, err = s.authenticateKey(ctx, credential)
+	case auth.IsPortalToken(credential):
+		p, err = s.authenticatePortal(credential)
+	default:
+		p, err = s.authenticateToken(ctx, credential)
 	}
 	if err != nil {
-		return store.User{}, err
+		return principal{}, err
+	}
+	named, err := namedTenant(tenantHeader)
+	if err != nil {
+		return principal{}, err
+	}
+	switch {
+	case p.kind == credentialService:
+		p.tenant = named
+	case named != "" && named != p.tenant:
+		// Another tenant's name answers as another tenant's ids do.
+		return principal{}, tenantNotFound(named)
+	}
+	if p.tenant != "" {
+		if err := s.checkTenant(ctx, p.tenant, p.kind == credentialTrusted); err != nil {
+			return principal{}, err
+		}
+	}
+	return p, nil
+}
+
+// namedTenant reads the Webhookd-Tenant header: "" when absent, a 400
+// naming it when malformed or sent twice.
+func namedTenant(values []string) (string, error) {
+	switch {
+	case len(values) == 0:
+		return "", nil
+	case len(values) > 1:
+		return "", invalid(FieldError{TenantHeader, "must be sent once"})
+	}
+	id := strings.TrimSpace(values[0])
+	if !store.ValidTenantID(id) {
+		return "", invalid(FieldError{TenantHeader, "must match " + store.TenantIDPattern})
+	}
+	return id, nil
+}
+
+// authenticateKey checks an API key: a tenant's key acts for its tenant,
+// a service key for the tenant each request names. A key a user made
+// stops with the user's tokens when the user is disabled.
+func (s *Server) authenticateKey(ctx context.Context, credential string) (principal, error) {
+	key, creator, err := s.store.APIKeyByHash(ctx, auth.HashAPIKey(credential))
+	if errors.Is(err, store.ErrNotFound) {
+		return principal{}, unauthorized("invalid or revoked API key")
+	}
+	if err != nil {
+		return principal{}, err
+	}
+	if creator != nil && creator.DisabledAt != nil {
+		return principal{}, unauthorized("the user who created this API key is disabled")
+	}
+	// lastUsedAt is kept to the minute, so a busy publisher does not
+	// turn every request into a write.
+	if key.LastUsedAt == nil || s.now().Sub(*key.LastUsedAt) > time.Minute {
+		if terr := s.store.TouchAPIKey(ctx, key.ID); terr != nil {
+			s.logger.Warn("record api key use", "err", terr)
+		}
+	}
+	if key.Service {
+		return principal{kind: credentialService, member: "service-key:" + key.ID}, nil
+	}
+	return principal{kind: credentialKey, tenant: key.TenantID, member: "api-key:" + key.ID, user: creator}, nil
+}
+
+// authenticatePortal checks a portal session's token.
+func (s *Server) authenticatePortal(credential string) (principal, error) {
+	session, err := s.tokens.VerifyPortal(credential)
+	if errors.Is(err, auth.ErrExpiredToken) {
+		return principal{}, unauthorized("this portal session has expired: ask the application for a new one")
+	}
+	if err != nil {
+		return principal{}, unauthorized("invalid portal session")
+	}
+	return principal{kind: credentialPortal, tenant: session.Tenant, member: "portal",
+		readOnly: session.ReadOnly, expiresAt: session.ExpiresAt}, nil
+}
+
+// authenticateToken checks webhookd's own access token and, when it is
+// not one, the CRM's (--trusted-jwt-*).
+func (s *Server) authenticateToken(ctx context.Context, credential string) (principal, error) {
+	userID, version, verr := s.tokens.Verify(credential)
+	// A subject that cannot be a user id (NUL bytes, say, which
+	// PostgreSQL refuses) is refused before it reaches the store.
+	if verr != nil || !validID(userID) {
+		return s.authenticateTrusted(credential)
+	}
+	user, err := s.store.UserByID(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && user.TokenVersion != version {
+		// Deleted, or the password changed or the user was disabled since.
+		return principal{}, unauthorized("invalid or expired token")
+	}
+	if err != nil {
+		return principal{}, err
 	}
 	if user.DisabledAt != nil {
-		return store.User{}, unauthorized("this user is disabled")
+		return principal{}, unauthorized("this user is disabled")
 	}
-	return user, nil
+	return principal{kind: credentialUser, tenant: user.TenantID, member: user.ID, user: &user}, nil
+}
+
+// authenticateTrusted checks a token that is not webhookd's own against
+// the CRM's trusted keys, when there are any.
+func (s *Server) authenticateTrusted(credential string) (principal, error) {
+	return principal{}, unauthorized("invalid or expired token")
 }
 
 type loginRequest struct {
@@ -91,8 +187,9 @@ type loginRequest struct {
 }
 
 type userJSON struct {
-	ID    string `json:"id"`
-	Email string `json:"email"`
+	ID     string `json:"id"`
+	Email  string `json:"email"`
+	Tenant string `json:"tenant"`
 }
 
 type loginResponse struct {
@@ -156,11 +253,29 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	return s.json(w, http.StatusOK, loginResponse{
 		AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(s.tokens.TTL() / time.Second),
-		User: userJSON{ID: user.ID, Email: user.Email},
+		User: userJSON{ID: user.ID, Email: user.Email, Tenant: user.TenantID},
 	})
 }
 
+// meJSON is who a credential is: the user (or the member a trusted token
+// names) and the tenant it acts for.
+type meJSON struct {
+	ID       string `json:"id"`
+	Email    string `json:"email"`
+	Tenant   string `json:"tenant"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+	// ExpiresAt is when a portal session ends.
+	ExpiresAt *string `json:"expiresAt,omitempty"`
+}
+
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
-	u := currentUser(r)
-	return s.json(w, http.StatusOK, userJSON{ID: u.ID, Email: u.Email})
+	p := currentPrincipal(r)
+	me := meJSON{ID: p.member, Tenant: p.tenant, ReadOnly: p.readOnly}
+	if p.user != nil {
+		me.ID, me.Email = p.user.ID, p.user.Email
+	}
+	if !p.expiresAt.IsZero() {
+		me.ExpiresAt = tsp(&p.expiresAt)
+	}
+	return s.json(w, http.StatusOK, me)
 }

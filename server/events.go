@@ -33,6 +33,9 @@ func compactData(raw json.RawMessage, field string) ([]byte, *FieldError, error)
 const maxIdempotencyKeyLength = 255
 
 type eventPublishRequest struct {
+	// Tenant names the tenant a service key publishes for; any other
+	// credential may name its own.
+	Tenant         *string         `json:"tenant"`
 	Event          *string         `json:"event"`
 	Data           json.RawMessage `json:"data"`
 	Timestamp      *string         `json:"timestamp"`
@@ -54,7 +57,11 @@ func (s *Server) handleEventPublish(w http.ResponseWriter, r *http.Request) erro
 	if req.IdempotencyKey != nil {
 		key = *req.IdempotencyKey
 	}
-	p, bad, err := s.publishParams(req, key, req.IdempotencyKey != nil || key != "", "", currentUser(r).ID)
+	tenant, err := s.eventTenant(r, req.Tenant, currentPrincipal(r).tenant, "")
+	if err != nil {
+		return err
+	}
+	p, bad, err := s.publishParams(req, key, req.IdempotencyKey != nil || key != "", "", tenant)
 	if err != nil {
 		return err
 	}
@@ -86,8 +93,8 @@ func (s *Server) handleEventPublish(w http.ResponseWriter, r *http.Request) erro
 // ("" for POST /api/v1/events, "events[3]." in a batch). key is the
 // idempotency key from wherever the route takes it; hasKey says one was
 // given at all, since an empty one is wrong rather than absent.
-func (s *Server) publishParams(req eventPublishRequest, key string, hasKey bool, prefix, userID string) (store.PublishParams, []FieldError, error) {
-	p := store.PublishParams{UserID: userID, OccurredAt: s.now()}
+func (s *Server) publishParams(req eventPublishRequest, key string, hasKey bool, prefix, tenant string) (store.PublishParams, []FieldError, error) {
+	p := store.PublishParams{TenantID: tenant, OccurredAt: s.now()}
 	var bad []FieldError
 	switch {
 	case req.Event == nil || *req.Event == "":
@@ -128,6 +135,39 @@ func (s *Server) publishParams(req eventPublishRequest, key string, hasKey bool,
 	return p, bad, nil
 }
 
+// eventTenant resolves the tenant an event is published for: named, as
+// the body gave it (nil: not given), or else fallback (the credential's
+// tenant, or the one a service key named in the header). A service key
+// may name any tenant that exists (any at all with --auto-create-tenants);
+// any other credential only its own, another answering 404 as any other
+// tenant's ids do. prefix names the event's place in a batch.
+func (s *Server) eventTenant(r *http.Request, named *string, fallback, prefix string) (string, error) {
+	p := currentPrincipal(r)
+	if named == nil {
+		if fallback == "" {
+			return "", invalid(FieldError{prefix + "tenant", "is required with a service key: the tenant to publish for, in the body or the " + TenantHeader + " header"})
+		}
+		return fallback, nil
+	}
+	id := *named
+	if !store.ValidTenantID(id) {
+		return "", invalid(FieldError{prefix + "tenant", "must match " + store.TenantIDPattern})
+	}
+	if id == fallback {
+		return id, nil
+	}
+	if p.kind != credentialService {
+		return "", tenantNotFound(id)
+	}
+	if fallback != "" && r.Header.Get(TenantHeader) != "" {
+		return "", invalid(FieldError{prefix + "tenant", fmt.Sprintf("names %q but the %s header names %q", id, TenantHeader, fallback)})
+	}
+	if err := s.checkTenant(r.Context(), id, s.autoCreateTenants); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
 // MaxBatchEvents is the most events one POST /api/v1/events/batch takes.
 const MaxBatchEvents = 1000
 
@@ -137,6 +177,8 @@ const MaxBatchEvents = 1000
 const maxBatchBodyBytes = 4 << 20
 
 type eventBatchRequest struct {
+	// Tenant names the tenant of every event that names none itself.
+	Tenant *string           `json:"tenant"`
 	Events []json.RawMessage `json:"events"`
 }
 
@@ -172,7 +214,16 @@ func (s *Server) handleEventPublishBatch(w http.ResponseWriter, r *http.Request)
 	case len(req.Events) == 0 || len(req.Events) > MaxBatchEvents:
 		return invalid(FieldError{"events", fmt.Sprintf("must hold 1 to %d events, not %d", MaxBatchEvents, len(req.Events))})
 	}
-	userID := currentUser(r).ID
+	// The batch's tenant (the body's, else the credential's or header's)
+	// is resolved once; an event naming its own is resolved on its own.
+	batchTenant := currentPrincipal(r).tenant
+	if req.Tenant != nil {
+		t, err := s.eventTenant(r, req.Tenant, batchTenant, "")
+		if err != nil {
+			return err
+		}
+		batchTenant = t
+	}
 	batch := make([]store.PublishParams, len(req.Events))
 	var bad []FieldError
 	for i, raw := range req.Events {
@@ -186,7 +237,15 @@ func (s *Server) handleEventPublishBatch(w http.ResponseWriter, r *http.Request)
 		if ev.IdempotencyKey != nil {
 			key = *ev.IdempotencyKey
 		}
-		p, fieldErrs, err := s.publishParams(ev, key, ev.IdempotencyKey != nil, prefix, userID)
+		tenant := batchTenant
+		if ev.Tenant != nil || tenant == "" {
+			t, err := s.eventTenant(r, ev.Tenant, batchTenant, prefix)
+			if err != nil {
+				return err
+			}
+			tenant = t
+		}
+		p, fieldErrs, err := s.publishParams(ev, key, ev.IdempotencyKey != nil, prefix, tenant)
 		if err != nil {
 			return err
 		}
@@ -276,6 +335,7 @@ func validateIdempotencyKey(k string) string {
 
 type eventJSON struct {
 	ID             string          `json:"id"`
+	Tenant         string          `json:"tenant"`
 	Event          string          `json:"event"`
 	Timestamp      string          `json:"timestamp"`
 	Data           json.RawMessage `json:"data"`
@@ -289,11 +349,11 @@ func (s *Server) handleEventGet(w http.ResponseWriter, r *http.Request) error {
 	if !validID(id) {
 		return notFound("event")
 	}
-	e, err := s.store.Event(r.Context(), currentUser(r).ID, id)
+	e, err := s.store.Event(r.Context(), tenantOf(r), id)
 	if err != nil {
 		return asNotFound(err, "event")
 	}
-	out := eventJSON{ID: e.ID, Event: e.Type, Timestamp: ts(e.OccurredAt), Data: e.Payload, Deliveries: e.DeliveryCount, CreatedAt: ts(e.CreatedAt)}
+	out := eventJSON{ID: e.ID, Tenant: e.TenantID, Event: e.Type, Timestamp: ts(e.OccurredAt), Data: e.Payload, Deliveries: e.DeliveryCount, CreatedAt: ts(e.CreatedAt)}
 	if e.IdempotencyKey != "" {
 		out.IdempotencyKey = &e.IdempotencyKey
 	}

@@ -135,7 +135,7 @@ func TestTestSendZonedLoopback(t *testing.T) {
 			u, token := s.user(t, fmt.Sprintf("private-%v@example.com", guard.AllowPrivate))
 			for _, target := range targets {
 				w, err := st.CreateWebhook(context.Background(), store.CreateWebhookParams{
-					UserID: u.ID, Name: "zoned", URL: target, Events: []string{"*"}, Secret: "zoned-secret-0123456", IsActive: true,
+					TenantID: u.ID, Name: "zoned", URL: target, Events: []string{"*"}, Secret: "zoned-secret-0123456", IsActive: true,
 				})
 				if err != nil {
 					t.Fatalf("store the webhook: %v", err)

@@ -190,7 +190,7 @@ func (s dbSnapshot) diff(after dbSnapshot) string {
 }
 
 // routeCall matches a route registration in server.go.
-var routeCall = regexp.MustCompile(`(?:public|private|r\.Handler)\(http\.Method(\w+), "([^"]+)"`)
+var routeCall = regexp.MustCompile(`(?:public|private|anyTenant|service|r\.Handler)\(http\.Method(\w+), "([^"]+)"`)
 
 // serverRoutes lists every route server.go registers, as "METHOD /path",
 // so that a new route without hostile cases fails the test.

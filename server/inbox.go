@@ -30,7 +30,7 @@ func (s *Server) handleInboxList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.json(w, http.StatusOK, listJSON[inbox.Capture]{Data: s.inbox.List(name, currentUser(r).ID)})
+	return s.json(w, http.StatusOK, listJSON[inbox.Capture]{Data: s.inbox.List(name, tenantOf(r))})
 }
 
 // handleInboxStream streams an inbox's new captures that the caller may
@@ -46,7 +46,7 @@ func (s *Server) handleInboxStream(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	defer live.close()
-	captures, unsubscribe := s.inbox.Subscribe(name, currentUser(r).ID)
+	captures, unsubscribe := s.inbox.Subscribe(name, tenantOf(r))
 	defer unsubscribe()
 	ctx, cancel := s.streamContext(r)
 	defer cancel()

@@ -32,7 +32,7 @@ func TestInboxCapturesStayPrivate(t *testing.T) {
 		for i := range 210 {
 			owner := []string{bob.ID, mallory.ID}[i%2]
 			url := []string{inboxURL + fmt.Sprint(i), inboxURL + "/", inboxURL + "?x=" + fmt.Sprint(i)}[i%3]
-			if _, err := st.CreateWebhook(ctx, store.CreateWebhookParams{UserID: owner, Name: "decoy", URL: url,
+			if _, err := st.CreateWebhook(ctx, store.CreateWebhookParams{TenantID: owner, Name: "decoy", URL: url,
 				Events: []string{"*"}, Secret: fmt.Sprintf("decoy-secret-%d", i), IsActive: true}); err != nil {
 				t.Fatalf("create decoy %d: %v", i, err)
 			}

@@ -12,6 +12,7 @@ import (
 
 type logJSON struct {
 	ID             string            `json:"id"`
+	Tenant         string            `json:"tenant"`
 	WebhookID      string            `json:"webhookId"`
 	EventID        string            `json:"eventId"`
 	DeliveryID     string            `json:"deliveryId"`
@@ -31,9 +32,10 @@ type logJSON struct {
 
 // toLogJSON renders an attempt; full adds the request headers and body,
 // which lists leave out to stay small.
-func toLogJSON(l store.Log, full bool) logJSON {
+// toLogJSON writes an attempt of a webhook of tenant.
+func toLogJSON(l store.Log, tenant string, full bool) logJSON {
 	out := logJSON{
-		ID: l.ID, WebhookID: l.WebhookID, EventID: l.EventID, DeliveryID: l.DeliveryID, EventType: l.EventType,
+		ID: l.ID, Tenant: tenant, WebhookID: l.WebhookID, EventID: l.EventID, DeliveryID: l.DeliveryID, EventType: l.EventType,
 		Attempt: l.Attempt, Status: l.Status, DurationMs: l.DurationMs, CreatedAt: ts(l.CreatedAt),
 		NextAttemptAt: tsp(l.NextAttemptAt), Test: l.Test,
 	}
@@ -77,7 +79,7 @@ func (s *Server) handleLogList(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]logJSON, len(logs))
 	for i, l := range logs {
-		out[i] = toLogJSON(l, false)
+		out[i] = toLogJSON(l, tenantOf(r), false)
 	}
 	return s.json(w, http.StatusOK, newList(out, next))
 }
@@ -115,7 +117,7 @@ func (s *Server) handleLogGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return asNotFound(err, "log entry")
 	}
-	return s.json(w, http.StatusOK, toLogJSON(l, true))
+	return s.json(w, http.StatusOK, toLogJSON(l, tenantOf(r), true))
 }
 
 // logFilterParams reads the filters that the log list and the log stream
@@ -192,7 +194,7 @@ func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer live.close()
-	live.watch(s.webhookGone(currentUser(r).ID, hook.ID))
+	live.watch(s.webhookGone(tenantOf(r), hook.ID))
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
 	// recent lists the attempts logged since a little before the newest
@@ -237,7 +239,7 @@ func (s *Server) handleLogStream(w http.ResponseWriter, r *http.Request) error {
 			if l.CreatedAt.After(watermark) {
 				watermark = l.CreatedAt
 			}
-			if more == "" && out.event("log", l.ID, toLogJSON(l, false)) != nil {
+			if more == "" && out.event("log", l.ID, toLogJSON(l, tenantOf(r), false)) != nil {
 				return false
 			}
 		}

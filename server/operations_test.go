@@ -880,7 +880,7 @@ func TestOpsWebhookOptionsReachDeliveries(t *testing.T) {
 		// A webhook saved with reserved headers (before they were refused,
 		// say) still cannot override webhookd's own.
 		forged, err := st.CreateWebhook(context.Background(), store.CreateWebhookParams{
-			UserID: u.ID, Name: "forged", URL: rc.URL(), Events: []string{"conversation.created"}, Secret: "forged-secret-123",
+			TenantID: u.ID, Name: "forged", URL: rc.URL(), Events: []string{"conversation.created"}, Secret: "forged-secret-123",
 			IsActive: true, Headers: map[string]string{"X-Webhook-Id": "forged", "webhook-id": "forged", "X-Webhook-Event": "forged", "Content-Type": "text/plain"},
 		})
 		if err != nil {

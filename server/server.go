@@ -82,6 +82,12 @@ type Config struct {
 	// credential is still valid, ending the stream when it is not
 	// (default DefaultStreamRecheck).
 	StreamRecheck time.Duration
+	// AutoCreateTenants lets a service key publish for a tenant that
+	// does not exist yet, creating it, instead of answering 404.
+	AutoCreateTenants bool
+	// PublicURL is the console's address as browsers reach it, for portal
+	// session URLs ("": the scheme and host each request came to).
+	PublicURL string
 	// Now is the clock compared with times the store stamped (login
 	// failures, an API key's last use, attempts for streams and charts)
 	// and stamped on published events; main passes the store's (default
@@ -116,6 +122,10 @@ type Server struct {
 	streams      context.Context
 	closeStreams context.CancelFunc
 
+	autoCreateTenants bool
+	publicURL         string
+	tenants           tenantCache
+
 	writeTimeout  time.Duration
 	streamLimits  *streamLimits
 	streamRecheck time.Duration
@@ -132,6 +142,7 @@ func New(cfg Config) (*Server, error) {
 		sender: cfg.Sender, waker: cfg.Waker, logger: cfg.Logger, version: cfg.Version, checkURL: cfg.CheckURL,
 		secretGrace: cfg.SecretGrace, throttle: cfg.Throttle, readiness: cfg.Readiness, metrics: cfg.Metrics,
 		reservedHeader: cfg.ReservedHeader, inbox: cfg.Inbox, console: cfg.Console,
+		autoCreateTenants: cfg.AutoCreateTenants, publicURL: cfg.PublicURL,
 		writeTimeout: cfg.WriteTimeout, streamRecheck: cfg.StreamRecheck, now: cfg.Now,
 		streamLimits: &streamLimits{maxTotal: cfg.MaxStreams, maxPerUser: cfg.MaxStreamsPerUser},
 	}
@@ -224,7 +235,19 @@ func (s *Server) routes() {
 	}
 
 	public := func(method, path string, h handlerFunc) { r.Handler(method, path, s.handle(h)) }
-	private := func(method, path string, h handlerFunc) { r.Handler(method, path, s.handle(s.authenticated(h))) }
+	// private routes act for one tenant; a service key names it in the
+	// Webhookd-Tenant header.
+	private := func(method, path string, h handlerFunc) {
+		r.Handler(method, path, s.handle(s.authenticated(scopeTenant, h)))
+	}
+	// anyTenant routes take the tenant from the body, or need none.
+	anyTenant := func(method, path string, h handlerFunc) {
+		r.Handler(method, path, s.handle(s.authenticated(scopeAnyTenant, h)))
+	}
+	// service routes manage tenants: service keys only.
+	service := func(method, path string, h handlerFunc) {
+		r.Handler(method, path, s.handle(s.authenticated(scopeService, h)))
+	}
 
 	// Health checks and pages also answer HEAD, as `curl -I` and some load
 	// balancers ask; net/http sends no body for it.
@@ -237,8 +260,8 @@ func (s *Server) routes() {
 	}
 	public(http.MethodGet, "/api/v1/openapi.json", s.handleOpenAPI)
 	public(http.MethodPost, "/api/v1/auth/login", s.handleLogin)
-	private(http.MethodGet, "/api/v1/auth/me", s.handleMe)
-	private(http.MethodGet, "/api/v1/event-types", s.handleEventTypes)
+	anyTenant(http.MethodGet, "/api/v1/auth/me", s.handleMe)
+	anyTenant(http.MethodGet, "/api/v1/event-types", s.handleEventTypes)
 
 	private(http.MethodPost, "/api/v1/webhooks", s.handleWebhookCreate)
 	private(http.MethodGet, "/api/v1/webhooks", s.handleWebhookList)
@@ -257,13 +280,19 @@ func (s *Server) routes() {
 	private(http.MethodPost, "/api/v1/webhooks/:id/replay", s.handleWebhookReplay)
 	private(http.MethodPost, "/api/v1/webhooks/:id/logs/:logId/redeliver", s.handleLogRedeliver)
 
-	private(http.MethodPost, "/api/v1/events", s.handleEventPublish)
-	private(http.MethodPost, "/api/v1/events/batch", s.handleEventPublishBatch)
+	anyTenant(http.MethodPost, "/api/v1/events", s.handleEventPublish)
+	anyTenant(http.MethodPost, "/api/v1/events/batch", s.handleEventPublishBatch)
 	private(http.MethodGet, "/api/v1/events/:id", s.handleEventGet)
 
 	private(http.MethodPost, "/api/v1/api-keys", s.handleAPIKeyCreate)
 	private(http.MethodGet, "/api/v1/api-keys", s.handleAPIKeyList)
 	private(http.MethodDelete, "/api/v1/api-keys/:id", s.handleAPIKeyDelete)
+
+	service(http.MethodGet, "/api/v1/tenants", s.handleTenantList)
+	service(http.MethodPut, "/api/v1/tenants/:id", s.handleTenantPut)
+	service(http.MethodGet, "/api/v1/tenants/:id", s.handleTenantGet)
+	service(http.MethodDelete, "/api/v1/tenants/:id", s.handleTenantDelete)
+	service(http.MethodPost, "/api/v1/tenants/:id/portal-sessions", s.handlePortalSessionCreate)
 
 	if s.inbox != nil {
 		// POST, PUT, PATCH and DELETE are captured; GET describes the

@@ -19,8 +19,8 @@ const DefaultStreamRecheck = 5 * time.Second
 // this is a polite pace for retries rather than a promise.
 const streamRetryAfter = 30
 
-// streamLimits counts the open event streams, in all and per user, so
-// that one user (or everyone together) cannot hold unbounded memory and
+// streamLimits counts the open event streams, in all and per tenant, so
+// that one tenant (or everyone together) cannot hold unbounded memory and
 // database polls open.
 type streamLimits struct {
 	maxTotal, maxPerUser int // 0: no limit
@@ -30,7 +30,7 @@ type streamLimits struct {
 	byUser map[string]int
 }
 
-// acquire counts one more stream for userID, or refuses it with a 429
+// acquire counts one more stream for a tenant, or refuses it with a 429
 // naming the limit it would exceed. release must be called once the
 // stream ends.
 func (l *streamLimits) acquire(userID string) (release func(), err error) {
@@ -39,7 +39,7 @@ func (l *streamLimits) acquire(userID string) (release func(), err error) {
 	switch {
 	case l.maxPerUser > 0 && l.byUser[userID] >= l.maxPerUser:
 		return nil, tooManyStreams(fmt.Sprintf(
-			"this user already has %d event streams open, the most allowed (max-streams-per-user); close one and try again", l.maxPerUser))
+			"this tenant already has %d event streams open, the most allowed for one tenant (max-streams-per-user); close one and try again", l.maxPerUser))
 	case l.maxTotal > 0 && l.total >= l.maxTotal:
 		return nil, tooManyStreams(fmt.Sprintf(
 			"the server already has %d event streams open, the most allowed (max-streams); try again later", l.maxTotal))
@@ -73,6 +73,7 @@ func tooManyStreams(msg string) *Error {
 type liveStream struct {
 	s             *Server
 	authorization string
+	tenantHeader  []string
 	release       func()
 	recheck       *time.Ticker
 	// gone, when set, reports why what the stream is about is no longer
@@ -87,11 +88,11 @@ func (l *liveStream) watch(gone func(ctx context.Context) (string, error)) { l.g
 // admitStream counts the request's stream against the caps (a 429 beyond
 // them). The caller must close the liveStream when the stream ends.
 func (s *Server) admitStream(r *http.Request) (*liveStream, error) {
-	release, err := s.streamLimits.acquire(currentUser(r).ID)
+	release, err := s.streamLimits.acquire(tenantOf(r))
 	if err != nil {
 		return nil, err
 	}
-	return &liveStream{s: s, authorization: r.Header.Get("Authorization"), release: release,
+	return &liveStream{s: s, authorization: r.Header.Get("Authorization"), tenantHeader: r.Header.Values(TenantHeader), release: release,
 		recheck: time.NewTicker(s.streamRecheck)}, nil
 }
 
@@ -107,11 +108,12 @@ func (l *liveStream) close() {
 // watched webhook was deleted. A failure to check (the database down a
 // moment) does not end the stream; the next tick checks again.
 func (l *liveStream) ended(ctx context.Context) string {
-	_, err := l.s.authenticate(ctx, l.authorization)
+	_, err := l.s.authenticate(ctx, l.authorization, l.tenantHeader)
 	var e *Error
 	switch {
 	case err == nil:
-	case errors.As(err, &e) && e.Status == http.StatusUnauthorized:
+	case errors.As(err, &e) && (e.Status == http.StatusUnauthorized || e.Status == http.StatusNotFound):
+		// A 404 is the tenant deleted.
 		return e.Message
 	default:
 		l.warn(ctx, "event stream: check credential", err)

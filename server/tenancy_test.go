@@ -233,7 +233,7 @@ func TestTenancy(t *testing.T) {
 			// another user's webhook.
 			var crossed int
 			err := raw.QueryRow(`SELECT COUNT(*) FROM deliveries d JOIN events e ON e.id = d.event_id
-				JOIN webhooks w ON w.id = d.webhook_id WHERE e.user_id <> w.user_id`).Scan(&crossed)
+				JOIN webhooks w ON w.id = d.webhook_id WHERE e.tenant_id <> w.tenant_id`).Scan(&crossed)
 			if err != nil {
 				t.Fatalf("count crossed deliveries: %v", err)
 			}

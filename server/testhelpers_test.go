@@ -144,7 +144,7 @@ func (s *testServer) user(t testing.TB, email string) (store.User, string) {
 // with an access token.
 func (s *testServer) userWithHash(t testing.TB, email, hash string) (store.User, string) {
 	t.Helper()
-	u, err := s.st.CreateUser(context.Background(), email, hash)
+	u, err := s.st.CreateUser(context.Background(), email, hash, "")
 	if err != nil {
 		t.Fatalf("create user %s: %v", email, err)
 	}

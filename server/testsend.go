@@ -68,7 +68,7 @@ func (s *Server) handleWebhookTest(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	out := testResponse{Success: l.Status == store.AttemptSuccess, ResponseTimeMs: l.DurationMs, LogID: l.ID}
-	j := toLogJSON(l, false)
+	j := toLogJSON(l, tenantOf(r), false)
 	out.StatusCode, out.ResponseBody, out.Error = j.StatusCode, j.ResponseBody, j.Error
 	return s.json(w, http.StatusOK, out)
 }

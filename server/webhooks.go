@@ -249,7 +249,7 @@ func (s *Server) handleWebhookCreate(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	params := store.CreateWebhookParams{
-		UserID: currentUser(r).ID, Name: *p.Name, URL: *p.URL, Events: *p.Events,
+		TenantID: tenantOf(r), CreatedBy: currentPrincipal(r).member, Name: *p.Name, URL: *p.URL, Events: *p.Events,
 		Secret: auth.NewWebhookSecret(), IsActive: true,
 	}
 	if p.Secret != nil {
@@ -286,7 +286,7 @@ func (s *Server) handleWebhookList(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	hooks, next, err := s.store.ListWebhooks(r.Context(), currentUser(r).ID, page)
+	hooks, next, err := s.store.ListWebhooks(r.Context(), tenantOf(r), page)
 	if err != nil {
 		return err
 	}
@@ -304,7 +304,7 @@ func (s *Server) webhookParam(r *http.Request) (store.Webhook, error) {
 	if !validID(id) {
 		return store.Webhook{}, notFound("webhook")
 	}
-	hook, err := s.store.Webhook(r.Context(), currentUser(r).ID, id)
+	hook, err := s.store.Webhook(r.Context(), tenantOf(r), id)
 	if err != nil {
 		return store.Webhook{}, asNotFound(err, "webhook")
 	}
@@ -332,7 +332,7 @@ func (s *Server) handleWebhookUpdate(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	hook, err := s.store.UpdateWebhook(r.Context(), currentUser(r).ID, id, p)
+	hook, err := s.store.UpdateWebhook(r.Context(), tenantOf(r), id, p)
 	if err != nil {
 		return asNotFound(err, "webhook")
 	}
@@ -348,7 +348,7 @@ func (s *Server) handleWebhookDelete(w http.ResponseWriter, r *http.Request) err
 	if !validID(id) {
 		return notFound("webhook")
 	}
-	if err := s.store.DeleteWebhook(r.Context(), currentUser(r).ID, id); err != nil {
+	if err := s.store.DeleteWebhook(r.Context(), tenantOf(r), id); err != nil {
 		return asNotFound(err, "webhook")
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -385,7 +385,7 @@ func (s *Server) handleWebhookRotateSecret(w http.ResponseWriter, r *http.Reques
 		}
 		secret = *req.Secret
 	}
-	rotated, err := s.store.RotateSecret(r.Context(), currentUser(r).ID, hook.ID, secret, s.secretGrace)
+	rotated, err := s.store.RotateSecret(r.Context(), tenantOf(r), hook.ID, secret, s.secretGrace)
 	if err != nil {
 		return asNotFound(err, "webhook")
 	}
@@ -395,6 +395,7 @@ func (s *Server) handleWebhookRotateSecret(w http.ResponseWriter, r *http.Reques
 // webhookJSON is a webhook on the wire.
 type webhookJSON struct {
 	ID          string   `json:"id"`
+	Tenant      string   `json:"tenant"`
 	Name        string   `json:"name"`
 	URL         string   `json:"url"`
 	Events      []string `json:"events"`
@@ -419,7 +420,7 @@ func toWebhookJSON(w store.Webhook, showSecret bool) webhookJSON {
 		secret = maskSecret(secret)
 	}
 	out := webhookJSON{
-		ID: w.ID, Name: w.Name, URL: w.URL, Events: w.Events, Secret: secret, IsActive: w.IsActive,
+		ID: w.ID, Tenant: w.TenantID, Name: w.Name, URL: w.URL, Events: w.Events, Secret: secret, IsActive: w.IsActive,
 		Description: w.Description, Headers: w.Headers, RateLimit: w.RateLimit, TimeoutSeconds: w.TimeoutSeconds,
 		DisabledAt: tsp(w.DisabledAt), CreatedAt: ts(w.CreatedAt), UpdatedAt: ts(w.UpdatedAt),
 	}

@@ -52,8 +52,18 @@ func encodeCursor(id string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + id))
 }
 
-// decodeCursor reads a cursor made by encodeCursor, refusing anything else.
+// decodeCursor reads a cursor made by encodeCursor from a page of ids
+// (UUIDs), refusing anything else.
 func decodeCursor(c string) (string, bool) {
+	return decodeCursorOf(c, func(id string) bool {
+		_, err := uuid.Parse(id)
+		return err == nil && len(id) == 36
+	})
+}
+
+// decodeCursorOf reads a cursor made by encodeCursor whose id valid
+// accepts.
+func decodeCursorOf(c string, valid func(string) bool) (string, bool) {
 	if len(c) > 128 {
 		return "", false
 	}
@@ -65,7 +75,7 @@ func decodeCursor(c string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+	if !valid(id) {
 		return "", false
 	}
 	return id, true
@@ -73,6 +83,11 @@ func decodeCursor(c string) (string, bool) {
 
 // pageParams reads ?limit= and ?cursor= with the given bounds.
 func pageParams(r *http.Request, def, max int) (store.Page, error) {
+	return pageParamsOf(r, def, max, decodeCursor)
+}
+
+// pageParamsOf is pageParams for a list whose cursors decode reads.
+func pageParamsOf(r *http.Request, def, max int, decode func(string) (string, bool)) (store.Page, error) {
 	q := r.URL.Query()
 	p := store.Page{Limit: def}
 	if v, ok := q["limit"]; ok {
@@ -83,7 +98,7 @@ func pageParams(r *http.Request, def, max int) (store.Page, error) {
 		p.Limit = n
 	}
 	if v, ok := q["cursor"]; ok && v[0] != "" {
-		id, ok := decodeCursor(v[0])
+		id, ok := decode(v[0])
 		if !ok {
 			return p, invalid(FieldError{"cursor", "is not a cursor this server issued"})
 		}

@@ -7,16 +7,33 @@ import (
 	"fmt"
 )
 
-// CreateAPIKey stores a key's hash. The caller makes the key, shows it once
-// and passes only its hash and a short prefix here.
-func (s *Store) CreateAPIKey(ctx context.Context, userID, name, keyHash, prefix string) (APIKey, error) {
+// NewAPIKey is what CreateAPIKey stores: the key's hash and short prefix
+// (the caller makes the key and shows it once), its name, and whom it acts
+// for: TenantID, or every tenant when Service is set.
+type NewAPIKey struct {
+	TenantID  string
+	Service   bool
+	CreatedBy string
+	Name      string
+	KeyHash   string
+	Prefix    string
+}
+
+// CreateAPIKey stores a key's hash.
+func (s *Store) CreateAPIKey(ctx context.Context, p NewAPIKey) (APIKey, error) {
+	if p.Service != (p.TenantID == "") {
+		return APIKey{}, errors.New("store: create api key: a key acts for one tenant, or is a service key for all")
+	}
 	now := s.Now()
-	k := APIKey{ID: NewID(), UserID: userID, Name: name, Prefix: prefix, CreatedAt: now}
+	k := APIKey{ID: NewID(), TenantID: p.TenantID, Service: p.Service, CreatedBy: p.CreatedBy, Name: p.Name, Prefix: p.Prefix, CreatedAt: now}
 	_, err := s.write.ExecContext(ctx,
-		`INSERT INTO api_keys (id, user_id, name, key_hash, key_prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		k.ID, userID, name, keyHash, prefix, s.d.t(now))
+		`INSERT INTO api_keys (id, tenant_id, service, created_by, name, key_hash, key_prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		k.ID, nullString(p.TenantID), p.Service, p.CreatedBy, p.Name, p.KeyHash, p.Prefix, s.d.t(now))
 	if isUniqueViolation(err) {
 		return APIKey{}, fmt.Errorf("store: create api key: %w", ErrConflict)
+	}
+	if isForeignKeyViolation(err) {
+		return APIKey{}, fmt.Errorf("store: create api key: %s: %w", p.TenantID, ErrTenantNotFound)
 	}
 	if err != nil {
 		return APIKey{}, fmt.Errorf("store: create api key: %w", err)
@@ -24,16 +41,27 @@ func (s *Store) CreateAPIKey(ctx context.Context, userID, name, keyHash, prefix 
 	return k, nil
 }
 
-// ListAPIKeys returns the user's keys, newest first.
-func (s *Store) ListAPIKeys(ctx context.Context, userID string) ([]APIKey, error) {
-	rows, err := s.read.QueryContext(ctx,
-		`SELECT id, user_id, name, key_prefix, created_at, last_used_at FROM api_keys WHERE user_id = $1 ORDER BY id DESC`, userID)
+const apiKeyColumns = `k.id, COALESCE(k.tenant_id, ''), k.service, k.created_by, k.name, k.key_prefix, k.created_at, k.last_used_at`
+
+func (k *APIKey) scanDest() []any {
+	return []any{&k.ID, &k.TenantID, &k.Service, &k.CreatedBy, &k.Name, &k.Prefix, scanTime{&k.CreatedAt}, scanNullTime{&k.LastUsedAt}}
+}
+
+// ListAPIKeys returns the tenant's keys, newest first; "" lists the
+// service keys.
+func (s *Store) ListAPIKeys(ctx context.Context, tenantID string) ([]APIKey, error) {
+	q := `SELECT ` + apiKeyColumns + ` FROM api_keys k WHERE k.tenant_id = $1 ORDER BY k.id DESC`
+	args := []any{tenantID}
+	if tenantID == "" {
+		q, args = `SELECT `+apiKeyColumns+` FROM api_keys k WHERE k.service ORDER BY k.id DESC`, nil
+	}
+	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list api keys: %w", err)
 	}
 	out, err := collect(rows, func(r rowScanner) (APIKey, error) {
 		var k APIKey
-		err := r.Scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, scanTime{&k.CreatedAt}, scanNullTime{&k.LastUsedAt})
+		err := r.Scan(k.scanDest()...)
 		return k, err
 	})
 	if err != nil {
@@ -45,32 +73,40 @@ func (s *Store) ListAPIKeys(ctx context.Context, userID string) ([]APIKey, error
 	return out, nil
 }
 
-// DeleteAPIKey revokes one of the user's keys.
-func (s *Store) DeleteAPIKey(ctx context.Context, userID, id string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM api_keys WHERE id = $1 AND user_id = $2`, id, userID)
+// DeleteAPIKey revokes one of the tenant's keys.
+func (s *Store) DeleteAPIKey(ctx context.Context, tenantID, id string) error {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM api_keys WHERE id = $1 AND tenant_id = $2`, id, tenantID)
 	if err != nil {
 		return fmt.Errorf("store: delete api key: %w", err)
 	}
 	return mustAffect(res, "store: delete api key "+id)
 }
 
-// UserByAPIKeyHash finds the owner of the key with this hash.
-func (s *Store) UserByAPIKeyHash(ctx context.Context, keyHash string) (User, APIKey, error) {
-	var u User
+// APIKeyByHash finds the key with this hash and, when a user created it,
+// that user (nil otherwise: a service key, or a key made by a trusted CRM
+// token's subject or by a user since deleted), so that a disabled user's
+// keys stop working with the user's tokens.
+func (s *Store) APIKeyByHash(ctx context.Context, keyHash string) (APIKey, *User, error) {
 	var k APIKey
+	var u User
+	var userID sql.NullString
+	dest := append(k.scanDest(), &userID, &u.Email, &u.PasswordHash, &u.TenantID, &u.TokenVersion, scanNullTime{&u.DisabledAt})
 	err := s.queryRow(ctx, `
-		SELECT `+prefixed("u.", userColumns)+`,
-		       k.id, k.user_id, k.name, k.key_prefix, k.created_at, k.last_used_at
-		FROM api_keys k JOIN users u ON u.id = k.user_id
-		WHERE k.key_hash = $1`, keyHash).
-		Scan(append(u.scanDest(), &k.ID, &k.UserID, &k.Name, &k.Prefix, scanTime{&k.CreatedAt}, scanNullTime{&k.LastUsedAt})...)
+		SELECT `+apiKeyColumns+`, u.id, COALESCE(u.email, ''), COALESCE(u.password_hash, ''), COALESCE(u.tenant_id, ''),
+		       COALESCE(u.token_version, 0), u.disabled_at
+		FROM api_keys k LEFT JOIN users u ON u.id = k.created_by
+		WHERE k.key_hash = $1`, keyHash).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, APIKey{}, fmt.Errorf("store: api key: %w", ErrNotFound)
+		return APIKey{}, nil, fmt.Errorf("store: api key: %w", ErrNotFound)
 	}
 	if err != nil {
-		return User{}, APIKey{}, fmt.Errorf("store: api key: %w", err)
+		return APIKey{}, nil, fmt.Errorf("store: api key: %w", err)
 	}
-	return u, k, nil
+	if !userID.Valid {
+		return k, nil, nil
+	}
+	u.ID = userID.String
+	return k, &u, nil
 }
 
 // TouchAPIKey records that a key was just used.

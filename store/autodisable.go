@@ -73,9 +73,9 @@ func (s *Store) autoDisable(ctx context.Context, tx *txn, m map[string]*statsDel
 			reason = fmt.Sprintf("every delivery failed for %s (%d consecutive failed attempts since %s)",
 				now.Sub(*since).Round(time.Minute), failures, since.Format(time.RFC3339))
 		}
-		var userID, name, url string
+		var tenantID, name, url string
 		err := tx.QueryRowContext(ctx, `UPDATE webhooks SET is_active = FALSE, disabled_reason = $1, disabled_at = $2, updated_at = $2
-			WHERE id = $3 AND is_active = TRUE RETURNING user_id, name, url`, reason, s.d.t(now), id).Scan(&userID, &name, &url)
+			WHERE id = $3 AND is_active = TRUE RETURNING tenant_id, name, url`, reason, s.d.t(now), id).Scan(&tenantID, &name, &url)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue // already inactive
 		}
@@ -89,7 +89,7 @@ func (s *Store) autoDisable(ctx context.Context, tx *txn, m map[string]*statsDel
 		if err != nil {
 			return fmt.Errorf("encode webhook.disabled: %w", err)
 		}
-		res, err := s.publish(ctx, tx, PublishParams{UserID: userID, Type: WebhookDisabledEvent, Payload: payload, OccurredAt: now}, subs)
+		res, err := s.publish(ctx, tx, PublishParams{TenantID: tenantID, Type: WebhookDisabledEvent, Payload: payload, OccurredAt: now}, subs)
 		if err != nil {
 			return fmt.Errorf("publish webhook.disabled: %w", err)
 		}

@@ -26,7 +26,7 @@ func TestLargeBatches(t *testing.T) {
 			since := s.Now()
 			batch := make([]store.PublishParams, n)
 			for i := range batch {
-				batch[i] = store.PublishParams{UserID: u.ID, Type: "message.new",
+				batch[i] = store.PublishParams{TenantID: u.ID, Type: "message.new",
 					Payload: fmt.Appendf(nil, `{"round":%d,"i":%d}`, round, i), OccurredAt: time.Now()}
 			}
 			res, err := s.PublishEvents(ctx, batch)
@@ -113,7 +113,7 @@ func TestLeaseLooksPastABlockedBacklog(t *testing.T) {
 			t.Helper()
 			batch := make([]store.PublishParams, n)
 			for i := range batch {
-				batch[i] = store.PublishParams{UserID: u.ID, Type: eventType, Payload: []byte(`{}`), OccurredAt: c.t}
+				batch[i] = store.PublishParams{TenantID: u.ID, Type: eventType, Payload: []byte(`{}`), OccurredAt: c.t}
 			}
 			if _, err := s.PublishEvents(ctx, batch); err != nil {
 				t.Fatalf("publish %s: %v", eventType, err)

@@ -19,10 +19,10 @@ func benchStores(b *testing.B, fn func(b *testing.B, s *store.Store)) {
 func BenchmarkPublish(b *testing.B) {
 	benchStores(b, func(b *testing.B, s *store.Store) {
 		u := newUser(&testing.T{}, s, "a@x.io")
-		_, _ = s.CreateWebhook(context.Background(), store.CreateWebhookParams{UserID: u.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true})
+		_, _ = s.CreateWebhook(context.Background(), store.CreateWebhookParams{TenantID: u.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true})
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if _, err := s.PublishEvents(context.Background(), []store.PublishParams{{UserID: u.ID, Type: "message.new", Payload: []byte(`{"a":1}`), OccurredAt: time.Now()}}); err != nil {
+			if _, err := s.PublishEvents(context.Background(), []store.PublishParams{{TenantID: u.ID, Type: "message.new", Payload: []byte(`{"a":1}`), OccurredAt: time.Now()}}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -34,14 +34,14 @@ func BenchmarkPublish(b *testing.B) {
 func BenchmarkPublishGroupCommit(b *testing.B) {
 	benchStores(b, func(b *testing.B, s *store.Store) {
 		u := newUser(&testing.T{}, s, "a@x.io")
-		_, _ = s.CreateWebhook(context.Background(), store.CreateWebhookParams{UserID: u.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true})
+		_, _ = s.CreateWebhook(context.Background(), store.CreateWebhookParams{TenantID: u.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true})
 		g := s.NewGroupCommitter(256)
 		defer g.Close()
 		b.SetParallelism(16)
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := g.PublishEvents(context.Background(), []store.PublishParams{{UserID: u.ID, Type: "message.new", Payload: []byte(`{"a":1}`), OccurredAt: time.Now()}}); err != nil {
+				if _, err := g.PublishEvents(context.Background(), []store.PublishParams{{TenantID: u.ID, Type: "message.new", Payload: []byte(`{"a":1}`), OccurredAt: time.Now()}}); err != nil {
 					b.Error(err)
 					return
 				}
@@ -56,10 +56,10 @@ func BenchmarkLeaseComplete(b *testing.B) {
 	benchStores(b, func(b *testing.B, s *store.Store) {
 		ctx := context.Background()
 		u := newUser(&testing.T{}, s, "a@x.io")
-		_, _ = s.CreateWebhook(ctx, store.CreateWebhookParams{UserID: u.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true})
+		_, _ = s.CreateWebhook(ctx, store.CreateWebhookParams{TenantID: u.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true})
 		batch := make([]store.PublishParams, 256)
 		for i := range batch {
-			batch[i] = store.PublishParams{UserID: u.ID, Type: "message.new", Payload: []byte(`{"a":1}`), OccurredAt: time.Now()}
+			batch[i] = store.PublishParams{TenantID: u.ID, Type: "message.new", Payload: []byte(`{"a":1}`), OccurredAt: time.Now()}
 		}
 		for n := 0; n < b.N; n += len(batch) {
 			if _, err := s.PublishEvents(ctx, batch); err != nil {

@@ -54,7 +54,7 @@ type LeasedDelivery struct {
 	Payload    []byte
 	OccurredAt time.Time
 	WebhookID  string
-	UserID     string
+	TenantID   string
 	URL        string
 	Secret     string
 	// PreviousSecret is set while a rotated-out secret is still in its
@@ -154,7 +154,7 @@ func paceBudget(rate int, horizon time.Duration) int {
 // the window, however long the backlog behind it. Rows another process
 // holds are skipped on PostgreSQL.
 func (s *Store) dueWindowQuery(window int) string {
-	return `SELECT d.id, d.webhook_id, w.user_id, w.is_active, w.rate_limit FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+	return `SELECT d.id, d.webhook_id, w.tenant_id, w.is_active, w.rate_limit FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.status = 'pending' AND d.next_attempt_at <= $1
 		ORDER BY d.next_attempt_at LIMIT ` + strconv.Itoa(window) + s.d.skipLocked()
 }
@@ -162,7 +162,7 @@ func (s *Store) dueWindowQuery(window int) string {
 // loadLeased appends what sending needs of each leased delivery in ids.
 func (s *Store) loadLeased(ctx context.Context, tx *txn, ids []any, token string, now time.Time, out *[]LeasedDelivery) error {
 	a := s.d.args(len(ids))
-	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.attempts, e.id, e.event_type, e.payload, e.occurred_at, w.id, w.user_id, w.url, w.secret,
+	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.attempts, e.id, e.event_type, e.payload, e.occurred_at, w.id, w.tenant_id, w.url, w.secret,
 		w.previous_secret, w.previous_secret_expires_at, w.headers, w.rate_limit, w.timeout_seconds, d.test
 		FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.id IN (`+a.list(ids...)+`)`, a.vals...)
@@ -176,7 +176,7 @@ func (s *Store) loadLeased(ctx context.Context, tx *txn, ids []any, token string
 		var headers string
 		var rateLimit, timeout sql.NullInt64
 		if err := r.Scan(&l.ID, &l.Attempt, &l.EventID, &l.EventType, &l.Payload, scanTime{&l.OccurredAt},
-			&l.WebhookID, &l.UserID, &l.URL, &l.Secret, &prev, scanNullTime{&prevExpires}, &headers, &rateLimit, &timeout, &l.Test); err != nil {
+			&l.WebhookID, &l.TenantID, &l.URL, &l.Secret, &prev, scanNullTime{&prevExpires}, &headers, &rateLimit, &timeout, &l.Test); err != nil {
 			return l, err
 		}
 		l.Attempt++
@@ -456,7 +456,7 @@ func (s *Store) NextDueAt(ctx context.Context, skip []string, skipOwners ...stri
 // before returning, rather than hold their snapshot through the next query.
 func (s *Store) firstDueInWindow(ctx context.Context, q queryer, skipped, ownerSkipped map[string]bool) (*time.Time, bool, error) {
 	window := dueWindow(0)
-	rows, err := q.QueryContext(ctx, `SELECT d.next_attempt_at, d.webhook_id, w.user_id, w.is_active FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+	rows, err := q.QueryContext(ctx, `SELECT d.next_attempt_at, d.webhook_id, w.tenant_id, w.is_active FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.status = 'pending' ORDER BY d.next_attempt_at LIMIT `+strconv.Itoa(window))
 	if err != nil {
 		return nil, false, err
@@ -493,8 +493,8 @@ type webhookDue struct {
 // filtering webhook rows by owner instead read all 10,000 of a large
 // fan-out's on every lease, two thirds of the lease's time.
 func (d dialect) activeWebhooksByDueQuery(except string) string {
-	return `SELECT id, user_id, rate_limit, due FROM (
-			SELECT w.id, w.user_id, w.rate_limit, (SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending') AS due
+	return `SELECT id, tenant_id, rate_limit, due FROM (
+			SELECT w.id, w.tenant_id, w.rate_limit, (SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending') AS due
 			FROM ` + d.activeWebhooksOfOwners() + ` WHERE TRUE` + except + `) AS x
 		WHERE due IS NOT NULL ORDER BY due`
 }
@@ -530,7 +530,7 @@ func (s *Store) activeWebhooksByDue(ctx context.Context, q queryer, exceptOwners
 // TestAttempt is a test send to record: it gets its own event and a
 // delivery that is already final, so the log row points at real rows.
 type TestAttempt struct {
-	UserID     string
+	TenantID   string
 	OccurredAt time.Time
 	Payload    []byte
 	Log        Log // WebhookID, EventType, outcome fields; ids are filled in
@@ -555,8 +555,8 @@ func (s *Store) RecordTestAttempt(ctx context.Context, a TestAttempt) (Log, erro
 		status = DeliverySuccess
 	}
 	err := s.inTx(ctx, func(tx *txn) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, user_id, event_type, payload, occurred_at, delivery_count, created_at)
-			VALUES ($1, $2, $3, $4, $5, 1, $6)`, l.EventID, a.UserID, l.EventType, a.Payload, s.d.t(a.OccurredAt), s.d.t(now)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, tenant_id, event_type, payload, occurred_at, delivery_count, created_at)
+			VALUES ($1, $2, $3, $4, $5, 1, $6)`, l.EventID, a.TenantID, l.EventType, a.Payload, s.d.t(a.OccurredAt), s.d.t(now)); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at, test)

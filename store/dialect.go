@@ -79,18 +79,18 @@ func (d dialect) bucketIndex(width int64) string {
 }
 
 // activeWebhooksOfOwners is a FROM clause of the owners, u, and then of
-// each owner's active webhooks, w (id, user_id, rate_limit), read through
-// webhooks_user_id_idx in that order, so that leaving an owner out of u
+// each owner's active webhooks, w (id, tenant_id, rate_limit), read through
+// webhooks_tenant_id_idx in that order, so that leaving an owner out of u
 // costs nothing however many webhooks it has. SQLite keeps the tables in
 // CROSS JOIN's order. PostgreSQL reorders any join by its estimates, which
 // without statistics put the webhooks first; a LATERAL subquery it cannot
 // flatten (OFFSET 0) is read once per owner.
 func (d dialect) activeWebhooksOfOwners() string {
 	if d.kind == Postgres {
-		return `users u CROSS JOIN LATERAL (SELECT id, user_id, rate_limit FROM webhooks
-			WHERE user_id = u.id AND is_active = TRUE OFFSET 0) AS w`
+		return `tenants u CROSS JOIN LATERAL (SELECT id, tenant_id, rate_limit FROM webhooks
+			WHERE tenant_id = u.id AND is_active = TRUE OFFSET 0) AS w`
 	}
-	return `users u CROSS JOIN webhooks w ON w.user_id = u.id AND w.is_active = TRUE`
+	return `tenants u CROSS JOIN webhooks w ON w.tenant_id = u.id AND w.is_active = TRUE`
 }
 
 // skipLocked ends a lease's SELECT of due deliveries, d: on PostgreSQL it
@@ -129,11 +129,11 @@ func (d dialect) forKeyShare() string {
 // unlike UPDATE, does not wait for (or stop) the key-share locks that
 // inserting an event or a delivery takes on the owner's row. SQLite's single
 // writer already runs such transactions one at a time.
-func (d dialect) lockOwner(ctx context.Context, tx execer, userID string) error {
+func (d dialect) lockOwner(ctx context.Context, tx execer, tenantID string) error {
 	if d.kind != Postgres {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, userID); err != nil {
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE`, tenantID); err != nil {
 		return fmt.Errorf("lock owner: %w", err)
 	}
 	return nil

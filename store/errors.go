@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -9,11 +10,14 @@ import (
 
 var (
 	// ErrNotFound is returned when a row does not exist or belongs to
-	// another user.
+	// another tenant.
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict is returned when a write would break a uniqueness rule,
 	// such as a second user with the same email.
 	ErrConflict = errors.New("store: conflict")
+	// ErrTenantNotFound is returned when a write names a tenant that
+	// does not exist. It is also an ErrNotFound.
+	ErrTenantNotFound = fmt.Errorf("%w: tenant", ErrNotFound)
 )
 
 // SQLite extended result codes and PostgreSQL SQLSTATEs for unique
@@ -22,6 +26,8 @@ const (
 	sqliteConstraintUnique     = 2067
 	sqliteConstraintPrimaryKey = 1555
 	pgUniqueViolation          = "23505"
+	sqliteConstraintForeignKey = 787
+	pgForeignKeyViolation      = "23503"
 )
 
 // isUniqueViolation reports whether err is a uniqueness failure in either
@@ -42,3 +48,25 @@ func isUniqueViolation(err error) bool {
 // ErrLocked is returned by Open when another process holds an SQLite
 // database.
 var ErrLocked = errors.New("store: database locked")
+
+// isForeignKeyViolation reports whether err is a foreign key failure in
+// either dialect: a row naming a tenant (or webhook) deleted meanwhile.
+func isForeignKeyViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqliteConstraintForeignKey
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == pgForeignKeyViolation
+	}
+	return false
+}
+
+// nullString is s, or NULL when s is empty.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

@@ -17,7 +17,7 @@ const IdempotencyWindow = 24 * time.Hour
 
 // PublishParams is one event to accept.
 type PublishParams struct {
-	UserID     string
+	TenantID   string
 	Type       string
 	Payload    []byte // compacted JSON
 	OccurredAt time.Time
@@ -43,7 +43,7 @@ type PublishResult struct {
 
 // PublishEvents accepts a batch of events: they are committed together or
 // not at all, and when it returns each has one pending delivery per
-// matching active webhook of its owner. A batch's deliveries go in the same
+// matching active webhook of its tenant. A batch's deliveries go in the same
 // transaction as its events up to FanOutChunk; beyond that the events are
 // committed with a record of the fan-out still to do, which is then done in
 // transactions of FanOutChunk deliveries each (see finishFanOut), so a large
@@ -92,6 +92,12 @@ func (s *Store) publishEvents(ctx context.Context, batch []PublishParams) ([]Pub
 		}
 		return nil
 	})
+	if isForeignKeyViolation(err) {
+		// An event names a tenant that does not exist (or was deleted
+		// while the batch waited); the server checks first, so this is
+		// the rare race, answered as the check would have.
+		return nil, fmt.Errorf("store: publish events: %w", ErrTenantNotFound)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: publish events: %w", err)
 	}
@@ -180,13 +186,13 @@ func (s *Store) planPublish(ctx context.Context, tx *txn, b *publishing, subs ma
 				continue
 			}
 		}
-		ws, ok := subs[p.UserID]
+		ws, ok := subs[p.TenantID]
 		if !ok {
 			var err error
-			if ws, err = s.activeSubscriptions(ctx, tx, p.UserID); err != nil {
+			if ws, err = s.activeSubscriptions(ctx, tx, p.TenantID); err != nil {
 				return err
 			}
-			subs[p.UserID] = ws
+			subs[p.TenantID] = ws
 		}
 		for _, w := range ws {
 			if MatchAnyPattern(w.patterns, p.Type) {
@@ -194,7 +200,7 @@ func (s *Store) planPublish(ctx context.Context, tx *txn, b *publishing, subs ma
 			}
 		}
 		b.results[i] = PublishResult{Event: Event{
-			ID: NewID(), UserID: p.UserID, Type: p.Type, Payload: p.Payload,
+			ID: NewID(), TenantID: p.TenantID, Type: p.Type, Payload: p.Payload,
 			OccurredAt: p.OccurredAt.UTC().Truncate(time.Millisecond), IdempotencyKey: p.IdempotencyKey,
 			DeliveryCount: len(b.targets[i]), CreatedAt: b.now,
 		}, Deliveries: len(b.targets[i])}
@@ -210,7 +216,7 @@ func (s *Store) planPublish(ctx context.Context, tx *txn, b *publishing, subs ma
 // IdempotencyConflictError.
 func (s *Store) settleKey(ctx context.Context, tx *txn, b *publishing, i int, firstWithKey map[[2]string]int) (bool, error) {
 	p := b.batch[i]
-	k := [2]string{p.UserID, p.IdempotencyKey}
+	k := [2]string{p.TenantID, p.IdempotencyKey}
 	if j, ok := firstWithKey[k]; ok {
 		// Against the event key j resolved to: an earlier one when j
 		// replays it, else j as it will be stored.
@@ -225,7 +231,7 @@ func (s *Store) settleKey(ctx context.Context, tx *txn, b *publishing, i int, fi
 		return true, nil
 	}
 	firstWithKey[k] = i
-	prev, err := s.eventByIdempotencyKey(ctx, tx, p.UserID, p.IdempotencyKey)
+	prev, err := s.eventByIdempotencyKey(ctx, tx, p.TenantID, p.IdempotencyKey)
 	switch {
 	case err == nil && b.now.Sub(prev.CreatedAt) < IdempotencyWindow:
 		if !sameContent(prev.Type, prev.Payload, prev.OccurredAt, p) {
@@ -265,7 +271,7 @@ func (s *Store) placeDeliveries(ctx context.Context, tx *txn, b *publishing, ins
 			// Another transaction committed this key first (PostgreSQL):
 			// answer with its event, as the idempotency contract says.
 			p := b.batch[i]
-			prev, err := s.eventByIdempotencyKey(ctx, tx, p.UserID, p.IdempotencyKey)
+			prev, err := s.eventByIdempotencyKey(ctx, tx, p.TenantID, p.IdempotencyKey)
 			if err != nil {
 				return nil, nil, fmt.Errorf("look up idempotency key after conflict: %w", err)
 			}
@@ -304,11 +310,11 @@ func (s *Store) insertEvents(ctx context.Context, tx *txn, results []PublishResu
 			if e.IdempotencyKey != "" {
 				key = e.IdempotencyKey
 			}
-			values = append(values, a.row(e.ID, e.UserID, e.Type, e.Payload, s.d.t(e.OccurredAt), key, e.DeliveryCount, s.d.t(e.CreatedAt)))
+			values = append(values, a.row(e.ID, e.TenantID, e.Type, e.Payload, s.d.t(e.OccurredAt), key, e.DeliveryCount, s.d.t(e.CreatedAt)))
 		}
-		rows, err := tx.QueryContext(ctx, `INSERT INTO events (id, user_id, event_type, payload, occurred_at, idempotency_key, delivery_count, created_at)
+		rows, err := tx.QueryContext(ctx, `INSERT INTO events (id, tenant_id, event_type, payload, occurred_at, idempotency_key, delivery_count, created_at)
 			VALUES `+strings.Join(values, ", ")+`
-			ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+			ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 			RETURNING id`, a.vals...)
 		if err != nil {
 			return nil, fmt.Errorf("insert events: %w", err)
@@ -344,11 +350,11 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *txn, pairs [][2]string
 	return nil
 }
 
-func (s *Store) eventByIdempotencyKey(ctx context.Context, tx *txn, userID, key string) (Event, error) {
+func (s *Store) eventByIdempotencyKey(ctx context.Context, tx *txn, tenantID, key string) (Event, error) {
 	var e Event
 	var k sql.NullString
-	rows, err := tx.QueryContext(ctx, `SELECT id, user_id, event_type, payload, occurred_at, idempotency_key, delivery_count, created_at
-		FROM events WHERE user_id = $1 AND idempotency_key = $2`, userID, key)
+	rows, err := tx.QueryContext(ctx, `SELECT id, tenant_id, event_type, payload, occurred_at, idempotency_key, delivery_count, created_at
+		FROM events WHERE tenant_id = $1 AND idempotency_key = $2`, tenantID, key)
 	if err != nil {
 		return Event{}, err
 	}
@@ -360,13 +366,13 @@ func (s *Store) eventByIdempotencyKey(ctx context.Context, tx *txn, userID, key 
 		return Event{}, sql.ErrNoRows
 	}
 	err = rows.
-		Scan(&e.ID, &e.UserID, &e.Type, &e.Payload, scanTime{&e.OccurredAt}, &k, &e.DeliveryCount, scanTime{&e.CreatedAt})
+		Scan(&e.ID, &e.TenantID, &e.Type, &e.Payload, scanTime{&e.OccurredAt}, &k, &e.DeliveryCount, scanTime{&e.CreatedAt})
 	e.IdempotencyKey = k.String
 	return e, err
 }
 
-func (s *Store) activeSubscriptions(ctx context.Context, tx *txn, userID string) ([]subscription, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, events FROM webhooks WHERE user_id = $1 AND is_active = TRUE`, userID)
+func (s *Store) activeSubscriptions(ctx context.Context, tx *txn, tenantID string) ([]subscription, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, events FROM webhooks WHERE tenant_id = $1 AND is_active = TRUE`, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("load subscriptions: %w", err)
 	}
@@ -384,12 +390,12 @@ func (s *Store) activeSubscriptions(ctx context.Context, tx *txn, userID string)
 }
 
 // Event returns one of the user's events.
-func (s *Store) Event(ctx context.Context, userID, id string) (Event, error) {
+func (s *Store) Event(ctx context.Context, tenantID, id string) (Event, error) {
 	var e Event
 	var k sql.NullString
-	err := s.read.QueryRowContext(ctx, `SELECT id, user_id, event_type, payload, occurred_at, idempotency_key, delivery_count, created_at
-		FROM events WHERE id = $1 AND user_id = $2`, id, userID).
-		Scan(&e.ID, &e.UserID, &e.Type, &e.Payload, scanTime{&e.OccurredAt}, &k, &e.DeliveryCount, scanTime{&e.CreatedAt})
+	err := s.read.QueryRowContext(ctx, `SELECT id, tenant_id, event_type, payload, occurred_at, idempotency_key, delivery_count, created_at
+		FROM events WHERE id = $1 AND tenant_id = $2`, id, tenantID).
+		Scan(&e.ID, &e.TenantID, &e.Type, &e.Payload, scanTime{&e.OccurredAt}, &k, &e.DeliveryCount, scanTime{&e.CreatedAt})
 	if errors.Is(err, sql.ErrNoRows) {
 		return Event{}, fmt.Errorf("store: event %s: %w", id, ErrNotFound)
 	}

@@ -71,10 +71,10 @@ func (s *Store) FanOutStep(ctx context.Context) (int, error) {
 // deliveries cover, and how many fan-outs are pending.
 func (s *Store) FanOutCounts(ctx context.Context, userID string) (events, deliveries, pairs, pending int, err error) {
 	err = s.read.QueryRowContext(ctx, `SELECT
-			(SELECT COUNT(*) FROM events WHERE user_id = $1),
-			(SELECT COUNT(*) FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.user_id = $1),
-			(SELECT COUNT(*) FROM (SELECT DISTINCT d.event_id, d.webhook_id FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.user_id = $1) p),
-			(SELECT COUNT(*) FROM fanouts f JOIN events e ON e.id = f.event_id WHERE e.user_id = $1)`, userID).
+			(SELECT COUNT(*) FROM events WHERE tenant_id = $1),
+			(SELECT COUNT(*) FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.tenant_id = $1),
+			(SELECT COUNT(*) FROM (SELECT DISTINCT d.event_id, d.webhook_id FROM deliveries d JOIN events e ON e.id = d.event_id WHERE e.tenant_id = $1) p),
+			(SELECT COUNT(*) FROM fanouts f JOIN events e ON e.id = f.event_id WHERE e.tenant_id = $1)`, userID).
 		Scan(&events, &deliveries, &pairs, &pending)
 	return
 }

@@ -27,7 +27,7 @@ func TestLeaseSharesWorkersBetweenOwners(t *testing.T) {
 			t.Helper()
 			batch := make([]store.PublishParams, n)
 			for i := range batch {
-				batch[i] = store.PublishParams{UserID: userID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: c.t}
+				batch[i] = store.PublishParams{TenantID: userID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: c.t}
 			}
 			if _, err := s.PublishEvents(ctx, batch); err != nil {
 				t.Fatalf("publish: %v", err)
@@ -37,7 +37,7 @@ func TestLeaseSharesWorkersBetweenOwners(t *testing.T) {
 		owners := func(leased []store.LeasedDelivery) map[string]int {
 			per := map[string]int{}
 			for _, l := range leased {
-				per[l.UserID]++
+				per[l.TenantID]++
 			}
 			return per
 		}
@@ -163,7 +163,7 @@ func TestLeaseShareIgnoresOwnersThatCannotSend(t *testing.T) {
 			}
 			per := map[string]int{}
 			for _, l := range leased {
-				per[l.UserID]++
+				per[l.TenantID]++
 			}
 			return per
 		}

@@ -256,14 +256,14 @@ func (s *Store) fanOutStep(ctx context.Context, eventIDs []string) (map[string]b
 
 // fanOutRow is one pending fan-out as fanOutStep reads it: its event, the
 // progress so far (after) and the greatest webhook id it may reach (last).
-type fanOutRow struct{ eventID, after, last, userID, eventType string }
+type fanOutRow struct{ eventID, after, last, tenantID, eventType string }
 
 // loadFanOuts reads, and on PostgreSQL locks, up to budget pending
 // fan-outs (those of eventIDs, or any when eventIDs is nil), and reports
 // whether more may be waiting past them.
 func (s *Store) loadFanOuts(ctx context.Context, tx *txn, eventIDs []string, budget int) ([]fanOutRow, bool, error) {
 	more := false
-	q := `SELECT f.event_id, f.after_webhook_id, f.last_webhook_id, e.user_id, e.event_type
+	q := `SELECT f.event_id, f.after_webhook_id, f.last_webhook_id, e.tenant_id, e.event_type
 		FROM fanouts f JOIN events e ON e.id = f.event_id`
 	a := s.d.args(budget)
 	if eventIDs != nil {
@@ -280,7 +280,7 @@ func (s *Store) loadFanOuts(ctx context.Context, tx *txn, eventIDs []string, bud
 	}
 	todo, err := collect(rows, func(sc rowScanner) (fanOutRow, error) {
 		var r fanOutRow
-		err := sc.Scan(&r.eventID, &r.after, &r.last, &r.userID, &r.eventType)
+		err := sc.Scan(&r.eventID, &r.after, &r.last, &r.tenantID, &r.eventType)
 		return r, err
 	})
 	if err != nil {
@@ -303,14 +303,14 @@ func (s *Store) advanceFanOuts(ctx context.Context, tx *txn, todo []fanOutRow, b
 			more = true
 			break
 		}
-		ws, ok := subs[r.userID]
+		ws, ok := subs[r.tenantID]
 		if !ok {
 			var err error
-			if ws, err = s.activeSubscriptions(ctx, tx, r.userID); err != nil {
+			if ws, err = s.activeSubscriptions(ctx, tx, r.tenantID); err != nil {
 				return nil, nil, false, err
 			}
 			slices.SortFunc(ws, func(a, b subscription) int { return cmp.Compare(a.webhookID, b.webhookID) })
-			subs[r.userID] = ws
+			subs[r.tenantID] = ws
 		}
 		complete := true
 		progress := r.after

@@ -28,16 +28,16 @@ func BenchmarkFanOutNeighbour(b *testing.B) {
 			big := newUser(&testing.T{}, s, fmt.Sprintf("big%d@x.io", i))
 			small := newUser(&testing.T{}, s, fmt.Sprintf("small%d@x.io", i))
 			for range 200 {
-				if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{UserID: big.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true}); err != nil {
+				if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{TenantID: big.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true}); err != nil {
 					b.Fatal(err)
 				}
 			}
-			if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{UserID: small.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true}); err != nil {
+			if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{TenantID: small.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true}); err != nil {
 				b.Fatal(err)
 			}
 			events := make([]store.PublishParams, 1000)
 			for j := range events {
-				events[j] = store.PublishParams{UserID: big.ID, Type: "message.new", OccurredAt: time.Now(),
+				events[j] = store.PublishParams{TenantID: big.ID, Type: "message.new", OccurredAt: time.Now(),
 					Payload: fmt.Appendf(nil, `{"campaignId":"cmp_1","contactId":"contact_%06d","text":"hello there, %06d"}`, j, j)}
 			}
 			g := s.NewGroupCommitter(256)
@@ -53,7 +53,7 @@ func BenchmarkFanOutNeighbour(b *testing.B) {
 					default:
 					}
 					start := time.Now()
-					if _, err := g.PublishEvents(ctx, []store.PublishParams{{UserID: small.ID, Type: "message.new", Payload: []byte(`{"a":1}`), OccurredAt: time.Now()}}); err != nil {
+					if _, err := g.PublishEvents(ctx, []store.PublishParams{{TenantID: small.ID, Type: "message.new", Payload: []byte(`{"a":1}`), OccurredAt: time.Now()}}); err != nil {
 						b.Error(err)
 					}
 					ds = append(ds, time.Since(start))

@@ -25,7 +25,7 @@ func TestLeaseLargeFanOutProbesNoOwnWebhooks(t *testing.T) {
 		for range hooks {
 			newWebhook(t, s, a.ID, "*")
 		}
-		if _, err := s.PublishEvents(ctx, []store.PublishParams{{UserID: a.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != nil {
+		if _, err := s.PublishEvents(ctx, []store.PublishParams{{TenantID: a.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != nil {
 			t.Fatal(err)
 		}
 		lease := func(ownerInFlight map[string]int) []store.LeasedDelivery {
@@ -51,8 +51,8 @@ func TestLeaseLargeFanOutProbesNoOwnWebhooks(t *testing.T) {
 			leases++
 			for _, l := range got {
 				seen[l.ID]++
-				if l.UserID != a.ID {
-					t.Fatalf("leased a delivery of %s, want only A's", l.UserID)
+				if l.TenantID != a.ID {
+					t.Fatalf("leased a delivery of %s, want only A's", l.TenantID)
 				}
 			}
 			if left := hooks - len(seen); left > 0 && len(got) != free-perOwner {
@@ -77,16 +77,16 @@ func TestLeaseLargeFanOutProbesNoOwnWebhooks(t *testing.T) {
 		// A second fan-out of A's, and B with due deliveries behind it: A
 		// is held to its share, B gets its due deliveries, and only B's
 		// webhooks are probed.
-		if _, err := s.PublishEvents(ctx, []store.PublishParams{{UserID: a.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != nil {
+		if _, err := s.PublishEvents(ctx, []store.PublishParams{{TenantID: a.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != nil {
 			t.Fatal(err)
 		}
 		b1, b2 := newWebhook(t, s, b.ID, "*"), newWebhook(t, s, b.ID, "*")
-		if _, err := s.PublishEvents(ctx, []store.PublishParams{{UserID: b.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != nil {
+		if _, err := s.PublishEvents(ctx, []store.PublishParams{{TenantID: b.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != nil {
 			t.Fatal(err)
 		}
 		per := map[string]int{}
 		for _, l := range lease(map[string]int{a.ID: perOwner - 4}) {
-			per[l.UserID]++
+			per[l.TenantID]++
 		}
 		if per[a.ID] != 4 || per[b.ID] != 2 {
 			t.Fatalf("leased %v by owner, want 4 of A's (its share less %d in flight) and B's 2", per, perOwner-4)
@@ -121,7 +121,7 @@ func TestLeaseTurnsJITOff(t *testing.T) {
 // TestOthersWaitingSkipsTheOwnersWebhooks checks the plan of the question
 // a lease asks when an owner is past its share, whether other owners have
 // due deliveries (issue 13, item 6): it reads owner by owner through
-// webhooks_user_id_idx, so the owner left out costs nothing. Reading the
+// webhooks_tenant_id_idx, so the owner left out costs nothing. Reading the
 // webhook rows and filtering them by owner read all 10,000 of a large
 // fan-out's on every lease (5-10 ms a lease; PostgreSQL without
 // statistics also probed each one's due deliveries first).
@@ -133,14 +133,14 @@ func TestOthersWaitingSkipsTheOwnersWebhooks(t *testing.T) {
 			newWebhook(t, s, a.ID, "*")
 		}
 		newWebhook(t, s, b.ID, "*")
-		if _, err := s.PublishEvents(ctx, []store.PublishParams{{UserID: a.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != nil {
+		if _, err := s.PublishEvents(ctx, []store.PublishParams{{TenantID: a.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != nil {
 			t.Fatal(err)
 		}
 		plan, err := s.ExplainActiveWebhooksByDueExcept(ctx, a.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(plan, "webhooks_user_id_idx") || strings.Contains(plan, "SCAN w\n") || strings.Contains(plan, "Seq Scan on webhooks") {
+		if !strings.Contains(plan, "webhooks_tenant_id_idx") || strings.Contains(plan, "SCAN w\n") || strings.Contains(plan, "Seq Scan on webhooks") {
 			t.Fatalf("plan reads webhooks other than by owner:\n%s", plan)
 		}
 	})

@@ -16,7 +16,7 @@ import (
 func events(userID, typ string, n int) []store.PublishParams {
 	batch := make([]store.PublishParams, n)
 	for i := range batch {
-		batch[i] = store.PublishParams{UserID: userID, Type: typ, Payload: fmt.Appendf(nil, `{"i":%d}`, i), OccurredAt: time.Now()}
+		batch[i] = store.PublishParams{TenantID: userID, Type: typ, Payload: fmt.Appendf(nil, `{"i":%d}`, i), OccurredAt: time.Now()}
 	}
 	return batch
 }
@@ -188,7 +188,7 @@ func TestWebhookLimitPerOwner(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				_, err := s.CreateWebhook(ctx, store.CreateWebhookParams{
-					UserID: u.ID, Name: "hook", URL: "https://example.com/hook", Events: []string{"*"}, Secret: "whsec_x", IsActive: true,
+					TenantID: u.ID, Name: "hook", URL: "https://example.com/hook", Events: []string{"*"}, Secret: "whsec_x", IsActive: true,
 				})
 				errs <- err
 			}()
@@ -259,7 +259,7 @@ func TestIdempotencyKeyContent(t *testing.T) {
 		newWebhook(t, s, u.ID, "*")
 		at := time.Date(2024, 1, 2, 3, 4, 5, 678000000, time.UTC)
 		ev := func(typ, data string, at time.Time, hasTime bool) store.PublishParams {
-			return store.PublishParams{UserID: u.ID, Type: typ, Payload: []byte(data), OccurredAt: at, HasTimestamp: hasTime, IdempotencyKey: "msg_123"}
+			return store.PublishParams{TenantID: u.ID, Type: typ, Payload: []byte(data), OccurredAt: at, HasTimestamp: hasTime, IdempotencyKey: "msg_123"}
 		}
 		first, err := s.PublishEvents(ctx, []store.PublishParams{ev("message.new", `{"a":1,"b":[1,2]}`, at, true)})
 		if err != nil {
@@ -276,7 +276,7 @@ func TestIdempotencyKeyContent(t *testing.T) {
 				t.Errorf("%s: %+v, %v; want a replay of %s", name, res, err, first[0].Event.ID)
 			}
 		}
-		fresh := store.PublishParams{UserID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: at, IdempotencyKey: "fresh"}
+		fresh := store.PublishParams{TenantID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: at, IdempotencyKey: "fresh"}
 		for name, p := range map[string]store.PublishParams{
 			"type":      ev("user.created", `{"a":1,"b":[1,2]}`, at, true),
 			"data":      ev("message.new", `{"a":2,"b":[1,2]}`, at, true),
@@ -289,7 +289,7 @@ func TestIdempotencyKeyContent(t *testing.T) {
 			}
 		}
 		// Within one batch, against an earlier event of the batch.
-		a := store.PublishParams{UserID: u.ID, Type: "message.new", Payload: []byte(`{"x":1}`), OccurredAt: at, HasTimestamp: true, IdempotencyKey: "batch"}
+		a := store.PublishParams{TenantID: u.ID, Type: "message.new", Payload: []byte(`{"x":1}`), OccurredAt: at, HasTimestamp: true, IdempotencyKey: "batch"}
 		b := a
 		b.Payload = []byte(`{"x":2}`)
 		var conflict *store.IdempotencyConflictError
@@ -303,7 +303,7 @@ func TestIdempotencyKeyContent(t *testing.T) {
 			t.Errorf("one content twice in a batch: %+v, %v; want the second replayed", res, err)
 		}
 		o := ev("user.created", `{"other":true}`, at, true)
-		o.UserID = other.ID
+		o.TenantID = other.ID
 		if res, err := s.PublishEvents(ctx, []store.PublishParams{o}); err != nil || res[0].Duplicate {
 			t.Errorf("another owner's msg_123: %+v, %v; want a new event", res, err)
 		}

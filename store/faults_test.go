@@ -21,7 +21,7 @@ func TestFaultClassifiesDatabaseFaults(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		s := storetest.Open(t, storetest.SQLitePath(t))
 		u := newUser(t, s, "a@example.com")
-		if _, err := s.CreateUser(ctx, "a@example.com", "h"); store.Fault(err) != nil || !errors.Is(err, store.ErrConflict) {
+		if _, err := s.CreateUser(ctx, "a@example.com", "h", ""); store.Fault(err) != nil || !errors.Is(err, store.ErrConflict) {
 			t.Errorf("duplicate user: %v, Fault %v; want a conflict that is no fault", err, store.Fault(err))
 		}
 		if _, err := s.Webhook(ctx, u.ID, store.NewID()); store.Fault(err) != nil {
@@ -31,7 +31,7 @@ func TestFaultClassifiesDatabaseFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		payload := []byte(fmt.Sprintf(`{"pad":%q}`, strings.Repeat("x", 256<<10)))
-		_, err := s.PublishEvents(ctx, []store.PublishParams{{UserID: u.ID, Type: "message.new", Payload: payload, OccurredAt: time.Now()}})
+		_, err := s.PublishEvents(ctx, []store.PublishParams{{TenantID: u.ID, Type: "message.new", Payload: payload, OccurredAt: time.Now()}})
 		if !errors.Is(store.Fault(err), store.ErrFull) {
 			t.Errorf("publish with no room: %v, Fault %v; want ErrFull", err, store.Fault(err))
 		}

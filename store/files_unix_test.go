@@ -27,7 +27,7 @@ func TestSQLiteFilesArePrivate(t *testing.T) {
 	ctx := context.Background()
 	path := storetest.SQLitePath(t)
 	s := storetest.Open(t, path)
-	u, err := s.CreateUser(ctx, "a@x.io", "hash")
+	u, err := s.CreateUser(ctx, "a@x.io", "hash", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func TestGroupCommitter(t *testing.T) {
 					if i == 0 {
 						key = "shared"
 					}
-					res, err := g.PublishEvents(ctx, []store.PublishParams{{UserID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now(), IdempotencyKey: key}})
+					res, err := g.PublishEvents(ctx, []store.PublishParams{{TenantID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now(), IdempotencyKey: key}})
 					if err != nil {
 						errs <- err
 						return
@@ -65,7 +65,7 @@ func TestGroupCommitter(t *testing.T) {
 		if err != nil || len(leased) != len(seen) {
 			t.Errorf("deliveries = %d, %v; want one per event (%d)", len(leased), err, len(seen))
 		}
-		if _, err := g.PublishEvents(ctx, []store.PublishParams{{UserID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != store.ErrClosed {
+		if _, err := g.PublishEvents(ctx, []store.PublishParams{{TenantID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != store.ErrClosed {
 			t.Errorf("publish after Close: err = %v, want ErrClosed", err)
 		}
 	})
@@ -89,7 +89,7 @@ func TestGroupCommitterIsolatesFailures(t *testing.T) {
 				if i == 7 {
 					owner = "no-such-user" // violates the users foreign key
 				}
-				_, results[i] = g.PublishEvents(ctx, []store.PublishParams{{UserID: owner, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}})
+				_, results[i] = g.PublishEvents(ctx, []store.PublishParams{{TenantID: owner, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}})
 			}()
 		}
 		wg.Wait()
@@ -122,7 +122,7 @@ func TestListenForWork(t *testing.T) {
 	// publish until a notification arrives.
 	deadline := time.After(10 * time.Second)
 	for {
-		if _, err := publisher.PublishEvents(context.Background(), []store.PublishParams{{UserID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != nil {
+		if _, err := publisher.PublishEvents(context.Background(), []store.PublishParams{{TenantID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != nil {
 			t.Fatalf("publish: %v", err)
 		}
 		select {

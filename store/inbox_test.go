@@ -19,7 +19,7 @@ func TestDeliveryWebhook(t *testing.T) {
 		alice, bob := newUser(t, s, "a@x.io"), newUser(t, s, "b@x.io")
 		mine := newWebhook(t, s, alice.ID, "*")
 		_ = newWebhook(t, s, bob.ID, "*")
-		res, err := s.PublishEvents(ctx, []store.PublishParams{{UserID: alice.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}})
+		res, err := s.PublishEvents(ctx, []store.PublishParams{{TenantID: alice.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}})
 		if err != nil || res[0].Deliveries != 1 {
 			t.Fatalf("publish = %+v, %v; want one delivery", res, err)
 		}
@@ -28,11 +28,11 @@ func TestDeliveryWebhook(t *testing.T) {
 			t.Fatalf("lease = %d, %v; want 1", len(leased), err)
 		}
 		w, err := s.DeliveryWebhook(ctx, leased[0].ID)
-		if err != nil || w.ID != mine.ID || w.UserID != alice.ID || w.Secret != mine.Secret || w.URL != mine.URL {
+		if err != nil || w.ID != mine.ID || w.TenantID != alice.ID || w.Secret != mine.Secret || w.URL != mine.URL {
 			t.Errorf("DeliveryWebhook = %+v, %v; want alice's webhook %s with its secret", w, err, mine.ID)
 		}
 		// A test send's delivery is found as well.
-		l, err := s.RecordTestAttempt(ctx, store.TestAttempt{UserID: alice.ID, OccurredAt: time.Now(), Payload: []byte(`{}`),
+		l, err := s.RecordTestAttempt(ctx, store.TestAttempt{TenantID: alice.ID, OccurredAt: time.Now(), Payload: []byte(`{}`),
 			Log: store.Log{WebhookID: mine.ID, EventType: "message.new", Status: store.AttemptSuccess, StatusCode: 200}})
 		if err != nil {
 			t.Fatalf("record test attempt: %v", err)

@@ -26,7 +26,7 @@ func seedDue(t *testing.T, kind store.Kind, db *sql.DB, prefix, userID, webhookI
 	if kind == store.Postgres {
 		ts := "'" + due.UTC().Format("2006-01-02 15:04:05.000Z07:00") + "'::timestamptz"
 		stmts = []string{
-			`INSERT INTO events (id, user_id, event_type, payload, occurred_at, delivery_count, created_at)
+			`INSERT INTO events (id, tenant_id, event_type, payload, occurred_at, delivery_count, created_at)
 			SELECT 'e-` + prefix + `-' || lpad(i::text, 9, '0'), '` + userID + `', 'message.new', '\x7b7d'::bytea, ` + ts + `, 1, ` + ts + `
 			FROM generate_series(1, ` + count + `) AS i`,
 			`INSERT INTO deliveries (id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at)
@@ -38,7 +38,7 @@ func seedDue(t *testing.T, kind store.Kind, db *sql.DB, prefix, userID, webhookI
 		ms := strconv.FormatInt(due.UnixMilli(), 10)
 		series := `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ` + count + `) `
 		stmts = []string{
-			series + `INSERT INTO events (id, user_id, event_type, payload, occurred_at, delivery_count, created_at)
+			series + `INSERT INTO events (id, tenant_id, event_type, payload, occurred_at, delivery_count, created_at)
 			SELECT 'e-` + prefix + `-' || printf('%09d', i), '` + userID + `', 'message.new', X'7b7d', ` + ms + `, 1, ` + ms + ` FROM s`,
 			series + `INSERT INTO deliveries (id, event_id, webhook_id, status, attempts, next_attempt_at, created_at, updated_at)
 			SELECT 'd-` + prefix + `-' || printf('%09d', i), 'e-` + prefix + `-' || printf('%09d', i), '` + webhookID + `', 'pending', 0,

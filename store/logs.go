@@ -93,8 +93,8 @@ const logColumns = `id, webhook_id, event_id, delivery_id, event_type, attempt, 
 // ListLogs returns one page of a user's webhook's attempts, newest first,
 // and the cursor for the next page. It is ErrNotFound when the webhook is
 // not the user's.
-func (s *Store) ListLogs(ctx context.Context, userID, webhookID string, f LogFilter) ([]Log, string, error) {
-	hook, err := s.Webhook(ctx, userID, webhookID)
+func (s *Store) ListLogs(ctx context.Context, tenantID, webhookID string, f LogFilter) ([]Log, string, error) {
+	hook, err := s.Webhook(ctx, tenantID, webhookID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -211,9 +211,9 @@ func (s *Store) logPageQuery(a *args, columns string, key logKey, since, until *
 
 // LogEntry returns one attempt of a user's webhook. It is ErrNotFound
 // when the webhook is not the user's or the attempt not the webhook's.
-func (s *Store) LogEntry(ctx context.Context, userID, webhookID, logID string) (Log, error) {
+func (s *Store) LogEntry(ctx context.Context, tenantID, webhookID, logID string) (Log, error) {
 	row := s.read.QueryRowContext(ctx, `SELECT `+prefixed("l.", logColumns)+` FROM webhook_logs l JOIN webhooks w ON w.id = l.webhook_id
-		WHERE l.id = $1 AND l.webhook_id = $2 AND w.user_id = $3`, logID, webhookID, userID)
+		WHERE l.id = $1 AND l.webhook_id = $2 AND w.tenant_id = $3`, logID, webhookID, tenantID)
 	return logEntry(row, logID)
 }
 
@@ -500,8 +500,8 @@ const p95Window = 1000
 // WebhookStats summarises a user's webhook's attempts, all time from kept
 // counters, or since a time from the log.
 // It is ErrNotFound when the webhook is not the user's.
-func (s *Store) WebhookStats(ctx context.Context, userID, webhookID string, since *time.Time) (Stats, error) {
-	hook, err := s.Webhook(ctx, userID, webhookID)
+func (s *Store) WebhookStats(ctx context.Context, tenantID, webhookID string, since *time.Time) (Stats, error) {
+	hook, err := s.Webhook(ctx, tenantID, webhookID)
 	if err != nil {
 		return Stats{}, err
 	}

@@ -17,7 +17,7 @@ func (c *clock) now() time.Time { return c.t }
 
 func publish(t *testing.T, s *store.Store, userID, typ string) store.PublishResult {
 	t.Helper()
-	res, err := s.PublishEvents(context.Background(), []store.PublishParams{{UserID: userID, Type: typ, Payload: []byte(`{"n":1}`), OccurredAt: time.Now()}})
+	res, err := s.PublishEvents(context.Background(), []store.PublishParams{{TenantID: userID, Type: typ, Payload: []byte(`{"n":1}`), OccurredAt: time.Now()}})
 	if err != nil {
 		t.Fatalf("publish: %v", err)
 	}

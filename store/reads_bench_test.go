@@ -61,7 +61,7 @@ func benchReads(b *testing.B, s *store.Store, n int) {
 	for _, c := range logs {
 		b.Run(c.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				got, _, err := s.ListLogs(ctx, w.UserID, w.ID, c.f)
+				got, _, err := s.ListLogs(ctx, w.TenantID, w.ID, c.f)
 				if err != nil || len(got) < c.min {
 					b.Fatalf("%d logs, %v", len(got), err)
 				}
@@ -72,7 +72,7 @@ func benchReads(b *testing.B, s *store.Store, n int) {
 		// A cursor 50,000 rows into the table.
 		f := store.LogFilter{Page: store.Page{Limit: 500}}
 		for range 100 {
-			_, next, err := s.ListLogs(ctx, w.UserID, w.ID, f)
+			_, next, err := s.ListLogs(ctx, w.TenantID, w.ID, f)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -81,7 +81,7 @@ func benchReads(b *testing.B, s *store.Store, n int) {
 		f.Page.Limit = 50
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if got, _, err := s.ListLogs(ctx, w.UserID, w.ID, f); err != nil || len(got) != 50 {
+			if got, _, err := s.ListLogs(ctx, w.TenantID, w.ID, f); err != nil || len(got) != 50 {
 				b.Fatalf("%d logs, %v", len(got), err)
 			}
 		}
@@ -98,7 +98,7 @@ func benchReads(b *testing.B, s *store.Store, n int) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				st, err := s.WebhookStats(ctx, w.UserID, w.ID, c.since)
+				st, err := s.WebhookStats(ctx, w.TenantID, w.ID, c.since)
 				if err != nil || st.TotalAttempts == 0 {
 					b.Fatalf("stats = %+v, %v", st, err)
 				}
@@ -110,7 +110,7 @@ func benchReads(b *testing.B, s *store.Store, n int) {
 			for i := 0; i < b.N; i++ {
 				now := time.Now()
 				since := now.Truncate(time.Hour).Add(-time.Duration(hours-1) * time.Hour)
-				got, err := s.WebhookSeries(ctx, w.UserID, w.ID, since, time.Hour, now)
+				got, err := s.WebhookSeries(ctx, w.TenantID, w.ID, since, time.Hour, now)
 				if err != nil || len(got) != hours {
 					b.Fatalf("%d buckets, %v", len(got), err)
 				}
@@ -132,11 +132,11 @@ func benchLogCount() int {
 func benchWebhook(b *testing.B, s *store.Store) store.Webhook {
 	b.Helper()
 	ctx := context.Background()
-	u, err := s.CreateUser(ctx, "a@x.io", "h")
+	u, err := s.CreateUser(ctx, "a@x.io", "h", "")
 	if err != nil {
 		b.Fatal(err)
 	}
-	w, err := s.CreateWebhook(ctx, store.CreateWebhookParams{UserID: u.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true})
+	w, err := s.CreateWebhook(ctx, store.CreateWebhookParams{TenantID: u.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true})
 	if err != nil {
 		b.Fatal(err)
 	}

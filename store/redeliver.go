@@ -14,8 +14,8 @@ var ErrInFlight = errors.New("store: delivery in flight")
 // Redeliver queues the delivery behind one of a user's log entries for a
 // new attempt now, keeping its id (and so its webhook-id). It returns the
 // delivery id, also alongside ErrInFlight so that callers can name it.
-func (s *Store) Redeliver(ctx context.Context, userID, webhookID, logID string) (string, error) {
-	l, err := s.LogEntry(ctx, userID, webhookID, logID)
+func (s *Store) Redeliver(ctx context.Context, tenantID, webhookID, logID string) (string, error) {
+	l, err := s.LogEntry(ctx, tenantID, webhookID, logID)
 	if err != nil {
 		return "", err
 	}
@@ -77,8 +77,8 @@ type ReplayParams struct {
 // they are on their way already. Test sends are left alone too: their
 // made-up payloads must not reach a receiver as real events.
 // It is ErrNotFound when the webhook is not the user's.
-func (s *Store) Replay(ctx context.Context, userID, webhookID string, p ReplayParams) (int64, error) {
-	hook, err := s.Webhook(ctx, userID, webhookID)
+func (s *Store) Replay(ctx context.Context, tenantID, webhookID string, p ReplayParams) (int64, error) {
+	hook, err := s.Webhook(ctx, tenantID, webhookID)
 	if err != nil {
 		return 0, err
 	}

@@ -31,8 +31,8 @@ func seriesCountsQuery(span, perBucket int64) string {
 // buckets of the given width, aligned to multiples of it since the Unix
 // epoch, oldest first, with every bucket present (empty ones too). It is
 // ErrNotFound when the webhook is not the user's.
-func (s *Store) WebhookSeries(ctx context.Context, userID, webhookID string, since time.Time, bucket time.Duration, now time.Time) ([]SeriesBucket, error) {
-	hook, err := s.Webhook(ctx, userID, webhookID)
+func (s *Store) WebhookSeries(ctx context.Context, tenantID, webhookID string, since time.Time, bucket time.Duration, now time.Time) ([]SeriesBucket, error) {
+	hook, err := s.Webhook(ctx, tenantID, webhookID)
 	if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,7 @@ func benchStats(b *testing.B, s *store.Store, n int) {
 	hourAgo := time.Now().Add(-time.Hour)
 	b.Run("all-time", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			st, err := s.WebhookStats(ctx, w.UserID, w.ID, nil)
+			st, err := s.WebhookStats(ctx, w.TenantID, w.ID, nil)
 			if err != nil || st.TotalAttempts != int64(n) {
 				b.Fatalf("stats = %+v, %v", st, err)
 			}
@@ -53,7 +53,7 @@ func benchStats(b *testing.B, s *store.Store, n int) {
 	})
 	b.Run("since-1h", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			if _, err := s.WebhookStats(ctx, w.UserID, w.ID, &hourAgo); err != nil {
+			if _, err := s.WebhookStats(ctx, w.TenantID, w.ID, &hourAgo); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -14,7 +14,7 @@ import (
 
 func newUser(t *testing.T, s *store.Store, email string) store.User {
 	t.Helper()
-	u, err := s.CreateUser(context.Background(), email, "hash")
+	u, err := s.CreateUser(context.Background(), email, "hash", "")
 	if err != nil {
 		t.Fatalf("create user: %v", err)
 	}
@@ -24,7 +24,7 @@ func newUser(t *testing.T, s *store.Store, email string) store.User {
 func newWebhook(t *testing.T, s *store.Store, userID string, events ...string) store.Webhook {
 	t.Helper()
 	w, err := s.CreateWebhook(context.Background(), store.CreateWebhookParams{
-		UserID: userID, Name: "hook", URL: "https://example.com/hook", Events: events, Secret: "whsec_x", IsActive: true,
+		TenantID: userID, Name: "hook", URL: "https://example.com/hook", Events: events, Secret: "whsec_x", IsActive: true,
 	})
 	if err != nil {
 		t.Fatalf("create webhook: %v", err)
@@ -39,7 +39,7 @@ func TestUsers(t *testing.T) {
 		if u.Email != "alice@example.com" {
 			t.Errorf("email = %q, want it lower-cased", u.Email)
 		}
-		if _, err := s.CreateUser(ctx, "ALICE@example.com", "h"); !errors.Is(err, store.ErrConflict) {
+		if _, err := s.CreateUser(ctx, "ALICE@example.com", "h", ""); !errors.Is(err, store.ErrConflict) {
 			t.Errorf("duplicate email: err = %v, want ErrConflict", err)
 		}
 		got, err := s.UserByEmail(ctx, "alice@EXAMPLE.com")
@@ -115,14 +115,14 @@ func TestPublishLeaseComplete(t *testing.T) {
 		other := newUser(t, s, "b@x.io")
 		_ = newWebhook(t, s, other.ID, "*")
 
-		res, err := s.PublishEvents(ctx, []store.PublishParams{{UserID: u.ID, Type: "message.new", Payload: []byte(`{"a":1}`), OccurredAt: time.Now(), IdempotencyKey: "k1"}})
+		res, err := s.PublishEvents(ctx, []store.PublishParams{{TenantID: u.ID, Type: "message.new", Payload: []byte(`{"a":1}`), OccurredAt: time.Now(), IdempotencyKey: "k1"}})
 		if err != nil {
 			t.Fatalf("publish: %v", err)
 		}
 		if res[0].Deliveries != 2 || res[0].Duplicate {
 			t.Fatalf("deliveries = %d (dup %v), want 2 (the * and message.* hooks of the owner only)", res[0].Deliveries, res[0].Duplicate)
 		}
-		again, err := s.PublishEvents(ctx, []store.PublishParams{{UserID: u.ID, Type: "message.new", Payload: []byte(`{"a":1}`), OccurredAt: time.Now(), IdempotencyKey: "k1"}})
+		again, err := s.PublishEvents(ctx, []store.PublishParams{{TenantID: u.ID, Type: "message.new", Payload: []byte(`{"a":1}`), OccurredAt: time.Now(), IdempotencyKey: "k1"}})
 		if err != nil || !again[0].Duplicate || again[0].Event.ID != res[0].Event.ID {
 			t.Fatalf("same key: %+v, %v; want the first event as a duplicate", again, err)
 		}

@@ -8,33 +8,33 @@ import (
 
 // WebhookSummary is one webhook's line in an operator's status screen.
 type WebhookSummary struct {
-	ID, UserEmail, Name, URL string
-	IsActive                 bool
-	DisabledReason           string
-	Pending                  int64
-	SuccessLastHour          int64
-	FailedLastHour           int64
-	ConsecutiveFailures      int64
+	ID, TenantID, Name, URL string
+	IsActive                bool
+	DisabledReason          string
+	Pending                 int64
+	SuccessLastHour         int64
+	FailedLastHour          int64
+	ConsecutiveFailures     int64
 }
 
-// Summaries lists every webhook of every user with its queue and last
+// Summaries lists every webhook of every tenant with its queue and last
 // hour's outcomes, for `webhookd status`.
 func (s *Store) Summaries(ctx context.Context) ([]WebhookSummary, error) {
 	hourAgo := s.Now().Add(-time.Hour)
 	// The id bound lets (webhook_id, status, id) find the hour's rows.
-	rows, err := s.read.QueryContext(ctx, `SELECT w.id, u.email, w.name, w.url, w.is_active, COALESCE(w.disabled_reason, ''),
+	rows, err := s.read.QueryContext(ctx, `SELECT w.id, w.tenant_id, w.name, w.url, w.is_active, COALESCE(w.disabled_reason, ''),
 		(SELECT COUNT(*) FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending'),
 		(SELECT COUNT(*) FROM webhook_logs l WHERE l.webhook_id = w.id AND l.status = 'success' AND l.id >= $2 AND l.created_at >= $1),
 		(SELECT COUNT(*) FROM webhook_logs l WHERE l.webhook_id = w.id AND l.status = 'failed' AND l.id >= $2 AND l.created_at >= $1),
 		COALESCE(st.consecutive_failures, 0)
-		FROM webhooks w JOIN users u ON u.id = w.user_id LEFT JOIN webhook_stats st ON st.webhook_id = w.id
-		ORDER BY u.email, w.id`, s.d.t(hourAgo), idBound(hourAgo.Add(-idSlack)))
+		FROM webhooks w LEFT JOIN webhook_stats st ON st.webhook_id = w.id
+		ORDER BY w.tenant_id, w.id`, s.d.t(hourAgo), idBound(hourAgo.Add(-idSlack)))
 	if err != nil {
 		return nil, fmt.Errorf("store: webhook summaries: %w", err)
 	}
 	out, err := collect(rows, func(r rowScanner) (WebhookSummary, error) {
 		var w WebhookSummary
-		err := r.Scan(&w.ID, &w.UserEmail, &w.Name, &w.URL, &w.IsActive, &w.DisabledReason, &w.Pending,
+		err := r.Scan(&w.ID, &w.TenantID, &w.Name, &w.URL, &w.IsActive, &w.DisabledReason, &w.Pending,
 			&w.SuccessLastHour, &w.FailedLastHour, &w.ConsecutiveFailures)
 		return w, err
 	})
@@ -50,7 +50,7 @@ type WebhookCounts struct {
 	Active, Paused, Disabled int64
 }
 
-// CountWebhooks counts webhooks by state, across all users.
+// CountWebhooks counts webhooks by state, across all tenants.
 func (s *Store) CountWebhooks(ctx context.Context) (WebhookCounts, error) {
 	var c WebhookCounts
 	err := s.read.QueryRowContext(ctx, `SELECT

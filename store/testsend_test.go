@@ -21,7 +21,7 @@ func TestRedeliveredTestSendLeasedAsTest(t *testing.T) {
 		publish(t, s, u.ID, "message.new")
 		attempt(t, s, 200) // a real delivery, which must stay real
 
-		l, err := s.RecordTestAttempt(ctx, store.TestAttempt{UserID: u.ID, OccurredAt: time.Now(), Payload: []byte(`{}`),
+		l, err := s.RecordTestAttempt(ctx, store.TestAttempt{TenantID: u.ID, OccurredAt: time.Now(), Payload: []byte(`{}`),
 			Log: store.Log{WebhookID: w.ID, EventType: "message.new", Status: store.AttemptFailed, StatusCode: 500, RequestHeaders: map[string]string{}}})
 		if err != nil {
 			t.Fatal(err)
@@ -74,7 +74,7 @@ func TestReplayLeavesTestSendsWithoutLogs(t *testing.T) {
 			u := newUser(t, s, "a@x.io")
 			w := newWebhook(t, s, u.ID, "message.new")
 			start := time.Now().Add(-time.Minute)
-			if _, err := s.RecordTestAttempt(ctx, store.TestAttempt{UserID: u.ID, OccurredAt: time.Now(), Payload: []byte(`{}`),
+			if _, err := s.RecordTestAttempt(ctx, store.TestAttempt{TenantID: u.ID, OccurredAt: time.Now(), Payload: []byte(`{}`),
 				Log: store.Log{WebhookID: w.ID, EventType: "message.new", Status: store.AttemptFailed, StatusCode: 500, RequestHeaders: map[string]string{}}}); err != nil {
 				t.Fatal(err)
 			}

@@ -2,11 +2,13 @@ package store
 
 import "time"
 
-// User is an account that logs in and owns webhooks, API keys and events.
+// User is an account that logs in as a member of its tenant, which owns
+// the webhooks, API keys and events its members create.
 type User struct {
 	ID           string
 	Email        string
 	PasswordHash string
+	TenantID     string
 	// TokenVersion is carried in every access token; changing the password
 	// or disabling the user bumps it, which ends the tokens already issued.
 	TokenVersion int
@@ -18,8 +20,14 @@ type User struct {
 // APIKey is a machine credential for publishing events. Only a hash of the
 // key is stored; the key itself is shown once, at creation.
 type APIKey struct {
-	ID         string
-	UserID     string
+	ID string
+	// TenantID is the tenant the key acts for; "" for a service key,
+	// which acts for any tenant and names it on each request.
+	TenantID string
+	Service  bool
+	// CreatedBy is the member who created the key ("" for a service key,
+	// made by the CLI).
+	CreatedBy  string
 	Name       string
 	Prefix     string // the first characters of the key, to tell keys apart
 	CreatedAt  time.Time
@@ -28,8 +36,11 @@ type APIKey struct {
 
 // Webhook is a receiver URL subscribed to event patterns.
 type Webhook struct {
-	ID          string
-	UserID      string
+	ID       string
+	TenantID string
+	// CreatedBy is the member who created it: a user's id, or the subject
+	// of a trusted CRM token.
+	CreatedBy   string
 	Name        string
 	URL         string
 	Events      []string
@@ -66,7 +77,7 @@ func (w Webhook) SigningPreviousSecret(now time.Time) string {
 // sent and re-sent with exactly the bytes accepted.
 type Event struct {
 	ID             string
-	UserID         string
+	TenantID       string
 	Type           string
 	Payload        []byte // the data, compacted, exactly as it is signed
 	OccurredAt     time.Time

@@ -118,7 +118,7 @@ func TestReenableBesideAutoDisable(t *testing.T) {
 		}
 	}()
 	for i := 0; i < rounds; i++ {
-		res, err := s.PublishEvents(ctx, []store.PublishParams{{UserID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: s.Now()}})
+		res, err := s.PublishEvents(ctx, []store.PublishParams{{TenantID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: s.Now()}})
 		if err != nil || len(res) != 1 {
 			t.Fatalf("publish: %v", err)
 		}

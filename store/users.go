@@ -9,14 +9,31 @@ import (
 	"unicode/utf8"
 )
 
-// CreateUser adds a user with an already hashed password. A second user
-// with the same email (compared case-insensitively) is ErrConflict.
-func (s *Store) CreateUser(ctx context.Context, email, passwordHash string) (User, error) {
+// CreateUser adds a user with an already hashed password, as a member of
+// tenantID, which is created when it does not exist. An empty tenantID
+// gives the user a tenant of its own, named by the user's id, so users
+// made that way are as isolated from each other as separate accounts. A
+// second user with the same email (compared case-insensitively) is
+// ErrConflict.
+func (s *Store) CreateUser(ctx context.Context, email, passwordHash, tenantID string) (User, error) {
 	now := s.Now()
-	u := User{ID: NewID(), Email: NormalizeEmail(email), PasswordHash: passwordHash, CreatedAt: now, UpdatedAt: now}
-	_, err := s.write.ExecContext(ctx,
-		`INSERT INTO users (id, email, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)`,
-		u.ID, u.Email, u.PasswordHash, s.d.t(now), s.d.t(now))
+	u := User{ID: NewID(), Email: NormalizeEmail(email), PasswordHash: passwordHash, TenantID: tenantID, CreatedAt: now, UpdatedAt: now}
+	if u.TenantID == "" {
+		u.TenantID = u.ID
+	}
+	if !ValidTenantID(u.TenantID) {
+		return User{}, fmt.Errorf("store: create user: tenant id %q does not match %s", u.TenantID, TenantIDPattern)
+	}
+	err := s.inTx(ctx, func(tx *txn) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, created_at, updated_at) VALUES ($1, $2, $2)
+			ON CONFLICT (id) DO NOTHING`, u.TenantID, s.d.t(now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO users (id, email, password_hash, tenant_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			u.ID, u.Email, u.PasswordHash, u.TenantID, s.d.t(now), s.d.t(now))
+		return err
+	})
 	if isUniqueViolation(err) {
 		return User{}, fmt.Errorf("store: create user %s: %w", u.Email, ErrConflict)
 	}
@@ -50,10 +67,10 @@ func (s *Store) user(ctx context.Context, column, value string) (User, error) {
 	return u, nil
 }
 
-const userColumns = `id, email, password_hash, token_version, disabled_at, created_at, updated_at`
+const userColumns = `id, email, password_hash, tenant_id, token_version, disabled_at, created_at, updated_at`
 
 func (u *User) scanDest() []any {
-	return []any{&u.ID, &u.Email, &u.PasswordHash, &u.TokenVersion, scanNullTime{&u.DisabledAt}, scanTime{&u.CreatedAt}, scanTime{&u.UpdatedAt}}
+	return []any{&u.ID, &u.Email, &u.PasswordHash, &u.TenantID, &u.TokenVersion, scanNullTime{&u.DisabledAt}, scanTime{&u.CreatedAt}, scanTime{&u.UpdatedAt}}
 }
 
 // SetPassword replaces a user's password hash and ends its tokens.
@@ -84,13 +101,50 @@ func (s *Store) SetUserDisabled(ctx context.Context, userID string, disabled boo
 	return mustAffect(res, "store: disable user")
 }
 
-// DeleteUser removes a user and, by cascade, everything the user owns.
+// DeleteUser removes a user. What the user created belongs to its tenant
+// and stays, except that a tenant of the user's own (the one CreateUser
+// makes without a tenant id, named by the user's id) goes with its last
+// member, and with it everything in it, as an account would.
 func (s *Store) DeleteUser(ctx context.Context, userID string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, userID)
+	err := s.inTx(ctx, func(tx *txn) error {
+		var tenantID string
+		err := tx.QueryRowContext(ctx, `SELECT tenant_id FROM users WHERE id = $1`, userID).Scan(&tenantID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, userID); err != nil {
+			return err
+		}
+		if tenantID != userID {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM tenants WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1)`, tenantID)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("store: delete user: %w", err)
 	}
-	return mustAffect(res, "store: delete user")
+	return nil
+}
+
+// TenantMembers lists the users of a tenant, oldest first.
+func (s *Store) TenantMembers(ctx context.Context, tenantID string) ([]User, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = $1 ORDER BY created_at, id`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("store: tenant members: %w", err)
+	}
+	out, err := collect(rows, func(r rowScanner) (User, error) {
+		var u User
+		err := r.Scan(u.scanDest()...)
+		return u, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: tenant members: %w", err)
+	}
+	return out, nil
 }
 
 // CountUsers returns how many users exist.

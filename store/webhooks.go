@@ -19,7 +19,10 @@ type Page struct {
 
 // CreateWebhookParams is what a new webhook is made of.
 type CreateWebhookParams struct {
-	UserID         string
+	TenantID string
+	// CreatedBy is the member creating it (a user's id or a trusted
+	// token's subject).
+	CreatedBy      string
 	Name           string
 	URL            string
 	Events         []string
@@ -31,8 +34,8 @@ type CreateWebhookParams struct {
 	TimeoutSeconds int
 }
 
-const webhookColumns = `id, user_id, name, url, events, secret, description, is_active, created_at, updated_at,
-	previous_secret, previous_secret_expires_at, disabled_reason, disabled_at, headers, rate_limit, timeout_seconds`
+const webhookColumns = `id, tenant_id, name, url, events, secret, description, is_active, created_at, updated_at,
+	previous_secret, previous_secret_expires_at, disabled_reason, disabled_at, headers, rate_limit, timeout_seconds, created_by`
 
 // CreateWebhook stores a new webhook with an empty statistics row, or
 // returns a *WebhookLimitError when the owner already has as many as
@@ -40,7 +43,7 @@ const webhookColumns = `id, user_id, name, url, events, secret, description, is_
 func (s *Store) CreateWebhook(ctx context.Context, p CreateWebhookParams) (Webhook, error) {
 	now := s.Now()
 	w := Webhook{
-		ID: NewID(), UserID: p.UserID, Name: p.Name, URL: p.URL, Events: p.Events,
+		ID: NewID(), TenantID: p.TenantID, CreatedBy: p.CreatedBy, Name: p.Name, URL: p.URL, Events: p.Events,
 		Secret: p.Secret, Description: p.Description, IsActive: p.IsActive,
 		Headers: p.Headers, RateLimit: p.RateLimit, TimeoutSeconds: p.TimeoutSeconds,
 		CreatedAt: now, UpdatedAt: now,
@@ -57,18 +60,21 @@ func (s *Store) CreateWebhook(ctx context.Context, p CreateWebhookParams) (Webho
 		return Webhook{}, fmt.Errorf("store: create webhook: encode headers: %w", err)
 	}
 	err = s.inTx(ctx, func(tx *txn) error {
-		if err := s.checkWebhookLimit(ctx, tx, w.UserID); err != nil {
+		if err := s.checkWebhookLimit(ctx, tx, w.TenantID); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO webhooks (id, user_id, name, url, events, secret, description, is_active,
-			created_at, updated_at, headers, rate_limit, timeout_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-			w.ID, w.UserID, w.Name, w.URL, string(events), w.Secret, w.Description, w.IsActive, s.d.t(now), s.d.t(now),
-			string(headers), nullInt(w.RateLimit), nullInt(w.TimeoutSeconds)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO webhooks (id, tenant_id, name, url, events, secret, description, is_active,
+			created_at, updated_at, headers, rate_limit, timeout_seconds, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			w.ID, w.TenantID, w.Name, w.URL, string(events), w.Secret, w.Description, w.IsActive, s.d.t(now), s.d.t(now),
+			string(headers), nullInt(w.RateLimit), nullInt(w.TimeoutSeconds), w.CreatedBy); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_stats (webhook_id) VALUES ($1)`, w.ID)
 		return err
 	})
+	if isForeignKeyViolation(err) {
+		return Webhook{}, fmt.Errorf("store: create webhook: %s: %w", w.TenantID, ErrTenantNotFound)
+	}
 	if err != nil {
 		return Webhook{}, fmt.Errorf("store: create webhook: %w", err)
 	}
@@ -80,16 +86,16 @@ func (s *Store) CreateWebhook(ctx context.Context, p CreateWebhookParams) (Webho
 // SQLite the writer runs one transaction at a time, and on PostgreSQL the
 // owner's row is locked first (dialect.lockOwner), so creates for one
 // owner take turns.
-func (s *Store) checkWebhookLimit(ctx context.Context, tx *txn, userID string) error {
+func (s *Store) checkWebhookLimit(ctx context.Context, tx *txn, tenantID string) error {
 	limit := s.limits.webhooksPerOwner
 	if limit <= 0 {
 		return nil
 	}
-	if err := s.d.lockOwner(ctx, tx, userID); err != nil {
+	if err := s.d.lockOwner(ctx, tx, tenantID); err != nil {
 		return err
 	}
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhooks WHERE user_id = $1`, userID).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhooks WHERE tenant_id = $1`, tenantID).Scan(&n); err != nil {
 		return fmt.Errorf("count webhooks: %w", err)
 	}
 	if n >= limit {
@@ -99,8 +105,8 @@ func (s *Store) checkWebhookLimit(ctx context.Context, tx *txn, userID string) e
 }
 
 // Webhook returns one of the user's webhooks, or ErrNotFound.
-func (s *Store) Webhook(ctx context.Context, userID, id string) (Webhook, error) {
-	row := s.queryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1 AND user_id = $2`, id, userID)
+func (s *Store) Webhook(ctx context.Context, tenantID, id string) (Webhook, error) {
+	row := s.queryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1 AND tenant_id = $2`, id, tenantID)
 	w, err := scanWebhook(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Webhook{}, fmt.Errorf("store: webhook %s: %w", id, ErrNotFound)
@@ -113,9 +119,9 @@ func (s *Store) Webhook(ctx context.Context, userID, id string) (Webhook, error)
 
 // ListWebhooks returns one page of the user's webhooks, newest first, and
 // the id to pass as Page.Before for the next page ("" on the last page).
-func (s *Store) ListWebhooks(ctx context.Context, userID string, page Page) ([]Webhook, string, error) {
-	q := `SELECT ` + webhookColumns + ` FROM webhooks WHERE user_id = $1`
-	args := []any{userID}
+func (s *Store) ListWebhooks(ctx context.Context, tenantID string, page Page) ([]Webhook, string, error) {
+	q := `SELECT ` + webhookColumns + ` FROM webhooks WHERE tenant_id = $1`
+	args := []any{tenantID}
 	if page.Before != "" {
 		q += ` AND id < $2`
 		args = append(args, page.Before)
@@ -212,13 +218,13 @@ func (s *Store) patchSets(a *args, p WebhookPatch) ([]string, error) {
 
 // UpdateWebhook applies a partial update to one of the user's webhooks and
 // returns the result.
-func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookPatch) (Webhook, error) {
+func (s *Store) UpdateWebhook(ctx context.Context, tenantID, id string, p WebhookPatch) (Webhook, error) {
 	a := s.d.args(12)
 	sets, err := s.patchSets(a, p)
 	if err != nil {
 		return Webhook{}, fmt.Errorf("store: update webhook: %w", err)
 	}
-	q := `UPDATE webhooks SET ` + strings.Join(sets, ", ") + ` WHERE id = ` + a.add(id) + ` AND user_id = ` + a.add(userID) + ` RETURNING ` + webhookColumns
+	q := `UPDATE webhooks SET ` + strings.Join(sets, ", ") + ` WHERE id = ` + a.add(id) + ` AND tenant_id = ` + a.add(tenantID) + ` RETURNING ` + webhookColumns
 	// One transaction: a completion batch committing between the update and
 	// the stats reset could otherwise auto-disable a webhook just re-enabled,
 	// and a failed reset would answer an error for a change already made.
@@ -233,8 +239,8 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 			// batch that auto-disables takes them, so that the two wait for
 			// each other rather than deadlock on PostgreSQL.
 			if _, err := tx.ExecContext(ctx, `UPDATE webhook_stats SET failing_since = $1
-				WHERE webhook_id = $2 AND failing_since IS NOT NULL AND EXISTS (SELECT 1 FROM webhooks WHERE id = $2 AND user_id = $3)`,
-				s.d.t(s.Now()), id, userID); err != nil {
+				WHERE webhook_id = $2 AND failing_since IS NOT NULL AND EXISTS (SELECT 1 FROM webhooks WHERE id = $2 AND tenant_id = $3)`,
+				s.d.t(s.Now()), id, tenantID); err != nil {
 				return err
 			}
 		}
@@ -260,8 +266,8 @@ func (s *Store) UpdateWebhook(ctx context.Context, userID, id string, p WebhookP
 
 // DeleteWebhook removes one of the user's webhooks with its deliveries and
 // logs.
-func (s *Store) DeleteWebhook(ctx context.Context, userID, id string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM webhooks WHERE id = $1 AND user_id = $2`, id, userID)
+func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string) error {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM webhooks WHERE id = $1 AND tenant_id = $2`, id, tenantID)
 	if err != nil {
 		return fmt.Errorf("store: delete webhook %s: %w", id, err)
 	}
@@ -273,9 +279,9 @@ func scanWebhook(r rowScanner) (Webhook, error) {
 	var events, headers string
 	var prevSecret, reason sql.NullString
 	var rateLimit, timeout sql.NullInt64
-	if err := r.Scan(&w.ID, &w.UserID, &w.Name, &w.URL, &events, &w.Secret, &w.Description, &w.IsActive,
+	if err := r.Scan(&w.ID, &w.TenantID, &w.Name, &w.URL, &events, &w.Secret, &w.Description, &w.IsActive,
 		scanTime{&w.CreatedAt}, scanTime{&w.UpdatedAt}, &prevSecret, scanNullTime{&w.PreviousSecretExpiresAt},
-		&reason, scanNullTime{&w.DisabledAt}, &headers, &rateLimit, &timeout); err != nil {
+		&reason, scanNullTime{&w.DisabledAt}, &headers, &rateLimit, &timeout, &w.CreatedBy); err != nil {
 		return Webhook{}, err
 	}
 	w.PreviousSecret, w.DisabledReason = prevSecret.String, reason.String
@@ -300,7 +306,7 @@ func nullInt(n int) any {
 // RotateSecret gives a webhook a new secret. The current one becomes the
 // previous secret and keeps signing deliveries, beside the new one, for
 // grace (none when grace is 0).
-func (s *Store) RotateSecret(ctx context.Context, userID, id, newSecret string, grace time.Duration) (Webhook, error) {
+func (s *Store) RotateSecret(ctx context.Context, tenantID, id, newSecret string, grace time.Duration) (Webhook, error) {
 	now := s.Now()
 	var expires any
 	if grace > 0 {
@@ -309,7 +315,7 @@ func (s *Store) RotateSecret(ctx context.Context, userID, id, newSecret string, 
 	row := s.write.QueryRowContext(ctx, `UPDATE webhooks SET
 			previous_secret = CASE WHEN $1 THEN secret ELSE NULL END,
 			previous_secret_expires_at = $2, secret = $3, updated_at = $4
-		WHERE id = $5 AND user_id = $6 RETURNING `+webhookColumns, grace > 0, expires, newSecret, s.d.t(now), id, userID)
+		WHERE id = $5 AND tenant_id = $6 RETURNING `+webhookColumns, grace > 0, expires, newSecret, s.d.t(now), id, tenantID)
 	w, err := scanWebhook(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Webhook{}, fmt.Errorf("store: rotate secret of webhook %s: %w", id, ErrNotFound)

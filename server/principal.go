@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/webhookd/webhookd/store"
+)
+
+// TenantHeader names the tenant a service credential acts for on a
+// request (the events routes also take it in the body). Any other
+// credential may send it too, naming its own tenant; another answers 404.
+const TenantHeader = "Webhookd-Tenant"
+
+// credentialKind is what kind of credential authenticated a request.
+type credentialKind int
+
+const (
+	// credentialUser is webhookd's own access token, from a login.
+	credentialUser credentialKind = iota + 1
+	// credentialKey is a tenant's API key.
+	credentialKey
+	// credentialService is a service API key: it acts for any tenant,
+	// naming it on each request.
+	credentialService
+	// credentialTrusted is the CRM's own access token, trusted by
+	// --trusted-jwt-secret or a JWKS.
+	credentialTrusted
+	// credentialPortal is a portal session's token.
+	credentialPortal
+)
+
+// principal is who made a request and the tenant it acts for.
+type principal struct {
+	kind credentialKind
+	// tenant is the tenant the request acts for: the credential's own,
+	// or the one a service key named ("" when it named none).
+	tenant string
+	// member is who acts, recorded as the creator of what the request
+	// creates: a user's id, a trusted token's subject, or for keys and
+	// portal sessions a description of the credential.
+	member string
+	// user is the webhookd user behind a login token or a key a user
+	// made, for /auth/me; nil otherwise.
+	user *store.User
+	// readOnly is set for read-only portal sessions: they may look but
+	// not change.
+	readOnly bool
+	// expiresAt is when a portal session or token ends (zero: unknown).
+	expiresAt time.Time
+}
+
+type principalKey struct{}
+
+// currentPrincipal returns the authenticated principal of a request.
+func currentPrincipal(r *http.Request) principal {
+	p, _ := r.Context().Value(principalKey{}).(principal)
+	return p
+}
+
+// tenantOf returns the tenant a request acts for. The routes that need
+// one (every route but publishing, the tenant routes and /auth/me) are
+// only reached with a tenant, so it is never "" there.
+func tenantOf(r *http.Request) string { return currentPrincipal(r).tenant }
+
+// tenantCache remembers for a moment the tenants known to exist, so that
+// a service key publishing for a tenant, or a portal session reading, does
+// not cost a lookup each request. A tenant deleted meanwhile is still
+// refused by the database's foreign keys on every write; reads within the
+// moment find nothing of it.
+type tenantCache struct {
+	mu   sync.Mutex
+	seen map[string]time.Time // tenant → when it was last seen to exist
+}
+
+// tenantCacheTTL is how long a tenant seen to exist is taken to exist.
+const tenantCacheTTL = 2 * time.Second
+
+// maxCachedTenants bounds the cache: past it, it starts over.
+const maxCachedTenants = 10000
+
+func (c *tenantCache) known(id string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, ok := c.seen[id]
+	return ok && now.Sub(at) < tenantCacheTTL
+}
+
+func (c *tenantCache) remember(id string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen == nil || len(c.seen) >= maxCachedTenants {
+		c.seen = map[string]time.Time{}
+	}
+	c.seen[id] = now
+}
+
+func (c *tenantCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.seen, id)
+}
+
+// tenantNotFound is the answer for a tenant that does not exist or that
+// the credential may not act for: the same 404 either way, as for any id
+// of another tenant.
+func tenantNotFound(id string) *Error {
+	return errorf(http.StatusNotFound, "tenant %q not found", id)
+}
+
+// checkTenant answers whether the tenant id exists, and a 404 when not.
+// ensure creates it instead (a trusted CRM token vouches for its tenant,
+// as --auto-create-tenants does for publishing).
+func (s *Server) checkTenant(ctx context.Context, id string, ensure bool) error {
+	now := time.Now()
+	if s.tenants.known(id, now) {
+		return nil
+	}
+	if ensure {
+		if err := s.store.EnsureTenant(ctx, id); err != nil {
+			return err
+		}
+	} else {
+		ok, err := s.store.TenantExists(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return tenantNotFound(id)
+		}
+	}
+	s.tenants.remember(id, now)
+	return nil
+}
+
+// requireTenant is the 400 a service request gets on a route that acts
+// for one tenant without naming it.
+func requireTenant() *Error {
+	return invalid(FieldError{"tenant", "is required with a service key: name the tenant in the " + TenantHeader + " header"})
+}
