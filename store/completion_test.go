@@ -43,7 +43,7 @@ func TestFanOutCompletionCountsEachWebhook(t *testing.T) {
 		}
 		for r, round := range rounds {
 			c.t = start.Add(round.at)
-			res, err := s.PublishEvents(ctx, []store.PublishParams{{UserID: u.ID, Type: "message.new",
+			res, err := s.PublishEvents(ctx, []store.PublishParams{{TenantID: u.ID, Type: "message.new",
 				Payload: fmt.Appendf(nil, `{"round":%d}`, r), OccurredAt: c.t}})
 			if err != nil || res[0].Deliveries != n {
 				t.Fatalf("round %d: publish = %+v, %v; want %d deliveries", r, res, err, n)
@@ -130,7 +130,7 @@ func TestCompletionJoinsByKey(t *testing.T) {
 		for range 300 {
 			newWebhook(t, s, u.ID, "*")
 		}
-		if _, err := s.PublishEvents(ctx, []store.PublishParams{{UserID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != nil {
+		if _, err := s.PublishEvents(ctx, []store.PublishParams{{TenantID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != nil {
 			t.Fatal(err)
 		}
 		leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 64, LeaseFor: time.Minute})

@@ -98,13 +98,13 @@ func BenchmarkFanOutDrain(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			u := newUser(&testing.T{}, s, fmt.Sprintf("fan%d@x.io", i))
 			for range n {
-				if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{UserID: u.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true}); err != nil {
+				if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{TenantID: u.ID, Name: "h", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x", IsActive: true}); err != nil {
 					b.Fatal(err)
 				}
 			}
 			g := s.NewGroupCommitter(256)
 			start := time.Now()
-			res, err := g.PublishEvents(ctx, []store.PublishParams{{UserID: u.ID, Type: "message.new", OccurredAt: time.Now(),
+			res, err := g.PublishEvents(ctx, []store.PublishParams{{TenantID: u.ID, Type: "message.new", OccurredAt: time.Now(),
 				Payload: []byte(`{"campaignId":"cmp_1","contactId":"contact_000001","text":"hello there"}`)}})
 			publish += time.Since(start)
 			g.Close()
