@@ -82,16 +82,14 @@ func BenchmarkFanOutNeighbour(b *testing.B) {
 // BenchmarkFanOutDrain measures the writer's share of issue 13's 10,000
 // webhook fan-out, phase by phase, without HTTP: one event published to
 // 10,000 webhooks of one owner (WEBHOOKD_BENCH_WEBHOOKS overrides the
-// count), then leased 192 at a time, as a lone owner's dispatcher leases,
-// and completed in batches of 64, all successes. It reports the
+// count), then leased 192 at a time, as a lone owner's dispatcher leases
+// (WEBHOOKD_BENCH_LEASE), and completed in batches of 64
+// (WEBHOOKD_BENCH_COMPLETE), all successes. It reports the
 // milliseconds each phase took in all. Run it with -benchtime 1x:
 //
 //	go test -bench BenchmarkFanOutDrain -run '^$' -benchtime 1x ./store/
 func BenchmarkFanOutDrain(b *testing.B) {
-	n := 10_000
-	if v, err := strconv.Atoi(os.Getenv("WEBHOOKD_BENCH_WEBHOOKS")); err == nil && v > 0 {
-		n = v
-	}
+	n, leaseBatch, completeBatch := envInt("WEBHOOKD_BENCH_WEBHOOKS", 10_000), envInt("WEBHOOKD_BENCH_LEASE", 192), envInt("WEBHOOKD_BENCH_COMPLETE", 64)
 	benchStores(b, func(b *testing.B, s *store.Store) {
 		ctx := context.Background()
 		var publish, lease, complete time.Duration
@@ -114,14 +112,14 @@ func BenchmarkFanOutDrain(b *testing.B) {
 			done := 0
 			for done < n {
 				start = time.Now()
-				leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 192, LeaseFor: time.Minute})
+				leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: leaseBatch, LeaseFor: time.Minute})
 				lease += time.Since(start)
 				if err != nil || len(leased) == 0 {
 					b.Fatalf("lease after %d: %d, %v", done, len(leased), err)
 				}
-				for lo := 0; lo < len(leased); lo += 64 {
-					cs := make([]store.Completion, 0, 64)
-					for _, l := range leased[lo:min(lo+64, len(leased))] {
+				for lo := 0; lo < len(leased); lo += completeBatch {
+					cs := make([]store.Completion, 0, completeBatch)
+					for _, l := range leased[lo:min(lo+completeBatch, len(leased))] {
 						cs = append(cs, store.Completion{DeliveryID: l.ID, LeaseToken: l.LeaseToken, Log: store.Log{WebhookID: l.WebhookID, EventID: l.EventID,
 							DeliveryID: l.ID, EventType: l.EventType, Attempt: l.Attempt, Status: store.AttemptSuccess, StatusCode: 200, DurationMs: 1,
 							RequestHeaders: map[string]string{"Content-Type": "application/json"}, RequestBody: l.Payload}})
@@ -140,4 +138,12 @@ func BenchmarkFanOutDrain(b *testing.B) {
 		b.ReportMetric(float64(lease.Milliseconds())/float64(b.N), "lease-ms")
 		b.ReportMetric(float64(complete.Milliseconds())/float64(b.N), "complete-ms")
 	})
+}
+
+// envInt is the positive integer in the environment variable name, or def.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
 }
