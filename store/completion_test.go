@@ -91,6 +91,18 @@ func TestFanOutCompletionCountsEachWebhook(t *testing.T) {
 				t.Errorf("webhook %d: stats = %+v (last attempt %v, success %v, failure %v); want 3 attempts, %d successful, %d consecutive failures, average %d ms, last success %v, last attempt and failure %v",
 					i, st, st.LastAttemptAt, st.LastSuccessAt, st.LastFailureAt, success, streak, 1+i%5, lastSuccess, lastFailure)
 			}
+			// The same from the per-minute and per-hour counts, which a
+			// window read sums.
+			since := start.Add(-time.Minute)
+			win, err := s.WebhookStats(ctx, u.ID, h.ID, &since)
+			if err != nil {
+				t.Fatalf("webhook %d: stats since %v: %v", i, since, err)
+			}
+			if win.TotalAttempts != 3 || win.SuccessfulAttempts != success || win.FailedAttempts != 3-success ||
+				!sameTime(win.LastFailureAt, &lastFailure) || !sameTime(win.LastSuccessAt, lastSuccess) {
+				t.Errorf("webhook %d: stats since %v = %+v (last success %v, failure %v); want 3 attempts, %d successful, last success %v, last failure %v",
+					i, since, win, win.LastSuccessAt, win.LastFailureAt, success, lastSuccess, lastFailure)
+			}
 			w, err := s.Webhook(ctx, u.ID, h.ID)
 			if err != nil {
 				t.Fatal(err)
