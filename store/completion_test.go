@@ -170,3 +170,59 @@ func TestCompletionJoinsByKey(t *testing.T) {
 		}
 	})
 }
+
+// TestCompletionLogsRoundTrip records one attempt of each shape in one
+// batch, a success with a response, a failure with no answer (status code
+// and response absent) to be retried, and a failure for good with an
+// answer and no headers, and reads each log row back field by field: on
+// PostgreSQL they are written from one array a column.
+func TestCompletionLogsRoundTrip(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		u := newUser(t, s, "logs@x.io")
+		hooks := []store.Webhook{newWebhook(t, s, u.ID, "*"), newWebhook(t, s, u.ID, "*"), newWebhook(t, s, u.ID, "*")}
+		if _, err := s.PublishEvents(ctx, []store.PublishParams{{TenantID: u.ID, Type: "message.new", Payload: []byte(`{"a":1}`), OccurredAt: time.Now()}}); err != nil {
+			t.Fatal(err)
+		}
+		leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 10, LeaseFor: time.Minute})
+		if err != nil || len(leased) != 3 {
+			t.Fatalf("lease = %d, %v; want 3", len(leased), err)
+		}
+		retry := s.Now().Add(time.Hour).Truncate(time.Millisecond)
+		want := map[string]store.Log{
+			hooks[0].ID: {Status: store.AttemptSuccess, StatusCode: 200, DurationMs: 7, RequestHeaders: map[string]string{"Webhook-Id": "x"},
+				RequestBody: []byte(`{"a":1}`), ResponseBody: []byte("ok")},
+			hooks[1].ID: {Status: store.AttemptFailed, DurationMs: 30000, Error: "dial tcp: connection refused",
+				RequestHeaders: map[string]string{"Webhook-Id": "y"}, RequestBody: []byte(`{"a":1}`), NextAttemptAt: &retry},
+			hooks[2].ID: {Status: store.AttemptFailed, StatusCode: 500, DurationMs: 3, Error: "HTTP 500", RequestHeaders: map[string]string{},
+				RequestBody: []byte{}, ResponseBody: []byte("boom")},
+		}
+		var batch []store.Completion
+		for _, l := range leased {
+			lg := want[l.WebhookID]
+			lg.WebhookID, lg.EventID, lg.DeliveryID, lg.EventType, lg.Attempt = l.WebhookID, l.EventID, l.ID, l.EventType, l.Attempt
+			want[l.WebhookID] = lg
+			batch = append(batch, store.Completion{DeliveryID: l.ID, LeaseToken: l.LeaseToken, Log: lg, NextAttemptAt: lg.NextAttemptAt})
+		}
+		if n, err := s.CompleteDeliveries(ctx, batch); err != nil || n != 3 {
+			t.Fatalf("complete = %d, %v; want 3", n, err)
+		}
+		for _, h := range hooks {
+			logs, _, err := s.ListLogs(ctx, u.ID, h.ID, store.LogFilter{Page: store.Page{Limit: 10}})
+			if err != nil || len(logs) != 1 {
+				t.Fatalf("webhook %s: logs = %d, %v; want 1", h.ID, len(logs), err)
+			}
+			got, w := logs[0], want[h.ID]
+			if got.ID == "" || got.WebhookID != w.WebhookID || got.EventID != w.EventID || got.DeliveryID != w.DeliveryID ||
+				got.EventType != w.EventType || got.Attempt != w.Attempt || got.Status != w.Status || got.StatusCode != w.StatusCode ||
+				got.DurationMs != w.DurationMs || got.Error != w.Error || got.Test || !sameTime(got.NextAttemptAt, w.NextAttemptAt) ||
+				string(got.RequestBody) != string(w.RequestBody) || string(got.ResponseBody) != string(w.ResponseBody) ||
+				fmt.Sprint(got.RequestHeaders) != fmt.Sprint(w.RequestHeaders) || got.CreatedAt.IsZero() {
+				t.Errorf("webhook %s: log read back = %+v\nwant %+v", h.ID, got, w)
+			}
+			if (got.ResponseBody == nil) != (w.ResponseBody == nil) {
+				t.Errorf("webhook %s: response body %q (nil %v), want nil %v", h.ID, got.ResponseBody, got.ResponseBody == nil, w.ResponseBody == nil)
+			}
+		}
+	})
+}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // LeaseParams says which due deliveries to lease.
@@ -582,6 +584,9 @@ const logColumnCount = 16
 // insertLogs writes attempts' rows in one statement; each Log's ID and
 // CreatedAt must be set.
 func (s *Store) insertLogs(ctx context.Context, tx *txn, logs []Log) error {
+	if s.d.kind == Postgres {
+		return s.insertLogsFromArrays(ctx, tx, logs)
+	}
 	a := s.d.args(logColumnCount * len(logs))
 	values := make([]string, 0, len(logs))
 	for _, l := range logs {
@@ -606,6 +611,45 @@ func (s *Store) insertLogs(ctx context.Context, tx *txn, logs []Log) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO webhook_logs (id, webhook_id, event_id, delivery_id, event_type, attempt, status,
 		status_code, duration_ms, error, request_headers, request_body, response_body, created_at, next_attempt_at, test)
 		VALUES `+strings.Join(values, ", "), a.vals...)
+	if err != nil {
+		return fmt.Errorf("insert logs: %w", err)
+	}
+	return nil
+}
+
+// insertLogsFromArrays is insertLogs on PostgreSQL: a column an array, one
+// statement text whatever the number of rows, for the reason given at
+// upsertCountsFromArrays (as VALUES lists, 41 ms a statement on average in
+// a 10,000-webhook fan-out).
+func (s *Store) insertLogsFromArrays(ctx context.Context, tx *txn, logs []Log) error {
+	n := len(logs)
+	ids, webhooks, events, deliveries, types, statuses, headers := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	attempts, durations := make([]int64, n), make([]int64, n)
+	codes, errTexts := make([]pgtype.Int4, n), make([]pgtype.Text, n)
+	bodies, responses := make([][]byte, n), make([][]byte, n)
+	created, next := make([]time.Time, n), make([]pgtype.Timestamptz, n)
+	tests := make([]bool, n)
+	for i, l := range logs {
+		h, err := json.Marshal(l.RequestHeaders)
+		if err != nil {
+			return fmt.Errorf("encode request headers: %w", err)
+		}
+		ids[i], webhooks[i], events[i], deliveries[i], types[i], statuses[i], headers[i] = l.ID, l.WebhookID, l.EventID, l.DeliveryID, l.EventType, l.Status, string(h)
+		attempts[i], durations[i] = int64(l.Attempt), l.DurationMs
+		codes[i] = pgtype.Int4{Int32: int32(l.StatusCode), Valid: l.StatusCode != 0}
+		errTexts[i] = pgtype.Text{String: l.Error, Valid: l.Error != ""}
+		bodies[i], responses[i] = l.RequestBody, l.ResponseBody
+		if bodies[i] == nil {
+			bodies[i] = []byte{}
+		}
+		created[i], next[i], tests[i] = l.CreatedAt.UTC(), pgTime(l.NextAttemptAt), l.Test
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO webhook_logs (id, webhook_id, event_id, delivery_id, event_type, attempt, status,
+		status_code, duration_ms, error, request_headers, request_body, response_body, created_at, next_attempt_at, test)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::integer[], $7::text[], $8::integer[],
+			$9::integer[], $10::text[], $11::text[], $12::bytea[], $13::bytea[], $14::timestamptz[], $15::timestamptz[], $16::boolean[])`,
+		ids, webhooks, events, deliveries, types, attempts, statuses, codes, durations, errTexts, headers, bodies, responses, created, next, tests)
 	if err != nil {
 		return fmt.Errorf("insert logs: %w", err)
 	}
