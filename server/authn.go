@@ -88,7 +88,10 @@ func (s *Server) authenticate(ctx context.Context, authorization string, tenantH
 		// Another tenant's name answers as another tenant's ids do.
 		return principal{}, tenantNotFound(named)
 	}
-	if p.tenant != "" {
+	// A user's or a tenant key's tenant exists while they do (foreign
+	// keys); the tenant a service key names, a portal session's and a
+	// trusted token's may not.
+	if p.tenant != "" && p.kind != credentialUser && p.kind != credentialKey {
 		if err := s.checkTenant(ctx, p.tenant, p.kind == credentialTrusted); err != nil {
 			return principal{}, err
 		}

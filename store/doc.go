@@ -24,9 +24,13 @@
 //
 // # Ownership
 //
-// Every method that reads or changes a user's rows takes the owner's id and
-// filters by it, so one user's ids are simply not found by another user
-// (ErrNotFound), never "forbidden".
+// Webhooks, events and API keys belong to a tenant (the CRM's customer
+// account, tenants.id); users are its members. Every method that reads or
+// changes a tenant's rows takes the tenant's id and filters by it, so one
+// tenant's ids are simply not found by another (ErrNotFound), never
+// "forbidden". Deleting a tenant removes all of its rows by cascade. The
+// dispatcher's per-owner caps and fairness, and the per-owner limits, are
+// per tenant: the owner of a delivery is its webhook's tenant.
 //
 // # The delivery queue
 //
