@@ -226,3 +226,44 @@ func TestCompletionLogsRoundTrip(t *testing.T) {
 		}
 	})
 }
+
+// TestFanOutKeepsWriterTextsFew leases and completes a fan-out in leases
+// and batches of every size from 1 to 24, as the dispatcher does when its
+// free workers and finished sends vary: on SQLite the writer's statements
+// must keep to a few texts each, prepared once. The lease's window (its
+// LIMIT) and the attempt counts' upsert were written with their size in the
+// text, a new statement for each size, 154 in a 10,000-webhook fan-out.
+func TestFanOutKeepsWriterTextsFew(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		u := newUser(t, s, "texts@x.io")
+		const n = 300
+		for range n {
+			newWebhook(t, s, u.ID, "*")
+		}
+		if _, err := s.PublishEvents(ctx, []store.PublishParams{{TenantID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}); err != nil {
+			t.Fatal(err)
+		}
+		done := 0
+		for size := 1; done < n; size = size%24 + 1 {
+			leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: size, LeaseFor: time.Minute})
+			if err != nil || len(leased) == 0 {
+				t.Fatalf("lease of %d after %d: %d, %v", size, done, len(leased), err)
+			}
+			var batch []store.Completion
+			for _, l := range leased {
+				batch = append(batch, store.Completion{DeliveryID: l.ID, LeaseToken: l.LeaseToken, Log: store.Log{WebhookID: l.WebhookID,
+					EventID: l.EventID, DeliveryID: l.ID, EventType: l.EventType, Attempt: l.Attempt, Status: store.AttemptSuccess, StatusCode: 200}})
+			}
+			if fenced, err := s.CompleteDeliveries(ctx, batch); err != nil || fenced != len(batch) {
+				t.Fatalf("complete %d: %d, %v", len(batch), fenced, err)
+			}
+			done += len(leased)
+		}
+		if s.Kind() == store.SQLite {
+			if got := s.PreparedWriterStatements(); got == 0 || got > 64 {
+				t.Errorf("writer keeps %d statements prepared, want some, and no more than 64", got)
+			}
+		}
+	})
+}

@@ -83,7 +83,7 @@ func (s *Store) FanOutCounts(ctx context.Context, userID string) (events, delive
 // lease runs it, for a lease of limit: PostgreSQL's EXPLAIN ANALYZE (run
 // and rolled back), SQLite's EXPLAIN QUERY PLAN details, a line each.
 func (s *Store) ExplainDueWindow(ctx context.Context, limit int) (string, error) {
-	return s.explainInLease(ctx, s.dueWindowQuery(dueWindow(limit)), s.d.t(s.Now()))
+	return s.explainInLease(ctx, s.dueWindowQuery(), s.d.t(s.Now()), dueWindow(limit))
 }
 
 // ExplainActiveWebhooksByDue returns the plan of the per-webhook probe's
