@@ -429,9 +429,8 @@ func (d dialect) lockStats(ctx context.Context, tx queryer, ids []string) error 
 	if d.kind != Postgres {
 		return nil
 	}
-	a := d.args(len(ids))
-	rows, err := tx.QueryContext(ctx, `SELECT webhook_id FROM webhook_stats WHERE webhook_id IN (`+listOf(a, ids)+`)
-		ORDER BY webhook_id FOR UPDATE`, a.vals...)
+	rows, err := tx.QueryContext(ctx, `SELECT webhook_id FROM webhook_stats WHERE webhook_id = ANY($1::text[])
+		ORDER BY webhook_id FOR UPDATE`, ids)
 	if err != nil {
 		return err
 	}
