@@ -333,6 +333,9 @@ func (s *Store) insertEvents(ctx context.Context, tx *txn, results []PublishResu
 // insertDeliveries adds a pending delivery, due now, for each event and
 // webhook pair.
 func (s *Store) insertDeliveries(ctx context.Context, tx *txn, pairs [][2]string, now time.Time) error {
+	if s.d.kind == Postgres {
+		return s.insertDeliveriesFromArrays(ctx, tx, pairs, now)
+	}
 	const columns = 6
 	t := s.d.t(now)
 	for lo, hi := range s.runs(len(pairs)) {

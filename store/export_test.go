@@ -83,7 +83,7 @@ func (s *Store) FanOutCounts(ctx context.Context, userID string) (events, delive
 // lease runs it, for a lease of limit: PostgreSQL's EXPLAIN ANALYZE (run
 // and rolled back), SQLite's EXPLAIN QUERY PLAN details, a line each.
 func (s *Store) ExplainDueWindow(ctx context.Context, limit int) (string, error) {
-	return s.explainInLease(ctx, s.dueWindowQuery(dueWindow(limit)), s.d.t(s.Now()))
+	return s.explainInLease(ctx, s.dueWindowQuery(), s.d.t(s.Now()), dueWindow(limit))
 }
 
 // ExplainActiveWebhooksByDue returns the plan of the per-webhook probe's
@@ -382,3 +382,50 @@ func (s *Store) MigrateTo(ctx context.Context, version int64) error {
 // WriteDB is the writer pool itself, for tests that fill or inspect tables
 // as an older schema had them. On SQLite it is the one writer connection.
 func (s *Store) WriteDB() *sql.DB { return s.write.DB }
+
+// ExplainCompletion returns the plans of the completion's two joins to a
+// VALUES list, the deliveries' new state and the webhooks' stats, for
+// completing leased as successes, as CompleteDeliveries runs them:
+// PostgreSQL's EXPLAIN (COSTS OFF), SQLite's EXPLAIN QUERY PLAN details, a
+// line each.
+func (s *Store) ExplainCompletion(ctx context.Context, leased []LeasedDelivery) (deliveries, stats string, err error) {
+	chunk := make([]Completion, len(leased))
+	m := map[string]*statsDelta{}
+	ids := make([]string, 0, len(leased))
+	now := s.Now()
+	for i, l := range leased {
+		chunk[i] = Completion{DeliveryID: l.ID, LeaseToken: l.LeaseToken,
+			Log: Log{WebhookID: l.WebhookID, Attempt: l.Attempt, Status: AttemptSuccess, CreatedAt: now}}
+		if m[l.WebhookID] == nil {
+			ids = append(ids, l.WebhookID)
+		}
+		addStats(m, chunk[i].Log)
+	}
+	slices.Sort(ids)
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return "", "", err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := s.d.joinByKey(ctx, tx); err != nil {
+		return "", "", err
+	}
+	explain := func(q string, args []any) (string, error) {
+		if s.d.kind == Postgres {
+			q = "EXPLAIN (COSTS OFF) " + q
+		} else {
+			q = "EXPLAIN QUERY PLAN " + q
+		}
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return "", err
+		}
+		lines, err := collect(rows, planLine)
+		return strings.Join(lines, "\n"), err
+	}
+	if deliveries, err = explain(s.updateDeliveriesQuery(chunk, now)); err != nil {
+		return "", "", err
+	}
+	stats, err = explain(s.updateStatsQuery(ids, m))
+	return deliveries, stats, err
+}

@@ -336,3 +336,24 @@ func (s *Store) advanceFanOuts(ctx context.Context, tx *txn, todo []fanOutRow, b
 	}
 	return pairs, finished, more, nil
 }
+
+// insertDeliveriesFromArrays is insertDeliveries on PostgreSQL: the pairs
+// go as three arrays in one statement, however many, instead of as
+// multi-row VALUES lists of six parameters a row, which PostgreSQL binds
+// and plans again on every execution (a 10,000-webhook fan-out's 10,000
+// rows went as 50 statements of 1,200 parameters).
+func (s *Store) insertDeliveriesFromArrays(ctx context.Context, tx *txn, pairs [][2]string, now time.Time) error {
+	if len(pairs) == 0 {
+		return nil
+	}
+	ids, events, webhooks := make([]string, len(pairs)), make([]string, len(pairs)), make([]string, len(pairs))
+	for i, p := range pairs {
+		ids[i], events[i], webhooks[i] = NewID(), p[0], p[1]
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at, created_at, updated_at, status, attempts)
+		SELECT v.id, v.event_id, v.webhook_id, $4, $4, $4, 'pending', 0 FROM unnest($1::text[], $2::text[], $3::text[]) AS v (id, event_id, webhook_id)`,
+		ids, events, webhooks, s.d.t(now)); err != nil {
+		return fmt.Errorf("insert deliveries: %w", err)
+	}
+	return nil
+}

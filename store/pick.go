@@ -94,7 +94,7 @@ func newPicker(s *Store, tx *txn, p LeaseParams, now time.Time) *picker {
 // before taking any: deciding an owner's room may need another query,
 // which cannot run beside open rows in a transaction.
 func (k *picker) readWindow(ctx context.Context) error {
-	rows, err := k.tx.QueryContext(ctx, k.s.dueWindowQuery(k.window), k.s.d.t(k.now))
+	rows, err := k.tx.QueryContext(ctx, k.s.dueWindowQuery(), k.s.d.t(k.now), k.window)
 	if err != nil {
 		return err
 	}
