@@ -17,7 +17,7 @@ import (
 
 // serviceKey makes a service key, as `webhookd apikey create --service`
 // does, and returns the key.
-func serviceKey(t testing.TB, s *testServer) string {
+func attackServiceKey(t testing.TB, s *testServer) string {
 	t.Helper()
 	key, hash, prefix, err := auth.NewAPIKey()
 	if err != nil {
@@ -48,7 +48,7 @@ func portalSession(t testing.TB, s *testServer, svc, tenant string, readOnly boo
 func TestPortalSessionCannotManageAPIKeys(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		s := newTestServer(t, st)
-		svc := serviceKey(t, s)
+		svc := attackServiceKey(t, s)
 		s.call(t, http.MethodPut, "/api/v1/tenants/acme", svc, nil, http.StatusCreated, nil)
 		var victim apiKeyJSON
 		s.call(t, http.MethodPost, "/api/v1/api-keys", svc, map[string]string{"name": "crm's acme key"}, http.StatusCreated, &victim,
@@ -84,7 +84,7 @@ func TestPortalSessionCannotManageAPIKeys(t *testing.T) {
 func TestPortalSeesOnlyItsOwnInboxCaptures(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		s := newTestServer(t, st)
-		svc := serviceKey(t, s)
+		svc := attackServiceKey(t, s)
 		for _, id := range []string{"acme", "beta"} {
 			s.call(t, http.MethodPut, "/api/v1/tenants/"+id, svc, nil, http.StatusCreated, nil)
 		}

@@ -465,20 +465,21 @@ func TestServiceKeys(t *testing.T) {
 		if _, creator, err = s.APIKeyByHash(ctx, "mine"); err != nil || creator == nil || creator.DisabledAt == nil {
 			t.Errorf("a disabled member's key: creator %+v, %v; want it disabled", creator, err)
 		}
-		// The member goes; the key is the tenant's and stays, creatorless.
+		// The member goes, and its keys with it: a disabled member's keys
+		// must not come back by deleting the member.
 		if err := s.DeleteUser(ctx, m.ID); err != nil {
 			t.Fatal(err)
 		}
-		if k, creator, err = s.APIKeyByHash(ctx, "mine"); err != nil || k.ID != mine.ID || creator != nil {
-			t.Errorf("a deleted member's key = %+v, creator %+v, %v; want kept without a creator", k, creator, err)
+		if _, _, err = s.APIKeyByHash(ctx, "mine"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a deleted member's key: %v; want ErrNotFound", err)
 		}
 		svcs, err := s.ListAPIKeys(ctx, "")
 		if err != nil || len(svcs) != 1 || svcs[0].ID != svc.ID {
 			t.Errorf("service keys = %+v, %v", svcs, err)
 		}
 		acmes, err := s.ListAPIKeys(ctx, "acme")
-		if err != nil || len(acmes) != 3 {
-			t.Errorf("acme's keys = %+v, %v; want 3", acmes, err)
+		if err != nil || len(acmes) != 2 {
+			t.Errorf("acme's keys = %+v, %v; want 2", acmes, err)
 		}
 		// A tenant's delete takes its keys, not the service key.
 		if err := s.DeleteTenant(ctx, "acme"); err != nil {
