@@ -429,3 +429,6 @@ func (s *Store) ExplainCompletion(ctx context.Context, leased []LeasedDelivery) 
 	stats, err = explain(s.updateStatsQuery(ids, m))
 	return deliveries, stats, err
 }
+
+// EnvelopeTimeLayout is the layout OrderingKeyValue writes "timestamp" in.
+const EnvelopeTimeLayout = envelopeTimeLayout

@@ -413,7 +413,7 @@ func (s *Store) insertOrderedFromArrays(ctx context.Context, tx *txn, ids, event
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at, created_at, updated_at, status, attempts, ordering_key, seq)
-		SELECT v.id, v.event_id, v.webhook_id, CASE WHEN v.held THEN $8 ELSE $4 END, $4, $4, 'pending', 0, v.ordering_key, v.seq
+		SELECT v.id, v.event_id, v.webhook_id, CASE WHEN v.held THEN $8::timestamptz ELSE $4::timestamptz END, $4, $4, 'pending', 0, v.ordering_key, v.seq
 		FROM unnest($1::text[], $2::text[], $3::text[], $5::text[], $6::bigint[], $7::boolean[]) AS v (id, event_id, webhook_id, ordering_key, seq, held)`,
 		ids, events, webhooks, s.d.t(now), keys, seqs, held, s.d.t(heldUntil)); err != nil {
 		return fmt.Errorf("insert deliveries: %w", err)
