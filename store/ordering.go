@@ -171,23 +171,56 @@ func (s *Store) sequence(ctx context.Context, tx *txn, pairs [][2]string, fifo m
 		return nil, err
 	}
 	out := make([]orderedSlot, len(pairs))
-	waiting := map[[2]string]bool{}
+	keys := map[string][]string{} // by webhook, each key once
 	for _, i := range idx {
 		p := pairs[i]
 		e := events[p[0]]
 		key := OrderingKeyValue(fifo[p[1]], e.eventType, e.occurredAt, e.data)
-		k := [2]string{p[1], key}
-		busy, seen := waiting[k]
-		if !seen {
-			if busy, err = s.keyWaiting(ctx, tx, p[1], key); err != nil {
-				return nil, err
-			}
+		if !slices.Contains(keys[p[1]], key) {
+			keys[p[1]] = append(keys[p[1]], key)
 		}
-		waiting[k] = true
-		out[i] = orderedSlot{ok: true, key: key, seq: next[p[1]], held: busy}
+		out[i] = orderedSlot{ok: true, key: key, seq: next[p[1]]}
 		next[p[1]]++
 	}
+	busy := map[[2]string]bool{}
+	for webhook, ks := range keys {
+		if err := s.keysWaiting(ctx, tx, webhook, ks, busy); err != nil {
+			return nil, err
+		}
+	}
+	// The first of a key in this batch waits only for one already
+	// queued; the rest wait for it.
+	for _, i := range idx {
+		k := [2]string{pairs[i][1], out[i].key}
+		out[i].held = busy[k]
+		busy[k] = true
+	}
 	return out, nil
+}
+
+// keysWaiting adds to busy each of keys that webhook has an ordered
+// delivery of still pending (in flight, waiting for a retry, or waiting
+// its turn): one statement for a batch's keys, a probe of
+// deliveries_ordering_idx each.
+func (s *Store) keysWaiting(ctx context.Context, tx *txn, webhook string, keys []string, busy map[[2]string]bool) error {
+	for lo, hi := range s.runs(len(keys)) {
+		a := s.d.args(hi - lo + 1)
+		w := a.add(webhook)
+		// tx.Tx: the text varies with the number of keys.
+		rows, err := tx.Tx.QueryContext(ctx, `SELECT DISTINCT ordering_key FROM deliveries
+			WHERE webhook_id = `+w+` AND ordering_key IN (`+listOf(a, keys[lo:hi])+`) AND status = 'pending' AND seq IS NOT NULL`, a.vals...)
+		if err != nil {
+			return fmt.Errorf("look for pending deliveries of the ordering keys: %w", err)
+		}
+		found, err := collect(rows, scanString)
+		if err != nil {
+			return fmt.Errorf("look for pending deliveries of the ordering keys: %w", err)
+		}
+		for _, k := range found {
+			busy[[2]string{webhook, k}] = true
+		}
+	}
+	return nil
 }
 
 // takeSeqs reserves counts[w] sequence numbers of each webhook w, locking
@@ -254,32 +287,41 @@ type finishedKey struct{ webhook, key string }
 // happen: a key has one delivery pending and due at most; it keeps the
 // queue whole if it does). It reports how many it made due. The caller
 // holds the webhooks' locks (lockOrdered).
+//
+// One statement for the batch: for each key, the head (the lowest
+// sequence number still pending, one probe of deliveries_ordering_idx) is
+// made due when it is waiting.
 func (s *Store) promoteNext(ctx context.Context, tx *txn, keys []finishedKey, now time.Time) (int, error) {
-	n := 0
 	seen := map[finishedKey]bool{}
+	uniq := keys[:0:0]
 	for _, k := range keys {
-		if seen[k] {
-			continue
+		if !seen[k] {
+			seen[k] = true
+			uniq = append(uniq, k)
 		}
-		seen[k] = true
-		var id string
-		var due time.Time
-		err := tx.QueryRowContext(ctx, `SELECT id, next_attempt_at FROM deliveries
-			WHERE webhook_id = $1 AND ordering_key = $2 AND status = 'pending' AND seq IS NOT NULL
-			ORDER BY seq LIMIT 1`, k.webhook, k.key).Scan(&id, scanTime{&due})
-		if err == sql.ErrNoRows {
-			continue
+	}
+	n := 0
+	for lo, hi := range s.runs(len(uniq)) {
+		// Placeholders in the order of the text (a bare ? on SQLite).
+		a := s.d.args(2*(hi-lo) + 3)
+		q := `UPDATE deliveries SET next_attempt_at = ` + a.add(s.d.t(now)) + `, updated_at = ` + a.add(s.d.t(now)) + `
+			WHERE next_attempt_at >= ` + a.add(s.d.t(heldUntil))
+		values := make([]string, 0, hi-lo)
+		for _, k := range uniq[lo:hi] {
+			values = append(values, "("+a.typed(k.webhook, "text")+", "+a.typed(k.key, "text")+")")
 		}
+		// tx.Tx: the text varies with the number of keys.
+		res, err := tx.Tx.ExecContext(ctx, q+` AND id IN (SELECT (SELECT h.id FROM deliveries h
+				WHERE h.webhook_id = v.column1 AND h.ordering_key = v.column2 AND h.status = 'pending' AND h.seq IS NOT NULL
+				ORDER BY h.seq LIMIT 1) FROM (VALUES `+strings.Join(values, ", ")+`) AS v)`, a.vals...)
 		if err != nil {
-			return n, fmt.Errorf("find the next delivery of an ordering key: %w", err)
+			return n, fmt.Errorf("let the next delivery of each ordering key go: %w", err)
 		}
-		if !isHeld(due) {
-			continue // the key's head is pending already
+		m, err := res.RowsAffected()
+		if err != nil {
+			return n, fmt.Errorf("let the next delivery of each ordering key go: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = $1, updated_at = $1 WHERE id = $2`, s.d.t(now), id); err != nil {
-			return n, fmt.Errorf("let the next delivery of an ordering key go: %w", err)
-		}
-		n++
+		n += int(m)
 	}
 	return n, nil
 }
