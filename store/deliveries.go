@@ -233,15 +233,8 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 		if err := s.d.joinByKey(ctx, tx); err != nil {
 			return err
 		}
-		exists, fifo, err := s.existingWebhooks(ctx, tx, batch)
+		exists, err := s.existingWebhooks(ctx, tx, batch)
 		if err != nil {
-			return err
-		}
-		// The ordered webhooks whose deliveries may finish here are locked
-		// before any delivery row, in the order a publish locks them (see
-		// sequence), so that letting a key's next delivery go and adding
-		// one to the key take turns without deadlock.
-		if err := s.lockOrdered(ctx, tx, finishingOrdered(batch, fifo)); err != nil {
 			return err
 		}
 		var finished []finishedKey
@@ -274,6 +267,16 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 			fenced += n
 		}
 		if len(finished) > 0 {
+			// The ordered webhooks whose deliveries finished are locked
+			// last, in the order a publish locks them (see sequence), so
+			// that letting a key's next delivery go and adding one to the
+			// key take turns, and a publish waits for no more of this
+			// transaction than the promotion and the commit. A publish
+			// holding a webhook waits for nothing this transaction holds,
+			// so the two cannot deadlock.
+			if err := s.lockOrdered(ctx, tx, finishedWebhooks(finished)); err != nil {
+				return err
+			}
 			n, err := s.promoteNext(ctx, tx, finished, now)
 			if err != nil {
 				return err
@@ -323,25 +326,19 @@ func (d dialect) joinByKey(ctx context.Context, q queryer) error {
 	return nil
 }
 
-// finishingOrdered lists the FIFO webhooks (fifo) with a completion in
-// batch that finishes its delivery: a success, or a failure without a
-// retry.
-func finishingOrdered(batch []Completion, fifo map[string]bool) []string {
+// finishedWebhooks lists the webhooks of finished keys, each once.
+func finishedWebhooks(keys []finishedKey) []string {
 	var out []string
-	seen := map[string]bool{}
-	for _, c := range batch {
-		w := c.Log.WebhookID
-		if fifo[w] && !seen[w] && (c.Log.Status == AttemptSuccess || c.NextAttemptAt == nil) {
-			seen[w] = true
-			out = append(out, w)
+	for _, k := range keys {
+		if !slices.Contains(out, k.webhook) {
+			out = append(out, k.webhook)
 		}
 	}
 	return out
 }
 
-// existingWebhooks reports which of a batch's webhooks still exist, and
-// which of them are FIFO.
-func (s *Store) existingWebhooks(ctx context.Context, tx *txn, batch []Completion) (map[string]bool, map[string]bool, error) {
+// existingWebhooks reports which of a batch's webhooks still exist.
+func (s *Store) existingWebhooks(ctx context.Context, tx *txn, batch []Completion) (map[string]bool, error) {
 	seen := map[string]bool{}
 	var ids []any
 	for _, c := range batch {
@@ -351,33 +348,25 @@ func (s *Store) existingWebhooks(ctx context.Context, tx *txn, batch []Completio
 		}
 	}
 	exists := make(map[string]bool, len(ids))
-	fifo := map[string]bool{}
 	for lo, hi := range s.runs(len(ids)) {
 		chunk := ids[lo:hi]
 		// Hold the rows until commit so a concurrent delete cannot slip in
 		// between this check and the log insert.
 		a := s.d.args(len(chunk))
-		q := `SELECT id, ordering FROM webhooks WHERE id IN (` + a.list(chunk...) + `)` + s.d.forKeyShare()
+		q := `SELECT id FROM webhooks WHERE id IN (` + a.list(chunk...) + `)` + s.d.forKeyShare()
 		rows, err := tx.QueryContext(ctx, q, a.vals...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("find webhooks: %w", err)
+			return nil, fmt.Errorf("find webhooks: %w", err)
 		}
-		found, err := collect(rows, func(r rowScanner) ([2]string, error) {
-			var v [2]string
-			err := r.Scan(&v[0], &v[1])
-			return v, err
-		})
+		found, err := collect(rows, scanString)
 		if err != nil {
-			return nil, nil, fmt.Errorf("find webhooks: %w", err)
+			return nil, fmt.Errorf("find webhooks: %w", err)
 		}
-		for _, v := range found {
-			exists[v[0]] = true
-			if v[1] == OrderingFIFO {
-				fifo[v[0]] = true
-			}
+		for _, id := range found {
+			exists[id] = true
 		}
 	}
-	return exists, fifo, nil
+	return exists, nil
 }
 
 // completionChunk bounds the rows of one multi-row statement, well inside

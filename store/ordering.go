@@ -373,12 +373,13 @@ func (s *Store) requeueOrdered(ctx context.Context, tx *txn, webhook, path strin
 	return nil
 }
 
-// webhookOrdering reads, and on PostgreSQL locks until commit, a
-// webhook's ordering and its key's path.
-func (s *Store) webhookOrdering(ctx context.Context, tx *txn, webhook string) (string, string, error) {
+// webhookOrdering reads a webhook's ordering and its key's path, and with
+// lock, on PostgreSQL, locks its row until commit as a publish does (see
+// sequence).
+func (s *Store) webhookOrdering(ctx context.Context, tx *txn, webhook string, lock bool) (string, string, error) {
 	var ordering, path string
 	q := `SELECT ordering, ordering_key FROM webhooks WHERE id = $1`
-	if s.d.kind == Postgres {
+	if lock && s.d.kind == Postgres {
 		q += ` FOR NO KEY UPDATE`
 	}
 	if err := tx.QueryRowContext(ctx, q, webhook).Scan(&ordering, &path); err != nil {

@@ -40,12 +40,15 @@ func (s *Store) redeliver(ctx context.Context, l Log) (string, error) {
 	webhookID := l.WebhookID
 	now := s.Now()
 	err := s.inTx(ctx, func(tx *txn) error {
-		ordering, path, err := s.webhookOrdering(ctx, tx, webhookID)
+		// Not locked yet: the unordered path below may wait for a
+		// completion of this delivery, which may wait for the webhook's
+		// lock (CompleteDeliveries).
+		ordering, _, err := s.webhookOrdering(ctx, tx, webhookID, false)
 		if err != nil {
 			return err
 		}
 		if ordering == OrderingFIFO {
-			done, err := s.redeliverOrdered(ctx, tx, l, path, now)
+			done, err := s.redeliverOrdered(ctx, tx, l, now)
 			if err != nil || done {
 				return err
 			}
@@ -75,14 +78,14 @@ func (s *Store) redeliver(ctx context.Context, l Log) (string, error) {
 	return l.DeliveryID, nil
 }
 
-// redeliverOrdered redelivers l's delivery of a FIFO webhook (locked by
-// the caller, webhookOrdering) and reports whether it did: a finished one
+// redeliverOrdered redelivers l's delivery of a FIFO webhook and reports
+// whether it did: a finished one
 // goes to the tail of its key's queue, with a new sequence number, rather
 // than ahead of the deliveries queued since; one still waiting its turn is
 // left in its place. A pending one at the head of its key (waiting for a
 // retry) and a test send's are left to the unordered redelivery: sent now,
 // keeping their place.
-func (s *Store) redeliverOrdered(ctx context.Context, tx *txn, l Log, path string, now time.Time) (bool, error) {
+func (s *Store) redeliverOrdered(ctx context.Context, tx *txn, l Log, now time.Time) (bool, error) {
 	var status string
 	var due time.Time
 	var test bool
@@ -99,6 +102,12 @@ func (s *Store) redeliverOrdered(ctx context.Context, tx *txn, l Log, path strin
 		return true, nil // queued already, in its turn
 	case status == DeliveryPending:
 		return false, nil
+	}
+	// A finished delivery, which no completion holds: lock the webhook
+	// as a publish does, and read its ordering again under the lock.
+	ordering, path, err := s.webhookOrdering(ctx, tx, l.WebhookID, true)
+	if err != nil || ordering != OrderingFIFO {
+		return false, err
 	}
 	if err := s.requeueOrdered(ctx, tx, l.WebhookID, path, []string{l.DeliveryID}, now); err != nil {
 		return false, err
@@ -137,7 +146,9 @@ func (s *Store) ReplayOf(ctx context.Context, hook Webhook, p ReplayParams) (int
 		WHERE ` + s.replayWhere(a, webhookID, p)
 	var n int64
 	err := s.inTx(ctx, func(tx *txn) error {
-		ordering, path, err := s.webhookOrdering(ctx, tx, webhookID)
+		// Locked: a replay changes finished deliveries only, which no
+		// completion holds.
+		ordering, path, err := s.webhookOrdering(ctx, tx, webhookID, true)
 		if err != nil {
 			return err
 		}
