@@ -108,3 +108,19 @@ func TestMetricsServerTimeouts(t *testing.T) {
 		t.Errorf("metrics server write timeout %s, want --write-timeout 7s", m.WriteTimeout)
 	}
 }
+
+// TestRunVersion checks that every usual spelling of "which version is
+// this" prints the version instead of being taken for a serve flag.
+func TestRunVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-version"}, {"-v"}, {"-V"}} {
+		var out, errOut strings.Builder
+		err := run(context.Background(), args, func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+		if err != nil {
+			t.Errorf("run %v: %v", args, err)
+			continue
+		}
+		if got, want := out.String(), "webhookd "+version+"\n"; got != want {
+			t.Errorf("run %v printed %q, want %q", args, got, want)
+		}
+	}
+}
