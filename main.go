@@ -44,7 +44,7 @@ Usage:
   webhookd [serve] [flags]                      run the API and the delivery engine (default)
   webhookd migrate up|down|status [flags]       manage the database schema
   webhookd user create|passwd|disable|enable|delete|unlock --email E
-                                                manage users ('webhookd help user')
+  webhookd user list [--tenant T]               manage users ('webhookd help user')
   webhookd tenant list|create|delete            manage tenants ('webhookd help tenant')
   webhookd status [--db D]                      one-screen summary of webhooks and the queue
   webhookd bench [flags]                        measure throughput and latency end to end
