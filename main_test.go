@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -121,6 +122,27 @@ func TestRunVersion(t *testing.T) {
 		}
 		if got, want := out.String(), "webhookd "+version+"\n"; got != want {
 			t.Errorf("run %v printed %q, want %q", args, got, want)
+		}
+	}
+}
+
+// TestConsoleURL checks the address serve prints for the console.
+func TestConsoleURL(t *testing.T) {
+	tcp := func(s string) net.Addr { a, _ := net.ResolveTCPAddr("tcp", s); return a }
+	for _, tt := range []struct {
+		public string
+		addr   net.Addr
+		want   string
+	}{
+		{"", tcp("0.0.0.0:3000"), "http://localhost:3000/"},
+		{"", tcp("[::]:3000"), "http://localhost:3000/"},
+		{"", tcp("127.0.0.1:4000"), "http://127.0.0.1:4000/"},
+		{"", tcp("[::1]:4000"), "http://[::1]:4000/"},
+		{"https://webhooks.example.com", tcp("0.0.0.0:3000"), "https://webhooks.example.com/"},
+		{"https://webhooks.example.com/", tcp("0.0.0.0:3000"), "https://webhooks.example.com/"},
+	} {
+		if got := consoleURL(tt.public, tt.addr); got != tt.want {
+			t.Errorf("consoleURL(%q, %v) = %q, want %q", tt.public, tt.addr, got, tt.want)
 		}
 	}
 }

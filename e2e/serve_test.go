@@ -199,6 +199,11 @@ func TestE2EFirstStartPrintsAdminPasswordOnce(t *testing.T) {
 		if out := p.stdout.String(); strings.Contains(out, "admin@localhost") || strings.Contains(out, "password") {
 			t.Errorf("second start printed:\n%s\nwant no first-user password again", out)
 		}
+		// Issue 19: every start names the console's address, on its own
+		// line, with the port serve listens on.
+		if out, want := p.stdout.String(), "console: http://"; !strings.Contains(out, want) || !strings.Contains(out, p.URL[strings.LastIndex(p.URL, ":"):]+"/\n") {
+			t.Errorf("second start printed:\n%s\nwant a line %q… with the port of %s", out, want, p.URL)
+		}
 	})
 }
 
