@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "serve":
 		return runServe(ctx, args, getenv, stdout, stderr)
 	case "migrate":
-		return runMigrate(ctx, args, getenv, stdout, stderr)
+		return runMigrate(ctx, args, getenv, stdin, stdout, stderr)
 	case "user":
 		return runUser(ctx, args, getenv, stdin, stdout, stderr)
 	case "apikey":

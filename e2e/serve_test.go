@@ -312,7 +312,15 @@ func TestE2EMigrations(t *testing.T) {
 		}
 
 		last := versions[len(versions)-1]
-		down := mustWebhookd(t, nil, "", "migrate", "down", "--db", db)
+		// Issue 19: without a terminal to ask at, down needs --yes and
+		// rolls nothing back without it.
+		if r := webhookd(t, nil, "", "migrate", "down", "--db", db); r.code == 0 || !strings.Contains(r.stderr, "--yes") || !strings.Contains(r.stderr, fmt.Sprintf("%05d", last)) {
+			t.Errorf("%s\nwant migrate down without --yes to fail naming --yes and migration %05d", r, last)
+		}
+		if _, state := migrationStatus(t, db); !allState(state, "applied") {
+			t.Errorf("after a refused migrate down: %v, want every migration still applied", state)
+		}
+		down := mustWebhookd(t, nil, "", "migrate", "down", "--yes", "--db", db)
 		if want := fmt.Sprintf("rolled back %05d", last); !strings.Contains(down.stdout, want) {
 			t.Errorf("migrate down printed %q, want %q", down.stdout, want)
 		}
