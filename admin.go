@@ -195,10 +195,26 @@ func openStore(ctx context.Context, db string, stderr io.Writer, opts ...store.O
 // it is shown.
 func runAPIKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if isHelp(args) {
+		writeActions(stdout, []string{
+			"webhookd apikey create (--email E | --tenant T | --service) --name N",
+			"webhookd apikey list [--tenant T | --service]",
+			"webhookd apikey revoke --id ID",
+		}, []string{
+			"create an API key and print it, the only time it is shown",
+			"list the keys (every one, tenant T's or the service keys): id, prefix, name, whom it acts for, when created and last used; never the key itself",
+			"revoke a key, a service key too: requests with it get 401 at once",
+		})
+		fmt.Fprintln(stdout)
 		args = []string{"create", "-h"}
 	}
+	if len(args) > 0 && args[0] == "list" {
+		return apiKeyList(ctx, args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "revoke" {
+		return apiKeyRevoke(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "create" {
-		return errors.New("apikey: say create (run 'webhookd help apikey')")
+		return errors.New("apikey: say create, list or revoke (run 'webhookd help apikey')")
 	}
 	fs := newFlagSet("apikey create", "Usage: webhookd apikey create (--email E | --tenant T | --service) --name N [flags]\n\n"+
 		"Creates an API key and prints it once. A key acts for one tenant: the user's (--email) or the one named\n"+
@@ -254,6 +270,91 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	fmt.Fprintln(stdout, key)
+	// stdout stays the key alone, for scripts; the warning goes beside it.
+	fmt.Fprintln(stderr, "This key is shown once: webhookd keeps only its hash. Store it now (revoke it with 'webhookd apikey revoke --id ID', ids from 'webhookd apikey list').")
+	return nil
+}
+
+// apiKeyList is webhookd apikey list: the keys with whom they act for and
+// when they were last used, so an operator can find one to revoke.
+func apiKeyList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("apikey list", "Usage: webhookd apikey list [--tenant T | --service] [flags]\n\n"+
+		"Lists API keys: id, prefix, name, whom it acts for, when created and last used. The key itself is never stored.")
+	db := dbFlag(fs)
+	tenant := fs.String("tenant", "", "only this tenant's keys")
+	service := fs.Bool("service", false, "only the service keys")
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
+		return err
+	}
+	if *tenant != "" && *service {
+		return errors.New("apikey list: give --tenant or --service, not both")
+	}
+	st, err := openAdminStore(ctx, *db, stderr)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var keys []store.APIKey
+	switch {
+	case *tenant != "":
+		keys, err = st.ListAPIKeys(ctx, *tenant)
+	case *service:
+		keys, err = st.ListAPIKeys(ctx, "")
+	default:
+		keys, err = st.ListAllAPIKeys(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		fmt.Fprintln(stdout, "no API keys")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tPREFIX\tNAME\tACTS FOR\tCREATED\tLAST USED")
+	for _, k := range keys {
+		actsFor, used := "tenant "+k.TenantID, "never"
+		if k.Service {
+			actsFor = "any tenant (service)"
+		}
+		if k.LastUsedAt != nil {
+			used = k.LastUsedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Name, actsFor, k.CreatedAt.UTC().Format(time.RFC3339), used)
+	}
+	return tw.Flush()
+}
+
+// apiKeyRevoke is webhookd apikey revoke: the one way to end a service
+// key, and an operator's way to end any leaked key.
+func apiKeyRevoke(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("apikey revoke", "Usage: webhookd apikey revoke --id ID [flags]\n\n"+
+		"Revokes the API key with this id (see 'webhookd apikey list'), a service key too. Requests with it get 401 at once.")
+	db := dbFlag(fs)
+	id := fs.String("id", "", "the key's id (required)")
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*id) == "" {
+		return errors.New("apikey revoke: --id is required (ids from 'webhookd apikey list')")
+	}
+	st, err := openAdminStore(ctx, *db, stderr)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	k, err := st.RevokeAPIKey(ctx, strings.TrimSpace(*id))
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("apikey revoke: no API key with id %s (see 'webhookd apikey list')", *id)
+	}
+	if err != nil {
+		return err
+	}
+	actsFor := "tenant " + k.TenantID
+	if k.Service {
+		actsFor = "any tenant (a service key)"
+	}
+	fmt.Fprintf(stdout, "revoked API key %s (%s, %s), which acted for %s\n", k.ID, k.Prefix, k.Name, actsFor)
 	return nil
 }
 

@@ -50,6 +50,7 @@ Usage:
   webhookd bench [flags]                        measure throughput and latency end to end
   webhookd apikey create --email E --name N     create an API key for publishing events
   webhookd apikey create --service --name N     create a service key that acts for any tenant
+  webhookd apikey list|revoke                   list keys, revoke one ('webhookd help apikey')
   webhookd version (or --version, -v)           print the version
   webhookd help [command]                       show help; every command also takes -h
 

@@ -427,6 +427,49 @@ func TestE2EUserAndAPIKeyCommands(t *testing.T) {
 		if code, body := (api{t: t, base: p.URL, token: "whk_" + strings.Repeat("0", 40)}).call(http.MethodPost, "/api/v1/events", `{"event":"message.new","data":{}}`); code != http.StatusUnauthorized {
 			t.Errorf("publish with an unknown API key: status %d, want 401; body %s", code, body)
 		}
+
+		// Issue 19: apikey list and revoke, beside the running serve; a
+		// service key is revoked like any other.
+		created := webhookd(t, []string{dbEnv}, "", "apikey", "create", "--service", "--name", "backend")
+		service := strings.TrimSpace(created.stdout)
+		if created.code != 0 || !strings.Contains(created.stderr, "shown once") {
+			t.Errorf("%s\nwant the service key on stdout and a note on stderr that it is shown once", created)
+		}
+		all := mustWebhookd(t, []string{dbEnv}, "", "apikey", "list").stdout
+		if strings.Contains(all, key) || strings.Contains(all, service) {
+			t.Errorf("apikey list printed a whole key:\n%s", all)
+		}
+		if !strings.Contains(all, "crm") || !strings.Contains(all, "backend") || !strings.Contains(all, "any tenant (service)") {
+			t.Errorf("apikey list printed:\n%s\nwant the crm key and the backend service key", all)
+		}
+		onlyService := mustWebhookd(t, []string{dbEnv}, "", "apikey", "list", "--service").stdout
+		if strings.Contains(onlyService, "crm") || !strings.Contains(onlyService, "backend") {
+			t.Errorf("apikey list --service printed:\n%s\nwant the service key alone", onlyService)
+		}
+		var serviceID string
+		for _, line := range strings.Split(onlyService, "\n") {
+			if f := strings.Fields(line); len(f) > 2 && f[2] == "backend" {
+				serviceID = f[0]
+			}
+		}
+		serviceAPI := api{t: t, base: p.URL, token: service}
+		if code, body := serviceAPI.call(http.MethodGet, "/api/v1/tenants", ""); code != http.StatusOK {
+			t.Fatalf("the service key before revoking: status %d, want 200; body %s", code, body)
+		}
+		if r := mustWebhookd(t, []string{dbEnv}, "", "apikey", "revoke", "--id", serviceID); !strings.Contains(r.stdout, "revoked API key "+serviceID) {
+			t.Errorf("apikey revoke printed %q, want it to name %s", r.stdout, serviceID)
+		}
+		if code, body := serviceAPI.call(http.MethodGet, "/api/v1/tenants", ""); code != http.StatusUnauthorized {
+			t.Errorf("the service key after revoking: status %d, want 401; body %s", code, body)
+		}
+		if r := webhookd(t, []string{dbEnv}, "", "apikey", "revoke", "--id", serviceID); r.code == 0 || !strings.Contains(r.stderr, "no API key with id") {
+			t.Errorf("%s\nwant revoking it again to fail saying there is no such key", r)
+		}
+		if r := webhookd(t, []string{dbEnv}, "", "apikey", "revoke"); r.code == 0 || !strings.Contains(r.stderr, "--id is required") {
+			t.Errorf("%s\nwant apikey revoke without --id to fail naming --id", r)
+		}
+		// The tenant's key still publishes.
+		publish(t, api{t: t, base: p.URL, token: key}, 1)
 	})
 }
 
