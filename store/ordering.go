@@ -182,6 +182,12 @@ func (s *Store) sequence(ctx context.Context, tx *txn, pairs [][2]string, fifo m
 		out[i] = orderedSlot{ok: true, key: key, seq: next[p[1]]}
 		next[p[1]]++
 	}
+	// Each key's queue is read through deliveries_ordering_idx, which
+	// gives it in order; a PostgreSQL without statistics would rather
+	// read the webhook's whole backlog through its due index and sort it.
+	if err := s.d.walkIndexesInOrder(ctx, tx); err != nil {
+		return nil, err
+	}
 	busy := map[[2]string]bool{}
 	for webhook, ks := range keys {
 		if err := s.keysWaiting(ctx, tx, webhook, ks, busy); err != nil {
@@ -204,11 +210,9 @@ func (s *Store) sequence(ctx context.Context, tx *txn, pairs [][2]string, fifo m
 // deliveries_ordering_idx each.
 func (s *Store) keysWaiting(ctx context.Context, tx *txn, webhook string, keys []string, busy map[[2]string]bool) error {
 	for lo, hi := range s.runs(len(keys)) {
-		a := s.d.args(hi - lo + 1)
-		w := a.add(webhook)
 		// tx.Tx: the text varies with the number of keys.
-		rows, err := tx.Tx.QueryContext(ctx, `SELECT DISTINCT ordering_key FROM deliveries
-			WHERE webhook_id = `+w+` AND ordering_key IN (`+listOf(a, keys[lo:hi])+`) AND status = 'pending' AND seq IS NOT NULL`, a.vals...)
+		q, args := s.keysWaitingQuery(webhook, keys[lo:hi])
+		rows, err := tx.Tx.QueryContext(ctx, q, args...)
 		if err != nil {
 			return fmt.Errorf("look for pending deliveries of the ordering keys: %w", err)
 		}
@@ -256,6 +260,37 @@ func (s *Store) keyWaiting(ctx context.Context, tx *txn, webhook, key string) (b
 	return busy, nil
 }
 
+// keysWaitingQuery is keysWaiting's statement for one run of keys
+// (distinct): for each, whether its queue has a first delivery, read as
+// promoteNext reads it, in order through deliveries_ordering_idx.
+func (s *Store) keysWaitingQuery(webhook string, keys []string) (string, []any) {
+	// Placeholders in the order of the text (a bare ? on SQLite).
+	a := s.d.args(len(keys) + 1)
+	values := make([]string, 0, len(keys))
+	for _, k := range keys {
+		values = append(values, "("+a.typed(k, "text")+")")
+	}
+	return `SELECT v.column1 FROM (VALUES ` + strings.Join(values, ", ") + `) AS v
+		WHERE (SELECT h.seq FROM deliveries h
+			WHERE h.webhook_id = ` + a.add(webhook) + ` AND h.ordering_key = v.column1 AND h.status = 'pending' AND h.seq IS NOT NULL
+			ORDER BY h.seq LIMIT 1) IS NOT NULL`, a.vals
+}
+
+// promoteNextQuery is promoteNext's statement for one run of keys.
+func (s *Store) promoteNextQuery(keys []finishedKey, now time.Time) (string, []any) {
+	// Placeholders in the order of the text (a bare ? on SQLite).
+	a := s.d.args(2*len(keys) + 3)
+	q := `UPDATE deliveries SET next_attempt_at = ` + a.add(s.d.t(now)) + `, updated_at = ` + a.add(s.d.t(now)) + `
+		WHERE next_attempt_at >= ` + a.add(s.d.t(heldUntil))
+	values := make([]string, 0, len(keys))
+	for _, k := range keys {
+		values = append(values, "("+a.typed(k.webhook, "text")+", "+a.typed(k.key, "text")+")")
+	}
+	return q + ` AND id IN (SELECT (SELECT h.id FROM deliveries h
+			WHERE h.webhook_id = v.column1 AND h.ordering_key = v.column2 AND h.status = 'pending' AND h.seq IS NOT NULL
+			ORDER BY h.seq LIMIT 1) FROM (VALUES ` + strings.Join(values, ", ") + `) AS v)`, a.vals
+}
+
 // lockOrdered locks the rows of the given webhooks until commit, in id
 // order, as the publish's takeSeqs does: a completion that lets the next
 // delivery of a key go and a publish that adds one take turns. SQLite's
@@ -300,20 +335,14 @@ func (s *Store) promoteNext(ctx context.Context, tx *txn, keys []finishedKey, no
 			uniq = append(uniq, k)
 		}
 	}
+	if err := s.d.walkIndexesInOrder(ctx, tx); err != nil { // see sequence
+		return 0, err
+	}
 	n := 0
 	for lo, hi := range s.runs(len(uniq)) {
-		// Placeholders in the order of the text (a bare ? on SQLite).
-		a := s.d.args(2*(hi-lo) + 3)
-		q := `UPDATE deliveries SET next_attempt_at = ` + a.add(s.d.t(now)) + `, updated_at = ` + a.add(s.d.t(now)) + `
-			WHERE next_attempt_at >= ` + a.add(s.d.t(heldUntil))
-		values := make([]string, 0, hi-lo)
-		for _, k := range uniq[lo:hi] {
-			values = append(values, "("+a.typed(k.webhook, "text")+", "+a.typed(k.key, "text")+")")
-		}
 		// tx.Tx: the text varies with the number of keys.
-		res, err := tx.Tx.ExecContext(ctx, q+` AND id IN (SELECT (SELECT h.id FROM deliveries h
-				WHERE h.webhook_id = v.column1 AND h.ordering_key = v.column2 AND h.status = 'pending' AND h.seq IS NOT NULL
-				ORDER BY h.seq LIMIT 1) FROM (VALUES `+strings.Join(values, ", ")+`) AS v)`, a.vals...)
+		q, args := s.promoteNextQuery(uniq[lo:hi], now)
+		res, err := tx.Tx.ExecContext(ctx, q, args...)
 		if err != nil {
 			return n, fmt.Errorf("let the next delivery of each ordering key go: %w", err)
 		}
@@ -338,6 +367,9 @@ func (s *Store) requeueOrdered(ctx context.Context, tx *txn, webhook, path strin
 	}
 	next, err := s.takeSeqs(ctx, tx, map[string]int64{webhook: int64(len(ids))})
 	if err != nil {
+		return err
+	}
+	if err := s.d.walkIndexesInOrder(ctx, tx); err != nil { // see sequence
 		return err
 	}
 	seq := next[webhook]

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -278,5 +279,40 @@ func TestOrderingSwitchedOff(t *testing.T) {
 			t.Fatalf("after switching off: leased %d, %v; want 2 and 3 together", len(leased), err)
 		}
 		f.complete(t, done(first[1], true, nil), done(leased[0], true, nil), done(leased[1], true, nil))
+	}, store.WithClock(c.now))
+}
+
+// TestOrderedQueuePlans: looking up a batch's keys and letting the next
+// of each finished key go read deliveries through
+// deliveries_ordering_idx and the key, never the whole table, on a
+// PostgreSQL without statistics as on SQLite.
+func TestOrderedQueuePlans(t *testing.T) {
+	c := &clock{}
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		c.t = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+		f := newOrderedFixture(t, s, c)
+		var events [][2]any
+		for n := range 300 {
+			events = append(events, [2]any{fmt.Sprintf("k-%d", n%30), n})
+		}
+		f.publish(t, events...)
+		waiting, promote, err := s.ExplainOrdering(context.Background(), f.fifo.ID, []string{"k-1", "k-2", "k-3"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, plan := range map[string]string{"keys waiting": waiting, "promote next": promote} {
+			if s.Kind() == store.SQLite {
+				if strings.Contains(plan, "SCAN deliveries") || strings.Contains(plan, "SCAN h") || !strings.Contains(plan, "deliveries_ordering_idx") {
+					t.Errorf("%s: plan reads deliveries other than through the ordering index:\n%s", what, plan)
+				}
+				continue
+			}
+			// (A HashAggregate over the few keys' VALUES list is fine.)
+			if strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Hash Join") || strings.Contains(plan, "deliveries_webhook_id_idx") ||
+				!strings.Contains(plan, "deliveries_ordering_idx") {
+				t.Errorf("%s: plan reads deliveries other than through the ordering index:\n%s", what, plan)
+			}
+		}
+		t.Logf("keys waiting:\n%s\npromote next:\n%s", waiting, promote)
 	}, store.WithClock(c.now))
 }
