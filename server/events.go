@@ -162,7 +162,7 @@ func (s *Server) eventTenant(r *http.Request, named *string, fallback, prefix st
 	if fallback != "" && r.Header.Get(TenantHeader) != "" {
 		return "", invalid(FieldError{prefix + "tenant", fmt.Sprintf("names %q but the %s header names %q", id, TenantHeader, fallback)})
 	}
-	if err := s.checkTenant(r.Context(), id, s.autoCreateTenants); err != nil {
+	if _, err := s.checkTenant(r.Context(), id, s.autoCreateTenants); err != nil {
 		return "", err
 	}
 	return id, nil

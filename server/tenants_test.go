@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -729,7 +730,14 @@ func TestTenantSuite(t *testing.T) {
 // server signs them, whether or not the tenant still exists.
 func (c *suiteTenant) portalFor(t testing.TB, s *testServer) string {
 	t.Helper()
-	token, _, err := s.tokens.IssuePortal(c.name, false, time.Hour)
+	created, err := s.st.TenantCreatedAt(context.Background(), c.name)
+	if errors.Is(err, store.ErrNotFound) {
+		created, err = time.UnixMilli(1), nil // any time: the tenant is gone
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := s.tokens.IssuePortal(c.name, created, false, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -807,4 +815,42 @@ func TestTenantStreamsEnd(t *testing.T) {
 			wantEnded(t, name, es, "")
 		}
 	})
+}
+
+// TestPortalSessionOfRecreatedTenant: a portal session names its tenant
+// and the tenant's creation time, so a tenant deleted and created again
+// under the same id does not open to the old tenant's sessions (401),
+// while a session made for the new tenant works.
+func TestPortalSessionOfRecreatedTenant(t *testing.T) {
+	c := &clock{}
+	c.set(time.Now().UTC())
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newTestServer(t, st)
+		svc := serviceKey(t, st, "crm")
+		s.call(t, http.MethodPut, "/api/v1/tenants/acme", svc, nil, http.StatusCreated, nil)
+		var old portalWire
+		s.call(t, http.MethodPost, "/api/v1/tenants/acme/portal-sessions", svc, nil, http.StatusCreated, &old)
+		s.call(t, http.MethodGet, "/api/v1/webhooks", old.Token, nil, http.StatusOK, nil)
+
+		s.call(t, http.MethodDelete, "/api/v1/tenants/acme", svc, nil, http.StatusNoContent, nil)
+		wantError(t, s.do(t, http.MethodGet, "/api/v1/webhooks", old.Token, nil), http.StatusNotFound)
+		c.set(c.Now().Add(time.Millisecond))
+		s.call(t, http.MethodPut, "/api/v1/tenants/acme", svc, nil, http.StatusCreated, nil)
+		_, token := member(t, s, "agent@acme.example.com", "acme")
+		hook := s.hookTo(t, token, newReceiver(t).URL(), "*")
+
+		for _, path := range []string{"/api/v1/webhooks", "/api/v1/auth/me", "/api/v1/event-types"} {
+			e := wantError(t, s.do(t, http.MethodGet, path, old.Token, nil), http.StatusUnauthorized)
+			if !strings.Contains(e.Message, "deleted") {
+				t.Errorf("GET %s with the old tenant's portal session: %q, want it to say the tenant was deleted", path, e.Message)
+			}
+		}
+		var fresh portalWire
+		s.call(t, http.MethodPost, "/api/v1/tenants/acme/portal-sessions", svc, nil, http.StatusCreated, &fresh)
+		var p page[webhookJSON]
+		s.call(t, http.MethodGet, "/api/v1/webhooks", fresh.Token, nil, http.StatusOK, &p)
+		if len(p.Data) != 1 || p.Data[0].ID != hook.ID {
+			t.Errorf("the new tenant's portal session lists %+v, want its webhook %s", p.Data, hook.ID)
+		}
+	}, store.WithClock(c.Now))
 }
