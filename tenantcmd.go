@@ -21,9 +21,12 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 		"  webhookd tenant list [--db D]                              list tenants with their webhook and member counts\n" +
 		"  webhookd tenant create --id T [--name N] [--metadata JSON] create a tenant, or update its name and metadata\n" +
 		"  webhookd tenant delete --id T                              delete a tenant with all of its data: members,\n" +
-		"                                                             API keys, webhooks, events, logs, pending deliveries"
+		"                                                             API keys, webhooks, events, logs, pending deliveries\n\n" +
+		"A tenant's members and keys: 'webhookd user create --email E --tenant T' and\n" +
+		"'webhookd apikey create --tenant T --name N'."
 	if isHelp(args) {
-		fmt.Fprintln(stdout, usage)
+		// create's flags are all of them; parseFlags prints the usage
+		// with them, once.
 		args = []string{"create", "-h"}
 	}
 	if len(args) == 0 {
@@ -45,6 +48,9 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	if err := parseFlags(fs, args[1:], getenv, stdout); err != nil {
 		return err
+	}
+	if action != "list" && id == "" {
+		return fmt.Errorf("tenant %s: --id is required: the tenant's id, such as acme", action)
 	}
 	if action != "list" && !store.ValidTenantID(id) {
 		return fmt.Errorf("tenant %s: --id %q must match %s", action, id, store.TenantIDPattern)
