@@ -49,7 +49,7 @@ func (s *Server) authenticated(scope tenantScope, h handlerFunc) handlerFunc {
 		case scope == scopeService && p.kind != credentialService:
 			return errorf(http.StatusForbidden, "this route needs a service key (webhookd apikey create --service)")
 		case scope == scopeTenant && p.tenant == "":
-			return requireTenant()
+			return requireTenant(r.Header)
 		}
 		return h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	}

@@ -145,7 +145,11 @@ func (s *Server) eventTenant(r *http.Request, named *string, fallback, prefix st
 	p := currentPrincipal(r)
 	if named == nil {
 		if fallback == "" {
-			return "", invalid(FieldError{prefix + "tenant", "is required with a service key: the tenant to publish for, in the body or the " + TenantHeader + " header"})
+			msg := "is required with a service key: the tenant to publish for, in the body or the " + TenantHeader + " header"
+			if seen := misspeltTenantHeader(r.Header); seen != "" {
+				msg += fmt.Sprintf(" (this request sent %s, which is not it)", seen)
+			}
+			return "", invalid(FieldError{prefix + "tenant", msg})
 		}
 		return fallback, nil
 	}

@@ -3,7 +3,10 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,7 +151,67 @@ func (s *Server) checkTenant(ctx context.Context, id string, ensure bool) (time.
 }
 
 // requireTenant is the 400 a service request gets on a route that acts
-// for one tenant without naming it.
-func requireTenant() *Error {
-	return invalid(FieldError{"tenant", "is required with a service key: name the tenant in the " + TenantHeader + " header"})
+// for one tenant without naming it; when the request sent a header that
+// looks like a misspelt Webhookd-Tenant, the message names it too.
+func requireTenant(h http.Header) *Error {
+	msg := "is required with a service key: name the tenant in the " + TenantHeader + " header"
+	if seen := misspeltTenantHeader(h); seen != "" {
+		msg += fmt.Sprintf(" (this request sent %s, which is not it)", seen)
+	}
+	return invalid(FieldError{"tenant", msg})
+}
+
+// misspeltTenantHeader returns the first (by name) header of h that looks
+// like a misspelling of Webhookd-Tenant, or "": a name with a part within
+// one edit of "tenant" (Tenant, X-Webhookd-Tenant, Webhookd-Tenent,
+// X-Tenant-Id), or within three edits of the whole name (WebhookdTenant).
+func misspeltTenantHeader(h http.Header) string {
+	var names []string
+	for name := range h {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	want := strings.ToLower(TenantHeader)
+	for _, name := range names {
+		lower := strings.ToLower(name)
+		if lower == want {
+			continue
+		}
+		if editDistance(lower, want) <= 3 {
+			return name
+		}
+		for _, part := range strings.FieldsFunc(lower, func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
+			if editDistance(part, "tenant") <= 1 {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes
+// (header names are ASCII). Names longer than 64 bytes are not compared:
+// they are no misspelling of a 15-byte name, and this bounds the work a
+// request's headers can cause.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 64
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -854,3 +854,37 @@ func TestPortalSessionOfRecreatedTenant(t *testing.T) {
 		}
 	}, store.WithClock(c.Now))
 }
+
+// TestMisspeltTenantHeaderNamed: a service key with the tenant in a
+// misspelt header gets a 400 naming tenant, the header webhookd reads and
+// the one the request sent, on tenant routes and when publishing.
+func TestMisspeltTenantHeaderNamed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newTestServer(t, st)
+		svc := serviceKey(t, st, "crm")
+		s.call(t, http.MethodPut, "/api/v1/tenants/acme", svc, nil, http.StatusCreated, nil)
+		for _, header := range []string{"Webhookd-Tenent", "X-Webhookd-Tenant", "Tenant"} {
+			for _, r := range []struct {
+				method, path string
+				body         any
+			}{
+				{http.MethodGet, "/api/v1/webhooks", nil},
+				{http.MethodPost, "/api/v1/webhooks", map[string]any{"name": "x", "url": "https://example.com/hook", "events": []string{"*"}}},
+				{http.MethodPost, "/api/v1/events", map[string]any{"event": "message.new", "data": 1}},
+			} {
+				e := wantError(t, s.do(t, r.method, r.path, svc, r.body, header, "acme"), http.StatusBadRequest, "tenant")
+				msg, _ := e.Detail("tenant")
+				if !strings.Contains(msg, server.TenantHeader+" header") || !strings.Contains(msg, "sent "+header) {
+					t.Errorf("%s %s with %s: %q, want it to name %s and %s", r.method, r.path, header, msg, server.TenantHeader, header)
+				}
+			}
+		}
+		// Without a look-alike the message names only the right header.
+		e := wantError(t, s.do(t, http.MethodGet, "/api/v1/webhooks", svc, nil), http.StatusBadRequest, "tenant")
+		if msg, _ := e.Detail("tenant"); !strings.Contains(msg, server.TenantHeader) || strings.Contains(msg, "sent") {
+			t.Errorf("no tenant header: %q, want it to name %s alone", msg, server.TenantHeader)
+		}
+		// The right header still works beside a look-alike.
+		s.call(t, http.MethodGet, "/api/v1/webhooks", svc, nil, http.StatusOK, nil, server.TenantHeader, "acme", "Tenant", "other")
+	})
+}
