@@ -532,6 +532,12 @@ func TestNewFailsClearly(t *testing.T) {
 			if !strings.Contains(err.Error(), c.says) {
 				t.Errorf("New: %v, want it to say %q", err, c.says)
 			}
+			// One line, naming the URL once: no chain of wrappers that
+			// repeat it, nor the joined sentinel on a line of its own.
+			if msg := err.Error(); strings.Contains(msg, "\n") || c.cfg.JWKSURL != "" && strings.Count(msg, c.cfg.JWKSURL) > 1 ||
+				strings.Contains(msg, "failed to create new JWK Set client") {
+				t.Errorf("New: %q, want one line naming the URL once", msg)
+			}
 		})
 	}
 	// A JWKS that also holds a symmetric key is fine, but the key is never
