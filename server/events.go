@@ -142,6 +142,18 @@ func (s *Server) publishParams(req eventPublishRequest, key string, hasKey bool,
 // any other credential only its own, another answering 404 as any other
 // tenant's ids do. prefix names the event's place in a batch.
 func (s *Server) eventTenant(r *http.Request, named *string, fallback, prefix string) (string, error) {
+	id, err := s.resolveEventTenant(r, named, fallback, prefix)
+	var e *Error
+	if prefix != "" && errors.As(err, &e) && e.Status == http.StatusNotFound {
+		// In a batch, the 404 says which event named the tenant.
+		field := prefix + "tenant"
+		return "", &Error{Status: http.StatusNotFound, Message: field + ": " + e.Message, Details: []FieldError{{field, e.Message}}}
+	}
+	return id, err
+}
+
+// resolveEventTenant is eventTenant's work.
+func (s *Server) resolveEventTenant(r *http.Request, named *string, fallback, prefix string) (string, error) {
 	p := currentPrincipal(r)
 	if named == nil {
 		if fallback == "" {

@@ -888,3 +888,39 @@ func TestMisspeltTenantHeaderNamed(t *testing.T) {
 		s.call(t, http.MethodGet, "/api/v1/webhooks", svc, nil, http.StatusOK, nil, server.TenantHeader, "acme", "Tenant", "other")
 	})
 }
+
+// TestBatchUnknownTenantNamesTheEvent: in a batch, an event naming a
+// tenant that does not exist (or, for a tenant's own credential, another
+// tenant) answers 404 naming the event's index, and nothing is published.
+func TestBatchUnknownTenantNamesTheEvent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newTestServer(t, st)
+		svc := serviceKey(t, st, "crm")
+		for _, id := range []string{"acme", "beta"} {
+			s.call(t, http.MethodPut, "/api/v1/tenants/"+id, svc, nil, http.StatusCreated, nil)
+		}
+		_, token := member(t, s, "agent@acme.example.com", "acme")
+		s.hookTo(t, token, newReceiver(t).URL(), "*")
+		ev := func(tenant string) map[string]any {
+			return map[string]any{"tenant": tenant, "event": "message.new", "data": map[string]int{"n": 1}}
+		}
+		for _, c := range []struct {
+			name, token string
+			events      []any
+			field, id   string
+		}{
+			{"service key, unknown tenant", svc, []any{ev("acme"), ev("acme"), ev("beta"), ev("nobody"), ev("acme")}, "events[3].tenant", "nobody"},
+			{"member, another tenant", token, []any{ev("acme"), ev("beta")}, "events[1].tenant", "beta"},
+		} {
+			e := wantError(t, s.do(t, http.MethodPost, "/api/v1/events/batch", c.token, map[string]any{"events": c.events}), http.StatusNotFound, c.field)
+			if !strings.HasPrefix(e.Message, c.field+": ") || !strings.Contains(e.Message, `"`+c.id+`"`) {
+				t.Errorf("%s: message %q, want it to name %s and %q", c.name, e.Message, c.field, c.id)
+			}
+		}
+		var p page[webhookJSON]
+		s.call(t, http.MethodGet, "/api/v1/webhooks", token, nil, http.StatusOK, &p)
+		if n := s.pending(t, token, p.Data[0].ID); n != 0 {
+			t.Errorf("%d deliveries pending after refused batches, want none", n)
+		}
+	})
+}
