@@ -388,9 +388,11 @@ func (v *Verifier) identity(claims jwt.MapClaims) (Identity, error) {
 		case err != nil:
 			return Identity{}, refuse(CheckAudience, "token audience (aud claim) is not a string or a list of strings")
 		case len(aud) == 0:
-			return Identity{}, refuse(CheckAudience, "token has no audience (aud claim); want the trusted audience")
+			return Identity{}, refuse(CheckAudience, "token has no audience (aud claim); want the trusted audience %q", v.audience)
 		case !slices.Contains(aud, v.audience):
-			return Identity{}, refuse(CheckAudience, "token audience (aud claim) does not include the trusted audience")
+			// The audience is no secret (every valid token carries it), and
+			// naming it is what tells the CRM's developer what to fix.
+			return Identity{}, refuse(CheckAudience, "token audience (aud claim) %q does not include the trusted audience %q", clip(strings.Join(aud, ", ")), v.audience)
 		}
 	}
 	tenant, err := stringClaim(claims, v.tenantClaim, "the tenant", CheckTenant)
