@@ -4,6 +4,7 @@ package main
 // command, which has more actions, is in usercmd.go.
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -26,9 +27,11 @@ var migrateActions = map[string]func(ctx context.Context, st *store.Store, stdou
 
 // runMigrate is webhookd migrate: parse the flags, open the database
 // (creating it only for up), and run the action.
-func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("migrate", "Usage: webhookd migrate up|down|status [flags]\n\nup applies every pending migration, down rolls back the latest, status lists them.")
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("migrate", "Usage: webhookd migrate up|down|status [flags]\n\nup applies every pending migration, down rolls back the latest, status lists them.\n"+
+		"down drops what the latest migration added, data included: at a terminal it asks first, elsewhere it needs --yes.")
 	db := dbFlag(fs)
+	yes := fs.Bool("yes", false, "down only: roll back without asking (required when stdin is not a terminal)")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if err := parseFlags(fs, args, getenv, stdout); err != nil {
 			return err
@@ -58,7 +61,42 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer st.Close()
+	if action == "down" && !*yes {
+		if err := confirmDown(ctx, st, stdin, stdTerminal); err != nil {
+			return err
+		}
+	}
 	return do(ctx, st, stdout)
+}
+
+// confirmDown asks, at a terminal, before migrate down drops the latest
+// migration's tables and columns with their data; elsewhere (a script, a
+// pipe) it refuses, since nobody is there to answer, and names --yes.
+func confirmDown(ctx context.Context, st *store.Store, stdin io.Reader, tty terminal) error {
+	all, err := st.Migrations(ctx)
+	if err != nil {
+		return err
+	}
+	what := "the latest migration"
+	for _, m := range slices.Backward(all) {
+		if m.Applied {
+			what = fmt.Sprintf("migration %05d (%s)", m.Version, m.Name)
+			break
+		}
+	}
+	f, ok := stdin.(interface{ Fd() uintptr })
+	if !ok || !tty.isTerminal(int(f.Fd())) {
+		return fmt.Errorf("migrate down would roll back %s of %s, dropping what it added with its data; give --yes to do it (stdin is not a terminal to ask at)", what, st.Label())
+	}
+	fmt.Fprintf(tty.prompt, "migrate down rolls back %s of %s, dropping what it added with its data.\nType yes to go on: ", what, st.Label())
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("migrate down: read the answer: %w", err)
+	}
+	if answer := strings.ToLower(strings.TrimSpace(line)); answer != "yes" && answer != "y" {
+		return errors.New("migrate down: not confirmed; nothing was rolled back")
+	}
+	return nil
 }
 
 // migrateUp applies every pending migration.

@@ -199,6 +199,11 @@ func TestE2EFirstStartPrintsAdminPasswordOnce(t *testing.T) {
 		if out := p.stdout.String(); strings.Contains(out, "admin@localhost") || strings.Contains(out, "password") {
 			t.Errorf("second start printed:\n%s\nwant no first-user password again", out)
 		}
+		// Issue 19: every start names the console's address, on its own
+		// line, with the port serve listens on.
+		if out, want := p.stdout.String(), "console: http://"; !strings.Contains(out, want) || !strings.Contains(out, p.URL[strings.LastIndex(p.URL, ":"):]+"/\n") {
+			t.Errorf("second start printed:\n%s\nwant a line %q… with the port of %s", out, want, p.URL)
+		}
 	})
 }
 
@@ -307,7 +312,15 @@ func TestE2EMigrations(t *testing.T) {
 		}
 
 		last := versions[len(versions)-1]
-		down := mustWebhookd(t, nil, "", "migrate", "down", "--db", db)
+		// Issue 19: without a terminal to ask at, down needs --yes and
+		// rolls nothing back without it.
+		if r := webhookd(t, nil, "", "migrate", "down", "--db", db); r.code == 0 || !strings.Contains(r.stderr, "--yes") || !strings.Contains(r.stderr, fmt.Sprintf("%05d", last)) {
+			t.Errorf("%s\nwant migrate down without --yes to fail naming --yes and migration %05d", r, last)
+		}
+		if _, state := migrationStatus(t, db); !allState(state, "applied") {
+			t.Errorf("after a refused migrate down: %v, want every migration still applied", state)
+		}
+		down := mustWebhookd(t, nil, "", "migrate", "down", "--yes", "--db", db)
 		if want := fmt.Sprintf("rolled back %05d", last); !strings.Contains(down.stdout, want) {
 			t.Errorf("migrate down printed %q, want %q", down.stdout, want)
 		}
