@@ -30,6 +30,11 @@ func TestHelpShowsUsageOnceAndTenant(t *testing.T) {
 		if !strings.Contains(out.String(), "--tenant") {
 			t.Errorf("run %v does not mention --tenant:\n%s", args, out.String())
 		}
+		if args[0] == "help" && len(args) == 1 || args[0] == "-h" {
+			if !strings.Contains(out.String(), "apikey create --tenant T") {
+				t.Errorf("run %v does not list apikey create --tenant:\n%s", args, out.String())
+			}
+		}
 	}
 }
 
