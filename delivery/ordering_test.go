@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/webhookd/webhookd/store"
 	"github.com/webhookd/webhookd/store/storetest"
@@ -112,7 +113,16 @@ func TestOrderedDelivery(t *testing.T) {
 			}
 			d.Wake()
 		}
-		waitFor(t, "every event to arrive", func() bool { return ol.delivered() >= events })
+		// 1,000 deliveries, 50 one after the other per key: on a loaded
+		// machine under -race that outlasts waitDeadline, so this wait
+		// has a bound of its own (a bound, not a timed assertion).
+		deadline := time.Now().Add(5 * time.Minute)
+		for ol.delivered() < events {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for every event to arrive: %d of %d", ol.delivered(), events)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		waitFor(t, "no delivery left pending", func() bool { return pending(t, st, w) == 0 })
 		if failed := failedFirst(ol); failed == 0 {
 			t.Errorf("the receiver failed no first attempt; want about 10%%")
