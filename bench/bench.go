@@ -45,6 +45,12 @@ type Config struct {
 	Duration time.Duration
 	Rate     int
 
+	// Ordering is the webhooks' ordering ("none", the default, or
+	// "fifo"); with "fifo", OrderingKeys spreads the events over that many
+	// ordering keys (data.key), 0 meaning one queue for all.
+	Ordering     string
+	OrderingKeys int
+
 	ReceiverDelay    time.Duration // the receiver's time to answer
 	ReceiverFailRate float64       // share of requests the receiver answers 500
 	// Wait bounds how long Run waits for deliveries after publishing.
@@ -60,6 +66,8 @@ type Config struct {
 type Result struct {
 	Events             int
 	Webhooks           int
+	Ordering           string // "fifo" or "" (unordered)
+	OrderingKeys       int
 	Deliveries         int           // distinct deliveries arrived
 	Duplicates         int           // arrivals of a delivery seen before
 	Failures           int           // answers the receiver failed on purpose
@@ -103,7 +111,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	defer recv.close()
-	hookIDs, err := createWebhooks(ctx, api, recv.url, cfg.Webhooks)
+	hookIDs, err := createWebhooks(ctx, api, recv.url, cfg)
 	defer deleteWebhooks(ctx, api, hookIDs)
 	if err != nil {
 		return Result{}, err
@@ -133,6 +141,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	r := recv.result(sent)
 	r.Events, r.Webhooks = total, cfg.Webhooks
+	if cfg.Ordering == "fifo" {
+		r.Ordering, r.OrderingKeys = cfg.Ordering, cfg.OrderingKeys
+	}
 	r.PublishElapsed = publishElapsed
 	r.DeliveryElapsed = r.lastArrival.Sub(start)
 	r.AcceptedPerSecond = float64(accepted) / publishElapsed.Seconds()
@@ -158,20 +169,30 @@ func (cfg Config) check() error {
 		return errors.New("bench: --duration needs --rate events per second")
 	case !steady && cfg.Events < 1:
 		return errors.New("bench: --events must be at least 1")
+	case cfg.Ordering != "" && cfg.Ordering != "none" && cfg.Ordering != "fifo":
+		return errors.New(`bench: --ordering must be "none" or "fifo"`)
+	case cfg.OrderingKeys < 0:
+		return errors.New("bench: --ordering-keys must be 0 or more")
 	}
 	return nil
 }
 
-// createWebhooks creates n webhooks to url, each subscribed to every
-// event. It returns the ids of those it created, also on error, so that
-// they can be deleted.
-func createWebhooks(ctx context.Context, api *apiClient, url string, n int) ([]string, error) {
+// createWebhooks creates cfg.Webhooks webhooks to url, each subscribed to
+// every event and ordered as cfg says. It returns the ids of those it
+// created, also on error, so that they can be deleted.
+func createWebhooks(ctx context.Context, api *apiClient, url string, cfg Config) ([]string, error) {
 	var ids []string
-	for i := 0; i < n; i++ {
+	for i := 0; i < cfg.Webhooks; i++ {
 		var hook struct {
 			ID string `json:"id"`
 		}
 		body := map[string]any{"name": fmt.Sprintf("bench-%d", i), "url": url + "/hook", "events": []string{"*"}}
+		if cfg.Ordering == "fifo" {
+			body["ordering"] = "fifo"
+			if cfg.OrderingKeys > 0 {
+				body["orderingKey"] = "data.key"
+			}
+		}
 		if err := api.do(ctx, http.MethodPost, "/api/v1/webhooks", body, &hook); err != nil {
 			return ids, fmt.Errorf("bench: create webhook: %w", err)
 		}
@@ -223,7 +244,11 @@ func publishAll(ctx context.Context, cfg Config, api *apiClient, start time.Time
 				}
 				datas = datas[:0]
 				for seq := first; seq < end; seq++ {
-					datas = append(datas, `{"seq":`+strconv.Itoa(seq)+`,"pad":"`+pad+`"}`)
+					key := ""
+					if cfg.OrderingKeys > 0 {
+						key = `"key":"k-` + strconv.Itoa(seq%cfg.OrderingKeys) + `",`
+					}
+					datas = append(datas, `{"seq":`+strconv.Itoa(seq)+`,`+key+`"pad":"`+pad+`"}`)
 				}
 				now := time.Now().UnixNano()
 				for seq := first; seq < end; seq++ {
@@ -524,7 +549,11 @@ func peakRSS() int64 {
 // Print writes the result as a table.
 func (r Result) Print(w io.Writer) {
 	row := func(k, v string) { fmt.Fprintf(w, "  %-40s %s\n", k, v) }
-	fmt.Fprintf(w, "webhookd bench: %d events × %d webhooks\n", r.Events, r.Webhooks)
+	fmt.Fprintf(w, "webhookd bench: %d events × %d webhooks", r.Events, r.Webhooks)
+	if r.Ordering != "" {
+		fmt.Fprintf(w, ", ordering %s over %d keys", r.Ordering, r.OrderingKeys)
+	}
+	fmt.Fprintln(w)
 	row("events accepted per second", fmt.Sprintf("%.0f", r.AcceptedPerSecond))
 	row("deliveries per second (end to end)", fmt.Sprintf("%.0f", r.DeliveredPerSecond))
 	row("deliveries arrived", fmt.Sprintf("%d (missing %d, duplicates %d, failed on purpose %d)", r.Deliveries, r.Missing, r.Duplicates, r.Failures))

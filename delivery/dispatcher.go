@@ -563,11 +563,12 @@ func (d *Dispatcher) othersInFlight(n int) bool {
 }
 
 // makesDue reports whether recording batch leaves a delivery due again: a
-// failed attempt (its retry, or nothing if it was the last) or a send cut
-// off by shutdown (released).
+// failed attempt (its retry, or nothing if it was the last), a send cut
+// off by shutdown (released), or any outcome of an ordered delivery, whose
+// end lets the next of its key go.
 func makesDue(batch []completion) bool {
 	for _, c := range batch {
-		if !c.out.Success {
+		if !c.out.Success || c.lease.Ordered {
 			return true
 		}
 	}
@@ -621,6 +622,13 @@ func (d *Dispatcher) add(r *recording, c completion) {
 		}
 		d.log.Warn("delivery attempt failed", "webhook_id", c.lease.WebhookID, "delivery_id", c.lease.ID,
 			"attempt", c.lease.Attempt, "status", c.out.StatusCode, "error", c.out.Error, "final", sc.NextAttemptAt == nil)
+		if c.lease.Ordered && sc.NextAttemptAt == nil {
+			// FIFO: the key's queue moves on past a delivery that could
+			// not be delivered; say so, since its receiver will see the
+			// next event without this one.
+			d.log.Warn("ordered delivery failed for good; the next of its ordering key goes now", "webhook_id", c.lease.WebhookID,
+				"delivery_id", c.lease.ID, "ordering_key", c.lease.OrderingKey, "attempts", c.lease.Attempt)
+		}
 	}
 	r.done = append(r.done, sc)
 	r.expires[c.lease.ID] = c.lease.LeaseExpiresAt

@@ -267,6 +267,24 @@ ALTER TABLE api_keys ADD CONSTRAINT api_keys_service_check CHECK (service = (ten
 UPDATE api_keys SET created_by = tenant_id;
 ALTER INDEX api_keys_user_id_idx RENAME TO api_keys_tenant_id_idx;
 
+-- 00009_ordered_delivery.sql
+-- Ordered delivery (FIFO per ordering key). A webhook says whether its
+-- deliveries are ordered and by which path of the envelope; ordering_seq
+-- is the last sequence number given to one of its deliveries, taken in the
+-- publishing transaction so the numbers follow acceptance order.
+ALTER TABLE webhooks ADD COLUMN ordering TEXT NOT NULL DEFAULT 'none' CHECK (ordering IN ('none', 'fifo'));
+ALTER TABLE webhooks ADD COLUMN ordering_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE webhooks ADD COLUMN ordering_seq BIGINT NOT NULL DEFAULT 0;
+-- A delivery to a FIFO webhook carries its key's value and its sequence
+-- number (both NULL for unordered deliveries). Only the oldest pending one
+-- of each key is due; the rest wait, pending, due at the end of time, until
+-- the one before them finishes (see store/ordering.go).
+ALTER TABLE deliveries ADD COLUMN ordering_key TEXT;
+ALTER TABLE deliveries ADD COLUMN seq BIGINT;
+-- Each key's queue in order: the publish asks whether a key has one
+-- waiting, and a finished delivery lets the next of its key go.
+CREATE INDEX deliveries_ordering_idx ON deliveries (webhook_id, ordering_key, seq) WHERE status = 'pending' AND seq IS NOT NULL;
+
 -- goose's version table, created exactly as goose v3 creates it for
 -- PostgreSQL. goose writes version 0 when it creates the table and then one
 -- row per applied migration; ids come from the identity column (not written
@@ -287,5 +305,6 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (4, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (5, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (6, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (7, true);
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (9, true);
 
 COMMIT;

@@ -28,6 +28,7 @@ const (
 	maxHeaderValue       = 1024
 	maxRateLimit         = 10000
 	maxTimeoutSeconds    = 30
+	maxOrderingKeyLength = 200
 )
 
 // validateHeaders checks custom headers: HTTP token names that are not
@@ -69,6 +70,10 @@ type webhookCreateRequest struct {
 	Headers        *map[string]string `json:"headers"`
 	RateLimit      *int               `json:"rateLimit"`
 	TimeoutSeconds *int               `json:"timeoutSeconds"`
+	// Ordering is "none" or "fifo"; OrderingKey, only with "fifo", is a
+	// dotted path into the envelope ("data.conversationId").
+	Ordering    *string `json:"ordering"`
+	OrderingKey *string `json:"orderingKey"`
 }
 
 // webhookPatchRequest has the same fields; every one is optional.
@@ -156,10 +161,49 @@ func (s *Server) validateWebhook(ctx context.Context, req webhookCreateRequest, 
 		}
 		p.TimeoutSeconds = req.TimeoutSeconds
 	}
+	if req.Ordering != nil {
+		if o := *req.Ordering; o != store.OrderingNone && o != store.OrderingFIFO {
+			fail("ordering", "must be \"none\" or \"fifo\"")
+		} else {
+			p.Ordering = &o
+		}
+	}
+	if req.OrderingKey != nil {
+		switch k := *req.OrderingKey; {
+		case validateOrderingKey(k) != "":
+			fail("orderingKey", "%s", validateOrderingKey(k))
+		case k != "" && req.Ordering != nil && *req.Ordering != store.OrderingFIFO:
+			fail("orderingKey", "needs ordering \"fifo\": a key orders nothing without it")
+		case k != "" && req.Ordering == nil && create:
+			fail("orderingKey", "needs ordering \"fifo\" (the default is \"none\"): a key orders nothing without it")
+		default:
+			p.OrderingKey = &k
+		}
+	}
 	if bad != nil {
 		return p, invalid(bad...)
 	}
 	return p, nil
+}
+
+// validateOrderingKey returns what is wrong with an ordering key's path,
+// or "": "" (one queue for every delivery), "event", "timestamp", "data"
+// or "data." followed by member names (or array indexes) joined by dots.
+func validateOrderingKey(k string) string {
+	const hint = "must be a dotted path into the envelope: \"event\", \"timestamp\", \"data\" or \"data.\" and a field, such as \"data.conversationId\""
+	switch {
+	case k == "" || k == "event" || k == "timestamp" || k == "data":
+		return ""
+	case len(k) > maxOrderingKeyLength:
+		return fmt.Sprintf("must be at most %d characters", maxOrderingKeyLength)
+	case !utf8.ValidString(k) || hasControl(k):
+		return "must not contain control characters"
+	}
+	rest, ok := strings.CutPrefix(k, "data.")
+	if !ok || slices.Contains(strings.Split(rest, "."), "") {
+		return hint
+	}
+	return ""
 }
 
 func hasControl(s string) bool {
@@ -270,6 +314,12 @@ func (s *Server) handleWebhookCreate(w http.ResponseWriter, r *http.Request) err
 	if p.TimeoutSeconds != nil {
 		params.TimeoutSeconds = *p.TimeoutSeconds
 	}
+	if p.Ordering != nil {
+		params.Ordering = *p.Ordering
+	}
+	if p.OrderingKey != nil {
+		params.OrderingKey = *p.OrderingKey
+	}
 	hook, err := s.store.CreateWebhook(r.Context(), params)
 	if limit := (*store.WebhookLimitError)(nil); errors.As(err, &limit) {
 		return errorf(http.StatusBadRequest, "limit of %d webhooks per owner reached (--max-webhooks-per-owner): delete a webhook you no longer need, or ask the operator to raise the limit", limit.Limit)
@@ -331,6 +381,16 @@ func (s *Server) handleWebhookUpdate(w http.ResponseWriter, r *http.Request) err
 	p, err := s.validateWebhook(r.Context(), req, false)
 	if err != nil {
 		return err
+	}
+	if p.OrderingKey != nil && *p.OrderingKey != "" && p.Ordering == nil {
+		// A key alone: the webhook must be FIFO already.
+		cur, err := s.store.Webhook(r.Context(), tenantOf(r), id)
+		if err != nil {
+			return asNotFound(err, "webhook")
+		}
+		if cur.Ordering != store.OrderingFIFO {
+			return invalid(FieldError{Field: "orderingKey", Message: "needs ordering \"fifo\": this webhook is not ordered; send \"ordering\": \"fifo\" with it"})
+		}
 	}
 	hook, err := s.store.UpdateWebhook(r.Context(), tenantOf(r), id, p)
 	if err != nil {
@@ -407,6 +467,10 @@ type webhookJSON struct {
 	Headers        map[string]string `json:"headers"`
 	RateLimit      int               `json:"rateLimit"`
 	TimeoutSeconds int               `json:"timeoutSeconds"`
+	// Ordering is "none" or "fifo"; OrderingKey the path that orders a
+	// FIFO webhook's deliveries ("": one queue for all).
+	Ordering    string `json:"ordering"`
+	OrderingKey string `json:"orderingKey"`
 	// DisabledReason and DisabledAt say why webhookd switched it off.
 	DisabledReason *string `json:"disabledReason"`
 	DisabledAt     *string `json:"disabledAt"`
@@ -422,6 +486,7 @@ func toWebhookJSON(w store.Webhook, showSecret bool) webhookJSON {
 	out := webhookJSON{
 		ID: w.ID, Tenant: w.TenantID, Name: w.Name, URL: w.URL, Events: w.Events, Secret: secret, IsActive: w.IsActive,
 		Description: w.Description, Headers: w.Headers, RateLimit: w.RateLimit, TimeoutSeconds: w.TimeoutSeconds,
+		Ordering: w.Ordering, OrderingKey: w.OrderingKey,
 		DisabledAt: tsp(w.DisabledAt), CreatedAt: ts(w.CreatedAt), UpdatedAt: ts(w.UpdatedAt),
 	}
 	if out.Headers == nil {

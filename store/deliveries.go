@@ -69,6 +69,10 @@ type LeasedDelivery struct {
 	// logged as a test, made once, and a 410 answer to it does not disable
 	// the webhook.
 	Test bool
+	// Ordered marks a delivery to a FIFO webhook, of OrderingKey: the next
+	// of its key waits until it succeeds or fails for good.
+	Ordered     bool
+	OrderingKey string
 	// LeaseExpiresAt is when the lease ends, by the store's clock: the
 	// delivery is due again for anyone then, so its outcome must be
 	// recorded before it to keep it from being sent twice.
@@ -169,7 +173,7 @@ func (s *Store) dueWindowQuery() string {
 func (s *Store) loadLeased(ctx context.Context, tx *txn, ids []any, token string, now time.Time, out *[]LeasedDelivery) error {
 	a := s.d.args(len(ids))
 	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.attempts, e.id, e.event_type, e.payload, e.occurred_at, w.id, w.tenant_id, w.url, w.secret,
-		w.previous_secret, w.previous_secret_expires_at, w.headers, w.rate_limit, w.timeout_seconds, d.test
+		w.previous_secret, w.previous_secret_expires_at, w.headers, w.rate_limit, w.timeout_seconds, d.test, d.ordering_key
 		FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.id IN (`+a.list(ids...)+`)`, a.vals...)
 	if err != nil {
@@ -181,10 +185,12 @@ func (s *Store) loadLeased(ctx context.Context, tx *txn, ids []any, token string
 		var prevExpires *time.Time
 		var headers string
 		var rateLimit, timeout sql.NullInt64
+		var key sql.NullString
 		if err := r.Scan(&l.ID, &l.Attempt, &l.EventID, &l.EventType, &l.Payload, scanTime{&l.OccurredAt},
-			&l.WebhookID, &l.TenantID, &l.URL, &l.Secret, &prev, scanNullTime{&prevExpires}, &headers, &rateLimit, &timeout, &l.Test); err != nil {
+			&l.WebhookID, &l.TenantID, &l.URL, &l.Secret, &prev, scanNullTime{&prevExpires}, &headers, &rateLimit, &timeout, &l.Test, &key); err != nil {
 			return l, err
 		}
+		l.Ordered, l.OrderingKey = key.Valid, key.String
 		l.Attempt++
 		l.PreviousSecret = Webhook{PreviousSecret: prev.String, PreviousSecretExpiresAt: prevExpires}.SigningPreviousSecret(now)
 		l.RateLimit, l.TimeoutSeconds = int(rateLimit.Int64), int(timeout.Int64)
@@ -231,6 +237,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 		if err != nil {
 			return err
 		}
+		var finished []finishedKey
 		logs := make([]Log, 0, len(batch))
 		for _, c := range batch {
 			if !exists[c.Log.WebhookID] {
@@ -253,11 +260,32 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 			}
 		}
 		for lo, hi := range s.runs(len(batch)) {
-			n, err := s.updateDeliveries(ctx, tx, batch[lo:hi], now)
+			n, err := s.updateDeliveries(ctx, tx, batch[lo:hi], now, &finished)
 			if err != nil {
 				return err
 			}
 			fenced += n
+		}
+		if len(finished) > 0 {
+			// The ordered webhooks whose deliveries finished are locked
+			// last, in the order a publish locks them (see sequence), so
+			// that letting a key's next delivery go and adding one to the
+			// key take turns, and a publish waits for no more of this
+			// transaction than the promotion and the commit. A publish
+			// holding a webhook waits for nothing this transaction holds,
+			// so the two cannot deadlock.
+			if err := s.lockOrdered(ctx, tx, finishedWebhooks(finished)); err != nil {
+				return err
+			}
+			n, err := s.promoteNext(ctx, tx, finished, now)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				if err := s.notifyWork(ctx, tx); err != nil {
+					return err
+				}
+			}
 		}
 		for lo, hi := range s.runs(len(logs)) {
 			if err := s.insertLogs(ctx, tx, logs[lo:hi]); err != nil {
@@ -296,6 +324,17 @@ func (d dialect) joinByKey(ctx context.Context, q queryer) error {
 		return fmt.Errorf("plan joins by key: %w", err)
 	}
 	return nil
+}
+
+// finishedWebhooks lists the webhooks of finished keys, each once.
+func finishedWebhooks(keys []finishedKey) []string {
+	var out []string
+	for _, k := range keys {
+		if !slices.Contains(out, k.webhook) {
+			out = append(out, k.webhook)
+		}
+	}
+	return out
 }
 
 // existingWebhooks reports which of a batch's webhooks still exist.
@@ -338,18 +377,33 @@ const completionChunk = 200
 // statement, each fenced by its lease token, and returns how many still
 // held their lease. One statement per chunk instead of one per delivery
 // saves a round trip per delivery on PostgreSQL and a parse per delivery on
-// SQLite.
-func (s *Store) updateDeliveries(ctx context.Context, tx *txn, chunk []Completion, now time.Time) (int, error) {
+// SQLite. The ordered deliveries it finished (succeeded, or failed for
+// good, under their lease) have their keys added to finished: the next
+// of each key may go.
+func (s *Store) updateDeliveries(ctx context.Context, tx *txn, chunk []Completion, now time.Time, finished *[]finishedKey) (int, error) {
 	q, args := s.updateDeliveriesQuery(chunk, now)
-	res, err := tx.ExecContext(ctx, q, args...)
+	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return 0, fmt.Errorf("update deliveries: %w", err)
 	}
-	n, err := res.RowsAffected()
+	type updated struct {
+		webhook, status string
+		key             sql.NullString
+	}
+	done, err := collect(rows, func(r rowScanner) (updated, error) {
+		var u updated
+		err := r.Scan(&u.webhook, &u.key, &u.status)
+		return u, err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("update deliveries: %w", err)
 	}
-	return int(n), nil
+	for _, u := range done {
+		if u.key.Valid && u.status != DeliveryPending {
+			*finished = append(*finished, finishedKey{webhook: u.webhook, key: u.key.String})
+		}
+	}
+	return len(done), nil
 }
 
 // updateDeliveriesQuery is updateDeliveries' statement and its arguments.
@@ -374,7 +428,8 @@ func (s *Store) updateDeliveriesQuery(chunk []Completion, now time.Time) (string
 	return `UPDATE deliveries SET status = v.column3, attempts = v.column4,
 		next_attempt_at = COALESCE(v.column5, deliveries.next_attempt_at), lease_token = NULL, updated_at = ` + updatedAt + `
 		FROM (VALUES ` + strings.Join(values, ", ") + `) AS v
-		WHERE deliveries.id = v.column1 AND deliveries.lease_token = v.column2`, a.vals
+		WHERE deliveries.id = v.column1 AND deliveries.lease_token = v.column2
+		RETURNING deliveries.webhook_id, deliveries.ordering_key, deliveries.status`, a.vals
 }
 
 // ReleaseDeliveries gives leased deliveries back without counting an
@@ -443,6 +498,9 @@ func (s *Store) NextDueAt(ctx context.Context, skip []string, skipOwners ...stri
 			return err
 		}
 		for _, w := range all {
+			if isHeld(w.due) {
+				return nil // the rest wait their turn, due when one finishes
+			}
 			if !skipped[w.id] && !ownerSkipped[w.owner] {
 				next = &w.due
 				return nil
@@ -476,6 +534,11 @@ func (s *Store) firstDueInWindow(ctx context.Context, q queryer, skipped, ownerS
 		var active bool
 		if err := rows.Scan(scanTime{&t}, &webhook, &owner, &active); err != nil {
 			return nil, false, err
+		}
+		if isHeld(t) {
+			// Ordered deliveries waiting their turn, and only they, from
+			// here on: none falls due until one before it finishes.
+			return nil, false, nil
 		}
 		if active && !skipped[webhook] && !ownerSkipped[owner] {
 			return &t, false, nil

@@ -109,6 +109,9 @@ func (s *Store) publishEvents(ctx context.Context, batch []PublishParams) ([]Pub
 type subscription struct {
 	webhookID string
 	patterns  []string
+	// orderingKey is the key's path of a FIFO webhook; fifo says it is one.
+	fifo        bool
+	orderingKey string
 }
 
 // publish accepts one event inside tx.
@@ -125,7 +128,7 @@ func (s *Store) publish(ctx context.Context, tx *txn, p PublishParams, subs map[
 // inserts the new events, then their deliveries.
 func (s *Store) publishBatch(ctx context.Context, tx *txn, batch []PublishParams, subs map[string][]subscription) ([]PublishResult, error) {
 	b := &publishing{batch: batch, now: s.Now(), results: make([]PublishResult, len(batch)),
-		targets: make([][]string, len(batch)), sameAs: make([]int, len(batch))}
+		targets: make([][]string, len(batch)), sameAs: make([]int, len(batch)), fifo: map[string]string{}}
 	if err := s.planPublish(ctx, tx, b, subs); err != nil {
 		return nil, err
 	}
@@ -144,7 +147,11 @@ func (s *Store) publishBatch(ctx context.Context, tx *txn, batch []PublishParams
 	if err != nil {
 		return nil, err
 	}
-	if err := s.insertDeliveries(ctx, tx, deliveries, b.now); err != nil {
+	slots, err := s.sequence(ctx, tx, deliveries, b.fifo, b.envelopes(), b.ranks())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.insertDeliveries(ctx, tx, deliveries, slots, b.now); err != nil {
 		return nil, err
 	}
 	if err := s.insertFanOuts(ctx, tx, pending); err != nil {
@@ -169,6 +176,35 @@ type publishing struct {
 	targets [][]string // the webhooks each new event goes to
 	sameAs  []int      // index of an earlier event in the batch with the same key, or -1
 	fresh   []int      // events to insert
+	// fifo maps each FIFO webhook among the targets to its key's path.
+	fifo map[string]string
+}
+
+// envelopes returns what the new events' ordering keys are read from, by
+// event id; nil when no target is ordered.
+func (b *publishing) envelopes() map[string]envelopeParts {
+	if len(b.fifo) == 0 {
+		return nil
+	}
+	out := make(map[string]envelopeParts, len(b.fresh))
+	for _, i := range b.fresh {
+		e := b.results[i].Event
+		out[e.ID] = envelopeParts{eventType: e.Type, occurredAt: e.OccurredAt, data: e.Payload}
+	}
+	return out
+}
+
+// ranks returns each new event's place in the batch, by event id: the
+// order in which the batch's events are accepted.
+func (b *publishing) ranks() map[string]int {
+	if len(b.fifo) == 0 {
+		return nil
+	}
+	out := make(map[string]int, len(b.fresh))
+	for _, i := range b.fresh {
+		out[b.results[i].Event.ID] = i
+	}
+	return out
 }
 
 // planPublish settles each event's idempotency key and, for each new one,
@@ -197,6 +233,9 @@ func (s *Store) planPublish(ctx context.Context, tx *txn, b *publishing, subs ma
 		for _, w := range ws {
 			if MatchAnyPattern(w.patterns, p.Type) {
 				b.targets[i] = append(b.targets[i], w.webhookID)
+				if w.fifo {
+					b.fifo[w.webhookID] = w.orderingKey
+				}
 			}
 		}
 		b.results[i] = PublishResult{Event: Event{
@@ -331,10 +370,14 @@ func (s *Store) insertEvents(ctx context.Context, tx *txn, results []PublishResu
 }
 
 // insertDeliveries adds a pending delivery, due now, for each event and
-// webhook pair.
-func (s *Store) insertDeliveries(ctx context.Context, tx *txn, pairs [][2]string, now time.Time) error {
+// webhook pair; slots (nil, or one per pair) gives an ordered delivery its
+// key and sequence number, and holds one that must wait its turn.
+func (s *Store) insertDeliveries(ctx context.Context, tx *txn, pairs [][2]string, slots []orderedSlot, now time.Time) error {
 	if s.d.kind == Postgres {
-		return s.insertDeliveriesFromArrays(ctx, tx, pairs, now)
+		return s.insertDeliveriesFromArrays(ctx, tx, pairs, slots, now)
+	}
+	if slots != nil {
+		return s.insertOrderedDeliveries(ctx, tx, pairs, slots, now)
 	}
 	const columns = 6
 	t := s.d.t(now)
@@ -346,6 +389,35 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *txn, pairs [][2]string
 			values = append(values, "("+a.list(NewID(), p[0], p[1], t, t, t)+", 'pending', 0)")
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at, created_at, updated_at, status, attempts)
+			VALUES `+strings.Join(values, ", "), a.vals...); err != nil {
+			return fmt.Errorf("insert deliveries: %w", err)
+		}
+	}
+	return nil
+}
+
+// insertOrderedDeliveries is insertDeliveries on SQLite for a batch with
+// ordered deliveries: each row also carries its key and sequence number
+// (NULL for an unordered one), and a held one is due at heldUntil. Kept
+// apart so that the unordered batch's statements stay as they were.
+func (s *Store) insertOrderedDeliveries(ctx context.Context, tx *txn, pairs [][2]string, slots []orderedSlot, now time.Time) error {
+	const columns = 8
+	t, held := s.d.t(now), s.d.t(heldUntil)
+	for lo, hi := range s.runs(len(pairs)) {
+		a := s.d.args(columns * (hi - lo))
+		values := make([]string, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			var key, seq any
+			due := t
+			if sl := slots[i]; sl.ok {
+				key, seq = sl.key, sl.seq
+				if sl.held {
+					due = held
+				}
+			}
+			values = append(values, "("+a.list(NewID(), pairs[i][0], pairs[i][1], due, t, t, key, seq)+", 'pending', 0)")
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at, created_at, updated_at, ordering_key, seq, status, attempts)
 			VALUES `+strings.Join(values, ", "), a.vals...); err != nil {
 			return fmt.Errorf("insert deliveries: %w", err)
 		}
@@ -375,19 +447,20 @@ func (s *Store) eventByIdempotencyKey(ctx context.Context, tx *txn, tenantID, ke
 }
 
 func (s *Store) activeSubscriptions(ctx context.Context, tx *txn, tenantID string) ([]subscription, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, events FROM webhooks WHERE tenant_id = $1 AND is_active = TRUE`, tenantID)
+	rows, err := tx.QueryContext(ctx, `SELECT id, events, ordering, ordering_key FROM webhooks WHERE tenant_id = $1 AND is_active = TRUE`, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("load subscriptions: %w", err)
 	}
 	return collect(rows, func(r rowScanner) (subscription, error) {
 		var sub subscription
-		var events string
-		if err := r.Scan(&sub.webhookID, &events); err != nil {
+		var events, ordering string
+		if err := r.Scan(&sub.webhookID, &events, &ordering, &sub.orderingKey); err != nil {
 			return sub, fmt.Errorf("load subscriptions: %w", err)
 		}
 		if err := jsonUnmarshalString(events, &sub.patterns); err != nil {
 			return sub, fmt.Errorf("decode events of webhook %s: %w", sub.webhookID, err)
 		}
+		sub.fifo = ordering == OrderingFIFO
 		return sub, nil
 	})
 }

@@ -429,3 +429,42 @@ func (s *Store) ExplainCompletion(ctx context.Context, leased []LeasedDelivery) 
 	stats, err = explain(s.updateStatsQuery(ids, m))
 	return deliveries, stats, err
 }
+
+// EnvelopeTimeLayout is the layout OrderingKeyValue writes "timestamp" in.
+const EnvelopeTimeLayout = envelopeTimeLayout
+
+// ExplainOrdering returns the plans of the ordered queue's two statements
+// over a batch of keys of webhook, as a publish (keysWaiting) and a
+// completion (promoteNext) run them, after walkIndexesInOrder.
+func (s *Store) ExplainOrdering(ctx context.Context, webhook string, keys []string) (waiting, promote string, err error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return "", "", err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := s.d.walkIndexesInOrder(ctx, tx); err != nil {
+		return "", "", err
+	}
+	explain := func(q string, args []any) (string, error) {
+		if s.d.kind == Postgres {
+			q = "EXPLAIN (COSTS OFF) " + q
+		} else {
+			q = "EXPLAIN QUERY PLAN " + q
+		}
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return "", err
+		}
+		lines, err := collect(rows, planLine)
+		return strings.Join(lines, "\n"), err
+	}
+	fk := make([]finishedKey, len(keys))
+	for i, k := range keys {
+		fk[i] = finishedKey{webhook: webhook, key: k}
+	}
+	if waiting, err = explain(s.keysWaitingQuery(webhook, keys)); err != nil {
+		return "", "", err
+	}
+	promote, err = explain(s.promoteNextQuery(fk, s.Now()))
+	return waiting, promote, err
+}

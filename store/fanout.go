@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // FanOutChunk is the most deliveries one transaction inserts. A publish
@@ -222,12 +224,16 @@ func (s *Store) fanOutStep(ctx context.Context, eventIDs []string) (map[string]b
 		if err != nil {
 			return err
 		}
-		pairs, finished, advancedMore, err := s.advanceFanOuts(ctx, tx, todo, budget)
+		pairs, finished, advancedMore, fifo, err := s.advanceFanOuts(ctx, tx, todo, budget)
 		if err != nil {
 			return err
 		}
 		more = loadedMore || advancedMore
-		if err := s.insertDeliveries(ctx, tx, pairs, s.Now()); err != nil {
+		slots, err := s.sequence(ctx, tx, pairs, fifo, fanOutEnvelopes(todo), fanOutRanks(todo))
+		if err != nil {
+			return err
+		}
+		if err := s.insertDeliveries(ctx, tx, pairs, slots, s.Now()); err != nil {
 			return err
 		}
 		for lo, hi := range s.runs(len(finished)) {
@@ -256,14 +262,43 @@ func (s *Store) fanOutStep(ctx context.Context, eventIDs []string) (map[string]b
 
 // fanOutRow is one pending fan-out as fanOutStep reads it: its event, the
 // progress so far (after) and the greatest webhook id it may reach (last).
-type fanOutRow struct{ eventID, after, last, tenantID, eventType string }
+type fanOutRow struct {
+	eventID, after, last, tenantID, eventType string
+	// occurredAt and payload are read for ordering keys.
+	occurredAt time.Time
+	payload    []byte
+}
+
+// fanOutEnvelopes returns what the events' ordering keys are read from.
+func fanOutEnvelopes(todo []fanOutRow) map[string]envelopeParts {
+	out := make(map[string]envelopeParts, len(todo))
+	for _, r := range todo {
+		out[r.eventID] = envelopeParts{eventType: r.eventType, occurredAt: r.occurredAt, data: r.payload}
+	}
+	return out
+}
+
+// fanOutRanks orders the events by id, which is time-ordered: as near to
+// acceptance order as a fan-out finished later knows.
+func fanOutRanks(todo []fanOutRow) map[string]int {
+	ids := make([]string, len(todo))
+	for i, r := range todo {
+		ids[i] = r.eventID
+	}
+	slices.Sort(ids)
+	out := make(map[string]int, len(ids))
+	for i, id := range ids {
+		out[id] = i
+	}
+	return out
+}
 
 // loadFanOuts reads, and on PostgreSQL locks, up to budget pending
 // fan-outs (those of eventIDs, or any when eventIDs is nil), and reports
 // whether more may be waiting past them.
 func (s *Store) loadFanOuts(ctx context.Context, tx *txn, eventIDs []string, budget int) ([]fanOutRow, bool, error) {
 	more := false
-	q := `SELECT f.event_id, f.after_webhook_id, f.last_webhook_id, e.tenant_id, e.event_type
+	q := `SELECT f.event_id, f.after_webhook_id, f.last_webhook_id, e.tenant_id, e.event_type, e.occurred_at, e.payload
 		FROM fanouts f JOIN events e ON e.id = f.event_id`
 	a := s.d.args(budget)
 	if eventIDs != nil {
@@ -280,7 +315,7 @@ func (s *Store) loadFanOuts(ctx context.Context, tx *txn, eventIDs []string, bud
 	}
 	todo, err := collect(rows, func(sc rowScanner) (fanOutRow, error) {
 		var r fanOutRow
-		err := sc.Scan(&r.eventID, &r.after, &r.last, &r.tenantID, &r.eventType)
+		err := sc.Scan(&r.eventID, &r.after, &r.last, &r.tenantID, &r.eventType, scanTime{&r.occurredAt}, &r.payload)
 		return r, err
 	})
 	if err != nil {
@@ -292,9 +327,11 @@ func (s *Store) loadFanOuts(ctx context.Context, tx *txn, eventIDs []string, bud
 // advanceFanOuts takes each fan-out's matching webhooks in id order after
 // its progress, up to budget deliveries in all, and records the progress
 // of those it could not finish. It returns the deliveries to insert, the
-// events whose fan-out they finish, and whether any fan-out remains.
-func (s *Store) advanceFanOuts(ctx context.Context, tx *txn, todo []fanOutRow, budget int) ([][2]string, []string, bool, error) {
+// events whose fan-out they finish, whether any fan-out remains, and the
+// FIFO webhooks among them with their keys' paths.
+func (s *Store) advanceFanOuts(ctx context.Context, tx *txn, todo []fanOutRow, budget int) ([][2]string, []string, bool, map[string]string, error) {
 	subs := map[string][]subscription{}
+	fifo := map[string]string{}
 	var pairs [][2]string
 	var finished []string
 	more := false
@@ -307,7 +344,7 @@ func (s *Store) advanceFanOuts(ctx context.Context, tx *txn, todo []fanOutRow, b
 		if !ok {
 			var err error
 			if ws, err = s.activeSubscriptions(ctx, tx, r.tenantID); err != nil {
-				return nil, nil, false, err
+				return nil, nil, false, nil, err
 			}
 			slices.SortFunc(ws, func(a, b subscription) int { return cmp.Compare(a.webhookID, b.webhookID) })
 			subs[r.tenantID] = ws
@@ -323,6 +360,9 @@ func (s *Store) advanceFanOuts(ctx context.Context, tx *txn, todo []fanOutRow, b
 				break
 			}
 			pairs = append(pairs, [2]string{r.eventID, w.webhookID})
+			if w.fifo {
+				fifo[w.webhookID] = w.orderingKey
+			}
 			progress = w.webhookID
 		}
 		if complete {
@@ -331,10 +371,10 @@ func (s *Store) advanceFanOuts(ctx context.Context, tx *txn, todo []fanOutRow, b
 		}
 		more = true
 		if _, err := tx.ExecContext(ctx, `UPDATE fanouts SET after_webhook_id = $1 WHERE event_id = $2`, progress, r.eventID); err != nil {
-			return nil, nil, false, fmt.Errorf("record fan-out progress: %w", err)
+			return nil, nil, false, nil, fmt.Errorf("record fan-out progress: %w", err)
 		}
 	}
-	return pairs, finished, more, nil
+	return pairs, finished, more, fifo, nil
 }
 
 // insertDeliveriesFromArrays is insertDeliveries on PostgreSQL: the pairs
@@ -342,7 +382,7 @@ func (s *Store) advanceFanOuts(ctx context.Context, tx *txn, todo []fanOutRow, b
 // multi-row VALUES lists of six parameters a row, which PostgreSQL binds
 // and plans again on every execution (a 10,000-webhook fan-out's 10,000
 // rows went as 50 statements of 1,200 parameters).
-func (s *Store) insertDeliveriesFromArrays(ctx context.Context, tx *txn, pairs [][2]string, now time.Time) error {
+func (s *Store) insertDeliveriesFromArrays(ctx context.Context, tx *txn, pairs [][2]string, slots []orderedSlot, now time.Time) error {
 	if len(pairs) == 0 {
 		return nil
 	}
@@ -350,9 +390,32 @@ func (s *Store) insertDeliveriesFromArrays(ctx context.Context, tx *txn, pairs [
 	for i, p := range pairs {
 		ids[i], events[i], webhooks[i] = NewID(), p[0], p[1]
 	}
+	if slots != nil {
+		return s.insertOrderedFromArrays(ctx, tx, ids, events, webhooks, slots, now)
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at, created_at, updated_at, status, attempts)
 		SELECT v.id, v.event_id, v.webhook_id, $4, $4, $4, 'pending', 0 FROM unnest($1::text[], $2::text[], $3::text[]) AS v (id, event_id, webhook_id)`,
 		ids, events, webhooks, s.d.t(now)); err != nil {
+		return fmt.Errorf("insert deliveries: %w", err)
+	}
+	return nil
+}
+
+// insertOrderedFromArrays is insertDeliveriesFromArrays for a batch with
+// ordered deliveries: their keys and sequence numbers go as two more
+// arrays (NULL for an unordered delivery), and a held one is due at
+// heldUntil.
+func (s *Store) insertOrderedFromArrays(ctx context.Context, tx *txn, ids, events, webhooks []string, slots []orderedSlot, now time.Time) error {
+	keys, seqs, held := make([]pgtype.Text, len(ids)), make([]pgtype.Int8, len(ids)), make([]bool, len(ids))
+	for i, sl := range slots {
+		if sl.ok {
+			keys[i], seqs[i], held[i] = pgtype.Text{String: sl.key, Valid: true}, pgtype.Int8{Int64: sl.seq, Valid: true}, sl.held
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at, created_at, updated_at, status, attempts, ordering_key, seq)
+		SELECT v.id, v.event_id, v.webhook_id, CASE WHEN v.held THEN $8::timestamptz ELSE $4::timestamptz END, $4, $4, 'pending', 0, v.ordering_key, v.seq
+		FROM unnest($1::text[], $2::text[], $3::text[], $5::text[], $6::bigint[], $7::boolean[]) AS v (id, event_id, webhook_id, ordering_key, seq, held)`,
+		ids, events, webhooks, s.d.t(now), keys, seqs, held, s.d.t(heldUntil)); err != nil {
 		return fmt.Errorf("insert deliveries: %w", err)
 	}
 	return nil

@@ -60,8 +60,13 @@ type Webhook struct {
 	RateLimit int
 	// TimeoutSeconds overrides the delivery timeout when set (0: default).
 	TimeoutSeconds int
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// Ordering is OrderingNone or OrderingFIFO; OrderingKey, with FIFO, is
+	// the dotted path into the envelope whose value orders deliveries ("":
+	// one queue for all of them).
+	Ordering    string
+	OrderingKey string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // SigningPreviousSecret returns the rotated-out secret while it still

@@ -32,10 +32,14 @@ type CreateWebhookParams struct {
 	Headers        map[string]string
 	RateLimit      int
 	TimeoutSeconds int
+	// Ordering is OrderingNone ("" too) or OrderingFIFO, with OrderingKey.
+	Ordering    string
+	OrderingKey string
 }
 
 const webhookColumns = `id, tenant_id, name, url, events, secret, description, is_active, created_at, updated_at,
-	previous_secret, previous_secret_expires_at, disabled_reason, disabled_at, headers, rate_limit, timeout_seconds, created_by`
+	previous_secret, previous_secret_expires_at, disabled_reason, disabled_at, headers, rate_limit, timeout_seconds, created_by,
+	ordering, ordering_key`
 
 // CreateWebhook stores a new webhook with an empty statistics row, or
 // returns a *WebhookLimitError when the owner already has as many as
@@ -46,7 +50,11 @@ func (s *Store) CreateWebhook(ctx context.Context, p CreateWebhookParams) (Webho
 		ID: NewID(), TenantID: p.TenantID, CreatedBy: p.CreatedBy, Name: p.Name, URL: p.URL, Events: p.Events,
 		Secret: p.Secret, Description: p.Description, IsActive: p.IsActive,
 		Headers: p.Headers, RateLimit: p.RateLimit, TimeoutSeconds: p.TimeoutSeconds,
+		Ordering: p.Ordering, OrderingKey: p.OrderingKey,
 		CreatedAt: now, UpdatedAt: now,
+	}
+	if w.Ordering == "" {
+		w.Ordering = OrderingNone
 	}
 	if w.Headers == nil {
 		w.Headers = map[string]string{}
@@ -64,9 +72,10 @@ func (s *Store) CreateWebhook(ctx context.Context, p CreateWebhookParams) (Webho
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO webhooks (id, tenant_id, name, url, events, secret, description, is_active,
-			created_at, updated_at, headers, rate_limit, timeout_seconds, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			created_at, updated_at, headers, rate_limit, timeout_seconds, created_by, ordering, ordering_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			w.ID, w.TenantID, w.Name, w.URL, string(events), w.Secret, w.Description, w.IsActive, s.d.t(now), s.d.t(now),
-			string(headers), nullInt(w.RateLimit), nullInt(w.TimeoutSeconds), w.CreatedBy); err != nil {
+			string(headers), nullInt(w.RateLimit), nullInt(w.TimeoutSeconds), w.CreatedBy, w.Ordering, w.OrderingKey); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_stats (webhook_id) VALUES ($1)`, w.ID)
@@ -160,6 +169,12 @@ type WebhookPatch struct {
 	Headers        *map[string]string
 	RateLimit      *int // 0 removes the cap
 	TimeoutSeconds *int // 0 returns to the default
+	// Ordering changes the ordering; to OrderingNone it also clears
+	// OrderingKey (unless given) and lets every waiting delivery go.
+	// OrderingKey changes the path for events accepted afterwards:
+	// deliveries already queued keep the key they were given.
+	Ordering    *string
+	OrderingKey *string
 }
 
 // patchSets is the SET list of an UPDATE of webhooks that applies p, with
@@ -212,6 +227,15 @@ func (s *Store) patchSets(a *args, p WebhookPatch) ([]string, error) {
 	if p.TimeoutSeconds != nil {
 		add("timeout_seconds", nullInt(*p.TimeoutSeconds))
 	}
+	if p.Ordering != nil {
+		add("ordering", *p.Ordering)
+		if *p.Ordering == OrderingNone && p.OrderingKey == nil {
+			add("ordering_key", "")
+		}
+	}
+	if p.OrderingKey != nil {
+		add("ordering_key", *p.OrderingKey)
+	}
 	add("updated_at", s.d.t(s.Now()))
 	return sets, nil
 }
@@ -251,8 +275,21 @@ func (s *Store) UpdateWebhook(ctx context.Context, tenantID, id string, p Webhoo
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
-		if err != nil || !reenable {
+		if err != nil {
 			return err
+		}
+		if p.Ordering != nil && *p.Ordering == OrderingNone {
+			// No longer ordered: what waited its turn goes now.
+			n, err := s.unorder(ctx, tx, id, s.Now())
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				return s.notifyWork(ctx, tx)
+			}
+		}
+		if !reenable {
+			return nil
 		}
 		// Re-activation makes paused deliveries due for every process; the
 		// notification goes out when the transaction commits.
@@ -281,7 +318,7 @@ func scanWebhook(r rowScanner) (Webhook, error) {
 	var rateLimit, timeout sql.NullInt64
 	if err := r.Scan(&w.ID, &w.TenantID, &w.Name, &w.URL, &events, &w.Secret, &w.Description, &w.IsActive,
 		scanTime{&w.CreatedAt}, scanTime{&w.UpdatedAt}, &prevSecret, scanNullTime{&w.PreviousSecretExpiresAt},
-		&reason, scanNullTime{&w.DisabledAt}, &headers, &rateLimit, &timeout, &w.CreatedBy); err != nil {
+		&reason, scanNullTime{&w.DisabledAt}, &headers, &rateLimit, &timeout, &w.CreatedBy, &w.Ordering, &w.OrderingKey); err != nil {
 		return Webhook{}, err
 	}
 	w.PreviousSecret, w.DisabledReason = prevSecret.String, reason.String
