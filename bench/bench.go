@@ -192,7 +192,10 @@ func deleteWebhooks(ctx context.Context, api *apiClient, ids []string) {
 func publishAll(ctx context.Context, cfg Config, api *apiClient, start time.Time, sent []int64) (int64, error) {
 	total := len(sent)
 	steady := cfg.Duration > 0
-	pad := strings.Repeat("x", max(cfg.PayloadSize-40, 0))
+	// The data is a message.new as the quick start shows it, so that the
+	// catalogue's schema check costs what it costs a CRM; "seq" comes
+	// first, where the receiver looks for it.
+	pad := strings.Repeat("x", max(cfg.PayloadSize-150, 0))
 	var next, accepted atomic.Int64
 	var firstErr error
 	var errOnce sync.Once
@@ -220,7 +223,8 @@ func publishAll(ctx context.Context, cfg Config, api *apiClient, start time.Time
 				}
 				datas = datas[:0]
 				for seq := first; seq < end; seq++ {
-					datas = append(datas, `{"seq":`+strconv.Itoa(seq)+`,"pad":"`+pad+`"}`)
+					n := strconv.Itoa(seq)
+					datas = append(datas, `{"seq":`+n+`,"messageId":"msg_`+n+`","conversationId":"conv_1","contactId":"contact_1","direction":"inbound","type":"text","content":"`+pad+`"}`)
 				}
 				now := time.Now().UnixNano()
 				for seq := first; seq < end; seq++ {
