@@ -545,7 +545,7 @@ func hostileCases() []hostileCase {
 		{name: "publish data wrong field in a key with / and ~", route: publish, path: "/api/v1/events",
 			body: rawBody(`{"event":"message.new","data":{"a/b~c":{"x":1},"timestamp":20240101}}`), status: bad, fields: f("data/timestamp")},
 		{name: "batch data breaks the schema", route: batch, path: "/api/v1/events/batch",
-			body: rawBody(`{"events":[{"event":"message.new","data":{"messageId":"m1"}},{"event":"conversation.created","data":{"conversationId":1}},{"event":"message.new","data":{"direction":"up"}}]}`),
+			body:   rawBody(`{"events":[{"event":"message.new","data":{"messageId":"m1"}},{"event":"conversation.created","data":{"conversationId":1}},{"event":"message.new","data":{"direction":"up"}}]}`),
 			status: bad, fields: f("events[1].data/conversationId", "events[2].data/direction")},
 		{name: "test payload breaks the schema", route: test, path: hook + "/test", body: map[string]any{"eventType": "message.new", "payload": map[string]any{"messageId": false}},
 			status: bad, fields: f("payload/messageId")},
