@@ -2,9 +2,12 @@ package catalog
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -79,16 +82,35 @@ func (e *Entry) validate(data []byte) []Violation {
 	}
 	var out []Violation
 	collect(ve, &out)
-	return out
+	// The validator walks an object's properties in map order: sorted, the
+	// same data always answers the same violations, the same first one in
+	// the message, and the same MaxViolations of many.
+	slices.SortStableFunc(out, func(a, b Violation) int { return comparePointers(a.Pointer, b.Pointer) })
+	return slices.Compact(out[:min(len(out), MaxViolations)])
+}
+
+// comparePointers orders JSON Pointers token by token, array indexes by
+// number: /items/2 before /items/10.
+func comparePointers(a, b string) int {
+	ta, tb := strings.Split(a, "/"), strings.Split(b, "/")
+	for i := 0; i < len(ta) && i < len(tb); i++ {
+		if ta[i] == tb[i] {
+			continue
+		}
+		na, errA := strconv.Atoi(ta[i])
+		nb, errB := strconv.Atoi(tb[i])
+		if errA == nil && errB == nil {
+			return cmp.Compare(na, nb)
+		}
+		return strings.Compare(ta[i], tb[i])
+	}
+	return cmp.Compare(len(ta), len(tb))
 }
 
 // collect appends the leaves of the error tree: the innermost errors are
 // the ones that name a value and say what is wrong with it; the nodes
 // above them only say that a subschema failed.
 func collect(ve *jsonschema.ValidationError, out *[]Violation) {
-	if len(*out) >= MaxViolations {
-		return
-	}
 	if len(ve.Causes) > 0 {
 		for _, c := range ve.Causes {
 			collect(c, out)
@@ -100,9 +122,6 @@ func collect(ve *jsonschema.ValidationError, out *[]Violation) {
 		// One violation per missing property, at the property itself:
 		// "data/contact/phone: is required" names what to add.
 		for _, m := range req.Missing {
-			if len(*out) >= MaxViolations {
-				return
-			}
 			*out = append(*out, Violation{Pointer: ptr + "/" + escapeToken(m), Reason: "is required"})
 		}
 		return

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,7 +99,7 @@ func TestValidateData(t *testing.T) {
 		{`{"orderId":"o1","contact":{"phone":"+331"},"amount":3.5,"items":[1,2],"at":"2024-01-01T12:00:00Z"}`, nil},
 		{`{"orderId":1,"contact":{"phone":"+331"}}`, []Violation{{"/orderId", "got number, want string"}}},
 		{`{"orderId":"o1","contact":{}}`, []Violation{{"/contact/phone", "is required"}}},
-		{`{}`, []Violation{{"/orderId", "is required"}, {"/contact", "is required"}}},
+		{`{}`, []Violation{{"/contact", "is required"}, {"/orderId", "is required"}}},
 		{`[]`, []Violation{{"", "got array, want object"}}},
 		{`{"orderId":"o1","contact":{"phone":"+331","a/b~c":1}}`, []Violation{{"/contact/a~1b~0c", "got number, want string"}}},
 		{`{"orderId":"o1","contact":{"phone":"+331"},"items":[1,"x",3]}`, []Violation{{"/items/1", "got string, want integer"}}},
@@ -135,8 +136,14 @@ func TestValidateData(t *testing.T) {
 	}
 	// Many violations are capped.
 	many := `{"orderId":"o1","contact":{"phone":"+331"},"items":[` + strings.TrimSuffix(strings.Repeat(`"x",`, 1000), ",") + `]}`
-	if got := c.ValidateData("order.paid", json.RawMessage(many)); len(got) != MaxViolations {
-		t.Errorf("%d violations, want MaxViolations %d", len(got), MaxViolations)
+	got = c.ValidateData("order.paid", json.RawMessage(many))
+	if len(got) != MaxViolations {
+		t.Fatalf("%d violations, want MaxViolations %d", len(got), MaxViolations)
+	}
+	for i, v := range got {
+		if want := "/items/" + strconv.Itoa(i); v.Pointer != want {
+			t.Errorf("violation %d at %s, want %s: the first ones, in order", i, v.Pointer, want)
+		}
 	}
 }
 
