@@ -39,9 +39,9 @@ var defaultEntries = mustEntries([]defaultEntry{
 		"properties": {
 			"conversationId": {"type": "string", "description": "the CRM's id of the conversation"},
 			"contactId": {"type": "string", "description": "the contact it is with"},
-			"assignedTo": {"type": "string", "description": "the member it is now assigned to"}
+			"assigneeId": {"type": "string", "description": "the member it is now assigned to"}
 		}
-	}`, []string{`{"conversationId":"conv_456","contactId":"contact_789","assignedTo":"user_42"}`}},
+	}`, []string{`{"conversationId":"conv_456","contactId":"contact_789","assigneeId":"agent_42"}`}},
 	{"campaign.started", "A campaign started sending; published once per contact it reaches.", `{
 		"$schema": "https://json-schema.org/draft/2020-12/schema",
 		"properties": {
