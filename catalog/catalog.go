@@ -1,4 +1,6 @@
-// Package catalog knows the event types webhooks can subscribe to and which
+// Package catalog knows the event types webhooks can subscribe to, what
+// each one's data looks like (a description, examples and a JSON Schema
+// that publishing checks data against: ValidateData), and which
 // subscription patterns a webhook may hold.
 //
 // A pattern is a catalogue name ("message.new"), "*" for every type, or a

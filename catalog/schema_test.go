@@ -229,3 +229,35 @@ func BenchmarkValidateData(b *testing.B) {
 		}
 	}
 }
+
+// FuzzValidateData feeds arbitrary bytes as data of every default type
+// and of a strict one: ValidateData never panics, and answers nil or
+// violations whose pointers are JSON Pointers.
+func FuzzValidateData(f *testing.F) {
+	entries, err := Parse([]byte(`{"types": {"strict.type": {"schema": {"type": "object", "required": ["a"],
+		"properties": {"a": {"type": "array", "items": {"type": "integer", "minimum": 0}, "uniqueItems": true}, "b": {"pattern": "^x+$"}},
+		"additionalProperties": {"type": "string"}}, "examples": [{"a": [1]}]}}}`))
+	if err != nil {
+		f.Fatal(err)
+	}
+	c, err := build(entries, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{quickStartMessage, `{}`, `1`, `{"a":[1,1,-1],"b":"y","c":2}`, `{"messageId":5}`, `[[[[`, `{"a/b~c":{"x":1}}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, typ := range c.Types() {
+			vs := c.ValidateData(typ, data)
+			if len(vs) > MaxViolations {
+				t.Fatalf("%s: %d violations, more than %d", typ, len(vs), MaxViolations)
+			}
+			for _, v := range vs {
+				if v.Pointer != "" && !strings.HasPrefix(v.Pointer, "/") || v.Reason == "" {
+					t.Fatalf("%s: violation %+v", typ, v)
+				}
+			}
+		}
+	})
+}
