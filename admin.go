@@ -217,10 +217,11 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 		return errors.New("apikey: say create, list or revoke (run 'webhookd help apikey')")
 	}
 	fs := newFlagSet("apikey create", "Usage: webhookd apikey create (--email E | --tenant T | --service) --name N [flags]\n\n"+
-		"Creates an API key and prints it once. A key acts for one tenant: the user's (--email) or the one named\n"+
-		"(--tenant, which must exist). A service key (--service) acts for any tenant, naming it on each request\n"+
-		"(\"tenant\" in the events routes' bodies, the Webhookd-Tenant header elsewhere), and alone may manage\n"+
-		"tenants; only this command makes one, since whoever holds the database holds the deployment.")
+		"Creates an API key and prints it once. A key acts for one tenant: the user's (--email) or the one\n"+
+		"named (--tenant, which must exist). A service key (--service) acts for any tenant, naming it on each\n"+
+		"request (\"tenant\" in the events routes' bodies, the Webhookd-Tenant header elsewhere), and alone\n"+
+		"may manage tenants; only this command makes one, since whoever holds the database holds the\n"+
+		"deployment.")
 	db := dbFlag(fs)
 	email := fs.String("email", "", "a key for this user's tenant")
 	tenant := fs.String("tenant", "", "a key for this tenant")

@@ -99,6 +99,21 @@ func (a *app) build(ctx context.Context, stdout io.Writer) error {
 	if c.allowPrivate {
 		a.logger.Warn("--allow-private-targets is set: webhooks may reach loopback, private and link-local addresses, including cloud metadata endpoints; use it only for development or on a trusted private network")
 	}
+	// The CRM's keys come first: a JWKS URL that cannot be fetched stops
+	// serve before it migrates the database or makes the first user,
+	// whose password would be printed for a server that never ran.
+	if tc, ok := c.trustConfig(); ok {
+		// One clock, the store's, which opens below; the verifier reads it
+		// only when it checks a token, once the API serves.
+		tc.Logger, tc.Now = a.logger, func() time.Time { return a.st.Now() }
+		// The app owns the verifier's background refresh and stops it in
+		// close, after the last request has been answered, so it does not
+		// end with ctx while requests still drain.
+		var err error
+		if a.trusted, err = trust.New(context.WithoutCancel(ctx), tc); err != nil {
+			return fmt.Errorf("%s: %w", c.trustFlag(), err)
+		}
+	}
 	var err error
 	a.st, err = store.Open(ctx, c.db, store.WithAutoDisable(store.AutoDisable{After: c.disableAfter, MinFailures: int64(c.disableMinFailures)}),
 		store.WithDisabledPayload(catalog.WebhookDisabledPayload),
@@ -123,15 +138,6 @@ func (a *app) build(ctx context.Context, stdout io.Writer) error {
 	})
 	// Concurrent publishers share transactions: one commit for many events.
 	a.publisher = a.st.NewGroupCommitter(256)
-	if tc, ok := c.trustConfig(); ok {
-		tc.Logger, tc.Now = a.logger, a.st.Now
-		// The app owns the verifier's background refresh and stops it in
-		// close, after the last request has been answered, so it does not
-		// end with ctx while requests still drain.
-		if a.trusted, err = trust.New(context.WithoutCancel(ctx), tc); err != nil {
-			return fmt.Errorf("--trusted-*: %w", err)
-		}
-	}
 	if err := a.buildAPI(tokens, guard); err != nil {
 		return err
 	}

@@ -48,7 +48,8 @@ Usage:
   webhookd tenant list|create|delete            manage tenants ('webhookd help tenant')
   webhookd status [--db D]                      one-screen summary of webhooks and the queue
   webhookd bench [flags]                        measure throughput and latency end to end
-  webhookd apikey create --email E --name N     create an API key for publishing events
+  webhookd apikey create --email E --name N     create an API key for that user's tenant
+  webhookd apikey create --tenant T --name N    create an API key for tenant T
   webhookd apikey create --service --name N     create a service key that acts for any tenant
   webhookd apikey list|revoke                   list keys, revoke one ('webhookd help apikey')
   webhookd version (or --version, -v)           print the version

@@ -337,6 +337,18 @@ func (c *serveConfig) checkTrusted() error {
 	return nil
 }
 
+// trustFlag names the flag that sets the trusted key source, for errors
+// about it.
+func (c *serveConfig) trustFlag() string {
+	switch {
+	case c.trustedJWKSURL != "":
+		return "--trusted-jwks-url"
+	case c.trustedJWKSFile != "":
+		return "--trusted-jwks-file"
+	}
+	return "--trusted-jwt-secret"
+}
+
 // trustConfig is the trust.Config the --trusted-* flags describe; ok is
 // false when none of them turns trusted tokens on.
 func (c *serveConfig) trustConfig() (cfg trust.Config, ok bool) {

@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -140,9 +142,39 @@ func TestServeRefusesAnUnusableTrustedKeySource(t *testing.T) {
 	for _, args := range [][]string{{"--trusted-jwks-file", jwks}, {"--trusted-jwks-file", filepath.Join(dir, "missing.json")}} {
 		err := run(context.Background(), append([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "webhookd.db")}, args...),
 			func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, io.Discard)
-		if err == nil || !strings.Contains(err.Error(), "--trusted-*") || !strings.Contains(err.Error(), args[1]) {
-			t.Errorf("serve %v: %v, want an error naming --trusted-* and the file", args, err)
+		if err == nil || !strings.Contains(err.Error(), args[0]) || !strings.Contains(err.Error(), args[1]) {
+			t.Errorf("serve %v: %v, want an error naming %s and the file", args, err, args[0])
 		}
+	}
+}
+
+// TestServeUnreachableJWKSURL: a --trusted-jwks-url that cannot be
+// fetched stops serve with one line naming the flag and the URL, before
+// it touches the database: nothing migrated, no first user made, no
+// password printed for a server that never ran.
+func TestServeUnreachableJWKSURL(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	jwksURL := down.URL + "/.well-known/jwks.json"
+	down.Close()
+	db := filepath.Join(t.TempDir(), "webhookd.db")
+	var stdout, stderr strings.Builder
+	err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--trusted-jwks-url", jwksURL},
+		func(string) string { return "" }, strings.NewReader(""), &stdout, &stderr)
+	if err == nil {
+		t.Fatal("serve with an unreachable JWKS URL: nil error")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "--trusted-jwks-url") || strings.Count(msg, jwksURL) != 1 || strings.Contains(msg, "\n") {
+		t.Errorf("serve: %q, want one line naming --trusted-jwks-url and the URL once", msg)
+	}
+	if strings.Contains(stdout.String(), "password") {
+		t.Errorf("serve printed a password before failing:\n%s", stdout.String())
+	}
+	if strings.Contains(stderr.String(), "applied migrations") {
+		t.Errorf("serve migrated before failing:\n%s", stderr.String())
+	}
+	if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the database %s exists after the failed start (%v), want it untouched", db, err)
 	}
 }
 

@@ -18,12 +18,18 @@ import (
 // runTenant is webhookd tenant list|create|delete.
 func runTenant(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	const usage = "Usage:\n" +
-		"  webhookd tenant list [--db D]                              list tenants with their webhook and member counts\n" +
-		"  webhookd tenant create --id T [--name N] [--metadata JSON] create a tenant, or update its name and metadata\n" +
-		"  webhookd tenant delete --id T                              delete a tenant with all of its data: members,\n" +
-		"                                                             API keys, webhooks, events, logs, pending deliveries"
+		"  webhookd tenant list [--db D]\n" +
+		"      list tenants with their webhook and member counts\n" +
+		"  webhookd tenant create --id T [--name N] [--metadata JSON]\n" +
+		"      create a tenant, or update its name and metadata\n" +
+		"  webhookd tenant delete --id T\n" +
+		"      delete a tenant with all of its data: members, API keys, webhooks, events, logs,\n" +
+		"      pending deliveries\n\n" +
+		"A tenant's members and keys: 'webhookd user create --email E --tenant T' and\n" +
+		"'webhookd apikey create --tenant T --name N'."
 	if isHelp(args) {
-		fmt.Fprintln(stdout, usage)
+		// create's flags are all of them; parseFlags prints the usage
+		// with them, once.
 		args = []string{"create", "-h"}
 	}
 	if len(args) == 0 {
@@ -45,6 +51,9 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	if err := parseFlags(fs, args[1:], getenv, stdout); err != nil {
 		return err
+	}
+	if action != "list" && id == "" {
+		return fmt.Errorf("tenant %s: --id is required: the tenant's id, such as acme", action)
 	}
 	if action != "list" && !store.ValidTenantID(id) {
 		return fmt.Errorf("tenant %s: --id %q must match %s", action, id, store.TenantIDPattern)

@@ -30,7 +30,7 @@ func TestAccessTokensAndPortalSessionsDoNotMix(t *testing.T) {
 			t.Errorf("Verify(a token for audience %v) = %q, nil; want refused", aud, sub)
 		}
 	}
-	portal, _, err := tokens.IssuePortal("acme", false, time.Minute)
+	portal, _, err := tokens.IssuePortal("acme", now, false, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,5 +46,40 @@ func TestAccessTokensAndPortalSessionsDoNotMix(t *testing.T) {
 	}
 	if _, err := tokens.VerifyPortal(access); err == nil {
 		t.Errorf("an access token verified as a portal session")
+	}
+}
+
+// A portal session carries its tenant's creation time to the millisecond,
+// and a token without one (as signed before it was added) is not a
+// session: it could not be told from a session of a tenant deleted and
+// created again under the same id.
+func TestPortalSessionTenantCreated(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	tokens, err := NewTokens(secret, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := time.Date(2026, 12, 1, 9, 0, 0, 123456789, time.UTC)
+	tok, _, err := tokens.IssuePortal("acme", created, true, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tokens.VerifyPortal(tok)
+	if err != nil || got.Tenant != "acme" || !got.ReadOnly || !got.TenantCreated.Equal(created.Truncate(time.Millisecond)) {
+		t.Errorf("VerifyPortal = %+v, %v; want acme created at %v", got, err, created.Truncate(time.Millisecond))
+	}
+	if _, _, err := tokens.IssuePortal("acme", time.Time{}, false, time.Minute); err == nil {
+		t.Error("IssuePortal without a creation time succeeded")
+	}
+	now := time.Now()
+	old := portalClaims{RegisteredClaims: jwt.RegisteredClaims{Issuer: Issuer, Subject: "portal:acme",
+		Audience: jwt.ClaimStrings{portalAudience}, IssuedAt: jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute))}, Tenant: "acme"}
+	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, old).SignedString(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := tokens.VerifyPortal(signed); err != ErrInvalidToken {
+		t.Errorf("VerifyPortal(no tenantCreated) = %+v, %v; want ErrInvalidToken", s, err)
 	}
 }

@@ -238,20 +238,30 @@ const MaxPortalTTL = 24 * time.Hour
 // PortalSession is what a portal session's token grants: one tenant, read
 // only or not, until ExpiresAt.
 type PortalSession struct {
-	Tenant    string
-	ReadOnly  bool
-	ExpiresAt time.Time
+	Tenant string
+	// TenantCreated is when the tenant was created, to the millisecond:
+	// a tenant deleted and created again under the same id is another
+	// tenant, and its sessions are not this one's.
+	TenantCreated time.Time
+	ReadOnly      bool
+	ExpiresAt     time.Time
 }
 
 type portalClaims struct {
 	jwt.RegisteredClaims
-	Tenant   string `json:"tenant"`
-	ReadOnly bool   `json:"readOnly"`
+	Tenant string `json:"tenant"`
+	// TenantCreated is the tenant's creation time in Unix milliseconds.
+	TenantCreated int64 `json:"tenantCreated"`
+	ReadOnly      bool  `json:"readOnly"`
 }
 
-// IssuePortal signs a portal session's token for tenant, valid for ttl
-// (at most MaxPortalTTL), and returns it with its expiry.
-func (t *Tokens) IssuePortal(tenant string, readOnly bool, ttl time.Duration) (string, time.Time, error) {
+// IssuePortal signs a portal session's token for tenant, created at
+// tenantCreated, valid for ttl (at most MaxPortalTTL), and returns it with
+// its expiry.
+func (t *Tokens) IssuePortal(tenant string, tenantCreated time.Time, readOnly bool, ttl time.Duration) (string, time.Time, error) {
+	if tenantCreated.IsZero() {
+		return "", time.Time{}, fmt.Errorf("auth: portal session for tenant %s: no creation time", tenant)
+	}
 	if ttl <= 0 || ttl > MaxPortalTTL {
 		return "", time.Time{}, fmt.Errorf("auth: portal session lifetime %s is not in (0, %s]", ttl, MaxPortalTTL)
 	}
@@ -266,7 +276,7 @@ func (t *Tokens) IssuePortal(tenant string, readOnly bool, ttl time.Duration) (s
 			NotBefore: jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(exp),
 		},
-		Tenant: tenant, ReadOnly: readOnly,
+		Tenant: tenant, TenantCreated: tenantCreated.UnixMilli(), ReadOnly: readOnly,
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
 	if err != nil {
@@ -276,8 +286,9 @@ func (t *Tokens) IssuePortal(tenant string, readOnly bool, ttl time.Duration) (s
 }
 
 // VerifyPortal checks a portal session's token: signature (HS256),
-// issuer, audience, expiry. An ended session is ErrExpiredToken; any other
-// failure ErrInvalidToken.
+// issuer, audience, expiry, and that it names a tenant and its creation
+// time. An ended session is ErrExpiredToken; any other failure
+// ErrInvalidToken.
 func (t *Tokens) VerifyPortal(token string) (PortalSession, error) {
 	now := t.now()
 	var c portalClaims
@@ -291,10 +302,11 @@ func (t *Tokens) VerifyPortal(token string) (PortalSession, error) {
 	if errors.Is(err, jwt.ErrTokenExpired) {
 		return PortalSession{}, ErrExpiredToken
 	}
-	if err != nil || c.Tenant == "" {
+	if err != nil || c.Tenant == "" || c.TenantCreated <= 0 {
 		return PortalSession{}, ErrInvalidToken
 	}
-	return PortalSession{Tenant: c.Tenant, ReadOnly: c.ReadOnly, ExpiresAt: c.ExpiresAt.Time}, nil
+	return PortalSession{Tenant: c.Tenant, TenantCreated: time.UnixMilli(c.TenantCreated).UTC(),
+		ReadOnly: c.ReadOnly, ExpiresAt: c.ExpiresAt.Time}, nil
 }
 
 // IsPortalToken reports whether a bearer credential claims to be a portal

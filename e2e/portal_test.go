@@ -260,14 +260,23 @@ func runPortal(t *testing.T, chromium, db string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A session names its tenant's creation time, as the server signs it.
+	var tenantA struct {
+		CreatedAt string `json:"createdAt"`
+	}
+	svc.JSON(t, http.MethodGet, "/api/v1/tenants/A", nil, http.StatusOK, &tenantA)
+	createdA, err := time.Parse(time.RFC3339Nano, tenantA.CreatedAt)
+	if err != nil {
+		t.Fatalf("tenant A's createdAt %q: %v", tenantA.CreatedAt, err)
+	}
 	// One that expired before the page opened: /auth/me answers 401.
-	gone, _, err := tokens.IssuePortal("A", false, time.Second)
+	gone, _, err := tokens.IssuePortal("A", createdA, false, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tenantA := api{t: t, base: p.URL, token: gone}.client()
+	goneClient := api{t: t, base: p.URL, token: gone}.client()
 	waitFor(t, 30*time.Second, func() (bool, string) {
-		r := tenantA.Do(t, http.MethodGet, "/api/v1/auth/me", nil)
+		r := goneClient.Do(t, http.MethodGet, "/api/v1/auth/me", nil)
 		return r.Status == http.StatusUnauthorized, fmt.Sprintf("GET /api/v1/auth/me with the 1 s token: %d", r.Status)
 	})
 	old := openTab(t, br, "portal expired", shots)
@@ -280,7 +289,7 @@ func runPortal(t *testing.T, chromium, db string) {
 	// it (the list page asks the API nothing after loading, so no 401
 	// can be what ends it; the timer's page has no server message).
 	const ttl = 12 * time.Second
-	short, expires, err := tokens.IssuePortal("A", false, ttl)
+	short, expires, err := tokens.IssuePortal("A", createdA, false, ttl)
 	if err != nil {
 		t.Fatal(err)
 	}

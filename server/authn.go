@@ -49,7 +49,7 @@ func (s *Server) authenticated(scope tenantScope, h handlerFunc) handlerFunc {
 		case scope == scopeService && p.kind != credentialService:
 			return errorf(http.StatusForbidden, "this route needs a service key (webhookd apikey create --service)")
 		case scope == scopeTenant && p.tenant == "":
-			return requireTenant()
+			return requireTenant(r.Header)
 		}
 		return h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	}
@@ -95,8 +95,15 @@ func (s *Server) authenticate(ctx context.Context, authorization string, tenantH
 	// keys); the tenant a service key names, a portal session's and a
 	// trusted token's may not.
 	if p.tenant != "" && p.kind != credentialUser && p.kind != credentialKey {
-		if err := s.checkTenant(ctx, p.tenant, p.kind == credentialTrusted); err != nil {
+		created, err := s.checkTenant(ctx, p.tenant, p.kind == credentialTrusted)
+		if err != nil {
 			return principal{}, err
+		}
+		// A portal session is for the tenant as it was when the session
+		// was made: one deleted and created again under the same id is
+		// another tenant, whose data the session must not open.
+		if p.kind == credentialPortal && !created.Equal(p.tenantCreated) {
+			return principal{}, unauthorized("this portal session's tenant was deleted since: ask the application for a new one")
 		}
 	}
 	return p, nil
@@ -155,7 +162,7 @@ func (s *Server) authenticatePortal(credential string) (principal, error) {
 		return principal{}, unauthorized("invalid portal session")
 	}
 	return principal{kind: credentialPortal, tenant: session.Tenant, member: "portal",
-		readOnly: session.ReadOnly, expiresAt: session.ExpiresAt}, nil
+		readOnly: session.ReadOnly, expiresAt: session.ExpiresAt, tenantCreated: session.TenantCreated}, nil
 }
 
 // authenticateToken checks webhookd's own access token and, when it is

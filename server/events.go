@@ -145,10 +145,26 @@ func (s *Server) publishParams(req eventPublishRequest, key string, hasKey bool,
 // any other credential only its own, another answering 404 as any other
 // tenant's ids do. prefix names the event's place in a batch.
 func (s *Server) eventTenant(r *http.Request, named *string, fallback, prefix string) (string, error) {
+	id, err := s.resolveEventTenant(r, named, fallback, prefix)
+	var e *Error
+	if prefix != "" && errors.As(err, &e) && e.Status == http.StatusNotFound {
+		// In a batch, the 404 says which event named the tenant.
+		field := prefix + "tenant"
+		return "", &Error{Status: http.StatusNotFound, Message: field + ": " + e.Message, Details: []FieldError{{field, e.Message}}}
+	}
+	return id, err
+}
+
+// resolveEventTenant is eventTenant's work.
+func (s *Server) resolveEventTenant(r *http.Request, named *string, fallback, prefix string) (string, error) {
 	p := currentPrincipal(r)
 	if named == nil {
 		if fallback == "" {
-			return "", invalid(FieldError{prefix + "tenant", "is required with a service key: the tenant to publish for, in the body or the " + TenantHeader + " header"})
+			msg := "is required with a service key: the tenant to publish for, in the body or the " + TenantHeader + " header"
+			if seen := misspeltTenantHeader(r.Header); seen != "" {
+				msg += fmt.Sprintf(" (this request sent %s, which is not it)", seen)
+			}
+			return "", invalid(FieldError{prefix + "tenant", msg})
 		}
 		return fallback, nil
 	}
@@ -165,7 +181,7 @@ func (s *Server) eventTenant(r *http.Request, named *string, fallback, prefix st
 	if fallback != "" && r.Header.Get(TenantHeader) != "" {
 		return "", invalid(FieldError{prefix + "tenant", fmt.Sprintf("names %q but the %s header names %q", id, TenantHeader, fallback)})
 	}
-	if err := s.checkTenant(r.Context(), id, s.autoCreateTenants); err != nil {
+	if _, err := s.checkTenant(r.Context(), id, s.autoCreateTenants); err != nil {
 		return "", err
 	}
 	return id, nil

@@ -2,7 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +54,9 @@ type principal struct {
 	readOnly bool
 	// expiresAt is when a portal session or token ends (zero: unknown).
 	expiresAt time.Time
+	// tenantCreated is, for a portal session, the creation time of the
+	// tenant it was issued for: the tenant must still be that one.
+	tenantCreated time.Time
 }
 
 type principalKey struct{}
@@ -72,8 +79,12 @@ func tenantOf(r *http.Request) string { return currentPrincipal(r).tenant }
 // moment find nothing of it.
 type tenantCache struct {
 	mu   sync.Mutex
-	seen map[string]time.Time // tenant → when it was last seen to exist
+	seen map[string]seenTenant
 }
+
+// seenTenant is when a tenant was last seen to exist, and its creation
+// time then.
+type seenTenant struct{ at, created time.Time }
 
 // tenantCacheTTL is how long a tenant seen to exist is taken to exist.
 const tenantCacheTTL = 2 * time.Second
@@ -81,20 +92,25 @@ const tenantCacheTTL = 2 * time.Second
 // maxCachedTenants bounds the cache: past it, it starts over.
 const maxCachedTenants = 10000
 
-func (c *tenantCache) known(id string, now time.Time) bool {
+// known returns the creation time of a tenant seen to exist within
+// tenantCacheTTL.
+func (c *tenantCache) known(id string, now time.Time) (time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	at, ok := c.seen[id]
-	return ok && now.Sub(at) < tenantCacheTTL
+	t, ok := c.seen[id]
+	if !ok || now.Sub(t.at) >= tenantCacheTTL {
+		return time.Time{}, false
+	}
+	return t.created, true
 }
 
-func (c *tenantCache) remember(id string, now time.Time) {
+func (c *tenantCache) remember(id string, created, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.seen == nil || len(c.seen) >= maxCachedTenants {
-		c.seen = map[string]time.Time{}
+		c.seen = map[string]seenTenant{}
 	}
-	c.seen[id] = now
+	c.seen[id] = seenTenant{at: now, created: created}
 }
 
 func (c *tenantCache) forget(id string) {
@@ -110,33 +126,92 @@ func tenantNotFound(id string) *Error {
 	return errorf(http.StatusNotFound, "tenant %q not found", id)
 }
 
-// checkTenant answers whether the tenant id exists, and a 404 when not.
-// ensure creates it instead (a trusted CRM token vouches for its tenant,
-// as --auto-create-tenants does for publishing).
-func (s *Server) checkTenant(ctx context.Context, id string, ensure bool) error {
+// checkTenant answers the tenant's creation time when it exists, and a
+// 404 when not. ensure creates it instead (a trusted CRM token vouches
+// for its tenant, as --auto-create-tenants does for publishing).
+func (s *Server) checkTenant(ctx context.Context, id string, ensure bool) (time.Time, error) {
 	now := time.Now()
-	if s.tenants.known(id, now) {
-		return nil
+	if created, ok := s.tenants.known(id, now); ok {
+		return created, nil
 	}
 	if ensure {
 		if err := s.store.EnsureTenant(ctx, id); err != nil {
-			return err
-		}
-	} else {
-		ok, err := s.store.TenantExists(ctx, id)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return tenantNotFound(id)
+			return time.Time{}, err
 		}
 	}
-	s.tenants.remember(id, now)
-	return nil
+	created, err := s.store.TenantCreatedAt(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return time.Time{}, tenantNotFound(id)
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	s.tenants.remember(id, created, now)
+	return created, nil
 }
 
 // requireTenant is the 400 a service request gets on a route that acts
-// for one tenant without naming it.
-func requireTenant() *Error {
-	return invalid(FieldError{"tenant", "is required with a service key: name the tenant in the " + TenantHeader + " header"})
+// for one tenant without naming it; when the request sent a header that
+// looks like a misspelt Webhookd-Tenant, the message names it too.
+func requireTenant(h http.Header) *Error {
+	msg := "is required with a service key: name the tenant in the " + TenantHeader + " header"
+	if seen := misspeltTenantHeader(h); seen != "" {
+		msg += fmt.Sprintf(" (this request sent %s, which is not it)", seen)
+	}
+	return invalid(FieldError{"tenant", msg})
+}
+
+// misspeltTenantHeader returns the first (by name) header of h that looks
+// like a misspelling of Webhookd-Tenant, or "": a name with a part within
+// one edit of "tenant" (Tenant, X-Webhookd-Tenant, Webhookd-Tenent,
+// X-Tenant-Id), or within three edits of the whole name (WebhookdTenant).
+func misspeltTenantHeader(h http.Header) string {
+	var names []string
+	for name := range h {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	want := strings.ToLower(TenantHeader)
+	for _, name := range names {
+		lower := strings.ToLower(name)
+		if lower == want {
+			continue
+		}
+		if editDistance(lower, want) <= 3 {
+			return name
+		}
+		for _, part := range strings.FieldsFunc(lower, func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
+			if editDistance(part, "tenant") <= 1 {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes
+// (header names are ASCII). Names longer than 64 bytes are not compared:
+// they are no misspelling of a 15-byte name, and this bounds the work a
+// request's headers can cause.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 64
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

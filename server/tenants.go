@@ -187,10 +187,11 @@ func (s *Server) handlePortalSessionCreate(w http.ResponseWriter, r *http.Reques
 		}
 		ttl = time.Duration(*req.ExpiresIn) * time.Second
 	}
-	if err := s.checkTenant(r.Context(), id, false); err != nil {
+	created, err := s.checkTenant(r.Context(), id, false)
+	if err != nil {
 		return err
 	}
-	token, expires, err := s.tokens.IssuePortal(id, req.ReadOnly, ttl)
+	token, expires, err := s.tokens.IssuePortal(id, created, req.ReadOnly, ttl)
 	if err != nil {
 		return err
 	}

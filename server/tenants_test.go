@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -729,7 +730,14 @@ func TestTenantSuite(t *testing.T) {
 // server signs them, whether or not the tenant still exists.
 func (c *suiteTenant) portalFor(t testing.TB, s *testServer) string {
 	t.Helper()
-	token, _, err := s.tokens.IssuePortal(c.name, false, time.Hour)
+	created, err := s.st.TenantCreatedAt(context.Background(), c.name)
+	if errors.Is(err, store.ErrNotFound) {
+		created, err = time.UnixMilli(1), nil // any time: the tenant is gone
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := s.tokens.IssuePortal(c.name, created, false, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -805,6 +813,114 @@ func TestTenantStreamsEnd(t *testing.T) {
 		s.call(t, http.MethodDelete, "/api/v1/tenants/acme", svc, nil, http.StatusNoContent, nil)
 		for name, es := range streams {
 			wantEnded(t, name, es, "")
+		}
+	})
+}
+
+// TestPortalSessionOfRecreatedTenant: a portal session names its tenant
+// and the tenant's creation time, so a tenant deleted and created again
+// under the same id does not open to the old tenant's sessions (401),
+// while a session made for the new tenant works.
+func TestPortalSessionOfRecreatedTenant(t *testing.T) {
+	c := &clock{}
+	c.set(time.Now().UTC())
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newTestServer(t, st)
+		svc := serviceKey(t, st, "crm")
+		s.call(t, http.MethodPut, "/api/v1/tenants/acme", svc, nil, http.StatusCreated, nil)
+		var old portalWire
+		s.call(t, http.MethodPost, "/api/v1/tenants/acme/portal-sessions", svc, nil, http.StatusCreated, &old)
+		s.call(t, http.MethodGet, "/api/v1/webhooks", old.Token, nil, http.StatusOK, nil)
+
+		s.call(t, http.MethodDelete, "/api/v1/tenants/acme", svc, nil, http.StatusNoContent, nil)
+		wantError(t, s.do(t, http.MethodGet, "/api/v1/webhooks", old.Token, nil), http.StatusNotFound)
+		c.set(c.Now().Add(time.Millisecond))
+		s.call(t, http.MethodPut, "/api/v1/tenants/acme", svc, nil, http.StatusCreated, nil)
+		_, token := member(t, s, "agent@acme.example.com", "acme")
+		hook := s.hookTo(t, token, newReceiver(t).URL(), "*")
+
+		for _, path := range []string{"/api/v1/webhooks", "/api/v1/auth/me", "/api/v1/event-types"} {
+			e := wantError(t, s.do(t, http.MethodGet, path, old.Token, nil), http.StatusUnauthorized)
+			if !strings.Contains(e.Message, "deleted") {
+				t.Errorf("GET %s with the old tenant's portal session: %q, want it to say the tenant was deleted", path, e.Message)
+			}
+		}
+		var fresh portalWire
+		s.call(t, http.MethodPost, "/api/v1/tenants/acme/portal-sessions", svc, nil, http.StatusCreated, &fresh)
+		var p page[webhookJSON]
+		s.call(t, http.MethodGet, "/api/v1/webhooks", fresh.Token, nil, http.StatusOK, &p)
+		if len(p.Data) != 1 || p.Data[0].ID != hook.ID {
+			t.Errorf("the new tenant's portal session lists %+v, want its webhook %s", p.Data, hook.ID)
+		}
+	}, store.WithClock(c.Now))
+}
+
+// TestMisspeltTenantHeaderNamed: a service key with the tenant in a
+// misspelt header gets a 400 naming tenant, the header webhookd reads and
+// the one the request sent, on tenant routes and when publishing.
+func TestMisspeltTenantHeaderNamed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newTestServer(t, st)
+		svc := serviceKey(t, st, "crm")
+		s.call(t, http.MethodPut, "/api/v1/tenants/acme", svc, nil, http.StatusCreated, nil)
+		for _, header := range []string{"Webhookd-Tenent", "X-Webhookd-Tenant", "Tenant"} {
+			for _, r := range []struct {
+				method, path string
+				body         any
+			}{
+				{http.MethodGet, "/api/v1/webhooks", nil},
+				{http.MethodPost, "/api/v1/webhooks", map[string]any{"name": "x", "url": "https://example.com/hook", "events": []string{"*"}}},
+				{http.MethodPost, "/api/v1/events", map[string]any{"event": "message.new", "data": 1}},
+			} {
+				e := wantError(t, s.do(t, r.method, r.path, svc, r.body, header, "acme"), http.StatusBadRequest, "tenant")
+				msg, _ := e.Detail("tenant")
+				if !strings.Contains(msg, server.TenantHeader+" header") || !strings.Contains(msg, "sent "+header) {
+					t.Errorf("%s %s with %s: %q, want it to name %s and %s", r.method, r.path, header, msg, server.TenantHeader, header)
+				}
+			}
+		}
+		// Without a look-alike the message names only the right header.
+		e := wantError(t, s.do(t, http.MethodGet, "/api/v1/webhooks", svc, nil), http.StatusBadRequest, "tenant")
+		if msg, _ := e.Detail("tenant"); !strings.Contains(msg, server.TenantHeader) || strings.Contains(msg, "sent") {
+			t.Errorf("no tenant header: %q, want it to name %s alone", msg, server.TenantHeader)
+		}
+		// The right header still works beside a look-alike.
+		s.call(t, http.MethodGet, "/api/v1/webhooks", svc, nil, http.StatusOK, nil, server.TenantHeader, "acme", "Tenant", "other")
+	})
+}
+
+// TestBatchUnknownTenantNamesTheEvent: in a batch, an event naming a
+// tenant that does not exist (or, for a tenant's own credential, another
+// tenant) answers 404 naming the event's index, and nothing is published.
+func TestBatchUnknownTenantNamesTheEvent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newTestServer(t, st)
+		svc := serviceKey(t, st, "crm")
+		for _, id := range []string{"acme", "beta"} {
+			s.call(t, http.MethodPut, "/api/v1/tenants/"+id, svc, nil, http.StatusCreated, nil)
+		}
+		_, token := member(t, s, "agent@acme.example.com", "acme")
+		s.hookTo(t, token, newReceiver(t).URL(), "*")
+		ev := func(tenant string) map[string]any {
+			return map[string]any{"tenant": tenant, "event": "message.new", "data": map[string]int{"n": 1}}
+		}
+		for _, c := range []struct {
+			name, token string
+			events      []any
+			field, id   string
+		}{
+			{"service key, unknown tenant", svc, []any{ev("acme"), ev("acme"), ev("beta"), ev("nobody"), ev("acme")}, "events[3].tenant", "nobody"},
+			{"member, another tenant", token, []any{ev("acme"), ev("beta")}, "events[1].tenant", "beta"},
+		} {
+			e := wantError(t, s.do(t, http.MethodPost, "/api/v1/events/batch", c.token, map[string]any{"events": c.events}), http.StatusNotFound, c.field)
+			if !strings.HasPrefix(e.Message, c.field+": ") || !strings.Contains(e.Message, `"`+c.id+`"`) {
+				t.Errorf("%s: message %q, want it to name %s and %q", c.name, e.Message, c.field, c.id)
+			}
+		}
+		var p page[webhookJSON]
+		s.call(t, http.MethodGet, "/api/v1/webhooks", token, nil, http.StatusOK, &p)
+		if n := s.pending(t, token, p.Data[0].ID); n != 0 {
+			t.Errorf("%d deliveries pending after refused batches, want none", n)
 		}
 	})
 }

@@ -220,7 +220,7 @@ func TestTrustedTokensRefused(t *testing.T) {
 			"no tenant":      {c.sign(t, ghost(func(cl jwt.MapClaims) { delete(cl, "tenant") })), `token has no "tenant" claim`},
 			"bad tenant":     {c.sign(t, ghost(func(cl jwt.MapClaims) { cl["tenant"] = "../etc" })), `claim "tenant" is not a valid tenant id`},
 			"wrong issuer":   {c.sign(t, ghost(func(cl jwt.MapClaims) { cl["iss"] = "https://evil.example.com" })), "is not the trusted issuer"},
-			"wrong audience": {c.sign(t, ghost(func(cl jwt.MapClaims) { cl["aud"] = "someone-else" })), "does not include the trusted audience"},
+			"wrong audience": {c.sign(t, ghost(func(cl jwt.MapClaims) { cl["aud"] = "someone-else" })), `does not include the trusted audience "` + crmAudience + `"`},
 			"unknown key":    {stranger.token(t, "ghost", "crm-user-9"), `key id (kid) "not-published" is not a trusted key`},
 			"HMAC":           {confused, "HS256 is not accepted"},
 			"not a JWT":      {"definitely-not-a-token", "malformed token"},

@@ -12,7 +12,7 @@ import (
 	"github.com/webhookd/webhookd/store/storetest"
 )
 
-func newUser(t *testing.T, s *store.Store, email string) store.User {
+func newUser(t testing.TB, s *store.Store, email string) store.User {
 	t.Helper()
 	u, err := s.CreateUser(context.Background(), email, "hash", "")
 	if err != nil {
@@ -21,7 +21,7 @@ func newUser(t *testing.T, s *store.Store, email string) store.User {
 	return u
 }
 
-func newWebhook(t *testing.T, s *store.Store, userID string, events ...string) store.Webhook {
+func newWebhook(t testing.TB, s *store.Store, userID string, events ...string) store.Webhook {
 	t.Helper()
 	w, err := s.CreateWebhook(context.Background(), store.CreateWebhookParams{
 		TenantID: userID, Name: "hook", URL: "https://example.com/hook", Events: events, Secret: "whsec_x", IsActive: true,

@@ -147,6 +147,21 @@ func (s *Store) TenantExists(ctx context.Context, id string) (bool, error) {
 	return n > 0, nil
 }
 
+// TenantCreatedAt returns when the tenant id was created, or ErrNotFound.
+// A tenant deleted and created again under the same id has a new creation
+// time, so credentials issued for the old one can tell it apart.
+func (s *Store) TenantCreatedAt(ctx context.Context, id string) (time.Time, error) {
+	var created time.Time
+	err := s.queryRow(ctx, `SELECT created_at FROM tenants WHERE id = $1`, id).Scan(scanTime{&created})
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, fmt.Errorf("store: tenant %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: tenant %s: %w", id, err)
+	}
+	return created, nil
+}
+
 // ListTenants returns one page of tenants in id order, each with its
 // number of webhooks, and the id to pass as after for the next page (""
 // on the last page).

@@ -244,6 +244,39 @@ func fillTenant(t *testing.T, s *store.Store, id string) (webhooks []store.Webho
 	return webhooks
 }
 
+// TestTenantCreatedAt: a tenant deleted and created again under the same
+// id has a new creation time, which is what tells a portal session of the
+// old one from the new one.
+func TestTenantCreatedAt(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		first, _, err := s.PutTenant(ctx, "acme", store.TenantParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.TenantCreatedAt(ctx, "acme"); err != nil || !got.Equal(first.CreatedAt) || !got.Equal(c.t) {
+			t.Errorf("TenantCreatedAt(acme) = %v, %v; want %v", got, err, c.t)
+		}
+		if _, err := s.TenantCreatedAt(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("TenantCreatedAt(nobody) = %v, want ErrNotFound", err)
+		}
+		if err := s.DeleteTenant(ctx, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.TenantCreatedAt(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("TenantCreatedAt(deleted acme) = %v, want ErrNotFound", err)
+		}
+		c.t = c.t.Add(time.Millisecond)
+		if err := s.EnsureTenant(ctx, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.TenantCreatedAt(ctx, "acme"); err != nil || !got.Equal(c.t) {
+			t.Errorf("TenantCreatedAt(re-created acme) = %v, %v; want %v, a millisecond after the first", got, err, c.t)
+		}
+	}, store.WithClock(c.now))
+}
+
 func TestDeleteTenant(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()

@@ -388,9 +388,11 @@ func (v *Verifier) identity(claims jwt.MapClaims) (Identity, error) {
 		case err != nil:
 			return Identity{}, refuse(CheckAudience, "token audience (aud claim) is not a string or a list of strings")
 		case len(aud) == 0:
-			return Identity{}, refuse(CheckAudience, "token has no audience (aud claim); want the trusted audience")
+			return Identity{}, refuse(CheckAudience, "token has no audience (aud claim); want the trusted audience %q", v.audience)
 		case !slices.Contains(aud, v.audience):
-			return Identity{}, refuse(CheckAudience, "token audience (aud claim) does not include the trusted audience")
+			// The audience is no secret (every valid token carries it), and
+			// naming it is what tells the CRM's developer what to fix.
+			return Identity{}, refuse(CheckAudience, "token audience (aud claim) %q does not include the trusted audience %q", clip(strings.Join(aud, ", ")), v.audience)
 		}
 	}
 	tenant, err := stringClaim(claims, v.tenantClaim, "the tenant", CheckTenant)
@@ -479,7 +481,7 @@ func newURLKeys(ctx context.Context, c Config, logger *slog.Logger) (keySet, err
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("trust: fetch the JWKS at %s: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("trust: fetch the JWKS at %s: %w", u.Redacted(), fetchCause(err))
 	}
 	all, err := kf.Storage().KeyReadAll(ctx)
 	if err != nil {
@@ -489,6 +491,58 @@ func newURLKeys(ctx context.Context, c Config, logger *slog.Logger) (keySet, err
 		return nil, fmt.Errorf("trust: the JWKS at %s has no RSA, EC or Ed25519 signing key", u.Redacted())
 	}
 	return kf.Storage(), nil
+}
+
+// fetchCause is the part of a failed first JWKS fetch worth reading: the
+// HTTP client's own error without the URL (which the caller names), the
+// status, or the decoding error, rather than the chain of wrappers and
+// the joined sentinel keyfunc adds, which repeat the URL and span lines.
+func fetchCause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		return fmt.Errorf("not a JSON Web Key Set: %w", syntax)
+	}
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		return fmt.Errorf("not a JSON Web Key Set: %w", typ)
+	}
+	// Otherwise the deepest wrapper in the chain, taking the first of
+	// joined errors (jwkset joins its own "failed to create new JWK Set
+	// client" after the cause): the leaf below it is a sentinel such as
+	// "invalid HTTP status code", whose wrapper adds the detail (": 500").
+	for {
+		var next error
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			if errs := u.Unwrap(); len(errs) > 0 {
+				next = errs[0]
+			}
+		case interface{ Unwrap() error }:
+			next = u.Unwrap()
+		}
+		if next == nil || !isWrapper(next) && !isJoin(err) {
+			return err
+		}
+		err = next
+	}
+}
+
+// isWrapper reports whether err wraps another error.
+func isWrapper(err error) bool {
+	switch err.(type) {
+	case interface{ Unwrap() error }, interface{ Unwrap() []error }:
+		return true
+	}
+	return false
+}
+
+func isJoin(err error) bool {
+	_, ok := err.(interface{ Unwrap() []error })
+	return ok
 }
 
 func loopback(host string) bool {

@@ -416,8 +416,8 @@ func TestRefusalsSayWhichCheckFailed(t *testing.T) {
 		"not yet valid":      {good.sign(t, valid(set("nbf", now.Add(time.Hour).Unix()))), CheckExpiry, "not valid before"},
 		"wrong issuer":       {good.sign(t, valid(set("iss", "https://evil.example.com"))), CheckIssuer, "is not the trusted issuer"},
 		"no issuer":          {good.sign(t, valid(drop("iss"))), CheckIssuer, "no issuer"},
-		"wrong audience":     {good.sign(t, valid(set("aud", "someone-else"))), CheckAudience, "does not include the trusted audience"},
-		"no audience":        {good.sign(t, valid(drop("aud"))), CheckAudience, "no audience"},
+		"wrong audience":     {good.sign(t, valid(set("aud", "someone-else"))), CheckAudience, `"someone-else" does not include the trusted audience "webhookd"`},
+		"no audience":        {good.sign(t, valid(drop("aud"))), CheckAudience, `no audience (aud claim); want the trusted audience "webhookd"`},
 		"no tenant":          {good.sign(t, valid(drop("tenant"))), CheckTenant, `token has no "tenant" claim`},
 		"null tenant":        {good.sign(t, valid(set("tenant", nil))), CheckTenant, `token has no "tenant" claim`},
 		"numeric tenant":     {good.sign(t, valid(set("tenant", 42))), CheckTenant, `claim "tenant" (the tenant) is not a string`},
@@ -531,6 +531,12 @@ func TestNewFailsClearly(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), c.says) {
 				t.Errorf("New: %v, want it to say %q", err, c.says)
+			}
+			// One line, naming the URL once: no chain of wrappers that
+			// repeat it, nor the joined sentinel on a line of its own.
+			if msg := err.Error(); strings.Contains(msg, "\n") || c.cfg.JWKSURL != "" && strings.Count(msg, c.cfg.JWKSURL) > 1 ||
+				strings.Contains(msg, "failed to create new JWK Set client") {
+				t.Errorf("New: %q, want one line naming the URL once", msg)
 			}
 		})
 	}
