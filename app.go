@@ -203,7 +203,7 @@ func (a *app) buildAPI(tokens *auth.Tokens, guard netguard.Policy) error {
 		Throttle: server.Throttle{MaxFailures: c.loginMaxFailures, Window: c.loginWindow, MaxChecks: c.maxPasswordChecks},
 		Metrics:  metricsOnAPI, Inbox: inboxes, Console: webConsole, Trusted: a.trusted,
 		WriteTimeout: c.writeTimeout, MaxStreams: c.maxStreams, MaxStreamsPerUser: c.maxStreamsPerUser, Now: a.st.Now,
-		AutoCreateTenants: c.autoCreateTenants, PublicURL: c.publicURL,
+		AutoCreateTenants: c.autoCreateTenants, PublicURL: c.publicURL, SkipEventValidation: !c.validateEvents,
 	})
 	if err != nil {
 		return err

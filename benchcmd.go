@@ -32,6 +32,7 @@ type benchOptions struct {
 	db, target, retrySchedule string
 	workers, perWebhook       int
 	cpuProfile, memProfile    string
+	validateEvents            bool
 }
 
 // benchFlags returns bench's flags, bound to options that hold their
@@ -66,6 +67,7 @@ allow private targets, since the receiver listens on 127.0.0.1).`)
 	fs.StringVar(&o.db, "db", "", "database for the in-process webhookd (default: a temporary SQLite file)")
 	fs.StringVar(&o.retrySchedule, "retry-schedule", "100ms,200ms,400ms,800ms,1s,2s,5s", "retry schedule of the in-process webhookd")
 	fs.IntVar(&o.workers, "workers", 256, "--workers of the in-process webhookd")
+	fs.BoolVar(&o.validateEvents, "validate-events", true, "--validate-events of the in-process webhookd: check each event's data against its type's schema")
 	fs.IntVar(&o.perWebhook, "max-in-flight-per-webhook", 64, "--max-in-flight-per-webhook of the in-process webhookd")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the whole run to this file (go tool pprof -sample_index=alloc_space)")
@@ -212,6 +214,7 @@ func benchServeConfig(db string, o *benchOptions) (*serveConfig, error) {
 	c.retention = 0
 	c.loginMaxFailures = 0
 	c.workers, c.perWebhook = o.workers, o.perWebhook
+	c.validateEvents = o.validateEvents
 	// --webhooks may ask for more than one owner's default allowance.
 	c.maxWebhooksPerOwner, c.maxDeliveriesPerRequest = 0, 0
 	if err := c.validate(); err != nil {

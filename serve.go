@@ -53,6 +53,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // have no flag, and what validate derives from them.
 type serveConfig struct {
 	addr, db, jwtSecret, eventTypes, retrySchedule, logFormat, logLevel, metricsAddr string
+	eventCatalog                                                                     string
+	validateEvents                                                                   bool
 	tokenTTL, deliveryTimeout, shutdownGrace, leaseDuration                          time.Duration
 	disableAfter, retention, secretGrace, loginWindow, writeTimeout                  time.Duration
 	migrate, allowPrivate, requireHTTPS, console, inbox, autoCreateTenants           bool
@@ -109,6 +111,9 @@ func serveFlags() (*flagSet, *serveConfig) {
 	fs.BoolVar(&c.migrate, "migrate", true, "apply pending migrations at start (false: refuse to start while any are pending)")
 	fs.bindEnv("migrate", "WEBHOOKD_MIGRATE")
 	str(&c.eventTypes, "event-types", "WEBHOOKD_EVENT_TYPES", "", "extra event types for the catalogue, comma-separated")
+	str(&c.eventCatalog, "event-catalog", "WEBHOOKD_EVENT_CATALOG", "", `a JSON file describing event types, {"types": {"<type>": {"description", "schema", "examples"}}}, merged with the built-in catalogue and --event-types`)
+	fs.BoolVar(&c.validateEvents, "validate-events", true, "check each published event's data against its type's JSON Schema, refusing what breaks it with 400 (false: accept any data)")
+	fs.bindEnv("validate-events", "WEBHOOKD_VALIDATE_EVENTS")
 	dur(&c.deliveryTimeout, "delivery-timeout", "WEBHOOKD_DELIVERY_TIMEOUT", 30*time.Second, "timeout of one delivery attempt")
 	str(&c.retrySchedule, "retry-schedule", "WEBHOOKD_RETRY_SCHEDULE", delivery.DefaultSchedule, "waits after each failed attempt, comma-separated")
 	dur(&c.shutdownGrace, "shutdown-grace", "WEBHOOKD_SHUTDOWN_GRACE", 10*time.Second, "time in-flight deliveries get to finish on SIGTERM")
@@ -173,6 +178,13 @@ func (c *serveConfig) validate() error {
 	}
 	if c.catalog, err = catalog.New(splitList(c.eventTypes)...); err != nil {
 		return fmt.Errorf("--event-types: %w", err)
+	}
+	if c.eventCatalog != "" {
+		// Opened after --event-types is checked, so each flag's error
+		// names its own flag.
+		if c.catalog, err = catalog.Open(c.eventCatalog, splitList(c.eventTypes)...); err != nil {
+			return fmt.Errorf("--event-catalog %w", err)
+		}
 	}
 	if err := c.checkLimits(); err != nil {
 		return err

@@ -292,3 +292,68 @@ func TestServeLogsTheBoundAddress(t *testing.T) {
 		t.Errorf("serve after its context ended: %v, want nil", err)
 	}
 }
+
+// --event-catalog (and WEBHOOKD_EVENT_CATALOG) loads a catalogue file
+// merged with the defaults and --event-types; a bad file stops serve
+// before it listens, on one line naming the flag, the file and the type.
+// --validate-events (WEBHOOKD_VALIDATE_EVENTS) is on unless turned off.
+func TestServeEventCatalog(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "catalog.json")
+	if err := os.WriteFile(good, []byte(`{"types": {"order.paid": {"description": "An order was paid.",
+		"schema": {"type": "object", "required": ["orderId"]}, "examples": [{"orderId": "o_1"}]}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"types": {"order.paid": {"schema": {"type": "object", "required": ["orderId"]}, "examples": [{"id": 1}]}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	fs, cfg := serveFlags()
+	env := map[string]string{"WEBHOOKD_EVENT_CATALOG": good, "WEBHOOKD_EVENT_TYPES": "custom.thing"}
+	if err := fs.parse(nil, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	if !cfg.validateEvents {
+		t.Error("--validate-events is off by default, want on")
+	}
+	types := cfg.catalog.Types()
+	if n := len(types); n < 2 || types[n-2] != "order.paid" || types[n-1] != "custom.thing" {
+		t.Errorf("catalogue %v, want the defaults, order.paid, custom.thing", types)
+	}
+	if vs := cfg.catalog.ValidateData("order.paid", []byte(`{}`)); len(vs) != 1 {
+		t.Errorf("order.paid {}: %v, want one violation", vs)
+	}
+	for _, off := range []struct {
+		args []string
+		env  string
+	}{{[]string{"--validate-events=false"}, ""}, {nil, "false"}} {
+		fs, cfg := serveFlags()
+		if err := fs.parse(off.args, func(k string) string {
+			if k == "WEBHOOKD_VALIDATE_EVENTS" {
+				return off.env
+			}
+			return ""
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.validateEvents {
+			t.Errorf("args %v, WEBHOOKD_VALIDATE_EVENTS=%q: validation on, want off", off.args, off.env)
+		}
+	}
+
+	admin := map[string]string{"WEBHOOKD_ADMIN_EMAIL": "admin@example.com", "WEBHOOKD_ADMIN_PASSWORD": "a long admin password"}
+	for _, file := range []string{bad, filepath.Join(dir, "missing.json")} {
+		err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "webhookd.db"), "--event-catalog", file},
+			func(k string) string { return admin[k] }, strings.NewReader(""), io.Discard, io.Discard)
+		if err == nil || !strings.HasPrefix(err.Error(), "--event-catalog "+file+": ") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("serve --event-catalog %s: %v, want one line naming the flag and the file", file, err)
+		}
+		if file == bad && (err == nil || !strings.Contains(err.Error(), `type "order.paid": examples[0] does not match the schema: /orderId: is required`)) {
+			t.Errorf("serve --event-catalog %s: %v, want the type and the example named", file, err)
+		}
+	}
+}

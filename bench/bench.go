@@ -216,7 +216,10 @@ func deleteWebhooks(ctx context.Context, api *apiClient, ids []string) {
 func publishAll(ctx context.Context, cfg Config, api *apiClient, start time.Time, sent []int64) (int64, error) {
 	total := len(sent)
 	steady := cfg.Duration > 0
-	pad := strings.Repeat("x", max(cfg.PayloadSize-40, 0))
+	// The data is a message.new as the quick start shows it, so that the
+	// catalogue's schema check costs what it costs a CRM; "seq" comes
+	// first, where the receiver looks for it.
+	pad := strings.Repeat("x", max(cfg.PayloadSize-150, 0))
 	var next, accepted atomic.Int64
 	var firstErr error
 	var errOnce sync.Once
@@ -244,11 +247,12 @@ func publishAll(ctx context.Context, cfg Config, api *apiClient, start time.Time
 				}
 				datas = datas[:0]
 				for seq := first; seq < end; seq++ {
+					n := strconv.Itoa(seq)
 					key := ""
 					if cfg.OrderingKeys > 0 {
 						key = `"key":"k-` + strconv.Itoa(seq%cfg.OrderingKeys) + `",`
 					}
-					datas = append(datas, `{"seq":`+strconv.Itoa(seq)+`,`+key+`"pad":"`+pad+`"}`)
+					datas = append(datas, `{"seq":`+n+`,`+key+`"messageId":"msg_`+n+`","conversationId":"conv_1","contactId":"contact_1","direction":"inbound","type":"text","content":"`+pad+`"}`)
 				}
 				now := time.Now().UnixNano()
 				for seq := first; seq < end; seq++ {

@@ -1,4 +1,6 @@
-// Package catalog knows the event types webhooks can subscribe to and which
+// Package catalog knows the event types webhooks can subscribe to, what
+// each one's data looks like (a description, examples and a JSON Schema
+// that publishing checks data against: ValidateData), and which
 // subscription patterns a webhook may hold.
 //
 // A pattern is a catalogue name ("message.new"), "*" for every type, or a
@@ -39,24 +41,48 @@ func IsReserved(t string) bool { return slices.Contains(Reserved, t) }
 // MaxTypeLength bounds an event type name.
 const MaxTypeLength = 128
 
-// Catalog is an ordered set of known event types.
+// Catalog is an ordered set of known event types, each with what
+// GET /api/v1/event-types tells about it: a description, examples of its
+// data and, optionally, a JSON Schema that publishing checks data against.
+// A Catalog is not changed after it is built, so any number of requests
+// may use it at once.
 type Catalog struct {
-	types []string
+	types   []string
+	entries map[string]*Entry
 }
 
 // New builds a catalogue from the defaults plus extra types, ignoring
 // duplicates and blanks. It rejects a type that is not a valid name.
 func New(extra ...string) (*Catalog, error) {
-	c := &Catalog{}
-	for _, t := range append(slices.Clone(Default), extra...) {
+	return build(nil, extra)
+}
+
+// build makes a catalogue of the defaults, then the file's types (a file
+// entry for a default type replaces it in place), then the extra types
+// not already in it, with neither schema nor examples.
+func build(file []*Entry, extra []string) (*Catalog, error) {
+	c := &Catalog{entries: make(map[string]*Entry)}
+	add := func(e *Entry) {
+		if _, ok := c.entries[e.Name]; !ok {
+			c.types = append(c.types, e.Name)
+		}
+		c.entries[e.Name] = e
+	}
+	for _, e := range defaultEntries {
+		add(e)
+	}
+	for _, e := range file {
+		add(e)
+	}
+	for _, t := range extra {
 		t = strings.TrimSpace(t)
-		if t == "" || slices.Contains(c.types, t) {
+		if t == "" || c.entries[t] != nil {
 			continue
 		}
 		if err := validName(t); err != nil {
 			return nil, fmt.Errorf("catalog: event type %q: %w", t, err)
 		}
-		c.types = append(c.types, t)
+		add(&Entry{Name: t})
 	}
 	return c, nil
 }
@@ -84,7 +110,21 @@ func validName(t string) error {
 func (c *Catalog) Types() []string { return slices.Clone(c.types) }
 
 // Has reports whether t is in the catalogue.
-func (c *Catalog) Has(t string) bool { return slices.Contains(c.types, t) }
+func (c *Catalog) Has(t string) bool { return c.entries[t] != nil }
+
+// Entries returns the catalogue's entries in order. They are shared: the
+// caller must not change them.
+func (c *Catalog) Entries() []*Entry {
+	out := make([]*Entry, len(c.types))
+	for i, t := range c.types {
+		out[i] = c.entries[t]
+	}
+	return out
+}
+
+// Entry returns the entry of type t, or nil when t is not in the
+// catalogue. It is shared: the caller must not change it.
+func (c *Catalog) Entry(t string) *Entry { return c.entries[t] }
 
 // ValidatePattern checks a subscription pattern: a catalogue name, "*", or
 // "prefix.*" where some catalogue type starts with "prefix.".

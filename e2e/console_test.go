@@ -64,6 +64,10 @@ func chromiumPath(t *testing.T) string {
 // was ever rendered as HTML and that the page broke no CSP rule and threw
 // nothing. Screenshots of each page land in the test's temporary directory
 // (and in $WEBHOOKD_TEST_SCREENSHOTS, when set, to look at them).
+// quickStartMessage is the quick start's message.new payload, the
+// catalogue's first example of it, compact.
+const quickStartMessage = `{"messageId":"msg_123","conversationId":"conv_456","contactId":"contact_789","direction":"inbound","type":"text","content":"Hello!","timestamp":"2024-01-01T12:00:00.000Z"}`
+
 func TestE2EConsole(t *testing.T) {
 	t.Parallel()
 	binary(t) // -short skips this test before it looks for Chromium
@@ -131,7 +135,21 @@ func runConsoleWalkthrough(t *testing.T, chromium, db string) {
 	b.waitJS("the inbox, live", `document.querySelector('#inbox-live')?.dataset.state === 'live'`)
 
 	// --- Send a test event from the form: live in the log and the inbox.
+	// The catalogue describes the chosen type and offers its example,
+	// the quick start's payload, as the payload; a payload its schema
+	// refuses is named by pointer, and the example comes back on request.
 	a.setSelect("#test-event-type", "message.new")
+	a.waitJS("the type's description and schema", `textOf('#test-type-description').includes('A message arrived') && document.querySelector('#test-type-schema') !== null`)
+	if got := evalJS[string](a, `JSON.stringify(JSON.parse(document.querySelector('#test-payload').value))`); got != quickStartMessage {
+		t.Errorf("test payload offered = %s, want the catalogue's example %s", got, quickStartMessage)
+	}
+	a.setValue("#test-payload", `{"messageId": 5}`)
+	a.click("#test-send")
+	a.waitJS("the schema violation, named", `textOf('#test-form .form-error').includes('payload/messageId') && textOf('#test-form .field-error').includes('/messageId: got number, want string')`)
+	a.click("#test-use-example")
+	if got := evalJS[string](a, `JSON.stringify(JSON.parse(document.querySelector('#test-payload').value))`); got != quickStartMessage {
+		t.Errorf("test payload after Use the example = %s, want %s", got, quickStartMessage)
+	}
 	a.click("#test-send")
 	a.waitJS("the test result", `textOf('#test-result').includes('HTTP 200')`)
 	a.waitJS("the test attempt, live in the log", `document.querySelectorAll('#log-body tr.log-row[data-source="stream"][data-event-type="message.new"][data-test="true"]').length === 1`)
@@ -163,6 +181,7 @@ func runConsoleWalkthrough(t *testing.T, chromium, db string) {
 	a.click(`#nav a[data-nav="publish"]`)
 	a.waitJS("the publish form", `document.querySelector('#publish-form') !== null`)
 	a.setSelect("#publish-event", "message.new")
+	a.waitJS("the publish form's type description", `textOf('#publish-type-description').includes('A message arrived')`)
 	// Literally, not as \u003c escapes: the receiver gets these bytes.
 	var data bytes.Buffer
 	enc := json.NewEncoder(&data)

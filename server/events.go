@@ -118,6 +118,9 @@ func (s *Server) publishParams(req eventPublishRequest, key string, hasKey bool,
 			bad = append(bad, *notJSON)
 		}
 		p.Payload = payload
+		if notJSON == nil && p.Type != "" {
+			bad = append(bad, s.checkData(p.Type, payload, prefix+"data")...)
+		}
 	}
 	if req.Timestamp != nil {
 		t, msg := parseTime(*req.Timestamp)
@@ -376,6 +379,54 @@ func (s *Server) handleEventGet(w http.ResponseWriter, r *http.Request) error {
 	return s.json(w, http.StatusOK, out)
 }
 
+// checkData checks data against the schema of eventType when validation
+// is on, naming each violation by field followed by its JSON Pointer into
+// the data ("data/contact/phone", "events[2].data/messageId").
+func (s *Server) checkData(eventType string, data []byte, field string) []FieldError {
+	if !s.checkEventData {
+		return nil
+	}
+	vs := s.catalog.ValidateData(eventType, data)
+	if vs == nil {
+		return nil
+	}
+	out := make([]FieldError, len(vs))
+	for i, v := range vs {
+		out[i] = FieldError{field + v.Pointer, v.Reason}
+	}
+	return out
+}
+
+// eventTypeJSON is one type of GET /api/v1/event-types.
+type eventTypeJSON struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Schema is the JSON Schema of the type's data; null when any data
+	// is accepted.
+	Schema   json.RawMessage   `json:"schema"`
+	Examples []json.RawMessage `json:"examples"`
+}
+
+// eventTypesResponse keeps "data", the list of names scripts read, and
+// adds "types", what the catalogue says of each, in the same order.
+type eventTypesResponse struct {
+	Data  []string        `json:"data"`
+	Types []eventTypeJSON `json:"types"`
+}
+
 func (s *Server) handleEventTypes(w http.ResponseWriter, r *http.Request) error {
-	return s.json(w, http.StatusOK, map[string]any{"data": s.catalog.Types()})
+	entries := s.catalog.Entries()
+	out := eventTypesResponse{Data: make([]string, len(entries)), Types: make([]eventTypeJSON, len(entries))}
+	for i, e := range entries {
+		out.Data[i] = e.Name
+		t := eventTypeJSON{Name: e.Name, Description: e.Description, Schema: e.Schema, Examples: e.Examples}
+		if t.Schema == nil {
+			t.Schema = json.RawMessage("null")
+		}
+		if t.Examples == nil {
+			t.Examples = []json.RawMessage{}
+		}
+		out.Types[i] = t
+	}
+	return s.json(w, http.StatusOK, out)
 }

@@ -546,6 +546,26 @@ func hostileCases() []hostileCase {
 		{name: "publish unknown field", route: publish, path: "/api/v1/events", body: map[string]any{"event": "message.new", "data": 1, "userId": store.NewID()}, status: bad, fields: f("userId")},
 		{name: "DELETE the events", route: publish, method: http.MethodDelete, path: "/api/v1/events", status: noMethod},
 
+		// Data against the message.new schema of the default catalogue
+		// (--validate-events): each violation named by its JSON Pointer,
+		// however large or deep the rest of the data is.
+		{name: "publish data breaks the schema", route: publish, path: "/api/v1/events",
+			body:   rawBody(`{"event":"message.new","data":{"messageId":123,"direction":"sideways","conversationId":["conv_1"],"contactId":null}}`),
+			status: bad, fields: f("data/messageId", "data/direction", "data/conversationId", "data/contactId"), msg: "got number, want string"},
+		{name: "publish data SQL in a field of the wrong type", route: publish, path: "/api/v1/events",
+			body: map[string]any{"event": "message.new", "data": map[string]any{"messageId": map[string]string{sqlDrop: sqlOr}}}, status: bad, fields: f("data/messageId")},
+		{name: "publish data near 1 MiB with one wrong field", route: publish, path: "/api/v1/events",
+			body: rawBody(`{"event":"message.new","data":{"content":"` + strings.Repeat("a", 1000<<10) + `","type":false}}`), status: bad, fields: f("data/type")},
+		{name: "publish data 5,000 deep with one wrong field", route: publish, path: "/api/v1/events",
+			body: rawBody(`{"event":"message.new","data":{"content":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `,"direction":1}}`), status: bad, fields: f("data/direction")},
+		{name: "publish data wrong field in a key with / and ~", route: publish, path: "/api/v1/events",
+			body: rawBody(`{"event":"message.new","data":{"a/b~c":{"x":1},"timestamp":20240101}}`), status: bad, fields: f("data/timestamp")},
+		{name: "batch data breaks the schema", route: batch, path: "/api/v1/events/batch",
+			body:   rawBody(`{"events":[{"event":"message.new","data":{"messageId":"m1"}},{"event":"conversation.created","data":{"conversationId":1}},{"event":"message.new","data":{"direction":"up"}}]}`),
+			status: bad, fields: f("events[1].data/conversationId", "events[2].data/direction")},
+		{name: "test payload breaks the schema", route: test, path: hook + "/test", body: map[string]any{"eventType": "message.new", "payload": map[string]any{"messageId": false}},
+			status: bad, fields: f("payload/messageId")},
+
 		// Publishing in batches: one bad event refuses them all.
 		{name: "batch event SQL", route: batch, path: "/api/v1/events/batch", body: map[string]any{"events": []any{map[string]any{"event": "message.new", "data": 1}, map[string]any{"event": sqlDrop, "data": 1}}}, status: bad, fields: f("events[1].event")},
 		{name: "batch user id smuggled in", route: batch, path: "/api/v1/events/batch", body: map[string]any{"events": []any{map[string]any{"event": "message.new", "data": 1, "userId": store.NewID()}}}, status: bad, fields: f("events[0].userId")},

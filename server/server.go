@@ -88,6 +88,10 @@ type Config struct {
 	// accepted when it verifies, for its tenant and member (issue 15).
 	// Nil: only webhookd's own credentials are accepted.
 	Trusted *trust.Verifier
+	// SkipEventValidation accepts any data on publish instead of checking
+	// it against its type's schema in the catalogue
+	// (--validate-events=false).
+	SkipEventValidation bool
 	// AutoCreateTenants lets a service key publish for a tenant that
 	// does not exist yet, creating it, instead of answering 404.
 	AutoCreateTenants bool
@@ -130,6 +134,7 @@ type Server struct {
 	closeStreams context.CancelFunc
 
 	autoCreateTenants bool
+	checkEventData    bool
 	publicURL         string
 	tenants           tenantCache
 
@@ -149,7 +154,7 @@ func New(cfg Config) (*Server, error) {
 		sender: cfg.Sender, waker: cfg.Waker, logger: cfg.Logger, version: cfg.Version, checkURL: cfg.CheckURL,
 		secretGrace: cfg.SecretGrace, throttle: cfg.Throttle, readiness: cfg.Readiness, metrics: cfg.Metrics,
 		reservedHeader: cfg.ReservedHeader, inbox: cfg.Inbox, console: cfg.Console,
-		autoCreateTenants: cfg.AutoCreateTenants, publicURL: cfg.PublicURL,
+		autoCreateTenants: cfg.AutoCreateTenants, publicURL: cfg.PublicURL, checkEventData: !cfg.SkipEventValidation,
 		writeTimeout: cfg.WriteTimeout, streamRecheck: cfg.StreamRecheck, now: cfg.Now,
 		streamLimits: &streamLimits{maxTotal: cfg.MaxStreams, maxPerUser: cfg.MaxStreamsPerUser},
 	}

@@ -57,6 +57,12 @@ func (s *Server) handleWebhookTest(w http.ResponseWriter, r *http.Request) error
 		}
 		if notJSON != nil {
 			bad = append(bad, *notJSON)
+		} else {
+			// A given payload is checked as publishing would check it: a
+			// test that sends what no publish could teaches the receiver
+			// the wrong thing. The default {} is not: it stands for "no
+			// payload", whatever the schema asks.
+			bad = append(bad, s.checkData(eventType, compact, "payload")...)
 		}
 		payload = compact
 	}

@@ -102,12 +102,23 @@ function once(key, fetch) {
   return session.cache.get(key);
 }
 
-// eventTypes is the event catalogue, GET /api/v1/event-types.
-export function eventTypes() {
-  return once('eventTypes', async () => {
-    const r = await api('GET', '/api/v1/event-types');
-    return (r && r.data) || [];
-  });
+// catalogue is GET /api/v1/event-types, asked once per session.
+function catalogue() {
+  return once('eventTypes', () => api('GET', '/api/v1/event-types'));
+}
+
+// eventTypes is the event catalogue's names, in order.
+export async function eventTypes() {
+  const r = await catalogue();
+  return (r && r.data) || [];
+}
+
+// eventCatalog is what the catalogue says of each type, in order:
+// [{name, description, schema, examples}], as the route's "types" has it.
+export async function eventCatalog() {
+  const r = await catalogue();
+  const types = (r && r.types) || [];
+  return types.length ? types : ((r && r.data) || []).map((name) => ({ name, description: '', schema: null, examples: [] }));
 }
 
 // description is the API's own description of itself, openapi.json,

@@ -59,9 +59,9 @@ export function toLocalInput(d) {
   return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + 'T' + p(d.getHours()) + ':' + p(d.getMinutes());
 }
 
-// Example data per event type, so the forms start with something that
-// looks like what the CRM sends. Examples only: which types exist comes
-// from GET /api/v1/event-types.
+// Sample data per event type, for a catalogue that gives no example (an
+// older webhookd, a type added by --event-types alone). Which types exist,
+// and their examples, come from GET /api/v1/event-types.
 const SAMPLE_DATA = {
   'message.new': { messageId: 'msg_123', conversationId: 'conv_456', content: 'Hello!' },
   'conversation.created': { conversationId: 'conv_456', contactId: 'contact_789' },
@@ -71,6 +71,15 @@ const SAMPLE_DATA = {
   'webhook.test': {},
 };
 
-export function sampleFor(type) {
+// sampleFor is the data a form starts with for type: the catalogue's
+// first example of it (catalog from eventCatalog()), else a sample.
+export function sampleFor(type, catalog) {
+  const t = typeInfo(catalog, type);
+  if (t && t.examples && t.examples.length) return JSON.stringify(t.examples[0], null, 2);
   return JSON.stringify(SAMPLE_DATA[type] || { example: true }, null, 2);
+}
+
+// typeInfo is the catalogue's entry for type, or undefined.
+export function typeInfo(catalog, type) {
+  return (catalog || []).find((t) => t.name === type);
 }

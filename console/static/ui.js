@@ -2,7 +2,7 @@
 // badges, copy buttons, header tables and body blocks.
 
 import { $, el, fill } from './dom.js';
-import { prettyBody, sampleFor } from './format.js';
+import { prettyBody, sampleFor, typeInfo } from './format.js';
 
 // quiet reports whether an error needs no words of its own: the session
 // ended (the sign-in page says so) or the page that asked was left.
@@ -49,13 +49,15 @@ export function showFormError(form, err) {
   fill(area, errorBox(err));
   area.hidden = false;
   for (const d of err.details || []) {
-    // "events[2]" or "headers.X-Foo" belong to the events or headers input.
-    const name = String(d.field).split(/[.[]/)[0];
+    // "events[2]" or "headers.X-Foo" belong to the events or headers
+    // input, "data/contact/phone" (a schema violation) to the data one.
+    const name = String(d.field).split(/[.[/]/)[0];
     const input = form.querySelector('[data-field="' + CSS.escape(name) + '"]');
     if (!input) continue;
     input.setAttribute('aria-invalid', 'true');
     const holder = input.closest('.field') || input.parentElement;
-    holder.append(el('div', { class: 'field-error', text: d.message }));
+    const at = String(d.field).slice(name.length);
+    holder.append(el('div', { class: 'field-error', text: at.startsWith('/') ? at + ': ' + d.message : d.message }));
   }
 }
 
@@ -182,10 +184,37 @@ export function confirmBox(box, question, yes, onYes) {
 }
 
 // samplePayload makes a payload box follow the chosen event type's
-// sample until someone types in it.
-export function samplePayload(box, select) {
+// example (catalog from eventCatalog()) until someone types in it.
+export function samplePayload(box, select, catalog) {
   let edited = false;
   box.addEventListener('input', () => { edited = true; });
-  select.addEventListener('change', () => { if (!edited) box.value = sampleFor(select.value); });
+  select.addEventListener('change', () => { if (!edited) box.value = sampleFor(select.value, catalog); });
+  // useExample puts the example back and follows the type again.
+  box.useExample = () => {
+    box.value = sampleFor(select.value, catalog);
+    edited = false;
+    box.dispatchEvent(new Event('change'));
+  };
   return box;
+}
+
+// typeNote says what the chosen event type is, as the catalogue describes
+// it, and shows the JSON Schema its data must match; it follows select.
+// idPrefix names its parts (idPrefix + '-type-description', '-type-schema').
+export function typeNote(select, catalog, idPrefix) {
+  const note = el('div', { class: 'type-note', id: idPrefix + '-type-note' });
+  const draw = () => {
+    const t = typeInfo(catalog, select.value);
+    const schema = t && t.schema;
+    fill(note,
+      el('p', { class: 'muted small', id: idPrefix + '-type-description',
+        text: (t && t.description) || (select.value === 'webhook.test' ? 'A test event: any payload.' : 'No description in the catalogue.') }),
+      schema
+        ? el('details', { id: idPrefix + '-type-schema' }, el('summary', { text: 'Schema of its data (checked when published)' }),
+          el('pre', { class: 'body', text: JSON.stringify(schema, null, 2) }))
+        : null);
+  };
+  select.addEventListener('change', draw);
+  draw();
+  return note;
 }

@@ -1,11 +1,11 @@
 // The publish page: POST /api/v1/events from a form, with the same
 // request as curl beside it.
 
-import { api, eventTypes, invalid } from '../api.js';
+import { api, eventCatalog, invalid } from '../api.js';
 import { el, fill } from '../dom.js';
 import { plural, sampleFor } from '../format.js';
 import { pageError, startPage } from '../page.js';
-import { badge, busy, card, clearFormError, field, samplePayload, showFormError } from '../ui.js';
+import { badge, busy, card, clearFormError, field, samplePayload, showFormError, typeNote } from '../ui.js';
 
 // Types webhookd publishes itself, which the API refuses from anyone
 // else.
@@ -13,16 +13,17 @@ const OWN_TYPES = ['webhook.disabled'];
 
 export async function renderPublish() {
   const { root, signal } = startPage('publish-page', 'narrow-wide');
-  let types;
+  let catalog;
   try {
-    types = await eventTypes();
+    catalog = await eventCatalog();
   } catch (err) {
     return pageError(root, err);
   }
   if (signal.aborted) return;
-  const f = publishInputs(types.filter((t) => !OWN_TYPES.includes(t)));
+  const f = publishInputs(catalog.map((t) => t.name).filter((t) => !OWN_TYPES.includes(t)), catalog);
   const form = el('form', { id: 'publish-form', class: 'form', noValidate: true },
     field('Event type', f.select),
+    typeNote(f.select, catalog, 'publish'),
     field('Data (JSON)', f.data, 'Delivered as the envelope\'s data, byte for byte after compaction.'),
     field('Idempotency key', f.key, 'The same key with the same event and data within 24 hours answers the first event again and creates nothing; with other content it is refused (422).'),
     el('div', { class: 'form-error', hidden: true }),
@@ -42,12 +43,12 @@ export async function renderPublish() {
 }
 
 // publishInputs makes the form's inputs and the curl line that follows
-// them.
-function publishInputs(publishable) {
+// them; the data starts as the catalogue's example of the chosen type.
+function publishInputs(publishable, catalog) {
   const select = el('select', { id: 'publish-event', 'data-field': 'event' }, publishable.map((t) => el('option', { value: t, text: t })));
   const f = {
     select,
-    data: samplePayload(el('textarea', { id: 'publish-data', rows: 10, spellcheck: 'false', 'data-field': 'data', value: sampleFor(publishable[0]) }), select),
+    data: samplePayload(el('textarea', { id: 'publish-data', rows: 10, spellcheck: 'false', 'data-field': 'data', value: sampleFor(publishable[0], catalog) }), select, catalog),
     key: el('input', { id: 'publish-key', type: 'text', 'data-field': 'idempotencyKey', placeholder: 'optional, such as msg_123' }),
     submit: el('button', { type: 'submit', id: 'publish-submit', class: 'btn btn-primary', text: 'Publish' }),
     result: el('div', { id: 'publish-result', class: 'result', hidden: true }),

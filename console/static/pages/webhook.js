@@ -1,13 +1,13 @@
 // A webhook's page: its settings, a test send, its statistics and chart,
 // its live delivery log, replay and delete.
 
-import { api, enc, eventTypes, invalid } from '../api.js';
+import { api, enc, eventCatalog, eventTypes, invalid } from '../api.js';
 import { el, fill } from '../dom.js';
 import { fmtMs, fmtTime, plural, sampleFor, timeEl, toLocalInput } from '../format.js';
 import { pageError, startPage } from '../page.js';
 import {
   badge, bodyBlock, busy, card, clearFormError, confirmBox, copyButton, field, flash, headerTable,
-  quiet, samplePayload, showFormError, webhookState,
+  quiet, samplePayload, showFormError, typeNote, webhookState,
 } from '../ui.js';
 import { canEdit } from '../session.js';
 import { logCard } from './log.js';
@@ -15,9 +15,9 @@ import { statsCard } from './stats.js';
 
 export async function renderWebhookDetail(id) {
   const { root, signal } = startPage('webhook-detail');
-  let w, types;
+  let w, types, catalog;
   try {
-    [w, types] = await Promise.all([api('GET', '/api/v1/webhooks/' + enc(id), undefined, { signal }), eventTypes()]);
+    [w, types, catalog] = await Promise.all([api('GET', '/api/v1/webhooks/' + enc(id), undefined, { signal }), eventTypes(), eventCatalog()]);
   } catch (err) {
     if (err.status === 404) {
       root.append(el('h1', { text: 'Webhook not found' }), el('p', null, 'It may have been deleted. ', el('a', { href: '#/webhooks', text: 'Back to webhooks' })));
@@ -31,7 +31,7 @@ export async function renderWebhookDetail(id) {
   // they call each other by (refreshStats, logNeedsReload).
   // A read-only portal session sees the settings, statistics and log,
   // and none of the cards and buttons that change something.
-  const ctx = { w, types, signal, root, canEdit: canEdit() };
+  const ctx = { w, types, catalog, signal, root, canEdit: canEdit() };
   const head = el('div', { class: 'page-head' });
   fill(root,
     head,
@@ -146,12 +146,18 @@ function testTypes(types) {
 function testCard(ctx) {
   const select = el('select', { id: 'test-event-type', 'data-field': 'eventType' },
     testTypes(ctx.types).map((t) => el('option', { value: t, text: t })));
-  const payload = samplePayload(el('textarea', { id: 'test-payload', rows: 6, spellcheck: 'false', 'data-field': 'payload', value: sampleFor('webhook.test') }), select);
+  const payload = samplePayload(el('textarea', { id: 'test-payload', rows: 6, spellcheck: 'false', 'data-field': 'payload', value: sampleFor('webhook.test', ctx.catalog) }), select, ctx.catalog);
+  // The catalogue's example of the chosen type, which publishing would
+  // accept, is the payload until someone edits it; this puts it back.
+  const useExample = el('button', { type: 'button', id: 'test-use-example', class: 'btn btn-small', text: 'Use the example',
+    on: { click: () => payload.useExample() } });
   const send = el('button', { type: 'submit', id: 'test-send', class: 'btn btn-primary', text: 'Send test event' });
   const result = el('div', { id: 'test-result', class: 'result', hidden: true });
   const form = el('form', { id: 'test-form', class: 'form', noValidate: true },
     field('Event type', select),
+    typeNote(select, ctx.catalog, 'test'),
     field('Payload (JSON, sent as the envelope\'s data)', payload),
+    el('div', { class: 'actions' }, useExample),
     el('div', { class: 'form-error', hidden: true }),
     el('div', { class: 'actions' }, send),
     result);
