@@ -256,14 +256,19 @@ func (s *Store) fanOutStep(ctx context.Context, eventIDs []string) (map[string]b
 
 // fanOutRow is one pending fan-out as fanOutStep reads it: its event, the
 // progress so far (after) and the greatest webhook id it may reach (last).
-type fanOutRow struct{ eventID, after, last, tenantID, eventType string }
+type fanOutRow struct {
+	eventID, after, last, tenantID, eventType string
+	// The event's time and data, for webhooks with a payload filter.
+	occurredAt time.Time
+	payload    []byte
+}
 
 // loadFanOuts reads, and on PostgreSQL locks, up to budget pending
 // fan-outs (those of eventIDs, or any when eventIDs is nil), and reports
 // whether more may be waiting past them.
 func (s *Store) loadFanOuts(ctx context.Context, tx *txn, eventIDs []string, budget int) ([]fanOutRow, bool, error) {
 	more := false
-	q := `SELECT f.event_id, f.after_webhook_id, f.last_webhook_id, e.tenant_id, e.event_type
+	q := `SELECT f.event_id, f.after_webhook_id, f.last_webhook_id, e.tenant_id, e.event_type, e.occurred_at, e.payload
 		FROM fanouts f JOIN events e ON e.id = f.event_id`
 	a := s.d.args(budget)
 	if eventIDs != nil {
@@ -280,7 +285,7 @@ func (s *Store) loadFanOuts(ctx context.Context, tx *txn, eventIDs []string, bud
 	}
 	todo, err := collect(rows, func(sc rowScanner) (fanOutRow, error) {
 		var r fanOutRow
-		err := sc.Scan(&r.eventID, &r.after, &r.last, &r.tenantID, &r.eventType)
+		err := sc.Scan(&r.eventID, &r.after, &r.last, &r.tenantID, &r.eventType, scanTime{&r.occurredAt}, &r.payload)
 		return r, err
 	})
 	if err != nil {
@@ -314,8 +319,10 @@ func (s *Store) advanceFanOuts(ctx context.Context, tx *txn, todo []fanOutRow, b
 		}
 		complete := true
 		progress := r.after
+		var env envelopeCache
 		for _, w := range ws {
-			if w.webhookID <= r.after || w.webhookID > r.last || !MatchAnyPattern(w.patterns, r.eventType) {
+			if w.webhookID <= r.after || w.webhookID > r.last || !MatchAnyPattern(w.patterns, r.eventType) ||
+				!env.passes(w, r.eventType, r.occurredAt, r.payload) {
 				continue
 			}
 			if len(pairs) == budget {

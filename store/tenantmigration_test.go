@@ -18,6 +18,27 @@ import (
 // preTenancy is the last schema version before tenants (00007_tenants).
 const preTenancy = 6
 
+// tenancy is the tenants migration's version.
+const tenancy = 7
+
+// downToTenancy rolls back the migrations after 00007_tenants, so that the
+// next MigrateDown is the tenancy migration's.
+func downToTenancy(t *testing.T, s *store.Store) {
+	t.Helper()
+	for {
+		v, err := s.CurrentVersion(context.Background())
+		if err != nil {
+			t.Fatalf("current version: %v", err)
+		}
+		if v <= tenancy {
+			return
+		}
+		if _, err := s.MigrateDown(context.Background()); err != nil {
+			t.Fatalf("migrate down from %d: %v", v, err)
+		}
+	}
+}
+
 // openAt opens a store on db and migrates it up to version only.
 func openAt(t *testing.T, db string, version int64) *store.Store {
 	t.Helper()
@@ -210,6 +231,7 @@ func checkTenancyUpgrade(t *testing.T, s *store.Store, before map[string]map[str
 			switch table {
 			case "webhooks":
 				want["created_by"] = r["user_id"]
+				want["filter"] = "NULL" // 00008_webhook_filters
 			case "api_keys":
 				want["created_by"], want["service"] = r["user_id"], "0"
 			}
@@ -383,6 +405,7 @@ func TestTenancyMigration(t *testing.T) {
 			t.Fatalf("service key: %v", err)
 		}
 
+		downToTenancy(t, s)
 		if v, err := s.MigrateDown(ctx); err != nil || v != 7 {
 			t.Fatalf("migrate down = %d, %v; want 7", v, err)
 		}
@@ -481,6 +504,7 @@ func checkTenancyUpgradeRows(t *testing.T, before, after map[string]map[string]r
 			switch table {
 			case "webhooks":
 				want["created_by"] = r["user_id"]
+				want["filter"] = "NULL" // 00008_webhook_filters
 			case "api_keys":
 				want["created_by"], want["service"] = r["user_id"], "0"
 			}
@@ -577,6 +601,7 @@ func TestTenancyMigrationDownFailure(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+	downToTenancy(t, s)
 	if _, err := s.MigrateDown(ctx); err == nil {
 		t.Fatalf("migrate down over an orphan fan-out succeeded, want the foreign key check to fail it")
 	}
@@ -586,6 +611,11 @@ func TestTenancyMigrationDownFailure(t *testing.T) {
 	}
 	if tn, err := s.Tenant(ctx, u.ID); err != nil || tn.ID != u.ID {
 		t.Errorf("tenant after the failed rollback = %+v, %v; want version 7 intact", tn, err)
+	}
+	// Back to the latest version (the later migrations were rolled back
+	// to reach the tenancy one), then a write.
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate up after the failed rollback: %v", err)
 	}
 	if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{TenantID: u.ID, Name: "after", URL: "https://example.com",
 		Events: []string{"*"}, Secret: "whsec_x", IsActive: true}); err != nil {
