@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -69,6 +70,8 @@ type webhookCreateRequest struct {
 	Headers        *map[string]string `json:"headers"`
 	RateLimit      *int               `json:"rateLimit"`
 	TimeoutSeconds *int               `json:"timeoutSeconds"`
+	// Filter is a payload filter (package filter); null removes it.
+	Filter json.RawMessage `json:"filter"`
 }
 
 // webhookPatchRequest has the same fields; every one is optional.
@@ -155,6 +158,11 @@ func (s *Server) validateWebhook(ctx context.Context, req webhookCreateRequest, 
 			fail("timeoutSeconds", "must be a whole number of seconds from 1 to %d, or 0 for the server's default", maxTimeoutSeconds)
 		}
 		p.TimeoutSeconds = req.TimeoutSeconds
+	}
+	if flt, fe := parseFilterField(req.Filter); fe != nil {
+		bad = append(bad, *fe)
+	} else {
+		p.Filter = flt
 	}
 	if bad != nil {
 		return p, invalid(bad...)
@@ -269,6 +277,9 @@ func (s *Server) handleWebhookCreate(w http.ResponseWriter, r *http.Request) err
 	}
 	if p.TimeoutSeconds != nil {
 		params.TimeoutSeconds = *p.TimeoutSeconds
+	}
+	if p.Filter != nil {
+		params.Filter = *p.Filter
 	}
 	hook, err := s.store.CreateWebhook(r.Context(), params)
 	if limit := (*store.WebhookLimitError)(nil); errors.As(err, &limit) {
@@ -407,6 +418,8 @@ type webhookJSON struct {
 	Headers        map[string]string `json:"headers"`
 	RateLimit      int               `json:"rateLimit"`
 	TimeoutSeconds int               `json:"timeoutSeconds"`
+	// Filter is the payload filter, null for none.
+	Filter json.RawMessage `json:"filter"`
 	// DisabledReason and DisabledAt say why webhookd switched it off.
 	DisabledReason *string `json:"disabledReason"`
 	DisabledAt     *string `json:"disabledAt"`
@@ -426,6 +439,11 @@ func toWebhookJSON(w store.Webhook, showSecret bool) webhookJSON {
 	}
 	if out.Headers == nil {
 		out.Headers = map[string]string{}
+	}
+	if w.Filter != nil {
+		out.Filter = json.RawMessage(w.Filter)
+	} else {
+		out.Filter = json.RawMessage("null")
 	}
 	if !showSecret && len(w.Headers) > 0 {
 		// Custom headers often carry the receiver's credentials; a list
