@@ -102,12 +102,26 @@ function once(key, fetch) {
   return session.cache.get(key);
 }
 
-// eventTypes is the event catalogue, GET /api/v1/event-types.
-export function eventTypes() {
-  return once('eventTypes', async () => {
-    const r = await api('GET', '/api/v1/event-types');
-    return (r && r.data) || [];
-  });
+// eventCatalog is GET /api/v1/event-types as it answers: data (the type
+// names) and, where the server describes them, types (each with its
+// examples).
+function eventCatalog() {
+  return once('eventCatalog', () => api('GET', '/api/v1/event-types'));
+}
+
+// eventTypes is the event catalogue's type names.
+export async function eventTypes() {
+  const r = await eventCatalog();
+  return (r && r.data) || [];
+}
+
+// eventExample is the data of the first example the catalogue gives for
+// type, or {} when it gives none.
+export async function eventExample(type) {
+  const r = await eventCatalog();
+  const t = ((r && r.types) || []).find((x) => x && x.name === type);
+  const ex = t && Array.isArray(t.examples) ? t.examples[0] : undefined;
+  return ex === undefined ? {} : ex;
 }
 
 // description is the API's own description of itself, openapi.json,
