@@ -47,6 +47,11 @@ type Config struct {
 
 	ReceiverDelay    time.Duration // the receiver's time to answer
 	ReceiverFailRate float64       // share of requests the receiver answers 500
+	// Filter, when set, is every webhook's payload filter (JSON). It must
+	// match the bench's events (message.new, data {"seq": n, "pad": "x…"}),
+	// so that every delivery is still awaited: Run checks it first with
+	// POST /api/v1/filters/test. It measures what matching costs.
+	Filter json.RawMessage
 	// Wait bounds how long Run waits for deliveries after publishing.
 	Wait time.Duration
 	// Progress receives a progress line while Run works (nil: none).
@@ -100,7 +105,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	defer recv.close()
-	hookIDs, err := createWebhooks(ctx, api, recv.url, cfg.Webhooks)
+	if cfg.Filter != nil {
+		if err := checkFilter(ctx, api, cfg.Filter); err != nil {
+			return Result{}, err
+		}
+	}
+	hookIDs, err := createWebhooks(ctx, api, recv.url, cfg.Webhooks, cfg.Filter)
 	defer deleteWebhooks(ctx, api, hookIDs)
 	if err != nil {
 		return Result{}, err
@@ -162,19 +172,39 @@ func (cfg Config) check() error {
 // createWebhooks creates n webhooks to url, each subscribed to every
 // event. It returns the ids of those it created, also on error, so that
 // they can be deleted.
-func createWebhooks(ctx context.Context, api *apiClient, url string, n int) ([]string, error) {
+func createWebhooks(ctx context.Context, api *apiClient, url string, n int, filter json.RawMessage) ([]string, error) {
 	var ids []string
 	for i := 0; i < n; i++ {
 		var hook struct {
 			ID string `json:"id"`
 		}
 		body := map[string]any{"name": fmt.Sprintf("bench-%d", i), "url": url + "/hook", "events": []string{"*"}}
+		if filter != nil {
+			body["filter"] = filter
+		}
 		if err := api.do(ctx, http.MethodPost, "/api/v1/webhooks", body, &hook); err != nil {
 			return ids, fmt.Errorf("bench: create webhook: %w", err)
 		}
 		ids = append(ids, hook.ID)
 	}
 	return ids, nil
+}
+
+// checkFilter refuses a filter that would hold back the bench's events,
+// whose deliveries Run would then wait for in vain.
+func checkFilter(ctx context.Context, api *apiClient, filter json.RawMessage) error {
+	var out struct {
+		Matches        bool
+		Failed, Reason string
+	}
+	body := map[string]any{"filter": filter, "event": map[string]any{"event": "message.new", "data": map[string]any{"seq": 0, "pad": "x"}}}
+	if err := api.do(ctx, http.MethodPost, "/api/v1/filters/test", body, &out); err != nil {
+		return fmt.Errorf("bench: --filter: %w", err)
+	}
+	if !out.Matches {
+		return fmt.Errorf("bench: --filter must match the bench's events (message.new, data {\"seq\": n, \"pad\": \"x…\"}); %s fails: %s", out.Failed, out.Reason)
+	}
+	return nil
 }
 
 // deleteWebhooks leaves the target as it was: a long-lived instance should
