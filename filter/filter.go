@@ -102,10 +102,20 @@ func (f *Filter) Raw() []byte { return f.raw }
 // unknown operator, a bad regular expression, an operand of the wrong type,
 // and a document over MaxBytes, MaxClauses or MaxDepth.
 func Parse(doc json.RawMessage) (*Filter, error) {
-	if len(doc) > MaxBytes {
-		return nil, &Error{Place: "filter", Reason: fmt.Sprintf("is %d bytes, more than the limit of %d", len(doc), MaxBytes)}
+	// The limit is on the compacted document, so that indentation does
+	// not count; a body far past it is refused before reading it.
+	if len(doc) > 8*MaxBytes {
+		return nil, &Error{Place: "filter", Reason: fmt.Sprintf("is more than the limit of %d bytes", MaxBytes)}
 	}
-	v, err := decodeOrdered(doc)
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, doc); err != nil {
+		return nil, &Error{Place: "filter", Reason: "is not valid JSON"}
+	}
+	raw := buf.Bytes()
+	if len(raw) > MaxBytes {
+		return nil, &Error{Place: "filter", Reason: fmt.Sprintf("is %d bytes, more than the limit of %d", len(raw), MaxBytes)}
+	}
+	v, err := decodeOrdered(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -118,11 +128,7 @@ func Parse(doc json.RawMessage) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, doc); err != nil {
-		return nil, &Error{Place: "filter", Reason: "is not valid JSON"}
-	}
-	return &Filter{root: root, raw: buf.Bytes()}, nil
+	return &Filter{root: root, raw: raw}, nil
 }
 
 // object is a JSON object as the filter's decoder reads it: members in

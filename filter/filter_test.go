@@ -150,7 +150,7 @@ func TestParseRefuses(t *testing.T) {
 		{`[]`, "filter", "must be a JSON object"},
 		{`"x"`, "filter", "must be a JSON object"},
 		{`{"a":`, "filter", "is not valid JSON"},
-		{`{} {}`, "filter", "is not one JSON value"},
+		{`{} {}`, "filter", "is not valid JSON"},
 		{`{"data.type": {"$within": [1]}}`, "filter.data.type.$within", "unknown operator"},
 		{`{"data.type": {"$in": "text"}}`, "filter.data.type.$in", "must be an array"},
 		{`{"data.type": {"$nin": {}}}`, "filter.data.type.$nin", "must be an array"},
@@ -210,6 +210,11 @@ func TestRaw(t *testing.T) {
 	}
 	if got := string(f.Raw()); got != `{"data.a":1}` {
 		t.Fatalf("Raw() = %s, want the compacted document", got)
+	}
+	// The size limit is on the compacted document: indentation is free.
+	indented := "{\n" + strings.Repeat(" ", MaxBytes) + "\"data.a\": 1}"
+	if _, err := Parse(json.RawMessage(indented)); err != nil {
+		t.Fatalf("an indented filter whose compact form is small: %v", err)
 	}
 }
 
