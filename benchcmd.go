@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/bench"
 	"github.com/webhookd/webhookd/server"
@@ -97,6 +99,11 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		cfg.Filter = json.RawMessage(o.filter)
 	}
 	cfg.Progress = stderr
+	// The bar redraws one line with \r: only a terminal shows that as a
+	// bar; a log or a pipe would get one long line of redraws.
+	if f, ok := stderr.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(f.Fd())) {
+		cfg.ProgressBar = true
+	}
 	fmt.Fprintf(stdout, "machine: %d CPUs, %s/%s, %s\ncommand: webhookd bench %s\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), strings.Join(args, " "))
 
 	if o.target == "" {
