@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ import (
 type benchOptions struct {
 	load                      bench.Config
 	db, target, retrySchedule string
+	filter                    string
 	workers, perWebhook       int
 	cpuProfile, memProfile    string
 	validateEvents            bool
@@ -62,6 +64,7 @@ allow private targets, since the receiver listens on 127.0.0.1).`)
 	fs.DurationVar(&cfg.Duration, "duration", 0, "steady mode: publish at --rate for this long")
 	fs.IntVar(&cfg.Rate, "rate", 0, "steady mode: events per second")
 	fs.DurationVar(&cfg.Wait, "wait", 10*time.Minute, "how long to wait for deliveries after publishing")
+	fs.StringVar(&o.filter, "filter", "", "a payload filter (JSON) set on every webhook; it must match the bench's events (message.new, data {\"seq\": n, \"pad\": \"x…\"})")
 	fs.StringVar(&o.target, "target", "", "URL of a running webhookd to drive instead of starting one")
 	fs.StringVar(&cfg.Token, "token", "", "with --target: an access token or API key")
 	fs.StringVar(&o.db, "db", "", "database for the in-process webhookd (default: a temporary SQLite file)")
@@ -92,6 +95,12 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if cfg.Batch < 1 || cfg.Batch > server.MaxBatchEvents {
 		return fmt.Errorf("bench: --batch must be 1 to %d", server.MaxBatchEvents)
+	}
+	if o.filter != "" {
+		if !json.Valid([]byte(o.filter)) {
+			return errors.New("bench: --filter must be a JSON object, such as '{\"event\": \"message.new\"}'")
+		}
+		cfg.Filter = json.RawMessage(o.filter)
 	}
 	cfg.Progress = stderr
 	// The bar redraws one line with \r: only a terminal shows that as a

@@ -53,6 +53,11 @@ type Config struct {
 
 	ReceiverDelay    time.Duration // the receiver's time to answer
 	ReceiverFailRate float64       // share of requests the receiver answers 500
+	// Filter, when set, is every webhook's payload filter (JSON). It must
+	// match the bench's events (message.new, data {"seq": n, "pad": "x…"}),
+	// so that every delivery is still awaited: Run checks it first with
+	// POST /api/v1/filters/test. It measures what matching costs.
+	Filter json.RawMessage
 	// Wait bounds how long Run waits for deliveries after publishing.
 	Wait time.Duration
 	// Progress receives the progress while Run works (nil: none): a bar
@@ -111,6 +116,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	defer recv.close()
+	if cfg.Filter != nil {
+		if err := checkFilter(ctx, api, cfg.Filter); err != nil {
+			return Result{}, err
+		}
+	}
 	hookIDs, err := createWebhooks(ctx, api, recv.url, cfg)
 	defer deleteWebhooks(ctx, api, hookIDs)
 	if err != nil {
@@ -178,8 +188,8 @@ func (cfg Config) check() error {
 }
 
 // createWebhooks creates cfg.Webhooks webhooks to url, each subscribed to
-// every event and ordered as cfg says. It returns the ids of those it
-// created, also on error, so that they can be deleted.
+// every event, ordered as cfg says and with cfg.Filter. It returns the ids
+// of those it created, also on error, so that they can be deleted.
 func createWebhooks(ctx context.Context, api *apiClient, url string, cfg Config) ([]string, error) {
 	var ids []string
 	for i := 0; i < cfg.Webhooks; i++ {
@@ -193,12 +203,34 @@ func createWebhooks(ctx context.Context, api *apiClient, url string, cfg Config)
 				body["orderingKey"] = "data.key"
 			}
 		}
+		if cfg.Filter != nil {
+			body["filter"] = cfg.Filter
+		}
 		if err := api.do(ctx, http.MethodPost, "/api/v1/webhooks", body, &hook); err != nil {
 			return ids, fmt.Errorf("bench: create webhook: %w", err)
 		}
 		ids = append(ids, hook.ID)
 	}
 	return ids, nil
+}
+
+// checkFilter refuses a filter that would hold back the bench's events,
+// whose deliveries Run would then wait for in vain.
+func checkFilter(ctx context.Context, api *apiClient, filter json.RawMessage) error {
+	var out struct {
+		Matches        bool
+		Failed, Reason string
+	}
+	data := map[string]any{"seq": 0, "messageId": "msg_0", "conversationId": "conv_1", "contactId": "contact_1",
+		"direction": "inbound", "type": "text", "content": "x"}
+	body := map[string]any{"filter": filter, "event": map[string]any{"event": "message.new", "data": data}}
+	if err := api.do(ctx, http.MethodPost, "/api/v1/filters/test", body, &out); err != nil {
+		return fmt.Errorf("bench: --filter: %w", err)
+	}
+	if !out.Matches {
+		return fmt.Errorf("bench: --filter must match the bench's events (message.new, data {\"seq\": n, \"messageId\": \"msg_n\", \"conversationId\": \"conv_1\", \"contactId\": \"contact_1\", \"direction\": \"inbound\", \"type\": \"text\", \"content\": \"x…\"}); %s fails: %s", out.Failed, out.Reason)
+	}
+	return nil
 }
 
 // deleteWebhooks leaves the target as it was: a long-lived instance should

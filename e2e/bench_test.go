@@ -117,6 +117,12 @@ func TestE2EBench(t *testing.T) {
 		}
 	})
 
+	t.Run("every webhook filtered", func(t *testing.T) {
+		r := mustWebhookd(t, nil, "", "bench", "--events", "100", "--webhooks", "3",
+			"--filter", `{"event": "message.new", "data.seq": {"$gte": 0}, "data.content": {"$regex": "^x*$"}}`)
+		checkBenchReport(t, r, 300)
+	})
+
 	t.Run("a running webhookd", func(t *testing.T) {
 		p := startServe(t, storetest.SQLitePath(t), adminEnv)
 		token := login(t, p.URL, adminEmail, adminPassword)
@@ -133,6 +139,9 @@ func TestE2EBench(t *testing.T) {
 			{"bench", "--target", "http://127.0.0.1:9"},
 			{"bench", "--batch", "1001"},
 			{"bench", "--batch", "0"},
+			{"bench", "--filter", "{not json"},
+			{"bench", "--events", "10", "--filter", `{"data.seq": {"$lt": 0}}`},
+			{"bench", "--events", "10", "--filter", `{"data.seq": {"$in": 1}}`},
 		} {
 			r := webhookd(t, nil, "", args...)
 			if r.code == 0 || !strings.Contains(r.stderr, "bench:") {

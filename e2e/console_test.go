@@ -246,10 +246,32 @@ func runConsoleWalkthrough(t *testing.T, chromium, db string) {
 	a.click("#wh-save")
 	a.waitJS("the guard's refusal next to the URL", `textOf('#webhook-form .field-error').includes('allow-private-targets')`)
 	shots.take(a, "11-edit-error")
+
+	// The payload filter: tried on message.new's example (its catalogue
+	// example's data, or {} where the catalogue has none), a bad one
+	// refused naming its place, and one that lets everything through saved.
+	a.setSelect("#wh-filter-event", "message.new")
+	a.setValue("#wh-filter", `{"event": "message.new", "data.nowhere": {"$exist": true}}`)
+	a.click("#wh-filter-try")
+	a.waitJS("the failed clause", `textOf('#wh-filter-result .filter-failed') === 'data.nowhere.$exist'`)
+	if got := a.text("#wh-filter-result .filter-reason"); !strings.Contains(got, "missing") {
+		t.Errorf("filter reason = %q, want it to say the field is missing", got)
+	}
+	a.setValue("#wh-filter", `{"event": "message.new"}`)
+	a.click("#wh-filter-try")
+	a.waitJS("a match", `document.querySelector('#wh-filter-result .filter-match') !== null`)
+	a.setValue("#wh-filter", `{"data.type": {"$in": "text"}}`)
+	a.click("#wh-filter-try")
+	a.waitJS("the bad filter's place", `textOf('#wh-filter-result .error-box').includes('filter.data.type.$in')`)
+	shots.take(a, "11b-filter-try")
+	a.setValue("#wh-filter", `{}`)
 	a.setValue("#wh-url", inboxURL)
 	a.setValue("#wh-name", "Renamed & <b>bold</b>")
 	a.click("#wh-save")
 	a.waitJS("the renamed webhook", `textOf('#wh-title') === 'Renamed & <b>bold</b>'`)
+	if got := a.text("#wh-filter-text"); got != "{}" {
+		t.Errorf("saved filter shown as %q, want {}", got)
+	}
 
 	// --- A phone-sized screen still works.
 	a.do("a narrow screen", chromedp.EmulateViewport(390, 844))

@@ -267,6 +267,10 @@ ALTER TABLE api_keys ADD CONSTRAINT api_keys_service_check CHECK (service = (ten
 UPDATE api_keys SET created_by = tenant_id;
 ALTER INDEX api_keys_user_id_idx RENAME TO api_keys_tenant_id_idx;
 
+-- 00008_webhook_filters.sql
+
+ALTER TABLE webhooks ADD COLUMN filter TEXT;
+
 -- 00009_ordered_delivery.sql
 -- Ordered delivery (FIFO per ordering key). A webhook says whether its
 -- deliveries are ordered and by which path of the envelope; ordering_seq
@@ -305,6 +309,7 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (4, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (5, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (6, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (7, true);
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (8, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (9, true);
 
 COMMIT;

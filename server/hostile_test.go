@@ -313,6 +313,7 @@ func hostileCases() []hostileCase {
 	noMethod := http.StatusMethodNotAllowed
 	unauth := http.StatusUnauthorized
 	f := func(fields ...string) []string { return fields }
+	const filterTest = "POST /api/v1/filters/test"
 
 	return []hostileCase{
 		// Public routes have no input but the method and the path.
@@ -431,6 +432,26 @@ func hostileCases() []hostileCase {
 		{name: "patch name empty", route: patch, path: hook, body: map[string]any{"name": " "}, status: bad, fields: f("name")},
 		{name: "patch every option out of range", route: patch, path: hook, body: map[string]any{"rateLimit": 1 << 40, "timeoutSeconds": 3600, "headers": map[string]string{"X-A": "\x7f"}},
 			status: bad, fields: f("rateLimit", "timeoutSeconds", "headers")},
+		{name: "create filter unknown operator", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"filter": map[string]any{"data.type": map[string]any{"$where": "1=1"}}}), status: bad, fields: f("filter.data.type.$where")},
+		{name: "create filter bad regex", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"filter": map[string]any{"data.text": map[string]any{"$regex": "(a+"}}}), status: bad, fields: f("filter.data.text.$regex")},
+		{name: "create filter backreference regex (not RE2)", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"filter": map[string]any{"data.text": map[string]any{"$regex": `(a)\1`}}}), status: bad, fields: f("filter.data.text.$regex")},
+		{name: "create filter $in a string", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"filter": map[string]any{"data.type": map[string]any{"$in": "text"}}}), status: bad, fields: f("filter.data.type.$in")},
+		{name: "create filter $gt an object", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"filter": map[string]any{"data.n": map[string]any{"$gt": map[string]any{}}}}), status: bad, fields: f("filter.data.n.$gt")},
+		{name: "create filter $exist a string", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"filter": map[string]any{"data.n": map[string]any{"$exist": "yes"}}}), status: bad, fields: f("filter.data.n.$exist")},
+		{name: "create filter over 16 KiB", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"filter": map[string]any{"data.x": strings.Repeat("a", 17<<10)}}), status: bad, fields: f("filter")},
+		{name: "create filter 65 clauses", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"filter": manyClauses(65)}), status: bad, fields: f("filter.data.f64")},
+		{name: "create filter nested 33 deep", route: create, path: "/api/v1/webhooks", body: rawBody(`{"name":"h","url":"https://example.com","events":["*"],"filter":` + strings.Repeat(`{"a":`, 33) + `1` + strings.Repeat(`}`, 33) + `}`), status: bad, fields: f("filter")},
+		{name: "create filter an array", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"filter": []any{map[string]any{"event": "message.new"}}}), status: bad, fields: f("filter")},
+		{name: "create filter a string of SQL", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"filter": sqlDrop}), status: bad, fields: f("filter")},
+		{name: "patch filter $or empty", route: patch, path: hook, body: map[string]any{"filter": map[string]any{"$or": []any{}}}, status: bad, fields: f("filter.$or")},
+		{name: "patch filter top-level $eq", route: patch, path: hook, body: map[string]any{"filter": map[string]any{"$eq": 1}}, status: bad, fields: f("filter.$eq")},
+		{name: "filter test unknown operator", route: filterTest, path: "/api/v1/filters/test", body: map[string]any{"filter": map[string]any{"data.type": map[string]any{"$like": "%"}}, "event": map[string]any{"event": "message.new"}}, status: bad, fields: f("filter.data.type.$like")},
+		{name: "filter test no filter", route: filterTest, path: "/api/v1/filters/test", body: map[string]any{"event": map[string]any{"event": "message.new"}}, status: bad, fields: f("filter")},
+		{name: "filter test event a string", route: filterTest, path: "/api/v1/filters/test", body: map[string]any{"filter": map[string]any{}, "event": sqlDrop}, status: bad, fields: f("event")},
+		{name: "filter test bad timestamp", route: filterTest, path: "/api/v1/filters/test", body: map[string]any{"filter": map[string]any{}, "event": map[string]any{"timestamp": sqlOr}}, status: bad, fields: f("event.timestamp")},
+		{name: "filter test 10 MB", route: filterTest, path: "/api/v1/filters/test", body: big, status: tooLarge},
+		{name: "filter test deeply nested data", route: filterTest, path: "/api/v1/filters/test", body: rawBody(`{"filter":{},"event":{"data":` + deep + `}}`), status: bad},
+		{name: "filter test without credentials", route: filterTest, path: "/api/v1/filters/test", headers: []string{"Authorization", ""}, body: map[string]any{"filter": map[string]any{}, "event": map[string]any{}}, status: unauth},
 		{name: "patch rateLimit a string", route: patch, path: hook, body: map[string]any{"rateLimit": "10"}, status: bad, fields: f("rateLimit")},
 		{name: "patch ordering unknown", route: patch, path: hook, body: map[string]any{"ordering": "ordered"}, status: bad, fields: f("ordering")},
 		{name: "patch orderingKey on an unordered webhook", route: patch, path: hook, body: map[string]any{"orderingKey": "data.id"}, status: bad, fields: f("orderingKey")},
@@ -903,4 +924,13 @@ func TestHostileInput(t *testing.T) {
 			}
 		})
 	})
+}
+
+// manyClauses is a filter of n equality clauses, data.f0 … data.f<n-1>.
+func manyClauses(n int) map[string]any {
+	m := make(map[string]any, n)
+	for i := range n {
+		m[fmt.Sprintf("data.f%02d", i)] = i
+	}
+	return m
 }

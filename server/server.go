@@ -274,6 +274,7 @@ func (s *Server) routes() {
 	public(http.MethodPost, "/api/v1/auth/login", s.handleLogin)
 	anyTenant(http.MethodGet, "/api/v1/auth/me", s.handleMe)
 	anyTenant(http.MethodGet, "/api/v1/event-types", s.handleEventTypes)
+	anyTenant(http.MethodPost, "/api/v1/filters/test", s.handleFilterTest)
 
 	private(http.MethodPost, "/api/v1/webhooks", s.handleWebhookCreate)
 	private(http.MethodGet, "/api/v1/webhooks", s.handleWebhookList)

@@ -162,6 +162,7 @@ var notAcrossTenants = map[string]string{
 	"GET /api/v1/inboxes/:name/stream":         "inbox names are shared: a stream shows the caller's captures only (inbox_privacy_test.go)",
 	"GET /api/v1/auth/me":                      "the caller's own identity (checked below)",
 	"GET /api/v1/event-types":                  "the catalogue, the same for everyone",
+	"POST /api/v1/filters/test":                "matches a filter against the event in the body: reads and stores nothing",
 	"POST /api/v1/webhooks":                    "creates in the caller's tenant (lists checked below)",
 	"GET /api/v1/webhooks":                     "lists the caller's tenant (checked below)",
 	"POST /api/v1/events":                      "publishes to the caller's tenant (deliveries checked below)",

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -74,6 +75,8 @@ type webhookCreateRequest struct {
 	// dotted path into the envelope ("data.conversationId").
 	Ordering    *string `json:"ordering"`
 	OrderingKey *string `json:"orderingKey"`
+	// Filter is a payload filter (package filter); null removes it.
+	Filter json.RawMessage `json:"filter"`
 }
 
 // webhookPatchRequest has the same fields; every one is optional.
@@ -179,6 +182,11 @@ func (s *Server) validateWebhook(ctx context.Context, req webhookCreateRequest, 
 		default:
 			p.OrderingKey = &k
 		}
+	}
+	if flt, fe := parseFilterField(req.Filter); fe != nil {
+		bad = append(bad, *fe)
+	} else {
+		p.Filter = flt
 	}
 	if bad != nil {
 		return p, invalid(bad...)
@@ -319,6 +327,9 @@ func (s *Server) handleWebhookCreate(w http.ResponseWriter, r *http.Request) err
 	}
 	if p.OrderingKey != nil {
 		params.OrderingKey = *p.OrderingKey
+	}
+	if p.Filter != nil {
+		params.Filter = *p.Filter
 	}
 	hook, err := s.store.CreateWebhook(r.Context(), params)
 	if limit := (*store.WebhookLimitError)(nil); errors.As(err, &limit) {
@@ -471,6 +482,8 @@ type webhookJSON struct {
 	// FIFO webhook's deliveries ("": one queue for all).
 	Ordering    string `json:"ordering"`
 	OrderingKey string `json:"orderingKey"`
+	// Filter is the payload filter, null for none.
+	Filter json.RawMessage `json:"filter"`
 	// DisabledReason and DisabledAt say why webhookd switched it off.
 	DisabledReason *string `json:"disabledReason"`
 	DisabledAt     *string `json:"disabledAt"`
@@ -491,6 +504,11 @@ func toWebhookJSON(w store.Webhook, showSecret bool) webhookJSON {
 	}
 	if out.Headers == nil {
 		out.Headers = map[string]string{}
+	}
+	if w.Filter != nil {
+		out.Filter = json.RawMessage(w.Filter)
+	} else {
+		out.Filter = json.RawMessage("null")
 	}
 	if !showSecret && len(w.Headers) > 0 {
 		// Custom headers often carry the receiver's credentials; a list

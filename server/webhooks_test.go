@@ -106,7 +106,7 @@ func TestWebhookCRUD(t *testing.T) {
 				"secret": secret, "description": "for the <CRM> & co", "isActive": false,
 			})
 			want := webhookJSON{ID: w.ID, Name: "padded", URL: "http://127.0.0.1:9/x?y=1", Events: []string{"message.*", "*"},
-				Secret: secret, IsActive: false, Description: "for the <CRM> & co", CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+				Secret: secret, IsActive: false, Description: "for the <CRM> & co", Filter: []byte("null"), CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
 			if !reflect.DeepEqual(w, want) {
 				t.Errorf("created = %+v, want %+v", w, want)
 			}

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/webhookd/webhookd/filter"
 )
 
 // IdempotencyWindow is how long an idempotency key answers with the first
@@ -104,14 +106,18 @@ func (s *Store) publishEvents(ctx context.Context, batch []PublishParams) ([]Pub
 	return results, nil
 }
 
-// subscription is an active webhook's id and patterns, loaded once per user
-// per batch.
+// subscription is an active webhook's id, patterns and payload filter,
+// loaded once per tenant per batch.
 type subscription struct {
 	webhookID string
 	patterns  []string
 	// orderingKey is the key's path of a FIFO webhook; fifo says it is one.
 	fifo        bool
 	orderingKey string
+	// filtered: the webhook has a filter; filter is nil when its stored
+	// text does not parse (see parsedFilter).
+	filtered bool
+	filter   *filter.Filter
 }
 
 // publish accepts one event inside tx.
@@ -230,8 +236,10 @@ func (s *Store) planPublish(ctx context.Context, tx *txn, b *publishing, subs ma
 			}
 			subs[p.TenantID] = ws
 		}
+		at := p.OccurredAt.UTC().Truncate(time.Millisecond)
+		var env envelopeCache
 		for _, w := range ws {
-			if MatchAnyPattern(w.patterns, p.Type) {
+			if MatchAnyPattern(w.patterns, p.Type) && env.passes(w, p.Type, at, p.Payload) {
 				b.targets[i] = append(b.targets[i], w.webhookID)
 				if w.fifo {
 					b.fifo[w.webhookID] = w.orderingKey
@@ -240,7 +248,7 @@ func (s *Store) planPublish(ctx context.Context, tx *txn, b *publishing, subs ma
 		}
 		b.results[i] = PublishResult{Event: Event{
 			ID: NewID(), TenantID: p.TenantID, Type: p.Type, Payload: p.Payload,
-			OccurredAt: p.OccurredAt.UTC().Truncate(time.Millisecond), IdempotencyKey: p.IdempotencyKey,
+			OccurredAt: at, IdempotencyKey: p.IdempotencyKey,
 			DeliveryCount: len(b.targets[i]), CreatedAt: b.now,
 		}, Deliveries: len(b.targets[i])}
 		b.fresh = append(b.fresh, i)
@@ -447,20 +455,25 @@ func (s *Store) eventByIdempotencyKey(ctx context.Context, tx *txn, tenantID, ke
 }
 
 func (s *Store) activeSubscriptions(ctx context.Context, tx *txn, tenantID string) ([]subscription, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, events, ordering, ordering_key FROM webhooks WHERE tenant_id = $1 AND is_active = TRUE`, tenantID)
+	rows, err := tx.QueryContext(ctx, `SELECT id, events, ordering, ordering_key, filter FROM webhooks WHERE tenant_id = $1 AND is_active = TRUE`, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("load subscriptions: %w", err)
 	}
 	return collect(rows, func(r rowScanner) (subscription, error) {
 		var sub subscription
 		var events, ordering string
-		if err := r.Scan(&sub.webhookID, &events, &ordering, &sub.orderingKey); err != nil {
+		var flt sql.NullString
+		if err := r.Scan(&sub.webhookID, &events, &ordering, &sub.orderingKey, &flt); err != nil {
 			return sub, fmt.Errorf("load subscriptions: %w", err)
 		}
 		if err := jsonUnmarshalString(events, &sub.patterns); err != nil {
 			return sub, fmt.Errorf("decode events of webhook %s: %w", sub.webhookID, err)
 		}
 		sub.fifo = ordering == OrderingFIFO
+		if flt.Valid {
+			sub.filtered = true
+			sub.filter, _ = s.parsedFilter(sub.webhookID, flt.String)
+		}
 		return sub, nil
 	})
 }

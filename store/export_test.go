@@ -468,3 +468,21 @@ func (s *Store) ExplainOrdering(ctx context.Context, webhook string, keys []stri
 	promote, err = explain(s.promoteNextQuery(fk, s.Now()))
 	return waiting, promote, err
 }
+
+// DeliveryTargets returns the webhook ids of the event's deliveries, sorted.
+func (s *Store) DeliveryTargets(ctx context.Context, eventID string) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT webhook_id FROM deliveries WHERE event_id = $1 ORDER BY webhook_id`, eventID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanString)
+}
+
+// CurrentVersion is the database's schema version.
+func (s *Store) CurrentVersion(ctx context.Context) (int64, error) {
+	p, err := s.goose()
+	if err != nil {
+		return 0, err
+	}
+	return p.GetDBVersion(ctx)
+}

@@ -351,8 +351,10 @@ func (s *Store) advanceFanOuts(ctx context.Context, tx *txn, todo []fanOutRow, b
 		}
 		complete := true
 		progress := r.after
+		var env envelopeCache
 		for _, w := range ws {
-			if w.webhookID <= r.after || w.webhookID > r.last || !MatchAnyPattern(w.patterns, r.eventType) {
+			if w.webhookID <= r.after || w.webhookID > r.last || !MatchAnyPattern(w.patterns, r.eventType) ||
+				!env.passes(w, r.eventType, r.occurredAt, r.payload) {
 				continue
 			}
 			if len(pairs) == budget {

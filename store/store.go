@@ -56,6 +56,8 @@ type Store struct {
 
 	health writeHealth // how writes went, for readiness
 
+	filters filterCache // parsed payload filters, by webhook
+
 	// probedWebhooks counts the webhooks activeWebhooksByDue has returned,
 	// each a probe of the due index: tests check that a lease does not
 	// pay one per webhook of an owner that cannot take more.

@@ -18,6 +18,9 @@ import (
 // preTenancy is the last schema version before tenants (00007_tenants).
 const preTenancy = 6
 
+// tenancy is the tenants migration's version.
+const tenancy = 7
+
 // openAt opens a store on db and migrates it up to version only.
 func openAt(t *testing.T, db string, version int64) *store.Store {
 	t.Helper()
@@ -175,8 +178,8 @@ func fillPreTenancy(t *testing.T, s *store.Store) {
 // their defaults: a table dumped at the latest version is compared with
 // one at version 7 without them.
 var laterColumns = map[string][]string{
-	"webhooks":   {"ordering", "ordering_key", "ordering_seq"}, // 00009_ordered_delivery
-	"deliveries": {"ordering_key", "seq"},                      // 00009_ordered_delivery
+	"webhooks":   {"filter", "ordering", "ordering_key", "ordering_seq"}, // 00008_webhook_filters, 00009_ordered_delivery
+	"deliveries": {"ordering_key", "seq"},                                // 00009_ordered_delivery
 }
 
 // withoutLaterColumns drops laterColumns from dumped tables.
@@ -609,7 +612,7 @@ func TestTenancyMigrationDownFailure(t *testing.T) {
 	s := storetest.Open(t, storetest.SQLitePath(t))
 	u := newUser(t, s, "down@example.com")
 	newWebhook(t, s, u.ID, "*")
-	migrateDownTo(t, s, 7)
+	migrateDownTo(t, s, tenancy)
 	db := s.WriteDB()
 	for _, q := range []string{`PRAGMA foreign_keys = OFF`,
 		`INSERT INTO fanouts (event_id, after_webhook_id, last_webhook_id) VALUES ('no-such-event', '', 'x')`,

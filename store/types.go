@@ -65,8 +65,12 @@ type Webhook struct {
 	// one queue for all of them).
 	Ordering    string
 	OrderingKey string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Filter is the payload filter as compact JSON (package filter): only
+	// events whose envelope matches it are delivered. nil: every event of
+	// the webhook's types.
+	Filter    []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // SigningPreviousSecret returns the rotated-out secret while it still

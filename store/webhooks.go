@@ -35,11 +35,14 @@ type CreateWebhookParams struct {
 	// Ordering is OrderingNone ("" too) or OrderingFIFO, with OrderingKey.
 	Ordering    string
 	OrderingKey string
+	// Filter is the payload filter as compact JSON (package filter), which
+	// the caller has validated; nil for none.
+	Filter []byte
 }
 
 const webhookColumns = `id, tenant_id, name, url, events, secret, description, is_active, created_at, updated_at,
 	previous_secret, previous_secret_expires_at, disabled_reason, disabled_at, headers, rate_limit, timeout_seconds, created_by,
-	ordering, ordering_key`
+	ordering, ordering_key, filter`
 
 // CreateWebhook stores a new webhook with an empty statistics row, or
 // returns a *WebhookLimitError when the owner already has as many as
@@ -49,7 +52,7 @@ func (s *Store) CreateWebhook(ctx context.Context, p CreateWebhookParams) (Webho
 	w := Webhook{
 		ID: NewID(), TenantID: p.TenantID, CreatedBy: p.CreatedBy, Name: p.Name, URL: p.URL, Events: p.Events,
 		Secret: p.Secret, Description: p.Description, IsActive: p.IsActive,
-		Headers: p.Headers, RateLimit: p.RateLimit, TimeoutSeconds: p.TimeoutSeconds,
+		Headers: p.Headers, RateLimit: p.RateLimit, TimeoutSeconds: p.TimeoutSeconds, Filter: nullBytes(p.Filter),
 		Ordering: p.Ordering, OrderingKey: p.OrderingKey,
 		CreatedAt: now, UpdatedAt: now,
 	}
@@ -72,10 +75,10 @@ func (s *Store) CreateWebhook(ctx context.Context, p CreateWebhookParams) (Webho
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO webhooks (id, tenant_id, name, url, events, secret, description, is_active,
-			created_at, updated_at, headers, rate_limit, timeout_seconds, created_by, ordering, ordering_key)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			created_at, updated_at, headers, rate_limit, timeout_seconds, created_by, ordering, ordering_key, filter)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			w.ID, w.TenantID, w.Name, w.URL, string(events), w.Secret, w.Description, w.IsActive, s.d.t(now), s.d.t(now),
-			string(headers), nullInt(w.RateLimit), nullInt(w.TimeoutSeconds), w.CreatedBy, w.Ordering, w.OrderingKey); err != nil {
+			string(headers), nullInt(w.RateLimit), nullInt(w.TimeoutSeconds), w.CreatedBy, w.Ordering, w.OrderingKey, nullText(w.Filter)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhook_stats (webhook_id) VALUES ($1)`, w.ID)
@@ -175,6 +178,9 @@ type WebhookPatch struct {
 	// deliveries already queued keep the key they were given.
 	Ordering    *string
 	OrderingKey *string
+	// Filter replaces the payload filter (compact JSON, validated by the
+	// caller); pointing at an empty slice removes it.
+	Filter *[]byte
 }
 
 // patchSets is the SET list of an UPDATE of webhooks that applies p, with
@@ -236,6 +242,9 @@ func (s *Store) patchSets(a *args, p WebhookPatch) ([]string, error) {
 	if p.OrderingKey != nil {
 		add("ordering_key", *p.OrderingKey)
 	}
+	if p.Filter != nil {
+		add("filter", nullText(*p.Filter))
+	}
 	add("updated_at", s.d.t(s.Now()))
 	return sets, nil
 }
@@ -243,7 +252,7 @@ func (s *Store) patchSets(a *args, p WebhookPatch) ([]string, error) {
 // UpdateWebhook applies a partial update to one of the user's webhooks and
 // returns the result.
 func (s *Store) UpdateWebhook(ctx context.Context, tenantID, id string, p WebhookPatch) (Webhook, error) {
-	a := s.d.args(12)
+	a := s.d.args(16)
 	sets, err := s.patchSets(a, p)
 	if err != nil {
 		return Webhook{}, fmt.Errorf("store: update webhook: %w", err)
@@ -314,12 +323,15 @@ func (s *Store) DeleteWebhook(ctx context.Context, tenantID, id string) error {
 func scanWebhook(r rowScanner) (Webhook, error) {
 	var w Webhook
 	var events, headers string
-	var prevSecret, reason sql.NullString
+	var prevSecret, reason, flt sql.NullString
 	var rateLimit, timeout sql.NullInt64
 	if err := r.Scan(&w.ID, &w.TenantID, &w.Name, &w.URL, &events, &w.Secret, &w.Description, &w.IsActive,
 		scanTime{&w.CreatedAt}, scanTime{&w.UpdatedAt}, &prevSecret, scanNullTime{&w.PreviousSecretExpiresAt},
-		&reason, scanNullTime{&w.DisabledAt}, &headers, &rateLimit, &timeout, &w.CreatedBy, &w.Ordering, &w.OrderingKey); err != nil {
+		&reason, scanNullTime{&w.DisabledAt}, &headers, &rateLimit, &timeout, &w.CreatedBy, &w.Ordering, &w.OrderingKey, &flt); err != nil {
 		return Webhook{}, err
+	}
+	if flt.Valid {
+		w.Filter = []byte(flt.String)
 	}
 	w.PreviousSecret, w.DisabledReason = prevSecret.String, reason.String
 	w.RateLimit, w.TimeoutSeconds = int(rateLimit.Int64), int(timeout.Int64)
@@ -330,6 +342,23 @@ func scanWebhook(r rowScanner) (Webhook, error) {
 		return Webhook{}, fmt.Errorf("decode headers of webhook %s: %w", w.ID, err)
 	}
 	return w, nil
+}
+
+// nullText stores an empty document as NULL, and the rest as text (a
+// filter is a TEXT column).
+func nullText(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+// nullBytes is b, or nil when empty.
+func nullBytes(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 // nullInt stores 0 as NULL, for optional limits.

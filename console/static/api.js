@@ -121,6 +121,14 @@ export async function eventCatalog() {
   return types.length ? types : ((r && r.data) || []).map((name) => ({ name, description: '', schema: null, examples: [] }));
 }
 
+// eventExample is the data of the first example the catalogue gives for
+// type, or {} when it gives none.
+export async function eventExample(type) {
+  const t = (await eventCatalog()).find((x) => x && x.name === type);
+  const ex = t && Array.isArray(t.examples) ? t.examples[0] : undefined;
+  return ex === undefined ? {} : ex;
+}
+
 // description is the API's own description of itself, openapi.json,
 // where the console reads the rules the server owns.
 function description() {

@@ -24,8 +24,10 @@ type Webhook struct {
 	Secret      string   `json:"secret"`
 	IsActive    bool     `json:"isActive"`
 	Description string   `json:"description"`
-	CreatedAt   string   `json:"createdAt"`
-	UpdatedAt   string   `json:"updatedAt"`
+	// Filter is the payload filter, JSON null for none.
+	Filter    json.RawMessage `json:"filter"`
+	CreatedAt string          `json:"createdAt"`
+	UpdatedAt string          `json:"updatedAt"`
 }
 
 // Page is one page of a list.

@@ -1,9 +1,9 @@
 // The webhook form, for a new webhook and for editing one.
 
-import { api, enc, eventTypes, invalid, webhookLimits } from '../api.js';
-import { el } from '../dom.js';
+import { api, enc, eventExample, eventTypes, invalid, webhookLimits } from '../api.js';
+import { el, fill } from '../dom.js';
 import { pageError, startPage } from '../page.js';
-import { busy, card, clearFormError, field, flash, showFormError } from '../ui.js';
+import { busy, card, clearFormError, errorBox, field, flash, quiet, showFormError } from '../ui.js';
 
 export async function renderWebhookForm(id, query) {
   const { root, signal } = startPage('webhook-form-page', 'narrow-wide');
@@ -22,10 +22,11 @@ export async function renderWebhookForm(id, query) {
 
   const w = existing || {
     name: '', url: query.get('url') || '', events: [], description: '', headers: {},
-    rateLimit: 0, timeoutSeconds: 0, isActive: true,
+    rateLimit: 0, timeoutSeconds: 0, isActive: true, filter: null,
   };
   const inputs = formInputs(w, types, limits, existing);
   const form = formLayout(inputs, existing);
+  inputs.filterTry.addEventListener('click', () => tryFilter(inputs, signal));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     save(form, inputs, existing, signal);
@@ -66,6 +67,15 @@ function formInputs(w, types, limits, existing) {
     }),
     rateLimit: el('input', { id: 'wh-rate-limit', type: 'number', min: bound('rateLimit').minimum, max: bound('rateLimit').maximum, value: w.rateLimit || 0, 'data-field': 'rateLimit' }),
     timeout: el('input', { id: 'wh-timeout', type: 'number', min: bound('timeoutSeconds').minimum, max: bound('timeoutSeconds').maximum, value: w.timeoutSeconds || 0, 'data-field': 'timeoutSeconds' }),
+    filter: el('textarea', {
+      id: 'wh-filter', rows: 3, 'data-field': 'filter', spellcheck: 'false',
+      value: w.filter ? JSON.stringify(w.filter, null, 2) : '',
+      placeholder: '{"data.direction": "inbound", "data.type": {"$in": ["text", "image"]}}',
+    }),
+    filterEvent: el('select', { id: 'wh-filter-event', 'aria-label': 'Event type to try the filter on' },
+      types.filter((t) => t !== 'webhook.disabled').map((t) => el('option', { value: t, text: t }))),
+    filterTry: el('button', { type: 'button', id: 'wh-filter-try', class: 'btn', text: 'Try filter' }),
+    filterResult: el('div', { id: 'wh-filter-result', class: 'filter-result', 'aria-live': 'polite', hidden: true }),
     active: el('input', { id: 'wh-active', type: 'checkbox', checked: w.isActive, 'data-field': 'isActive' }),
     save: el('button', { type: 'submit', id: 'wh-save', class: 'btn btn-primary', text: existing ? 'Save changes' : 'Create webhook' }),
   };
@@ -81,6 +91,9 @@ function formLayout(i, existing) {
     field('Description', i.description),
     existing ? null : field('Secret', i.secret, 'Optional. Signs every delivery; shown on the webhook\'s page.'),
     field('Custom headers', i.headers, 'One per line, "Name: value". Sent with every delivery.'),
+    field('Payload filter', i.filter, 'Optional JSON, Convoy syntax: only events whose envelope (event, timestamp, data) matches are delivered. Empty: every event of the types above.'),
+    el('div', { class: 'filter-try' }, i.filterEvent, i.filterTry),
+    i.filterResult,
     el('div', { class: 'row' },
       field('Rate limit (deliveries/s, 0 = none)', i.rateLimit),
       field('Timeout (seconds, 0 = default)', i.timeout)),
@@ -121,9 +134,51 @@ function formBody(form, i, existing) {
     rateLimit: Number(i.rateLimit.value || 0),
     timeoutSeconds: Number(i.timeout.value || 0),
     isActive: i.active.checked,
+    filter: parseFilter(i.filter.value),
   };
   if (!existing && i.secret.value.trim()) body.secret = i.secret.value.trim();
   return body;
+}
+
+// parseFilter reads the filter textarea: empty is no filter (null, which
+// also removes one when editing).
+function parseFilter(text) {
+  if (!text.trim()) return null;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw invalid('filter', 'is not valid JSON: ' + err.message);
+  }
+}
+
+// tryFilter asks the server whether the filter matches the chosen event
+// type's example (its catalogue example's data, or {}) and shows the
+// answer: a match, or the clause that failed and why.
+async function tryFilter(i, signal) {
+  const out = i.filterResult;
+  out.hidden = false;
+  let filter;
+  try {
+    filter = parseFilter(i.filter.value) || {};
+  } catch (err) {
+    return fill(out, errorBox(err));
+  }
+  const type = i.filterEvent.value;
+  try {
+    const data = await eventExample(type);
+    const r = await busy(i.filterTry, 'Trying…', () => api('POST', '/api/v1/filters/test',
+      { filter, event: { event: type, data } }, { signal }));
+    if (r.matches) {
+      fill(out, el('p', { class: 'filter-match', text: 'Matches: a ' + type + ' event like its example would be delivered.' }));
+    } else {
+      fill(out, el('p', { class: 'filter-miss' }, 'Does not match: ', el('code', { class: 'filter-failed', text: r.failed }),
+        ' ', el('span', { class: 'filter-reason', text: r.reason })));
+    }
+    out.append(el('details', null, el('summary', { text: 'Example data tried' }),
+      el('pre', { class: 'body', text: JSON.stringify(data, null, 2) })));
+  } catch (err) {
+    if (!quiet(err)) fill(out, errorBox(err));
+  }
 }
 
 // parseHeaderLines reads "Name: value" lines into an object.

@@ -91,6 +91,7 @@ function settingsCard(ctx) {
     ['Custom headers', Object.keys(w.headers || {}).length ? headerTable(w.headers) : el('span', { class: 'muted', text: 'none' })],
     ['Rate limit', w.rateLimit ? w.rateLimit + ' deliveries/s' : 'none'],
     ['Timeout', w.timeoutSeconds ? w.timeoutSeconds + ' s' : 'server default'],
+    ['Filter', w.filter ? el('code', { id: 'wh-filter-text', text: JSON.stringify(w.filter) }) : el('span', { class: 'muted', text: 'none: every event of its types' })],
     ['Created', timeEl(w.createdAt)],
     ['Updated', timeEl(w.updatedAt)],
     ['Id', el('code', { text: w.id })],
