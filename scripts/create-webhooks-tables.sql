@@ -267,6 +267,51 @@ ALTER TABLE api_keys ADD CONSTRAINT api_keys_service_check CHECK (service = (ten
 UPDATE api_keys SET created_by = tenant_id;
 ALTER INDEX api_keys_user_id_idx RENAME TO api_keys_tenant_id_idx;
 
+-- 00010_outbox.sql
+
+-- The transactional outbox (issue 17): the CRM inserts a row here inside
+-- its own transaction, and `webhookd serve --outbox` turns each committed
+-- row into one event and deletes it in the same transaction. The columns
+-- are nullable as the CRM may leave them: a row that cannot become an
+-- event (no event type, no data, no tenant and no --outbox-owner) is moved
+-- to webhook_outbox_dead with the reason rather than failing the CRM's
+-- own transaction.
+CREATE TABLE webhook_outbox (
+    id              BIGSERIAL PRIMARY KEY,
+    tenant          TEXT,
+    event           TEXT,
+    data            JSONB,
+    idempotency_key TEXT,
+    occurred_at     TIMESTAMPTZ DEFAULT now(),
+    created_at      TIMESTAMPTZ DEFAULT now()
+);
+
+-- Rows that could not become events, with why; `webhookd outbox requeue`
+-- moves them back into webhook_outbox under the same id.
+CREATE TABLE webhook_outbox_dead (
+    id              BIGINT PRIMARY KEY,
+    tenant          TEXT,
+    event           TEXT,
+    data            JSONB,
+    idempotency_key TEXT,
+    occurred_at     TIMESTAMPTZ,
+    created_at      TIMESTAMPTZ,
+    reason          TEXT NOT NULL,
+    dead_at         TIMESTAMPTZ NOT NULL
+);
+
+-- Each inserting statement wakes every consumer once it commits (NOTIFY is
+-- delivered at commit, and never for a rolled-back transaction); per
+-- statement rather than per row, so a bulk insert costs one notification.
+CREATE FUNCTION webhook_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('webhookd_outbox', '');
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER webhook_outbox_notify AFTER INSERT ON webhook_outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION webhook_outbox_notify();
+
 -- goose's version table, created exactly as goose v3 creates it for
 -- PostgreSQL. goose writes version 0 when it creates the table and then one
 -- row per applied migration; ids come from the identity column (not written
@@ -287,5 +332,6 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (4, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (5, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (6, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (7, true);
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (10, true);
 
 COMMIT;
