@@ -1,0 +1,154 @@
+// Package outbox runs the transactional outbox's consumer (issue 17): it
+// turns the rows the CRM commits into webhook_outbox into events, batch by
+// batch, through store.ConsumeOutbox, woken by the table's NOTIFY trigger
+// and, should a notification be missed, by a poll.
+package outbox
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/webhookd/webhookd/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultBatch = 1000
+	DefaultPoll  = time.Second
+)
+
+// Observer is told what the consumer did, for the metrics.
+type Observer interface {
+	EventsAccepted(n int)
+	OutboxConsumed(res store.ConsumeOutboxResult)
+}
+
+// Config is what a Consumer needs.
+type Config struct {
+	Store *store.Store
+	// Owner is the tenant of rows whose tenant is NULL (--outbox-owner);
+	// "" means the database's only tenant (see store.ConsumeOutboxParams).
+	Owner string
+	// Check is the event check POST /api/v1/events makes, handed in by
+	// the app so that both publishers share it.
+	Check store.OutboxCheck
+	// Wake wakes the dispatcher after events with deliveries commit.
+	Wake   func()
+	Logger *slog.Logger
+	// Observer, when set, is told each batch's outcome.
+	Observer Observer
+	// Batch is the most rows one transaction takes (DefaultBatch).
+	Batch int
+	// Poll is how long the consumer waits for a notification before it
+	// looks anyway (DefaultPoll), jittered.
+	Poll time.Duration
+}
+
+// Consumer takes webhook_outbox's rows until its Run's context ends.
+type Consumer struct {
+	cfg  Config
+	wake chan struct{}
+}
+
+// New returns a consumer; Run starts it.
+func New(cfg Config) *Consumer {
+	if cfg.Batch < 1 {
+		cfg.Batch = DefaultBatch
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultPoll
+	}
+	if cfg.Wake == nil {
+		cfg.Wake = func() {}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Consumer{cfg: cfg, wake: make(chan struct{}, 1)}
+}
+
+// Wake makes the consumer look at the outbox now (non-blocking).
+func (c *Consumer) Wake() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run consumes until ctx ends: a batch after every wake-up (a
+// notification, or the poll), and batch after batch while they come back
+// full. It owns its LISTEN goroutine and waits for it before returning.
+// A transaction cut off by ctx rolls back, leaving its rows for the next
+// run: nothing is lost or published twice.
+func (c *Consumer) Run(ctx context.Context) {
+	listenDone := make(chan struct{})
+	go func() {
+		defer close(listenDone)
+		c.cfg.Store.ListenForOutbox(ctx, c.Wake, c.cfg.Logger)
+	}()
+	defer func() { <-listenDone }()
+	backoff := 100 * time.Millisecond
+	for {
+		res, err := c.RunOnce(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			c.cfg.Logger.Warn("outbox: consume a batch; trying again", "err", err, "retry_in", backoff)
+			if !sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, 10*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		if res.Taken >= c.cfg.Batch {
+			continue // more are likely waiting
+		}
+		// Between a sixth below and above the poll, so that processes
+		// sharing the database do not look in step.
+		jitter := time.Duration(rand.Int64N(int64(c.cfg.Poll)/3+1)) - c.cfg.Poll/6
+		t := time.NewTimer(c.cfg.Poll + jitter)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-c.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// RunOnce consumes one batch, wakes the dispatcher when it created
+// deliveries, and logs and reports what it did.
+func (c *Consumer) RunOnce(ctx context.Context) (store.ConsumeOutboxResult, error) {
+	res, err := c.cfg.Store.ConsumeOutbox(ctx, store.ConsumeOutboxParams{Limit: c.cfg.Batch, Owner: c.cfg.Owner, Check: c.cfg.Check})
+	if err != nil {
+		return res, err
+	}
+	if res.Deliveries > 0 {
+		c.cfg.Wake()
+	}
+	if res.Dead > 0 {
+		c.cfg.Logger.Warn("outbox: rows could not become events and were moved to webhook_outbox_dead (see GET /api/v1/outbox/dead)", "dead", res.Dead)
+	}
+	if c.cfg.Observer != nil && res.Taken > 0 {
+		c.cfg.Observer.EventsAccepted(res.Events)
+		c.cfg.Observer.OutboxConsumed(res)
+	}
+	return res, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
