@@ -51,6 +51,22 @@ type Config struct {
 	Wait time.Duration
 	// Progress receives a progress line while Run works (nil: none).
 	Progress io.Writer
+
+	// Outbox, when set, publishes through the transactional outbox
+	// instead of the API: in steady mode each event is a row committed on
+	// its own, as a CRM's transaction commits it; otherwise every row is
+	// committed in one transaction first and Run times the consumer
+	// turning them into events.
+	Outbox Outbox
+}
+
+// Outbox is webhook_outbox as the CRM sees it.
+type Outbox interface {
+	// Insert commits one outbox row per data (a message.new event) in one
+	// transaction.
+	Insert(ctx context.Context, datas []string) error
+	// Waiting counts the rows not consumed yet.
+	Waiting(ctx context.Context) (int, error)
 }
 
 // Result is what Run measured.
@@ -73,6 +89,10 @@ type Result struct {
 	PeakRSSBytes       int64   // this process's high-water mark
 	Missing            int     // deliveries that never arrived within Wait
 	InProcess          bool    // webhookd ran inside this process
+	// Outbox: events went through the outbox; in burst mode
+	// PublishElapsed is then the time from the rows' commit until the
+	// consumer had taken the last, and AcceptedPerSecond its rate.
+	Outbox, OutboxBurst bool
 }
 
 // Run performs one benchmark.
@@ -113,10 +133,26 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	recv.expect(total)
 	sent := make([]int64, total) // publish start, Unix nanoseconds, by sequence number
 
+	burst := cfg.Outbox != nil && cfg.Duration == 0
+	if burst {
+		// Committed before the clock starts: what is timed is the
+		// consumer, not the CRM's insert.
+		if err := insertAll(ctx, cfg, sent); err != nil {
+			return Result{}, err
+		}
+	}
 	cpu0 := cpuTime()
 	start := time.Now()
 	stopProgress := progress(cfg.Progress, total*cfg.Webhooks, recv)
-	accepted, err := publishAll(ctx, cfg, api, start, sent)
+	var accepted int64
+	if burst {
+		for i := range sent {
+			sent[i] = start.UnixNano()
+		}
+		accepted, err = drainOutbox(ctx, cfg.Outbox, total)
+	} else {
+		accepted, err = publishAll(ctx, cfg, api, start, sent)
+	}
 	publishElapsed := time.Since(start)
 	if err != nil {
 		stopProgress()
@@ -142,7 +178,47 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	r.PeakRSSBytes = peakRSS()
 	r.Missing = total*cfg.Webhooks - r.Deliveries
+	r.Outbox, r.OutboxBurst = cfg.Outbox != nil, burst
 	return r.Result, nil
+}
+
+// insertAll commits every event as an outbox row, in one transaction.
+func insertAll(ctx context.Context, cfg Config, sent []int64) error {
+	datas := make([]string, len(sent))
+	pad := strings.Repeat("x", max(cfg.PayloadSize-40, 0))
+	for seq := range datas {
+		datas[seq] = eventData(seq, pad)
+	}
+	if err := cfg.Outbox.Insert(ctx, datas); err != nil {
+		return fmt.Errorf("bench: insert outbox rows: %w", err)
+	}
+	return nil
+}
+
+// drainOutbox waits until the consumer has taken every row and returns
+// how many it took.
+func drainOutbox(ctx context.Context, o Outbox, total int) (int64, error) {
+	for {
+		n, err := o.Waiting(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("bench: count outbox rows: %w", err)
+		}
+		if n == 0 {
+			return int64(total), nil
+		}
+		select {
+		case <-ctx.Done():
+			return int64(total - n), ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// eventData is event seq's data: "seq" first, which jsonb keeps first
+// too (it orders keys by length), since the receiver reads it from the
+// front of the body.
+func eventData(seq int, pad string) string {
+	return `{"seq":` + strconv.Itoa(seq) + `,"padding":"` + pad + `"}`
 }
 
 // check refuses a configuration Run cannot measure.
@@ -220,14 +296,16 @@ func publishAll(ctx context.Context, cfg Config, api *apiClient, start time.Time
 				}
 				datas = datas[:0]
 				for seq := first; seq < end; seq++ {
-					datas = append(datas, `{"seq":`+strconv.Itoa(seq)+`,"pad":"`+pad+`"}`)
+					datas = append(datas, eventData(seq, pad))
 				}
 				now := time.Now().UnixNano()
 				for seq := first; seq < end; seq++ {
 					sent[seq] = now
 				}
 				var err error
-				if cfg.Batch > 1 {
+				if cfg.Outbox != nil {
+					err = cfg.Outbox.Insert(ctx, datas)
+				} else if cfg.Batch > 1 {
 					err = api.publishBatch(ctx, datas)
 				} else {
 					err = api.publish(ctx, datas[0])
@@ -510,13 +588,24 @@ func peakRSS() int64 {
 func (r Result) Print(w io.Writer) {
 	row := func(k, v string) { fmt.Fprintf(w, "  %-40s %s\n", k, v) }
 	fmt.Fprintf(w, "webhookd bench: %d events × %d webhooks\n", r.Events, r.Webhooks)
-	row("events accepted per second", fmt.Sprintf("%.0f", r.AcceptedPerSecond))
+	switch {
+	case r.OutboxBurst:
+		row("outbox rows consumed into events per second", fmt.Sprintf("%.0f  (all committed at once, then timed until the consumer took the last)", r.AcceptedPerSecond))
+	case r.Outbox:
+		row("outbox rows committed per second", fmt.Sprintf("%.0f  (one CRM transaction per row)", r.AcceptedPerSecond))
+	default:
+		row("events accepted per second", fmt.Sprintf("%.0f", r.AcceptedPerSecond))
+	}
 	row("deliveries per second (end to end)", fmt.Sprintf("%.0f", r.DeliveredPerSecond))
 	row("deliveries arrived", fmt.Sprintf("%d (missing %d, duplicates %d, failed on purpose %d)", r.Deliveries, r.Missing, r.Duplicates, r.Failures))
-	row("publish→arrival latency p50", ms(r.LatencyP50))
-	row("publish→arrival latency p95", ms(r.LatencyP95))
-	row("publish→arrival latency p99", ms(r.LatencyP99))
-	row("publish→arrival latency max", ms(r.LatencyMax))
+	from := "publish"
+	if r.Outbox {
+		from = "outbox row"
+	}
+	row(from+"→arrival latency p50", ms(r.LatencyP50))
+	row(from+"→arrival latency p95", ms(r.LatencyP95))
+	row(from+"→arrival latency p99", ms(r.LatencyP99))
+	row(from+"→arrival latency max", ms(r.LatencyMax))
 	row("time to publish / to last arrival", fmt.Sprintf("%s / %s", r.PublishElapsed.Round(time.Millisecond), r.DeliveryElapsed.Round(time.Millisecond)))
 	scope := "this process (bench client and receiver"
 	if r.InProcess {
