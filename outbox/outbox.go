@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/webhookd/webhookd/store"
@@ -15,8 +16,9 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultBatch = 1000
-	DefaultPoll  = time.Second
+	DefaultBatch    = 1000
+	DefaultPoll     = time.Second
+	DefaultParallel = 2
 )
 
 // Observer is told what the consumer did, for the metrics.
@@ -44,6 +46,11 @@ type Config struct {
 	// Poll is how long the consumer waits for a notification before it
 	// looks anyway (DefaultPoll), jittered.
 	Poll time.Duration
+	// Parallel is how many batches are consumed at once while the outbox
+	// has a backlog (DefaultParallel): SKIP LOCKED gives each transaction
+	// its own rows, and most of a batch's time is PostgreSQL writing
+	// events and deliveries, which another transaction can overlap.
+	Parallel int
 }
 
 // Consumer takes webhook_outbox's rows until its Run's context ends.
@@ -59,6 +66,9 @@ func New(cfg Config) *Consumer {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = DefaultPoll
+	}
+	if cfg.Parallel < 1 {
+		cfg.Parallel = DefaultParallel
 	}
 	if cfg.Wake == nil {
 		cfg.Wake = func() {}
@@ -90,8 +100,9 @@ func (c *Consumer) Run(ctx context.Context) {
 	}()
 	defer func() { <-listenDone }()
 	backoff := 100 * time.Millisecond
+	parallel := 1
 	for {
-		res, err := c.RunOnce(ctx)
+		full, err := c.runBatches(ctx, parallel)
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -104,9 +115,13 @@ func (c *Consumer) Run(ctx context.Context) {
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		if res.Taken >= c.cfg.Batch {
-			continue // more are likely waiting
+		if full {
+			// A backlog: more rows are likely waiting, so take them
+			// several batches at a time.
+			parallel = c.cfg.Parallel
+			continue
 		}
+		parallel = 1
 		// Between a sixth below and above the poll, so that processes
 		// sharing the database do not look in step.
 		jitter := time.Duration(rand.Int64N(int64(c.cfg.Poll)/3+1)) - c.cfg.Poll/6
@@ -120,6 +135,30 @@ func (c *Consumer) Run(ctx context.Context) {
 		}
 		t.Stop()
 	}
+}
+
+// runBatches consumes n batches at once and reports whether any came back
+// full, and the first error.
+func (c *Consumer) runBatches(ctx context.Context, n int) (full bool, err error) {
+	if n == 1 {
+		res, err := c.RunOnce(ctx)
+		return res.Taken >= c.cfg.Batch, err
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			res, e := c.RunOnce(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			full = full || res.Taken >= c.cfg.Batch
+			if err == nil {
+				err = e
+			}
+		})
+	}
+	wg.Wait()
+	return full, err
 }
 
 // RunOnce consumes one batch, wakes the dispatcher when it created
