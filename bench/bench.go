@@ -307,7 +307,14 @@ func publishAll(ctx context.Context, cfg Config, api *apiClient, start time.Time
 				}
 				var err error
 				if cfg.Outbox != nil {
+					// Latency counts from the commit, when the row exists
+					// for the consumer: the CRM's own commit time is not
+					// webhookd's.
 					err = cfg.Outbox.Insert(ctx, datas)
+					now = time.Now().UnixNano()
+					for seq := first; seq < end; seq++ {
+						sent[seq] = now
+					}
 				} else if cfg.Batch > 1 {
 					err = api.publishBatch(ctx, datas)
 				} else {
