@@ -93,6 +93,7 @@ type Result struct {
 	// PublishElapsed is then the time from the rows' commit until the
 	// consumer had taken the last, and AcceptedPerSecond its rate.
 	Outbox, OutboxBurst bool
+	RowsPerTx           int // rows per CRM transaction in steady outbox mode
 }
 
 // Run performs one benchmark.
@@ -178,7 +179,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	r.PeakRSSBytes = peakRSS()
 	r.Missing = total*cfg.Webhooks - r.Deliveries
-	r.Outbox, r.OutboxBurst = cfg.Outbox != nil, burst
+	r.Outbox, r.OutboxBurst, r.RowsPerTx = cfg.Outbox != nil, burst, max(cfg.Batch, 1)
 	return r.Result, nil
 }
 
@@ -602,7 +603,7 @@ func (r Result) Print(w io.Writer) {
 	case r.OutboxBurst:
 		row("outbox rows consumed into events per second", fmt.Sprintf("%.0f  (all committed at once, then timed until the consumer took the last)", r.AcceptedPerSecond))
 	case r.Outbox:
-		row("outbox rows committed per second", fmt.Sprintf("%.0f  (one CRM transaction per row)", r.AcceptedPerSecond))
+		row("outbox rows committed per second", fmt.Sprintf("%.0f  (%d rows per CRM transaction)", r.AcceptedPerSecond, r.RowsPerTx))
 	default:
 		row("events accepted per second", fmt.Sprintf("%.0f", r.AcceptedPerSecond))
 	}

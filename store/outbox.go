@@ -201,11 +201,13 @@ func (s *Store) consumeOutbox(ctx context.Context, tx *txn, p ConsumeOutboxParam
 	if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE id = ANY($1::bigint[])`, taken); err != nil {
 		return res, nil, fmt.Errorf("delete outbox rows: %w", err)
 	}
-	if res.Deliveries > 0 {
-		if err := s.notifyWork(ctx, tx); err != nil {
-			return res, nil, err
-		}
-	}
+	// No NOTIFY of the work channel here, unlike a publish: PostgreSQL
+	// serializes the commits of every transaction that notifies (a
+	// cluster-wide lock held through the commit's flush), so it would
+	// queue this commit behind the CRM's own outbox-inserting commits.
+	// The consumer wakes its process's dispatcher itself after the commit
+	// (outbox.Consumer.RunOnce); other processes find the deliveries on
+	// their poll, or take them with their own consumer's rows.
 	return res, results, nil
 }
 
