@@ -10,6 +10,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -248,5 +251,98 @@ func TestE2EOutboxDeadRows(t *testing.T) {
 		m := countOf(t, crm, `SELECT COUNT(*) FROM webhook_outbox`)
 		return n == 1 && m == 0, fmt.Sprintf("the unknown type's row dead again, have %d dead and %d waiting", n, m)
 	})
+	p.stop()
+}
+
+// nodePG installs node-postgres (the npm package pg) into a temporary
+// folder and returns its node_modules, for NODE_PATH. It needs the npm
+// registry (or npm's cache): without it the test is skipped, or fails
+// under CI, whose machines reach the registry.
+func nodePG(t testing.TB) string {
+	t.Helper()
+	need(t, "node", "npm")
+	dir := t.TempDir()
+	cmd := exec.Command("npm", "install", "--prefer-offline", "--no-audit", "--no-fund", "--no-save", "pg@8")
+	cmd.Dir = dir
+	cmd.Env = cleanEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("npm install pg: %v\n%s", err, out)
+		}
+		t.Skipf("npm install pg failed (no registry and not in npm's cache?): %v\n%s", err, out)
+	}
+	return filepath.Join(dir, "node_modules")
+}
+
+// nodeURL is db as node-postgres takes it: the schema through options,
+// since it does not read pgx's search_path parameter.
+func nodeURL(t testing.TB, db string) string {
+	t.Helper()
+	u, err := url.Parse(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	if sp := q.Get("search_path"); sp != "" {
+		q.Del("search_path")
+		q.Set("options", "-c search_path="+sp)
+	}
+	q.Del("sslmode") // node-postgres does not use TLS unless asked
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// TestE2EExampleNodeOutbox runs examples/node/outbox.js against webhookd
+// serve --outbox: its committed transaction arrives as one
+// conversation.created; its rolled-back one never does.
+func TestE2EExampleNodeOutbox(t *testing.T) {
+	t.Parallel()
+	modules := nodePG(t)
+	db := storetest.PostgresURL(t)
+	mustWebhookd(t, adminEnv, "", "migrate", "up", "--db", db)
+	mustWebhookd(t, nil, "", "tenant", "create", "--id", "acme", "--db", db)
+	key := strings.TrimSpace(mustWebhookd(t, nil, "", "apikey", "create", "--service", "--name", "crm", "--db", db).stdout)
+	p := startServe(t, db, adminEnv, "--outbox")
+	rc := newReceiver(t)
+	svc := api{t: t, base: p.URL, token: key}
+	if r := svc.client().Do(t, http.MethodPost, "/api/v1/webhooks", fmt.Sprintf(`{"name":"crm","url":%q,"events":["conversation.*"]}`, rc.URL), "Webhookd-Tenant", "acme"); r.Status != http.StatusCreated {
+		t.Fatalf("create acme's webhook: %d %s", r.Status, r.Body)
+	}
+	run := func(customer string, rollback bool) string {
+		t.Helper()
+		cmd := exec.Command("node", filepath.Join(moduleRoot(t), "examples", "node", "outbox.js"), customer)
+		env := append(cleanEnv(), "NODE_PATH="+modules, "DATABASE_URL="+nodeURL(t, db), "TENANT=acme")
+		if rollback {
+			env = append(env, "ROLLBACK=1")
+		}
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("node outbox.js: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	if out := run("+44 7700 900999", true); !strings.Contains(out, `"committed":false`) {
+		t.Errorf("rolled-back run printed %s", out)
+	}
+	out := run("+44 7700 900123", false)
+	if !strings.Contains(out, `"committed":true`) {
+		t.Errorf("committed run printed %s", out)
+	}
+	waitFor(t, 30*time.Second, func() (bool, string) {
+		return len(rc.all()) >= 1, "the committed conversation's delivery"
+	})
+	crm := crmConn(t, db)
+	waitFor(t, 30*time.Second, func() (bool, string) {
+		n := countOf(t, crm, `SELECT COUNT(*) FROM webhook_outbox`)
+		return n == 0, fmt.Sprintf("the outbox to empty, %d left", n)
+	})
+	if n := countOf(t, crm, `SELECT COUNT(*) FROM events`); n != 1 {
+		t.Errorf("%d events, want 1: the rolled-back transaction must publish none", n)
+	}
+	got := rc.all()
+	if len(got) != 1 || !strings.Contains(string(got[0].body), `"customer":"+44 7700 900123"`) || got[0].header.Get("X-Webhook-Event") != "conversation.created" {
+		t.Errorf("arrivals = %d, first %s %s; want the committed conversation once", len(got), got[0].header.Get("X-Webhook-Event"), got[0].body)
+	}
 	p.stop()
 }
