@@ -4,6 +4,7 @@ package main
 // command, which has more actions, is in usercmd.go.
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -26,9 +27,11 @@ var migrateActions = map[string]func(ctx context.Context, st *store.Store, stdou
 
 // runMigrate is webhookd migrate: parse the flags, open the database
 // (creating it only for up), and run the action.
-func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("migrate", "Usage: webhookd migrate up|down|status [flags]\n\nup applies every pending migration, down rolls back the latest, status lists them.")
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("migrate", "Usage: webhookd migrate up|down|status [flags]\n\nup applies every pending migration, down rolls back the latest, status lists them.\n"+
+		"down drops what the latest migration added, data included: at a terminal it asks first, elsewhere it needs --yes.")
 	db := dbFlag(fs)
+	yes := fs.Bool("yes", false, "down only: roll back without asking (required when stdin is not a terminal)")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if err := parseFlags(fs, args, getenv, stdout); err != nil {
 			return err
@@ -58,7 +61,42 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer st.Close()
+	if action == "down" && !*yes {
+		if err := confirmDown(ctx, st, stdin, stdTerminal); err != nil {
+			return err
+		}
+	}
 	return do(ctx, st, stdout)
+}
+
+// confirmDown asks, at a terminal, before migrate down drops the latest
+// migration's tables and columns with their data; elsewhere (a script, a
+// pipe) it refuses, since nobody is there to answer, and names --yes.
+func confirmDown(ctx context.Context, st *store.Store, stdin io.Reader, tty terminal) error {
+	all, err := st.Migrations(ctx)
+	if err != nil {
+		return err
+	}
+	what := "the latest migration"
+	for _, m := range slices.Backward(all) {
+		if m.Applied {
+			what = fmt.Sprintf("migration %05d (%s)", m.Version, m.Name)
+			break
+		}
+	}
+	f, ok := stdin.(interface{ Fd() uintptr })
+	if !ok || !tty.isTerminal(int(f.Fd())) {
+		return fmt.Errorf("migrate down would roll back %s of %s, dropping what it added with its data; give --yes to do it (stdin is not a terminal to ask at)", what, st.Label())
+	}
+	fmt.Fprintf(tty.prompt, "migrate down rolls back %s of %s, dropping what it added with its data.\nType yes to go on: ", what, st.Label())
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("migrate down: read the answer: %w", err)
+	}
+	if answer := strings.ToLower(strings.TrimSpace(line)); answer != "yes" && answer != "y" {
+		return errors.New("migrate down: not confirmed; nothing was rolled back")
+	}
+	return nil
 }
 
 // migrateUp applies every pending migration.
@@ -157,10 +195,26 @@ func openStore(ctx context.Context, db string, stderr io.Writer, opts ...store.O
 // it is shown.
 func runAPIKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if isHelp(args) {
+		writeActions(stdout, []string{
+			"webhookd apikey create (--email E | --tenant T | --service) --name N",
+			"webhookd apikey list [--tenant T | --service]",
+			"webhookd apikey revoke --id ID",
+		}, []string{
+			"create an API key and print it, the only time it is shown",
+			"list the keys (every one, tenant T's or the service keys): id, prefix, name, whom it acts for, when created and last used; never the key itself",
+			"revoke a key, a service key too: requests with it get 401 at once",
+		})
+		fmt.Fprintln(stdout)
 		args = []string{"create", "-h"}
 	}
+	if len(args) > 0 && args[0] == "list" {
+		return apiKeyList(ctx, args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "revoke" {
+		return apiKeyRevoke(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "create" {
-		return errors.New("apikey: say create (run 'webhookd help apikey')")
+		return errors.New("apikey: say create, list or revoke (run 'webhookd help apikey')")
 	}
 	fs := newFlagSet("apikey create", "Usage: webhookd apikey create (--email E | --tenant T | --service) --name N [flags]\n\n"+
 		"Creates an API key and prints it once. A key acts for one tenant: the user's (--email) or the one named\n"+
@@ -216,6 +270,91 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	fmt.Fprintln(stdout, key)
+	// stdout stays the key alone, for scripts; the warning goes beside it.
+	fmt.Fprintln(stderr, "This key is shown once: webhookd keeps only its hash. Store it now (revoke it with 'webhookd apikey revoke --id ID', ids from 'webhookd apikey list').")
+	return nil
+}
+
+// apiKeyList is webhookd apikey list: the keys with whom they act for and
+// when they were last used, so an operator can find one to revoke.
+func apiKeyList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("apikey list", "Usage: webhookd apikey list [--tenant T | --service] [flags]\n\n"+
+		"Lists API keys: id, prefix, name, whom it acts for, when created and last used. The key itself is never stored.")
+	db := dbFlag(fs)
+	tenant := fs.String("tenant", "", "only this tenant's keys")
+	service := fs.Bool("service", false, "only the service keys")
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
+		return err
+	}
+	if *tenant != "" && *service {
+		return errors.New("apikey list: give --tenant or --service, not both")
+	}
+	st, err := openAdminStore(ctx, *db, stderr)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var keys []store.APIKey
+	switch {
+	case *tenant != "":
+		keys, err = st.ListAPIKeys(ctx, *tenant)
+	case *service:
+		keys, err = st.ListAPIKeys(ctx, "")
+	default:
+		keys, err = st.ListAllAPIKeys(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		fmt.Fprintln(stdout, "no API keys")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tPREFIX\tNAME\tACTS FOR\tCREATED\tLAST USED")
+	for _, k := range keys {
+		actsFor, used := "tenant "+k.TenantID, "never"
+		if k.Service {
+			actsFor = "any tenant (service)"
+		}
+		if k.LastUsedAt != nil {
+			used = k.LastUsedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Name, actsFor, k.CreatedAt.UTC().Format(time.RFC3339), used)
+	}
+	return tw.Flush()
+}
+
+// apiKeyRevoke is webhookd apikey revoke: the one way to end a service
+// key, and an operator's way to end any leaked key.
+func apiKeyRevoke(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("apikey revoke", "Usage: webhookd apikey revoke --id ID [flags]\n\n"+
+		"Revokes the API key with this id (see 'webhookd apikey list'), a service key too. Requests with it get 401 at once.")
+	db := dbFlag(fs)
+	id := fs.String("id", "", "the key's id (required)")
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*id) == "" {
+		return errors.New("apikey revoke: --id is required (ids from 'webhookd apikey list')")
+	}
+	st, err := openAdminStore(ctx, *db, stderr)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	k, err := st.RevokeAPIKey(ctx, strings.TrimSpace(*id))
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("apikey revoke: no API key with id %s (see 'webhookd apikey list')", *id)
+	}
+	if err != nil {
+		return err
+	}
+	actsFor := "tenant " + k.TenantID
+	if k.Service {
+		actsFor = "any tenant (a service key)"
+	}
+	fmt.Fprintf(stdout, "revoked API key %s (%s, %s), which acted for %s\n", k.ID, k.Prefix, k.Name, actsFor)
 	return nil
 }
 

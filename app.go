@@ -63,7 +63,29 @@ func newApp(ctx context.Context, cfg *serveConfig, ln net.Listener, logger *slog
 		a.close()
 		return nil, err
 	}
+	if cfg.console {
+		// The one line a person starting webhookd by hand looks for.
+		fmt.Fprintf(stdout, "console: %s\n", consoleURL(cfg.publicURL, ln.Addr()))
+	}
 	return a, nil
+}
+
+// consoleURL is where a browser finds the console: --public-url when it is
+// set, else this machine's listener, with an unspecified address (":3000",
+// "0.0.0.0", "[::]") shown as localhost, the name that works on the
+// machine serve runs on.
+func consoleURL(publicURL string, addr net.Addr) string {
+	if publicURL != "" {
+		return strings.TrimSuffix(publicURL, "/") + "/"
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String() + "/"
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
 }
 
 // build is newApp's work; on error newApp closes what it opened.

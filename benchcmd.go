@@ -19,6 +19,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the outbox benchmark's CRM connection
+	"golang.org/x/term"
 
 	"github.com/webhookd/webhookd/auth"
 	"github.com/webhookd/webhookd/bench"
@@ -100,6 +101,11 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		if kind, _, err := store.ParseTarget(o.db); err != nil || kind != store.Postgres {
 			return errors.New("bench: --outbox needs --db postgres://…: the outbox is PostgreSQL only")
 		}
+	}
+	// The bar redraws one line with \r: only a terminal shows that as a
+	// bar; a log or a pipe would get one long line of redraws.
+	if f, ok := stderr.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(f.Fd())) {
+		cfg.ProgressBar = true
 	}
 	fmt.Fprintf(stdout, "machine: %d CPUs, %s/%s, %s\ncommand: webhookd bench %s\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), strings.Join(args, " "))
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -48,15 +47,29 @@ func (fs *flagSet) parse(args []string, getenv func(string) string) error {
 	return nil
 }
 
-// usage writes the synopsis and every flag with its variable and default.
+// usageWidth is the column usage wraps at: help must read in a
+// 100-column terminal without the lines folding.
+const usageWidth = 100
+
+// usage writes the synopsis and every flag with its variable and default,
+// the meaning wrapped under it so that no line passes usageWidth.
 func (fs *flagSet) usage(w io.Writer) {
-	fmt.Fprintf(w, "%s\n\nFlags:\n", fs.synopsis)
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  flag\tenvironment\tdefault\tmeaning")
+	for _, line := range strings.Split(fs.synopsis, "\n") {
+		if len(line) <= usageWidth {
+			fmt.Fprintln(w, line)
+			continue
+		}
+		// A long line keeps its indentation on the lines it wraps to.
+		indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
+		for _, part := range wrap(line, usageWidth-len(indent)) {
+			fmt.Fprintln(w, indent+part)
+		}
+	}
+	fmt.Fprint(w, "\nFlags (each also set by the environment variable beside it; the flag wins):\n")
 	fs.VisitAll(func(f *flag.Flag) {
-		env := fs.env[f.Name]
-		if env == "" {
-			env = "-"
+		line := "  --" + f.Name
+		if env := fs.env[f.Name]; env != "" {
+			line += "  " + env
 		}
 		def := f.DefValue
 		if g, ok := f.Value.(flag.Getter); ok {
@@ -64,12 +77,36 @@ func (fs *flagSet) usage(w io.Writer) {
 				def = shortDuration(d)
 			}
 		}
-		if def == "" {
-			def = `""`
+		if def != "" && def != "false" {
+			line += "  (default " + def + ")"
 		}
-		fmt.Fprintf(tw, "  --%s\t%s\t%s\t%s\n", f.Name, env, def, f.Usage)
+		fmt.Fprintln(w, line)
+		for _, line := range wrap(f.Usage, usageWidth-6) {
+			fmt.Fprintf(w, "      %s\n", line)
+		}
 	})
-	tw.Flush()
+}
+
+// wrap breaks text into lines of at most width bytes at spaces; a single
+// word longer than width gets a line of its own.
+func wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = word
+		case len(line)+1+len(word) <= width:
+			line += " " + word
+		default:
+			lines = append(lines, line)
+			line = word
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }
 
 // shortDuration formats d as a person would write it: 24h rather than

@@ -44,18 +44,29 @@ Usage:
   webhookd [serve] [flags]                      run the API and the delivery engine (default)
   webhookd migrate up|down|status [flags]       manage the database schema
   webhookd user create|passwd|disable|enable|delete|unlock --email E
-                                                manage users ('webhookd help user')
+  webhookd user list [--tenant T]               manage users ('webhookd help user')
   webhookd tenant list|create|delete            manage tenants ('webhookd help tenant')
   webhookd status [--db D]                      one-screen summary of webhooks and the queue
   webhookd outbox requeue ID...|--all           move dead outbox rows back (PostgreSQL, serve --outbox)
   webhookd bench [flags]                        measure throughput and latency end to end
   webhookd apikey create --email E --name N     create an API key for publishing events
   webhookd apikey create --service --name N     create a service key that acts for any tenant
-  webhookd version                              print the version
+  webhookd apikey list|revoke                   list keys, revoke one ('webhookd help apikey')
+  webhookd version (or --version, -v)           print the version
   webhookd help [command]                       show help; every command also takes -h
 
 Every flag can also be set with the environment variable shown by
 'webhookd help COMMAND'. A flag on the command line wins over the variable.`
+
+// isVersionFlag reports whether arg asks for the version the way other
+// tools spell it.
+func isVersionFlag(arg string) bool {
+	switch arg {
+	case "--version", "-version", "-v", "-V":
+		return true
+	}
+	return false
+}
 
 // run is the whole program, callable from tests.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -65,12 +76,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	} else if isHelp(args) {
 		fmt.Fprintln(stdout, topUsage)
 		return flag.ErrHelp
+	} else if len(args) == 1 && isVersionFlag(args[0]) {
+		// Every tool answers --version; it is not a serve flag, so it
+		// is taken here before serve's flag set would reject it.
+		cmd, args = "version", nil
 	}
 	switch cmd {
 	case "serve":
 		return runServe(ctx, args, getenv, stdout, stderr)
 	case "migrate":
-		return runMigrate(ctx, args, getenv, stdout, stderr)
+		return runMigrate(ctx, args, getenv, stdin, stdout, stderr)
 	case "user":
 		return runUser(ctx, args, getenv, stdin, stdout, stderr)
 	case "apikey":

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -106,5 +107,42 @@ func TestMetricsServerTimeouts(t *testing.T) {
 	}
 	if m.WriteTimeout != 7*time.Second {
 		t.Errorf("metrics server write timeout %s, want --write-timeout 7s", m.WriteTimeout)
+	}
+}
+
+// TestRunVersion checks that every usual spelling of "which version is
+// this" prints the version instead of being taken for a serve flag.
+func TestRunVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-version"}, {"-v"}, {"-V"}} {
+		var out, errOut strings.Builder
+		err := run(context.Background(), args, func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+		if err != nil {
+			t.Errorf("run %v: %v", args, err)
+			continue
+		}
+		if got, want := out.String(), "webhookd "+version+"\n"; got != want {
+			t.Errorf("run %v printed %q, want %q", args, got, want)
+		}
+	}
+}
+
+// TestConsoleURL checks the address serve prints for the console.
+func TestConsoleURL(t *testing.T) {
+	tcp := func(s string) net.Addr { a, _ := net.ResolveTCPAddr("tcp", s); return a }
+	for _, tt := range []struct {
+		public string
+		addr   net.Addr
+		want   string
+	}{
+		{"", tcp("0.0.0.0:3000"), "http://localhost:3000/"},
+		{"", tcp("[::]:3000"), "http://localhost:3000/"},
+		{"", tcp("127.0.0.1:4000"), "http://127.0.0.1:4000/"},
+		{"", tcp("[::1]:4000"), "http://[::1]:4000/"},
+		{"https://webhooks.example.com", tcp("0.0.0.0:3000"), "https://webhooks.example.com/"},
+		{"https://webhooks.example.com/", tcp("0.0.0.0:3000"), "https://webhooks.example.com/"},
+	} {
+		if got := consoleURL(tt.public, tt.addr); got != tt.want {
+			t.Errorf("consoleURL(%q, %v) = %q, want %q", tt.public, tt.addr, got, tt.want)
+		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"golang.org/x/term"
 
@@ -79,9 +81,11 @@ func readPassword(stdin io.Reader, tty terminal) (string, error) {
 
 // userAction is one user subcommand.
 type userAction struct {
-	name, synopsis string
-	password       bool // takes --password, else prompts or reads stdin
-	run            func(ctx context.Context, st *store.Store, req userRequest, stdout io.Writer) error
+	name     string
+	usage    string // the command line, for help and the flag set's synopsis
+	meaning  string // what it does, wrapped under the usage
+	password bool   // takes --password, else prompts or reads stdin
+	run      func(ctx context.Context, st *store.Store, req userRequest, stdout io.Writer) error
 }
 
 // userRequest is what the user command's flags and prompt gave an action.
@@ -89,12 +93,33 @@ type userRequest struct{ email, password, tenant string }
 
 // userActions are the user subcommands, in the order help lists them.
 var userActions = []userAction{
-	{"create", "webhookd user create --email E [--tenant T] [--password P]   create a user, in tenant T (created if new) or a tenant of its own (password prompted at a terminal, else read from stdin)", true, userCreate},
-	{"passwd", "webhookd user passwd --email E [--password P]   set a new password; the user's tokens stop working", true, userPasswd},
-	{"disable", "webhookd user disable --email E                 refuse the user's logins, tokens and API keys", false, userDisable},
-	{"enable", "webhookd user enable --email E                  undo disable (old tokens stay invalid)", false, userEnable},
-	{"delete", "webhookd user delete --email E                  delete the user and revoke its API keys; a tenant of its own goes with it, with all of its data", false, userDelete},
-	{"unlock", "webhookd user unlock --email E                  clear the email's failed logins, lifting its login throttle", false, userUnlock},
+	{"create", "webhookd user create --email E [--tenant T] [--password P]", "create a user, in tenant T (created if new) or a tenant of its own; the password is prompted at a terminal, else read from stdin", true, userCreate},
+	{"passwd", "webhookd user passwd --email E [--password P]", "set a new password; the user's tokens stop working", true, userPasswd},
+	{"disable", "webhookd user disable --email E", "refuse the user's logins, tokens and API keys", false, userDisable},
+	{"enable", "webhookd user enable --email E", "undo disable (old tokens stay invalid)", false, userEnable},
+	{"delete", "webhookd user delete --email E", "delete the user and revoke its API keys; a tenant of its own goes with it, with all of its data", false, userDelete},
+	{"unlock", "webhookd user unlock --email E", "clear the email's failed logins, lifting its login throttle", false, userUnlock},
+	{"list", "webhookd user list [--tenant T]", "list the users, of every tenant or of tenant T, with their state", false, userList},
+}
+
+// userActionNames is "create, passwd, …, unlock or list", for messages.
+func userActionNames() string {
+	names := make([]string, len(userActions))
+	for i, a := range userActions {
+		names[i] = a.name
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// writeActions lists actions for help: each usage line, its meaning
+// wrapped under it, so that help fits usageWidth.
+func writeActions(w io.Writer, usages, meanings []string) {
+	for i := range usages {
+		fmt.Fprintf(w, "  %s\n", usages[i])
+		for _, line := range wrap(meanings[i], usageWidth-6) {
+			fmt.Fprintf(w, "      %s\n", line)
+		}
+	}
 }
 
 // runUser is webhookd user: it picks the action, parses the flags every
@@ -102,27 +127,34 @@ var userActions = []userAction{
 // and runs the action.
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if isHelp(args) {
+		var usages, meanings []string
 		for _, a := range userActions {
-			fmt.Fprintln(stdout, "  "+a.synopsis)
+			usages, meanings = append(usages, a.usage), append(meanings, a.meaning)
 		}
+		writeActions(stdout, usages, meanings)
 		fmt.Fprintln(stdout)
 		// Every action takes --db and --email; create's flags are the superset.
 		args = []string{"create", "-h"}
 	}
 	if len(args) == 0 {
-		return errors.New("user: say create, passwd, disable, enable, delete or unlock (run 'webhookd help user')")
+		return fmt.Errorf("user: say %s (run 'webhookd help user')", userActionNames())
 	}
 	i := slices.IndexFunc(userActions, func(a userAction) bool { return a.name == args[0] })
 	if i < 0 {
-		return fmt.Errorf("user: unknown action %q: say create, passwd, disable, enable, delete or unlock", args[0])
+		return fmt.Errorf("user: unknown action %q: say %s", args[0], userActionNames())
 	}
 	action := userActions[i]
-	fs := newFlagSet("user "+action.name, "Usage: "+action.synopsis)
+	fs := newFlagSet("user "+action.name, "Usage: "+action.usage+"\n\n"+strings.Join(wrap(capitalize(action.meaning)+".", usageWidth), "\n"))
 	db := dbFlag(fs)
 	var req userRequest
-	fs.StringVar(&req.email, "email", "", "the user's email address (required)")
-	if action.name == "create" {
+	if action.name != "list" {
+		fs.StringVar(&req.email, "email", "", "the user's email address (required)")
+	}
+	switch action.name {
+	case "create":
 		fs.StringVar(&req.tenant, "tenant", "", "the tenant the user joins, created if new, such as the CRM's account id acme (default: a new tenant for this user alone)")
+	case "list":
+		fs.StringVar(&req.tenant, "tenant", "", "only this tenant's members (default: every user)")
 	}
 	if action.password {
 		fs.StringVar(&req.password, "password", "", "password, at least 12 characters; visible to other local users (ps, /proc) while the command runs, so prefer the prompt or stdin (default: prompted without echo at a terminal, else one line of stdin)")
@@ -130,7 +162,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	if err := parseFlags(fs, args[1:], getenv, stdout); err != nil {
 		return err
 	}
-	if req.email == "" {
+	if req.email == "" && action.name != "list" {
 		return fmt.Errorf("user %s: --email is required", action.name)
 	}
 	if req.tenant != "" && !store.ValidTenantID(req.tenant) {
@@ -272,4 +304,40 @@ func userUnlock(ctx context.Context, st *store.Store, req userRequest, stdout io
 	}
 	fmt.Fprintf(stdout, "cleared the failed logins of %s; it may log in again, except from a client address that is itself locked (its failures stay until --login-window passes)\n", email)
 	return nil
+}
+
+// userList is webhookd user list: a table of users, the tenant's or
+// every one, for an operator checking who can sign in.
+func userList(ctx context.Context, st *store.Store, req userRequest, stdout io.Writer) error {
+	users, err := st.ListUsers(ctx, req.tenant)
+	if err != nil {
+		return err
+	}
+	if len(users) == 0 {
+		if req.tenant != "" {
+			fmt.Fprintf(stdout, "tenant %s has no users\n", req.tenant)
+			return nil
+		}
+		fmt.Fprintln(stdout, "no users")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "EMAIL\tTENANT\tSTATE\tCREATED")
+	for _, u := range users {
+		state := "active"
+		if u.DisabledAt != nil {
+			state = "disabled since " + u.DisabledAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Email, u.TenantID, state, u.CreatedAt.UTC().Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+// capitalize upper-cases the first letter of a help meaning, which
+// reads as a phrase in a list and as a sentence on its own.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

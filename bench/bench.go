@@ -49,8 +49,11 @@ type Config struct {
 	ReceiverFailRate float64       // share of requests the receiver answers 500
 	// Wait bounds how long Run waits for deliveries after publishing.
 	Wait time.Duration
-	// Progress receives a progress line while Run works (nil: none).
-	Progress io.Writer
+	// Progress receives the progress while Run works (nil: none): a bar
+	// redrawn in place when ProgressBar is set (a terminal), else a plain
+	// line every few seconds, which a log or a CI job keeps readable.
+	Progress    io.Writer
+	ProgressBar bool
 
 	// Outbox, when set, publishes through the transactional outbox
 	// instead of the API: in steady mode each event is a row committed on
@@ -144,7 +147,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	cpu0 := cpuTime()
 	start := time.Now()
-	stopProgress := progress(cfg.Progress, total*cfg.Webhooks, recv)
+	stopProgress := progress(cfg.Progress, cfg.ProgressBar, total*cfg.Webhooks, recv)
 	var accepted int64
 	if burst {
 		for i := range sent {
@@ -547,28 +550,40 @@ func (r *receiver) close() {
 	_ = r.srv.Close()
 }
 
-// progress draws a bar on w until the returned stop is called.
-func progress(w io.Writer, want int, r *receiver) func() {
+// progress reports deliveries on w until the returned stop is called: a
+// bar redrawn with \r when bar is set, else a line every 5 s and one at
+// the end.
+func progress(w io.Writer, bar bool, want int, r *receiver) func() {
 	if w == nil || want == 0 {
 		return func() {}
 	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		draw := func() {
+	every := 5 * time.Second
+	draw := func() {
+		got := int(r.count.Load())
+		fmt.Fprintf(w, "%d/%d deliveries (%d%%)\n", got, want, got*100/want)
+	}
+	if bar {
+		every = 200 * time.Millisecond
+		draw = func() {
 			got := int(r.count.Load())
 			const width = 40
 			filled := min(width, got*width/want)
 			fmt.Fprintf(w, "\r[%s%s] %3d%% %d/%d deliveries", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), got*100/want, got, want)
 		}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
 		for {
 			select {
 			case <-done:
 				draw()
-				fmt.Fprintln(w)
+				if bar {
+					fmt.Fprintln(w)
+				}
 				return
 			case <-t.C:
 				draw()

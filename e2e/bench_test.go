@@ -84,6 +84,11 @@ func TestE2EBench(t *testing.T) {
 			t.Errorf("the report does not say what ran\n%s", r)
 		}
 		checkBenchReport(t, r, 600)
+		// Issue 19: stderr is a pipe here, so progress comes as plain
+		// lines, not a bar redrawn with carriage returns.
+		if strings.Contains(r.stderr, "\r") || !strings.Contains(r.stderr, "600/600 deliveries (100%)\n") {
+			t.Errorf("bench's progress on a pipe: %q, want plain lines ending with 600/600 deliveries (100%%) and no \\r", r.stderr)
+		}
 		checkProfile(t, cpu)
 		checkProfile(t, mem)
 	})

@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"debug/elf"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestBinaryIsStatic(t *testing.T) {
@@ -60,17 +62,38 @@ type flagRow struct{ env, def string }
 func helpFlags(t testing.TB, help string) map[string]flagRow {
 	t.Helper()
 	rows := map[string]flagRow{}
-	for _, line := range strings.Split(help, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 3 || !strings.HasPrefix(f[0], "--") {
-			continue
+	for _, m := range helpFlagLine.FindAllStringSubmatch(help, -1) {
+		row := flagRow{env: m[2], def: m[3]}
+		if row.env == "" {
+			row.env = "-"
 		}
-		rows[strings.TrimPrefix(f[0], "--")] = flagRow{env: f[1], def: f[2]}
+		rows[m[1]] = row
 	}
 	if len(rows) == 0 {
 		t.Fatalf("no flags in help text:\n%s", help)
 	}
 	return rows
+}
+
+// helpFlagLine is one flag of a command's help: "  --name", its
+// variable if it has one, and its default if it is not the zero value.
+var helpFlagLine = regexp.MustCompile(`(?m)^  --([a-z0-9-]+)(?:  (WEBHOOKD_[A-Z0-9_]+))?(?:  \(default (.*)\))?$`)
+
+// Issue 19: help fits a 100-column terminal.
+func TestHelpFitsHundredColumns(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"", "serve", "migrate", "user", "user list", "status", "bench"} {
+		args := append([]string{"help"}, strings.Fields(cmd)...)
+		if cmd == "user list" {
+			args = []string{"user", "list", "-h"}
+		}
+		r := mustWebhookd(t, nil, "", args...)
+		for _, line := range strings.Split(r.stdout, "\n") {
+			if n := utf8.RuneCountInString(line); n > 100 {
+				t.Errorf("webhookd %s: a line of %d columns:\n%s", strings.Join(args, " "), n, line)
+			}
+		}
+	}
 }
 
 func TestHelpListsFlagsWithEnvironmentAndDefaults(t *testing.T) {

@@ -494,12 +494,12 @@ func TestDocumentationCoversTheBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range regexp.MustCompile(`(?m)^\s+(--[a-z0-9-]+)\s+(\S+)`).FindAllStringSubmatch(string(help), -1) {
+	for _, m := range regexp.MustCompile(`(?m)^  (--[a-z0-9-]+)(?:  (WEBHOOKD_[A-Z0-9_]+))?`).FindAllStringSubmatch(string(help), -1) {
 		for name, text := range map[string]string{"WEBHOOKS-DOCUMENTATION.md": doc, "README.md": string(readme)} {
 			if !strings.Contains(text, "| `"+m[1]+"` |") {
 				t.Errorf("flag %s (webhookd serve -h) is not in the flags table of %s", m[1], name)
 			}
-			if m[2] != "-" && !strings.Contains(text, "`"+m[2]+"`") {
+			if m[2] != "" && !strings.Contains(text, "`"+m[2]+"`") {
 				t.Errorf("variable %s of %s is not documented in %s", m[2], m[1], name)
 			}
 		}

@@ -184,3 +184,44 @@ func TestE2EPasswordPromptAtTerminal(t *testing.T) {
 		t.Errorf("a user was created from mismatched passwords: %v", err)
 	}
 }
+
+// Issue 19: at a terminal, `webhookd migrate down` says what it would roll
+// back and goes on only on "yes".
+func TestE2EMigrateDownAsksAtTerminal(t *testing.T) {
+	t.Parallel()
+	db := storetest.SQLitePath(t)
+	mustWebhookd(t, nil, "", "migrate", "up", "--db", db)
+	before := mustWebhookd(t, nil, "", "migrate", "status", "--db", db).stdout
+
+	s := startPTY(t, "migrate", "down", "--db", db)
+	s.waitForText("Type yes to go on: ")
+	s.typeLine("no")
+	if code := s.wait(); code == 0 || !strings.Contains(s.shown(), "not confirmed") {
+		t.Errorf("answering no: exit %d, terminal %q; want a non-zero exit saying it was not confirmed", code, s.shown())
+	}
+	if after := mustWebhookd(t, nil, "", "migrate", "status", "--db", db).stdout; after != before {
+		t.Errorf("answering no changed the migrations:\n%s\nwant\n%s", after, before)
+	}
+
+	s = startPTY(t, "migrate", "down", "--db", db)
+	s.waitForText("Type yes to go on: ")
+	if !strings.Contains(s.shown(), "migration 0") {
+		t.Errorf("the question %q does not name the migration it rolls back", s.shown())
+	}
+	s.typeLine("yes")
+	if code := s.wait(); code != 0 || !strings.Contains(s.stdout.String(), "rolled back") {
+		t.Errorf("answering yes: exit %d, terminal %q, stdout %q; want the latest migration rolled back", code, s.shown(), s.stdout.String())
+	}
+}
+
+// waitForText polls until the terminal has shown want.
+func (s *ptySession) waitForText(want string) {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(s.shown(), want) {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("no %q after 30s; the terminal shows %q", want, s.shown())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

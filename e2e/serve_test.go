@@ -199,6 +199,11 @@ func TestE2EFirstStartPrintsAdminPasswordOnce(t *testing.T) {
 		if out := p.stdout.String(); strings.Contains(out, "admin@localhost") || strings.Contains(out, "password") {
 			t.Errorf("second start printed:\n%s\nwant no first-user password again", out)
 		}
+		// Issue 19: every start names the console's address, on its own
+		// line, with the port serve listens on.
+		if out, want := p.stdout.String(), "console: http://"; !strings.Contains(out, want) || !strings.Contains(out, p.URL[strings.LastIndex(p.URL, ":"):]+"/\n") {
+			t.Errorf("second start printed:\n%s\nwant a line %q… with the port of %s", out, want, p.URL)
+		}
 	})
 }
 
@@ -307,7 +312,15 @@ func TestE2EMigrations(t *testing.T) {
 		}
 
 		last := versions[len(versions)-1]
-		down := mustWebhookd(t, nil, "", "migrate", "down", "--db", db)
+		// Issue 19: without a terminal to ask at, down needs --yes and
+		// rolls nothing back without it.
+		if r := webhookd(t, nil, "", "migrate", "down", "--db", db); r.code == 0 || !strings.Contains(r.stderr, "--yes") || !strings.Contains(r.stderr, fmt.Sprintf("%05d", last)) {
+			t.Errorf("%s\nwant migrate down without --yes to fail naming --yes and migration %05d", r, last)
+		}
+		if _, state := migrationStatus(t, db); !allState(state, "applied") {
+			t.Errorf("after a refused migrate down: %v, want every migration still applied", state)
+		}
+		down := mustWebhookd(t, nil, "", "migrate", "down", "--yes", "--db", db)
 		if want := fmt.Sprintf("rolled back %05d", last); !strings.Contains(down.stdout, want) {
 			t.Errorf("migrate down printed %q, want %q", down.stdout, want)
 		}
@@ -414,6 +427,49 @@ func TestE2EUserAndAPIKeyCommands(t *testing.T) {
 		if code, body := (api{t: t, base: p.URL, token: "whk_" + strings.Repeat("0", 40)}).call(http.MethodPost, "/api/v1/events", `{"event":"message.new","data":{}}`); code != http.StatusUnauthorized {
 			t.Errorf("publish with an unknown API key: status %d, want 401; body %s", code, body)
 		}
+
+		// Issue 19: apikey list and revoke, beside the running serve; a
+		// service key is revoked like any other.
+		created := webhookd(t, []string{dbEnv}, "", "apikey", "create", "--service", "--name", "backend")
+		service := strings.TrimSpace(created.stdout)
+		if created.code != 0 || !strings.Contains(created.stderr, "shown once") {
+			t.Errorf("%s\nwant the service key on stdout and a note on stderr that it is shown once", created)
+		}
+		all := mustWebhookd(t, []string{dbEnv}, "", "apikey", "list").stdout
+		if strings.Contains(all, key) || strings.Contains(all, service) {
+			t.Errorf("apikey list printed a whole key:\n%s", all)
+		}
+		if !strings.Contains(all, "crm") || !strings.Contains(all, "backend") || !strings.Contains(all, "any tenant (service)") {
+			t.Errorf("apikey list printed:\n%s\nwant the crm key and the backend service key", all)
+		}
+		onlyService := mustWebhookd(t, []string{dbEnv}, "", "apikey", "list", "--service").stdout
+		if strings.Contains(onlyService, "crm") || !strings.Contains(onlyService, "backend") {
+			t.Errorf("apikey list --service printed:\n%s\nwant the service key alone", onlyService)
+		}
+		var serviceID string
+		for _, line := range strings.Split(onlyService, "\n") {
+			if f := strings.Fields(line); len(f) > 2 && f[2] == "backend" {
+				serviceID = f[0]
+			}
+		}
+		serviceAPI := api{t: t, base: p.URL, token: service}
+		if code, body := serviceAPI.call(http.MethodGet, "/api/v1/tenants", ""); code != http.StatusOK {
+			t.Fatalf("the service key before revoking: status %d, want 200; body %s", code, body)
+		}
+		if r := mustWebhookd(t, []string{dbEnv}, "", "apikey", "revoke", "--id", serviceID); !strings.Contains(r.stdout, "revoked API key "+serviceID) {
+			t.Errorf("apikey revoke printed %q, want it to name %s", r.stdout, serviceID)
+		}
+		if code, body := serviceAPI.call(http.MethodGet, "/api/v1/tenants", ""); code != http.StatusUnauthorized {
+			t.Errorf("the service key after revoking: status %d, want 401; body %s", code, body)
+		}
+		if r := webhookd(t, []string{dbEnv}, "", "apikey", "revoke", "--id", serviceID); r.code == 0 || !strings.Contains(r.stderr, "no API key with id") {
+			t.Errorf("%s\nwant revoking it again to fail saying there is no such key", r)
+		}
+		if r := webhookd(t, []string{dbEnv}, "", "apikey", "revoke"); r.code == 0 || !strings.Contains(r.stderr, "--id is required") {
+			t.Errorf("%s\nwant apikey revoke without --id to fail naming --id", r)
+		}
+		// The tenant's key still publishes.
+		publish(t, api{t: t, base: p.URL, token: key}, 1)
 	})
 }
 

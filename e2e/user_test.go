@@ -61,3 +61,44 @@ func loginFromAddr(t testing.TB, base, ip, email, password string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// Issue 19: `webhookd user list` shows who can sign in, every user or one
+// tenant's, with disabled users marked.
+func TestE2EUserList(t *testing.T) {
+	t.Parallel()
+	storetest.EachTarget(t, func(t *testing.T, db string) {
+		t.Parallel()
+		env := []string{"WEBHOOKD_DB=" + db}
+		mustWebhookd(t, env, "", "migrate", "up")
+		if r := mustWebhookd(t, env, "", "user", "list"); strings.TrimSpace(r.stdout) != "no users" {
+			t.Errorf("user list on an empty database printed %q, want \"no users\"", r.stdout)
+		}
+		for _, u := range []struct{ email, tenant string }{
+			{"ana@acme.example", "acme"}, {"bo@acme.example", "acme"}, {"cy@globex.example", "globex"},
+		} {
+			mustWebhookd(t, env, "a long enough password\n", "user", "create", "--email", u.email, "--tenant", u.tenant)
+		}
+		mustWebhookd(t, env, "", "user", "disable", "--email", "bo@acme.example")
+
+		all := mustWebhookd(t, env, "", "user", "list").stdout
+		lines := strings.Split(strings.TrimSpace(all), "\n")
+		if len(lines) != 4 || !strings.HasPrefix(lines[0], "EMAIL") {
+			t.Fatalf("user list printed %d lines, want a header and 3 users:\n%s", len(lines), all)
+		}
+		for i, want := range []struct{ email, tenant, state string }{
+			{"ana@acme.example", "acme", "active"}, {"bo@acme.example", "acme", "disabled since "}, {"cy@globex.example", "globex", "active"},
+		} {
+			f := strings.Fields(lines[i+1])
+			if len(f) < 3 || f[0] != want.email || f[1] != want.tenant || !strings.HasPrefix(strings.Join(f[2:], " "), want.state) {
+				t.Errorf("user list line %d = %q, want %s in %s, %s…", i+1, lines[i+1], want.email, want.tenant, want.state)
+			}
+		}
+		acme := mustWebhookd(t, env, "", "user", "list", "--tenant", "acme").stdout
+		if strings.Contains(acme, "cy@globex.example") || !strings.Contains(acme, "ana@acme.example") || !strings.Contains(acme, "bo@acme.example") {
+			t.Errorf("user list --tenant acme printed another tenant's users or missed its own:\n%s", acme)
+		}
+		if r := mustWebhookd(t, env, "", "user", "list", "--tenant", "initech"); !strings.Contains(r.stdout, "tenant initech has no users") {
+			t.Errorf("user list --tenant initech printed %q, want it to say the tenant has no users", r.stdout)
+		}
+	})
+}

@@ -73,6 +73,47 @@ func (s *Store) ListAPIKeys(ctx context.Context, tenantID string) ([]APIKey, err
 	return out, nil
 }
 
+// ListAllAPIKeys returns every key, of every tenant and the service keys,
+// by tenant (service keys first) and newest first, for an operator.
+func (s *Store) ListAllAPIKeys(ctx context.Context) ([]APIKey, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys k ORDER BY COALESCE(k.tenant_id, ''), k.id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("store: list all api keys: %w", err)
+	}
+	out, err := collect(rows, func(r rowScanner) (APIKey, error) {
+		var k APIKey
+		err := r.Scan(k.scanDest()...)
+		return k, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: list all api keys: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeAPIKey deletes the key with this id whoever it acts for, a
+// service key included: the operator's way to end a leaked key. The key
+// stops working at once, in every process, since keys are looked up on
+// each request.
+func (s *Store) RevokeAPIKey(ctx context.Context, id string) (APIKey, error) {
+	var k APIKey
+	err := s.queryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys k WHERE k.id = $1`, id).Scan(k.scanDest()...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return APIKey{}, fmt.Errorf("store: revoke api key %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return APIKey{}, fmt.Errorf("store: revoke api key %s: %w", id, err)
+	}
+	res, err := s.write.ExecContext(ctx, `DELETE FROM api_keys WHERE id = $1`, id)
+	if err != nil {
+		return APIKey{}, fmt.Errorf("store: revoke api key %s: %w", id, err)
+	}
+	if err := mustAffect(res, "store: revoke api key "+id); err != nil {
+		return APIKey{}, err
+	}
+	return k, nil
+}
+
 // DeleteAPIKey revokes one of the tenant's keys.
 func (s *Store) DeleteAPIKey(ctx context.Context, tenantID, id string) error {
 	res, err := s.write.ExecContext(ctx, `DELETE FROM api_keys WHERE id = $1 AND tenant_id = $2`, id, tenantID)

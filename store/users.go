@@ -161,6 +161,27 @@ func (s *Store) TenantMembers(ctx context.Context, tenantID string) ([]User, err
 	return out, nil
 }
 
+// ListUsers lists the users of tenantID, or every user when it is "",
+// by tenant and then oldest first.
+func (s *Store) ListUsers(ctx context.Context, tenantID string) ([]User, error) {
+	if tenantID != "" {
+		return s.TenantMembers(ctx, tenantID)
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY tenant_id, created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: list users: %w", err)
+	}
+	out, err := collect(rows, func(r rowScanner) (User, error) {
+		var u User
+		err := r.Scan(u.scanDest()...)
+		return u, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: list users: %w", err)
+	}
+	return out, nil
+}
+
 // CountUsers returns how many users exist.
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	var n int
