@@ -134,11 +134,11 @@ func (s *Store) consumeOutbox(ctx context.Context, tx *txn, p ConsumeOutboxParam
 		if _, ok := dead[r.ID]; ok {
 			continue
 		}
-		if p.Check == nil {
-			// No check given: every row with a known tenant goes on.
-		} else if reason := p.Check(r); reason != "" {
-			dead[r.ID] = reason
-			continue
+		if p.Check != nil {
+			if reason := p.Check(r); reason != "" {
+				dead[r.ID] = reason
+				continue
+			}
 		}
 		pp := PublishParams{TenantID: tenants[i], Type: *r.Event, Payload: r.Data, OccurredAt: s.Now()}
 		// A retried CRM transaction inserts its row again with a new
