@@ -399,6 +399,11 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	fmt.Fprintf(stdout, "webhookd %s on %s (%s)\n", version, st.Label(), st.Kind())
 	fmt.Fprintf(stdout, "queue:    %d due (oldest due %s), %d scheduled for retry, %d in flight\n", q.Due, oldest, q.Scheduled, q.InFlight)
 	fmt.Fprintf(stdout, "webhooks: %d active, %d paused, %d disabled by webhookd\n", counts.Active, counts.Paused, counts.Disabled)
+	if waiting, dead, ok, err := st.CountOutbox(ctx); err != nil {
+		return err
+	} else if ok {
+		fmt.Fprintf(stdout, "outbox:   %d rows waiting, %d dead (GET /api/v1/outbox/dead; webhookd outbox requeue)\n", waiting, dead)
+	}
 	if wal, ok := st.WALBytes(); ok {
 		fmt.Fprintf(stdout, "wal:      %d bytes in %s-wal\n", wal, st.Label())
 	}

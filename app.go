@@ -24,6 +24,7 @@ import (
 	"github.com/webhookd/webhookd/inbox"
 	"github.com/webhookd/webhookd/metrics"
 	"github.com/webhookd/webhookd/netguard"
+	"github.com/webhookd/webhookd/outbox"
 	"github.com/webhookd/webhookd/server"
 	"github.com/webhookd/webhookd/store"
 	"github.com/webhookd/webhookd/trust"
@@ -42,7 +43,8 @@ type app struct {
 	sender     *delivery.Sender
 	dispatcher *delivery.Dispatcher
 	publisher  *store.GroupCommitter
-	trusted    *trust.Verifier // nil without --trusted-*
+	consumer   *outbox.Consumer // nil without --outbox
+	trusted    *trust.Verifier  // nil without --trusted-*
 	api        *server.Server
 	httpServer *http.Server
 
@@ -138,6 +140,11 @@ func (a *app) build(ctx context.Context, stdout io.Writer) error {
 	})
 	// Concurrent publishers share transactions: one commit for many events.
 	a.publisher = a.st.NewGroupCommitter(256)
+	if c.outbox {
+		if err := a.buildOutbox(ctx); err != nil {
+			return err
+		}
+	}
 	if err := a.buildAPI(tokens, guard); err != nil {
 		return err
 	}
@@ -176,6 +183,61 @@ func (a *app) prepareStore(ctx context.Context, stdout io.Writer) (*auth.Tokens,
 		}
 	}
 	return tokens, nil
+}
+
+// buildOutbox makes the outbox consumer, resolving --outbox-owner: a
+// user's email names that user's tenant, and a tenant must exist.
+func (a *app) buildOutbox(ctx context.Context) error {
+	if a.st.Kind() != store.Postgres {
+		return errors.New("--outbox needs PostgreSQL (--db postgres://…): the outbox is a table the CRM writes in its own PostgreSQL transactions, and SQLite has none")
+	}
+	owner := a.cfg.outboxOwner
+	switch {
+	case strings.Contains(owner, "@"):
+		u, err := a.st.UserByEmail(ctx, owner)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("--outbox-owner %s: no user has this email", owner)
+		}
+		if err != nil {
+			return fmt.Errorf("--outbox-owner: %w", err)
+		}
+		owner = u.TenantID
+	case owner != "":
+		ok, err := a.st.TenantExists(ctx, owner)
+		if err != nil {
+			return fmt.Errorf("--outbox-owner: %w", err)
+		}
+		if !ok {
+			return fmt.Errorf("--outbox-owner %s: no such tenant (create it with 'webhookd tenant create --id %s')", owner, owner)
+		}
+	}
+	a.consumer = outbox.New(outbox.Config{
+		Store: a.st, Owner: owner, Check: outboxCheck(a.cfg.catalog, a.cfg.validateEvents), Wake: a.dispatcher.Wake, Logger: a.logger, Observer: a.meters,
+	})
+	a.meters.WatchOutbox(a.st)
+	return nil
+}
+
+// outboxCheck is the consumer's check of a row: server.CheckEvent, the
+// one POST /api/v1/events makes (the type's schema included with
+// validate, --validate-events), with the size and idempotency key checks
+// the route makes around it. The reason names each bad column.
+func outboxCheck(cat *catalog.Catalog, validate bool) store.OutboxCheck {
+	return func(r store.OutboxRow) string {
+		var reasons []string
+		for _, f := range server.CheckEvent(cat, r.Event, r.Data, validate) {
+			reasons = append(reasons, f.Field+" "+f.Message)
+		}
+		if msg := server.CheckDataSize(r.Data); msg != "" {
+			reasons = append(reasons, "data "+msg)
+		}
+		if r.IdempotencyKey != nil {
+			if msg := server.CheckIdempotencyKey(*r.IdempotencyKey); msg != "" {
+				reasons = append(reasons, "idempotency_key "+msg)
+			}
+		}
+		return strings.Join(reasons, "; ")
+	}
 }
 
 // buildAPI makes the API handler and its http.Server.
@@ -233,11 +295,14 @@ func (a *app) Run(ctx context.Context) error {
 		st.RunFanOuts(bgCtx, time.Minute, a.dispatcher.Wake, logger)
 	})
 	background.Go(func() { delivery.Retention{Store: st, Keep: c.retention, Logger: logger}.Run(bgCtx) })
+	if a.consumer != nil {
+		background.Go(func() { a.consumer.Run(bgCtx) })
+	}
 	dispatchDone := make(chan error, 1)
 	go func() { dispatchDone <- a.dispatcher.Run(bgCtx) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- a.httpServer.Serve(newConnLimit(c.maxConnections).wrap(a.ln)) }()
-	logger.Info("webhookd listening", "addr", a.ln.Addr().String(), "db", string(st.Kind()), "database", st.Label(), "version", version)
+	logger.Info("webhookd listening", "addr", a.ln.Addr().String(), "db", string(st.Kind()), "database", st.Label(), "version", version, "outbox", a.consumer != nil)
 
 	var serveErr error
 	served := false

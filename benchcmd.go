@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the outbox benchmark's CRM connection
 	"golang.org/x/term"
 
 	"github.com/webhookd/webhookd/auth"
@@ -35,6 +37,7 @@ type benchOptions struct {
 	workers, perWebhook       int
 	cpuProfile, memProfile    string
 	validateEvents            bool
+	outbox                    bool
 }
 
 // benchFlags returns bench's flags, bound to options that hold their
@@ -72,6 +75,7 @@ allow private targets, since the receiver listens on 127.0.0.1).`)
 	fs.IntVar(&o.workers, "workers", 256, "--workers of the in-process webhookd")
 	fs.BoolVar(&o.validateEvents, "validate-events", true, "--validate-events of the in-process webhookd: check each event's data against its type's schema")
 	fs.IntVar(&o.perWebhook, "max-in-flight-per-webhook", 64, "--max-in-flight-per-webhook of the in-process webhookd")
+	fs.BoolVar(&o.outbox, "outbox", false, "publish through the transactional outbox (needs --db postgres://…): commit every event as a webhook_outbox row at once and time the consumer turning them into events, or with --duration and --rate commit one row per transaction at that rate and report outbox-to-arrival latency")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the whole run to this file (go tool pprof -sample_index=alloc_space)")
 	return fs, o
@@ -103,6 +107,14 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		cfg.Filter = json.RawMessage(o.filter)
 	}
 	cfg.Progress = stderr
+	if o.outbox {
+		if o.target != "" {
+			return errors.New("bench: --outbox runs webhookd in this process: drop --target")
+		}
+		if kind, _, err := store.ParseTarget(o.db); err != nil || kind != store.Postgres {
+			return errors.New("bench: --outbox needs --db postgres://…: the outbox is PostgreSQL only")
+		}
+	}
 	// The bar redraws one line with \r: only a terminal shows that as a
 	// bar; a log or a pipe would get one long line of redraws.
 	if f, ok := stderr.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(f.Fd())) {
@@ -181,8 +193,17 @@ func benchInProcess(ctx context.Context, cfg bench.Config, o *benchOptions, stdo
 		return err
 	}
 	cfg.Email, cfg.Password = "bench@webhookd.local", auth.RandomSecret(18)
-	if err := benchUser(ctx, db, cfg.Email, cfg.Password); err != nil {
+	tenant, err := benchUser(ctx, db, cfg.Email, cfg.Password)
+	if err != nil {
 		return err
+	}
+	if o.outbox {
+		ob, err := openBenchOutbox(db, tenant)
+		if err != nil {
+			return err
+		}
+		defer ob.db.Close()
+		cfg.Outbox = ob
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -226,34 +247,65 @@ func benchServeConfig(db string, o *benchOptions) (*serveConfig, error) {
 	c.validateEvents = o.validateEvents
 	// --webhooks may ask for more than one owner's default allowance.
 	c.maxWebhooksPerOwner, c.maxDeliveriesPerRequest = 0, 0
+	c.outbox = o.outbox
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// benchUser makes sure the benchmark's user exists with password.
-func benchUser(ctx context.Context, db, email, password string) error {
+// benchUser makes sure the benchmark's user exists with password and
+// returns its tenant.
+func benchUser(ctx context.Context, db, email, password string) (string, error) {
 	st, err := store.Open(ctx, db)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer st.Close()
 	if _, err := st.Migrate(ctx); err != nil {
-		return err
+		return "", err
 	}
 	hash, err := auth.HashPassword(password)
 	if err != nil {
-		return err
+		return "", err
 	}
 	u, err := st.UserByEmail(ctx, email)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		_, err = st.CreateUser(ctx, email, hash, "")
-		return err
+		u, err = st.CreateUser(ctx, email, hash, "")
+		return u.TenantID, err
 	case err != nil:
-		return err
+		return "", err
 	default:
-		return st.SetPassword(ctx, u.ID, hash)
+		return u.TenantID, st.SetPassword(ctx, u.ID, hash)
 	}
+}
+
+// benchOutbox is webhook_outbox as the benchmark's CRM writes it: rows of
+// the benchmark user's tenant, over a connection of its own.
+type benchOutbox struct {
+	db     *sql.DB
+	tenant string
+}
+
+func openBenchOutbox(dsn, tenant string) (*benchOutbox, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("bench: open the outbox connection: %w", err)
+	}
+	return &benchOutbox{db: db, tenant: tenant}, nil
+}
+
+// Insert implements bench.Outbox: one statement, one transaction.
+func (o *benchOutbox) Insert(ctx context.Context, datas []string) error {
+	_, err := o.db.ExecContext(ctx, `INSERT INTO webhook_outbox (tenant, event, data)
+		SELECT $1, 'message.new', d::jsonb FROM unnest($2::text[]) AS d`, o.tenant, datas)
+	return err
+}
+
+// Waiting implements bench.Outbox.
+func (o *benchOutbox) Waiting(ctx context.Context) (int, error) {
+	var n int
+	err := o.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhook_outbox`).Scan(&n)
+	return n, err
 }

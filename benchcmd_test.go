@@ -70,7 +70,7 @@ func TestBenchHangsUpWhenDone(t *testing.T) {
 		t.Fatal(err)
 	}
 	email, password := "bench@webhookd.local", "a long bench password"
-	if err := benchUser(ctx, db, email, password); err != nil {
+	if _, err := benchUser(ctx, db, email, password); err != nil {
 		t.Fatal(err)
 	}
 	inner, err := net.Listen("tcp", "127.0.0.1:0")

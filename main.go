@@ -47,6 +47,7 @@ Usage:
   webhookd user list [--tenant T]               manage users ('webhookd help user')
   webhookd tenant list|create|delete            manage tenants ('webhookd help tenant')
   webhookd status [--db D]                      one-screen summary of webhooks and the queue
+  webhookd outbox requeue ID...|--all           move dead outbox rows back (PostgreSQL)
   webhookd bench [flags]                        measure throughput and latency end to end
   webhookd apikey create --email E --name N     create an API key for that user's tenant
   webhookd apikey create --tenant T --name N    create an API key for tenant T
@@ -92,6 +93,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runAPIKey(ctx, args, getenv, stdout, stderr)
 	case "tenant":
 		return runTenant(ctx, args, getenv, stdout, stderr)
+	case "outbox":
+		return runOutbox(ctx, args, getenv, stdout, stderr)
 	case "status":
 		return runStatus(ctx, args, getenv, stdout, stderr)
 	case "bench":

@@ -58,6 +58,8 @@ type serveConfig struct {
 	tokenTTL, deliveryTimeout, shutdownGrace, leaseDuration                          time.Duration
 	disableAfter, retention, secretGrace, loginWindow, writeTimeout                  time.Duration
 	migrate, allowPrivate, requireHTTPS, console, inbox, autoCreateTenants           bool
+	outbox                                                                           bool
+	outboxOwner                                                                      string
 	publicURL, portalFrameAncestors                                                  string
 	workers, perWebhook, disableMinFailures, loginMaxFailures                        int
 	maxWebhooksPerOwner, maxDeliveriesPerRequest                                     int
@@ -152,6 +154,8 @@ func serveFlags() (*flagSet, *serveConfig) {
 	str(&c.trustedTenantClaim, "trusted-tenant-claim", "WEBHOOKD_TRUSTED_TENANT_CLAIM", trust.DefaultTenantClaim, "the claim of the CRM's tokens that names the tenant")
 	str(&c.trustedSubjectClaim, "trusted-subject-claim", "WEBHOOKD_TRUSTED_SUBJECT_CLAIM", trust.DefaultSubjectClaim, "the claim of the CRM's tokens that names the member")
 	str(&c.portalFrameAncestors, "portal-frame-ancestors", "WEBHOOKD_PORTAL_FRAME_ANCESTORS", "", "origins that may show the console (a tenant's portal) in an iframe, comma-separated, such as https://crm.example.com; sets the console's CSP frame-ancestors to them and drops X-Frame-Options (default: no page may frame it)")
+	boolean(&c.outbox, "outbox", "WEBHOOKD_OUTBOX", false, "PostgreSQL only: consume the transactional outbox, turning each row the CRM commits into webhook_outbox into one event")
+	str(&c.outboxOwner, "outbox-owner", "WEBHOOKD_OUTBOX_OWNER", "", "with --outbox: the tenant that outbox rows with a NULL tenant belong to, as a tenant id or a user's email (that user's tenant); default: the database's only tenant while it has exactly one")
 	str(&c.metricsAddr, "metrics-addr", "WEBHOOKD_METRICS_ADDR", "", "serve /metrics on this address instead of --addr")
 	str(&c.logFormat, "log-format", "WEBHOOKD_LOG_FORMAT", "text", "log format: text or json")
 	str(&c.logLevel, "log-level", "WEBHOOKD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
@@ -196,6 +200,9 @@ func (c *serveConfig) validate() error {
 		}
 	}
 	if err := c.checkTrusted(); err != nil {
+		return err
+	}
+	if err := c.checkOutbox(); err != nil {
 		return err
 	}
 	if c.frameAncestors, err = parseFrameAncestors(c.portalFrameAncestors); err != nil {
@@ -287,6 +294,24 @@ func (c *serveConfig) checkLimits() error {
 	}
 	if c.leaseDuration > 0 && c.leaseDuration <= c.deliveryTimeout {
 		return fmt.Errorf("--lease-duration %s must be longer than --delivery-timeout %s, or a slow send would be taken over while it runs", c.leaseDuration, c.deliveryTimeout)
+	}
+	return nil
+}
+
+// checkOutbox checks --outbox and --outbox-owner: the outbox is a table
+// the CRM writes in its own PostgreSQL transactions, so SQLite has none.
+func (c *serveConfig) checkOutbox() error {
+	if c.outboxOwner != "" && !c.outbox {
+		return errors.New("--outbox-owner needs --outbox")
+	}
+	if !c.outbox {
+		return nil
+	}
+	if kind, _, err := store.ParseTarget(c.db); err == nil && kind != store.Postgres {
+		return errors.New("--outbox needs PostgreSQL (--db postgres://…): the outbox is a table the CRM writes in its own PostgreSQL transactions, and SQLite has none")
+	}
+	if o := c.outboxOwner; o != "" && !strings.Contains(o, "@") && !store.ValidTenantID(o) {
+		return fmt.Errorf("--outbox-owner %q: want a tenant id (matching %s) or a user's email", o, store.TenantIDPattern)
 	}
 	return nil
 }

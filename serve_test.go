@@ -64,6 +64,11 @@ func TestServeConfigValidateNamesTheFlag(t *testing.T) {
 		{[]string{"--trusted-jwks-file", "jwks.json", "--trusted-tenant-claim", ""}, "--trusted-tenant-claim must not be empty"},
 		{[]string{"--trusted-jwks-file", "jwks.json", "--trusted-subject-claim", ""}, "--trusted-subject-claim must not be empty"},
 		{[]string{"--portal-frame-ancestors", "crm.example.com"}, "--portal-frame-ancestors"},
+		// Issue 17: the outbox is PostgreSQL's.
+		{[]string{"--outbox"}, "--outbox needs PostgreSQL"},
+		{[]string{"--db", "sqlite:w.db", "--outbox"}, "--outbox needs PostgreSQL"},
+		{[]string{"--outbox-owner", "acme"}, "--outbox-owner needs --outbox"},
+		{[]string{"--db", "postgres://localhost/crm", "--outbox", "--outbox-owner", "not a tenant"}, "--outbox-owner \"not a tenant\""},
 	} {
 		fs, cfg := serveFlags()
 		if err := fs.parse(c.args, func(string) string { return "" }); err != nil {

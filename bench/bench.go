@@ -47,14 +47,14 @@ type Config struct {
 
 	// Ordering is the webhooks' ordering ("none", the default, or
 	// "fifo"); with "fifo", OrderingKeys spreads the events over that many
-	// ordering keys (data.key), 0 meaning one queue for all.
+	// ordering keys (data.conversationId), 0 meaning one queue for all.
 	Ordering     string
 	OrderingKeys int
 
 	ReceiverDelay    time.Duration // the receiver's time to answer
 	ReceiverFailRate float64       // share of requests the receiver answers 500
 	// Filter, when set, is every webhook's payload filter (JSON). It must
-	// match the bench's events (message.new, data {"seq": n, "pad": "x…"}),
+	// match the bench's events (message.new, data as eventData makes it),
 	// so that every delivery is still awaited: Run checks it first with
 	// POST /api/v1/filters/test. It measures what matching costs.
 	Filter json.RawMessage
@@ -65,6 +65,22 @@ type Config struct {
 	// line every few seconds, which a log or a CI job keeps readable.
 	Progress    io.Writer
 	ProgressBar bool
+
+	// Outbox, when set, publishes through the transactional outbox
+	// instead of the API: in steady mode each event is a row committed on
+	// its own, as a CRM's transaction commits it; otherwise every row is
+	// committed in one transaction first and Run times the consumer
+	// turning them into events.
+	Outbox Outbox
+}
+
+// Outbox is webhook_outbox as the CRM sees it.
+type Outbox interface {
+	// Insert commits one outbox row per data (a message.new event) in one
+	// transaction.
+	Insert(ctx context.Context, datas []string) error
+	// Waiting counts the rows not consumed yet.
+	Waiting(ctx context.Context) (int, error)
 }
 
 // Result is what Run measured.
@@ -89,6 +105,11 @@ type Result struct {
 	PeakRSSBytes       int64   // this process's high-water mark
 	Missing            int     // deliveries that never arrived within Wait
 	InProcess          bool    // webhookd ran inside this process
+	// Outbox: events went through the outbox; in burst mode
+	// PublishElapsed is then the time from the rows' commit until the
+	// consumer had taken the last, and AcceptedPerSecond its rate.
+	Outbox, OutboxBurst bool
+	RowsPerTx           int // rows per CRM transaction in steady outbox mode
 }
 
 // Run performs one benchmark.
@@ -134,10 +155,26 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	recv.expect(total)
 	sent := make([]int64, total) // publish start, Unix nanoseconds, by sequence number
 
+	burst := cfg.Outbox != nil && cfg.Duration == 0
+	if burst {
+		// Committed before the clock starts: what is timed is the
+		// consumer, not the CRM's insert.
+		if err := insertAll(ctx, cfg, sent); err != nil {
+			return Result{}, err
+		}
+	}
 	cpu0 := cpuTime()
 	start := time.Now()
 	stopProgress := progress(cfg.Progress, cfg.ProgressBar, total*cfg.Webhooks, recv)
-	accepted, err := publishAll(ctx, cfg, api, start, sent)
+	var accepted int64
+	if burst {
+		for i := range sent {
+			sent[i] = start.UnixNano()
+		}
+		accepted, err = drainOutbox(ctx, cfg.Outbox, total)
+	} else {
+		accepted, err = publishAll(ctx, cfg, api, start, sent)
+	}
 	publishElapsed := time.Since(start)
 	if err != nil {
 		stopProgress()
@@ -166,7 +203,60 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	r.PeakRSSBytes = peakRSS()
 	r.Missing = total*cfg.Webhooks - r.Deliveries
+	r.Outbox, r.OutboxBurst, r.RowsPerTx = cfg.Outbox != nil, burst, max(cfg.Batch, 1)
 	return r.Result, nil
+}
+
+// insertAll commits every event as an outbox row, in one transaction.
+func insertAll(ctx context.Context, cfg Config, sent []int64) error {
+	datas := make([]string, len(sent))
+	pad := strings.Repeat("x", max(cfg.PayloadSize-150, 0))
+	for seq := range datas {
+		datas[seq] = eventData(seq, cfg.OrderingKeys, pad)
+	}
+	if err := cfg.Outbox.Insert(ctx, datas); err != nil {
+		return fmt.Errorf("bench: insert outbox rows: %w", err)
+	}
+	return nil
+}
+
+// drainOutbox waits until the consumer has taken every row and returns
+// how many it took. It looks every 20 ms: a count reads the whole table
+// (and, without vacuum, every row the consumer deleted), and looking
+// more often took a good part of PostgreSQL's CPU from the consumer it
+// measures.
+func drainOutbox(ctx context.Context, o Outbox, total int) (int64, error) {
+	for {
+		n, err := o.Waiting(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("bench: count outbox rows: %w", err)
+		}
+		if n == 0 {
+			return int64(total), nil
+		}
+		select {
+		case <-ctx.Done():
+			return int64(total - n), ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// eventData is event seq's data, a message.new as the quick start shows
+// it, so that the catalogue's schema check costs what it costs a CRM.
+// "seq" comes first, where the receiver looks for it, and stays first in
+// jsonb (the outbox's data column), which orders keys by length: every
+// other key is longer. With keys ordering keys, conversationId (the
+// ordering key's path, data.conversationId) spreads the events over
+// them.
+func eventData(seq, keys int, pad string) string {
+	n := strconv.Itoa(seq)
+	conv := "1"
+	if keys > 0 {
+		conv = strconv.Itoa(seq % keys)
+	}
+	return `{"seq":` + n + `,"messageId":"msg_` + n + `","conversationId":"conv_` + conv +
+		`","contactId":"contact_1","direction":"inbound","type":"text","content":"` + pad + `"}`
 }
 
 // check refuses a configuration Run cannot measure.
@@ -200,7 +290,7 @@ func createWebhooks(ctx context.Context, api *apiClient, url string, cfg Config)
 		if cfg.Ordering == "fifo" {
 			body["ordering"] = "fifo"
 			if cfg.OrderingKeys > 0 {
-				body["orderingKey"] = "data.key"
+				body["orderingKey"] = "data.conversationId"
 			}
 		}
 		if cfg.Filter != nil {
@@ -248,9 +338,7 @@ func deleteWebhooks(ctx context.Context, api *apiClient, ids []string) {
 func publishAll(ctx context.Context, cfg Config, api *apiClient, start time.Time, sent []int64) (int64, error) {
 	total := len(sent)
 	steady := cfg.Duration > 0
-	// The data is a message.new as the quick start shows it, so that the
-	// catalogue's schema check costs what it costs a CRM; "seq" comes
-	// first, where the receiver looks for it.
+	// The data is eventData's.
 	pad := strings.Repeat("x", max(cfg.PayloadSize-150, 0))
 	var next, accepted atomic.Int64
 	var firstErr error
@@ -279,19 +367,23 @@ func publishAll(ctx context.Context, cfg Config, api *apiClient, start time.Time
 				}
 				datas = datas[:0]
 				for seq := first; seq < end; seq++ {
-					n := strconv.Itoa(seq)
-					key := ""
-					if cfg.OrderingKeys > 0 {
-						key = `"key":"k-` + strconv.Itoa(seq%cfg.OrderingKeys) + `",`
-					}
-					datas = append(datas, `{"seq":`+n+`,`+key+`"messageId":"msg_`+n+`","conversationId":"conv_1","contactId":"contact_1","direction":"inbound","type":"text","content":"`+pad+`"}`)
+					datas = append(datas, eventData(seq, cfg.OrderingKeys, pad))
 				}
 				now := time.Now().UnixNano()
 				for seq := first; seq < end; seq++ {
 					sent[seq] = now
 				}
 				var err error
-				if cfg.Batch > 1 {
+				if cfg.Outbox != nil {
+					// Latency counts from the commit, when the row exists
+					// for the consumer: the CRM's own commit time is not
+					// webhookd's.
+					err = cfg.Outbox.Insert(ctx, datas)
+					now = time.Now().UnixNano()
+					for seq := first; seq < end; seq++ {
+						sent[seq] = now
+					}
+				} else if cfg.Batch > 1 {
 					err = api.publishBatch(ctx, datas)
 				} else {
 					err = api.publish(ctx, datas[0])
@@ -590,13 +682,24 @@ func (r Result) Print(w io.Writer) {
 		fmt.Fprintf(w, ", ordering %s over %d keys", r.Ordering, r.OrderingKeys)
 	}
 	fmt.Fprintln(w)
-	row("events accepted per second", fmt.Sprintf("%.0f", r.AcceptedPerSecond))
+	switch {
+	case r.OutboxBurst:
+		row("outbox rows consumed into events per second", fmt.Sprintf("%.0f  (all committed at once, then timed until the consumer took the last)", r.AcceptedPerSecond))
+	case r.Outbox:
+		row("outbox rows committed per second", fmt.Sprintf("%.0f  (%d rows per CRM transaction)", r.AcceptedPerSecond, r.RowsPerTx))
+	default:
+		row("events accepted per second", fmt.Sprintf("%.0f", r.AcceptedPerSecond))
+	}
 	row("deliveries per second (end to end)", fmt.Sprintf("%.0f", r.DeliveredPerSecond))
 	row("deliveries arrived", fmt.Sprintf("%d (missing %d, duplicates %d, failed on purpose %d)", r.Deliveries, r.Missing, r.Duplicates, r.Failures))
-	row("publish→arrival latency p50", ms(r.LatencyP50))
-	row("publish→arrival latency p95", ms(r.LatencyP95))
-	row("publish→arrival latency p99", ms(r.LatencyP99))
-	row("publish→arrival latency max", ms(r.LatencyMax))
+	from := "publish"
+	if r.Outbox {
+		from = "outbox row"
+	}
+	row(from+"→arrival latency p50", ms(r.LatencyP50))
+	row(from+"→arrival latency p95", ms(r.LatencyP95))
+	row(from+"→arrival latency p99", ms(r.LatencyP99))
+	row(from+"→arrival latency max", ms(r.LatencyMax))
 	row("time to publish / to last arrival", fmt.Sprintf("%s / %s", r.PublishElapsed.Round(time.Millisecond), r.DeliveryElapsed.Round(time.Millisecond)))
 	scope := "this process (bench client and receiver"
 	if r.InProcess {

@@ -32,6 +32,8 @@ type Metrics struct {
 	attempts *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	accepted prometheus.Counter
+
+	outboxRows *prometheus.CounterVec // nil until WatchOutbox
 }
 
 // DefaultStateEvery is how long the gauges read from the database (the
@@ -79,7 +81,7 @@ func New(src Source, logger *slog.Logger, opts ...Option) *Metrics {
 		}, []string{"outcome"}),
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "webhookd_events_accepted_total",
-			Help: "Events accepted by POST /api/v1/events (not counting idempotent repeats).",
+			Help: "Events accepted by POST /api/v1/events, its batch and the outbox consumer (not counting idempotent repeats).",
 		}),
 	}
 	m.reg.MustRegister(m.attempts, m.latency, m.accepted,

@@ -289,6 +289,51 @@ ALTER TABLE deliveries ADD COLUMN seq BIGINT;
 -- waiting, and a finished delivery lets the next of its key go.
 CREATE INDEX deliveries_ordering_idx ON deliveries (webhook_id, ordering_key, seq) WHERE status = 'pending' AND seq IS NOT NULL;
 
+-- 00010_outbox.sql
+
+-- The transactional outbox (issue 17): the CRM inserts a row here inside
+-- its own transaction, and `webhookd serve --outbox` turns each committed
+-- row into one event and deletes it in the same transaction. The columns
+-- are nullable as the CRM may leave them: a row that cannot become an
+-- event (no event type, no data, no tenant and no --outbox-owner) is moved
+-- to webhook_outbox_dead with the reason rather than failing the CRM's
+-- own transaction.
+CREATE TABLE webhook_outbox (
+    id              BIGSERIAL PRIMARY KEY,
+    tenant          TEXT,
+    event           TEXT,
+    data            JSONB,
+    idempotency_key TEXT,
+    occurred_at     TIMESTAMPTZ DEFAULT now(),
+    created_at      TIMESTAMPTZ DEFAULT now()
+);
+
+-- Rows that could not become events, with why; `webhookd outbox requeue`
+-- moves them back into webhook_outbox under the same id.
+CREATE TABLE webhook_outbox_dead (
+    id              BIGINT PRIMARY KEY,
+    tenant          TEXT,
+    event           TEXT,
+    data            JSONB,
+    idempotency_key TEXT,
+    occurred_at     TIMESTAMPTZ,
+    created_at      TIMESTAMPTZ,
+    reason          TEXT NOT NULL,
+    dead_at         TIMESTAMPTZ NOT NULL
+);
+
+-- Each inserting statement wakes every consumer once it commits (NOTIFY is
+-- delivered at commit, and never for a rolled-back transaction); per
+-- statement rather than per row, so a bulk insert costs one notification.
+CREATE FUNCTION webhook_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('webhookd_outbox', '');
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER webhook_outbox_notify AFTER INSERT ON webhook_outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION webhook_outbox_notify();
+
 -- goose's version table, created exactly as goose v3 creates it for
 -- PostgreSQL. goose writes version 0 when it creates the table and then one
 -- row per applied migration; ids come from the identity column (not written
@@ -311,5 +356,6 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (6, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (7, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (8, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (9, true);
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (10, true);
 
 COMMIT;

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -24,8 +25,8 @@ func compactData(raw json.RawMessage, field string) ([]byte, *FieldError, error)
 	if err := json.Compact(&buf, raw); err != nil {
 		return nil, &FieldError{field, "is not valid JSON"}, nil
 	}
-	if buf.Len() > MaxEventDataBytes {
-		return nil, nil, errorf(http.StatusRequestEntityTooLarge, "%s is larger than %d bytes", field, MaxEventDataBytes)
+	if msg := CheckDataSize(buf.Bytes()); msg != "" {
+		return nil, nil, errorf(http.StatusRequestEntityTooLarge, "%s %s", field, msg)
 	}
 	return buf.Bytes(), nil, nil
 }
@@ -96,20 +97,13 @@ func (s *Server) handleEventPublish(w http.ResponseWriter, r *http.Request) erro
 func (s *Server) publishParams(req eventPublishRequest, key string, hasKey bool, prefix, tenant string) (store.PublishParams, []FieldError, error) {
 	p := store.PublishParams{TenantID: tenant, OccurredAt: s.now()}
 	var bad []FieldError
-	switch {
-	case req.Event == nil || *req.Event == "":
-		bad = append(bad, FieldError{prefix + "event", "is required: an event type from GET /api/v1/event-types"})
-	case !s.catalog.Has(*req.Event):
-		bad = append(bad, FieldError{prefix + "event", "is not an event type in the catalogue (see GET /api/v1/event-types)"})
-	case *req.Event == store.WebhookDisabledEvent:
-		// Only webhookd publishes it, so receivers can trust it.
-		bad = append(bad, FieldError{prefix + "event", "webhook.disabled is published by webhookd itself and cannot be published through the API"})
-	default:
+	for _, f := range CheckEvent(s.catalog, req.Event, req.Data, s.checkEventData) {
+		bad = append(bad, FieldError{prefix + f.Field, f.Message})
+	}
+	if !slices.ContainsFunc(bad, func(f FieldError) bool { return f.Field == prefix+"event" }) {
 		p.Type = *req.Event
 	}
-	if req.Data == nil {
-		bad = append(bad, FieldError{prefix + "data", "is required: any JSON value"})
-	} else {
+	if req.Data != nil {
 		payload, notJSON, err := compactData(req.Data, prefix+"data")
 		if err != nil {
 			return p, nil, err
@@ -118,9 +112,6 @@ func (s *Server) publishParams(req eventPublishRequest, key string, hasKey bool,
 			bad = append(bad, *notJSON)
 		}
 		p.Payload = payload
-		if notJSON == nil && p.Type != "" {
-			bad = append(bad, s.checkData(p.Type, payload, prefix+"data")...)
-		}
 	}
 	if req.Timestamp != nil {
 		t, msg := parseTime(*req.Timestamp)

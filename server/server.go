@@ -306,6 +306,7 @@ func (s *Server) routes() {
 	service(http.MethodGet, "/api/v1/tenants/:id", s.handleTenantGet)
 	service(http.MethodDelete, "/api/v1/tenants/:id", s.handleTenantDelete)
 	service(http.MethodPost, "/api/v1/tenants/:id/portal-sessions", s.handlePortalSessionCreate)
+	service(http.MethodGet, "/api/v1/outbox/dead", s.handleOutboxDeadList)
 
 	if s.inbox != nil {
 		// POST, PUT, PATCH and DELETE are captured; GET describes the

@@ -174,6 +174,7 @@ var notAcrossTenants = map[string]string{
 	"GET /api/v1/tenants/:id":                  "service keys only (checked below: 403 for the rest)",
 	"DELETE /api/v1/tenants/:id":               "service keys only (checked below: 403 for the rest)",
 	"POST /api/v1/tenants/:id/portal-sessions": "service keys only (checked below: 403 for the rest)",
+	"GET /api/v1/outbox/dead":                  "service keys only (checked below: 403 for the rest); every tenant's outbox rows, listed for the operator",
 }
 
 func TestTenantSuite(t *testing.T) {
@@ -491,6 +492,7 @@ func TestTenantSuite(t *testing.T) {
 					for _, r := range [][2]string{
 						{http.MethodGet, "/api/v1/tenants"}, {http.MethodPut, "/api/v1/tenants/" + c.name}, {http.MethodGet, "/api/v1/tenants/" + c.name},
 						{http.MethodDelete, "/api/v1/tenants/" + c.name}, {http.MethodPost, "/api/v1/tenants/" + c.name + "/portal-sessions"},
+						{http.MethodGet, "/api/v1/outbox/dead"},
 					} {
 						wantError(t, s.do(t, r[0], r[1], token, nil), http.StatusForbidden)
 						_ = cred

@@ -24,17 +24,31 @@ func (s *Store) notifyWork(ctx context.Context, tx execer) error {
 // no other process. It reconnects after errors, so callers run it in a
 // goroutine they own for the life of the dispatcher.
 func (s *Store) ListenForWork(ctx context.Context, wake func(), logger *slog.Logger) {
+	s.listenLoop(ctx, workChannel, wake, logger)
+}
+
+// ListenForOutbox calls wake whenever a transaction that inserted rows
+// into webhook_outbox commits (its trigger notifies), until ctx is done,
+// reconnecting after errors as ListenForWork does.
+func (s *Store) ListenForOutbox(ctx context.Context, wake func(), logger *slog.Logger) {
+	s.listenLoop(ctx, outboxChannel, wake, logger)
+}
+
+// listenLoop listens on channel until ctx is done, reconnecting after
+// errors and calling wake after each reconnection, since notifications
+// sent meanwhile are lost.
+func (s *Store) listenLoop(ctx context.Context, channel string, wake func(), logger *slog.Logger) {
 	if s.d.embedded() {
 		<-ctx.Done()
 		return
 	}
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := s.listen(ctx, wake)
+		err := s.listen(ctx, channel, wake)
 		if ctx.Err() != nil {
 			return
 		}
-		logger.Warn("listen for work; polling until reconnected", "err", err, "retry_in", backoff)
+		logger.Warn("listen for notifications; polling until reconnected", "channel", channel, "err", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
 			return
@@ -46,7 +60,7 @@ func (s *Store) ListenForWork(ctx context.Context, wake func(), logger *slog.Log
 	}
 }
 
-func (s *Store) listen(ctx context.Context, wake func()) error {
+func (s *Store) listen(ctx context.Context, channel string, wake func()) error {
 	// A dedicated connection: LISTEN belongs to a session, and a pooled
 	// connection would be handed to other queries.
 	conn, err := pgx.Connect(ctx, s.dsn)
@@ -54,7 +68,7 @@ func (s *Store) listen(ctx context.Context, wake func()) error {
 		return fmt.Errorf("store: listen: connect: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, `LISTEN `+workChannel); err != nil {
+	if _, err := conn.Exec(ctx, `LISTEN `+channel); err != nil {
 		return fmt.Errorf("store: listen: %w", err)
 	}
 	for {

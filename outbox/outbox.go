@@ -1,0 +1,193 @@
+// Package outbox runs the transactional outbox's consumer (issue 17): it
+// turns the rows the CRM commits into webhook_outbox into events, batch by
+// batch, through store.ConsumeOutbox, woken by the table's NOTIFY trigger
+// and, should a notification be missed, by a poll.
+package outbox
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/webhookd/webhookd/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultBatch    = 1000
+	DefaultPoll     = time.Second
+	DefaultParallel = 2
+)
+
+// Observer is told what the consumer did, for the metrics.
+type Observer interface {
+	EventsAccepted(n int)
+	OutboxConsumed(res store.ConsumeOutboxResult)
+}
+
+// Config is what a Consumer needs.
+type Config struct {
+	Store *store.Store
+	// Owner is the tenant of rows whose tenant is NULL (--outbox-owner);
+	// "" means the database's only tenant (see store.ConsumeOutboxParams).
+	Owner string
+	// Check is the event check POST /api/v1/events makes, handed in by
+	// the app so that both publishers share it.
+	Check store.OutboxCheck
+	// Wake wakes the dispatcher after events with deliveries commit.
+	Wake   func()
+	Logger *slog.Logger
+	// Observer, when set, is told each batch's outcome.
+	Observer Observer
+	// Batch is the most rows one transaction takes (DefaultBatch).
+	Batch int
+	// Poll is how long the consumer waits for a notification before it
+	// looks anyway (DefaultPoll), jittered.
+	Poll time.Duration
+	// Parallel is how many batches are consumed at once while the outbox
+	// has a backlog (DefaultParallel): SKIP LOCKED gives each transaction
+	// its own rows, and most of a batch's time is PostgreSQL writing
+	// events and deliveries, which another transaction can overlap.
+	Parallel int
+}
+
+// Consumer takes webhook_outbox's rows until its Run's context ends.
+type Consumer struct {
+	cfg  Config
+	wake chan struct{}
+}
+
+// New returns a consumer; Run starts it.
+func New(cfg Config) *Consumer {
+	if cfg.Batch < 1 {
+		cfg.Batch = DefaultBatch
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultPoll
+	}
+	if cfg.Parallel < 1 {
+		cfg.Parallel = DefaultParallel
+	}
+	if cfg.Wake == nil {
+		cfg.Wake = func() {}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Consumer{cfg: cfg, wake: make(chan struct{}, 1)}
+}
+
+// Wake makes the consumer look at the outbox now (non-blocking).
+func (c *Consumer) Wake() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run consumes until ctx ends: a batch after every wake-up (a
+// notification, or the poll), and batch after batch while they come back
+// full. It owns its LISTEN goroutine and waits for it before returning.
+// A transaction cut off by ctx rolls back, leaving its rows for the next
+// run: nothing is lost or published twice.
+func (c *Consumer) Run(ctx context.Context) {
+	listenDone := make(chan struct{})
+	go func() {
+		defer close(listenDone)
+		c.cfg.Store.ListenForOutbox(ctx, c.Wake, c.cfg.Logger)
+	}()
+	defer func() { <-listenDone }()
+	backoff := 100 * time.Millisecond
+	parallel := 1
+	for {
+		full, err := c.runBatches(ctx, parallel)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			c.cfg.Logger.Warn("outbox: consume a batch; trying again", "err", err, "retry_in", backoff)
+			if !sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, 10*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		if full {
+			// A backlog: more rows are likely waiting, so take them
+			// several batches at a time.
+			parallel = c.cfg.Parallel
+			continue
+		}
+		parallel = 1
+		// Between a sixth below and above the poll, so that processes
+		// sharing the database do not look in step.
+		jitter := time.Duration(rand.Int64N(int64(c.cfg.Poll)/3+1)) - c.cfg.Poll/6
+		t := time.NewTimer(c.cfg.Poll + jitter)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-c.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// runBatches consumes n batches at once and reports whether any came back
+// full, and the first error.
+func (c *Consumer) runBatches(ctx context.Context, n int) (full bool, err error) {
+	if n == 1 {
+		res, err := c.RunOnce(ctx)
+		return res.Taken >= c.cfg.Batch, err
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			res, e := c.RunOnce(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			full = full || res.Taken >= c.cfg.Batch
+			if err == nil {
+				err = e
+			}
+		})
+	}
+	wg.Wait()
+	return full, err
+}
+
+// RunOnce consumes one batch, wakes the dispatcher when it created
+// deliveries, and logs and reports what it did.
+func (c *Consumer) RunOnce(ctx context.Context) (store.ConsumeOutboxResult, error) {
+	res, err := c.cfg.Store.ConsumeOutbox(ctx, store.ConsumeOutboxParams{Limit: c.cfg.Batch, Owner: c.cfg.Owner, Check: c.cfg.Check})
+	if err != nil {
+		return res, err
+	}
+	if res.Deliveries > 0 {
+		c.cfg.Wake()
+	}
+	if res.Dead > 0 {
+		c.cfg.Logger.Warn("outbox: rows could not become events and were moved to webhook_outbox_dead (see GET /api/v1/outbox/dead)", "dead", res.Dead)
+	}
+	if c.cfg.Observer != nil && res.Taken > 0 {
+		c.cfg.Observer.EventsAccepted(res.Events)
+		c.cfg.Observer.OutboxConsumed(res)
+	}
+	return res, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

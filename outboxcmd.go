@@ -1,0 +1,82 @@
+package main
+
+// webhookd outbox requeue: move outbox rows that could not become events
+// (webhook_outbox_dead) back into webhook_outbox, once their cause is
+// fixed, for serve --outbox to take again.
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+const outboxUsage = "Usage:\n" +
+	"  webhookd outbox requeue [--db D] ID...   move these dead outbox rows (ids from GET /api/v1/outbox/dead) back into webhook_outbox\n" +
+	"  webhookd outbox requeue [--db D] --all   move every dead outbox row back\n\n" +
+	"PostgreSQL only. A row is taken again by serve --outbox under its own id; fix what made it dead first\n" +
+	"(a tenant to create, an event type to add with --event-types, --outbox-owner to set), or it comes back."
+
+// runOutbox is webhookd outbox requeue.
+func runOutbox(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if isHelp(args) {
+		fmt.Fprintln(stdout, outboxUsage)
+		return flag.ErrHelp
+	}
+	if len(args) == 0 || args[0] != "requeue" {
+		return errors.New("outbox: say requeue (run 'webhookd help outbox')")
+	}
+	fs := newFlagSet("outbox requeue", outboxUsage)
+	db := dbFlag(fs)
+	all := fs.Bool("all", false, "requeue every dead row")
+	if err := fs.parse(args[1:], getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.usage(stdout)
+			return err
+		}
+		return fmt.Errorf("outbox requeue: %w (run 'webhookd help outbox')", err)
+	}
+	var ids []int64
+	for _, a := range fs.Args() {
+		for _, part := range strings.Split(a, ",") {
+			if part == "" {
+				continue
+			}
+			id, err := strconv.ParseInt(part, 10, 64)
+			if err != nil || id < 1 {
+				return fmt.Errorf("outbox requeue: %q is not a row id: want the ids GET /api/v1/outbox/dead lists, such as 42", part)
+			}
+			ids = append(ids, id)
+		}
+	}
+	if *all == (len(ids) > 0) {
+		return errors.New("outbox requeue: give the ids of the rows to requeue, or --all (not both)")
+	}
+	st, err := openAdminStore(ctx, *db, stderr)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	moved, err := st.RequeueOutboxDead(ctx, ids, *all)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "requeued %d row(s)\n", len(moved))
+	if !*all && len(moved) < len(ids) {
+		found := map[int64]bool{}
+		for _, id := range moved {
+			found[id] = true
+		}
+		var missing []string
+		for _, id := range ids {
+			if !found[id] {
+				missing = append(missing, strconv.FormatInt(id, 10))
+			}
+		}
+		return fmt.Errorf("outbox requeue: no dead row with id %s", strings.Join(missing, ", "))
+	}
+	return nil
+}

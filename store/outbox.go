@@ -1,0 +1,437 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// The transactional outbox (issue 17, PostgreSQL only): the CRM inserts
+// rows into webhook_outbox inside its own transactions, and ConsumeOutbox
+// turns them into events. One transaction takes a batch of rows FOR UPDATE
+// SKIP LOCKED, publishes the good ones through publishBatch (the path POST
+// /api/v1/events takes: filters, the tenant's webhooks, idempotency keys),
+// moves the bad ones to webhook_outbox_dead with the reason, and deletes
+// every row it took. So a committed row becomes exactly one event, a
+// rolled-back CRM transaction none, a crash mid-batch nothing (the rows are
+// taken again), and processes sharing the database skip each other's rows.
+
+// ErrOutboxUnsupported is returned by the outbox methods on SQLite: the
+// outbox is a table the CRM writes in its own PostgreSQL transactions.
+var ErrOutboxUnsupported = errors.New("store: the outbox needs PostgreSQL (--db postgres://…)")
+
+// outboxChannel is the NOTIFY channel webhook_outbox's insert trigger
+// (migration 00010) signals on.
+const outboxChannel = "webhookd_outbox"
+
+// OutboxRow is a row of webhook_outbox as the CRM wrote it. A NULL column
+// is a nil pointer (nil Data); Data is the jsonb value compacted.
+type OutboxRow struct {
+	ID             int64
+	Tenant         *string
+	Event          *string
+	Data           []byte
+	IdempotencyKey *string
+	OccurredAt     *time.Time
+	CreatedAt      *time.Time
+}
+
+// OutboxDeadRow is a row of webhook_outbox_dead: an outbox row that could
+// not become an event, with why and when it was set aside.
+type OutboxDeadRow struct {
+	OutboxRow
+	Reason string
+	DeadAt time.Time
+}
+
+// OutboxCheck says why an outbox row cannot become an event ("" when it
+// can): the checks POST /api/v1/events makes on an event's type and data,
+// handed in so that both publishers share one function.
+type OutboxCheck func(OutboxRow) string
+
+// ConsumeOutboxParams says how ConsumeOutbox takes a batch.
+type ConsumeOutboxParams struct {
+	// Limit is the most rows one call takes.
+	Limit int
+	// Owner is the tenant of rows whose tenant is NULL (--outbox-owner).
+	// "" means the database's only tenant while it has exactly one; with
+	// several, such rows are dead with a reason saying to set it.
+	Owner string
+	// Check is called for every row whose tenant is known.
+	Check OutboxCheck
+}
+
+// ConsumeOutboxResult is what one ConsumeOutbox call did.
+type ConsumeOutboxResult struct {
+	Taken      int // rows taken and deleted from webhook_outbox
+	Events     int // new events
+	Duplicates int // rows whose idempotency key named an earlier event
+	Dead       int // rows moved to webhook_outbox_dead
+	Deliveries int // deliveries created for the new events
+}
+
+// ConsumeOutbox turns up to p.Limit rows of webhook_outbox into events in
+// one transaction (see the comment at the top of this file). A row whose
+// idempotency key conflicts, or whose event would create more deliveries
+// than --max-deliveries-per-request allows, is dead too: the batch is then
+// taken again one row at a time, so the rest still go through.
+func (s *Store) ConsumeOutbox(ctx context.Context, p ConsumeOutboxParams) (ConsumeOutboxResult, error) {
+	if s.d.embedded() {
+		return ConsumeOutboxResult{}, ErrOutboxUnsupported
+	}
+	if p.Limit < 1 {
+		p.Limit = 1
+	}
+	var res ConsumeOutboxResult
+	var results []PublishResult
+	err := s.inTx(ctx, func(tx *txn) error {
+		var err error
+		res, results, err = s.consumeOutbox(ctx, tx, p, false)
+		return err
+	})
+	if errors.Is(err, errOneByOne) {
+		err = s.inTx(ctx, func(tx *txn) error {
+			var err error
+			res, results, err = s.consumeOutbox(ctx, tx, p, true)
+			return err
+		})
+	}
+	if err != nil {
+		return ConsumeOutboxResult{}, fmt.Errorf("store: consume outbox: %w", err)
+	}
+	s.finishPending(ctx, results)
+	return res, nil
+}
+
+// errOneByOne asks ConsumeOutbox to take the batch again, publishing one
+// row at a time, so that the row a batch-wide refusal was about can be
+// told apart from the rest.
+var errOneByOne = errors.New("publish the batch one row at a time")
+
+// consumeOutbox is one attempt of ConsumeOutbox inside tx.
+func (s *Store) consumeOutbox(ctx context.Context, tx *txn, p ConsumeOutboxParams, oneByOne bool) (ConsumeOutboxResult, []PublishResult, error) {
+	if err := s.d.walkIndexesInOrder(ctx, tx); err != nil {
+		return ConsumeOutboxResult{}, nil, err
+	}
+	rows, err := s.takeOutbox(ctx, tx, p.Limit)
+	if err != nil || len(rows) == 0 {
+		return ConsumeOutboxResult{}, nil, err
+	}
+	res := ConsumeOutboxResult{Taken: len(rows)}
+	dead := map[int64]string{}
+	tenants, err := s.outboxTenants(ctx, tx, rows, p.Owner, dead)
+	if err != nil {
+		return res, nil, err
+	}
+	var batch []PublishParams
+	var ids []int64 // the row of each of batch's events
+	for i, r := range rows {
+		if _, ok := dead[r.ID]; ok {
+			continue
+		}
+		if p.Check != nil {
+			if reason := p.Check(r); reason != "" {
+				dead[r.ID] = reason
+				continue
+			}
+		}
+		pp := PublishParams{TenantID: tenants[i], Type: *r.Event, Payload: r.Data, OccurredAt: s.Now()}
+		// A retried CRM transaction inserts its row again with a new
+		// occurred_at default, so a repeated key is matched on event and
+		// data only, as the HTTP route does without a timestamp.
+		if r.OccurredAt != nil {
+			pp.OccurredAt = *r.OccurredAt
+		}
+		if r.IdempotencyKey != nil {
+			pp.IdempotencyKey = *r.IdempotencyKey
+		}
+		batch = append(batch, pp)
+		ids = append(ids, r.ID)
+	}
+	subs := map[string][]subscription{}
+	var results []PublishResult
+	if !oneByOne {
+		results, err = s.publishBatch(ctx, tx, batch, subs)
+		var conflict *IdempotencyConflictError
+		var limit *DeliveryLimitError
+		if errors.As(err, &conflict) || errors.As(err, &limit) {
+			return res, nil, errOneByOne
+		}
+		if err != nil {
+			return res, nil, err
+		}
+	} else {
+		for i, pp := range batch {
+			// Both refusals come before this event writes anything, so
+			// the transaction goes on without it.
+			one, err := s.publishBatch(ctx, tx, []PublishParams{pp}, subs)
+			var conflict *IdempotencyConflictError
+			var limit *DeliveryLimitError
+			switch {
+			case errors.As(err, &conflict):
+				dead[ids[i]] = fmt.Sprintf("idempotency_key %q was already used with different content (another event or data) within %d hours", pp.IdempotencyKey, int(IdempotencyWindow.Hours()))
+			case errors.As(err, &limit):
+				dead[ids[i]] = fmt.Sprintf("the event would create %d deliveries (one per matching webhook), more than --max-deliveries-per-request %d", limit.Deliveries, limit.Limit)
+			case err != nil:
+				return res, nil, err
+			default:
+				results = append(results, one...)
+			}
+		}
+	}
+	for _, r := range results {
+		if r.Duplicate {
+			res.Duplicates++
+			continue
+		}
+		res.Events++
+		res.Deliveries += r.Deliveries
+	}
+	res.Dead = len(dead)
+	if err := s.buryOutbox(ctx, tx, dead); err != nil {
+		return res, nil, err
+	}
+	taken := make([]int64, len(rows))
+	for i, r := range rows {
+		taken[i] = r.ID
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE id = ANY($1::bigint[])`, taken); err != nil {
+		return res, nil, fmt.Errorf("delete outbox rows: %w", err)
+	}
+	// No NOTIFY of the work channel here, unlike a publish: PostgreSQL
+	// serializes the commits of every transaction that notifies (a
+	// cluster-wide lock held through the commit's flush), so it would
+	// queue this commit behind the CRM's own outbox-inserting commits.
+	// The consumer wakes its process's dispatcher itself after the commit
+	// (outbox.Consumer.RunOnce); other processes find the deliveries on
+	// their poll, or take them with their own consumer's rows.
+	return res, results, nil
+}
+
+const outboxColumns = `id, tenant, event, data::text, idempotency_key, occurred_at, created_at`
+
+// takeOutbox locks up to limit of the oldest rows no other transaction
+// holds: SKIP LOCKED lets processes sharing the database take different
+// rows, and a row locked by a transaction that dies is free again.
+func (s *Store) takeOutbox(ctx context.Context, tx *txn, limit int) ([]OutboxRow, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT `+outboxColumns+` FROM webhook_outbox
+		ORDER BY id LIMIT `+strconv.Itoa(limit)+` FOR UPDATE SKIP LOCKED`)
+	if err != nil {
+		return nil, fmt.Errorf("take outbox rows: %w", err)
+	}
+	out, err := collect(rows, func(r rowScanner) (OutboxRow, error) { return scanOutboxRow(r) })
+	if err != nil {
+		return nil, fmt.Errorf("take outbox rows: %w", err)
+	}
+	return out, nil
+}
+
+// scanOutboxRow reads outboxColumns, compacting the data: jsonb prints
+// itself with spaces, and an event's payload is stored compact.
+func scanOutboxRow(r rowScanner, more ...any) (OutboxRow, error) {
+	var o OutboxRow
+	var tenant, event, data, key sql.NullString
+	var occurred, created sql.NullTime
+	if err := r.Scan(append([]any{&o.ID, &tenant, &event, &data, &key, &occurred, &created}, more...)...); err != nil {
+		return o, err
+	}
+	o.Tenant, o.Event, o.IdempotencyKey = nullable(tenant), nullable(event), nullable(key)
+	if data.Valid {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, []byte(data.String)); err != nil {
+			return o, fmt.Errorf("compact data of outbox row %d: %w", o.ID, err)
+		}
+		o.Data = buf.Bytes()
+	}
+	if occurred.Valid {
+		t := occurred.Time.UTC()
+		o.OccurredAt = &t
+	}
+	if created.Valid {
+		t := created.Time.UTC()
+		o.CreatedAt = &t
+	}
+	return o, nil
+}
+
+func nullable(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	return &s.String
+}
+
+// outboxTenants returns the tenant of each row: its own, or owner for a
+// NULL one (the only tenant when owner is ""). A row whose tenant is not
+// a tenant id, or names none that exists, goes into dead with why.
+func (s *Store) outboxTenants(ctx context.Context, tx *txn, rows []OutboxRow, owner string, dead map[int64]string) ([]string, error) {
+	out := make([]string, len(rows))
+	var named []string
+	soughtSole := false
+	for i, r := range rows {
+		if r.Tenant == nil && owner == "" && !soughtSole {
+			soughtSole = true
+			var err error
+			if owner, err = s.soleTenant(ctx, tx); err != nil {
+				return nil, err
+			}
+		}
+		switch {
+		case r.Tenant != nil:
+			out[i] = *r.Tenant
+		case owner != "":
+			out[i] = owner
+		default:
+			dead[r.ID] = "tenant is NULL and the database has more than one tenant (or none): set the row's tenant, or start serve with --outbox-owner naming the tenant such rows belong to"
+			continue
+		}
+		if !ValidTenantID(out[i]) {
+			dead[r.ID] = fmt.Sprintf("tenant %q is not a tenant id: it must match %s", out[i], TenantIDPattern)
+			continue
+		}
+		named = append(named, out[i])
+	}
+	if len(named) == 0 {
+		return out, nil
+	}
+	found, err := tx.QueryContext(ctx, `SELECT id FROM tenants WHERE id = ANY($1::text[])`, named)
+	if err != nil {
+		return nil, fmt.Errorf("look up outbox tenants: %w", err)
+	}
+	ids, err := collect(found, scanString)
+	if err != nil {
+		return nil, fmt.Errorf("look up outbox tenants: %w", err)
+	}
+	exists := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		exists[id] = true
+	}
+	for i, r := range rows {
+		if _, bad := dead[r.ID]; !bad && !exists[out[i]] {
+			dead[r.ID] = fmt.Sprintf("tenant %q does not exist: create it (PUT /api/v1/tenants/%s or webhookd tenant create) and requeue the row", out[i], out[i])
+		}
+	}
+	return out, nil
+}
+
+// soleTenant returns the database's only tenant, or "" when it has none
+// or several: what a single-tenant installation's NULL tenant means.
+func (s *Store) soleTenant(ctx context.Context, tx *txn) (string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM tenants ORDER BY id LIMIT 2`)
+	if err != nil {
+		return "", fmt.Errorf("find the only tenant: %w", err)
+	}
+	ids, err := collect(rows, scanString)
+	if err != nil {
+		return "", fmt.Errorf("find the only tenant: %w", err)
+	}
+	if len(ids) != 1 {
+		return "", nil
+	}
+	return ids[0], nil
+}
+
+// buryOutbox copies the dead rows, with their reasons, into
+// webhook_outbox_dead; the caller deletes them from webhook_outbox.
+func (s *Store) buryOutbox(ctx context.Context, tx *txn, dead map[int64]string) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	ids, reasons := make([]int64, 0, len(dead)), make([]string, 0, len(dead))
+	for id, reason := range dead {
+		ids, reasons = append(ids, id), append(reasons, reason)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_outbox_dead (id, tenant, event, data, idempotency_key, occurred_at, created_at, reason, dead_at)
+		SELECT o.id, o.tenant, o.event, o.data, o.idempotency_key, o.occurred_at, o.created_at, v.reason, $3
+		FROM webhook_outbox o JOIN unnest($1::bigint[], $2::text[]) AS v (id, reason) ON v.id = o.id
+		ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, dead_at = EXCLUDED.dead_at`,
+		ids, reasons, s.d.t(s.Now())); err != nil {
+		return fmt.Errorf("move outbox rows to webhook_outbox_dead: %w", err)
+	}
+	return nil
+}
+
+// ListOutboxDead returns one page of webhook_outbox_dead in id order,
+// after the row id after (0: from the start), and the id to pass as after
+// for the next page (0 on the last page).
+func (s *Store) ListOutboxDead(ctx context.Context, after int64, limit int) ([]OutboxDeadRow, int64, error) {
+	if s.d.embedded() {
+		return nil, 0, ErrOutboxUnsupported
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT `+outboxColumns+`, reason, dead_at FROM webhook_outbox_dead
+		WHERE id > $1 ORDER BY id LIMIT `+strconv.Itoa(limit+1), after)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list outbox dead: %w", err)
+	}
+	out, err := collect(rows, func(r rowScanner) (OutboxDeadRow, error) {
+		var d OutboxDeadRow
+		var err error
+		d.OutboxRow, err = scanOutboxRow(r, &d.Reason, scanTime{&d.DeadAt})
+		return d, err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list outbox dead: %w", err)
+	}
+	if out == nil {
+		out = []OutboxDeadRow{}
+	}
+	var next int64
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// CountOutbox returns how many rows wait in webhook_outbox and how many
+// are dead; ok is false on SQLite, which has no outbox.
+func (s *Store) CountOutbox(ctx context.Context) (waiting, dead int64, ok bool, err error) {
+	if s.d.embedded() {
+		return 0, 0, false, nil
+	}
+	err = s.read.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM webhook_outbox), (SELECT COUNT(*) FROM webhook_outbox_dead)`).Scan(&waiting, &dead)
+	if err != nil {
+		return 0, 0, true, fmt.Errorf("store: count outbox: %w", err)
+	}
+	return waiting, dead, true, nil
+}
+
+// RequeueOutboxDead moves dead rows back into webhook_outbox under their
+// own ids, so the consumer takes them again (after their cause, a missing
+// tenant or event type, has been fixed): the rows ids names, or every one
+// when all is set. It returns the ids moved; an id that is not dead is
+// left out.
+func (s *Store) RequeueOutboxDead(ctx context.Context, ids []int64, all bool) ([]int64, error) {
+	if s.d.embedded() {
+		return nil, ErrOutboxUnsupported
+	}
+	where, args := `id = ANY($1::bigint[])`, []any{ids}
+	if all {
+		where, args = `TRUE`, nil
+	}
+	var moved []int64
+	err := s.inTx(ctx, func(tx *txn) error {
+		rows, err := tx.QueryContext(ctx, `WITH gone AS (DELETE FROM webhook_outbox_dead WHERE `+where+`
+				RETURNING id, tenant, event, data, idempotency_key, occurred_at, created_at)
+			INSERT INTO webhook_outbox (id, tenant, event, data, idempotency_key, occurred_at, created_at)
+			SELECT id, tenant, event, data, idempotency_key, occurred_at, created_at FROM gone ORDER BY id
+			RETURNING id`, args...)
+		if err != nil {
+			return err
+		}
+		moved, err = collect(rows, func(r rowScanner) (int64, error) {
+			var id int64
+			return id, r.Scan(&id)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: requeue outbox rows: %w", err)
+	}
+	return moved, nil
+}

@@ -1,0 +1,359 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/webhookd/webhookd/store"
+	"github.com/webhookd/webhookd/store/storetest"
+)
+
+// outboxDB is a migrated PostgreSQL store and a plain connection to the
+// same schema, as the CRM has.
+func outboxDB(t *testing.T) (*store.Store, *sql.DB) {
+	t.Helper()
+	url := storetest.PostgresURL(t)
+	s := storetest.Open(t, url)
+	crm, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatalf("open the CRM's connection: %v", err)
+	}
+	t.Cleanup(func() { crm.Close() })
+	return s, crm
+}
+
+// knownTypes is a check standing in for server.CheckEvent (the app's is
+// tested in package main): a known event type and some data.
+func knownTypes(types ...string) store.OutboxCheck {
+	return func(r store.OutboxRow) string {
+		switch {
+		case r.Event == nil:
+			return "event is required"
+		case !slices.Contains(types, *r.Event):
+			return "event is not an event type in the catalogue"
+		case r.Data == nil:
+			return "data is required"
+		}
+		return ""
+	}
+}
+
+// consumeAll consumes until the outbox is empty and adds up the results.
+func consumeAll(t *testing.T, s *store.Store, p store.ConsumeOutboxParams) store.ConsumeOutboxResult {
+	t.Helper()
+	var sum store.ConsumeOutboxResult
+	for {
+		res, err := s.ConsumeOutbox(context.Background(), p)
+		if err != nil {
+			t.Fatalf("consume outbox: %v", err)
+		}
+		if res.Taken == 0 {
+			return sum
+		}
+		sum.Taken += res.Taken
+		sum.Events += res.Events
+		sum.Duplicates += res.Duplicates
+		sum.Dead += res.Dead
+		sum.Deliveries += res.Deliveries
+	}
+}
+
+// eventRows counts the events of tenant by their data's "row" field.
+func eventRows(t *testing.T, crm *sql.DB, tenant string) map[int]int {
+	t.Helper()
+	rows, err := crm.Query(`SELECT payload FROM events WHERE tenant_id = $1 AND event_type <> 'webhook.disabled'`, tenant)
+	if err != nil {
+		t.Fatalf("read events: %v", err)
+	}
+	defer rows.Close()
+	out := map[int]int{}
+	for rows.Next() {
+		var payload []byte
+		if err := rows.Scan(&payload); err != nil {
+			t.Fatalf("read events: %v", err)
+		}
+		var d struct{ Row int }
+		if err := json.Unmarshal(payload, &d); err != nil {
+			t.Fatalf("event payload %s: %v", payload, err)
+		}
+		out[d.Row]++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read events: %v", err)
+	}
+	return out
+}
+
+func countRows(t *testing.T, crm *sql.DB, table string) int {
+	t.Helper()
+	var n int
+	if err := crm.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
+		t.Fatalf("count %s: %v", table, err)
+	}
+	return n
+}
+
+func TestOutboxNeedsPostgres(t *testing.T) {
+	s := storetest.Open(t, storetest.SQLitePath(t))
+	ctx := context.Background()
+	if _, err := s.ConsumeOutbox(ctx, store.ConsumeOutboxParams{Limit: 10, Check: knownTypes()}); !errors.Is(err, store.ErrOutboxUnsupported) {
+		t.Errorf("ConsumeOutbox on SQLite = %v, want ErrOutboxUnsupported", err)
+	}
+	if _, _, err := s.ListOutboxDead(ctx, 0, 10); !errors.Is(err, store.ErrOutboxUnsupported) {
+		t.Errorf("ListOutboxDead on SQLite = %v, want ErrOutboxUnsupported", err)
+	}
+	if _, err := s.RequeueOutboxDead(ctx, nil, true); !errors.Is(err, store.ErrOutboxUnsupported) {
+		t.Errorf("RequeueOutboxDead on SQLite = %v, want ErrOutboxUnsupported", err)
+	}
+	if _, _, ok, err := s.CountOutbox(ctx); ok || err != nil {
+		t.Errorf("CountOutbox on SQLite = ok %v, err %v; want no outbox and no error", ok, err)
+	}
+}
+
+// TestOutboxCRMTransaction is the CRM's use: a business row and an outbox
+// row in one transaction. The committed one becomes exactly one event with
+// a delivery; the rolled-back one never existed.
+func TestOutboxCRMTransaction(t *testing.T) {
+	s, crm := outboxDB(t)
+	ctx := context.Background()
+	if _, _, err := s.PutTenant(ctx, "acme", store.TenantParams{}); err != nil {
+		t.Fatal(err)
+	}
+	hook := newWebhook(t, s, "acme", "contact.*")
+	if _, err := crm.Exec(`CREATE TABLE crm_contacts (id bigserial PRIMARY KEY, name text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	crmTx := func(name string, commit bool) {
+		tx, err := crm.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id int64
+		if err := tx.QueryRow(`INSERT INTO crm_contacts (name) VALUES ($1) RETURNING id`, name).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(`INSERT INTO webhook_outbox (tenant, event, data, idempotency_key)
+			VALUES ('acme', 'contact.created', jsonb_build_object('row', $1::bigint, 'name', $2::text), 'contact-' || $1::text)`, id, name); err != nil {
+			t.Fatal(err)
+		}
+		if commit {
+			err = tx.Commit()
+		} else {
+			err = tx.Rollback()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	crmTx("Ada", true)
+	crmTx("Bob", false)
+	res := consumeAll(t, s, store.ConsumeOutboxParams{Limit: 100, Check: knownTypes("contact.created")})
+	if res.Taken != 1 || res.Events != 1 || res.Deliveries != 1 || res.Dead != 0 {
+		t.Errorf("consumed %+v, want 1 row into 1 event with 1 delivery", res)
+	}
+	var payload []byte
+	var key string
+	if err := crm.QueryRow(`SELECT payload, idempotency_key FROM events WHERE tenant_id = 'acme'`).Scan(&payload, &key); err != nil {
+		t.Fatalf("the committed row's event: %v", err)
+	}
+	if string(payload) != `{"row":1,"name":"Ada"}` && string(payload) != `{"name":"Ada","row":1}` {
+		t.Errorf("event data = %s, want the committed contact's, compacted", payload)
+	}
+	if key != "contact-1" {
+		t.Errorf("event idempotency key = %q, want contact-1", key)
+	}
+	if n := countRows(t, crm, "events"); n != 1 {
+		t.Errorf("%d events, want 1: the rolled-back transaction must make none", n)
+	}
+	var deliveries int
+	if err := crm.QueryRow(`SELECT COUNT(*) FROM deliveries WHERE webhook_id = $1`, hook.ID).Scan(&deliveries); err != nil || deliveries != 1 {
+		t.Errorf("deliveries to the webhook = %d (%v), want 1", deliveries, err)
+	}
+	if n := countRows(t, crm, "webhook_outbox"); n != 0 {
+		t.Errorf("%d rows left in webhook_outbox, want 0", n)
+	}
+}
+
+// TestOutboxDeadRows: rows that cannot become events are set aside with
+// their reason while the good rows around them flow, and come back when
+// requeued once the cause is fixed.
+func TestOutboxDeadRows(t *testing.T) {
+	s, crm := outboxDB(t)
+	ctx := context.Background()
+	for _, id := range []string{"acme", "beta"} {
+		if _, _, err := s.PutTenant(ctx, id, store.TenantParams{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newWebhook(t, s, "acme", "*")
+	insert := func(tenant, event, data, key any) int64 {
+		t.Helper()
+		var id int64
+		if err := crm.QueryRow(`INSERT INTO webhook_outbox (tenant, event, data, idempotency_key) VALUES ($1, $2, $3::jsonb, $4) RETURNING id`,
+			tenant, event, data, key).Scan(&id); err != nil {
+			t.Fatalf("insert outbox row: %v", err)
+		}
+		return id
+	}
+	good := func(row int) int64 { return insert("acme", "message.new", fmt.Sprintf(`{"row":%d}`, row), nil) }
+	good(1)
+	unknownType := insert("acme", "nope.never", `{"row":100}`, nil)
+	good(2)
+	noData := insert("acme", "message.new", nil, nil)
+	unknownTenant := insert("gamma", "message.new", `{"row":3}`, nil)
+	noTenant := insert(nil, "message.new", `{"row":4}`, nil) // two tenants, no owner
+	badTenant := insert("not a tenant!", "message.new", `{"row":101}`, nil)
+	keyed := insert("acme", "message.new", `{"row":5}`, "k1")
+	insert("acme", "message.new", `{"row":5}`, "k1") // the same again: a duplicate
+	conflict := insert("acme", "message.new", `{"row":102}`, "k1")
+	good(6)
+
+	res := consumeAll(t, s, store.ConsumeOutboxParams{Limit: 100, Check: knownTypes("message.new")})
+	if res.Taken != 11 || res.Events != 4 || res.Duplicates != 1 || res.Dead != 6 {
+		t.Errorf("consumed %+v, want 11 rows: 4 events, 1 duplicate, 6 dead", res)
+	}
+	if got := eventRows(t, crm, "acme"); len(got) != 4 || got[1] != 1 || got[2] != 1 || got[5] != 1 || got[6] != 1 {
+		t.Errorf("acme's events by row = %v, want rows 1, 2, 5 and 6 once each", got)
+	}
+	dead, next, err := s.ListOutboxDead(ctx, 0, 100)
+	if err != nil || next != 0 {
+		t.Fatalf("list dead: next %d, %v", next, err)
+	}
+	reasons := map[int64]string{}
+	for _, d := range dead {
+		reasons[d.ID] = d.Reason
+	}
+	for id, want := range map[int64]string{unknownType: "catalogue", noData: "data", unknownTenant: `"gamma" does not exist`,
+		noTenant: "--outbox-owner", badTenant: "not a tenant id", conflict: "idempotency_key"} {
+		if r, ok := reasons[id]; !ok || !strings.Contains(r, want) {
+			t.Errorf("dead row %d: reason %q, want one mentioning %q", id, r, want)
+		}
+	}
+	if _, ok := reasons[keyed]; ok {
+		t.Errorf("the first row with key k1 is dead, want it an event")
+	}
+	if d := dead[0]; d.Event == nil || *d.Event != "nope.never" || string(d.Data) != `{"row":100}` || d.Tenant == nil || *d.Tenant != "acme" {
+		t.Errorf("first dead row = %+v, want the row as inserted", d)
+	}
+	// A page of two, then the rest.
+	page, next, err := s.ListOutboxDead(ctx, 0, 2)
+	if err != nil || len(page) != 2 || next != page[1].ID {
+		t.Fatalf("first page = %d rows, next %d, %v", len(page), next, err)
+	}
+	rest, next, err := s.ListOutboxDead(ctx, next, 100)
+	if err != nil || len(rest) != 4 || next != 0 {
+		t.Fatalf("second page = %d rows, next %d, %v", len(rest), next, err)
+	}
+	if waiting, n, ok, err := s.CountOutbox(ctx); err != nil || !ok || waiting != 0 || n != 6 {
+		t.Errorf("CountOutbox = %d waiting, %d dead, %v, %v; want 0 and 6", waiting, n, ok, err)
+	}
+
+	// Fix two causes and requeue those rows (and one that is not dead).
+	if _, _, err := s.PutTenant(ctx, "gamma", store.TenantParams{}); err != nil {
+		t.Fatal(err)
+	}
+	newWebhook(t, s, "gamma", "*")
+	moved, err := s.RequeueOutboxDead(ctx, []int64{unknownTenant, noTenant, keyed}, false)
+	if err != nil || len(moved) != 2 {
+		t.Fatalf("requeue = %v, %v; want the two dead rows", moved, err)
+	}
+	res = consumeAll(t, s, store.ConsumeOutboxParams{Limit: 100, Owner: "gamma", Check: knownTypes("message.new")})
+	if res.Events != 2 || res.Dead != 0 {
+		t.Errorf("after requeue consumed %+v, want 2 events", res)
+	}
+	if got := eventRows(t, crm, "gamma"); len(got) != 2 || got[3] != 1 || got[4] != 1 {
+		t.Errorf("gamma's events by row = %v, want rows 3 and 4 (the NULL tenant, now --outbox-owner's)", got)
+	}
+	moved, err = s.RequeueOutboxDead(ctx, nil, true)
+	if err != nil || len(moved) != 4 {
+		t.Fatalf("requeue --all = %v, %v; want the 4 rows still dead", moved, err)
+	}
+	if res := consumeAll(t, s, store.ConsumeOutboxParams{Limit: 100, Check: knownTypes("message.new")}); res.Dead != 4 {
+		t.Errorf("the unfixed rows consumed %+v, want dead again", res)
+	}
+}
+
+// TestOutboxSoleTenant: with one tenant and no --outbox-owner, a NULL
+// tenant is that tenant, as a single-tenant installation expects.
+func TestOutboxSoleTenant(t *testing.T) {
+	s, crm := outboxDB(t)
+	u := newUser(t, s, "admin@localhost")
+	newWebhook(t, s, u.TenantID, "*")
+	if _, err := crm.Exec(`INSERT INTO webhook_outbox (event, data) VALUES ('message.new', '{"row":1}')`); err != nil {
+		t.Fatal(err)
+	}
+	res := consumeAll(t, s, store.ConsumeOutboxParams{Limit: 10, Check: knownTypes("message.new")})
+	if res.Events != 1 || res.Deliveries != 1 {
+		t.Errorf("consumed %+v, want 1 event for the only tenant", res)
+	}
+	if got := eventRows(t, crm, u.TenantID); got[1] != 1 {
+		t.Errorf("the only tenant's events = %v, want row 1", got)
+	}
+}
+
+// TestOutboxConsumersShare: consumers on two stores (two processes) and
+// several goroutines each take one outbox together; every row becomes
+// exactly one event.
+func TestOutboxConsumersShare(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	a, b := storetest.Open(t, url), storetest.Open(t, url)
+	crm, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer crm.Close()
+	ctx := context.Background()
+	if _, _, err := a.PutTenant(ctx, "acme", store.TenantParams{}); err != nil {
+		t.Fatal(err)
+	}
+	newWebhook(t, a, "acme", "*")
+	const rows = 3000
+	if _, err := crm.Exec(`INSERT INTO webhook_outbox (tenant, event, data) SELECT 'acme', 'message.new', jsonb_build_object('row', g) FROM generate_series(1, $1) g`, rows); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var total store.ConsumeOutboxResult
+	for i := range 6 {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			for {
+				res, err := s.ConsumeOutbox(ctx, store.ConsumeOutboxParams{Limit: 50, Check: knownTypes("message.new")})
+				if err != nil {
+					t.Errorf("consume: %v", err)
+					return
+				}
+				if res.Taken == 0 {
+					return
+				}
+				mu.Lock()
+				total.Taken += res.Taken
+				total.Events += res.Events
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if total.Taken != rows || total.Events != rows {
+		t.Errorf("consumers took %d rows into %d events, want %d each", total.Taken, total.Events, rows)
+	}
+	got := eventRows(t, crm, "acme")
+	for i := 1; i <= rows; i++ {
+		if got[i] != 1 {
+			t.Errorf("row %d became %d events, want 1", i, got[i])
+		}
+	}
+	if len(got) != rows {
+		t.Errorf("%d distinct rows became events, want %d", len(got), rows)
+	}
+}
