@@ -142,9 +142,12 @@ func webhookdIn(t testing.TB, dir string, env []string, args ...string) result {
 // runIn is webhookd run in dir ("" for this process's).
 func runIn(t testing.TB, dir string, env []string, stdin string, args ...string) result {
 	t.Helper()
+	// The binary first: the first test to ask builds it, which on a
+	// loaded machine can take longer than the command's own bound.
+	bin := binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir, cmd.Env = dir, processEnv(env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer

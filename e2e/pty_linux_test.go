@@ -62,10 +62,11 @@ type ptySession struct {
 func startPTY(t testing.TB, args ...string) *ptySession {
 	t.Helper()
 	master, tty := openPTY(t)
+	bin := binary(t) // built before the command's minute starts
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	s := &ptySession{t: t, master: master, read: make(chan struct{})}
-	s.cmd = exec.CommandContext(ctx, binary(t), args...)
+	s.cmd = exec.CommandContext(ctx, bin, args...)
 	s.cmd.Env = processEnv()
 	s.cmd.Stdin, s.cmd.Stderr, s.cmd.Stdout = tty, tty, &s.stdout
 	if err := s.cmd.Start(); err != nil {
