@@ -38,8 +38,13 @@ func invalid(details ...FieldError) *Error {
 	msg := "validation failed"
 	if len(details) > 0 {
 		msg = details[0].Field + ": " + details[0].Message
-		if len(details) > 1 {
-			msg += fmt.Sprintf(" (and %d more)", len(details)-1)
+		// "(and 1 more)" after "must be one of 'a', 'b'" read as a third
+		// allowed value: say that the rest are errors, and where they are.
+		switch n := len(details) - 1; {
+		case n == 1:
+			msg += " (and 1 more error in details)"
+		case n > 1:
+			msg += fmt.Sprintf(" (and %d more errors in details)", n)
 		}
 	}
 	return &Error{Status: http.StatusBadRequest, Message: msg, Details: details}

@@ -118,7 +118,7 @@ func TestPublishValidatesData(t *testing.T) {
 			e = wantError(t, s.do(t, http.MethodPost, "/api/v1/events", token,
 				rawBody(`{"event":"message.new","data":{"messageId":123,"direction":"sideways"}}`)),
 				http.StatusBadRequest, "data/messageId", "data/direction")
-			if e.Message != "data/direction: value must be one of 'inbound', 'outbound' (and 1 more)" {
+			if e.Message != "data/direction: value must be one of 'inbound', 'outbound' (and 1 more error in details)" {
 				t.Errorf("message = %q", e.Message)
 			}
 			if after := s.pending(t, token, hook.ID); after != before {
