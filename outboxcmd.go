@@ -12,13 +12,19 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/webhookd/webhookd/store"
 )
 
 const outboxUsage = "Usage:\n" +
-	"  webhookd outbox requeue [--db D] ID...   move these dead outbox rows (ids from GET /api/v1/outbox/dead) back into webhook_outbox\n" +
-	"  webhookd outbox requeue [--db D] --all   move every dead outbox row back\n\n" +
-	"PostgreSQL only. A row is taken again by serve --outbox under its own id; fix what made it dead first\n" +
-	"(a tenant to create, an event type to add with --event-types, --outbox-owner to set), or it comes back."
+	"  webhookd outbox requeue [--db D] ID...\n" +
+	"      move these dead outbox rows (ids from GET /api/v1/outbox/dead) back into webhook_outbox;\n" +
+	"      ids that are not dead are named in an error (exit status 1), the others still go back\n" +
+	"  webhookd outbox requeue [--db D] --all\n" +
+	"      move every dead outbox row back\n\n" +
+	"PostgreSQL only. A row is taken again by serve --outbox under its own id; fix what made it dead\n" +
+	"first (a tenant to create, an event type to add with --event-types, --outbox-owner to set), or it\n" +
+	"comes back."
 
 // runOutbox is webhookd outbox requeue.
 func runOutbox(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -61,10 +67,23 @@ func runOutbox(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	defer st.Close()
 	moved, err := st.RequeueOutboxDead(ctx, ids, *all)
+	if errors.Is(err, store.ErrOutboxUnsupported) {
+		return fmt.Errorf("outbox requeue: the outbox is PostgreSQL's, and %s is an SQLite database: give the PostgreSQL database serve --outbox uses with --db or WEBHOOKD_DB", st.Label())
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "requeued %d row(s)\n", len(moved))
+	// Name the rows, so that a partial requeue (some ids not dead) says
+	// which went back as well as which were not found.
+	done := make([]string, len(moved))
+	for i, id := range moved {
+		done[i] = strconv.FormatInt(id, 10)
+	}
+	if len(done) == 0 {
+		fmt.Fprintln(stdout, "requeued no rows")
+	} else {
+		fmt.Fprintf(stdout, "requeued %d row(s): %s\n", len(moved), strings.Join(done, ", "))
+	}
 	if !*all && len(moved) < len(ids) {
 		found := map[int64]bool{}
 		for _, id := range moved {
@@ -76,7 +95,10 @@ func runOutbox(ctx context.Context, args []string, getenv func(string) string, s
 				missing = append(missing, strconv.FormatInt(id, 10))
 			}
 		}
-		return fmt.Errorf("outbox requeue: no dead row with id %s", strings.Join(missing, ", "))
+		if len(moved) > 0 {
+			return fmt.Errorf("outbox requeue: no dead row with id %s; the other ids were requeued", strings.Join(missing, ", "))
+		}
+		return fmt.Errorf("outbox requeue: no dead row with id %s; nothing was requeued", strings.Join(missing, ", "))
 	}
 	return nil
 }

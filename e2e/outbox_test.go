@@ -54,6 +54,13 @@ func TestE2EOutboxNeedsPostgres(t *testing.T) {
 	if len(lines) != 1 || !strings.Contains(lines[0], "--outbox needs PostgreSQL") {
 		t.Errorf("stderr = %q, want one line saying --outbox needs PostgreSQL", r.stderr)
 	}
+	// outbox requeue on SQLite says what the outbox needs, without the
+	// store's internals.
+	sqlite := filepath.Join(t.TempDir(), "w.db")
+	mustWebhookd(t, nil, "", "migrate", "up", "--db", sqlite)
+	if r := webhookd(t, nil, "", "outbox", "requeue", "--db", sqlite, "--all"); r.code == 0 || !strings.Contains(r.stderr, "an SQLite database") || strings.Contains(r.stderr, "store:") {
+		t.Errorf("outbox requeue on SQLite: %s\nwant an error saying the outbox is PostgreSQL's, without a store: prefix", r)
+	}
 	r = webhookd(t, []string{"WEBHOOKD_OUTBOX_OWNER=acme"}, "", "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "w.db"))
 	if r.code == 0 || !strings.Contains(r.stderr, "--outbox-owner needs --outbox") {
 		t.Errorf("WEBHOOKD_OUTBOX_OWNER without --outbox: %s", r)
@@ -231,12 +238,14 @@ func TestE2EOutboxDeadRows(t *testing.T) {
 	if r := acme.client().Do(t, http.MethodPost, "/api/v1/webhooks", fmt.Sprintf(`{"name":"crm","url":%q,"events":["message.new"]}`, rc.URL), "Webhookd-Tenant", "nobody"); r.Status != http.StatusCreated {
 		t.Fatalf("create %s's webhook: %d %s", "nobody", r.Status, r.Body)
 	}
-	if r := webhookd(t, nil, "", "outbox", "requeue", "--db", db, "999999"); r.code == 0 || !strings.Contains(r.stderr, "no dead row with id 999999") {
+	if r := webhookd(t, nil, "", "outbox", "requeue", "--db", db, "999999"); r.code == 0 || !strings.Contains(r.stderr, "no dead row with id 999999; nothing was requeued") {
 		t.Errorf("requeue of an unknown id: %s", r)
 	}
-	r := mustWebhookd(t, nil, "", "outbox", "requeue", "--db", db, dead.Data[0].ID)
-	if !strings.Contains(r.stdout, "requeued 1 row") {
-		t.Errorf("requeue: %s", r)
+	// A known id beside an unknown one: the known one goes back, and
+	// both the output and the error say which was which.
+	r := webhookd(t, nil, "", "outbox", "requeue", "--db", db, dead.Data[0].ID, "999999")
+	if r.code == 0 || !strings.Contains(r.stdout, "requeued 1 row(s): "+dead.Data[0].ID) || !strings.Contains(r.stderr, "no dead row with id 999999; the other ids were requeued") {
+		t.Errorf("requeue of a dead id and an unknown one: %s", r)
 	}
 	waitArrived(t, rc, 2)
 	if got := rc.answeredByN(); got[2] != 1 {
