@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"slices"
@@ -48,5 +49,36 @@ func TestOrderingKeyOfAnySize(t *testing.T) {
 	short := strings.Repeat("k", 64)
 	if got := store.OrderingKeyValue("data.k", "message.new", time.Time{}, []byte(`{"k":"`+short+`"}`)); got != short {
 		t.Fatalf("a 64-byte key became %q, want it as it is", got)
+	}
+}
+
+// TestOutboxRowWithLongOrderingKey: the outbox row with a long ordering
+// key becomes an event like any other, and the rows behind it flow.
+func TestOutboxRowWithLongOrderingKey(t *testing.T) {
+	s, crm := outboxDB(t)
+	ctx := context.Background()
+	if _, _, err := s.PutTenant(ctx, "acme", store.TenantParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{TenantID: "acme", Name: "fifo", URL: "https://example.com/fifo",
+		Events: []string{"*"}, Secret: "whsec_x", IsActive: true, Ordering: store.OrderingFIFO, OrderingKey: "data.k"}); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 15_000)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	long := base64.StdEncoding.EncodeToString(b)
+	for _, k := range []string{long, "short", long} {
+		if _, err := crm.Exec(`INSERT INTO webhook_outbox (tenant, event, data) VALUES ('acme', 'message.new', jsonb_build_object('k', $1::text))`, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := s.ConsumeOutbox(ctx, store.ConsumeOutboxParams{Limit: 100, Check: knownTypes("message.new")})
+	if err != nil {
+		t.Fatalf("consume a batch holding a 20 kB ordering key: %v", err)
+	}
+	if res.Taken != 3 || res.Events != 3 || res.Deliveries != 3 {
+		t.Fatalf("consumed %+v, want 3 rows, 3 events, 3 deliveries", res)
 	}
 }
