@@ -413,15 +413,50 @@ func (s *Store) buryOutbox(ctx context.Context, tx *txn, dead map[int64]string) 
 	return nil
 }
 
+// outboxDeadPageBytes bounds the data one page of ListOutboxDead reads
+// (as jsonb text): a flood of dead rows of megabytes each must not make
+// GET /api/v1/outbox/dead read and answer gigabytes. A page stops at it,
+// with at least one row, and its cursor goes on from there.
+const outboxDeadPageBytes = 8 << 20
+
 // ListOutboxDead returns one page of webhook_outbox_dead in id order,
 // after the row id after (0: from the start), and the id to pass as after
-// for the next page (0 on the last page).
+// for the next page (0 on the last page). A page holds at most limit rows
+// and, past its first row, outboxDeadPageBytes of data.
 func (s *Store) ListOutboxDead(ctx context.Context, after int64, limit int) ([]OutboxDeadRow, int64, error) {
 	if s.d.embedded() {
 		return nil, 0, ErrOutboxUnsupported
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT `+outboxColumns+`, reason, dead_at FROM webhook_outbox_dead
+	// The sizes first, so that only the page's rows' data is read.
+	sized, err := s.read.QueryContext(ctx, `SELECT id, COALESCE(octet_length(data::text), 0) FROM webhook_outbox_dead
 		WHERE id > $1 ORDER BY id LIMIT `+strconv.Itoa(limit+1), after)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list outbox dead: %w", err)
+	}
+	type idSize struct{ id, size int64 }
+	sizes, err := collect(sized, func(r rowScanner) (idSize, error) {
+		var v idSize
+		return v, r.Scan(&v.id, &v.size)
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list outbox dead: %w", err)
+	}
+	var ids []int64
+	var total int64
+	more := false
+	for _, v := range sizes {
+		if len(ids) == limit || (len(ids) > 0 && total+v.size > outboxDeadPageBytes) {
+			more = true
+			break
+		}
+		total += v.size
+		ids = append(ids, v.id)
+	}
+	if len(ids) == 0 {
+		return []OutboxDeadRow{}, 0, nil
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT `+outboxColumns+`, reason, dead_at FROM webhook_outbox_dead
+		WHERE id = ANY($1::bigint[]) ORDER BY id`, ids)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: list outbox dead: %w", err)
 	}
@@ -438,9 +473,9 @@ func (s *Store) ListOutboxDead(ctx context.Context, after int64, limit int) ([]O
 		out = []OutboxDeadRow{}
 	}
 	var next int64
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
+	if more {
+		// The last id sized, even if its row was requeued since.
+		next = ids[len(ids)-1]
 	}
 	return out, next, nil
 }

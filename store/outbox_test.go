@@ -421,3 +421,40 @@ func TestOutboxHugeRowsAreNotAllRead(t *testing.T) {
 		t.Fatalf("%d rows left in webhook_outbox, want 0", n)
 	}
 }
+
+// TestOutboxDeadListPagesByBytes is a flood of dead rows of 3 MB each: a
+// page of the default 50 read and answered 150 MB, and of 100, 300 MB. A
+// page now stops at outboxDeadPageBytes (8 MiB) of data, with at least one
+// row, and the cursor goes on from there.
+func TestOutboxDeadListPagesByBytes(t *testing.T) {
+	s, crm := outboxDB(t)
+	ctx := context.Background()
+	if _, err := crm.Exec(`INSERT INTO webhook_outbox (tenant, event, data)
+		SELECT 'ghost', 'message.new', jsonb_build_object('row', g, 'blob', repeat('x', 3000000)) FROM generate_series(1, 7) g`); err != nil {
+		t.Fatal(err)
+	}
+	if res := consumeAll(t, s, store.ConsumeOutboxParams{Limit: 100, Check: knownTypes("message.new")}); res.Dead != 7 {
+		t.Fatalf("consumed %+v, want 7 dead (no tenant ghost)", res)
+	}
+	var sizes []int
+	after := int64(0)
+	for range 10 {
+		page, next, err := s.ListOutboxDead(ctx, after, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, len(page))
+		for _, d := range page {
+			if len(d.Data) < 3000000 {
+				t.Fatalf("dead row %d listed with %d bytes of data, want it whole", d.ID, len(d.Data))
+			}
+		}
+		if next == 0 {
+			break
+		}
+		after = next
+	}
+	if !slices.Equal(sizes, []int{2, 2, 2, 1}) {
+		t.Fatalf("pages of 3 MB dead rows held %v rows, want [2 2 2 1] (8 MiB a page)", sizes)
+	}
+}
