@@ -212,7 +212,8 @@ func (a *app) buildOutbox(ctx context.Context) error {
 		}
 	}
 	a.consumer = outbox.New(outbox.Config{
-		Store: a.st, Owner: owner, Check: outboxCheck(a.cfg.catalog, a.cfg.validateEvents), Wake: a.dispatcher.Wake, Logger: a.logger, Observer: a.meters,
+		Store: a.st, Owner: owner, Check: outboxCheck(a.cfg.catalog, a.cfg.validateEvents),
+		MaxDataBytes: server.MaxEventDataBytes, Wake: a.dispatcher.Wake, Logger: a.logger, Observer: a.meters,
 	})
 	a.meters.WatchOutbox(a.st)
 	return nil

@@ -132,9 +132,9 @@ func (c *clause) why(root any) string {
 	case opGt, opGte, opLt, opLte:
 		return fmt.Sprintf("%s is %s, not %s %s", c.field, got, map[op]string{opGt: ">", opGte: ">=", opLt: "<", opLte: "<="}[c.op], describe(c.val))
 	case opIn:
-		return fmt.Sprintf("%s is %s, not one of %s", c.field, got, describe(c.set))
+		return fmt.Sprintf("%s is %s, not one of %s", c.field, got, describe(c.val))
 	case opNin:
-		return fmt.Sprintf("%s is %s, one of %s", c.field, got, describe(c.set))
+		return fmt.Sprintf("%s is %s, one of %s", c.field, got, describe(c.val))
 	case opExist:
 		if c.val.(bool) {
 			return fmt.Sprintf("%s is missing", c.field)
@@ -230,6 +230,12 @@ func (c *clause) testOne(v any) bool {
 	case opEq, opNeq:
 		return equal(c.val, v)
 	case opIn, opNin:
+		switch v.(type) {
+		case nil, bool, float64, string:
+			// A NaN is found by no lookup, as it equals nothing in equal.
+			_, ok := c.scalars[v]
+			return ok
+		}
 		for _, w := range c.set {
 			if equal(w, v) {
 				return true

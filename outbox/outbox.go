@@ -36,6 +36,10 @@ type Config struct {
 	// Check is the event check POST /api/v1/events makes, handed in by
 	// the app so that both publishers share it.
 	Check store.OutboxCheck
+	// MaxDataBytes is the largest event data publishing accepts (the
+	// app hands in server.MaxEventDataBytes): a row far past it is dead
+	// unread (see store.ConsumeOutboxParams).
+	MaxDataBytes int
 	// Wake wakes the dispatcher after events with deliveries commit.
 	Wake   func()
 	Logger *slog.Logger
@@ -142,7 +146,7 @@ func (c *Consumer) Run(ctx context.Context) {
 func (c *Consumer) runBatches(ctx context.Context, n int) (full bool, err error) {
 	if n == 1 {
 		res, err := c.RunOnce(ctx)
-		return res.Taken >= c.cfg.Batch, err
+		return res.Taken >= c.cfg.Batch || res.Limited, err
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -151,7 +155,7 @@ func (c *Consumer) runBatches(ctx context.Context, n int) (full bool, err error)
 			res, e := c.RunOnce(ctx)
 			mu.Lock()
 			defer mu.Unlock()
-			full = full || res.Taken >= c.cfg.Batch
+			full = full || res.Taken >= c.cfg.Batch || res.Limited
 			if err == nil {
 				err = e
 			}
@@ -164,7 +168,7 @@ func (c *Consumer) runBatches(ctx context.Context, n int) (full bool, err error)
 // RunOnce consumes one batch, wakes the dispatcher when it created
 // deliveries, and logs and reports what it did.
 func (c *Consumer) RunOnce(ctx context.Context) (store.ConsumeOutboxResult, error) {
-	res, err := c.cfg.Store.ConsumeOutbox(ctx, store.ConsumeOutboxParams{Limit: c.cfg.Batch, Owner: c.cfg.Owner, Check: c.cfg.Check})
+	res, err := c.cfg.Store.ConsumeOutbox(ctx, store.ConsumeOutboxParams{Limit: c.cfg.Batch, Owner: c.cfg.Owner, Check: c.cfg.Check, MaxDataBytes: c.cfg.MaxDataBytes})
 	if err != nil {
 		return res, err
 	}

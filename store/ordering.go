@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -49,8 +51,26 @@ const envelopeTimeLayout = "2006-01-02T15:04:05.000Z07:00"
 // "timestamp", "data" or "data.a.b", a number stepping into an array): a
 // string as it is, a number as written, true or false, an object or array
 // as compact JSON. A path that leads nowhere, or to null, gives the empty
-// key, which orders those events among themselves.
+// key, which orders those events among themselves. A key longer than
+// maxOrderingKeyBytes is given as "sha256:" and its digest in hex.
 func OrderingKeyValue(path, eventType string, occurredAt time.Time, data []byte) string {
+	key := orderingKeyValue(path, eventType, occurredAt, data)
+	if len(key) > maxOrderingKeyBytes {
+		// deliveries_ordering_idx holds the key: PostgreSQL refuses an
+		// index row over a page's third (about 2.7 kB, less compressed),
+		// and so the whole publish, or outbox batch, with it. Equal keys
+		// have equal digests, so the queues stay the same.
+		sum := sha256.Sum256([]byte(key))
+		return "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return key
+}
+
+// maxOrderingKeyBytes is the longest ordering key stored as it is; a
+// longer one is stored as its SHA-256 digest (see OrderingKeyValue).
+const maxOrderingKeyBytes = 256
+
+func orderingKeyValue(path, eventType string, occurredAt time.Time, data []byte) string {
 	head, rest, _ := strings.Cut(path, ".")
 	switch head {
 	case "event":

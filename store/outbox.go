@@ -64,7 +64,18 @@ type ConsumeOutboxParams struct {
 	Owner string
 	// Check is called for every row whose tenant is known.
 	Check OutboxCheck
+	// MaxDataBytes is the largest event data (compacted) publishing
+	// accepts; 0 for no limit. A row whose data is far past it (its
+	// jsonb text over twice the limit, so its compact form over it too)
+	// is dead without its data being read into memory.
+	MaxDataBytes int
 }
+
+// outboxBatchBytes bounds the data one batch reads (as jsonb text): a
+// careless CRM writing 1,000 rows of 10 MB each must not make a batch
+// read 10 GB and the process die of it, again each time it restarts. A
+// batch takes rows until their data passes it, and at least one row.
+const outboxBatchBytes = 32 << 20
 
 // ConsumeOutboxResult is what one ConsumeOutbox call did.
 type ConsumeOutboxResult struct {
@@ -73,6 +84,9 @@ type ConsumeOutboxResult struct {
 	Duplicates int // rows whose idempotency key named an earlier event
 	Dead       int // rows moved to webhook_outbox_dead
 	Deliveries int // deliveries created for the new events
+	// Limited is set when the batch stopped short of Limit at the bytes
+	// a batch reads (outboxBatchBytes): more rows are likely waiting.
+	Limited bool
 }
 
 // ConsumeOutbox turns up to p.Limit rows of webhook_outbox into events in
@@ -118,12 +132,15 @@ func (s *Store) consumeOutbox(ctx context.Context, tx *txn, p ConsumeOutboxParam
 	if err := s.d.walkIndexesInOrder(ctx, tx); err != nil {
 		return ConsumeOutboxResult{}, nil, err
 	}
-	rows, err := s.takeOutbox(ctx, tx, p.Limit)
+	rows, oversize, limited, err := s.takeOutbox(ctx, tx, p.Limit, p.MaxDataBytes)
 	if err != nil || len(rows) == 0 {
 		return ConsumeOutboxResult{}, nil, err
 	}
-	res := ConsumeOutboxResult{Taken: len(rows)}
+	res := ConsumeOutboxResult{Taken: len(rows), Limited: limited}
 	dead := map[int64]string{}
+	for id, size := range oversize {
+		dead[id] = fmt.Sprintf("data is larger than %d bytes (%d bytes as jsonb text)", p.MaxDataBytes, size)
+	}
 	tenants, err := s.outboxTenants(ctx, tx, rows, p.Owner, dead)
 	if err != nil {
 		return res, nil, err
@@ -217,18 +234,58 @@ const outboxColumns = `id, tenant, event, data::text, idempotency_key, occurred_
 
 // takeOutbox locks up to limit of the oldest rows no other transaction
 // holds: SKIP LOCKED lets processes sharing the database take different
-// rows, and a row locked by a transaction that dies is free again.
-func (s *Store) takeOutbox(ctx context.Context, tx *txn, limit int) ([]OutboxRow, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT `+outboxColumns+` FROM webhook_outbox
+// rows, and a row locked by a transaction that dies is free again. It
+// reads their sizes first and keeps the rows whose data fits in
+// outboxBatchBytes (limited reports that some were left, locked until
+// commit and taken by a later batch); a row whose data's jsonb text is
+// over twice maxData is returned without its data, in oversize with its
+// size.
+func (s *Store) takeOutbox(ctx context.Context, tx *txn, limit, maxData int) (rows []OutboxRow, oversize map[int64]int64, limited bool, err error) {
+	sized, err := tx.QueryContext(ctx, `SELECT id, COALESCE(octet_length(data::text), 0) FROM webhook_outbox
 		ORDER BY id LIMIT `+strconv.Itoa(limit)+` FOR UPDATE SKIP LOCKED`)
 	if err != nil {
-		return nil, fmt.Errorf("take outbox rows: %w", err)
+		return nil, nil, false, fmt.Errorf("take outbox rows: %w", err)
 	}
-	out, err := collect(rows, func(r rowScanner) (OutboxRow, error) { return scanOutboxRow(r) })
+	type idSize struct{ id, size int64 }
+	sizes, err := collect(sized, func(r rowScanner) (idSize, error) {
+		var v idSize
+		return v, r.Scan(&v.id, &v.size)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("take outbox rows: %w", err)
+		return nil, nil, false, fmt.Errorf("take outbox rows: %w", err)
 	}
-	return out, nil
+	var ids, skip []int64
+	var total int64
+	for _, v := range sizes {
+		if maxData > 0 && v.size > 2*int64(maxData) {
+			if oversize == nil {
+				oversize = map[int64]int64{}
+			}
+			oversize[v.id] = v.size
+			skip = append(skip, v.id)
+			ids = append(ids, v.id)
+			continue
+		}
+		if len(ids) > 0 && total+v.size > outboxBatchBytes {
+			limited = true
+			break
+		}
+		total += v.size
+		ids = append(ids, v.id)
+	}
+	if len(ids) == 0 {
+		return nil, nil, false, nil
+	}
+	read, err := tx.QueryContext(ctx, `SELECT id, tenant, event, CASE WHEN id = ANY($2::bigint[]) THEN NULL ELSE data::text END,
+		idempotency_key, occurred_at, created_at FROM webhook_outbox WHERE id = ANY($1::bigint[]) ORDER BY id`, ids, skip)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("take outbox rows: %w", err)
+	}
+	rows, err = collect(read, func(r rowScanner) (OutboxRow, error) { return scanOutboxRow(r) })
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("take outbox rows: %w", err)
+	}
+	return rows, oversize, limited, nil
 }
 
 // scanOutboxRow reads outboxColumns, compacting the data: jsonb prints
@@ -356,15 +413,50 @@ func (s *Store) buryOutbox(ctx context.Context, tx *txn, dead map[int64]string) 
 	return nil
 }
 
+// outboxDeadPageBytes bounds the data one page of ListOutboxDead reads
+// (as jsonb text): a flood of dead rows of megabytes each must not make
+// GET /api/v1/outbox/dead read and answer gigabytes. A page stops at it,
+// with at least one row, and its cursor goes on from there.
+const outboxDeadPageBytes = 8 << 20
+
 // ListOutboxDead returns one page of webhook_outbox_dead in id order,
 // after the row id after (0: from the start), and the id to pass as after
-// for the next page (0 on the last page).
+// for the next page (0 on the last page). A page holds at most limit rows
+// and, past its first row, outboxDeadPageBytes of data.
 func (s *Store) ListOutboxDead(ctx context.Context, after int64, limit int) ([]OutboxDeadRow, int64, error) {
 	if s.d.embedded() {
 		return nil, 0, ErrOutboxUnsupported
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT `+outboxColumns+`, reason, dead_at FROM webhook_outbox_dead
+	// The sizes first, so that only the page's rows' data is read.
+	sized, err := s.read.QueryContext(ctx, `SELECT id, COALESCE(octet_length(data::text), 0) FROM webhook_outbox_dead
 		WHERE id > $1 ORDER BY id LIMIT `+strconv.Itoa(limit+1), after)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list outbox dead: %w", err)
+	}
+	type idSize struct{ id, size int64 }
+	sizes, err := collect(sized, func(r rowScanner) (idSize, error) {
+		var v idSize
+		return v, r.Scan(&v.id, &v.size)
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: list outbox dead: %w", err)
+	}
+	var ids []int64
+	var total int64
+	more := false
+	for _, v := range sizes {
+		if len(ids) == limit || (len(ids) > 0 && total+v.size > outboxDeadPageBytes) {
+			more = true
+			break
+		}
+		total += v.size
+		ids = append(ids, v.id)
+	}
+	if len(ids) == 0 {
+		return []OutboxDeadRow{}, 0, nil
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT `+outboxColumns+`, reason, dead_at FROM webhook_outbox_dead
+		WHERE id = ANY($1::bigint[]) ORDER BY id`, ids)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: list outbox dead: %w", err)
 	}
@@ -381,9 +473,9 @@ func (s *Store) ListOutboxDead(ctx context.Context, after int64, limit int) ([]O
 		out = []OutboxDeadRow{}
 	}
 	var next int64
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
+	if more {
+		// The last id sized, even if its row was requeued since.
+		next = ids[len(ids)-1]
 	}
 	return out, next, nil
 }

@@ -357,3 +357,104 @@ func TestOutboxConsumersShare(t *testing.T) {
 		t.Errorf("%d distinct rows became events, want %d", len(got), rows)
 	}
 }
+
+// TestOutboxHugeRowsAreNotAllRead is a careless CRM writing rows of 9 MB
+// of data each: a batch took all of its 1,000 rows into memory at once
+// (9 GB, twice over with the parallel batches), so the process died, and
+// died again on the same rows each time it restarted. A batch now stops
+// at outboxBatchBytes of data, and a row far past the data limit is dead
+// without its data being read, its data kept in webhook_outbox_dead.
+func TestOutboxHugeRowsAreNotAllRead(t *testing.T) {
+	s, crm := outboxDB(t)
+	ctx := context.Background()
+	if _, _, err := s.PutTenant(ctx, "acme", store.TenantParams{}); err != nil {
+		t.Fatal(err)
+	}
+	newWebhook(t, s, "acme", "*")
+	insertHuge := func(n int) {
+		t.Helper()
+		if _, err := crm.Exec(`INSERT INTO webhook_outbox (tenant, event, data)
+			SELECT 'acme', 'message.new', jsonb_build_object('row', g, 'blob', repeat('x', 9000000)) FROM generate_series(1, $1) g`, n); err != nil {
+			t.Fatalf("insert huge outbox rows: %v", err)
+		}
+	}
+
+	// No data limit: the batch reads as many as fit in 32 MiB, and says
+	// more are waiting.
+	insertHuge(4)
+	p := store.ConsumeOutboxParams{Limit: 1000, Check: knownTypes("message.new")}
+	res, err := s.ConsumeOutbox(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Taken != 3 || res.Events != 3 || !res.Limited {
+		t.Fatalf("first batch of four 9 MB rows: %+v, want 3 taken (27 MB of a 32 MiB budget), 3 events, Limited", res)
+	}
+	res, err = s.ConsumeOutbox(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Taken != 1 || res.Events != 1 || res.Limited {
+		t.Fatalf("second batch: %+v, want the last row, not Limited", res)
+	}
+
+	// With the 1 MiB limit, such rows are dead unread, all in one batch.
+	insertHuge(4)
+	p.MaxDataBytes = 1 << 20
+	res, err = s.ConsumeOutbox(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Taken != 4 || res.Dead != 4 || res.Events != 0 || res.Limited {
+		t.Fatalf("four 9 MB rows past a 1 MiB limit: %+v, want 4 taken, 4 dead", res)
+	}
+	var dead, kept int
+	var reason string
+	if err := crm.QueryRow(`SELECT COUNT(*), COUNT(*) FILTER (WHERE octet_length(data->>'blob') = 9000000), MIN(reason)
+		FROM webhook_outbox_dead`).Scan(&dead, &kept, &reason); err != nil {
+		t.Fatal(err)
+	}
+	if dead != 4 || kept != 4 || !strings.Contains(reason, "data is larger than 1048576 bytes") {
+		t.Fatalf("webhook_outbox_dead: %d rows, %d with their data whole, reason %q; want 4, 4 and the size named", dead, kept, reason)
+	}
+	if n := countRows(t, crm, "webhook_outbox"); n != 0 {
+		t.Fatalf("%d rows left in webhook_outbox, want 0", n)
+	}
+}
+
+// TestOutboxDeadListPagesByBytes is a flood of dead rows of 3 MB each: a
+// page of the default 50 read and answered 150 MB, and of 100, 300 MB. A
+// page now stops at outboxDeadPageBytes (8 MiB) of data, with at least one
+// row, and the cursor goes on from there.
+func TestOutboxDeadListPagesByBytes(t *testing.T) {
+	s, crm := outboxDB(t)
+	ctx := context.Background()
+	if _, err := crm.Exec(`INSERT INTO webhook_outbox (tenant, event, data)
+		SELECT 'ghost', 'message.new', jsonb_build_object('row', g, 'blob', repeat('x', 3000000)) FROM generate_series(1, 7) g`); err != nil {
+		t.Fatal(err)
+	}
+	if res := consumeAll(t, s, store.ConsumeOutboxParams{Limit: 100, Check: knownTypes("message.new")}); res.Dead != 7 {
+		t.Fatalf("consumed %+v, want 7 dead (no tenant ghost)", res)
+	}
+	var sizes []int
+	after := int64(0)
+	for range 10 {
+		page, next, err := s.ListOutboxDead(ctx, after, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, len(page))
+		for _, d := range page {
+			if len(d.Data) < 3000000 {
+				t.Fatalf("dead row %d listed with %d bytes of data, want it whole", d.ID, len(d.Data))
+			}
+		}
+		if next == 0 {
+			break
+		}
+		after = next
+	}
+	if !slices.Equal(sizes, []int{2, 2, 2, 1}) {
+		t.Fatalf("pages of 3 MB dead rows held %v rows, want [2 2 2 1] (8 MiB a page)", sizes)
+	}
+}
