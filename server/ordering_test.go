@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/webhookd/webhookd/store"
@@ -53,6 +54,39 @@ func TestWebhookOrderingFields(t *testing.T) {
 		s.call(t, http.MethodPatch, "/api/v1/webhooks/"+plain.ID, token, map[string]any{"ordering": "fifo", "orderingKey": "event"}, http.StatusOK, &got)
 		if got.Ordering != "fifo" || got.OrderingKey != "event" {
 			t.Errorf("plain made fifo = %+v, want fifo by event", got)
+		}
+	})
+}
+
+// TestOrderingKeyChangeWaitsForQueue: a FIFO webhook's orderingKey cannot
+// change while ordered deliveries are pending (409, and nothing changes);
+// switching to "none" first lets them go, and then a new key is taken.
+func TestOrderingKeyChangeWaitsForQueue(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		s := newTestServer(t, st)
+		_, token := s.user(t, "fifo-busy@example.com")
+		var hook orderingJSON
+		s.call(t, http.MethodPost, "/api/v1/webhooks", token, map[string]any{"name": "fifo", "url": "https://example.com/b", "events": []string{"*"},
+			"ordering": "fifo", "orderingKey": "data.conversationId"}, http.StatusCreated, &hook)
+		// No dispatcher runs here: both deliveries stay pending.
+		for range 2 {
+			s.call(t, http.MethodPost, "/api/v1/events", token, map[string]any{"event": "message.new", "data": map[string]any{"conversationId": "c1"}},
+				http.StatusAccepted, nil)
+		}
+		if e := wantError(t, s.do(t, http.MethodPatch, "/api/v1/webhooks/"+hook.ID, token, map[string]any{"orderingKey": "data.contactId"}), http.StatusConflict); !strings.Contains(e.Message, "orderingKey cannot change") {
+			t.Errorf("409 message %q, want it to say orderingKey cannot change", e.Message)
+		}
+		var got orderingJSON
+		s.call(t, http.MethodGet, "/api/v1/webhooks/"+hook.ID, token, nil, http.StatusOK, &got)
+		if got.OrderingKey != "data.conversationId" {
+			t.Errorf("after the refused change orderingKey = %q, want data.conversationId", got.OrderingKey)
+		}
+		// The same key is no change.
+		s.call(t, http.MethodPatch, "/api/v1/webhooks/"+hook.ID, token, map[string]any{"orderingKey": "data.conversationId"}, http.StatusOK, &got)
+		s.call(t, http.MethodPatch, "/api/v1/webhooks/"+hook.ID, token, map[string]any{"ordering": "none"}, http.StatusOK, &got)
+		s.call(t, http.MethodPatch, "/api/v1/webhooks/"+hook.ID, token, map[string]any{"ordering": "fifo", "orderingKey": "data.contactId"}, http.StatusOK, &got)
+		if got.Ordering != "fifo" || got.OrderingKey != "data.contactId" {
+			t.Errorf("after none then fifo = %+v, want fifo by data.contactId", got)
 		}
 	})
 }

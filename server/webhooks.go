@@ -404,6 +404,11 @@ func (s *Server) handleWebhookUpdate(w http.ResponseWriter, r *http.Request) err
 		}
 	}
 	hook, err := s.store.UpdateWebhook(r.Context(), tenantOf(r), id, p)
+	if errors.Is(err, store.ErrOrderingKeyBusy) {
+		return errorf(http.StatusConflict, "orderingKey cannot change while ordered deliveries of this webhook are pending: "+
+			"they keep the keys they were given, and later events under the new key would overtake them; "+
+			"wait until they are sent, or set \"ordering\": \"none\" first, which lets them go at once")
+	}
 	if err != nil {
 		return asNotFound(err, "webhook")
 	}

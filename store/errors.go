@@ -18,6 +18,11 @@ var (
 	// ErrTenantNotFound is returned when a write names a tenant that
 	// does not exist. It is also an ErrNotFound.
 	ErrTenantNotFound = fmt.Errorf("%w: tenant", ErrNotFound)
+	// ErrOrderingKeyBusy is returned when a FIFO webhook's orderingKey
+	// would change while deliveries wait in order under the current one:
+	// they keep the keys they were given, so events accepted after the
+	// change could overtake them.
+	ErrOrderingKeyBusy = errors.New("store: ordered deliveries wait under the current orderingKey")
 )
 
 // SQLite extended result codes and PostgreSQL SQLSTATEs for unique

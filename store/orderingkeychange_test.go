@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -10,28 +11,44 @@ import (
 	"github.com/webhookd/webhookd/store/storetest"
 )
 
-// TestOrderingKeyPathChangedMidQueue is an ordering hole not fixed yet:
-// a FIFO webhook's orderingKey path changed while deliveries wait keeps
-// their old keys, so an event accepted after the change, under its new
-// key, is sent before the older events still waiting under the old one.
-// Skipped until the fix (see the report of branch attack16).
+// TestOrderingKeyPathChangedMidQueue: a FIFO webhook's orderingKey path
+// cannot change while ordered deliveries wait (found by the attack
+// review): they keep the key values they were given under the old path,
+// so an event accepted after the change, under its new key, would overtake
+// them. The change is refused with ErrOrderingKeyBusy until they are sent,
+// and nothing is changed meanwhile.
 func TestOrderingKeyPathChangedMidQueue(t *testing.T) {
-	t.Skip("known hole: pending ordered deliveries keep their old keys when orderingKey changes (not fixed)")
 	c := &clock{}
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
 		c.t = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 		f := newOrderedFixture(t, s, c)
 		f.publish(t, [2]any{"a", 1}, [2]any{"a", 2})
-		if got := f.lease(t); !slices.Equal(keysOf(got), []int{1}) {
+		got := f.lease(t)
+		if !slices.Equal(keysOf(got), []int{1}) {
 			t.Fatalf("leased %v, want [1]", keysOf(got))
 		}
 		path := "data.other"
-		if _, err := s.UpdateWebhook(context.Background(), f.tenant, f.fifo.ID, store.WebhookPatch{OrderingKey: &path}); err != nil {
-			t.Fatal(err)
+		if _, err := s.UpdateWebhook(ctx, f.tenant, f.fifo.ID, store.WebhookPatch{OrderingKey: &path}); !errors.Is(err, store.ErrOrderingKeyBusy) {
+			t.Fatalf("orderingKey changed with deliveries waiting: %v, want ErrOrderingKeyBusy", err)
 		}
-		f.publish(t, [2]any{"a", 3})
-		if got := f.lease(t); len(got) != 0 {
-			t.Fatalf("leased %v while 1 is in flight and 2 waits, want nothing: 3 overtook 2", keysOf(got))
+		if w, err := s.Webhook(ctx, f.tenant, f.fifo.ID); err != nil || w.OrderingKey == path {
+			t.Fatalf("after the refused change the webhook has orderingKey %q (%v), want the old one", w.OrderingKey, err)
+		}
+		// The same key again is no change, and is allowed.
+		same := f.fifo.OrderingKey
+		if _, err := s.UpdateWebhook(ctx, f.tenant, f.fifo.ID, store.WebhookPatch{OrderingKey: &same}); err != nil {
+			t.Fatalf("patching the same orderingKey: %v", err)
+		}
+		// Once the queue is sent, the path may change.
+		f.complete(t, done(got[1], true, nil))
+		next := f.lease(t)
+		if !slices.Equal(keysOf(next), []int{2}) {
+			t.Fatalf("leased %v after 1 succeeded, want [2]", keysOf(next))
+		}
+		f.complete(t, done(next[2], true, nil))
+		if _, err := s.UpdateWebhook(ctx, f.tenant, f.fifo.ID, store.WebhookPatch{OrderingKey: &path}); err != nil {
+			t.Fatalf("orderingKey change with an empty queue: %v", err)
 		}
 	}, store.WithClock(c.now))
 }

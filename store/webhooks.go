@@ -249,6 +249,37 @@ func (s *Store) patchSets(a *args, p WebhookPatch) ([]string, error) {
 	return sets, nil
 }
 
+// checkOrderingKeyChange refuses, with ErrOrderingKeyBusy, to give a FIFO
+// webhook a new orderingKey path while ordered deliveries wait: each keeps
+// the key value it was given under the old path, so an event accepted
+// after the change, under its new key, would not wait behind them. The
+// webhook's row is locked first (publishes take it to number their
+// deliveries), so that no delivery is queued under the old path between
+// the check and the update.
+func (s *Store) checkOrderingKeyChange(ctx context.Context, tx *txn, tenantID, id, key string) error {
+	var ordering, current string
+	err := tx.QueryRowContext(ctx, `SELECT ordering, ordering_key FROM webhooks WHERE id = $1 AND tenant_id = $2`+s.d.forUpdate("webhooks"),
+		id, tenantID).Scan(&ordering, &current)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if ordering != OrderingFIFO || current == key {
+		return nil
+	}
+	var waiting int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE webhook_id = $1 AND status = 'pending' AND seq IS NOT NULL`,
+		id).Scan(&waiting); err != nil {
+		return err
+	}
+	if waiting > 0 {
+		return fmt.Errorf("%w: %d ordered deliveries are pending under %q", ErrOrderingKeyBusy, waiting, current)
+	}
+	return nil
+}
+
 // UpdateWebhook applies a partial update to one of the user's webhooks and
 // returns the result.
 func (s *Store) UpdateWebhook(ctx context.Context, tenantID, id string, p WebhookPatch) (Webhook, error) {
@@ -274,6 +305,11 @@ func (s *Store) UpdateWebhook(ctx context.Context, tenantID, id string, p Webhoo
 			if _, err := tx.ExecContext(ctx, `UPDATE webhook_stats SET failing_since = $1
 				WHERE webhook_id = $2 AND failing_since IS NOT NULL AND EXISTS (SELECT 1 FROM webhooks WHERE id = $2 AND tenant_id = $3)`,
 				s.d.t(s.Now()), id, tenantID); err != nil {
+				return err
+			}
+		}
+		if p.OrderingKey != nil && (p.Ordering == nil || *p.Ordering == OrderingFIFO) {
+			if err := s.checkOrderingKeyChange(ctx, tx, tenantID, id, *p.OrderingKey); err != nil {
 				return err
 			}
 		}
