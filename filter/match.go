@@ -2,6 +2,7 @@ package filter
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -274,25 +275,13 @@ func compare(a, b any) (int, bool) {
 		if !ok || math.IsNaN(x) || math.IsNaN(y) {
 			return 0, false
 		}
-		switch {
-		case x < y:
-			return -1, true
-		case x > y:
-			return 1, true
-		}
-		return 0, true
+		return cmp.Compare(x, y), true
 	case string:
 		y, ok := b.(string)
 		if !ok {
 			return 0, false
 		}
-		switch {
-		case x < y:
-			return -1, true
-		case x > y:
-			return 1, true
-		}
-		return 0, true
+		return cmp.Compare(x, y), true
 	}
 	return 0, false
 }

@@ -410,19 +410,7 @@ func (s *Store) ExplainCompletion(ctx context.Context, leased []LeasedDelivery) 
 	if err := s.d.joinByKey(ctx, tx); err != nil {
 		return "", "", err
 	}
-	explain := func(q string, args []any) (string, error) {
-		if s.d.kind == Postgres {
-			q = "EXPLAIN (COSTS OFF) " + q
-		} else {
-			q = "EXPLAIN QUERY PLAN " + q
-		}
-		rows, err := tx.QueryContext(ctx, q, args...)
-		if err != nil {
-			return "", err
-		}
-		lines, err := collect(rows, planLine)
-		return strings.Join(lines, "\n"), err
-	}
+	explain := func(q string, args []any) (string, error) { return s.explainIn(ctx, tx, q, args) }
 	if deliveries, err = explain(s.updateDeliveriesQuery(chunk, now)); err != nil {
 		return "", "", err
 	}
@@ -445,19 +433,7 @@ func (s *Store) ExplainOrdering(ctx context.Context, webhook string, keys []stri
 	if err := s.d.walkIndexesInOrder(ctx, tx); err != nil {
 		return "", "", err
 	}
-	explain := func(q string, args []any) (string, error) {
-		if s.d.kind == Postgres {
-			q = "EXPLAIN (COSTS OFF) " + q
-		} else {
-			q = "EXPLAIN QUERY PLAN " + q
-		}
-		rows, err := tx.QueryContext(ctx, q, args...)
-		if err != nil {
-			return "", err
-		}
-		lines, err := collect(rows, planLine)
-		return strings.Join(lines, "\n"), err
-	}
+	explain := func(q string, args []any) (string, error) { return s.explainIn(ctx, tx, q, args) }
 	fk := make([]finishedKey, len(keys))
 	for i, k := range keys {
 		fk[i] = finishedKey{webhook: webhook, key: k}
@@ -485,4 +461,20 @@ func (s *Store) CurrentVersion(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return p.GetDBVersion(ctx)
+}
+
+// explainIn returns the plan of q with args inside tx, one line a step,
+// in the dialect's EXPLAIN.
+func (s *Store) explainIn(ctx context.Context, tx *sql.Tx, q string, args []any) (string, error) {
+	if s.d.kind == Postgres {
+		q = "EXPLAIN (COSTS OFF) " + q
+	} else {
+		q = "EXPLAIN QUERY PLAN " + q
+	}
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return "", err
+	}
+	lines, err := collect(rows, planLine)
+	return strings.Join(lines, "\n"), err
 }
