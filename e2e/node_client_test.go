@@ -8,6 +8,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,6 +98,33 @@ func runNodeClient(t *testing.T, node, db string) {
 		t.Fatalf("node --test skipped tests (or printed no summary):\n%s", out.String())
 	}
 	t.Logf("node --test:\n%s", out.String())
+}
+
+// TestNodeClientHasNoDependencies checks the promise clients/node/README.md
+// makes: the package installs nothing beside itself, and is the ES module
+// its exports name.
+func TestNodeClientHasNoDependencies(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(moduleRoot(t), "clients", "node", "package.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkg map[string]json.RawMessage
+	if err := json.Unmarshal(b, &pkg); err != nil {
+		t.Fatalf("clients/node/package.json: %v", err)
+	}
+	for _, field := range []string{"dependencies", "peerDependencies", "optionalDependencies", "bundleDependencies"} {
+		if v, ok := pkg[field]; ok && string(v) != "{}" {
+			t.Errorf("clients/node/package.json has %s %s: the client must have no runtime dependencies", field, v)
+		}
+	}
+	if string(pkg["name"]) != `"@webhookd/client"` || string(pkg["type"]) != `"module"` {
+		t.Errorf("clients/node/package.json: name %s, type %s; want \"@webhookd/client\", \"module\"", pkg["name"], pkg["type"])
+	}
+	for _, f := range []string{"dist/index.js", "dist/index.d.ts"} {
+		if _, err := os.Stat(filepath.Join(moduleRoot(t), "clients", "node", f)); err != nil {
+			t.Errorf("clients/node/%s, which package.json exports, is missing: %v", f, err)
+		}
+	}
 }
 
 // catalogList is the body of catalogEventTypes in the client's sources.
