@@ -355,16 +355,23 @@ func expressApp(t testing.TB, root string) string {
 }
 
 // clientReceiver lays out examples/node/client-receiver.mjs with
-// @webhookd/client installed the way `npm install <repo>/clients/node`
-// installs it, a link to the folder, and returns the copy's path.
+// @webhookd/client installed, and returns the copy's path.
 func clientReceiver(t testing.TB, root string) string {
 	t.Helper()
+	return withNodeClient(t, root, "client-receiver.mjs")
+}
+
+// withNodeClient copies examples/node/name into a temporary folder with
+// @webhookd/client installed the way `npm install <repo>/clients/node`
+// installs it, a link to the folder, and returns the copy's path.
+func withNodeClient(t testing.TB, root, name string) string {
+	t.Helper()
 	dir := t.TempDir()
-	b, err := os.ReadFile(filepath.Join(root, "examples", "node", "client-receiver.mjs"))
+	b, err := os.ReadFile(filepath.Join(root, "examples", "node", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "client-receiver.mjs"), b, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "node_modules", "@webhookd"), 0o700); err != nil {
@@ -373,7 +380,7 @@ func clientReceiver(t testing.TB, root string) string {
 	if err := os.Symlink(filepath.Join(root, "clients", "node"), filepath.Join(dir, "node_modules", "@webhookd", "client")); err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(dir, "client-receiver.mjs")
+	return filepath.Join(dir, name)
 }
 
 // receiverCase is one example receiver.

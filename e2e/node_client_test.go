@@ -9,15 +9,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/webhookd/webhookd/catalog"
+	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/store/storetest"
 )
 
@@ -124,6 +131,133 @@ func TestNodeClientHasNoDependencies(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(moduleRoot(t), "clients", "node", f)); err != nil {
 			t.Errorf("clients/node/%s, which package.json exports, is missing: %v", f, err)
 		}
+	}
+}
+
+// clientStep is one line client-publisher.mjs prints.
+type clientStep struct {
+	Step           string
+	ID             string
+	Event          string
+	Deliveries     int
+	Replayed       any // a bool for publish, a list for batch
+	IDs            []string
+	IdempotencyKey string
+}
+
+// TestNodeClientPublisherExample runs examples/node/client-publisher.mjs,
+// which clients/node/README.md quotes, twice against webhookd with a
+// tenant's API key: the first run creates the webhook and publishes three
+// messages, which the receiver gets signed with the webhook's secret; the
+// second finds the webhook, and its idempotency keys answer the first
+// events again (replayed) instead of publishing new ones.
+func TestNodeClientPublisherExample(t *testing.T) {
+	node := needNode(t)
+	binary(t)
+	t.Run("sqlite", func(t *testing.T) { runClientPublisher(t, node, filepath.Join(t.TempDir(), "webhookd.db")) })
+	t.Run("postgres", func(t *testing.T) { runClientPublisher(t, node, storetest.PostgresURL(t)) })
+}
+
+func runClientPublisher(t *testing.T, node, db string) {
+	wd := startWebhookdOn(t, db)
+	out := mustWebhookd(t, nil, "", "apikey", "create", "--email", exampleEmail, "--name", "crm", "--db", db).stdout
+	apiKey := apiKeyPattern.FindString(out)
+	if apiKey == "" {
+		t.Fatalf("apikey create printed no key: %q", out)
+	}
+	var mu sync.Mutex
+	var got []crmDelivery
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, crmDelivery{body: body, signature: r.Header.Get("X-Webhook-Signature")})
+		mu.Unlock()
+	}))
+	t.Cleanup(recv.Close)
+	script := withNodeClient(t, moduleRoot(t), "client-publisher.mjs")
+
+	run := func() map[string]clientStep {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), exampleDeadline)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, node, script)
+		cmd.Env = append(cleanEnv(), "WEBHOOKD_URL="+wd.base, "WEBHOOKD_API_KEY="+apiKey,
+			"RECEIVER_URL="+recv.URL+"/hooks", "MESSAGE_ID=msg_e2e")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		stdout, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("client-publisher.mjs: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr.String())
+		}
+		steps := map[string]clientStep{}
+		var order []string
+		for _, line := range strings.Split(strings.TrimSpace(string(stdout)), "\n") {
+			var s clientStep
+			if err := json.Unmarshal([]byte(line), &s); err != nil {
+				t.Fatalf("client-publisher.mjs printed %q: %v", line, err)
+			}
+			steps[s.Step] = s
+			order = append(order, s.Step)
+		}
+		if want := []string{"webhook", "publish", "batch", "event"}; !slices.Equal(order, want) {
+			t.Fatalf("steps %v, want %v:\n%s", order, want, stdout)
+		}
+		return steps
+	}
+
+	first := run()
+	if s := first["publish"]; s.ID == "" || s.Deliveries != 1 || s.Replayed != false {
+		t.Errorf("first publish %+v, want a new event to 1 webhook", s)
+	}
+	if s := first["batch"]; len(s.IDs) != 2 || !slices.Equal(s.Replayed.([]any), []any{false, false}) {
+		t.Errorf("first batch %+v, want 2 new events", s)
+	}
+	if s := first["event"]; s.ID != first["publish"].ID || s.Event != "message.new" || s.IdempotencyKey != "message-msg_e2e" {
+		t.Errorf("event step %+v, want the published event with key message-msg_e2e", s)
+	}
+
+	second := run()
+	if second["webhook"].ID != first["webhook"].ID {
+		t.Errorf("second run's webhook %q, want the first's %q", second["webhook"].ID, first["webhook"].ID)
+	}
+	if s := second["publish"]; s.ID != first["publish"].ID || s.Replayed != true {
+		t.Errorf("second publish %+v, want %s replayed", s, first["publish"].ID)
+	}
+	if s := second["batch"]; !slices.Equal(s.IDs, first["batch"].IDs) || !slices.Equal(s.Replayed.([]any), []any{true, true}) {
+		t.Errorf("second batch %+v, want %v replayed", s, first["batch"].IDs)
+	}
+
+	var hook struct{ Secret string }
+	wd.decode(t, wd.do(t, "GET", "/api/v1/webhooks/"+first["webhook"].ID, nil, 200), &hook)
+	waitFor(t, exampleDeadline, func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) >= 3, fmt.Sprintf("3 deliveries (got %d)", len(got))
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, d := range got {
+		if want := delivery.SignatureHeader(hook.Secret, d.body); d.signature != want {
+			t.Errorf("delivery %s: X-Webhook-Signature %q, want %q", d.body, d.signature, want)
+		}
+	}
+}
+
+// TestNodeClientReadmeQuotesExamples checks that clients/node/README.md
+// quotes the runnable publisher in full, so its usage cannot drift from
+// the file CI runs.
+func TestNodeClientReadmeQuotesExamples(t *testing.T) {
+	root := moduleRoot(t)
+	var quoted []string
+	for _, f := range fences(t, filepath.Join(root, "clients", "node", "README.md")) {
+		quoted = append(quoted, f.text)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "examples", "node", "client-publisher.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(quoted, string(b)) {
+		t.Error("clients/node/README.md does not quote examples/node/client-publisher.mjs in full (copy the file into a code block)")
 	}
 }
 
