@@ -206,8 +206,8 @@ interface RequestSpec {
   path: string;
   body?: unknown;
   headers?: Record<string, string>;
-  // tenantIn says where a tenant goes: the events routes take it in the
-  // body (set by the caller), the others in the Webhookd-Tenant header.
+  // tenantHeader is the Webhookd-Tenant header of the routes that take
+  // the tenant there; the events routes take it in the body instead.
   tenantHeader?: string;
   retry: RetryPolicy;
   signal?: AbortSignal;
