@@ -82,7 +82,7 @@ var helpFlagLine = regexp.MustCompile(`(?m)^  --([a-z0-9-]+)(?:  (WEBHOOKD_[A-Z0
 // Issue 19: help fits a 100-column terminal.
 func TestHelpFitsHundredColumns(t *testing.T) {
 	t.Parallel()
-	for _, cmd := range []string{"", "serve", "migrate", "user", "user list", "apikey", "tenant", "outbox", "status", "bench"} {
+	for _, cmd := range []string{"", "serve", "migrate", "user", "user list", "apikey", "tenant", "outbox", "status", "bench", "healthcheck"} {
 		args := append([]string{"help"}, strings.Fields(cmd)...)
 		if cmd == "user list" {
 			args = []string{"user", "list", "-h"}
