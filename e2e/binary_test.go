@@ -36,7 +36,7 @@ func TestVersionAndHelp(t *testing.T) {
 
 	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}} {
 		r := mustWebhookd(t, nil, "", args...)
-		for _, cmd := range []string{"serve", "migrate up|down|status", "user create", "apikey create", "version", "help", "user create|passwd|disable|enable|delete|unlock"} {
+		for _, cmd := range []string{"serve", "migrate up|down|status", "user create", "apikey create", "version", "help", "user create|passwd|disable|enable|delete|unlock", "healthcheck"} {
 			if !strings.Contains(r.stdout, "webhookd "+cmd) && !strings.Contains(r.stdout, "webhookd ["+cmd) {
 				t.Errorf("webhookd %s does not list %q:\n%s", strings.Join(args, " "), cmd, r.stdout)
 			}
