@@ -78,7 +78,7 @@ func healthcheckURL(addr string) (string, error) {
 	switch host {
 	case "", "0.0.0.0":
 		host = "127.0.0.1"
-	case "::", "[::]":
+	case "::":
 		host = "::1"
 	}
 	return "http://" + net.JoinHostPort(host, port) + "/healthz", nil
