@@ -164,14 +164,31 @@ func (fs *floorServer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_, _ = io.WriteString(w, `{"id":"floor"}`)
 }
 
-// deliver makes one delivery as webhookd's sender does: the same
-// envelope, the same headers, both signatures.
+// deliver makes one delivery, sending it again up to twice when the
+// connection fails before an answer, as webhookd's retry schedule would
+// (on a machine at load 35 a keep-alive connection to the receiver was
+// reset mid-run and failed the whole floor); the receiver counts each
+// delivery id once.
 func (fs *floorServer) deliver(ctx context.Context, id string, e floorEvent) error {
+	var err error
+	for range 3 {
+		var answered bool
+		if answered, err = fs.send(ctx, id, e); err == nil || answered || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// send makes one attempt as webhookd's sender does: the same envelope,
+// the same headers, both signatures. answered reports whether the
+// receiver answered at all.
+func (fs *floorServer) send(ctx context.Context, id string, e floorEvent) (answered bool, err error) {
 	now := time.Now()
 	body := delivery.Envelope(e.Event, now, e.Data)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fs.hook, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return false, err
 	}
 	h := req.Header
 	h["Content-Type"] = []string{"application/json"}
@@ -184,14 +201,14 @@ func (fs *floorServer) deliver(ctx context.Context, id string, e floorEvent) err
 	h["webhook-signature"] = []string{delivery.StandardSignature(floorSecret, id, now.Unix(), body)}
 	resp, err := fs.client.Do(req)
 	if err != nil {
-		return err
+		return false, err
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("receiver answered %d", resp.StatusCode)
+		return true, fmt.Errorf("receiver answered %d", resp.StatusCode)
 	}
-	return nil
+	return true, nil
 }
 
 func (fs *floorServer) close() {

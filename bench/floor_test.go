@@ -2,6 +2,9 @@ package bench
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 )
 
@@ -36,5 +39,38 @@ func TestRunFloor(t *testing.T) {
 func TestRunFloorRefusesSteadyMode(t *testing.T) {
 	if _, err := RunFloor(context.Background(), Config{Webhooks: 1, Concurrency: 1, Duration: 1, Rate: 10}); err == nil {
 		t.Error("RunFloor took --duration")
+	}
+}
+
+// A delivery whose connection is dropped before an answer is sent again,
+// as webhookd's schedule would send it, so that one reset does not fail
+// the floor; one answered with an error status is not.
+func TestFloorDeliverSendsAgainAfterALostConnection(t *testing.T) {
+	var calls atomic.Int32
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch calls.Add(1) {
+		case 1:
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		case 2:
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer recv.Close()
+	fs, err := startFloorServer(recv.URL, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.close()
+	e := floorEvent{Event: "message.new", Data: []byte(`{"seq":1}`)}
+	if err := fs.deliver(context.Background(), "floor_1_0", e); err != nil || calls.Load() != 2 {
+		t.Errorf("deliver = %v after %d calls; want nil after 2", err, calls.Load())
+	}
+	if err := fs.deliver(context.Background(), "floor_2_0", e); err == nil || calls.Load() != 3 {
+		t.Errorf("deliver to a 500 = %v after %d calls; want an error after 3", err, calls.Load())
 	}
 }
