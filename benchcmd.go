@@ -38,6 +38,7 @@ type benchOptions struct {
 	cpuProfile, memProfile    string
 	validateEvents            bool
 	outbox                    bool
+	baseline                  bool
 }
 
 // benchFlags returns bench's flags, bound to options that hold their
@@ -53,7 +54,11 @@ from --concurrency publishers, waits until every delivery has arrived and
 prints throughput, latency, CPU and memory. With --duration and --rate it
 publishes at a steady rate instead and reports latency under that load.
 With --target and --token it drives an already running webhookd (which must
-allow private targets, since the receiver listens on 127.0.0.1).`)
+allow private targets, since the receiver listens on 127.0.0.1), and reports
+that process's own CPU (--target-pid, found by itself for a loopback target).
+With --baseline it first measures the floor: the same load against a bare Go
+server that forwards each event, signed, to the receiver (no webhookd), and
+prints the deliveries per second as a percentage of it.`)
 
 	fs.IntVar(&cfg.Events, "events", 20000, "events to publish")
 	fs.IntVar(&cfg.Webhooks, "webhooks", 1, "webhooks, each subscribed to every event")
@@ -70,6 +75,8 @@ allow private targets, since the receiver listens on 127.0.0.1).`)
 	fs.StringVar(&o.filter, "filter", "", "a payload filter (JSON) set on every webhook; it must match the bench's events (message.new, data {\"seq\": n, \"pad\": \"x…\"})")
 	fs.StringVar(&o.target, "target", "", "URL of a running webhookd to drive instead of starting one")
 	fs.StringVar(&cfg.Token, "token", "", "with --target: an access token or API key")
+	fs.IntVar(&cfg.TargetPID, "target-pid", 0, "with --target: the webhookd's process id, whose CPU per 1,000 deliveries is reported from /proc/<pid>/stat (default: the process listening on a loopback --target's port, when it can be found)")
+	fs.BoolVar(&o.baseline, "baseline", false, "first measure the floor (the same publishers and receiver with a bare Go server in webhookd's place, two exchanges per event) and report deliveries per second as a percentage of it")
 	fs.StringVar(&o.db, "db", "", "database for the in-process webhookd (default: a temporary SQLite file)")
 	fs.StringVar(&o.retrySchedule, "retry-schedule", "100ms,200ms,400ms,800ms,1s,2s,5s", "retry schedule of the in-process webhookd")
 	fs.IntVar(&o.workers, "workers", 256, "--workers of the in-process webhookd")
@@ -107,6 +114,15 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		cfg.Filter = json.RawMessage(o.filter)
 	}
 	cfg.Progress = stderr
+	if o.baseline && (cfg.Duration > 0 || o.outbox || cfg.ReceiverFailRate > 0) {
+		return errors.New("bench: --baseline measures throughput through the API with a receiver that never fails: drop --duration, --outbox and --receiver-fail-rate")
+	}
+	if cfg.TargetPID != 0 && o.target == "" {
+		return errors.New("bench: --target-pid needs --target: in process, webhookd's CPU is the bench's own")
+	}
+	if cfg.TargetPID < 0 {
+		return errors.New("bench: --target-pid must be a process id")
+	}
 	if o.outbox {
 		if o.target != "" {
 			return errors.New("bench: --outbox runs webhookd in this process: drop --target")
@@ -122,17 +138,39 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintf(stdout, "machine: %d CPUs, %s/%s, %s\ncommand: webhookd bench %s\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), strings.Join(args, " "))
 
-	if o.target == "" {
-		return benchInProcess(ctx, cfg, o, stdout, stderr)
+	if o.target != "" {
+		if cfg.Token == "" {
+			return errors.New("bench: --target needs --token")
+		}
+		if cfg.TargetPID > 0 {
+			if _, err := bench.ProcessCPU(cfg.TargetPID); err != nil {
+				return err
+			}
+		} else if pid, err := bench.FindListener(o.target); err == nil {
+			cfg.TargetPID = pid
+		} else {
+			fmt.Fprintf(stderr, "%v; webhookd's own CPU is not reported\n", err)
+		}
 	}
-	if cfg.Token == "" {
-		return errors.New("bench: --target needs --token")
+	var floor *bench.Floor
+	if o.baseline {
+		fmt.Fprintln(stderr, "floor: a bare Go server in webhookd's place")
+		f, err := bench.RunFloor(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		floor = &f
+		fmt.Fprintln(stderr, "webhookd:")
+	}
+	if o.target == "" {
+		return benchInProcess(ctx, cfg, o, floor, stdout, stderr)
 	}
 	cfg.BaseURL = o.target
 	r, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	r.Floor = floor
 	r.Print(stdout)
 	return nil
 }
@@ -178,7 +216,7 @@ func startProfiles(cpuPath, memPath string, stderr io.Writer) (stop func(), err 
 // listener itself, on a port the kernel picks, and hands it over: there
 // is no moment when the port is free for another process to take, and
 // connections made before the app serves wait in the listen backlog.
-func benchInProcess(ctx context.Context, cfg bench.Config, o *benchOptions, stdout, stderr io.Writer) error {
+func benchInProcess(ctx context.Context, cfg bench.Config, o *benchOptions, floor *bench.Floor, stdout, stderr io.Writer) error {
 	db := o.db
 	if db == "" {
 		dir, err := os.MkdirTemp("", "webhookd-bench-")
@@ -227,7 +265,7 @@ func benchInProcess(ctx context.Context, cfg bench.Config, o *benchOptions, stdo
 	if runErr != nil {
 		return runErr
 	}
-	r.InProcess = true
+	r.InProcess, r.Floor = true, floor
 	r.Print(stdout)
 	return nil
 }

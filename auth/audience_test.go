@@ -83,3 +83,67 @@ func TestPortalSessionTenantCreated(t *testing.T) {
 		t.Errorf("VerifyPortal(no tenantCreated) = %+v, %v; want ErrInvalidToken", s, err)
 	}
 }
+
+// Verified, which lets the API skip IsPortalToken's parse, holds only
+// access tokens Verify accepted: never a portal session's token, a
+// refused one, or one not verified yet.
+func TestVerifiedHoldsOnlyAcceptedAccessTokens(t *testing.T) {
+	tokens, err := NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	access, err := tokens.Issue("user-1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	portal, _, err := tokens.IssuePortal("acme", time.Now(), false, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tokens.Verified(access) {
+		t.Error("an access token not verified yet is Verified")
+	}
+	if _, _, err := tokens.Verify(access); err != nil {
+		t.Fatal(err)
+	}
+	if !tokens.Verified(access) || IsPortalToken(access) {
+		t.Errorf("after Verify: Verified = %v, IsPortalToken = %v; want true, false", tokens.Verified(access), IsPortalToken(access))
+	}
+	_, _, _ = tokens.Verify(portal)
+	_, _, _ = tokens.Verify(access[:len(access)-2] + "xx")
+	if tokens.Verified(portal) || tokens.Verified(access[:len(access)-2]+"xx") {
+		t.Error("a portal session's or a forged token is Verified")
+	}
+}
+
+// BenchmarkVerified and BenchmarkIsPortalToken compare the check a
+// remembered access token now takes with the unverified parse it took
+// before on every request.
+func BenchmarkVerified(b *testing.B) {
+	tokens, access := benchToken(b)
+	for b.Loop() {
+		_ = tokens.Verified(access)
+	}
+}
+
+func BenchmarkIsPortalToken(b *testing.B) {
+	_, access := benchToken(b)
+	for b.Loop() {
+		_ = IsPortalToken(access)
+	}
+}
+
+func benchToken(b *testing.B) (*Tokens, string) {
+	tokens, err := NewTokens([]byte("0123456789abcdef0123456789abcdef"), time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	access, err := tokens.Issue("user-1", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := tokens.Verify(access); err != nil {
+		b.Fatal(err)
+	}
+	return tokens, access
+}

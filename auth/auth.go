@@ -173,6 +173,17 @@ func (t *Tokens) Verify(token string) (userID string, version int, err error) {
 	return v.userID, v.version, nil
 }
 
+// Verified reports whether Verify has accepted token before (and still
+// remembers it), whatever its validity window says now. Such a token is
+// an access token, which names no audience, so the caller knows without
+// parsing it again that it is not a portal session's (IsPortalToken).
+func (t *Tokens) Verified(token string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.verified[token]
+	return ok
+}
+
 // NewAPIKey makes a random API key and returns it with its storage hash and
 // a display prefix.
 func NewAPIKey() (key, hash, prefix string, err error) {

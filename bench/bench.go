@@ -72,6 +72,11 @@ type Config struct {
 	// committed in one transaction first and Run times the consumer
 	// turning them into events.
 	Outbox Outbox
+
+	// TargetPID, when set, is the process of the webhookd at BaseURL:
+	// Run reports its own CPU time over the run from /proc/<pid>/stat,
+	// apart from this process's (the publishers and the receiver).
+	TargetPID int
 }
 
 // Outbox is webhook_outbox as the CRM sees it.
@@ -110,6 +115,26 @@ type Result struct {
 	// consumer had taken the last, and AcceptedPerSecond its rate.
 	Outbox, OutboxBurst bool
 	RowsPerTx           int // rows per CRM transaction in steady outbox mode
+
+	// TargetPID is Config.TargetPID; TargetCPUSeconds is that process's
+	// user+system CPU over the run and TargetCPUPer1000 per 1,000
+	// deliveries.
+	TargetPID        int
+	TargetCPUSeconds float64
+	TargetCPUPer1000 float64
+
+	// Floor, when the caller measured it (RunFloor) in the same process
+	// just before, is what the same load achieved with no webhookd.
+	Floor *Floor
+}
+
+// OfFloor is the deliveries per second as a share of the floor's (1 is
+// 100%), or 0 without a floor.
+func (r Result) OfFloor() float64 {
+	if r.Floor == nil || r.Floor.DeliveriesPerSecond <= 0 {
+		return 0
+	}
+	return r.DeliveredPerSecond / r.Floor.DeliveriesPerSecond
 }
 
 // Run performs one benchmark.
@@ -163,6 +188,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			return Result{}, err
 		}
 	}
+	var targetCPU0 time.Duration
+	if cfg.TargetPID > 0 {
+		if targetCPU0, err = ProcessCPU(cfg.TargetPID); err != nil {
+			return Result{}, err
+		}
+	}
 	cpu0 := cpuTime()
 	start := time.Now()
 	stopProgress := progress(cfg.Progress, cfg.ProgressBar, total*cfg.Webhooks, recv)
@@ -185,6 +216,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	recv.wait(waitCtx, total*cfg.Webhooks)
 	stopProgress()
 	cpu := cpuTime() - cpu0
+	var targetCPU time.Duration
+	if cfg.TargetPID > 0 {
+		end, err := ProcessCPU(cfg.TargetPID)
+		if err != nil {
+			return Result{}, err
+		}
+		targetCPU = end - targetCPU0
+	}
 
 	r := recv.result(sent)
 	r.Events, r.Webhooks = total, cfg.Webhooks
@@ -200,6 +239,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	r.CPUSeconds = cpu.Seconds()
 	if r.Deliveries > 0 {
 		r.CPUPer1000 = r.CPUSeconds / float64(r.Deliveries) * 1000
+	}
+	if cfg.TargetPID > 0 {
+		r.TargetPID, r.TargetCPUSeconds = cfg.TargetPID, targetCPU.Seconds()
+		if r.Deliveries > 0 {
+			r.TargetCPUPer1000 = r.TargetCPUSeconds / float64(r.Deliveries) * 1000
+		}
 	}
 	r.PeakRSSBytes = peakRSS()
 	r.Missing = total*cfg.Webhooks - r.Deliveries
@@ -682,6 +727,11 @@ func (r Result) Print(w io.Writer) {
 		fmt.Fprintf(w, ", ordering %s over %d keys", r.Ordering, r.OrderingKeys)
 	}
 	fmt.Fprintln(w)
+	if f := r.Floor; f != nil {
+		row("floor: deliveries per second", fmt.Sprintf("%.0f  (bare Go server in webhookd's place, same publishers and receiver: %d events, %d exchanges in %s)",
+			f.DeliveriesPerSecond, f.Events, f.Exchanges, f.Elapsed.Round(time.Millisecond)))
+		row("floor: events per second", fmt.Sprintf("%.0f", f.EventsPerSecond))
+	}
 	switch {
 	case r.OutboxBurst:
 		row("outbox rows consumed into events per second", fmt.Sprintf("%.0f  (all committed at once, then timed until the consumer took the last)", r.AcceptedPerSecond))
@@ -690,7 +740,11 @@ func (r Result) Print(w io.Writer) {
 	default:
 		row("events accepted per second", fmt.Sprintf("%.0f", r.AcceptedPerSecond))
 	}
-	row("deliveries per second (end to end)", fmt.Sprintf("%.0f", r.DeliveredPerSecond))
+	if r.Floor != nil {
+		row("deliveries per second (end to end)", fmt.Sprintf("%.0f  (%.1f%% of the floor)", r.DeliveredPerSecond, 100*r.OfFloor()))
+	} else {
+		row("deliveries per second (end to end)", fmt.Sprintf("%.0f", r.DeliveredPerSecond))
+	}
 	row("deliveries arrived", fmt.Sprintf("%d (missing %d, duplicates %d, failed on purpose %d)", r.Deliveries, r.Missing, r.Duplicates, r.Failures))
 	from := "publish"
 	if r.Outbox {
@@ -707,6 +761,9 @@ func (r Result) Print(w io.Writer) {
 	}
 	scope += ")"
 	row("CPU seconds per 1,000 deliveries", fmt.Sprintf("%.3f  (%.2fs in all, %s)", r.CPUPer1000, r.CPUSeconds, scope))
+	if r.TargetPID > 0 {
+		row("webhookd CPU seconds per 1,000 deliveries", fmt.Sprintf("%.3f  (%.2fs in all, process %d alone, from /proc/%d/stat)", r.TargetCPUPer1000, r.TargetCPUSeconds, r.TargetPID, r.TargetPID))
+	}
 	row("peak RSS", fmt.Sprintf("%.1f MB  (%s)", float64(r.PeakRSSBytes)/1e6, scope))
 }
 

@@ -17,12 +17,11 @@ import (
 // byte for byte (it is already compact), so that JSON.stringify of the
 // parsed body reproduces these bytes for ordinary payloads.
 func Envelope(eventType string, at time.Time, data []byte) []byte {
-	ts := wire.Time(at)
-	b := make([]byte, 0, len(data)+len(eventType)+len(ts)+40)
+	b := make([]byte, 0, len(data)+len(eventType)+len(wire.TimeLayout)+40)
 	b = append(b, `{"event":`...)
 	b = appendJSONString(b, eventType)
 	b = append(b, `,"timestamp":"`...)
-	b = append(b, ts...)
+	b = wire.AppendTime(b, at)
 	b = append(b, `","data":`...)
 	b = append(b, data...)
 	return append(b, '}')

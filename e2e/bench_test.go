@@ -34,7 +34,24 @@ var benchFigures = []string{
 var (
 	benchArrived = regexp.MustCompile(`deliveries arrived\s+(\d+) \(missing 0, duplicates 0, failed on purpose (\d+)\)`)
 	benchRate    = regexp.MustCompile(`deliveries per second \(end to end\)\s+(\d+)`)
+	benchFloor   = regexp.MustCompile(`floor: deliveries per second\s+(\d+)  \(bare Go server in webhookd's place, same publishers and receiver: (\d+) events, (\d+) exchanges in `)
+	benchOfFloor = regexp.MustCompile(`deliveries per second \(end to end\)\s+(\d+)  \((\d+\.\d)% of the floor\)`)
+	benchOwnCPU  = regexp.MustCompile(`webhookd CPU seconds per 1,000 deliveries\s+(\d+\.\d{3})  \((\d+\.\d{2})s in all, process (\d+) alone, from /proc/(\d+)/stat\)`)
 )
+
+// checkFloor checks that a --baseline report has a floor line for events
+// and exchanges and the deliveries per second as a positive percentage of
+// it. It asserts no rate: only that the figures are there and positive.
+func checkFloor(t *testing.T, r result, events, exchanges int) {
+	t.Helper()
+	m := benchFloor.FindStringSubmatch(r.stdout)
+	if m == nil || m[1] == "0" || m[2] != strconv.Itoa(events) || m[3] != strconv.Itoa(exchanges) {
+		t.Errorf("want a floor line with a positive rate over %d events and %d exchanges\n%s", events, exchanges, r)
+	}
+	if p := benchOfFloor.FindStringSubmatch(r.stdout); p == nil || p[1] == "0" || p[2] == "0.0" {
+		t.Errorf("want deliveries per second as a positive percentage of the floor\n%s", r)
+	}
+}
 
 // checkBenchReport checks that the report has every figure and a delivery
 // rate, and that want deliveries arrived, none missing and none twice. It
@@ -131,6 +148,31 @@ func TestE2EBench(t *testing.T) {
 		if strings.Contains(r.stdout, "and webhookd)") {
 			t.Errorf("against a running webhookd, the CPU and RSS figures claim to include it\n%s", r)
 		}
+		// Issue 18: the target on loopback is found by its listening
+		// socket, and its own CPU is reported apart from the bench's.
+		pid := strconv.Itoa(p.cmd.Process.Pid)
+		if m := benchOwnCPU.FindStringSubmatch(r.stdout); m == nil || m[3] != pid || m[4] != pid {
+			t.Errorf("want webhookd's own CPU per 1,000 deliveries from process %s, found by its port\n%s", pid, r)
+		}
+	})
+
+	t.Run("baseline", func(t *testing.T) {
+		r := mustWebhookd(t, nil, "", "bench", "--events", "300", "--webhooks", "2", "--baseline")
+		checkBenchReport(t, r, 600)
+		checkFloor(t, r, 300, 300+600)
+	})
+
+	t.Run("baseline for batches against a running webhookd, its pid given", func(t *testing.T) {
+		p := startServe(t, storetest.SQLitePath(t), adminEnv)
+		token := login(t, p.URL, adminEmail, adminPassword)
+		pid := strconv.Itoa(p.cmd.Process.Pid)
+		r := mustWebhookd(t, nil, "", "bench", "--target", p.URL, "--token", token, "--target-pid", pid,
+			"--events", "400", "--batch", "50", "--baseline")
+		checkBenchReport(t, r, 400)
+		checkFloor(t, r, 400, 8+400)
+		if m := benchOwnCPU.FindStringSubmatch(r.stdout); m == nil || m[3] != pid {
+			t.Errorf("want webhookd's own CPU per 1,000 deliveries from process %s\n%s", pid, r)
+		}
 	})
 
 	t.Run("bad flags", func(t *testing.T) {
@@ -142,6 +184,11 @@ func TestE2EBench(t *testing.T) {
 			{"bench", "--filter", "{not json"},
 			{"bench", "--events", "10", "--filter", `{"data.seq": {"$lt": 0}}`},
 			{"bench", "--events", "10", "--filter", `{"data.seq": {"$in": 1}}`},
+			{"bench", "--baseline", "--duration", "1s", "--rate", "10"},
+			{"bench", "--baseline", "--receiver-fail-rate", "0.1"},
+			{"bench", "--target-pid", "1"},
+			{"bench", "--target", "http://127.0.0.1:9", "--token", "x", "--target-pid", "-1"},
+			{"bench", "--target", "http://127.0.0.1:9", "--token", "x", "--target-pid", "999999999"},
 		} {
 			r := webhookd(t, nil, "", args...)
 			if r.code == 0 || !strings.Contains(r.stderr, "bench:") {

@@ -72,6 +72,10 @@ func (s *Server) authenticate(ctx context.Context, authorization string, tenantH
 	switch {
 	case auth.IsAPIKey(credential):
 		p, err = s.authenticateKey(ctx, credential)
+	case s.tokens.Verified(credential):
+		// An access token seen before: IsPortalToken's parse, a good part
+		// of every publish's authentication, would only say no.
+		p, err = s.authenticateToken(ctx, credential)
 	case auth.IsPortalToken(credential):
 		p, err = s.authenticatePortal(credential)
 	default:

@@ -17,7 +17,45 @@ import (
 const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // Time formats t in TimeLayout, in UTC.
-func Time(t time.Time) string { return t.UTC().Format(TimeLayout) }
+func Time(t time.Time) string { return string(AppendTime(make([]byte, 0, len(TimeLayout)), t)) }
+
+// AppendTime appends t in TimeLayout, in UTC, to b. It writes the digits
+// itself for years 0 to 9999: time.Format interprets the layout on every
+// call, which cost as much as both signatures of a delivery's envelope.
+func AppendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, TimeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/1e6, 3)
+	return append(b, 'Z')
+}
+
+// appendDigits appends n, 0 ≤ n < 10^width, in width decimal digits.
+func appendDigits(b []byte, n, width int) []byte {
+	for i := width - 1; i >= 0; i-- {
+		d := n
+		for range i {
+			d /= 10
+		}
+		b = append(b, byte('0'+d%10))
+	}
+	return b
+}
 
 // FieldError names one bad input field.
 type FieldError struct {
