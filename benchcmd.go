@@ -56,7 +56,9 @@ With --target and --token it drives an already running webhookd (which must
 allow private targets, since the receiver listens on 127.0.0.1).`)
 
 	fs.IntVar(&cfg.Events, "events", 20000, "events to publish")
-	fs.IntVar(&cfg.Webhooks, "webhooks", 1, "webhooks, each subscribed to every event")
+	fs.IntVar(&cfg.Webhooks, "webhooks", 1, "webhooks, each subscribed to every event (with --tenants: webhooks of each tenant)")
+	fs.IntVar(&cfg.Tenants, "tenants", 0, "spread the events over this many tenants with --webhooks webhooks each, webhook i subscribed to one of five event types and the events mixing them, so that an event reaches its tenant's webhooks of its type (with --target, --token must be a service key; 0: one owner, every webhook subscribed to every event)")
+	fs.IntVar(&cfg.Backlog, "backlog", 0, "publish this many events (instead of --events) while the receiver holds every request, then let it answer and time the draining of the backlog")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 32, "concurrent publishers")
 	fs.IntVar(&cfg.PayloadSize, "payload-bytes", 256, "approximate size of each event's data")
 	fs.IntVar(&cfg.Batch, "batch", 1, "events per publish request: above 1, they go through POST /api/v1/events/batch (at most 1000)")
@@ -197,6 +199,12 @@ func benchInProcess(ctx context.Context, cfg bench.Config, o *benchOptions, stdo
 	if err != nil {
 		return err
 	}
+	if cfg.Tenants > 0 {
+		// Tenants are created, and published for, through a service key.
+		if cfg.Token, err = benchServiceKey(ctx, db); err != nil {
+			return err
+		}
+	}
 	if o.outbox {
 		ob, err := openBenchOutbox(db, tenant)
 		if err != nil {
@@ -279,6 +287,24 @@ func benchUser(ctx context.Context, db, email, password string) (string, error) 
 	default:
 		return u.TenantID, st.SetPassword(ctx, u.ID, hash)
 	}
+}
+
+// benchServiceKey creates a service API key for a multi-tenant run and
+// returns it.
+func benchServiceKey(ctx context.Context, db string) (string, error) {
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	key, hash, prefix, err := auth.NewAPIKey()
+	if err != nil {
+		return "", err
+	}
+	if _, err := st.CreateAPIKey(ctx, store.NewAPIKey{Service: true, Name: "webhookd bench", KeyHash: hash, Prefix: prefix}); err != nil {
+		return "", fmt.Errorf("bench: create a service key: %w", err)
+	}
+	return key, nil
 }
 
 // benchOutbox is webhook_outbox as the benchmark's CRM writes it: rows of
