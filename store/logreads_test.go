@@ -60,6 +60,7 @@ func TestLogReadPlans(t *testing.T) {
 			"logs?status&eventType&since": "webhook_logs_webhook_type_idx",
 			"stats?since p95":             "webhook_logs_webhook_id_idx",
 			"stats?since edge":            "webhook_logs_webhook_id_idx",
+			"stats?since edge complement": "webhook_logs_webhook_id_idx",
 			"stats?since counts":          "webhook_log_counts",
 			"stats/series":                "webhook_log_counts",
 		}
