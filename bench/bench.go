@@ -509,12 +509,24 @@ func (a *apiClient) doFor(ctx context.Context, tenant, method, path string, body
 		return err
 	}
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(b)))
+		return &statusError{method: method, path: path, code: resp.StatusCode, body: strings.TrimSpace(string(b))}
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)
 	}
 	return nil
+}
+
+// statusError is an API answer other than the one a call wanted.
+type statusError struct {
+	method, path string
+	code         int
+	body         string
+}
+
+// Error implements error.
+func (e *statusError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s", e.method, e.path, e.code, e.body)
 }
 
 // event is one event as a publisher sends it.

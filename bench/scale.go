@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 )
 
@@ -78,7 +77,7 @@ func createTenants(ctx context.Context, api *apiClient, n int) ([]string, error)
 		id := tenantID(i)
 		err := api.do(ctx, http.MethodPut, "/api/v1/tenants/"+id, map[string]string{"name": "webhookd bench " + id}, nil)
 		if err != nil {
-			if strings.Contains(err.Error(), ": 403 ") || strings.Contains(err.Error(), ": 401 ") {
+			if se := (*statusError)(nil); errors.As(err, &se) && (se.code == http.StatusForbidden || se.code == http.StatusUnauthorized) {
 				return ids, fmt.Errorf("bench: --tenants needs a service API key as --token (webhookd apikey create --service): %w", err)
 			}
 			return ids, fmt.Errorf("bench: create tenant: %w", err)
