@@ -61,7 +61,9 @@ server that forwards each event, signed, to the receiver (no webhookd), and
 prints the deliveries per second as a percentage of it.`)
 
 	fs.IntVar(&cfg.Events, "events", 20000, "events to publish")
-	fs.IntVar(&cfg.Webhooks, "webhooks", 1, "webhooks, each subscribed to every event")
+	fs.IntVar(&cfg.Webhooks, "webhooks", 1, "webhooks, each subscribed to every event (with --tenants: webhooks of each tenant)")
+	fs.IntVar(&cfg.Tenants, "tenants", 0, "spread the events over this many tenants with --webhooks webhooks each, webhook i subscribed to one of five event types and the events mixing them, so that an event reaches its tenant's webhooks of its type (with --target, --token must be a service key; 0: one owner, every webhook subscribed to every event)")
+	fs.IntVar(&cfg.Backlog, "backlog", 0, "publish this many events (instead of --events) while the receiver holds every request, then let it answer and time the draining of the backlog")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 32, "concurrent publishers")
 	fs.IntVar(&cfg.PayloadSize, "payload-bytes", 256, "approximate size of each event's data")
 	fs.IntVar(&cfg.Batch, "batch", 1, "events per publish request: above 1, they go through POST /api/v1/events/batch (at most 1000)")
@@ -114,8 +116,8 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		cfg.Filter = json.RawMessage(o.filter)
 	}
 	cfg.Progress = stderr
-	if o.baseline && (cfg.Duration > 0 || o.outbox || cfg.ReceiverFailRate > 0) {
-		return errors.New("bench: --baseline measures throughput through the API with a receiver that never fails: drop --duration, --outbox and --receiver-fail-rate")
+	if o.baseline && (cfg.Duration > 0 || o.outbox || cfg.ReceiverFailRate > 0 || cfg.Backlog > 0) {
+		return errors.New("bench: --baseline measures throughput through the API with a receiver that never fails nor holds: drop --duration, --outbox, --receiver-fail-rate and --backlog")
 	}
 	if cfg.TargetPID != 0 && o.target == "" {
 		return errors.New("bench: --target-pid needs --target: in process, webhookd's CPU is the bench's own")
@@ -235,6 +237,12 @@ func benchInProcess(ctx context.Context, cfg bench.Config, o *benchOptions, floo
 	if err != nil {
 		return err
 	}
+	if cfg.Tenants > 0 {
+		// Tenants are created, and published for, through a service key.
+		if cfg.Token, err = benchServiceKey(ctx, db); err != nil {
+			return err
+		}
+	}
 	if o.outbox {
 		ob, err := openBenchOutbox(db, tenant)
 		if err != nil {
@@ -317,6 +325,24 @@ func benchUser(ctx context.Context, db, email, password string) (string, error) 
 	default:
 		return u.TenantID, st.SetPassword(ctx, u.ID, hash)
 	}
+}
+
+// benchServiceKey creates a service API key for a multi-tenant run and
+// returns it.
+func benchServiceKey(ctx context.Context, db string) (string, error) {
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	key, hash, prefix, err := auth.NewAPIKey()
+	if err != nil {
+		return "", err
+	}
+	if _, err := st.CreateAPIKey(ctx, store.NewAPIKey{Service: true, Name: "webhookd bench", KeyHash: hash, Prefix: prefix}); err != nil {
+		return "", fmt.Errorf("bench: create a service key: %w", err)
+	}
+	return key, nil
 }
 
 // benchOutbox is webhook_outbox as the benchmark's CRM writes it: rows of

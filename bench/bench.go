@@ -66,6 +66,17 @@ type Config struct {
 	Progress    io.Writer
 	ProgressBar bool
 
+	// Tenants, when above 0, spreads the events over that many tenants
+	// (created through a service key, --token) with Webhooks webhooks
+	// each, webhook i subscribed to one of five event types and the
+	// events mixing those types, so that an event reaches its tenant's
+	// webhooks of its type only.
+	Tenants int
+	// Backlog, when above 0, publishes that many events while the
+	// receiver holds every request, then lets it answer and times the
+	// draining of the queue: deliveries/s with a backlog of that size.
+	Backlog int
+
 	// Outbox, when set, publishes through the transactional outbox
 	// instead of the API: in steady mode each event is a row committed on
 	// its own, as a CRM's transaction commits it; otherwise every row is
@@ -92,7 +103,10 @@ type Outbox interface {
 type Result struct {
 	Events             int
 	Webhooks           int
-	Ordering           string // "fifo" or "" (unordered)
+	Tenants            int // tenants the events went to (0: the one owner)
+	Backlog            bool
+	BacklogLoad        time.Duration // first publish to last 202 while the receiver held everything
+	Ordering           string        // "fifo" or "" (unordered)
 	OrderingKeys       int
 	Deliveries         int           // distinct deliveries arrived
 	Duplicates         int           // arrivals of a delivery seen before
@@ -142,6 +156,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.check(); err != nil {
 		return Result{}, err
 	}
+	if err := cfg.checkScale(); err != nil {
+		return Result{}, err
+	}
 	if cfg.Wait <= 0 {
 		cfg.Wait = 10 * time.Minute
 	}
@@ -167,17 +184,32 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			return Result{}, err
 		}
 	}
-	hookIDs, err := createWebhooks(ctx, api, recv.url, cfg)
-	defer deleteWebhooks(ctx, api, hookIDs)
-	if err != nil {
-		return Result{}, err
+	if cfg.Tenants > 0 {
+		tenants, err := createTenants(ctx, api, cfg.Tenants)
+		defer deleteTenants(ctx, api, tenants)
+		if err != nil {
+			return Result{}, err
+		}
+		if err := createTenantWebhooks(ctx, api, recv.url, cfg, tenants); err != nil {
+			return Result{}, err
+		}
+	} else {
+		hookIDs, err := createWebhooks(ctx, api, recv.url, cfg)
+		defer deleteWebhooks(ctx, api, hookIDs)
+		if err != nil {
+			return Result{}, err
+		}
 	}
 
 	total := cfg.Events
-	if cfg.Duration > 0 {
+	switch {
+	case cfg.Duration > 0:
 		total = int(cfg.Duration.Seconds() * float64(cfg.Rate))
+	case cfg.Backlog > 0:
+		total = cfg.Backlog
 	}
-	recv.expect(total)
+	want := cfg.expectedDeliveries(total)
+	recv.expect(want)
 	sent := make([]int64, total) // publish start, Unix nanoseconds, by sequence number
 
 	burst := cfg.Outbox != nil && cfg.Duration == 0
@@ -194,9 +226,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			return Result{}, err
 		}
 	}
+	backlog := cfg.Backlog > 0
+	if backlog {
+		recv.pause()
+		// However Run ends, held requests must not hold the receiver's
+		// Close (nor the sender's workers) for good.
+		defer recv.resume()
+	}
 	cpu0 := cpuTime()
 	start := time.Now()
-	stopProgress := progress(cfg.Progress, cfg.ProgressBar, total*cfg.Webhooks, recv)
+	stopProgress := progress(cfg.Progress, cfg.ProgressBar, want, recv)
 	var accepted int64
 	if burst {
 		for i := range sent {
@@ -211,9 +250,22 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		stopProgress()
 		return Result{}, fmt.Errorf("bench: publish: %w", err)
 	}
+	var backlogLoad time.Duration
+	if backlog {
+		// Every event is answered 202, so every delivery is in the queue:
+		// the clock starts again as the receiver starts answering.
+		backlogLoad = publishElapsed
+		cpu0, start = cpuTime(), time.Now()
+		if cfg.TargetPID > 0 {
+			if targetCPU0, err = ProcessCPU(cfg.TargetPID); err != nil {
+				return Result{}, err
+			}
+		}
+		recv.resume()
+	}
 	waitCtx, cancel := context.WithTimeout(ctx, cfg.Wait)
 	defer cancel()
-	recv.wait(waitCtx, total*cfg.Webhooks)
+	recv.wait(waitCtx, want)
 	stopProgress()
 	cpu := cpuTime() - cpu0
 	var targetCPU time.Duration
@@ -226,11 +278,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 
 	r := recv.result(sent)
-	r.Events, r.Webhooks = total, cfg.Webhooks
+	r.Events, r.Webhooks, r.Tenants = total, cfg.Webhooks, cfg.Tenants
+	r.Backlog, r.BacklogLoad = backlog, backlogLoad
 	if cfg.Ordering == "fifo" {
 		r.Ordering, r.OrderingKeys = cfg.Ordering, cfg.OrderingKeys
 	}
 	r.PublishElapsed = publishElapsed
+	if backlog {
+		r.PublishElapsed = 0
+	}
 	r.DeliveryElapsed = r.lastArrival.Sub(start)
 	r.AcceptedPerSecond = float64(accepted) / publishElapsed.Seconds()
 	if r.DeliveryElapsed > 0 {
@@ -247,7 +303,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 	}
 	r.PeakRSSBytes = peakRSS()
-	r.Missing = total*cfg.Webhooks - r.Deliveries
+	r.Missing = want - r.Deliveries
 	r.Outbox, r.OutboxBurst, r.RowsPerTx = cfg.Outbox != nil, burst, max(cfg.Batch, 1)
 	return r.Result, nil
 }
@@ -397,6 +453,7 @@ func publishAll(ctx context.Context, cfg Config, api *apiClient, start time.Time
 	for range cfg.Concurrency {
 		wg.Go(func() {
 			datas := make([]string, 0, perRequest)
+			events := make([]event, 0, perRequest)
 			for {
 				first := int(next.Add(int64(perRequest)) - int64(perRequest))
 				if first >= total || ctx.Err() != nil {
@@ -414,6 +471,10 @@ func publishAll(ctx context.Context, cfg Config, api *apiClient, start time.Time
 				for seq := first; seq < end; seq++ {
 					datas = append(datas, eventData(seq, cfg.OrderingKeys, pad))
 				}
+				evs := events[:0]
+				for i, seq := 0, first; seq < end; i, seq = i+1, seq+1 {
+					evs = append(evs, event{typ: cfg.eventType(seq), tenant: cfg.eventTenant(seq), data: datas[i]})
+				}
 				now := time.Now().UnixNano()
 				for seq := first; seq < end; seq++ {
 					sent[seq] = now
@@ -429,9 +490,9 @@ func publishAll(ctx context.Context, cfg Config, api *apiClient, start time.Time
 						sent[seq] = now
 					}
 				} else if cfg.Batch > 1 {
-					err = api.publishBatch(ctx, datas)
+					err = api.publishBatch(ctx, evs)
 				} else {
-					err = api.publish(ctx, datas[0])
+					err = api.publish(ctx, evs[0])
 				}
 				if err != nil {
 					errOnce.Do(func() { firstErr = err })
@@ -464,6 +525,11 @@ func (a *apiClient) login(ctx context.Context, email, password string) error {
 }
 
 func (a *apiClient) do(ctx context.Context, method, path string, body, out any) error {
+	return a.doFor(ctx, "", method, path, body, out)
+}
+
+// doFor is do acting for tenant (with a service key), when not "".
+func (a *apiClient) doFor(ctx context.Context, tenant, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -480,6 +546,9 @@ func (a *apiClient) do(ctx context.Context, method, path string, body, out any) 
 	if a.token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
+	if tenant != "" {
+		req.Header.Set("Webhookd-Tenant", tenant)
+	}
 	resp, err := a.http.Do(req)
 	if err != nil {
 		return err
@@ -490,7 +559,7 @@ func (a *apiClient) do(ctx context.Context, method, path string, body, out any) 
 		return err
 	}
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(b)))
+		return &statusError{method: method, path: path, code: resp.StatusCode, body: strings.TrimSpace(string(b))}
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)
@@ -498,19 +567,45 @@ func (a *apiClient) do(ctx context.Context, method, path string, body, out any) 
 	return nil
 }
 
-func (a *apiClient) publish(ctx context.Context, data string) error {
-	return a.postAccepted(ctx, "/api/v1/events", `{"event":"message.new","data":`+data+`}`)
+// statusError is an API answer other than the one a call wanted.
+type statusError struct {
+	method, path string
+	code         int
+	body         string
 }
 
-// publishBatch publishes one event per data in one request.
-func (a *apiClient) publishBatch(ctx context.Context, datas []string) error {
+// Error implements error.
+func (e *statusError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s", e.method, e.path, e.code, e.body)
+}
+
+// event is one event as a publisher sends it.
+type event struct {
+	typ, tenant string // tenant "" for the credential's own
+	data        string // JSON
+}
+
+// json is the event as POST /api/v1/events takes it.
+func (e event) json() string {
+	if e.tenant == "" {
+		return `{"event":"` + e.typ + `","data":` + e.data + `}`
+	}
+	return `{"event":"` + e.typ + `","tenant":"` + e.tenant + `","data":` + e.data + `}`
+}
+
+func (a *apiClient) publish(ctx context.Context, e event) error {
+	return a.postAccepted(ctx, "/api/v1/events", e.json())
+}
+
+// publishBatch publishes the events in one request.
+func (a *apiClient) publishBatch(ctx context.Context, events []event) error {
 	var body strings.Builder
 	body.WriteString(`{"events":[`)
-	for i, d := range datas {
+	for i, e := range events {
 		if i > 0 {
 			body.WriteByte(',')
 		}
-		body.WriteString(`{"event":"message.new","data":` + d + `}`)
+		body.WriteString(e.json())
 	}
 	body.WriteString(`]}`)
 	return a.postAccepted(ctx, "/api/v1/events/batch", body.String())
@@ -545,7 +640,10 @@ type receiver struct {
 	fail   float64
 	arrive chan struct{}
 
-	mu          sync.Mutex
+	mu sync.Mutex
+	// resumed, while not nil, holds every request until it is closed
+	// (pause, resume).
+	resumed     chan struct{}
 	first       map[string]int64 // delivery id → first arrival, Unix ns
 	seqOf       map[string]int   // delivery id → event sequence number
 	duplicates  int
@@ -578,6 +676,9 @@ var seqField = []byte(`"data":{"seq":`)
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
+	if !r.held(req) {
+		return
+	}
 	now := time.Now()
 	if r.delay > 0 {
 		time.Sleep(r.delay)
@@ -723,6 +824,9 @@ func peakRSS() int64 {
 func (r Result) Print(w io.Writer) {
 	row := func(k, v string) { fmt.Fprintf(w, "  %-40s %s\n", k, v) }
 	fmt.Fprintf(w, "webhookd bench: %d events × %d webhooks", r.Events, r.Webhooks)
+	if r.Tenants > 0 {
+		fmt.Fprintf(w, " in each of %d tenants (%d webhooks in all; event types mixed, each webhook subscribed to one)", r.Tenants, r.Tenants*r.Webhooks)
+	}
 	if r.Ordering != "" {
 		fmt.Fprintf(w, ", ordering %s over %d keys", r.Ordering, r.OrderingKeys)
 	}
@@ -737,10 +841,14 @@ func (r Result) Print(w io.Writer) {
 		row("outbox rows consumed into events per second", fmt.Sprintf("%.0f  (all committed at once, then timed until the consumer took the last)", r.AcceptedPerSecond))
 	case r.Outbox:
 		row("outbox rows committed per second", fmt.Sprintf("%.0f  (%d rows per CRM transaction)", r.AcceptedPerSecond, r.RowsPerTx))
+	case r.Backlog:
+		row("backlog loaded (receiver holding)", fmt.Sprintf("%d events in %s, %.0f accepted per second", r.Events, r.BacklogLoad.Round(time.Millisecond), float64(r.Events)/r.BacklogLoad.Seconds()))
 	default:
 		row("events accepted per second", fmt.Sprintf("%.0f", r.AcceptedPerSecond))
 	}
-	if r.Floor != nil {
+	if r.Backlog {
+		row("deliveries per second (backlog draining)", fmt.Sprintf("%.0f", r.DeliveredPerSecond))
+	} else if r.Floor != nil {
 		row("deliveries per second (end to end)", fmt.Sprintf("%.0f  (%.1f%% of the floor)", r.DeliveredPerSecond, 100*r.OfFloor()))
 	} else {
 		row("deliveries per second (end to end)", fmt.Sprintf("%.0f", r.DeliveredPerSecond))
@@ -754,7 +862,11 @@ func (r Result) Print(w io.Writer) {
 	row(from+"→arrival latency p95", ms(r.LatencyP95))
 	row(from+"→arrival latency p99", ms(r.LatencyP99))
 	row(from+"→arrival latency max", ms(r.LatencyMax))
-	row("time to publish / to last arrival", fmt.Sprintf("%s / %s", r.PublishElapsed.Round(time.Millisecond), r.DeliveryElapsed.Round(time.Millisecond)))
+	if r.Backlog {
+		row("time from first answer to last arrival", r.DeliveryElapsed.Round(time.Millisecond).String())
+	} else {
+		row("time to publish / to last arrival", fmt.Sprintf("%s / %s", r.PublishElapsed.Round(time.Millisecond), r.DeliveryElapsed.Round(time.Millisecond)))
+	}
 	scope := "this process (bench client and receiver"
 	if r.InProcess {
 		scope += " and webhookd"

@@ -188,6 +188,8 @@ func (s *Store) ExplainReads(ctx context.Context, webhookID string, now time.Tim
 		stmt{"stats?since counts", statsCountsQuery, []any{webhookID, unixMinute(since), unixMinute(since.Truncate(time.Hour).Add(time.Hour))}, false},
 		stmt{"stats?since edge", s.statsEdgeQuery(), []any{webhookID, s.d.t(since), s.d.t(since.Add(time.Minute)),
 			idBound(since.Add(-idSlack)), idBound(since.Add(time.Minute + idSlack))}, false},
+		stmt{"stats?since edge complement", s.statsEdgeComplementQuery(), []any{webhookID, s.d.t(since.Add(20 * time.Second)), s.d.t(since),
+			idBound(since.Add(-idSlack)), idBound(since.Add(20*time.Second + idSlack)), unixMinute(since)}, false},
 		stmt{"stats/series", seriesCountsQuery(spanHour, 60), []any{webhookID, unixMinute(now.Add(-24 * time.Hour).Truncate(time.Hour))}, false},
 	)
 	out := make([]ReadPlan, 0, len(stmts))

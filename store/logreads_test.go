@@ -60,6 +60,7 @@ func TestLogReadPlans(t *testing.T) {
 			"logs?status&eventType&since": "webhook_logs_webhook_type_idx",
 			"stats?since p95":             "webhook_logs_webhook_id_idx",
 			"stats?since edge":            "webhook_logs_webhook_id_idx",
+			"stats?since edge complement": "webhook_logs_webhook_id_idx",
 			"stats?since counts":          "webhook_log_counts",
 			"stats/series":                "webhook_log_counts",
 		}
@@ -165,6 +166,15 @@ func TestLogWindowsExact(t *testing.T) {
 			{ptr(logs[100].CreatedAt), ptr(logs[250].CreatedAt)}, // exactly at attempts: since includes, until excludes
 			{ptr(logs[101].CreatedAt.Add(time.Millisecond)), ptr(logs[101].CreatedAt.Add(2 * time.Minute))},
 			{ptr(now.Add(time.Hour)), nil},
+			// Stats since a time in the second half of its minute read
+			// the rest of the minute's rows; in the first half, the
+			// minute's kept count less the rows before since (issue 18,
+			// item 4): exactly at attempts, just after them, and just
+			// after the minute's last success, which must then not count.
+			{ptr(base.Add(61*time.Minute + 45*time.Second)), nil},
+			{ptr(logs[396].CreatedAt), nil},
+			{ptr(logs[397].CreatedAt.Add(time.Millisecond)), nil},
+			{ptr(logs[300].CreatedAt.Add(time.Millisecond)), nil},
 		}
 		sinceTotals := map[time.Time]int64{}
 		for wi, win := range windows {
