@@ -241,7 +241,7 @@ func runConsoleItems(t *testing.T, chromium, db string) {
 	}
 	both(t, a, shots, "10-delivery-pretty")
 	narrow(a)
-	for _, sel := range []string{"#log-body tr.log-row td.log-time time", "#log-body tr.log-row td.log-result .badge"} {
+	for _, sel := range []string{"#log-body tr.log-row td.log-time", "#log-body tr.log-row td.log-time time", "#log-body tr.log-row td.log-result", "#log-body tr.log-row td.log-result .badge"} {
 		ok := evalJS[bool](a, geomJS(`((r) => r !== null && r.w > 0 && r.l >= 0 && r.r <= 390)(rect(`+jsString(sel)+`))`))
 		if !ok {
 			t.Errorf("at 390 px %s is not in view", sel)
