@@ -175,7 +175,13 @@ func runConsoleItems(t *testing.T, chromium, db string) {
 	both(t, a, shots, "06-members")
 
 	// --- Change my password: a wrong current one is said once, by its
-	// field; then the change keeps this tab signed in.
+	// field; then the change keeps this tab signed in, and another tab
+	// signed in before it is sent to the sign-in page with a toast that
+	// says why.
+	other := openTab(t, br, "other tab", shots)
+	other.navigate(p.URL + "/#/members")
+	other.signIn(adminEmail, adminPassword)
+	other.waitJS("the members", `document.querySelectorAll('#member-rows tr.member-row').length === 1`)
 	a.click("#nav-user")
 	a.waitJS("the account page", `textOf('#account-email') === `+jsString(adminEmail))
 	const newPassword = "an even longer admin password"
@@ -195,6 +201,9 @@ func runConsoleItems(t *testing.T, chromium, db string) {
 	a.waitJS("the changed password", `textOf('#pw-result').includes('Password changed')`)
 	api{t: t, base: p.URL, token: token}.json(http.MethodGet, "/api/v1/webhooks", "", http.StatusUnauthorized, nil)
 	token = login(t, p.URL, adminEmail, newPassword)
+	other.click(`#nav a[data-nav="webhooks"]`)
+	other.waitJS("the other tab signed out, saying why", `document.querySelector('#login-email') !== null && textOf('#flash .toast-error').includes('Your session ended')`)
+	shots.take(other, "07b-session-ended")
 	user = api{t: t, base: p.URL, token: token}
 	a.click(`#nav a[data-nav="webhooks"]`)
 	a.waitJS("the list, still signed in", `document.querySelector('#webhook-rows .webhook-name') !== null`)
@@ -326,7 +335,7 @@ func runConsoleItems(t *testing.T, chromium, db string) {
 	portal.waitJS("the page refused", `document.querySelector('#not-for-portal') !== null && document.querySelector('#api-key-form') === null`)
 	both(t, portal, shots, "13-portal-no-keys")
 
-	for _, tb := range []*tab{a, portal} {
+	for _, tb := range []*tab{a, other, portal} {
 		if probs := tb.problems(); len(probs) > 0 {
 			t.Errorf("%s: the page reported problems:\n%s", tb.name, strings.Join(probs, "\n"))
 		}

@@ -10,7 +10,7 @@
 
 import { $, el } from './dom.js';
 import { startPage } from './page.js';
-import { flash } from './ui.js';
+import { flashNext } from './ui.js';
 
 export const session = {
   token: null, // the JWT from POST /api/v1/auth/login or the portal URL; memory only
@@ -103,7 +103,9 @@ export function endSession(message) {
   session.cache.clear();
   clearTimeout(session.expiryTimer);
   showNav(false);
-  if (message) flash(message, 'error');
+  // Said on the sign-in page that follows (a toast on the page being
+  // left would go with it).
+  if (message) flashNext(message, 'error');
   changed();
 }
 
