@@ -7,7 +7,7 @@
 // subcommand lives in its own file: serve.go (flags and their validation)
 // and app.go (building and running serve, shutting it down in order),
 // admin.go (migrate, apikey, status), usercmd.go (user), tenantcmd.go (tenant), benchcmd.go
-// (bench); flags.go holds the flag set every command parses with.
+// (bench), healthcheck.go (healthcheck); flags.go holds the flag set every command parses with.
 package main
 
 import (
@@ -53,6 +53,7 @@ Usage:
   webhookd apikey create --tenant T --name N    create an API key for tenant T
   webhookd apikey create --service --name N     create a service key that acts for any tenant
   webhookd apikey list|revoke                   list keys, revoke one ('webhookd help apikey')
+  webhookd healthcheck [--addr HOST:PORT]       exit 0 when a running serve answers /healthz
   webhookd version (or --version, -v)           print the version
   webhookd help [command]                       show help; every command also takes -h
 
@@ -99,6 +100,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runStatus(ctx, args, getenv, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args, getenv, stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, args, getenv, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "webhookd", version)
 		return nil

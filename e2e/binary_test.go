@@ -36,7 +36,7 @@ func TestVersionAndHelp(t *testing.T) {
 
 	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}} {
 		r := mustWebhookd(t, nil, "", args...)
-		for _, cmd := range []string{"serve", "migrate up|down|status", "user create", "apikey create", "version", "help", "user create|passwd|disable|enable|delete|unlock"} {
+		for _, cmd := range []string{"serve", "migrate up|down|status", "user create", "apikey create", "version", "help", "user create|passwd|disable|enable|delete|unlock", "healthcheck"} {
 			if !strings.Contains(r.stdout, "webhookd "+cmd) && !strings.Contains(r.stdout, "webhookd ["+cmd) {
 				t.Errorf("webhookd %s does not list %q:\n%s", strings.Join(args, " "), cmd, r.stdout)
 			}
@@ -82,7 +82,7 @@ var helpFlagLine = regexp.MustCompile(`(?m)^  --([a-z0-9-]+)(?:  (WEBHOOKD_[A-Z0
 // Issue 19: help fits a 100-column terminal.
 func TestHelpFitsHundredColumns(t *testing.T) {
 	t.Parallel()
-	for _, cmd := range []string{"", "serve", "migrate", "user", "user list", "apikey", "tenant", "outbox", "status", "bench"} {
+	for _, cmd := range []string{"", "serve", "migrate", "user", "user list", "apikey", "tenant", "outbox", "status", "bench", "healthcheck"} {
 		args := append([]string{"help"}, strings.Fields(cmd)...)
 		if cmd == "user list" {
 			args = []string{"user", "list", "-h"}

@@ -555,7 +555,7 @@ func TestIntegrationExampleQuotesEveryFile(t *testing.T) {
 	for _, f := range fences(t, filepath.Join(root, "WEBHOOKS-INTEGRATION-EXAMPLE.md")) {
 		quoted = append(quoted, f.text)
 	}
-	for _, name := range []string{"node/receiver.js", "node/express-app.js", "python/receiver.py", "go/main.go", "shell/verify.sh"} {
+	for _, name := range []string{"node/receiver.js", "node/express-app.js", "node/client-receiver.mjs", "python/receiver.py", "go/main.go", "shell/verify.sh"} {
 		b, err := os.ReadFile(filepath.Join(root, "examples", name))
 		if err != nil {
 			t.Fatal(err)

@@ -354,6 +354,35 @@ func expressApp(t testing.TB, root string) string {
 	return filepath.Join(dir, "express-app.js")
 }
 
+// clientReceiver lays out examples/node/client-receiver.mjs with
+// @webhookd/client installed, and returns the copy's path.
+func clientReceiver(t testing.TB, root string) string {
+	t.Helper()
+	return withNodeClient(t, root, "client-receiver.mjs")
+}
+
+// withNodeClient copies examples/node/name into a temporary folder with
+// @webhookd/client installed the way `npm install <repo>/clients/node`
+// installs it, a link to the folder, and returns the copy's path.
+func withNodeClient(t testing.TB, root, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(root, "examples", "node", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "node_modules", "@webhookd"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(root, "clients", "node"), filepath.Join(dir, "node_modules", "@webhookd", "client")); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, name)
+}
+
 // receiverCase is one example receiver.
 type receiverCase struct {
 	name   string
@@ -385,6 +414,10 @@ func TestReceivers(t *testing.T) {
 			need(t, "node")
 			return []string{"node", expressApp(t, root)}
 		}, "whsec_" + base64.StdEncoding.EncodeToString([]byte("express-secret-0123456789"))},
+		{"node-client", func(t testing.TB) []string {
+			need(t, "node")
+			return []string{"node", clientReceiver(t, root)}
+		}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { runReceiver(t, wd, c) })
