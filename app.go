@@ -47,6 +47,10 @@ type app struct {
 	trusted    *trust.Verifier  // nil without --trusted-*
 	api        *server.Server
 	httpServer *http.Server
+	// firstUser is the email of the user this start created as the first
+	// admin ("": none), which the console's sign-in page names until it
+	// signs in.
+	firstUser string
 
 	metricsLn     net.Listener // --metrics-addr; nil without it
 	metricsServer *http.Server
@@ -166,9 +170,11 @@ func (a *app) prepareStore(ctx context.Context, stdout io.Writer) (*auth.Tokens,
 	if err := migrateOrRefuse(ctx, st, c.migrate, a.logger); err != nil {
 		return nil, err
 	}
-	if err := ensureAdmin(ctx, st, c.adminEmail, c.adminPassword, stdout, a.logger); err != nil {
+	created, err := ensureAdmin(ctx, st, c.adminEmail, c.adminPassword, stdout, a.logger)
+	if err != nil {
 		return nil, err
 	}
+	a.firstUser = created
 	tokens, err := tokenSigner(ctx, st, c.jwtSecret, c.tokenTTL)
 	if err != nil {
 		return nil, err
@@ -267,6 +273,7 @@ func (a *app) buildAPI(tokens *auth.Tokens, guard netguard.Policy) error {
 		Metrics:  metricsOnAPI, Inbox: inboxes, Console: webConsole, Trusted: a.trusted,
 		WriteTimeout: c.writeTimeout, MaxStreams: c.maxStreams, MaxStreamsPerUser: c.maxStreamsPerUser, Now: a.st.Now,
 		AutoCreateTenants: c.autoCreateTenants, PublicURL: c.publicURL, SkipEventValidation: !c.validateEvents,
+		FirstUserEmail: a.firstUser,
 	})
 	if err != nil {
 		return err
@@ -467,35 +474,42 @@ func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 // ensureAdmin creates the WEBHOOKD_ADMIN_EMAIL user when missing, or, on a
 // database with no users and no such variables, admin@localhost with a
 // random password printed once, so that the one-command start can log in.
-func ensureAdmin(ctx context.Context, st *store.Store, email, password string, stdout io.Writer, logger *slog.Logger) error {
+// It answers the email of the user it created, or "" when it created none
+// (the user existed, or another process made it first).
+func ensureAdmin(ctx context.Context, st *store.Store, email, password string, stdout io.Writer, logger *slog.Logger) (string, error) {
 	if email != "" || password != "" {
 		if email == "" || password == "" {
-			return errors.New("set both WEBHOOKD_ADMIN_EMAIL and WEBHOOKD_ADMIN_PASSWORD, or neither")
+			return "", errors.New("set both WEBHOOKD_ADMIN_EMAIL and WEBHOOKD_ADMIN_PASSWORD, or neither")
 		}
 		if _, err := st.UserByEmail(ctx, email); err == nil {
-			return nil
+			return "", nil
 		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
+			return "", err
 		}
-		if _, err := createUser(ctx, st, email, password, ""); err != nil && !errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("WEBHOOKD_ADMIN_EMAIL: %w", err)
+		u, err := createUser(ctx, st, email, password, "")
+		if errors.Is(err, store.ErrConflict) {
+			return "", nil // another process created it first
 		}
-		logger.Info("created admin user", "email", email)
-		return nil
+		if err != nil {
+			return "", fmt.Errorf("WEBHOOKD_ADMIN_EMAIL: %w", err)
+		}
+		logger.Info("created admin user", "email", u.Email)
+		return u.Email, nil
 	}
 	n, err := st.CountUsers(ctx)
 	if err != nil || n > 0 {
-		return err
+		return "", err
 	}
 	password = auth.RandomSecret(18)
-	if _, err := createUser(ctx, st, "admin@localhost", password, ""); err != nil {
+	u, err := createUser(ctx, st, "admin@localhost", password, "")
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return nil // another process created it first
+			return "", nil // another process created it first
 		}
-		return err
+		return "", err
 	}
-	fmt.Fprintf(stdout, "\nCreated the first user. Log in with:\n  email:    admin@localhost\n  password: %s\nThis password is shown once: keep it, or create your own user with 'webhookd user create'.\n\n", password)
-	return nil
+	fmt.Fprintf(stdout, "\nCreated the first user. Log in with:\n  email:    %s\n  password: %s\nThis password is shown once: keep it, or create your own user with 'webhookd user create'.\n\n", u.Email, password)
+	return u.Email, nil
 }
 
 // tokenSigner uses --jwt-secret, or the secret generated on first start and

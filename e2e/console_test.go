@@ -62,8 +62,8 @@ func chromiumPath(t *testing.T) string {
 // log and the inbox, redelivers it, publishes an event whose data holds a
 // script tag, replays, pauses, edits and deletes, and checks that nothing
 // was ever rendered as HTML and that the page broke no CSP rule and threw
-// nothing. Screenshots of each page land in the test's temporary directory
-// (and in $WEBHOOKD_TEST_SCREENSHOTS, when set, to look at them).
+// nothing. Screenshots of each page land in the test artifacts folder (see
+// newShots).
 // quickStartMessage is the quick start's message.new payload, the
 // catalogue's first example of it, compact.
 const quickStartMessage = `{"messageId":"msg_123","conversationId":"conv_456","contactId":"contact_789","direction":"inbound","type":"text","content":"Hello!","timestamp":"2024-01-01T12:00:00.000Z"}`
@@ -604,7 +604,10 @@ func jsString(s string) string {
 	return string(b)
 }
 
-// shots saves screenshots of the pages.
+// shots saves screenshots of the pages, in the test artifacts folder:
+// $WEBHOOKD_TEST_ARTIFACTS/screenshots/<test name>/ when that is set (.ci/run
+// sets it and lists the files in its log), else a folder in the test's
+// temporary directory. $WEBHOOKD_TEST_SCREENSHOTS, when set, gets a copy.
 type shots struct {
 	t     *testing.T
 	dir   string
@@ -616,6 +619,9 @@ type shots struct {
 func newShots(t *testing.T) *shots {
 	t.Helper()
 	s := &shots{t: t, dir: filepath.Join(t.TempDir(), "screenshots")}
+	if d := os.Getenv("WEBHOOKD_TEST_ARTIFACTS"); d != "" {
+		s.dir = filepath.Join(d, "screenshots", strings.ReplaceAll(t.Name(), "/", "_"))
+	}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -452,7 +452,8 @@ func capture(vars map[string]string, op, status string, answer any) {
 	m, _ := answer.(map[string]any)
 	str := func(k string) string { s, _ := m[k].(string); return s }
 	switch op + " " + status {
-	case "POST /api/v1/auth/login 200":
+	case "POST /api/v1/auth/login 200", "POST /api/v1/auth/password 200":
+		// A password change ends the tokens before it and answers a new one.
 		vars["YOUR_ACCESS_TOKEN"] = str("accessToken")
 	case "POST /api/v1/webhooks 201":
 		vars["WEBHOOK_ID"] = str("id")

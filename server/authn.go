@@ -300,6 +300,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.firstUser.signedIn(user.Email)
 	return s.json(w, http.StatusOK, loginResponse{
 		AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(s.tokens.TTL() / time.Second),
 		User: userJSON{ID: user.ID, Email: user.Email, Tenant: user.TenantID},

@@ -344,6 +344,23 @@ func hostileCases() []hostileCase {
 			headers: []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+sqlQuote))}, status: unauth},
 		{name: "API key list with a 10 kB token", route: keyList, path: "/api/v1/api-keys", headers: []string{"Authorization", "Bearer " + strings.Repeat("a.", 5000)}, status: unauth},
 		{name: "PUT the API key list", route: keyList, method: http.MethodPut, path: "/api/v1/api-keys", body: map[string]any{"name": "x"}, status: noMethod},
+		{name: "members with an SQL token", route: "GET /api/v1/members", path: "/api/v1/members", headers: []string{"Authorization", "Bearer " + sqlOr}, status: unauth},
+		{name: "members for an SQL tenant", route: "GET /api/v1/members", path: "/api/v1/members", headers: []string{"Webhookd-Tenant", sqlDrop}, status: bad},
+		{name: "POST to the member list", route: "GET /api/v1/members", method: http.MethodPost, path: "/api/v1/members", body: map[string]any{"email": sqlQuote}, status: noMethod},
+		{name: "POST 10 MB to the console config", route: "GET /api/v1/console/config", method: http.MethodPost, path: "/api/v1/console/config", body: big, status: noMethod},
+
+		// Changing one's password: nothing changes unless all is right.
+		{name: "password SQL as the current one", route: "POST /api/v1/auth/password", path: "/api/v1/auth/password",
+			body: map[string]string{"currentPassword": sqlOr, "newPassword": sqlDrop + " long enough"}, status: bad, fields: f("currentPassword")},
+		{name: "password new one 73 bytes", route: "POST /api/v1/auth/password", path: "/api/v1/auth/password",
+			body: map[string]string{"currentPassword": testPassword, "newPassword": strings.Repeat("p", 73)}, status: bad, fields: f("newPassword")},
+		{name: "password new one a number", route: "POST /api/v1/auth/password", path: "/api/v1/auth/password",
+			body: map[string]any{"currentPassword": testPassword, "newPassword": 123456789012}, status: bad, fields: f("newPassword")},
+		{name: "password unknown field", route: "POST /api/v1/auth/password", path: "/api/v1/auth/password",
+			body: map[string]any{"currentPassword": testPassword, "newPassword": "a new long password", "userId": sqlQuote}, status: bad, fields: f("userId")},
+		{name: "password 10 MB", route: "POST /api/v1/auth/password", path: "/api/v1/auth/password", body: big, status: tooLarge, msg: "larger than"},
+		{name: "password with an SQL token", route: "POST /api/v1/auth/password", path: "/api/v1/auth/password",
+			headers: []string{"Authorization", "Bearer " + sqlOr}, body: map[string]string{"currentPassword": testPassword, "newPassword": "a new long password"}, status: unauth},
 
 		// Creating webhooks: every field.
 		{name: "create url SQL", route: create, path: "/api/v1/webhooks", body: valid(map[string]any{"url": "https://example.com/" + sqlDrop}), status: bad, fields: f("url")},

@@ -98,6 +98,10 @@ type Config struct {
 	// PublicURL is the console's address as browsers reach it, for portal
 	// session URLs ("": the scheme and host each request came to).
 	PublicURL string
+	// FirstUserEmail is the email of the first user serve created on this
+	// start (""; none): GET /api/v1/console/config names it to the
+	// sign-in page until that user signs in.
+	FirstUserEmail string
 	// Now is the clock compared with times the store stamped (login
 	// failures, an API key's last use, attempts for streams and charts)
 	// and stamped on published events; main passes the store's (default
@@ -137,6 +141,7 @@ type Server struct {
 	checkEventData    bool
 	publicURL         string
 	tenants           tenantCache
+	firstUser         firstUser
 
 	writeTimeout  time.Duration
 	streamLimits  *streamLimits
@@ -158,6 +163,7 @@ func New(cfg Config) (*Server, error) {
 		writeTimeout: cfg.WriteTimeout, streamRecheck: cfg.StreamRecheck, now: cfg.Now,
 		streamLimits: &streamLimits{maxTotal: cfg.MaxStreams, maxPerUser: cfg.MaxStreamsPerUser},
 	}
+	s.firstUser.email = cfg.FirstUserEmail
 	if cfg.WriteTimeout < 0 || cfg.MaxStreams < 0 || cfg.MaxStreamsPerUser < 0 || cfg.StreamRecheck < 0 {
 		return nil, fmt.Errorf("server: WriteTimeout, MaxStreams, MaxStreamsPerUser and StreamRecheck must not be negative")
 	}
@@ -272,7 +278,9 @@ func (s *Server) routes() {
 	}
 	public(http.MethodGet, "/api/v1/openapi.json", s.handleOpenAPI)
 	public(http.MethodPost, "/api/v1/auth/login", s.handleLogin)
+	public(http.MethodGet, "/api/v1/console/config", s.handleConsoleConfig)
 	anyTenant(http.MethodGet, "/api/v1/auth/me", s.handleMe)
+	anyTenant(http.MethodPost, "/api/v1/auth/password", s.handlePasswordChange)
 	anyTenant(http.MethodGet, "/api/v1/event-types", s.handleEventTypes)
 	anyTenant(http.MethodPost, "/api/v1/filters/test", s.handleFilterTest)
 
@@ -300,6 +308,7 @@ func (s *Server) routes() {
 	private(http.MethodPost, "/api/v1/api-keys", s.handleAPIKeyCreate)
 	private(http.MethodGet, "/api/v1/api-keys", s.handleAPIKeyList)
 	private(http.MethodDelete, "/api/v1/api-keys/:id", s.handleAPIKeyDelete)
+	private(http.MethodGet, "/api/v1/members", s.handleMemberList)
 
 	service(http.MethodGet, "/api/v1/tenants", s.handleTenantList)
 	service(http.MethodPut, "/api/v1/tenants/:id", s.handleTenantPut)

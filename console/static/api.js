@@ -42,7 +42,9 @@ export function authHeaders(extra) {
 
 // api calls the JSON API. body is an object (sent as JSON), or
 // {raw: 'json text'} to send text exactly as typed (so a payload's
-// number forms and key order reach the receiver as written).
+// number forms and key order reach the receiver as written). opts may
+// hold signal, and onResponse(res), called with a successful answer
+// before its body is returned, for what the API says in headers.
 export async function api(method, path, body, opts) {
   if (session.ended) {
     // A portal session has ended: nothing more is sent with it.
@@ -76,6 +78,7 @@ export async function api(method, path, body, opts) {
     throw e;
   }
   if (!res.ok) throw new ApiError(res.status, data, text.slice(0, 200));
+  if (opts && opts.onResponse) opts.onResponse(res);
   return data;
 }
 

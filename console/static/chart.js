@@ -9,21 +9,30 @@ import { fmtMs, plural } from './format.js';
 const W = 760, H = 250;
 const M = { l: 52, r: 64, t: 16, b: 36 };
 
-// niceCeil rounds up to 1, 2 or 5 times a power of ten, for an axis.
-function niceCeil(v) {
-  if (!(v > 0)) return 1;
-  const p = Math.pow(10, Math.floor(Math.log10(v)));
-  for (const m of [1, 2, 5, 10]) if (v <= m * p) return m * p;
-  return 10 * p;
+// latencyTicks are the right axis's ticks for a largest value of max ms:
+// 0 and then equal steps of 1, 2, 2.5 or 5 times a power of ten, four or
+// five of them, the last at or above max. Each tick is rounded to the
+// step's own precision, so that 3 × 0.1 is 0.3 and not 0.30000000000000004.
+export function latencyTicks(max) {
+  if (!(max > 0)) max = 1;
+  const raw = max / 4;
+  const p = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((v) => v * 4 >= max * (1 - 1e-12)) || 10 * p;
+  const n = Math.max(1, Math.ceil(max / step - 1e-9));
+  const digits = Math.max(0, -Math.floor(Math.log10(step)) + 2);
+  const ticks = [];
+  for (let i = 0; i <= n; i++) ticks.push(Number((i * step).toFixed(digits)));
+  return ticks;
 }
 
 // geometry is where things go: plot size, bucket width and the scales.
 function geometry(buckets) {
   const pw = W - M.l - M.r, ph = H - M.t - M.b;
   const bw = pw / Math.max(buckets.length, 1);
-  const maxLat = niceCeil(Math.max(0, ...buckets.map((b) => b.avgDurationMs || 0)));
+  const latTicks = latencyTicks(Math.max(0, ...buckets.map((b) => b.avgDurationMs || 0)));
+  const maxLat = latTicks[latTicks.length - 1];
   return {
-    pw, ph, bw, maxLat,
+    pw, ph, bw, maxLat, latTicks,
     x: (i) => M.l + bw * (i + 0.5),
     yRate: (r) => M.t + ph * (1 - Math.min(1, Math.max(0, r))),
     yLat: (ms) => M.t + ph * (1 - Math.min(1, ms / maxLat)),
@@ -54,15 +63,19 @@ export function drawChart(series) {
   return root;
 }
 
-// axes is the grid and both axes' labels.
+// axes is the grid and both axes' labels: the success rate's quarters on
+// the left, the latency's own ticks on the right.
 function axes(g) {
   const out = [];
   for (const f of [0, 0.25, 0.5, 0.75, 1]) {
     const y = M.t + g.ph * (1 - f);
     out.push(
       svg('line', { x1: M.l, x2: M.l + g.pw, y1: y, y2: y, class: f === 0 ? 'axis' : 'grid' }),
-      svg('text', { x: M.l - 8, y: y + 4, class: 'tick tick-left', 'text-anchor': 'end' }, Math.round(f * 100) + '%'),
-      svg('text', { x: M.l + g.pw + 8, y: y + 4, class: 'tick tick-right', 'text-anchor': 'start' }, fmtTick(g.maxLat * f)));
+      svg('text', { x: M.l - 8, y: y + 4, class: 'tick tick-left', 'text-anchor': 'end' }, Math.round(f * 100) + '%'));
+  }
+  for (const ms of g.latTicks) {
+    const y = g.yLat(ms);
+    out.push(svg('text', { x: M.l + g.pw + 8, y: y + 4, class: 'tick tick-right', 'text-anchor': 'start' }, fmtTick(ms)));
   }
   const mid = M.t + g.ph / 2;
   out.push(
@@ -117,9 +130,12 @@ function timeLabels(buckets, g) {
   return out;
 }
 
-function fmtTick(ms) {
-  if (ms >= 1000) return (ms / 1000).toFixed(ms >= 10000 ? 0 : 1) + ' s';
-  return (ms < 10 && ms % 1 ? ms.toFixed(1) : Math.round(ms)) + ' ms';
+// fmtTick is a tick's value exactly, in ms, or in s from a second up
+// (ticks are multiples of their step, so the shortest form of the number
+// is exact: 0.25 ms, 1.5 s).
+export function fmtTick(ms) {
+  if (ms >= 1000) return String(Number((ms / 1000).toFixed(6))) + ' s';
+  return String(ms) + ' ms';
 }
 
 function bucketText(b) {

@@ -39,14 +39,91 @@ export function fmtBytes(n) {
   return (n / 1024 / 1024).toFixed(1) + ' MiB';
 }
 
-// prettyBody pretty-prints JSON text and leaves anything else alone.
+// prettyBody pretty-prints JSON text and leaves anything else alone. It
+// re-indents the text itself rather than JSON.parse and stringify, which
+// would change what was sent: 2.50 would show as 2.5, 1e3 as 1000, a
+// large id as a rounded one, and of two repeated keys one would vanish.
+// Every string and number lexeme is kept verbatim; only whitespace
+// between tokens changes.
 export function prettyBody(text) {
   if (text === null || text === undefined) return '';
-  try {
-    return JSON.stringify(JSON.parse(text), null, 2);
-  } catch (_) {
-    return String(text);
+  const s = String(text);
+  const out = prettyJSON(s);
+  return out === null ? s : out;
+}
+
+// JSON_TOKEN matches one JSON token at the current position: a string
+// (with its escapes), a number, a literal or a structural character.
+const JSON_TOKEN = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null|[{}[\]:,]/y;
+
+// prettyJSON is text indented by two spaces, or null when text is not
+// one JSON value.
+function prettyJSON(text) {
+  const tokens = [];
+  let i = 0;
+  const ws = /[ \t\r\n]*/y;
+  for (;;) {
+    ws.lastIndex = i;
+    ws.exec(text);
+    i = ws.lastIndex;
+    if (i >= text.length) break;
+    JSON_TOKEN.lastIndex = i;
+    const m = JSON_TOKEN.exec(text);
+    if (!m) return null;
+    tokens.push(m[0]);
+    i = JSON_TOKEN.lastIndex;
   }
+  // Check the grammar as well as the tokens, so that text that merely
+  // looks like JSON is shown as it is.
+  let pos = 0;
+  const value = () => {
+    const t = tokens[pos++];
+    if (t === undefined) return false;
+    if (t === '{') {
+      if (tokens[pos] === '}') { pos++; return true; }
+      for (;;) {
+        const k = tokens[pos++];
+        if (!k || k[0] !== '"' || tokens[pos++] !== ':' || !value()) return false;
+        const sep = tokens[pos++];
+        if (sep === '}') return true;
+        if (sep !== ',') return false;
+      }
+    }
+    if (t === '[') {
+      if (tokens[pos] === ']') { pos++; return true; }
+      for (;;) {
+        if (!value()) return false;
+        const sep = tokens[pos++];
+        if (sep === ']') return true;
+        if (sep !== ',') return false;
+      }
+    }
+    return !'}]:,'.includes(t);
+  };
+  if (!tokens.length || !value() || pos !== tokens.length) return null;
+  let out = '';
+  let depth = 0;
+  const nl = () => '\n' + '  '.repeat(depth);
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k];
+    const next = tokens[k + 1];
+    if (t === '{' || t === '[') {
+      const close = t === '{' ? '}' : ']';
+      if (next === close) { out += t + close; k++; continue; }
+      depth++;
+      out += t + nl();
+    } else if (t === '}' || t === ']') {
+      depth--;
+      out += nl() + t;
+    } else if (t === ',') {
+      out += ',' + nl();
+    } else if (t === ':') {
+      out += ': ';
+    } else {
+      out += t;
+    }
+  }
+  return out;
 }
 
 export function plural(n, one, many) {

@@ -2,15 +2,17 @@
 // leaving it cancels its fetches and closes its live streams.
 
 import { $, el } from './dom.js';
-import { errorBox, quiet } from './ui.js';
+import { clearFlashes, errorBox, quiet } from './ui.js';
 
 let page = { abort: new AbortController() };
 
-// startPage ends the previous page (its fetches and streams) and gives
-// the new one a fresh root element and its signal.
+// startPage ends the previous page (its fetches, streams and toasts) and
+// gives the new one a fresh root element and its signal.
 export function startPage(id, cls) {
   page.abort.abort();
   page = { abort: new AbortController() };
+  // A toast speaks of the page it came from, so it leaves with it.
+  clearFlashes();
   const root = el('div', { id, class: ['page', cls] });
   $('#app').replaceChildren(root);
   window.scrollTo(0, 0);

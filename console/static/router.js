@@ -2,13 +2,14 @@
 
 import { el } from './dom.js';
 import { startPage } from './page.js';
+import { renderAccount, renderApiKeys, renderMembers } from './pages/account.js';
 import { renderInbox } from './pages/inbox.js';
 import { renderLogin } from './pages/login.js';
 import { renderPublish } from './pages/publish.js';
 import { renderWebhookDetail } from './pages/webhook.js';
 import { renderWebhookForm } from './pages/webhook-form.js';
 import { renderWebhookList } from './pages/webhooks.js';
-import { canEdit, markPortalEntry, renderEnded, session, wasPortal } from './session.js';
+import { canEdit, isUser, markPortalEntry, renderEnded, session, wasPortal } from './session.js';
 
 // seg decodes one path segment, or leaves it as it is if it is not
 // valid percent-encoding.
@@ -18,7 +19,8 @@ function seg(s) {
 
 // routes: the hash path's pattern, the nav entry it marks, whether it
 // changes things (a read-only portal session cannot open it), and the
-// page.
+// page. USER marks a user's own pages, which no portal session opens.
+const USER = 'user';
 const routes = [
   [/^#\/?$|^#\/webhooks\/?$/, 'webhooks', false, () => renderWebhookList()],
   [/^#\/webhooks\/new$/, 'webhooks', true, (m, query) => renderWebhookForm(null, query)],
@@ -26,6 +28,9 @@ const routes = [
   [/^#\/webhooks\/([^/]+)$/, 'webhooks', false, (m) => renderWebhookDetail(seg(m[1]))],
   [/^#\/inbox(?:\/([^/]*))?$/, 'inbox', false, (m) => renderInbox(seg(m[1] || '') || 'demo')],
   [/^#\/publish$/, 'publish', true, () => renderPublish()],
+  [/^#\/api-keys$/, 'api-keys', USER, () => renderApiKeys()],
+  [/^#\/members$/, 'members', USER, () => renderMembers()],
+  [/^#\/account$/, 'account', USER, () => renderAccount()],
 ];
 
 export function route() {
@@ -51,6 +56,7 @@ export function route() {
     const m = pattern.exec(path);
     if (!m) continue;
     markNav(nav);
+    if (changes === USER && !isUser()) return renderNotForPortal();
     if (changes && !canEdit()) return renderReadOnly();
     return render(m, query);
   }
@@ -70,6 +76,16 @@ function renderReadOnly() {
   root.append(
     el('h1', { text: 'Read-only' }),
     el('p', null, 'This portal session can look but not change anything. ', el('a', { href: '#/webhooks', text: 'Go to the webhooks' })));
+}
+
+// renderNotForPortal stands in for a user's own page (API keys,
+// members, password) when a portal session's address names one.
+function renderNotForPortal() {
+  const { root } = startPage('not-for-portal');
+  root.append(
+    el('h1', { text: 'Not in the portal' }),
+    el('p', null, 'This page belongs to webhookd\'s own users; a portal session shows the tenant\'s webhooks only. ',
+      el('a', { href: '#/webhooks', text: 'Go to the webhooks' })));
 }
 
 function renderNotFound() {

@@ -10,7 +10,7 @@
 
 import { $, el } from './dom.js';
 import { startPage } from './page.js';
-import { flash } from './ui.js';
+import { flashNext } from './ui.js';
 
 export const session = {
   token: null, // the JWT from POST /api/v1/auth/login or the portal URL; memory only
@@ -61,24 +61,39 @@ export function showNav(on) {
     tenant.replaceChildren('Tenant ', el('code', { id: 'nav-tenant-id', text: portal.tenant }),
       portal.readOnly ? el('span', { class: 'badge badge-info', id: 'nav-read-only', text: 'read-only' }) : '');
   }
-  // A portal has no sign-out (there is no sign-in to go back to) and no
-  // publish form when it may not change anything.
+  // A portal has no sign-out (there is no sign-in to go back to), no
+  // publish form when it may not change anything, and none of a user's
+  // own pages (keys, members, password), which the API refuses it.
   $('#signout').hidden = Boolean(portal);
   $('#nav a[data-nav="publish"]').hidden = !canEdit();
+  for (const a of document.querySelectorAll('#nav a[data-user-only]')) a.hidden = !isUser();
+}
+
+// isUser reports whether this is a user's own session (from the sign-in
+// page), not a tenant's portal.
+export function isUser() {
+  return Boolean(session.token) && !session.portal;
 }
 
 // startSession keeps a login's answer and shows the page asked for, or
 // the webhook list.
 export function startSession(r) {
+  renewSession(r);
+  showNav(true);
+  if (!location.hash || location.hash === '#' || location.hash === '#/') location.hash = '#/webhooks';
+  else changed();
+}
+
+// renewSession keeps a login's answer (or a password change's, which
+// has the same shape and replaces the token it ended).
+export function renewSession(r) {
   session.token = r.accessToken;
   session.user = r.user;
+  clearTimeout(session.expiryTimer);
   // Sign out a little before the token expires rather than fail
   // mid-action.
   const ms = Math.max(0, (r.expiresIn || 0) * 1000 - 30000);
   if (ms) session.expiryTimer = setTimeout(() => endSession('Your session expired. Sign in again.'), Math.min(ms, 2147483647));
-  showNav(true);
-  if (!location.hash || location.hash === '#' || location.hash === '#/') location.hash = '#/webhooks';
-  else changed();
 }
 
 export function endSession(message) {
@@ -88,7 +103,9 @@ export function endSession(message) {
   session.cache.clear();
   clearTimeout(session.expiryTimer);
   showNav(false);
-  if (message) flash(message, 'error');
+  // Said on the sign-in page that follows (a toast on the page being
+  // left would go with it).
+  if (message) flashNext(message, 'error');
   changed();
 }
 

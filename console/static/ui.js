@@ -10,19 +10,50 @@ export function quiet(err) {
   return Boolean(err.sessionEnded) || err.name === 'AbortError';
 }
 
-let flashTimer = 0;
-
-// flash shows a short message at the top; errors stay until dismissed.
+// flash shows a short message as a toast in the bottom-left corner.
+// Toasts stack, hold only their own clicks (the stack itself lets them
+// through to the page), leave after five seconds unless they are errors,
+// and all go when the page changes (clearFlashes), so one never speaks
+// about a page that is no longer shown.
 export function flash(message, kind) {
-  const box = $('#flash');
-  clearTimeout(flashTimer);
-  fill(box,
-    el('span', { text: message }),
-    el('button', { type: 'button', class: 'flash-close', 'aria-label': 'Dismiss', text: '×', on: { click: () => { box.hidden = true; } } }),
-  );
-  box.className = 'flash flash-' + (kind || 'info');
-  box.hidden = false;
-  if (kind !== 'error') flashTimer = setTimeout(() => { box.hidden = true; }, 5000);
+  const stack = $('#flash');
+  const toast = el('div', { class: ['toast', 'toast-' + (kind || 'info')], role: kind === 'error' ? 'alert' : 'status' },
+    el('span', { class: 'toast-text', text: message }));
+  const close = () => {
+    clearTimeout(timer);
+    toast.remove();
+    stack.hidden = !stack.children.length;
+  };
+  toast.append(el('button', { type: 'button', class: 'flash-close', 'aria-label': 'Dismiss', text: '×', on: { click: close } }));
+  let timer = 0;
+  if (kind !== 'error') timer = setTimeout(close, 5000);
+  // At most three at once: the oldest goes first.
+  while (stack.children.length >= 3) stack.firstChild.remove();
+  stack.append(toast);
+  stack.hidden = false;
+}
+
+// pending is what flashNext keeps for the page about to be shown.
+let pending = null;
+
+// flashNext is flash for the page an action goes to (a saved webhook's
+// page, the list after a delete): the toast shows there, not on the page
+// being left.
+export function flashNext(message, kind) {
+  pending = { message, kind };
+}
+
+// clearFlashes removes every toast, then shows what flashNext kept;
+// startPage calls it.
+export function clearFlashes() {
+  const stack = $('#flash');
+  stack.replaceChildren();
+  stack.hidden = true;
+  if (pending) {
+    const p = pending;
+    pending = null;
+    flash(p.message, p.kind);
+  }
 }
 
 // errorBox renders an API error: its message and each bad field.
@@ -41,24 +72,40 @@ export function errorBox(err) {
 }
 
 // showFormError puts err in the form's error area and marks the named
-// fields (inputs carry data-field="url" and so on).
+// fields (inputs carry data-field="url" and so on). Each message is said
+// once: a bad field's message stands beside its field, and the area then
+// only names the fields; messages with no field of the form stay in the
+// area.
 export function showFormError(form, err) {
   if (quiet(err)) return;
   const area = $('.form-error', form);
   unmarkFields(form);
-  fill(area, errorBox(err));
-  area.hidden = false;
+  const placed = [];
+  const rest = [];
   for (const d of err.details || []) {
     // "events[2]" or "headers.X-Foo" belong to the events or headers
     // input, "data/contact/phone" (a schema violation) to the data one.
     const name = String(d.field).split(/[.[/]/)[0];
     const input = form.querySelector('[data-field="' + CSS.escape(name) + '"]');
-    if (!input) continue;
+    if (!input) {
+      rest.push(d);
+      continue;
+    }
     input.setAttribute('aria-invalid', 'true');
     const holder = input.closest('.field') || input.parentElement;
     const at = String(d.field).slice(name.length);
     holder.append(el('div', { class: 'field-error', text: at.startsWith('/') ? at + ': ' + d.message : d.message }));
+    placed.push(d.field);
   }
+  if (placed.length) {
+    const box = el('div', { class: 'error-box', role: 'alert' },
+      el('strong', { text: (placed.length === 1 ? 'Check the field marked: ' : 'Check the fields marked: ') + placed.join(', ') + '.' }));
+    if (rest.length) box.append(el('ul', null, rest.map((d) => el('li', null, el('code', { text: d.field }), ': ', d.message))));
+    fill(area, box);
+  } else {
+    fill(area, errorBox(err));
+  }
+  area.hidden = false;
 }
 
 export function clearFormError(form) {

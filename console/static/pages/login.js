@@ -7,7 +7,7 @@ import { startSession } from '../session.js';
 import { busy, clearFormError, field, showFormError } from '../ui.js';
 
 export function renderLogin() {
-  const { root } = startPage('login-page', 'narrow');
+  const { root, signal } = startPage('login-page', 'narrow');
   const email = el('input', { id: 'login-email', type: 'email', autocomplete: 'username', required: true, 'data-field': 'email' });
   const password = el('input', { id: 'login-password', type: 'password', autocomplete: 'current-password', required: true, 'data-field': 'password' });
   const submit = el('button', { type: 'submit', id: 'login-submit', class: 'btn btn-primary', text: 'Sign in' });
@@ -28,12 +28,28 @@ export function renderLogin() {
       password.select();
     }
   });
+  const hint = el('p', { class: 'muted', id: 'login-hint' },
+    'Use the same email and password as ', el('code', { text: 'POST /api/v1/auth/login' }), '.');
   root.append(
     el('h1', { text: 'Sign in' }),
-    el('p', { class: 'muted' },
-      'Use the same email and password as ', el('code', { text: 'POST /api/v1/auth/login' }),
-      '. On its first start webhookd printed the password of ', el('code', { text: 'admin@localhost' }), '.'),
+    hint,
     form,
     el('p', { class: 'muted small', text: 'The console keeps your access token in this tab\'s memory only: reloading the page signs you out.' }));
   email.focus();
+  firstUserHint(hint, signal);
+}
+
+// firstUserHint names the first user webhookd created on this start,
+// whose password it printed on its terminal, while that user has not
+// signed in yet; otherwise the page names no email (it is public).
+async function firstUserHint(hint, signal) {
+  let cfg;
+  try {
+    cfg = await api('GET', '/api/v1/console/config', undefined, { signal });
+  } catch (_) {
+    return; // an older webhookd, or none: the page works without it
+  }
+  if (signal.aborted || !cfg || !cfg.firstUserEmail) return;
+  hint.append(' When it started, webhookd created the first user, ',
+    el('code', { id: 'login-first-user', text: cfg.firstUserEmail }), ', and printed its password on its terminal.');
 }

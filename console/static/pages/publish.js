@@ -67,9 +67,13 @@ function publishInputs(publishable, catalog) {
   return f;
 }
 
-// publish sends the event exactly as typed and says where it goes.
+// publish sends the event exactly as typed and says where it goes. The
+// result area shows the outcome of this attempt only: an error clears
+// the previous success, and the error itself shows in the form alone.
 async function publish(form, f, signal) {
   clearFormError(form);
+  f.result.replaceChildren();
+  f.result.hidden = true;
   const raw = f.data.value.trim();
   try {
     JSON.parse(raw);
@@ -80,11 +84,20 @@ async function publish(form, f, signal) {
   if (f.key.value.trim()) body += ',"idempotencyKey":' + JSON.stringify(f.key.value.trim());
   body += '}';
   try {
-    const r = await busy(f.submit, 'Publishing…', () => api('POST', '/api/v1/events', { raw: body }, { signal }));
+    // The API marks an answer that repeats an earlier event (the same
+    // idempotency key and content) with Idempotent-Replayed: true.
+    let replayed = false;
+    const r = await busy(f.submit, 'Publishing…', () => api('POST', '/api/v1/events', { raw: body },
+      { signal, onResponse: (res) => { replayed = res.headers.get('Idempotent-Replayed') === 'true'; } }));
+    f.result.dataset.outcome = replayed ? 'replayed' : 'accepted';
     fill(f.result,
-      el('p', null, badge('accepted', 'ok'), ' Event ', el('code', { id: 'publish-event-id', text: r.id }), ' (', el('code', { text: r.event }), ') goes to ',
-        el('strong', { id: 'publish-deliveries', text: plural(r.deliveries, 'webhook') }), '.'),
-      r.deliveries === 0
+      replayed
+        ? el('p', null, badge('replayed', 'info', { id: 'publish-badge' }), ' Idempotency key ', el('code', { text: f.key.value.trim() }),
+          ' was used before with this event and data: webhookd answered the first event, ', el('code', { id: 'publish-event-id', text: r.id }),
+          ', again and created nothing new. Its ', el('strong', { id: 'publish-deliveries', text: plural(r.deliveries, 'webhook') }), ' got it then.')
+        : el('p', null, badge('accepted', 'ok', { id: 'publish-badge' }), ' Event ', el('code', { id: 'publish-event-id', text: r.id }), ' (', el('code', { text: r.event }), ') goes to ',
+          el('strong', { id: 'publish-deliveries', text: plural(r.deliveries, 'webhook') }), '.'),
+      replayed ? null : r.deliveries === 0
         ? el('p', { class: 'muted', text: 'No active webhook of yours subscribes to this type. That is not an error.' })
         : el('p', null, 'Watch it arrive on ', el('a', { href: '#/webhooks', text: 'your webhooks\' logs' }), ' or in the ', el('a', { href: '#/inbox/demo', text: 'inbox' }), '.'));
     f.result.hidden = false;

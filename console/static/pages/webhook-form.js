@@ -3,7 +3,7 @@
 import { api, enc, eventExample, eventTypes, invalid, webhookLimits } from '../api.js';
 import { el, fill } from '../dom.js';
 import { pageError, startPage } from '../page.js';
-import { busy, card, clearFormError, errorBox, field, flash, quiet, showFormError } from '../ui.js';
+import { busy, card, clearFormError, errorBox, field, flashNext, quiet, showFormError } from '../ui.js';
 
 export async function renderWebhookForm(id, query) {
   const { root, signal } = startPage('webhook-form-page', 'narrow-wide');
@@ -115,7 +115,7 @@ async function save(form, i, existing, signal) {
     const saved = await busy(i.save, 'Saving…', () => existing
       ? api('PATCH', '/api/v1/webhooks/' + enc(existing.id), body, { signal })
       : api('POST', '/api/v1/webhooks', body, { signal }));
-    flash(existing ? 'Saved.' : 'Webhook created. Send it a test event below.', 'ok');
+    flashNext(existing ? 'Saved.' : 'Webhook created. Send it a test event below.', 'ok');
     location.hash = '#/webhooks/' + enc(saved.id);
   } catch (err) {
     showFormError(form, err);

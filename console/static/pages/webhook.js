@@ -6,7 +6,7 @@ import { el, fill } from '../dom.js';
 import { fmtMs, fmtTime, plural, sampleFor, timeEl, toLocalInput } from '../format.js';
 import { pageError, startPage } from '../page.js';
 import {
-  badge, bodyBlock, busy, card, clearFormError, confirmBox, copyButton, field, flash, headerTable,
+  badge, bodyBlock, busy, card, clearFormError, confirmBox, copyButton, errorBox, field, flash, flashNext, headerTable,
   quiet, samplePayload, showFormError, typeNote, webhookState,
 } from '../ui.js';
 import { canEdit } from '../session.js';
@@ -117,24 +117,49 @@ function secretView(w) {
   return { text, show, reveal: () => set(true) };
 }
 
-// askRotate asks before rotating w's secret. w is the webhook as the
-// settings card was drawn with, whose secret the card shows.
+// newSecret is a secret as webhookd generates one: whsec_ and the
+// base64 of 32 random bytes.
+function newSecret() {
+  const b = new Uint8Array(32);
+  crypto.getRandomValues(b);
+  return 'whsec_' + btoa(String.fromCharCode(...b));
+}
+
+// askRotate lets the user choose the new secret before it takes effect:
+// one generated here and shown (to give the receivers first), or one
+// typed. w is the webhook as the settings card was drawn with, whose
+// secret the card shows.
 function askRotate(ctx, w, secret, box) {
+  const input = el('input', { id: 'secret-new', type: 'text', spellcheck: 'false', autocomplete: 'off', 'data-field': 'secret', value: newSecret() });
+  const regen = el('button', { type: 'button', class: 'btn btn-small', id: 'secret-generate', text: 'Generate another',
+    on: { click: () => { input.value = newSecret(); } } });
+  const problem = el('div', { class: 'form-error', id: 'secret-rotate-error', hidden: true });
   confirmBox(box,
-    el('p', { text: 'Rotate the secret? The current one keeps signing beside the new one for the grace period (24 h by default), so receivers can switch without rejecting deliveries.' }),
+    el('div', { class: 'rotate' },
+      el('p', { text: 'The new secret takes effect when you press Rotate now. Give it to your receivers first:' }),
+      el('ul', { class: 'rotate-notes' },
+        el('li', null, 'Receivers that check only ', el('code', { text: 'X-Webhook-Signature' }),
+          ' must learn the new secret before you rotate: that header carries one signature, made with the new secret from then on.'),
+        el('li', null, el('code', { text: 'webhook-signature' }), ' (Standard Webhooks) carries both signatures during the overlap, the new and the old secret\'s (24 h by default), so receivers checking it can switch at their own pace.')),
+      field('New secret (generated here; or paste your own, at least 8 characters)', input),
+      el('div', { class: 'actions' }, regen, copyButton(() => input.value, 'secret-new-copy')),
+      problem),
     { class: 'btn btn-primary', id: 'secret-rotate-yes', text: 'Rotate now' },
     async (button) => {
+      problem.hidden = true;
       try {
         const r = await busy(button, 'Rotating…', () =>
-          api('POST', '/api/v1/webhooks/' + enc(w.id) + '/rotate-secret', {}, { signal: ctx.signal }));
+          api('POST', '/api/v1/webhooks/' + enc(w.id) + '/rotate-secret', { secret: input.value.trim() }, { signal: ctx.signal }));
         w.secret = r.secret;
         secret.reveal();
         box.hidden = true;
         flash(r.previousSecretExpiresAt
-          ? 'New secret in place; the old one keeps signing until ' + fmtTime(r.previousSecretExpiresAt) + '.'
+          ? 'New secret in place; the old one keeps signing webhook-signature until ' + fmtTime(r.previousSecretExpiresAt) + '.'
           : 'New secret in place; the old one stopped at once.', 'ok');
       } catch (err) {
-        if (!err.sessionEnded) flash(err.message, 'error');
+        if (quiet(err)) return;
+        fill(problem, errorBox(err));
+        problem.hidden = false;
       }
     });
 }
@@ -251,7 +276,7 @@ function askDelete(ctx, box) {
     async (button) => {
       try {
         await busy(button, 'Deleting…', () => api('DELETE', '/api/v1/webhooks/' + enc(ctx.w.id), undefined, { signal: ctx.signal }));
-        flash('Deleted ' + ctx.w.name + '.', 'ok');
+        flashNext('Deleted ' + ctx.w.name + '.', 'ok');
         location.hash = '#/webhooks';
       } catch (err) {
         if (!err.sessionEnded) flash(err.message, 'error');

@@ -16,7 +16,7 @@ export async function renderWebhookList() {
       el('h1', { text: 'Webhooks' }),
       canEdit() ? el('a', { class: 'btn btn-primary', href: '#/webhooks/new', id: 'new-webhook', text: 'New webhook' }) : null),
     el('div', { class: 'table-wrap' },
-      el('table', { class: 'table', id: 'webhook-table' },
+      el('table', { class: 'table cards', id: 'webhook-table' },
         el('thead', null, el('tr', null, ['Name', 'URL', 'Events', 'State', 'Created'].map((h) => el('th', { text: h })))),
         tbody)),
     more);
