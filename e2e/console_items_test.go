@@ -283,6 +283,17 @@ func runConsoleItems(t *testing.T, chromium, db string) {
 		t.Errorf("the toast stack takes clicks (pointer-events %s)", got)
 	}
 	both(t, a, shots, "11-toast")
+	// At 390 px no corner is free of controls: the toast must sit beside
+	// the page, not over it, whatever the page has scrolled to.
+	narrow(a)
+	evalJS[bool](a, `(document.querySelector('#app').scrollTop = 1e6, window.scrollTo(0, 1e6), true)`)
+	if covered := evalJS[string](a, geomJS(`[...document.querySelectorAll('a, button, input, select, textarea, summary, [tabindex]')]
+		.filter((n) => !n.closest('#flash') && n.getClientRects().length)
+		.filter((n) => { const r = n.getBoundingClientRect(); const toast = rect('#flash .toast'); return overlap(toast, {l: r.left, r: r.right, t: r.top, b: r.bottom}); })
+		.map((n) => n.id || n.textContent.trim() || n.tagName).join(', ')`)); covered != "" {
+		t.Errorf("at 390 px the toast covers: %s", covered)
+	}
+	a.do("a wide screen", chromedp.EmulateViewport(1280, 900))
 	a.click("#wh-toggle")
 	a.waitJS("active again", `textOf('#wh-state') === 'active'`)
 	a.click(`#nav a[data-nav="webhooks"]`)

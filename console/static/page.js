@@ -15,7 +15,10 @@ export function startPage(id, cls) {
   clearFlashes();
   const root = el('div', { id, class: ['page', cls] });
   $('#app').replaceChildren(root);
+  // The document scrolls on a wide screen, the page's own box on a
+  // narrow one (app.css): a new page starts at the top of either.
   window.scrollTo(0, 0);
+  $('#app').scrollTop = 0;
   return { root, signal: page.abort.signal };
 }
 
