@@ -246,8 +246,8 @@ func (s *Store) consumeOutbox(ctx context.Context, tx *txn, p ConsumeOutboxParam
 	// cluster-wide lock held through the commit's flush), so it would
 	// queue this commit behind the CRM's own outbox-inserting commits.
 	// The consumer wakes its process's dispatcher itself after the commit
-	// (outbox.Consumer.RunOnce); other processes find the deliveries on
-	// their poll, or take them with their own consumer's rows.
+	// (outbox.Consumer.RunOnce), and the others' by a NOTIFY of its own
+	// (NotifyWork).
 	return res, results, nil
 }
 
