@@ -297,6 +297,9 @@ func (a *app) Run(ctx context.Context) error {
 	defer stopBackground()
 	var background sync.WaitGroup
 	background.Go(func() { st.ListenForWork(bgCtx, a.dispatcher.Wake, logger) })
+	// The authenticated requests' user lookups, from memory while its
+	// listener keeps the cache exact (PostgreSQL).
+	background.Go(func() { st.RunUserCache(bgCtx, logger) })
 	background.Go(func() {
 		// Fan-outs a stopped process left half done: at start, then now
 		// and then for those another process (PostgreSQL) left.

@@ -174,6 +174,12 @@ func (c *Consumer) RunOnce(ctx context.Context) (store.ConsumeOutboxResult, erro
 	}
 	if res.Deliveries > 0 {
 		c.cfg.Wake()
+		// Other processes' dispatchers share the sending: tell them
+		// too, now rather than at their next poll. Failing to is no
+		// loss, they still poll.
+		if err := c.cfg.Store.NotifyWork(ctx); err != nil {
+			c.cfg.Logger.Warn("outbox: wake other processes", "err", err)
+		}
 	}
 	if res.Dead > 0 {
 		c.cfg.Logger.Warn("outbox: rows could not become events and were moved to webhook_outbox_dead (see GET /api/v1/outbox/dead)", "dead", res.Dead)

@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -26,10 +27,24 @@ func (r *recorder) OutboxConsumed(res store.ConsumeOutboxResult) {
 
 // TestConsumerWokenByNotify: with a poll of an hour, a committed row is
 // consumed only if the insert trigger's NOTIFY wakes the consumer; and
-// the consumer wakes the dispatcher (Wake) after creating deliveries.
+// the consumer wakes the dispatcher (Wake) after creating deliveries, and
+// another process's too (here a second store listening for work).
 func TestConsumerWokenByNotify(t *testing.T) {
 	url := storetest.PostgresURL(t)
 	s := storetest.Open(t, url)
+	other := storetest.Open(t, url)
+	otherWoken := make(chan struct{}, 100)
+	listenCtx, stopListening := context.WithCancel(context.Background())
+	var listening sync.WaitGroup
+	listening.Go(func() {
+		other.ListenForWork(listenCtx, func() {
+			select {
+			case otherWoken <- struct{}{}:
+			default:
+			}
+		}, slog.New(slog.DiscardHandler))
+	})
+	defer func() { stopListening(); listening.Wait() }()
 	crm, err := sql.Open("pgx", url)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +82,25 @@ func TestConsumerWokenByNotify(t *testing.T) {
 			case <-deadline:
 				t.Fatal("the dispatcher was not woken after deliveries were created")
 			}
-			return
+			// The other process's listener may connect after the first
+			// batch: forget what it heard so far, then each further row
+			// (the CRM's inserts notify only the outbox's channel) must
+			// wake it through the consumer.
+			for {
+				for len(otherWoken) > 0 {
+					<-otherWoken
+				}
+				if _, err := crm.Exec(`INSERT INTO webhook_outbox (tenant, event, data) VALUES ('acme', 'message.new', '{"n":2}')`); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case <-otherWoken:
+					return
+				case <-deadline:
+					t.Fatal("another process listening for work was not woken after deliveries were created")
+				case <-time.After(2 * time.Second):
+				}
+			}
 		case <-time.After(2 * time.Second):
 		case <-deadline:
 			t.Fatal("no row consumed within a minute: the NOTIFY did not wake the consumer (its poll is an hour)")

@@ -345,6 +345,9 @@ func (s *Store) placeDeliveries(ctx context.Context, tx *txn, b *publishing, ins
 // which ids were inserted: an idempotency key that a concurrent transaction
 // committed first is skipped by ON CONFLICT rather than failing the batch.
 func (s *Store) insertEvents(ctx context.Context, tx *txn, results []PublishResult, which []int) (map[string]bool, error) {
+	if s.d.kind == Postgres {
+		return s.insertEventsFromArrays(ctx, tx, results, which)
+	}
 	const columns = 8
 	inserted := make(map[string]bool, len(which))
 	for lo, hi := range s.runs(len(which)) {
@@ -373,6 +376,49 @@ func (s *Store) insertEvents(ctx context.Context, tx *txn, results []PublishResu
 		for _, id := range ids {
 			inserted[id] = true
 		}
+	}
+	return inserted, nil
+}
+
+// insertEventsFromArrays is insertEvents on PostgreSQL: one statement
+// for the whole batch, its columns as arrays, rather than a VALUES list
+// of 200 rows with eight parameters each. That is one round trip instead
+// of one per 200 events, and one short statement for PostgreSQL to parse
+// and plan (custom plans are made every time, see openPostgres) instead
+// of a 1,600-parameter one.
+func (s *Store) insertEventsFromArrays(ctx context.Context, tx *txn, results []PublishResult, which []int) (map[string]bool, error) {
+	inserted := make(map[string]bool, len(which))
+	if len(which) == 0 {
+		return inserted, nil
+	}
+	n := len(which)
+	ids, tenants, types := make([]string, n), make([]string, n), make([]string, n)
+	payloads, occurred := make([][]byte, n), make([]time.Time, n)
+	keys, counts := make([]*string, n), make([]int32, n)
+	var created time.Time
+	for k, i := range which {
+		e := results[i].Event
+		ids[k], tenants[k], types[k], payloads[k] = e.ID, e.TenantID, e.Type, e.Payload
+		occurred[k], counts[k], created = e.OccurredAt.UTC(), int32(e.DeliveryCount), e.CreatedAt.UTC()
+		if e.IdempotencyKey != "" {
+			keys[k] = &e.IdempotencyKey
+		}
+	}
+	rows, err := tx.QueryContext(ctx, `INSERT INTO events (id, tenant_id, event_type, payload, occurred_at, idempotency_key, delivery_count, created_at)
+		SELECT v.id, v.tenant_id, v.event_type, v.payload, v.occurred_at, v.idempotency_key, v.delivery_count, $8
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::timestamptz[], $6::text[], $7::int[])
+			AS v (id, tenant_id, event_type, payload, occurred_at, idempotency_key, delivery_count)
+		ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+		RETURNING id`, ids, tenants, types, payloads, occurred, keys, counts, created)
+	if err != nil {
+		return nil, fmt.Errorf("insert events: %w", err)
+	}
+	got, err := collect(rows, scanString)
+	if err != nil {
+		return nil, fmt.Errorf("insert events: %w", err)
+	}
+	for _, id := range got {
+		inserted[id] = true
 	}
 	return inserted, nil
 }

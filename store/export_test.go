@@ -480,3 +480,22 @@ func (s *Store) explainIn(ctx context.Context, tx *sql.Tx, q string, args []any)
 	lines, err := collect(rows, planLine)
 	return strings.Join(lines, "\n"), err
 }
+
+// UserCacheArmed reports whether the store's user cache is in use.
+func (s *Store) UserCacheArmed() bool {
+	_, armed := s.users.generation()
+	return armed
+}
+
+// UserCached reports whether the user cache holds the user id.
+func (s *Store) UserCached(id string) bool {
+	_, ok := s.users.get(id)
+	return ok
+}
+
+// UsersListenerApp is the application_name of this store's user-cache
+// listeners, for a test that plays a listener that never answers.
+func (s *Store) UsersListenerApp() string { return s.usersListenerApp() }
+
+// UsersChannel is the channel this store's user changes are sent on.
+func (s *Store) UsersChannel() string { return s.usersChannel() }

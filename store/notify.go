@@ -19,6 +19,22 @@ func (s *Store) notifyWork(ctx context.Context, tx execer) error {
 	return s.d.notifyWork(ctx, tx)
 }
 
+// NotifyWork tells every process listening on the database (ListenForWork)
+// that deliveries may be due, in a transaction of its own; nothing on
+// SQLite. The outbox consumer calls it after its commit rather than
+// notifying inside its transaction, since PostgreSQL serializes the
+// commits of notifying transactions: this one is tiny and holds up no
+// rows.
+func (s *Store) NotifyWork(ctx context.Context) error {
+	if s.d.embedded() {
+		return nil
+	}
+	if err := s.d.notifyWork(ctx, s.write); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
 // ListenForWork calls wake whenever another process (or this one) commits
 // deliveries, until ctx is done. On SQLite it only waits for ctx: there is
 // no other process. It reconnects after errors, so callers run it in a

@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // The transactional outbox (issue 17, PostgreSQL only): the CRM inserts
@@ -93,7 +96,9 @@ type ConsumeOutboxResult struct {
 // one transaction (see the comment at the top of this file). A row whose
 // idempotency key conflicts, or whose event would create more deliveries
 // than --max-deliveries-per-request allows, is dead too: the batch is then
-// taken again one row at a time, so the rest still go through.
+// taken again one row at a time, so the rest still go through; so is a
+// row PostgreSQL refuses with an error of its own (rowFault), each row
+// then under a savepoint, the refused one dead with the error.
 func (s *Store) ConsumeOutbox(ctx context.Context, p ConsumeOutboxParams) (ConsumeOutboxResult, error) {
 	if s.d.embedded() {
 		return ConsumeOutboxResult{}, ErrOutboxUnsupported
@@ -176,7 +181,7 @@ func (s *Store) consumeOutbox(ctx context.Context, tx *txn, p ConsumeOutboxParam
 		results, err = s.publishBatch(ctx, tx, batch, subs)
 		var conflict *IdempotencyConflictError
 		var limit *DeliveryLimitError
-		if errors.As(err, &conflict) || errors.As(err, &limit) {
+		if errors.As(err, &conflict) || errors.As(err, &limit) || rowFault(ctx, err) {
 			return res, nil, errOneByOne
 		}
 		if err != nil {
@@ -184,8 +189,15 @@ func (s *Store) consumeOutbox(ctx context.Context, tx *txn, p ConsumeOutboxParam
 		}
 	} else {
 		for i, pp := range batch {
-			// Both refusals come before this event writes anything, so
-			// the transaction goes on without it.
+			// Each row under a savepoint of its own: a row PostgreSQL
+			// refuses (a constraint, a value out of range, a trigger of
+			// the CRM's) aborts only its own part of the transaction,
+			// and goes to the dead rows with the error, while the rest
+			// become events. Without it one such row failed the whole
+			// batch, again on every try, and nothing got through.
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT outbox_row`); err != nil {
+				return res, nil, fmt.Errorf("savepoint: %w", err)
+			}
 			one, err := s.publishBatch(ctx, tx, []PublishParams{pp}, subs)
 			var conflict *IdempotencyConflictError
 			var limit *DeliveryLimitError
@@ -194,10 +206,19 @@ func (s *Store) consumeOutbox(ctx context.Context, tx *txn, p ConsumeOutboxParam
 				dead[ids[i]] = fmt.Sprintf("idempotency_key %q was already used with different content (another event or data) within %d hours", pp.IdempotencyKey, int(IdempotencyWindow.Hours()))
 			case errors.As(err, &limit):
 				dead[ids[i]] = fmt.Sprintf("the event would create %d deliveries (one per matching webhook), more than --max-deliveries-per-request %d", limit.Deliveries, limit.Limit)
+			case rowFault(ctx, err):
+				dead[ids[i]] = fmt.Sprintf("publishing the event failed: %v", err)
 			case err != nil:
 				return res, nil, err
 			default:
 				results = append(results, one...)
+			}
+			undo := `RELEASE SAVEPOINT outbox_row`
+			if err != nil {
+				undo = `ROLLBACK TO SAVEPOINT outbox_row`
+			}
+			if _, err := tx.ExecContext(ctx, undo); err != nil {
+				return res, nil, fmt.Errorf("%s: %w", strings.ToLower(undo), err)
 			}
 		}
 	}
@@ -225,9 +246,35 @@ func (s *Store) consumeOutbox(ctx context.Context, tx *txn, p ConsumeOutboxParam
 	// cluster-wide lock held through the commit's flush), so it would
 	// queue this commit behind the CRM's own outbox-inserting commits.
 	// The consumer wakes its process's dispatcher itself after the commit
-	// (outbox.Consumer.RunOnce); other processes find the deliveries on
-	// their poll, or take them with their own consumer's rows.
+	// (outbox.Consumer.RunOnce), and the others' by a NOTIFY of its own
+	// (NotifyWork).
 	return res, results, nil
+}
+
+// rowFault reports whether err, from publishing one outbox row, is about
+// that row: an error PostgreSQL raised for the statement (bad data, a
+// constraint, a limit, a trigger's exception) rather than a fault of the
+// database, the connection or the transaction as a whole (unavailable,
+// full, a serialization failure or deadlock, an aborted transaction,
+// ctx's end), which would fail every row alike and is retried instead.
+func rowFault(ctx context.Context, err error) bool {
+	var pe *pgconn.PgError
+	if err == nil || ctx.Err() != nil || Fault(err) != nil || !errors.As(err, &pe) || len(pe.Code) != 5 {
+		return false
+	}
+	switch pe.Code[:2] {
+	case "08", // connection
+		"25", // invalid transaction state (aborted)
+		"40", // serialization failure, deadlock
+		"53", // insufficient resources
+		"55", // object not in prerequisite state (lock not available)
+		"57", // operator intervention (cancelled, shutting down)
+		"58", // system error (I/O)
+		"XX", // internal error
+		"F0": // configuration file error
+		return false
+	}
+	return true
 }
 
 const outboxColumns = `id, tenant, event, data::text, idempotency_key, occurred_at, created_at`

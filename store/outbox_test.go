@@ -458,3 +458,77 @@ func TestOutboxDeadListPagesByBytes(t *testing.T) {
 		t.Fatalf("pages of 3 MB dead rows held %v rows, want [2 2 2 1] (8 MiB a page)", sizes)
 	}
 }
+
+// TestOutboxPoisonRowDoesNotStopTheBatch: a row whose event PostgreSQL
+// refuses with an error nobody foresaw (here a trigger on events, as a
+// CRM's or an extension's could be) goes to the dead rows with that
+// error, and the rows around it, in the same batch, become events. Before,
+// the error failed the whole batch, again on every try.
+func TestOutboxPoisonRowDoesNotStopTheBatch(t *testing.T) {
+	s, crm := outboxDB(t)
+	ctx := context.Background()
+	if _, _, err := s.PutTenant(ctx, "acme", store.TenantParams{}); err != nil {
+		t.Fatal(err)
+	}
+	newWebhook(t, s, "acme", "*")
+	for _, q := range []string{
+		`CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'poisoned payload' USING ERRCODE = '22023'; END; $$`,
+		`CREATE TRIGGER refuse_poison BEFORE INSERT ON events FOR EACH ROW
+		WHEN (position('poison'::bytea IN NEW.payload) > 0) EXECUTE FUNCTION refuse_poison()`,
+	} {
+		if _, err := crm.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var poison int64
+	for i := 1; i <= 5; i++ {
+		data := fmt.Sprintf(`{"row":%d}`, i)
+		if i == 3 {
+			data = `{"row":3,"x":"poison"}`
+		}
+		var id int64
+		if err := crm.QueryRow(`INSERT INTO webhook_outbox (tenant, event, data) VALUES ('acme', 'message.new', $1::jsonb) RETURNING id`, data).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if i == 3 {
+			poison = id
+		}
+	}
+	res, err := s.ConsumeOutbox(ctx, store.ConsumeOutboxParams{Limit: 100, Check: knownTypes("message.new")})
+	if err != nil {
+		t.Fatalf("consume: %v", err)
+	}
+	if res.Taken != 5 || res.Events != 4 || res.Dead != 1 || res.Deliveries != 4 {
+		t.Errorf("consumed %+v, want 5 rows taken in one batch: 4 events with a delivery each, 1 dead", res)
+	}
+	if got := eventRows(t, crm, "acme"); len(got) != 4 || got[1] != 1 || got[2] != 1 || got[4] != 1 || got[5] != 1 {
+		t.Errorf("events by row = %v, want rows 1, 2, 4 and 5 once each", got)
+	}
+	dead, _, err := s.ListOutboxDead(ctx, 0, 10)
+	if err != nil || len(dead) != 1 {
+		t.Fatalf("dead rows = %+v, %v; want the poisoned one", dead, err)
+	}
+	if dead[0].ID != poison || !strings.Contains(dead[0].Reason, "poisoned payload") {
+		t.Errorf("dead row %d with reason %q, want row %d with the trigger's error", dead[0].ID, dead[0].Reason, poison)
+	}
+	if n := countRows(t, crm, "webhook_outbox"); n != 0 {
+		t.Errorf("%d rows left in webhook_outbox, want 0", n)
+	}
+	// A fault of the database, not of a row, still fails the batch and
+	// buries nothing: the rows wait for the next try.
+	if _, err := crm.Exec(`INSERT INTO webhook_outbox (tenant, event, data) VALUES ('acme', 'message.new', '{"row":6}')`); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.ConsumeOutbox(cctx, store.ConsumeOutboxParams{Limit: 100, Check: knownTypes("message.new")}); err == nil {
+		t.Fatal("consume with an ended context succeeded")
+	}
+	if n := countRows(t, crm, "webhook_outbox"); n != 1 {
+		t.Errorf("%d rows left in webhook_outbox after a failed batch, want 1", n)
+	}
+	if _, n, _, err := s.CountOutbox(ctx); err != nil || n != 1 {
+		t.Errorf("dead rows after a failed batch: %d, %v; want still 1", n, err)
+	}
+}

@@ -57,6 +57,11 @@ type Store struct {
 	health writeHealth // how writes went, for readiness
 
 	filters filterCache // parsed payload filters, by webhook
+	users   userCache   // users by id for authentication, see RunUserCache
+	// usersScope names the user cache's channels and listeners for this
+	// store's schema (PostgreSQL), so that stores of other schemas in the
+	// same database neither hear nor wait for each other.
+	usersScope string
 
 	// probedWebhooks counts the webhooks activeWebhooksByDue has returned,
 	// each a probe of the due index: tests check that a lease does not
@@ -248,6 +253,7 @@ func (s *Store) openPostgres(ctx context.Context, dsn string) error {
 		return fmt.Errorf("store: %s: no schema of its search_path (%s) exists in that database; check --db, or create the schema first (CREATE SCHEMA name)", redactDSN(dsn), path)
 	}
 	s.write, s.read, s.label, s.dsn = &writeDB{DB: db}, db, redactDSN(dsn), dsn
+	s.usersScope = usersScope(schema.String)
 	return nil
 }
 

@@ -194,9 +194,16 @@ func (s *Store) ListTenants(ctx context.Context, after string, limit int) ([]Ten
 // Its pending deliveries go with their rows, so no process sends them
 // again; one already in flight finds its lease gone and is not recorded.
 func (s *Store) DeleteTenant(ctx context.Context, id string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM tenants WHERE id = $1`, id)
+	// Its members go by cascade, so every cached user is forgotten.
+	err := s.changeUsers(ctx, usersAll, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM tenants WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res, "no such tenant")
+	})
 	if err != nil {
 		return fmt.Errorf("store: delete tenant %s: %w", id, err)
 	}
-	return mustAffect(res, "store: delete tenant "+id)
+	return nil
 }

@@ -55,9 +55,10 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 	return s.user(ctx, "email", NormalizeEmail(email))
 }
 
-// UserByID finds a user by id.
+// UserByID finds a user by id, from the user cache while RunUserCache
+// keeps it armed.
 func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
-	return s.user(ctx, "id", id)
+	return s.userByIDCached(ctx, id)
 }
 
 func (s *Store) user(ctx context.Context, column, value string) (User, error) {
@@ -82,13 +83,19 @@ func (u *User) scanDest() []any {
 
 // SetPassword replaces a user's password hash and ends its tokens.
 func (s *Store) SetPassword(ctx context.Context, userID, passwordHash string) error {
-	res, err := s.write.ExecContext(ctx,
-		`UPDATE users SET password_hash = $1, token_version = token_version + 1, updated_at = $2 WHERE id = $3`,
-		passwordHash, s.d.t(s.Now()), userID)
+	err := s.changeUsers(ctx, userID, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE users SET password_hash = $1, token_version = token_version + 1, updated_at = $2 WHERE id = $3`,
+			passwordHash, s.d.t(s.Now()), userID)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res, "no such user")
+	})
 	if err != nil {
 		return fmt.Errorf("store: set password: %w", err)
 	}
-	return mustAffect(res, "store: set password")
+	return nil
 }
 
 // SetUserDisabled disables a user (ending its tokens and API keys' use) or
@@ -99,13 +106,19 @@ func (s *Store) SetUserDisabled(ctx context.Context, userID string, disabled boo
 	if disabled {
 		at = s.d.t(now)
 	}
-	res, err := s.write.ExecContext(ctx,
-		`UPDATE users SET disabled_at = $1, token_version = token_version + 1, updated_at = $2 WHERE id = $3`,
-		at, s.d.t(now), userID)
+	err := s.changeUsers(ctx, userID, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE users SET disabled_at = $1, token_version = token_version + 1, updated_at = $2 WHERE id = $3`,
+			at, s.d.t(now), userID)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res, "no such user")
+	})
 	if err != nil {
 		return fmt.Errorf("store: disable user: %w", err)
 	}
-	return mustAffect(res, "store: disable user")
+	return nil
 }
 
 // DeleteUser removes a user. What the user created belongs to its tenant
@@ -114,7 +127,7 @@ func (s *Store) SetUserDisabled(ctx context.Context, userID string, disabled boo
 // CreateUser makes without a tenant id, named by the user's id) goes with
 // its last member, and with it everything in it, as an account would.
 func (s *Store) DeleteUser(ctx context.Context, userID string) error {
-	err := s.inTx(ctx, func(tx *txn) error {
+	err := s.changeUsers(ctx, userID, func(tx *txn) error {
 		var tenantID string
 		err := tx.QueryRowContext(ctx, `SELECT tenant_id FROM users WHERE id = $1`, userID).Scan(&tenantID)
 		if errors.Is(err, sql.ErrNoRows) {

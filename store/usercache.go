@@ -1,0 +1,288 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The user cache serves the per-request user lookup (UserByID, one round
+// trip to PostgreSQL on every authenticated request) from memory, and is
+// kept exact across processes:
+//
+//   - It is armed only while this process's listener connection is
+//     LISTENing on usersChannel; a lost connection empties and disarms it
+//     (lookups go to the database) until the listener is back.
+//   - Every change to a user (password, disabled, deleted, its tenant
+//     deleted) commits a NOTIFY in its own transaction, and the changing
+//     call returns only once every armed listener of the database has
+//     dropped the user and acknowledged on usersAckChannel; a listener that
+//     has not within usersAckTimeout is disconnected
+//     (pg_terminate_backend), which disarms its cache. So when
+//     SetUserDisabled returns, no process serves the user's tokens.
+//   - A lookup that read the database while an invalidation arrived does
+//     not store what it read (the generation check in put).
+//
+// On SQLite the cache stays off: the admin commands (ForAdmin) change
+// users from another process beside a serving one, with no channel to tell
+// it, and there the lookup is an in-process read, not a round trip.
+const (
+	usersChannel    = "webhookd_users"
+	usersAckChannel = "webhookd_users_ack"
+	// usersListenerApp is the application_name a listener sets once it
+	// LISTENs, so that a changing call finds the listeners to wait for in
+	// pg_stat_activity.
+	usersListenerApp = "webhookd-user-cache"
+	// usersAckTimeout bounds how long a user change waits for a listener
+	// before cutting its connection.
+	usersAckTimeout = 3 * time.Second
+	// userCacheMax bounds the cache; past it the cache starts over.
+	userCacheMax = 10000
+	// usersAll is the payload that drops every cached user.
+	usersAll = "*"
+)
+
+// usersScope returns the suffix of the user cache's channel and listener
+// names for a schema: PostgreSQL's notifications and pg_stat_activity are
+// per database, and several webhookd schemas may share one.
+func usersScope(schema string) string {
+	sum := sha256.Sum256([]byte(schema))
+	return hex.EncodeToString(sum[:6])
+}
+
+func (s *Store) usersChannel() string    { return usersChannel + "_" + s.usersScope }
+func (s *Store) usersAckChannel() string { return usersAckChannel + "_" + s.usersScope }
+func (s *Store) usersListenerApp() string {
+	return usersListenerApp + " " + s.usersScope
+}
+
+// userCache is the in-memory side: users by id, a generation bumped by
+// every invalidation, and whether the cache may be used at all.
+type userCache struct {
+	mu    sync.Mutex
+	armed bool
+	gen   uint64
+	m     map[string]User
+}
+
+// get returns the cached user, if the cache is armed and holds it.
+func (c *userCache) get(id string) (User, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.armed {
+		return User{}, false
+	}
+	u, ok := c.m[id]
+	return u, ok
+}
+
+// generation returns the generation to hand to put after reading a user
+// from the database, and whether the cache is armed.
+func (c *userCache) generation() (uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen, c.armed
+}
+
+// put stores u unless an invalidation came since generation gen was read.
+func (c *userCache) put(gen uint64, u User) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.armed || gen != c.gen {
+		return
+	}
+	if c.m == nil || len(c.m) >= userCacheMax {
+		c.m = make(map[string]User)
+	}
+	c.m[u.ID] = u
+}
+
+// drop forgets one user, or all of them for usersAll.
+func (c *userCache) drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if id == usersAll {
+		c.m = nil
+		return
+	}
+	delete(c.m, id)
+}
+
+// arm empties the cache and turns it on or off.
+func (c *userCache) arm(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.m = nil
+	c.armed = on
+}
+
+// userByIDCached is UserByID through the cache.
+func (s *Store) userByIDCached(ctx context.Context, id string) (User, error) {
+	if u, ok := s.users.get(id); ok {
+		return u, nil
+	}
+	gen, armed := s.users.generation()
+	u, err := s.user(ctx, "id", id)
+	if err == nil && armed {
+		s.users.put(gen, u)
+	}
+	return u, err
+}
+
+// RunUserCache keeps this store's user cache armed and exact until ctx is
+// done (see usersChannel): it listens for user changes on a connection of
+// its own, reconnecting after errors with the cache off meanwhile. On
+// SQLite it only waits for ctx. Callers run it in a goroutine they own.
+func (s *Store) RunUserCache(ctx context.Context, logger *slog.Logger) {
+	if s.d.embedded() {
+		<-ctx.Done()
+		return
+	}
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := s.listenUsers(ctx)
+		s.users.arm(false)
+		if ctx.Err() != nil {
+			return
+		}
+		logger.Warn("user cache: listener lost; reading users from the database until reconnected", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+func (s *Store) listenUsers(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, s.dsn)
+	if err != nil {
+		return fmt.Errorf("store: user cache: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, `LISTEN `+s.usersChannel()); err != nil {
+		return fmt.Errorf("store: user cache: listen: %w", err)
+	}
+	// Named only once listening: a change that finds this connection in
+	// pg_stat_activity can count on it hearing the change.
+	if _, err := conn.Exec(ctx, `SELECT set_config('application_name', $1, false)`, s.usersListenerApp()); err != nil {
+		return fmt.Errorf("store: user cache: name the listener: %w", err)
+	}
+	// Anything changed while this process was not listening is forgotten.
+	s.users.arm(true)
+	pid := strconv.FormatUint(uint64(conn.PgConn().PID()), 10)
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return fmt.Errorf("store: user cache: wait for notification: %w", err)
+		}
+		nonce, id, ok := strings.Cut(n.Payload, " ")
+		if !ok {
+			id = usersAll
+		}
+		s.users.drop(id)
+		if _, err := conn.Exec(ctx, `SELECT pg_notify($1, $2)`, s.usersAckChannel(), nonce+" "+pid); err != nil {
+			return fmt.Errorf("store: user cache: acknowledge: %w", err)
+		}
+	}
+}
+
+// changeUsers runs fn, a change to one user (or to every user for
+// usersAll), in a write transaction, and returns once no process's user
+// cache still holds what it changed: in-process at once, and on
+// PostgreSQL once every listening process has acknowledged (see
+// usersChannel).
+func (s *Store) changeUsers(ctx context.Context, id string, fn func(tx *txn) error) error {
+	if s.d.embedded() {
+		err := s.inTx(ctx, fn)
+		s.users.drop(id)
+		return err
+	}
+	// The acknowledgements are heard on a connection of this call's own,
+	// listening before the change is sent.
+	conn, err := pgx.Connect(ctx, s.dsn)
+	if err != nil {
+		return fmt.Errorf("user cache: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, `LISTEN `+s.usersAckChannel()); err != nil {
+		return fmt.Errorf("user cache: listen: %w", err)
+	}
+	// Listeners connected later empty their cache when they arm it.
+	rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1`, s.usersListenerApp())
+	if err != nil {
+		return fmt.Errorf("user cache: find listeners: %w", err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return fmt.Errorf("user cache: find listeners: %w", err)
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	nonce := hex.EncodeToString(b[:])
+	err = s.inTx(ctx, func(tx *txn) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, s.usersChannel(), nonce+" "+id)
+		return err
+	})
+	s.users.drop(id)
+	if err != nil {
+		return err
+	}
+	return waitForUserAcks(ctx, conn, nonce, pids, s.usersListenerApp())
+}
+
+// waitForUserAcks waits until every listener in pids has acknowledged
+// nonce, and disconnects those that have not within usersAckTimeout (or
+// when ctx ends), which empties and disarms their caches.
+func waitForUserAcks(ctx context.Context, conn *pgx.Conn, nonce string, pids []int32, app string) error {
+	waiting := make(map[string]int32, len(pids))
+	for _, p := range pids {
+		waiting[strconv.FormatInt(int64(p), 10)] = p
+	}
+	wctx, cancel := context.WithTimeout(ctx, usersAckTimeout)
+	defer cancel()
+	for len(waiting) > 0 {
+		n, err := conn.WaitForNotification(wctx)
+		if err != nil {
+			break
+		}
+		if got, pid, ok := strings.Cut(n.Payload, " "); ok && got == nonce {
+			delete(waiting, pid)
+		}
+	}
+	if len(waiting) == 0 {
+		return nil
+	}
+	// A listener that did not answer may still hold the user: cut it
+	// off. One that has gone meanwhile is not found, which is as good.
+	// The connection may have been spoilt by the cancelled wait, so this
+	// runs on a fresh one.
+	kctx, kcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer kcancel()
+	kill, err := pgx.ConnectConfig(kctx, conn.Config())
+	if err != nil {
+		return fmt.Errorf("user cache: %d listener(s) did not acknowledge and could not be cut off: %w", len(waiting), err)
+	}
+	defer kill.Close(kctx)
+	for _, p := range waiting {
+		if _, err := kill.Exec(kctx, `SELECT pg_terminate_backend($1, 5000) FROM pg_stat_activity WHERE pid = $1 AND application_name = $2`, p, app); err != nil {
+			return fmt.Errorf("user cache: cut off listener %d that did not acknowledge: %w", p, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,204 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/webhookd/webhookd/store"
+	"github.com/webhookd/webhookd/store/storetest"
+)
+
+// runUserCache runs s's user cache until the test ends and waits until it
+// is armed (on PostgreSQL).
+func runUserCache(t *testing.T, s *store.Store) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { s.RunUserCache(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	if s.Kind() != store.Postgres {
+		return
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !s.UserCacheArmed() {
+		if time.Now().After(deadline) {
+			t.Fatal("the user cache did not arm within 30 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestUserCacheTwoStores: two stores on one PostgreSQL schema, as two
+// processes would be. The second serves a user from its cache; once the
+// first has disabled the user (and, in turn, changed its password and
+// deleted it), the second's very next lookup sees it, with no wait.
+func TestUserCacheTwoStores(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.PostgresURL(t)
+	a := storetest.Open(t, db)
+	b := storetest.Open(t, db)
+	runUserCache(t, a)
+	runUserCache(t, b)
+
+	u, err := a.CreateUser(ctx, "cache@x.io", "hash", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*store.Store{a, b} {
+		if _, err := s.UserByID(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if !s.UserCached(u.ID) {
+			t.Fatal("an armed cache did not keep the user it read")
+		}
+	}
+
+	if err := a.SetUserDisabled(ctx, u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.UserByID(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.DisabledAt == nil || got.TokenVersion != u.TokenVersion+1 {
+		t.Fatalf("the other store, right after the disable returned: disabled %v, token version %d; want disabled, version %d", got.DisabledAt, got.TokenVersion, u.TokenVersion+1)
+	}
+	if got, err := a.UserByID(ctx, u.ID); err != nil || got.DisabledAt == nil {
+		t.Fatalf("the changing store itself: %+v, %v; want disabled", got, err)
+	}
+
+	if err := b.SetPassword(ctx, u.ID, "hash2"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.UserByID(ctx, u.ID); err != nil || got.PasswordHash != "hash2" || got.TokenVersion != u.TokenVersion+2 {
+		t.Fatalf("after a password change in the other store: %+v, %v", got, err)
+	}
+
+	if err := a.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.UserByID(ctx, u.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the other store after the delete: %v, want ErrNotFound", err)
+	}
+
+	// A tenant deleted with its members: every cached user goes.
+	v, err := a.CreateUser(ctx, "member@x.io", "hash", "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.UserByID(ctx, v.ID); err != nil || !b.UserCached(v.ID) {
+		t.Fatalf("cache the member: %v", err)
+	}
+	if err := a.DeleteTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.UserByID(ctx, v.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the other store after its tenant's delete: %v, want ErrNotFound", err)
+	}
+}
+
+// TestUserCacheSilentListenerCutOff: a listener that is connected and
+// named as one but never answers (a process hung) does not keep a change
+// from returning: after the wait its connection is ended, which is what
+// disarms a real process's cache.
+func TestUserCacheSilentListenerCutOff(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.PostgresURL(t)
+	a := storetest.Open(t, db)
+	u, err := a.CreateUser(ctx, "hung@x.io", "hash", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hung, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hung.Close(ctx)
+	if _, err := hung.Exec(ctx, `LISTEN `+a.UsersChannel()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hung.Exec(ctx, `SELECT set_config('application_name', $1, false)`, a.UsersListenerApp()); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetUserDisabled(ctx, u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := hung.Ping(ctx); err == nil {
+		t.Fatal("the listener that never acknowledged is still connected")
+	}
+	if got, err := a.UserByID(ctx, u.ID); err != nil || got.DisabledAt == nil {
+		t.Fatalf("after the change: %+v, %v", got, err)
+	}
+}
+
+// TestUserCacheLostListenerDisarms: a cache whose listener connection is
+// ended stops serving from memory at once and arms itself again (empty)
+// once it has reconnected.
+func TestUserCacheLostListenerDisarms(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.PostgresURL(t)
+	a := storetest.Open(t, db)
+	runUserCache(t, a)
+	u, err := a.CreateUser(ctx, "lost@x.io", "hash", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.UserByID(ctx, u.ID); err != nil || !a.UserCached(u.ID) {
+		t.Fatalf("cache the user: %v", err)
+	}
+	admin, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = $1`, a.UsersListenerApp()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for a.UserCached(u.ID) {
+		if time.Now().After(deadline) {
+			t.Fatal("the cache still serves the user 30 s after its listener was cut off")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for !a.UserCacheArmed() {
+		if time.Now().After(deadline) {
+			t.Fatal("the cache did not arm again")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestUserCacheOffOnSQLite: on SQLite the cache stays off, since an admin
+// store of another process (ForAdmin) changes users with no way to tell a
+// serving one; a change made through either store is seen by the other's
+// next lookup.
+func TestUserCacheOffOnSQLite(t *testing.T) {
+	ctx := context.Background()
+	path := storetest.SQLitePath(t)
+	a := storetest.Open(t, path)
+	runUserCache(t, a)
+	b := storetest.Open(t, path, store.ForAdmin())
+	u, err := a.CreateUser(ctx, "lite@x.io", "hash", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.UserByID(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if a.UserCacheArmed() || a.UserCached(u.ID) {
+		t.Fatal("the SQLite store cached a user")
+	}
+	if err := b.SetUserDisabled(ctx, u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.UserByID(ctx, u.ID); err != nil || got.DisabledAt == nil {
+		t.Fatalf("after another store disabled the user: %+v, %v", got, err)
+	}
+}
