@@ -478,7 +478,8 @@ func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 // database with no users and no such variables, admin@localhost with a
 // random password printed once, so that the one-command start can log in.
 // It answers the email of the user it created, or "" when it created none
-// (the user existed, or another process made it first).
+// (the user existed, another process made it first, or this database
+// created it once already and it has since been deleted).
 func ensureAdmin(ctx context.Context, st *store.Store, email, password string, stdout io.Writer, logger *slog.Logger) (string, error) {
 	if email != "" || password != "" {
 		if email == "" || password == "" {
@@ -489,11 +490,24 @@ func ensureAdmin(ctx context.Context, st *store.Store, email, password string, s
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return "", err
 		}
+		// The variables bootstrap a database once. An administrator
+		// deleted afterwards (someone who left) must not come back at the
+		// next restart with the password still sitting in the environment.
+		createdKey := "admin_created:" + strings.ToLower(email)
+		if _, err := st.Setting(ctx, createdKey); err == nil {
+			logger.Warn("WEBHOOKD_ADMIN_EMAIL names a user this database created once and that has since been deleted: not creating it again; remove WEBHOOKD_ADMIN_EMAIL and WEBHOOKD_ADMIN_PASSWORD, or use 'webhookd user create'", "email", email)
+			return "", nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return "", err
+		}
 		u, err := createUser(ctx, st, email, password, "")
 		if errors.Is(err, store.ErrConflict) {
 			return "", nil // another process created it first
 		}
 		if err != nil {
+			return "", fmt.Errorf("WEBHOOKD_ADMIN_EMAIL: %w", err)
+		}
+		if _, err := st.SettingOrInit(ctx, createdKey, u.ID); err != nil {
 			return "", fmt.Errorf("WEBHOOKD_ADMIN_EMAIL: %w", err)
 		}
 		logger.Info("created admin user", "email", u.Email)

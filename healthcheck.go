@@ -51,7 +51,7 @@ func runHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 	}
 	// One line on success too: a container engine keeps it in the
 	// health log beside the failures.
-	fmt.Fprintf(stdout, "ok: GET %s: 200 OK\n", target)
+	fmt.Fprintf(stdout, "ok: GET %s: 200 OK\n", redactURL(target))
 	return nil
 }
 
@@ -98,25 +98,25 @@ func checkHealth(ctx context.Context, target string, timeout time.Duration) erro
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return fmt.Errorf("healthcheck: GET %s: %w", target, err)
+		return fmt.Errorf("healthcheck: GET %s: %w", redactURL(target), err)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("healthcheck: GET %s: no answer within %s", target, timeout)
+			return fmt.Errorf("healthcheck: GET %s: no answer within %s", redactURL(target), timeout)
 		}
 		// The client's error repeats the method and URL; keep its cause.
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Errorf("healthcheck: GET %s: %w", target, err)
+		return fmt.Errorf("healthcheck: GET %s: %w", redactURL(target), err)
 	}
 	defer resp.Body.Close()
 	// Only a little of the body: enough to show an error message.
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthcheck: GET %s: %s%s", target, resp.Status, bodySnippet(body))
+		return fmt.Errorf("healthcheck: GET %s: %s%s", redactURL(target), resp.Status, bodySnippet(body))
 	}
 	return nil
 }
@@ -131,4 +131,14 @@ func bodySnippet(body []byte) string {
 		return ""
 	}
 	return ": " + s
+}
+
+// redactURL is target as printed: a password in it (an --addr URL with
+// credentials) never reaches a health log.
+func redactURL(target string) string {
+	u, err := url.Parse(target)
+	if err != nil {
+		return target
+	}
+	return u.Redacted()
 }

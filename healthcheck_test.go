@@ -1,6 +1,11 @@
 package main
 
-import "testing"
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestHealthcheckURL(t *testing.T) {
 	tests := []struct{ addr, want string }{
@@ -27,5 +32,18 @@ func TestHealthcheckURL(t *testing.T) {
 		if got, err := healthcheckURL(addr); err == nil {
 			t.Errorf("healthcheckURL(%q) = %q, want an error", addr, got)
 		}
+	}
+}
+
+// TestHealthcheckRedactsPasswords: an --addr URL's password never reaches
+// the health log, in the answer or in an error.
+func TestHealthcheckRedactsPasswords(t *testing.T) {
+	const target = "http://probe:s3cret-word@127.0.0.1:1/healthz"
+	if got := redactURL(target); strings.Contains(got, "s3cret-word") || !strings.Contains(got, "probe:") {
+		t.Errorf("redactURL(%q) = %q, want the user kept and the password hidden", target, got)
+	}
+	err := checkHealth(context.Background(), target, time.Second)
+	if err == nil || strings.Contains(err.Error(), "s3cret-word") {
+		t.Errorf("checkHealth of a closed port: err = %v, want an error without the password", err)
 	}
 }

@@ -92,8 +92,9 @@ func serveFlags() (*flagSet, *serveConfig) {
 	c := &serveConfig{}
 	fs := newFlagSet("serve", "Usage: webhookd serve [flags]\n\nRuns the API and the delivery engine.\n\n"+
 		"WEBHOOKD_ADMIN_EMAIL and WEBHOOKD_ADMIN_PASSWORD (set both; no flags, to keep the password\n"+
-		"out of ps) create that user at start when it does not exist. On a first start without them\n"+
-		"webhookd creates admin@localhost and prints its password once.")
+		"out of ps) create that user at start when it does not exist, once per database: deleted\n"+
+		"later, it is not created again. On a first start without them webhookd creates\n"+
+		"admin@localhost and prints its password once.")
 	str := func(p *string, name, env, def, usage string) {
 		fs.StringVar(p, name, def, usage)
 		fs.bindEnv(name, env)

@@ -327,6 +327,16 @@ func runConsoleItems(t *testing.T, chromium, db string) {
 	if got.Secret != mine {
 		t.Errorf("secret after rotation = %q, want %q", got.Secret, mine)
 	}
+	// At 390 px the form opens a screen or two below the button: the page
+	// brings it into view and puts the cursor in the new secret.
+	narrow(a)
+	a.navigate(p.URL + "/#/webhooks")
+	a.waitJS("the list", `document.querySelector('#webhook-rows .webhook-name') !== null`)
+	a.click("#webhook-rows .webhook-name")
+	a.waitJS("the webhook's page", `document.querySelector('#secret-rotate') !== null`)
+	a.click("#secret-rotate")
+	a.waitJS("the rotation form in view, focused", `(() => { const n = document.querySelector('#secret-new'); if (!n) return false; const r = n.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight && document.activeElement === n; })()`)
+	a.do("a wide screen", chromedp.EmulateViewport(1280, 900))
 
 	// --- A portal session sees no keys, members or password page.
 	svcKey := strings.TrimSpace(mustWebhookd(t, nil, "", "apikey", "create", "--service", "--name", "crm", "--db", db).stdout)

@@ -1,7 +1,7 @@
 package server
 
 import (
-	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -111,20 +111,25 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	if err := s.store.SetPassword(r.Context(), p.user.ID, hash); err != nil {
-		return err
+	// The change holds only if nothing changed the user since this
+	// request was authenticated: an administrator's reset or disable made
+	// while the password was being checked and hashed wins, and the new
+	// token is for exactly the version this change made, never a later
+	// one someone else made.
+	version, err := s.store.ChangePassword(r.Context(), p.user.ID, p.user.TokenVersion, hash)
+	if errors.Is(err, store.ErrConflict) {
+		return unauthorized("your session ended while the password was being changed (the account was changed elsewhere); sign in again")
 	}
-	user, err := s.store.UserByID(context.WithoutCancel(r.Context()), p.user.ID)
 	if err != nil {
 		return err
 	}
-	token, err := s.tokens.Issue(user.ID, user.TokenVersion)
+	token, err := s.tokens.Issue(p.user.ID, version)
 	if err != nil {
 		return err
 	}
 	return s.json(w, http.StatusOK, loginResponse{
 		AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(s.tokens.TTL() / time.Second),
-		User: userJSON{ID: user.ID, Email: user.Email, Tenant: user.TenantID},
+		User: userJSON{ID: p.user.ID, Email: p.user.Email, Tenant: p.user.TenantID},
 	})
 }
 

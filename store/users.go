@@ -98,6 +98,36 @@ func (s *Store) SetPassword(ctx context.Context, userID, passwordHash string) er
 	return nil
 }
 
+// ChangePassword is the user's own password change: it replaces the hash
+// and ends the user's tokens only if the user's token version is still
+// tokenVersion, the one the request was authenticated with, and answers
+// the new version. A change that crossed it (an administrator's `user
+// passwd` or `user disable`, another change of the user's own) wins:
+// this one answers ErrConflict and changes nothing, so a request already
+// past authentication cannot undo a reset made while it ran.
+func (s *Store) ChangePassword(ctx context.Context, userID string, tokenVersion int, passwordHash string) (int, error) {
+	err := s.changeUsers(ctx, userID, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE users SET password_hash = $1, token_version = token_version + 1, updated_at = $2 WHERE id = $3 AND token_version = $4 AND disabled_at IS NULL`,
+			passwordHash, s.d.t(s.Now()), userID, tokenVersion)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrConflict
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: change password: %w", err)
+	}
+	return tokenVersion + 1, nil
+}
+
 // SetUserDisabled disables a user (ending its tokens and API keys' use) or
 // enables it again.
 func (s *Store) SetUserDisabled(ctx context.Context, userID string, disabled bool) error {

@@ -162,6 +162,10 @@ function askRotate(ctx, w, secret, box) {
         problem.hidden = false;
       }
     });
+  // The form opens below the whole settings list: on a phone that is a
+  // screen or two down, where a tap on Rotate… would seem to do nothing.
+  box.scrollIntoView({ block: 'nearest' });
+  input.focus({ preventScroll: true });
 }
 
 // testTypes puts webhook.test first, then the catalogue.
