@@ -151,7 +151,10 @@ export function renderAccount() {
       // answer is the new one.
       renewSession(r);
       form.reset();
-      result.textContent = 'Password changed. Every other sign-in of yours has ended; this tab stays signed in.';
+      // API keys are not sign-ins: a key made with a stolen session
+      // outlives the change, so say so and point at where to revoke it.
+      result.replaceChildren('Password changed. Every other sign-in of yours has ended; this tab stays signed in. API keys keep working: revoke any you do not recognise on the ',
+        el('a', { href: '#/api-keys', text: 'API keys' }), ' page.');
       result.hidden = false;
     } catch (err) {
       showFormError(form, err);
