@@ -211,7 +211,11 @@ export declare class WebhookdClient {
     createWebhook(webhook: WebhookCreate, options?: CallOptions): Promise<Webhook>;
     /** updateWebhook changes the fields given (PATCH) and returns the webhook. */
     updateWebhook(id: string, changes: WebhookUpdate, options?: CallOptions): Promise<Webhook>;
-    /** deleteWebhook deletes a webhook and its pending deliveries. */
+    /**
+     * deleteWebhook deletes a webhook and its pending deliveries. A 404 on a
+     * retry counts as success: an earlier attempt whose answer was lost may
+     * have deleted it. A 404 on the first attempt throws.
+     */
     deleteWebhook(id: string, options?: CallOptions): Promise<void>;
     /**
      * rotateSecret gives the webhook a new secret (yours, or one webhookd

@@ -151,9 +151,21 @@ export class WebhookdClient {
     async updateWebhook(id, changes, options = {}) {
         return (await this.#call('PATCH', webhookPath(id), changes, 'always', options));
     }
-    /** deleteWebhook deletes a webhook and its pending deliveries. */
+    /**
+     * deleteWebhook deletes a webhook and its pending deliveries. A 404 on a
+     * retry counts as success: an earlier attempt whose answer was lost may
+     * have deleted it. A 404 on the first attempt throws.
+     */
     async deleteWebhook(id, options = {}) {
-        await this.#call('DELETE', webhookPath(id), undefined, 'always', options);
+        const tenant = options.tenant ?? this.#tenant;
+        await this.#request({
+            method: 'DELETE',
+            path: webhookPath(id),
+            retry: 'always',
+            signal: options.signal,
+            tenantHeader: tenant,
+            notFoundOnRetryIsSuccess: true,
+        });
     }
     /**
      * rotateSecret gives the webhook a new secret (yours, or one webhookd
@@ -197,9 +209,23 @@ export class WebhookdClient {
             const retriesLeft = attempt <= this.#retries;
             let failure;
             try {
-                const res = await this.#fetch(url, { method: spec.method, headers, body: payload, signal: this.#attemptSignal(spec.signal) });
+                // Redirects are never followed: one would send the body, the
+                // credentials' target and the Idempotency-Key to another URL.
+                const res = await this.#fetch(url, {
+                    method: spec.method,
+                    headers,
+                    body: payload,
+                    redirect: 'manual',
+                    signal: this.#attemptSignal(spec.signal),
+                });
+                if (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400)) {
+                    await res.body?.cancel().catch(() => { });
+                    throw redirectError(res, url, attempt);
+                }
                 const answer = await readAnswer(res);
                 if (res.ok)
+                    return answer;
+                if (spec.notFoundOnRetryIsSuccess && res.status === 404 && attempt > 1)
                     return answer;
                 failure = answerError(answer, attempt);
                 const retryable = res.status === 429 || res.status === 503 || (spec.retry === 'always' && res.status >= 500);
@@ -284,6 +310,16 @@ function answerError(answer, attempts) {
         message: b.message ?? text ?? `webhookd answered ${answer.status}`,
         details: Array.isArray(b.details) ? b.details : [],
         retryAfterMs: parseRetryAfter(answer.headers.get('Retry-After')),
+        attempts,
+    });
+}
+function redirectError(res, url, attempts) {
+    const location = res.headers.get('Location');
+    const where = location ? ` to ${location}` : '';
+    return new WebhookdError({
+        status: res.status,
+        code: 'redirect',
+        message: `webhookd answered ${url} with a redirect (${res.status || 'opaque'})${where}, which the client does not follow: set baseUrl to webhookd's own address`,
         attempts,
     });
 }

@@ -4,12 +4,13 @@
  * and `details` come from the error body; `field` is the first field named.
  * For no answer (connection refused or reset, timeout), `status` is 0,
  * `code` is `network_error` or `timeout`, and `cause` is the underlying
- * error.
+ * error. A redirect (3xx), which the client never follows, has `code`
+ * `redirect` and its 3xx `status`.
  */
 export class WebhookdError extends Error {
     /** The HTTP status, or 0 when no answer came. */
     status;
-    /** The body's `error` (the status text, e.g. `Bad Request`), or `network_error` / `timeout`. */
+    /** The body's `error` (the status text, e.g. `Bad Request`), or `network_error` / `timeout` / `redirect`. */
     code;
     /** The first field the API named as wrong, if any. */
     field;

@@ -13,36 +13,40 @@ const DEFAULT_TOLERANCE_SECONDS = 300;
  * secret is the webhook's secret, or, while you rotate it, several: the
  * delivery is genuine if any verifies it.
  *
- * webhookd signs every delivery twice. When `webhook-signature` is present
- * (it always is from webhookd), the Standard Webhooks scheme decides:
- * `webhook-id`, `webhook-timestamp` and `webhook-signature` must all be
- * there, the timestamp within `toleranceSeconds` of now, and one `v1,`
- * entry must equal the base64 HMAC-SHA256 of `id.timestamp.body` keyed
- * with the secret's signing key (the base64 decoding of what follows
- * `whsec_`, or the secret's bytes). Only without it is `X-Webhook-Signature`
- * (`sha256=` and the hex HMAC-SHA256 of the body, keyed with the secret
- * string's bytes) checked; that header signs no timestamp, so it cannot
- * stop a replay, and it carries only the current secret's signature.
+ * webhookd signs every delivery twice. The Standard Webhooks scheme
+ * decides: `webhook-id`, `webhook-timestamp` and `webhook-signature` must
+ * all be there (webhookd always sends them), the timestamp within
+ * `toleranceSeconds` of now, and one `v1,` entry must equal the base64
+ * HMAC-SHA256 of `id.timestamp.body` keyed with the secret's signing key
+ * (the base64 decoding of what follows `whsec_`, or the secret's bytes).
+ *
+ * Only with `allowLegacySignature: true`, and only when `webhook-signature`
+ * is missing, is `X-Webhook-Signature` (`sha256=` and the hex HMAC-SHA256
+ * of the body, keyed with the secret string's bytes) checked instead; that
+ * header signs no id and no timestamp, so it cannot stop a replay, and it
+ * carries only the current secret's signature. A delivery accepted so
+ * comes back with `id` and `timestamp` undefined.
+ *
+ * Invalid options (a `toleranceSeconds` that is negative or not finite, a
+ * `now` that is an invalid Date or not finite) throw a TypeError.
  */
 export function verifySignature(rawBody, headers, secret, options = {}) {
     const secrets = (typeof secret === 'string' ? [secret] : [...secret]).filter((s) => typeof s === 'string' && s !== '');
     if (secrets.length === 0) {
         throw new WebhookVerificationError('no_secret', 'no secret to verify with: pass the webhook\'s secret');
     }
+    const { toleranceSeconds, nowMs } = checkOptions(options);
     const body = toBytes(rawBody);
     const header = headerReader(headers);
     const id = header('webhook-id');
     const timestampText = header('webhook-timestamp');
     const standard = header('webhook-signature');
     const legacy = header('x-webhook-signature');
-    let timestamp;
-    if (timestampText !== undefined) {
-        timestamp = checkTimestamp(timestampText, options);
-    }
     if (standard !== undefined) {
-        if (id === undefined || timestamp === undefined) {
+        if (id === undefined || timestampText === undefined) {
             throw new WebhookVerificationError('missing_headers', 'webhook-signature came without webhook-id and webhook-timestamp');
         }
+        const timestamp = checkTimestamp(timestampText, toleranceSeconds, nowMs);
         // Entries are space-separated; a header sent twice arrives joined
         // with ", ", so a trailing comma is dropped too.
         const given = standard
@@ -61,11 +65,18 @@ export function verifySignature(rawBody, headers, secret, options = {}) {
         }
         throw new WebhookVerificationError('no_matching_signature', 'webhook-signature does not match the body with any of the secrets');
     }
+    if (options.allowLegacySignature !== true) {
+        throw new WebhookVerificationError('missing_headers', legacy === undefined
+            ? 'webhook-signature was not sent (webhookd sends webhook-id, webhook-timestamp and webhook-signature)'
+            : 'webhook-signature was not sent; X-Webhook-Signature alone signs no id or timestamp and is refused unless allowLegacySignature is set');
+    }
     if (legacy !== undefined) {
         for (const s of secrets) {
             const expected = 'sha256=' + createHmac('sha256', Buffer.from(s, 'utf8')).update(body).digest('hex');
             if (same(legacy, expected)) {
-                return { id, timestamp, scheme: 'x-webhook-signature' };
+                // The body alone is signed: webhook-id and webhook-timestamp, if
+                // sent, could be anyone's, so neither is returned.
+                return { id: undefined, timestamp: undefined, scheme: 'x-webhook-signature' };
             }
         }
         throw new WebhookVerificationError('no_matching_signature', 'X-Webhook-Signature does not match the body with any of the secrets');
@@ -89,13 +100,37 @@ export function signingKey(secret) {
     }
     return Buffer.from(secret, 'utf8');
 }
-function checkTimestamp(text, options) {
+// checkOptions validates the tolerance and the clock: a NaN, an Infinity
+// or a negative tolerance, or an invalid Date, would make every
+// comparison false and so silently accept any timestamp.
+function checkOptions(options) {
+    if (options === null || typeof options !== 'object') {
+        throw new TypeError('verifySignature: options must be an object');
+    }
+    const tolerance = options.toleranceSeconds === undefined ? DEFAULT_TOLERANCE_SECONDS : options.toleranceSeconds;
+    if (typeof tolerance !== 'number' || !Number.isFinite(tolerance) || tolerance < 0) {
+        throw new TypeError(`verifySignature: toleranceSeconds must be a finite number of 0 or more, not ${String(tolerance)}`);
+    }
+    let nowMs;
+    if (options.now === undefined) {
+        nowMs = Date.now();
+    }
+    else if (options.now instanceof Date || typeof options.now === 'number') {
+        nowMs = Number(options.now);
+    }
+    else {
+        throw new TypeError('verifySignature: now must be a Date or epoch milliseconds');
+    }
+    if (!Number.isFinite(nowMs)) {
+        throw new TypeError(`verifySignature: now must be a valid Date or a finite number of epoch milliseconds, not ${String(options.now)}`);
+    }
+    return { toleranceSeconds: tolerance, nowMs };
+}
+function checkTimestamp(text, tolerance, nowMs) {
     if (!/^[0-9]{1,15}$/.test(text)) {
         throw new WebhookVerificationError('invalid_timestamp', `webhook-timestamp ${JSON.stringify(text)} is not Unix seconds`);
     }
     const ts = Number(text);
-    const tolerance = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
-    const nowMs = options.now === undefined ? Date.now() : Number(options.now);
     const now = Math.floor(nowMs / 1000);
     if (now - ts > tolerance) {
         throw new WebhookVerificationError('timestamp_too_old', `webhook-timestamp is ${now - ts}s old, more than the ${tolerance}s allowed`);

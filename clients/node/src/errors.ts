@@ -18,12 +18,13 @@ export interface ErrorBody {
  * and `details` come from the error body; `field` is the first field named.
  * For no answer (connection refused or reset, timeout), `status` is 0,
  * `code` is `network_error` or `timeout`, and `cause` is the underlying
- * error.
+ * error. A redirect (3xx), which the client never follows, has `code`
+ * `redirect` and its 3xx `status`.
  */
 export class WebhookdError extends Error {
   /** The HTTP status, or 0 when no answer came. */
   readonly status: number;
-  /** The body's `error` (the status text, e.g. `Bad Request`), or `network_error` / `timeout`. */
+  /** The body's `error` (the status text, e.g. `Bad Request`), or `network_error` / `timeout` / `redirect`. */
   readonly code: string;
   /** The first field the API named as wrong, if any. */
   readonly field: string | undefined;

@@ -10,7 +10,7 @@ import { WebhookdClient, WebhookdError, parseRetryAfter, catalogEventTypes } fro
 function fakeFetch(answers) {
   const calls = [];
   const fn = async (url, init) => {
-    calls.push({ url, method: init.method, headers: new Headers(init.headers), body: init.body === undefined ? undefined : JSON.parse(init.body) });
+    calls.push({ url, method: init.method, redirect: init.redirect, headers: new Headers(init.headers), body: init.body === undefined ? undefined : JSON.parse(init.body) });
     const next = answers.shift();
     if (next === undefined) throw new Error('fakeFetch: no more answers');
     if (next instanceof Error) throw next;
@@ -187,4 +187,95 @@ test('the constructor refuses bad options', () => {
 
 test('the catalogue names are exported', () => {
   assert.ok(catalogEventTypes.includes('message.new'));
+});
+
+function notFound() {
+  return json(404, { statusCode: 404, error: 'Not Found', message: 'webhook not found' });
+}
+
+test('deleteWebhook: a 404 on a retry is success, as the lost first attempt may have deleted it', async () => {
+  // The first DELETE's answer is lost (a reset after webhookd deleted it);
+  // the retry finds nothing.
+  const lost = fakeFetch([connectionRefused(), notFound()]);
+  assert.equal(await client(lost.fn).deleteWebhook('wh_1'), undefined);
+  assert.deepEqual(lost.calls.map((c) => c.method), ['DELETE', 'DELETE']);
+  // The same after a gateway's 502 and after a timeout-like 504.
+  const gateway = fakeFetch([json(502, { statusCode: 502, error: 'Bad Gateway', message: 'proxy' }), json(504, null), notFound()]);
+  await client(gateway.fn).deleteWebhook('wh_1');
+  assert.equal(gateway.calls.length, 3);
+  // A 404 on the first attempt still throws: the webhook was not there.
+  const first = fakeFetch([notFound()]);
+  await assert.rejects(client(first.fn).deleteWebhook('wh_1'), (err) => {
+    assert.ok(err instanceof WebhookdError);
+    assert.equal(err.status, 404);
+    assert.equal(err.attempts, 1);
+    return true;
+  });
+  assert.equal(first.calls.length, 1);
+  // Other calls keep a 404 on a retry an error.
+  const read = fakeFetch([connectionRefused(), notFound()]);
+  await assert.rejects(client(read.fn).getWebhook('wh_1'), { status: 404, attempts: 2 });
+  // And other 4xx on a DELETE retry are still errors.
+  const forbidden = fakeFetch([connectionRefused(), json(403, { statusCode: 403, error: 'Forbidden', message: 'no' })]);
+  await assert.rejects(client(forbidden.fn).deleteWebhook('wh_1'), { status: 403, attempts: 2 });
+});
+
+test('redirects are never followed: every request asks for manual redirects, and a 3xx is a WebhookdError', async () => {
+  for (const status of [301, 302, 303, 307, 308]) {
+    const f = fakeFetch([new Response(null, { status, headers: { Location: 'https://elsewhere.example/collect' } }), json(202, accepted)]);
+    await assert.rejects(client(f.fn).publish('message.new', { secret: 'data' }, { idempotencyKey: 'k1' }), (err) => {
+      assert.ok(err instanceof WebhookdError, `${status}: ${err}`);
+      assert.equal(err.status, status);
+      assert.equal(err.code, 'redirect');
+      assert.match(err.message, /redirect/);
+      assert.match(err.message, /https:\/\/elsewhere\.example\/collect/);
+      assert.equal(err.attempts, 1);
+      return true;
+    });
+    // Not retried, and nothing sent to the Location.
+    assert.equal(f.calls.length, 1, `${status}: not retried`);
+    assert.equal(f.calls[0].url, 'http://webhookd.test/api/v1/events');
+    assert.equal(f.calls[0].redirect, 'manual');
+  }
+  // Management calls too, and a browser-style opaque redirect (status 0).
+  const opaque = { type: 'opaqueredirect', status: 0, ok: false, headers: new Headers(), body: null, text: async () => '' };
+  const f = fakeFetch([opaque]);
+  await assert.rejects(client(f.fn).deleteWebhook('wh_1'), { code: 'redirect', status: 0 });
+  assert.equal(f.calls.length, 1);
+  assert.equal(f.calls[0].redirect, 'manual');
+});
+
+test('every kind of call passes redirect: manual to fetch', async () => {
+  const hook = { id: 'wh_1' };
+  const f = fakeFetch([json(202, accepted), json(202, { data: [] }), json(200, hook), json(201, hook), json(200, hook), new Response(null, { status: 204 })]);
+  const c = client(f.fn);
+  await c.publish('message.new', {});
+  await c.publishBatch([{ event: 'message.new', data: {} }]);
+  await c.getWebhook('wh_1');
+  await c.createWebhook({ name: 'n', url: 'https://example.com', events: ['message.*'] });
+  await c.updateWebhook('wh_1', { name: 'm' });
+  await c.deleteWebhook('wh_1');
+  assert.deepEqual(f.calls.map((x) => x.redirect), Array(6).fill('manual'));
+});
+
+test('against a real server, a 307 is not followed', async () => {
+  const http = await import('node:http');
+  const hits = [];
+  const server = http.createServer((req, res) => {
+    hits.push(req.url);
+    if (req.url === '/api/v1/events') {
+      res.writeHead(307, { Location: '/stolen' }).end();
+    } else {
+      res.writeHead(202, { 'Content-Type': 'application/json' }).end(JSON.stringify(accepted));
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const c = new WebhookdClient({ baseUrl: `http://127.0.0.1:${server.address().port}`, apiKey: 'whk_test', retryBaseMs: 1 });
+    await assert.rejects(c.publish('message.new', {}), { code: 'redirect', status: 307 });
+    assert.deepEqual(hits, ['/api/v1/events']);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });

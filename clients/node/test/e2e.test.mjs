@@ -102,8 +102,11 @@ test('publish reaches a receiver, signed so that verifySignature accepts it', { 
   assert.equal(ok.id, d.headers['x-webhook-id']);
   assert.ok(Math.abs(ok.timestamp - Date.now() / 1000) < 300);
   assert.deepEqual(JSON.parse(d.raw).data, { messageId: nonce, content: 'Hello', amount: 2.5 });
-  // The X-Webhook-Signature scheme alone verifies it too.
-  assert.equal(verifySignature(d.raw, { 'x-webhook-signature': d.headers['x-webhook-signature'] }, secret).scheme, 'x-webhook-signature');
+  // The X-Webhook-Signature scheme alone verifies it too, when allowed,
+  // without the unsigned id and timestamp; by default it is refused.
+  const legacyOnly = { 'x-webhook-signature': d.headers['x-webhook-signature'], 'webhook-id': d.headers['webhook-id'], 'webhook-timestamp': d.headers['webhook-timestamp'] };
+  assert.deepEqual(verifySignature(d.raw, legacyOnly, secret, { allowLegacySignature: true }), { id: undefined, timestamp: undefined, scheme: 'x-webhook-signature' });
+  assert.throws(() => verifySignature(d.raw, legacyOnly, secret), { reason: 'missing_headers' });
   // And a fetch Headers works as well as Node's object.
   assert.equal(verifySignature(d.raw, new Headers(d.headers), [secret]).id, ok.id);
 
@@ -250,8 +253,8 @@ test('webhook management: list, get, update, rotate, test, delete', { skip }, as
   assert.equal(verifySignature(d.raw, d.headers, [h.secret, next]).scheme, 'standard-webhooks');
   // X-Webhook-Signature carries the new secret's signature only.
   const legacy = { 'x-webhook-signature': d.headers['x-webhook-signature'] };
-  assert.equal(verifySignature(d.raw, legacy, next).scheme, 'x-webhook-signature');
-  assert.throws(() => verifySignature(d.raw, legacy, h.secret), { reason: 'no_matching_signature' });
+  assert.equal(verifySignature(d.raw, legacy, next, { allowLegacySignature: true }).scheme, 'x-webhook-signature');
+  assert.throws(() => verifySignature(d.raw, legacy, h.secret, { allowLegacySignature: true }), { reason: 'no_matching_signature' });
 
   await wd.deleteWebhook(h.id);
   await assert.rejects(wd.getWebhook(h.id), (err) => {

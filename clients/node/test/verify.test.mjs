@@ -56,9 +56,9 @@ test('headers in any case, as a Headers instance, and array values', () => {
 test('a tampered body is rejected', () => {
   const h = sign(body, 'dlv_1', now, secret);
   rejects(() => verifySignature(body.replace('2.50', '2.5'), h, secret, { now: now * 1000 }), 'no_matching_signature');
-  // The same through the X-Webhook-Signature scheme alone.
+  // The same through the X-Webhook-Signature scheme alone, when allowed.
   const legacy = { 'x-webhook-signature': h['X-Webhook-Signature'] };
-  rejects(() => verifySignature(body + ' ', legacy, secret, { now: now * 1000 }), 'no_matching_signature');
+  rejects(() => verifySignature(body + ' ', legacy, secret, { now: now * 1000, allowLegacySignature: true }), 'no_matching_signature');
 });
 
 test('an old or a future timestamp is rejected; the tolerance is an option', () => {
@@ -92,11 +92,11 @@ test('during a rotation, a list of secrets verifies either signature', () => {
   rejects(() => verifySignature(body, after, [oldSecret], { now: now * 1000 }), 'no_matching_signature');
 });
 
-test('X-Webhook-Signature alone verifies with the secret string, whsec_ prefix and all', () => {
+test('X-Webhook-Signature alone verifies with allowLegacySignature, with the secret string, whsec_ prefix and all', () => {
   const h = sign(body, 'dlv_4', now, secret);
-  const legacy = { 'X-Webhook-Signature': h['X-Webhook-Signature'], 'webhook-timestamp': String(now) };
-  assert.deepEqual(verifySignature(body, legacy, [oldSecret, secret], { now: now * 1000 }),
-    { id: undefined, timestamp: now, scheme: 'x-webhook-signature' });
+  const legacy = { 'X-Webhook-Signature': h['X-Webhook-Signature'] };
+  assert.deepEqual(verifySignature(body, legacy, [oldSecret, secret], { now: now * 1000, allowLegacySignature: true }),
+    { id: undefined, timestamp: undefined, scheme: 'x-webhook-signature' });
   // A plain secret (no whsec_) signs both schemes with its own bytes.
   const plain = sign(body, 'dlv_5', now, 'plain-secret');
   assert.equal(verifySignature(body, plain, 'plain-secret', { now: now * 1000 }).scheme, 'standard-webhooks');
@@ -118,4 +118,51 @@ test('a whsec_ secret that is not valid base64 signs with its own bytes, as webh
 
 test('a parsed body is refused with a clear error', () => {
   assert.throws(() => verifySignature({ event: 'x' }, {}, secret), /raw body/);
+});
+
+test('X-Webhook-Signature alone is refused by default: stripped headers cannot downgrade', () => {
+  const h = sign(body, 'dlv_6', now, secret);
+  // An attacker keeps the body's signature, drops webhook-signature, and
+  // sends a fresh id and timestamp of their own.
+  const stripped = { 'X-Webhook-Signature': h['X-Webhook-Signature'], 'webhook-id': 'dlv_fresh', 'webhook-timestamp': String(now) };
+  rejects(() => verifySignature(body, stripped, secret, { now: now * 1000 }), 'missing_headers');
+  rejects(() => verifySignature(body, stripped, secret, { now: now * 1000, allowLegacySignature: false }), 'missing_headers');
+  assert.throws(() => verifySignature(body, stripped, secret, { now: now * 1000 }), /allowLegacySignature/);
+  // Allowed, it verifies, but the unsigned id and timestamp are not returned.
+  const got = verifySignature(body, stripped, secret, { now: now * 1000, allowLegacySignature: true });
+  assert.deepEqual(got, { id: undefined, timestamp: undefined, scheme: 'x-webhook-signature' });
+  // A replay years later with an unsigned stale timestamp gives no timestamp either.
+  const stale = { ...stripped, 'webhook-timestamp': String(now - 10 * 365 * 86400) };
+  assert.equal(verifySignature(body, stale, secret, { now: now * 1000, allowLegacySignature: true }).timestamp, undefined);
+  // With webhook-signature present, allowLegacySignature changes nothing:
+  // the Standard Webhooks scheme decides, and a wrong one is not rescued.
+  const full = sign(body, 'dlv_6', now, secret);
+  assert.equal(verifySignature(body, full, secret, { now: now * 1000, allowLegacySignature: true }).scheme, 'standard-webhooks');
+  const forged = { ...full, 'webhook-signature': 'v1,' + Buffer.alloc(32).toString('base64') };
+  rejects(() => verifySignature(body, forged, secret, { now: now * 1000, allowLegacySignature: true }), 'no_matching_signature');
+  rejects(() => verifySignature(body, { ...full, 'webhook-timestamp': String(now - 301) }, secret, { now: now * 1000, allowLegacySignature: true }), 'timestamp_too_old');
+  // Standard headers without webhook-id or webhook-timestamp are refused either way.
+  for (const name of ['webhook-id', 'webhook-timestamp']) {
+    const missing = { ...full };
+    delete missing[name];
+    rejects(() => verifySignature(body, missing, secret, { now: now * 1000, allowLegacySignature: true }), 'missing_headers');
+  }
+});
+
+test('an invalid toleranceSeconds or now is a TypeError, never a disabled timestamp check', () => {
+  // Even a delivery from long ago: the check must not be skipped.
+  const h = sign(body, 'dlv_7', now - 10 * 365 * 86400, secret);
+  for (const toleranceSeconds of [NaN, -1, -0.5, Infinity, -Infinity, '300', null]) {
+    assert.throws(() => verifySignature(body, h, secret, { now: now * 1000, toleranceSeconds }), TypeError, `toleranceSeconds ${toleranceSeconds}`);
+  }
+  for (const bad of [new Date('not a date'), NaN, Infinity, -Infinity, '2024-01-01', null]) {
+    assert.throws(() => verifySignature(body, h, secret, { now: bad }), TypeError, `now ${bad}`);
+  }
+  // Invalid options are refused before any header is looked at.
+  assert.throws(() => verifySignature(body, {}, secret, { toleranceSeconds: NaN }), TypeError);
+  // Valid edge values still work: 0 tolerance, and epoch 0 as a number.
+  const exact = sign(body, 'dlv_8', now, secret);
+  assert.equal(verifySignature(body, exact, secret, { now: now * 1000, toleranceSeconds: 0 }).timestamp, now);
+  rejects(() => verifySignature(body, sign(body, 'dlv_8', now - 1, secret), secret, { now: now * 1000, toleranceSeconds: 0 }), 'timestamp_too_old');
+  rejects(() => verifySignature(body, exact, secret, { now: 0 }), 'timestamp_too_new');
 });
