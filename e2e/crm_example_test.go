@@ -21,6 +21,40 @@ import (
 	"github.com/webhookd/webhookd/store/storetest"
 )
 
+// runNodeSteps runs a Node example (with the node binary named) that prints one JSON object a line,
+// each naming its "step", and answers them by step; the steps must come in
+// the order want gives.
+func runNodeSteps[T interface{ stepName() string }](t *testing.T, node, script string, env []string, want ...string) map[string]T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), exampleDeadline)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script)
+	cmd.Env = append(cleanEnv(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	name := filepath.Base(script)
+	if err != nil {
+		t.Fatalf("%s: %v\nstdout:\n%s\nstderr:\n%s", name, err, out, stderr.String())
+	}
+	steps := map[string]T{}
+	var order []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var s T
+		if err := json.Unmarshal([]byte(line), &s); err != nil {
+			t.Fatalf("%s printed %q: %v", name, line, err)
+		}
+		steps[s.stepName()] = s
+		order = append(order, s.stepName())
+	}
+	if !slices.Equal(order, want) {
+		t.Fatalf("%s: steps %v, want %v:\n%s", name, order, want, out)
+	}
+	return steps
+}
+
+func (s crmStep) stepName() string { return s.Step }
+
 // crmStep is one line the example prints.
 type crmStep struct {
 	Step       string   `json:"step"`
@@ -69,31 +103,9 @@ func runCRMPublisher(t *testing.T, db string) {
 
 	run := func() map[string]crmStep {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), exampleDeadline)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "node", filepath.Join(moduleRoot(t), "examples", "node", "crm-publisher.js"))
-		cmd.Env = append(cleanEnv(), "WEBHOOKD_URL="+wd.base, "WEBHOOKD_SERVICE_KEY="+key, "TENANT=acme",
-			"RECEIVER_URL="+receiverURL, "MESSAGE_ID=msg_e2e")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("crm-publisher.js: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
-		}
-		steps := map[string]crmStep{}
-		var order []string
-		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-			var s crmStep
-			if err := json.Unmarshal([]byte(line), &s); err != nil {
-				t.Fatalf("crm-publisher.js printed %q: %v", line, err)
-			}
-			steps[s.Step] = s
-			order = append(order, s.Step)
-		}
-		if want := []string{"tenant", "webhook", "publish", "batch", "portal"}; !slices.Equal(order, want) {
-			t.Fatalf("steps %v, want %v:\n%s", order, want, out)
-		}
-		return steps
+		return runNodeSteps[crmStep](t, "node", filepath.Join(moduleRoot(t), "examples", "node", "crm-publisher.js"),
+			[]string{"WEBHOOKD_URL=" + wd.base, "WEBHOOKD_SERVICE_KEY=" + key, "TENANT=acme", "RECEIVER_URL=" + receiverURL, "MESSAGE_ID=msg_e2e"},
+			"tenant", "webhook", "publish", "batch", "portal")
 	}
 
 	first := run()

@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,6 +133,8 @@ func TestNodeClientHasNoDependencies(t *testing.T) {
 	}
 }
 
+func (s clientStep) stepName() string { return s.Step }
+
 // clientStep is one line client-publisher.mjs prints.
 type clientStep struct {
 	Step           string
@@ -178,31 +179,9 @@ func runClientPublisher(t *testing.T, node, db string) {
 
 	run := func() map[string]clientStep {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), exampleDeadline)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, node, script)
-		cmd.Env = append(cleanEnv(), "WEBHOOKD_URL="+wd.base, "WEBHOOKD_API_KEY="+apiKey,
-			"RECEIVER_URL="+recv.URL+"/hooks", "MESSAGE_ID=msg_e2e")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		stdout, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("client-publisher.mjs: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr.String())
-		}
-		steps := map[string]clientStep{}
-		var order []string
-		for _, line := range strings.Split(strings.TrimSpace(string(stdout)), "\n") {
-			var s clientStep
-			if err := json.Unmarshal([]byte(line), &s); err != nil {
-				t.Fatalf("client-publisher.mjs printed %q: %v", line, err)
-			}
-			steps[s.Step] = s
-			order = append(order, s.Step)
-		}
-		if want := []string{"webhook", "publish", "batch", "event"}; !slices.Equal(order, want) {
-			t.Fatalf("steps %v, want %v:\n%s", order, want, stdout)
-		}
-		return steps
+		return runNodeSteps[clientStep](t, node, script,
+			[]string{"WEBHOOKD_URL=" + wd.base, "WEBHOOKD_API_KEY=" + apiKey, "RECEIVER_URL=" + recv.URL + "/hooks", "MESSAGE_ID=msg_e2e"},
+			"webhook", "publish", "batch", "event")
 	}
 
 	first := run()
