@@ -47,6 +47,7 @@ Usage:
   webhookd user list [--tenant T]               manage users ('webhookd help user')
   webhookd tenant list|create|delete            manage tenants ('webhookd help tenant')
   webhookd status [--db D]                      one-screen summary of webhooks and the queue
+  webhookd outbox dead                          list dead outbox rows and why (PostgreSQL)
   webhookd outbox requeue ID...|--all           move dead outbox rows back (PostgreSQL)
   webhookd bench [flags]                        measure throughput and latency end to end
   webhookd apikey create --email E --name N     create an API key for that user's tenant

@@ -58,6 +58,9 @@ func TestE2EOutboxNeedsPostgres(t *testing.T) {
 	// store's internals.
 	sqlite := filepath.Join(t.TempDir(), "w.db")
 	mustWebhookd(t, nil, "", "migrate", "up", "--db", sqlite)
+	if r := webhookd(t, nil, "", "outbox", "dead", "--db", sqlite); r.code == 0 || !strings.Contains(r.stderr, "an SQLite database") || strings.Contains(r.stderr, "store:") {
+		t.Errorf("outbox dead on SQLite: %s\nwant an error saying the outbox is PostgreSQL's, without a store: prefix", r)
+	}
 	if r := webhookd(t, nil, "", "outbox", "requeue", "--db", sqlite, "--all"); r.code == 0 || !strings.Contains(r.stderr, "an SQLite database") || strings.Contains(r.stderr, "store:") {
 		t.Errorf("outbox requeue on SQLite: %s\nwant an error saying the outbox is PostgreSQL's, without a store: prefix", r)
 	}
@@ -209,6 +212,28 @@ func TestE2EOutboxDeadRows(t *testing.T) {
 		t.Errorf("second page = %+v, want the last row and no cursor", page)
 	}
 
+	// The operator's view of the same rows, with no server or key.
+	listed := mustWebhookd(t, nil, "", "outbox", "dead", "--db", db).stdout
+	for _, d := range dead.Data {
+		if !strings.Contains(listed, d.ID+" ") || !strings.Contains(listed, oneLineReason(d.Reason)) {
+			t.Errorf("outbox dead does not list row %s with its reason %q:\n%s", d.ID, d.Reason, listed)
+		}
+	}
+	if !strings.Contains(listed, "ID  ") || !strings.Contains(listed, "nobody") || !strings.Contains(listed, "no.such.type") || strings.Contains(listed, "more:") {
+		t.Errorf("outbox dead = %q, want a header, the rows' tenant and type, and no next page", listed)
+	}
+	first := mustWebhookd(t, nil, "", "outbox", "dead", "--db", db, "--limit", "1").stdout
+	if !strings.Contains(first, dead.Data[0].ID+" ") || strings.Contains(first, dead.Data[1].ID+" ") || !strings.Contains(first, "more: webhookd outbox dead --after "+dead.Data[0].ID) {
+		t.Errorf("outbox dead --limit 1 = %q, want row %s and the command for the next page", first, dead.Data[0].ID)
+	}
+	rest := mustWebhookd(t, nil, "", "outbox", "dead", "--db", db, "--after", dead.Data[0].ID).stdout
+	if strings.Contains(rest, dead.Data[0].ID+" ") || !strings.Contains(rest, dead.Data[1].ID+" ") {
+		t.Errorf("outbox dead --after %s = %q, want row %s only", dead.Data[0].ID, rest, dead.Data[1].ID)
+	}
+	if r := webhookd(t, nil, "", "outbox", "dead", "--db", db, "--limit", "0"); r.code == 0 || !strings.Contains(r.stderr, "--limit must be between 1 and 1000") {
+		t.Errorf("outbox dead --limit 0: %s", r)
+	}
+
 	status := mustWebhookd(t, nil, "", "status", "--db", db)
 	if !strings.Contains(status.stdout, "outbox:   0 rows waiting, 2 dead") {
 		t.Errorf("status does not show the dead rows:\n%s", status.stdout)
@@ -354,4 +379,10 @@ func TestE2EExampleNodeOutbox(t *testing.T) {
 		t.Errorf("arrivals = %d, first %s %s; want the committed conversation once", len(got), got[0].header.Get("X-Webhook-Event"), got[0].body)
 	}
 	p.stop()
+}
+
+// oneLineReason is a dead row's reason as outbox dead prints it: newlines
+// and tabs escaped, so that each row stays on its line.
+func oneLineReason(s string) string {
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(s)
 }
