@@ -334,6 +334,9 @@ $$;
 CREATE TRIGGER webhook_outbox_notify AFTER INSERT ON webhook_outbox
     FOR EACH STATEMENT EXECUTE FUNCTION webhook_outbox_notify();
 
+-- 00011_log_covering_index.sql: nothing on PostgreSQL (SQLite widens its
+-- (webhook_id, id) log index); only its version row below.
+
 -- goose's version table, created exactly as goose v3 creates it for
 -- PostgreSQL. goose writes version 0 when it creates the table and then one
 -- row per applied migration; ids come from the identity column (not written
@@ -357,5 +360,6 @@ INSERT INTO goose_db_version (version_id, is_applied) VALUES (7, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (8, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (9, true);
 INSERT INTO goose_db_version (version_id, is_applied) VALUES (10, true);
+INSERT INTO goose_db_version (version_id, is_applied) VALUES (11, true);
 
 COMMIT;
