@@ -191,6 +191,21 @@ func (s *Store) leasePipelined(ctx context.Context, p LeaseParams) (Lease, error
 	return Lease{Deliveries: out, OwnersAtCap: capped}, nil
 }
 
+// queueLeaseSettings queues the settings of a pipelined lease's
+// transaction: walkIndexesInOrder's plan settings, and a commit that does
+// not wait for the write-ahead log to reach the disk. A lease is a claim
+// that lapses on its own, so losing it to a crash of the database server
+// costs a second send of its deliveries, the duplicate a crash may cause
+// anyway, and never a delivery: they stay pending until a completion
+// commits, and a completion waits for the disk, which writes the log in
+// order, so the lease before it is durable by then. The wait was most of a
+// lease's time on a busy machine (one flush each for the lease and the
+// completion of every batch of deliveries).
+func queueLeaseSettings(b *pgx.Batch) {
+	b.Queue(walkIndexesInOrderQuery)
+	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+}
+
 // dueWindow is how many of the oldest due deliveries pickDue and NextDueAt
 // read before they ask webhook by webhook instead: enough for a full lease
 // with some to spare, and no more, since every row read that cannot be

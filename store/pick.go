@@ -123,7 +123,7 @@ func (k *picker) readWindow(ctx context.Context) error {
 // batch on PostgreSQL.
 func (k *picker) readWindowPipelined(ctx context.Context) error {
 	var b pgx.Batch
-	b.Queue(walkIndexesInOrderQuery)
+	queueLeaseSettings(&b)
 	b.Queue(k.s.dueWindowQuery(), k.now.UTC(), k.window).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var r dueRow
