@@ -424,7 +424,7 @@ func (s *Store) MigrateTo(ctx context.Context, version int64) error {
 func (s *Store) WriteDB() *sql.DB { return s.write.DB }
 
 // ExplainCompletion returns the plans of the completion's two joins to a
-// VALUES list, the deliveries' new state and the webhooks' stats, for
+// list (VALUES on SQLite, arrays on PostgreSQL), the deliveries' new state and the webhooks' stats, for
 // completing leased as successes, as CompleteDeliveries runs them:
 // PostgreSQL's EXPLAIN (COSTS OFF), SQLite's EXPLAIN QUERY PLAN details, a
 // line each.
@@ -451,6 +451,14 @@ func (s *Store) ExplainCompletion(ctx context.Context, leased []LeasedDelivery) 
 		return "", "", err
 	}
 	explain := func(q string, args []any) (string, error) { return s.explainIn(ctx, tx, q, args) }
+	if s.d.kind == Postgres {
+		// completePipelined's statements: arrays, not VALUES lists.
+		if deliveries, err = explain(updateDeliveriesFromArraysQuery, deliveryArrays(chunk, now)); err != nil {
+			return "", "", err
+		}
+		stats, err = explain(updateStatsFromArraysQuery, statsArrays(ids, m))
+		return deliveries, stats, err
+	}
 	if deliveries, err = explain(s.updateDeliveriesQuery(chunk, now)); err != nil {
 		return "", "", err
 	}
