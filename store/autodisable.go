@@ -63,7 +63,10 @@ func (s *Store) autoDisable(ctx context.Context, tx *txn, m map[string]*statsDel
 		if !m[id].gone {
 			var failures int64
 			var since *time.Time
-			if err := tx.QueryRowContext(ctx, `SELECT consecutive_failures, failing_since FROM webhook_stats WHERE webhook_id = $1`, id).
+			if st := m[id].streak; st != nil {
+				// Returned by the statement that added the batch's counters.
+				failures, since = st.failures, st.since
+			} else if err := tx.QueryRowContext(ctx, `SELECT consecutive_failures, failing_since FROM webhook_stats WHERE webhook_id = $1`, id).
 				Scan(&failures, scanNullTime{&since}); err != nil {
 				return fmt.Errorf("read failure streak of webhook %s: %w", id, err)
 			}

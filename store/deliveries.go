@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // LeaseParams says which due deliveries to lease.
@@ -101,6 +103,9 @@ func (s *Store) LeaseDue(ctx context.Context, p LeaseParams) (Lease, error) {
 	if p.Limit <= 0 {
 		return Lease{}, nil
 	}
+	if s.d.kind == Postgres {
+		return s.leasePipelined(ctx, p)
+	}
 	now := s.Now()
 	token := NewID()
 	var out []LeasedDelivery
@@ -140,6 +145,68 @@ func (s *Store) LeaseDue(ctx context.Context, p LeaseParams) (Lease, error) {
 	return Lease{Deliveries: out, OwnersAtCap: capped}, nil
 }
 
+// leasePipelined is LeaseDue on PostgreSQL in three round trips where it
+// took five: pickDue sends its plan settings and its window's read in one
+// batch (see picker.readWindow), and one UPDATE … RETURNING both leases
+// the picked deliveries and returns what sending them needs, where an
+// UPDATE was followed by loadLeased's SELECT; then the commit. Its text is
+// the same whatever the number of deliveries (an array, not an IN list).
+func (s *Store) leasePipelined(ctx context.Context, p LeaseParams) (Lease, error) {
+	now := s.Now()
+	token := NewID()
+	var out []LeasedDelivery
+	var capped []string
+	err := s.inPipedTx(ctx, func(tx *txn) error {
+		ids, atCap, err := s.pickDue(ctx, tx, p, now)
+		if err != nil {
+			return err
+		}
+		capped = atCap
+		if len(ids) == 0 {
+			return nil
+		}
+		picked := make([]string, len(ids))
+		for i, id := range ids {
+			picked[i] = id.(string)
+		}
+		rows, err := tx.QueryContext(ctx, `UPDATE deliveries d SET lease_token = $1, next_attempt_at = $2, updated_at = $3
+			FROM events e, webhooks w
+			WHERE d.id = ANY($4::text[]) AND e.id = d.event_id AND w.id = d.webhook_id
+			RETURNING `+leasedColumns, token, now.Add(p.LeaseFor).UTC(), now.UTC(), picked)
+		if err != nil {
+			return err
+		}
+		if out, err = collect(rows, func(r rowScanner) (LeasedDelivery, error) { return scanLeased(r, token, now) }); err != nil {
+			return err
+		}
+		for i := range out {
+			out[i].LeaseExpiresAt = now.Add(p.LeaseFor)
+		}
+		// Oldest first, as ids are time-ordered.
+		slices.SortFunc(out, func(a, b LeasedDelivery) int { return strings.Compare(a.ID, b.ID) })
+		return nil
+	})
+	if err != nil {
+		return Lease{}, fmt.Errorf("store: lease deliveries: %w", err)
+	}
+	return Lease{Deliveries: out, OwnersAtCap: capped}, nil
+}
+
+// queueLeaseSettings queues the settings of a pipelined lease's
+// transaction: walkIndexesInOrder's plan settings, and a commit that does
+// not wait for the write-ahead log to reach the disk. A lease is a claim
+// that lapses on its own, so losing it to a crash of the database server
+// costs a second send of its deliveries, the duplicate a crash may cause
+// anyway, and never a delivery: they stay pending until a completion
+// commits, and a completion waits for the disk, which writes the log in
+// order, so the lease before it is durable by then. The wait was most of a
+// lease's time on a busy machine (one flush each for the lease and the
+// completion of every batch of deliveries).
+func queueLeaseSettings(b *pgx.Batch) {
+	b.Queue(walkIndexesInOrderQuery)
+	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+}
+
 // dueWindow is how many of the oldest due deliveries pickDue and NextDueAt
 // read before they ask webhook by webhook instead: enough for a full lease
 // with some to spare, and no more, since every row read that cannot be
@@ -169,38 +236,45 @@ func (s *Store) dueWindowQuery() string {
 		ORDER BY d.next_attempt_at LIMIT $2` + s.d.skipLocked()
 }
 
+// leasedColumns is what loadLeased reads of a leased delivery, d, its
+// event, e, and its webhook, w, in scanLeased's order.
+const leasedColumns = `d.id, d.attempts, e.id, e.event_type, e.payload, e.occurred_at, w.id, w.tenant_id, w.url, w.secret,
+		w.previous_secret, w.previous_secret_expires_at, w.headers, w.rate_limit, w.timeout_seconds, d.test, d.ordering_key`
+
 // loadLeased appends what sending needs of each leased delivery in ids.
 func (s *Store) loadLeased(ctx context.Context, tx *txn, ids []any, token string, now time.Time, out *[]LeasedDelivery) error {
 	a := s.d.args(len(ids))
-	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.attempts, e.id, e.event_type, e.payload, e.occurred_at, w.id, w.tenant_id, w.url, w.secret,
-		w.previous_secret, w.previous_secret_expires_at, w.headers, w.rate_limit, w.timeout_seconds, d.test, d.ordering_key
+	rows, err := tx.QueryContext(ctx, `SELECT `+leasedColumns+`
 		FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhooks w ON w.id = d.webhook_id
 		WHERE d.id IN (`+a.list(ids...)+`)`, a.vals...)
 	if err != nil {
 		return err
 	}
-	leased, err := collect(rows, func(r rowScanner) (LeasedDelivery, error) {
-		l := LeasedDelivery{LeaseToken: token}
-		var prev sql.NullString
-		var prevExpires *time.Time
-		var headers string
-		var rateLimit, timeout sql.NullInt64
-		var key sql.NullString
-		if err := r.Scan(&l.ID, &l.Attempt, &l.EventID, &l.EventType, &l.Payload, scanTime{&l.OccurredAt},
-			&l.WebhookID, &l.TenantID, &l.URL, &l.Secret, &prev, scanNullTime{&prevExpires}, &headers, &rateLimit, &timeout, &l.Test, &key); err != nil {
-			return l, err
-		}
-		l.Ordered, l.OrderingKey = key.Valid, key.String
-		l.Attempt++
-		l.PreviousSecret = Webhook{PreviousSecret: prev.String, PreviousSecretExpiresAt: prevExpires}.SigningPreviousSecret(now)
-		l.RateLimit, l.TimeoutSeconds = int(rateLimit.Int64), int(timeout.Int64)
-		if err := json.Unmarshal([]byte(headers), &l.Headers); err != nil {
-			return l, fmt.Errorf("decode headers of webhook %s: %w", l.WebhookID, err)
-		}
-		return l, nil
-	})
+	leased, err := collect(rows, func(r rowScanner) (LeasedDelivery, error) { return scanLeased(r, token, now) })
 	*out = append(*out, leased...)
 	return err
+}
+
+// scanLeased reads a row of leasedColumns.
+func scanLeased(r rowScanner, token string, now time.Time) (LeasedDelivery, error) {
+	l := LeasedDelivery{LeaseToken: token}
+	var prev sql.NullString
+	var prevExpires *time.Time
+	var headers string
+	var rateLimit, timeout sql.NullInt64
+	var key sql.NullString
+	if err := r.Scan(&l.ID, &l.Attempt, &l.EventID, &l.EventType, &l.Payload, scanTime{&l.OccurredAt},
+		&l.WebhookID, &l.TenantID, &l.URL, &l.Secret, &prev, scanNullTime{&prevExpires}, &headers, &rateLimit, &timeout, &l.Test, &key); err != nil {
+		return l, err
+	}
+	l.Ordered, l.OrderingKey = key.Valid, key.String
+	l.Attempt++
+	l.PreviousSecret = Webhook{PreviousSecret: prev.String, PreviousSecretExpiresAt: prevExpires}.SigningPreviousSecret(now)
+	l.RateLimit, l.TimeoutSeconds = int(rateLimit.Int64), int(timeout.Int64)
+	if err := json.Unmarshal([]byte(headers), &l.Headers); err != nil {
+		return l, fmt.Errorf("decode headers of webhook %s: %w", l.WebhookID, err)
+	}
+	return l, nil
 }
 
 // Completion is the outcome of one leased attempt.
@@ -224,6 +298,9 @@ type Completion struct {
 func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int, error) {
 	if len(batch) == 0 {
 		return 0, nil
+	}
+	if s.d.kind == Postgres {
+		return s.completePipelined(ctx, batch)
 	}
 	fenced := 0
 	err := s.inTx(ctx, func(tx *txn) error {
@@ -301,6 +378,177 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 		return 0, fmt.Errorf("store: complete deliveries: %w", err)
 	}
 	return fenced, nil
+}
+
+// completePipelined is CompleteDeliveries on PostgreSQL: the same
+// statements in the same order, taking the same locks, but sent in two
+// pipelined batches, one round trip each, instead of one round trip a
+// statement (nine a batch with BEGIN and COMMIT, four now). The first
+// batch holds the webhooks (FOR KEY SHARE) and moves the deliveries on,
+// fenced by their lease tokens; what it returns says which attempts are
+// logged (their webhook still exists) and which ordered keys finished.
+// Those keys' next deliveries are let go in between, as before: the
+// ordered webhooks are locked before the stats rows, the order enabling a
+// webhook takes them in. The second batch writes the log rows, locks the
+// stats rows in id order and adds the counters, which return each
+// webhook's failure streak, so autoDisable reads none. Every statement
+// has one text whatever the batch's size (arrays, not VALUES lists), so
+// pgx prepares each once a connection.
+func (s *Store) completePipelined(ctx context.Context, batch []Completion) (int, error) {
+	fenced := 0
+	err := s.inPipedTx(ctx, func(tx *txn) error {
+		fenced = 0
+		now := s.Now()
+		hooks := make([]string, 0, len(batch))
+		for _, c := range batch {
+			if !slices.Contains(hooks, c.Log.WebhookID) {
+				hooks = append(hooks, c.Log.WebhookID)
+			}
+		}
+		exists := make(map[string]bool, len(hooks))
+		var finished []finishedKey
+		var first pgx.Batch
+		first.Queue(`SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`) // see joinByKey
+		// Held until commit so that a concurrent delete cannot slip in
+		// between this check and the log insert.
+		first.Queue(`SELECT id FROM webhooks WHERE id = ANY($1::text[]) FOR KEY SHARE`, hooks).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					return fmt.Errorf("find webhooks: %w", err)
+				}
+				exists[id] = true
+			}
+			return rows.Err()
+		})
+		first.Queue(updateDeliveriesFromArraysQuery, deliveryArrays(batch, now)...).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var webhook, status string
+				var key pgtype.Text
+				if err := rows.Scan(&webhook, &key, &status); err != nil {
+					return fmt.Errorf("update deliveries: %w", err)
+				}
+				fenced++
+				if key.Valid && status != DeliveryPending {
+					finished = append(finished, finishedKey{webhook: webhook, key: key.String})
+				}
+			}
+			return rows.Err()
+		})
+		if err := tx.send(ctx, &first); err != nil {
+			return fmt.Errorf("update deliveries: %w", err)
+		}
+		counters := map[string]*statsDelta{}
+		logs := make([]Log, 0, len(batch))
+		for _, c := range batch {
+			if !exists[c.Log.WebhookID] {
+				// Deleted while this attempt was in flight: its logs and
+				// deliveries are gone, and so is the place to record it.
+				continue
+			}
+			// The attempt happened even if the lease was lost, so it is
+			// logged and counted either way.
+			l := c.Log
+			l.NextAttemptAt = c.NextAttemptAt
+			if l.ID == "" {
+				l.ID = logID(now)
+			}
+			l.CreatedAt = now
+			logs = append(logs, l)
+			addStats(counters, l)
+			if c.Gone {
+				counters[l.WebhookID].gone = true
+			}
+		}
+		if len(finished) > 0 {
+			// As in CompleteDeliveries.
+			if err := s.lockOrdered(ctx, tx, finishedWebhooks(finished)); err != nil {
+				return err
+			}
+			n, err := s.promoteNext(ctx, tx, finished, now)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				if err := s.notifyWork(ctx, tx); err != nil {
+					return err
+				}
+			}
+		}
+		if len(logs) == 0 {
+			return nil
+		}
+		var second pgx.Batch
+		args, err := logArrays(logs)
+		if err != nil {
+			return err
+		}
+		second.Queue(insertLogsFromArraysQuery, args...)
+		ids := make([]string, 0, len(counters))
+		for id := range counters {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		// Locked in id order first, as in lockStats.
+		second.Queue(`SELECT webhook_id FROM webhook_stats WHERE webhook_id = ANY($1::text[]) ORDER BY webhook_id FOR UPDATE`, ids)
+		second.Queue(updateStatsFromArraysQuery, statsArrays(ids, counters)...).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id string
+				var st failureStreak
+				var since pgtype.Timestamptz
+				if err := rows.Scan(&id, &st.failures, &since); err != nil {
+					return fmt.Errorf("update stats: %w", err)
+				}
+				if since.Valid {
+					t := since.Time.UTC()
+					st.since = &t
+				}
+				if d := counters[id]; d != nil {
+					d.streak = &st
+				}
+			}
+			return rows.Err()
+		})
+		second.Queue(s.upsertCountsFromArraysQuery(), countArrays(countRows(ids, counters))...)
+		if err := tx.send(ctx, &second); err != nil {
+			return fmt.Errorf("insert logs and stats: %w", err)
+		}
+		return s.autoDisable(ctx, tx, counters, now)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: complete deliveries: %w", err)
+	}
+	return fenced, nil
+}
+
+// updateDeliveriesFromArraysQuery is updateDeliveriesQuery on PostgreSQL,
+// the completions as the arrays of deliveryArrays.
+const updateDeliveriesFromArraysQuery = `UPDATE deliveries SET status = v.status, attempts = v.attempts,
+		next_attempt_at = COALESCE(v.next, deliveries.next_attempt_at), lease_token = NULL, updated_at = $1
+		FROM unnest($2::text[], $3::text[], $4::text[], $5::integer[], $6::timestamptz[]) AS v(id, token, status, attempts, next)
+		WHERE deliveries.id = v.id AND deliveries.lease_token = v.token
+		RETURNING deliveries.webhook_id, deliveries.ordering_key, deliveries.status`
+
+// deliveryArrays is the arguments of updateDeliveriesFromArraysQuery: the
+// time, then each completion's delivery, lease token, new status, attempts
+// and next attempt (NULL: unchanged), as updateDeliveriesQuery decides them.
+func deliveryArrays(batch []Completion, now time.Time) []any {
+	n := len(batch)
+	ids, tokens, statuses := make([]string, n), make([]string, n), make([]string, n)
+	attempts := make([]int64, n)
+	next := make([]pgtype.Timestamptz, n)
+	for i, c := range batch {
+		status := DeliverySuccess
+		switch {
+		case c.Log.Status == AttemptSuccess:
+		case c.NextAttemptAt != nil:
+			status, next[i] = DeliveryPending, pgTime(c.NextAttemptAt)
+		default:
+			status = DeliveryFailed
+		}
+		ids[i], tokens[i], statuses[i], attempts[i] = c.DeliveryID, c.LeaseToken, status, int64(c.Log.Attempt)
+	}
+	return []any{now.UTC(), ids, tokens, statuses, attempts, next}
 }
 
 // joinByKey makes PostgreSQL join the rest of tx's statements to a VALUES
@@ -485,6 +733,17 @@ func (s *Store) NextDueAt(ctx context.Context, skip []string, skipOwners ...stri
 	for _, id := range skipOwners {
 		ownerSkipped[id] = true
 	}
+	if s.d.kind == Postgres {
+		t, full, err := s.firstDueInWindowPipelined(ctx, skipped, ownerSkipped)
+		if err != nil {
+			return nil, fmt.Errorf("store: next due delivery: %w", err)
+		}
+		if t != nil || !full {
+			return t, nil
+		}
+		// A full window of deliveries that cannot go: read again, and on
+		// webhook by webhook, as below.
+	}
 	// Read as the lease reads: in due order, stopping at the window.
 	var next *time.Time
 	err := s.d.readInIndexOrder(ctx, s.read, func(q queryer) error {
@@ -512,6 +771,63 @@ func (s *Store) NextDueAt(ctx context.Context, skip []string, skipOwners ...stri
 		return nil, fmt.Errorf("store: next due delivery: %w", err)
 	}
 	return next, nil
+}
+
+// firstDueInWindowPipelined is firstDueInWindow on PostgreSQL in one
+// round trip instead of four: the read-only transaction's BEGIN, the plan
+// settings of readInIndexOrder, the window's read and the COMMIT go in one
+// pipelined batch on a connection of the reader pool. The dispatcher asks
+// every time a lease takes fewer deliveries than it has room for, which
+// with events arriving one at a time is after nearly every lease. A batch
+// that fails leaves its transaction open; the pool then drops the
+// connection rather than reuse it (stdlib.Conn.ResetSession).
+func (s *Store) firstDueInWindowPipelined(ctx context.Context, skipped, ownerSkipped map[string]bool) (*time.Time, bool, error) {
+	window := dueWindow(0)
+	conn, err := s.read.Conn(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	defer conn.Close()
+	var next *time.Time
+	full := false
+	err = conn.Raw(func(driverConn any) error {
+		c, ok := driverConn.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("read due deliveries: %T is not a pgx connection", driverConn)
+		}
+		var b pgx.Batch
+		b.Queue(`BEGIN READ ONLY`)
+		b.Queue(walkIndexesInOrderQuery)
+		b.Queue(`SELECT d.next_attempt_at, d.webhook_id, w.tenant_id, w.is_active FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+			WHERE d.status = 'pending' ORDER BY d.next_attempt_at LIMIT ` + strconv.Itoa(window)).Query(func(rows pgx.Rows) error {
+			read := 0
+			for rows.Next() {
+				read++
+				var t time.Time
+				var webhook, owner string
+				var active bool
+				if err := rows.Scan(&t, &webhook, &owner, &active); err != nil {
+					return err
+				}
+				t = t.UTC()
+				if isHeld(t) {
+					return nil // as in firstDueInWindow
+				}
+				if active && !skipped[webhook] && !ownerSkipped[owner] {
+					next = &t
+					return nil
+				}
+			}
+			full = read == window
+			return rows.Err()
+		})
+		b.Queue(`COMMIT`)
+		return c.Conn().SendBatch(ctx, &b).Close()
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return next, full, nil
 }
 
 // firstDueInWindow returns when the first pending delivery of the oldest
@@ -689,6 +1005,25 @@ func (s *Store) insertLogs(ctx context.Context, tx *txn, logs []Log) error {
 // upsertCountsFromArrays (as VALUES lists, 41 ms a statement on average in
 // a 10,000-webhook fan-out).
 func (s *Store) insertLogsFromArrays(ctx context.Context, tx *txn, logs []Log) error {
+	args, err := logArrays(logs)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, insertLogsFromArraysQuery, args...); err != nil {
+		return fmt.Errorf("insert logs: %w", err)
+	}
+	return nil
+}
+
+// insertLogsFromArraysQuery inserts the rows of logArrays' arrays.
+const insertLogsFromArraysQuery = `INSERT INTO webhook_logs (id, webhook_id, event_id, delivery_id, event_type, attempt, status,
+		status_code, duration_ms, error, request_headers, request_body, response_body, created_at, next_attempt_at, test)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::integer[], $7::text[], $8::integer[],
+			$9::integer[], $10::text[], $11::text[], $12::bytea[], $13::bytea[], $14::timestamptz[], $15::timestamptz[], $16::boolean[])`
+
+// logArrays is logs as the sixteen column arrays of
+// insertLogsFromArraysQuery.
+func logArrays(logs []Log) ([]any, error) {
 	n := len(logs)
 	ids, webhooks, events, deliveries, types, statuses, headers := make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -700,7 +1035,7 @@ func (s *Store) insertLogsFromArrays(ctx context.Context, tx *txn, logs []Log) e
 	for i, l := range logs {
 		h, err := json.Marshal(l.RequestHeaders)
 		if err != nil {
-			return fmt.Errorf("encode request headers: %w", err)
+			return nil, fmt.Errorf("encode request headers: %w", err)
 		}
 		ids[i], webhooks[i], events[i], deliveries[i], types[i], statuses[i], headers[i] = l.ID, l.WebhookID, l.EventID, l.DeliveryID, l.EventType, l.Status, string(h)
 		attempts[i], durations[i] = int64(l.Attempt), l.DurationMs
@@ -712,13 +1047,5 @@ func (s *Store) insertLogsFromArrays(ctx context.Context, tx *txn, logs []Log) e
 		}
 		created[i], next[i], tests[i] = l.CreatedAt.UTC(), pgTime(l.NextAttemptAt), l.Test
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO webhook_logs (id, webhook_id, event_id, delivery_id, event_type, attempt, status,
-		status_code, duration_ms, error, request_headers, request_body, response_body, created_at, next_attempt_at, test)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::integer[], $7::text[], $8::integer[],
-			$9::integer[], $10::text[], $11::text[], $12::bytea[], $13::bytea[], $14::timestamptz[], $15::timestamptz[], $16::boolean[])`,
-		ids, webhooks, events, deliveries, types, attempts, statuses, codes, durations, errTexts, headers, bodies, responses, created, next, tests)
-	if err != nil {
-		return fmt.Errorf("insert logs: %w", err)
-	}
-	return nil
+	return []any{ids, webhooks, events, deliveries, types, attempts, statuses, codes, durations, errTexts, headers, bodies, responses, created, next, tests}, nil
 }

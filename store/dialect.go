@@ -168,6 +168,10 @@ func (d dialect) notifyWork(ctx context.Context, tx execer) error {
 	return nil
 }
 
+// walkIndexesInOrderQuery is walkIndexesInOrder's statement.
+const walkIndexesInOrderQuery = `SELECT set_config('enable_sort', 'off', true), set_config('enable_incremental_sort', 'off', true),
+		set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true)`
+
 // walkIndexesInOrder makes PostgreSQL answer the rest of tx's ORDER BY …
 // LIMIT statements by walking an index in order, never by reading every
 // match and sorting it. Without statistics (a freshly created or bulk
@@ -197,8 +201,7 @@ func (d dialect) walkIndexesInOrder(ctx context.Context, q queryer) error {
 	}
 	// set_config(…, true) lasts until the transaction ends, like SET LOCAL,
 	// and is one statement whatever the protocol.
-	rows, err := q.QueryContext(ctx, `SELECT set_config('enable_sort', 'off', true), set_config('enable_incremental_sort', 'off', true),
-		set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true)`)
+	rows, err := q.QueryContext(ctx, walkIndexesInOrderQuery)
 	if err != nil {
 		return fmt.Errorf("plan ordered index walks: %w", err)
 	}

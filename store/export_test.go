@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/webhookd/webhookd/migrations"
 )
 
@@ -368,6 +370,42 @@ func (s *Store) LeasePlanSettings(ctx context.Context) (sort, jit string, err er
 	return sort, jit, err
 }
 
+// PipelinedLeaseSettings returns enable_sort, jit and synchronous_commit
+// as a pipelined lease's transaction sees them after the settings it sends
+// (PostgreSQL; empty on SQLite, where there is no pipeline).
+func (s *Store) PipelinedLeaseSettings(ctx context.Context) (sort, jit, syncCommit string, err error) {
+	if s.d.kind != Postgres {
+		return "", "", "", nil
+	}
+	err = s.inPipedTx(ctx, func(tx *txn) error {
+		var b pgx.Batch
+		queueLeaseSettings(&b)
+		b.Queue(`SELECT current_setting('enable_sort'), current_setting('jit'), current_setting('synchronous_commit')`).QueryRow(func(r pgx.Row) error {
+			return r.Scan(&sort, &jit, &syncCommit)
+		})
+		return tx.send(ctx, &b)
+	})
+	return sort, jit, syncCommit, err
+}
+
+// FailPipelinedTx stores setting key in a pipelined transaction, then
+// sends a batch whose second statement fails: the transaction must roll
+// back, the setting and all, and leave its connection fit for the pool.
+func (s *Store) FailPipelinedTx(ctx context.Context, key string) error {
+	return s.inPipedTx(ctx, func(tx *txn) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ($1, 'x')`, key); err != nil {
+			return err
+		}
+		if tx.pipe == nil {
+			return fmt.Errorf("no pipeline")
+		}
+		var b pgx.Batch
+		b.Queue(`SELECT 1`)
+		b.Queue(`SELECT 1 / 0`)
+		return tx.send(ctx, &b)
+	})
+}
+
 // MigrateTo applies the pending migrations up to and including version,
 // as a database last migrated by an older webhookd would be.
 func (s *Store) MigrateTo(ctx context.Context, version int64) error {
@@ -386,7 +424,7 @@ func (s *Store) MigrateTo(ctx context.Context, version int64) error {
 func (s *Store) WriteDB() *sql.DB { return s.write.DB }
 
 // ExplainCompletion returns the plans of the completion's two joins to a
-// VALUES list, the deliveries' new state and the webhooks' stats, for
+// list (VALUES on SQLite, arrays on PostgreSQL), the deliveries' new state and the webhooks' stats, for
 // completing leased as successes, as CompleteDeliveries runs them:
 // PostgreSQL's EXPLAIN (COSTS OFF), SQLite's EXPLAIN QUERY PLAN details, a
 // line each.
@@ -413,6 +451,14 @@ func (s *Store) ExplainCompletion(ctx context.Context, leased []LeasedDelivery) 
 		return "", "", err
 	}
 	explain := func(q string, args []any) (string, error) { return s.explainIn(ctx, tx, q, args) }
+	if s.d.kind == Postgres {
+		// completePipelined's statements: arrays, not VALUES lists.
+		if deliveries, err = explain(updateDeliveriesFromArraysQuery, deliveryArrays(chunk, now)); err != nil {
+			return "", "", err
+		}
+		stats, err = explain(updateStatsFromArraysQuery, statsArrays(ids, m))
+		return deliveries, stats, err
+	}
 	if deliveries, err = explain(s.updateDeliveriesQuery(chunk, now)); err != nil {
 		return "", "", err
 	}

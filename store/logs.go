@@ -271,6 +271,17 @@ type statsDelta struct {
 	streakStart                        *time.Time // first of those failures
 	gone                               bool       // the receiver answered 410 Gone
 	counts                             map[countKey]*countDelta
+	// streak is the webhook's failure streak once the batch is added,
+	// when the statement that added it returned it (PostgreSQL's
+	// pipelined completion); nil: autoDisable reads it.
+	streak *failureStreak
+}
+
+// failureStreak is a webhook_stats row's consecutive failures and since
+// when they have lasted.
+type failureStreak struct {
+	failures int64
+	since    *time.Time
 }
 
 // countKey is one row of webhook_log_counts: a span of 1 or 60 minutes
@@ -421,6 +432,41 @@ func (s *Store) updateStatsQuery(ids []string, m map[string]*statsDelta) (string
 		WHERE webhook_stats.webhook_id = v.column1`, a.vals
 }
 
+// updateStatsFromArraysQuery is updateStatsQuery on PostgreSQL, the
+// webhooks' counters as the arrays of statsArrays, one text whatever their
+// number, so that it can go in a pipelined batch (see CompleteDeliveries).
+// It returns each webhook's failure streak for autoDisable.
+const updateStatsFromArraysQuery = `UPDATE webhook_stats SET
+		total_attempts = total_attempts + v.total,
+		successful_attempts = successful_attempts + v.success,
+		failed_attempts = failed_attempts + v.failed,
+		total_duration_ms = total_duration_ms + v.duration,
+		consecutive_failures = CASE WHEN v.saw_success THEN v.failures_after ELSE consecutive_failures + v.failures_after END,
+		last_attempt_at = COALESCE(v.last_attempt, last_attempt_at),
+		last_success_at = COALESCE(v.last_success, last_success_at),
+		last_failure_at = COALESCE(v.last_failure, last_failure_at),
+		failing_since = CASE WHEN v.failures_after = 0 THEN NULL WHEN v.saw_success THEN v.streak_start ELSE COALESCE(failing_since, v.streak_start) END
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::boolean[], $7::bigint[],
+			$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[])
+			AS v(webhook_id, total, success, failed, duration, saw_success, failures_after, last_attempt, last_success, last_failure, streak_start)
+		WHERE webhook_stats.webhook_id = v.webhook_id
+		RETURNING webhook_stats.webhook_id, webhook_stats.consecutive_failures, webhook_stats.failing_since`
+
+// statsArrays is the counters of ids as the arrays of
+// updateStatsFromArraysQuery.
+func statsArrays(ids []string, m map[string]*statsDelta) []any {
+	n := len(ids)
+	totals, successes, failures, durations, after := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	saw := make([]bool, n)
+	last, lastSuccess, lastFail, streak := make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
+	for i, id := range ids {
+		d := m[id]
+		totals[i], successes[i], failures[i], durations[i], saw[i], after[i] = d.total, d.success, d.failed, d.durationMs, d.sawSuccess, d.failuresAfterSuccess
+		last[i], lastSuccess[i], lastFail[i], streak[i] = pgTime(d.lastAttempt), pgTime(d.lastSuccess), pgTime(d.lastFail), pgTime(d.streakStart)
+	}
+	return []any{ids, totals, successes, failures, durations, saw, after, last, lastSuccess, lastFail, streak}
+}
+
 // lockStats holds the webhook_stats rows of ids, in order, until commit on
 // PostgreSQL: the lock order of an UPDATE joined to a VALUES list is its
 // plan's, and two processes completing overlapping batches must take rows
@@ -443,22 +489,7 @@ func (d dialect) lockStats(ctx context.Context, tx queryer, ids []string) error 
 // for the same reason as applyStats. A batch's attempts share one
 // created_at, so this is usually two rows per webhook.
 func (s *Store) applyCounts(ctx context.Context, tx *txn, ids []string, m map[string]*statsDelta) error {
-	var rows []countRow
-	for _, id := range ids {
-		keys := make([]countKey, 0, len(m[id].counts))
-		for k := range m[id].counts {
-			keys = append(keys, k)
-		}
-		slices.SortFunc(keys, func(a, b countKey) int {
-			if a.span != b.span {
-				return int(a.span - b.span)
-			}
-			return cmp.Compare(a.minute, b.minute)
-		})
-		for _, k := range keys {
-			rows = append(rows, countRow{id, k, m[id].counts[k]})
-		}
-	}
+	rows := countRows(ids, m)
 	if len(rows) == 0 {
 		return nil
 	}
@@ -484,6 +515,28 @@ func (s *Store) applyCounts(ctx context.Context, tx *txn, ids []string, m map[st
 		}
 	}
 	return nil
+}
+
+// countRows lists the webhook_log_counts rows of ids' counters, keys in
+// (webhook, span, minute) order, ids being in order.
+func countRows(ids []string, m map[string]*statsDelta) []countRow {
+	var rows []countRow
+	for _, id := range ids {
+		keys := make([]countKey, 0, len(m[id].counts))
+		for k := range m[id].counts {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, func(a, b countKey) int {
+			if a.span != b.span {
+				return int(a.span - b.span)
+			}
+			return cmp.Compare(a.minute, b.minute)
+		})
+		for _, k := range keys {
+			rows = append(rows, countRow{id, k, m[id].counts[k]})
+		}
+	}
+	return rows
 }
 
 // countRow is one row applyCounts adds to webhook_log_counts.
@@ -514,6 +567,24 @@ func countsOnConflict(greatest string) string {
 // for the 128 rows of 64 webhooks. unnest keeps the rows in order, so
 // keys are still taken in (webhook, span, minute) order.
 func (s *Store) upsertCountsFromArrays(ctx context.Context, tx *txn, rows []countRow) error {
+	if _, err := tx.ExecContext(ctx, s.upsertCountsFromArraysQuery(), countArrays(rows)...); err != nil {
+		return fmt.Errorf("update attempt counts: %w", err)
+	}
+	return nil
+}
+
+// upsertCountsFromArraysQuery adds the rows of countArrays' arrays to
+// webhook_log_counts.
+func (s *Store) upsertCountsFromArraysQuery() string {
+	return `INSERT INTO webhook_log_counts AS c (webhook_id, span, minute, total_attempts,
+		successful_attempts, total_duration_ms, max_duration_ms, last_success_at, last_failure_at)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+			$8::timestamptz[], $9::timestamptz[])` + countsOnConflict(s.d.greatest())
+}
+
+// countArrays is rows as the nine column arrays of
+// upsertCountsFromArraysQuery.
+func countArrays(rows []countRow) []any {
 	n := len(rows)
 	webhooks := make([]string, n)
 	spans, minutes, totals, successes, durations, maxes := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
@@ -523,14 +594,7 @@ func (s *Store) upsertCountsFromArrays(ctx context.Context, tx *txn, rows []coun
 		totals[i], successes[i], durations[i], maxes[i] = r.c.total, r.c.success, r.c.durationMs, r.c.maxDurationMs
 		lastSuccess[i], lastFail[i] = pgTime(r.c.lastSuccess), pgTime(r.c.lastFail)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_log_counts AS c (webhook_id, span, minute, total_attempts,
-		successful_attempts, total_duration_ms, max_duration_ms, last_success_at, last_failure_at)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
-			$8::timestamptz[], $9::timestamptz[])`+countsOnConflict(s.d.greatest()),
-		webhooks, spans, minutes, totals, successes, durations, maxes, lastSuccess, lastFail); err != nil {
-		return fmt.Errorf("update attempt counts: %w", err)
-	}
-	return nil
+	return []any{webhooks, spans, minutes, totals, successes, durations, maxes, lastSuccess, lastFail}
 }
 
 // pgTime is an optional time as an element of a PostgreSQL timestamptz

@@ -3,8 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // dueRow is one due delivery the window read.
@@ -35,11 +39,19 @@ func scanDueRow(sc rowScanner) (dueRow, error) {
 // the owners whose due deliveries it left for their owner's cap.
 func (s *Store) pickDue(ctx context.Context, tx *txn, p LeaseParams, now time.Time) ([]any, []string, error) {
 	k := newPicker(s, tx, p, now)
-	if err := s.d.walkIndexesInOrder(ctx, tx); err != nil {
-		return nil, nil, err
-	}
-	if err := k.readWindow(ctx); err != nil {
-		return nil, nil, err
+	if tx.pipe != nil {
+		// PostgreSQL's pipelined lease: the settings and the window in
+		// one round trip.
+		if err := k.readWindowPipelined(ctx); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		if err := s.d.walkIndexesInOrder(ctx, tx); err != nil {
+			return nil, nil, err
+		}
+		if err := k.readWindow(ctx); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := k.takeFromWindow(ctx); err != nil {
 		return nil, nil, err
@@ -100,6 +112,32 @@ func (k *picker) readWindow(ctx context.Context) error {
 	}
 	if k.due, err = collect(rows, scanDueRow); err != nil {
 		return err
+	}
+	for _, r := range k.due {
+		k.rate[r.webhook] = r.rate
+	}
+	return nil
+}
+
+// readWindowPipelined is walkIndexesInOrder and readWindow sent in one
+// batch on PostgreSQL.
+func (k *picker) readWindowPipelined(ctx context.Context) error {
+	var b pgx.Batch
+	queueLeaseSettings(&b)
+	b.Queue(k.s.dueWindowQuery(), k.now.UTC(), k.window).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var r dueRow
+			var rate pgtype.Int4
+			if err := rows.Scan(&r.id, &r.webhook, &r.owner, &r.active, &rate); err != nil {
+				return err
+			}
+			r.rate = int(rate.Int32)
+			k.due = append(k.due, r)
+		}
+		return rows.Err()
+	})
+	if err := k.tx.send(ctx, &b); err != nil {
+		return fmt.Errorf("read due deliveries: %w", err)
 	}
 	for _, r := range k.due {
 		k.rate[r.webhook] = r.rate

@@ -6,6 +6,8 @@ import (
 	"iter"
 	"math/bits"
 	"sync"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // txn is a write transaction. It is a *sql.Tx whose statements, on a
@@ -16,6 +18,9 @@ import (
 type txn struct {
 	*sql.Tx
 	stmts *writeStmts // nil: plain statements (PostgreSQL, admin stores)
+	// pipe sends a batch of statements to the transaction's connection
+	// in one round trip; set by inPipedTx on PostgreSQL only.
+	pipe func(ctx context.Context, b *pgx.Batch) error
 }
 
 // ExecContext runs a statement in the transaction.
