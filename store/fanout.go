@@ -254,6 +254,9 @@ func (s *Store) fanOutStep(ctx context.Context, eventIDs []string) (map[string]b
 	if err != nil {
 		return nil, 0, false, err
 	}
+	if inserted > 0 {
+		s.wakeSelf()
+	}
 	if hook := s.limits.afterFanOutStep; hook != nil {
 		hook()
 	}

@@ -71,6 +71,9 @@ type Store struct {
 	// to match their events against (tests: the reads narrow as a fan-out
 	// advances, where the database compares ids in byte order).
 	fanOutWebhooksRead atomic.Int64
+	// selfWake is the wake function ListenForWork runs with on SQLite,
+	// nil when none runs (see wakeSelf).
+	selfWake atomic.Pointer[func()]
 }
 
 // Option changes how Open builds a Store.
