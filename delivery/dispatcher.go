@@ -99,7 +99,7 @@ type Dispatcher struct {
 	// onLinger, when set (tests), is called as the loop starts to linger.
 	onLinger func()
 	// partialLeaseAt is when the last lease that took fewer than it asked
-	// for started, zero after a lease that filled its batch. Only the loop
+	// for ended, zero after a lease that filled its batch. Only the loop
 	// reads and writes it.
 	partialLeaseAt time.Time
 }
