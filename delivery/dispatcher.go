@@ -92,6 +92,16 @@ type Dispatcher struct {
 	// linger and lingerBatch: see fillBatch; tests change them.
 	linger      time.Duration
 	lingerBatch int
+	// leaseLinger is the least time between two leases when the first did
+	// not fill its batch and the loop was woken for the second: see
+	// leaseLingerDefault. Tests change it.
+	leaseLinger time.Duration
+	// onLinger, when set (tests), is called as the loop starts to linger.
+	onLinger func()
+	// partialLeaseAt is when the last lease that took fewer than it asked
+	// for ended, zero after a lease that filled its batch. Only the loop
+	// reads and writes it.
+	partialLeaseAt time.Time
 }
 
 type completion struct {
@@ -136,7 +146,7 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 		perHook: map[string]int{}, perOwner: map[string]int{}, pace: map[string]time.Time{},
 		completed: make(chan completion, cfg.Workers), recordBackoff: 100 * time.Millisecond,
 		slowLease: time.Second, stopRecording: make(chan struct{}),
-		linger: completionLinger, lingerBatch: completionLingerBatch,
+		linger: completionLinger, lingerBatch: completionLingerBatch, leaseLinger: leaseLingerDefault,
 	}
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
 	return d
@@ -244,9 +254,11 @@ func (d *Dispatcher) loop(ctx context.Context) {
 			}
 		}
 		timer.Reset(wait)
+		woken := false
 		select {
 		case <-ctx.Done():
 		case <-d.wake:
+			woken = true
 		case <-timer.C:
 		}
 		if !timer.Stop() {
@@ -255,6 +267,27 @@ func (d *Dispatcher) loop(ctx context.Context) {
 			default:
 			}
 		}
+		if rest := d.leaseLinger - time.Since(d.partialLeaseAt); woken && !d.partialLeaseAt.IsZero() && rest > 0 {
+			d.lingerBeforeLease(ctx, rest)
+		}
+	}
+}
+
+// lingerBeforeLease waits out the rest of the lease linger (see
+// leaseLinger) before a woken loop leases again, so that the wake-ups of a
+// busy dispatcher (every publish commit, every finished send while the
+// pool is mostly free) are served by one lease instead of one each. Wakes
+// that arrive meanwhile are left in the channel, where they only repeat
+// this one.
+func (d *Dispatcher) lingerBeforeLease(ctx context.Context, rest time.Duration) {
+	if d.onLinger != nil {
+		d.onLinger()
+	}
+	t := time.NewTimer(rest)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
@@ -305,6 +338,10 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
 	// ends, which wakes the loop: its due deliveries are not waited for.
 	skip.owners = lease.OwnersAtCap
 	skip.more = len(lease.Deliveries) == limit
+	d.partialLeaseAt = time.Time{}
+	if !skip.more {
+		d.partialLeaseAt = time.Now()
+	}
 	return d.startSends(ctx, lease.Deliveries), skip, nil
 }
 
@@ -480,6 +517,17 @@ func (d *Dispatcher) wakeAfterSendLocked(left, ownerLeft int) bool {
 	return left == d.cfg.PerWebhook/2 || ownerLeft == d.cfg.PerOwner-1 ||
 		d.inFlight <= d.cfg.Workers/2 || d.cfg.Workers-d.inFlight >= wakeFree
 }
+
+// leaseLingerDefault is the least time between a lease that took all it
+// could and the next one a wake-up asks for. Every publish commit wakes the
+// loop, and so does every finished send while the pool is mostly free; with
+// 32 publishers to one webhook the loop leased back to back, about five
+// deliveries a transaction (4,198 leases for 20,000 deliveries), and the
+// leases held SQLite's single writer as long as the publishes did, so the
+// publishes waited on them. After a lease that filled its batch the loop
+// leases again at once, and an idle loop leases at once when woken: only
+// a busy dispatcher's deliveries wait, at most this long.
+const leaseLingerDefault = 2 * time.Millisecond
 
 // maxCompletionBatch bounds one completion transaction.
 const maxCompletionBatch = 512

@@ -16,6 +16,9 @@
 // Long waits live in the database, never in a sleeping worker: a failed
 // attempt is completed with its next_attempt_at from the Schedule, and the
 // dispatcher sleeps only until the earliest due delivery or until woken.
+// Woken within 2 ms of a lease that took less than a full batch, it waits
+// out the rest first, so that the wake-ups of a busy dispatcher (each
+// publish, each finished send) share one lease transaction.
 //
 // # Isolation
 //

@@ -98,6 +98,23 @@ func (d dialect) activeWebhooksOfOwners() string {
 // that several processes lease side by side without waiting on each
 // other's rows (rows read but not taken are unlocked at commit,
 // unchanged). SQLite has one writer, which needs no row locks.
+// webhookIDRange is a condition on a webhook's id between its two
+// arguments, after ($2, excluded) and last ($3, included), in the byte
+// order Go compares them in, or "" where the database cannot be trusted to
+// compare in it. A large fan-out takes its webhooks in that order, a chunk
+// a transaction, and each chunk read all of the owner's active webhooks
+// again (10,000 rows five times for a 10,000-webhook fan-out, more than
+// half of the fan-out's writer time on SQLite). SQLite compares text by its
+// bytes; PostgreSQL compares by the database's collation, which may
+// differ from byte order, so there every chunk still reads them all and
+// the caller's own byte-order check decides.
+func (d dialect) webhookIDRange() string {
+	if d.kind == Postgres {
+		return ""
+	}
+	return ` AND id > $2 AND id <= $3`
+}
+
 func (d dialect) skipLocked() string {
 	if d.kind == Postgres {
 		return ` FOR UPDATE OF d SKIP LOCKED`

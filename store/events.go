@@ -501,7 +501,14 @@ func (s *Store) eventByIdempotencyKey(ctx context.Context, tx *txn, tenantID, ke
 }
 
 func (s *Store) activeSubscriptions(ctx context.Context, tx *txn, tenantID string) ([]subscription, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, events, ordering, ordering_key, filter FROM webhooks WHERE tenant_id = $1 AND is_active = TRUE`, tenantID)
+	return s.subscriptionsWhere(ctx, tx, "", tenantID)
+}
+
+// subscriptionsWhere reads the active webhooks of the tenant ($1) that also
+// meet cond, a further condition on their columns ("" for none), whose
+// arguments follow the tenant's.
+func (s *Store) subscriptionsWhere(ctx context.Context, tx *txn, cond string, args ...any) ([]subscription, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, events, ordering, ordering_key, filter FROM webhooks WHERE tenant_id = $1 AND is_active = TRUE`+cond, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load subscriptions: %w", err)
 	}

@@ -352,6 +352,9 @@ func (s *Store) RuntimeSetting(ctx context.Context, name string) (string, error)
 // read since the store opened.
 func (s *Store) ProbedWebhooks() int64 { return s.probedWebhooks.Load() }
 
+// FanOutWebhooksRead returns how many webhook rows fan-out steps have read.
+func (s *Store) FanOutWebhooksRead() int64 { return s.fanOutWebhooksRead.Load() }
+
 // LeasePlanSettings returns enable_sort and jit as a lease's transaction
 // sees them after walkIndexesInOrder (PostgreSQL; empty on SQLite).
 func (s *Store) LeasePlanSettings(ctx context.Context) (sort, jit string, err error) {

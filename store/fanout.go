@@ -254,6 +254,9 @@ func (s *Store) fanOutStep(ctx context.Context, eventIDs []string) (map[string]b
 	if err != nil {
 		return nil, 0, false, err
 	}
+	if inserted > 0 {
+		s.wakeSelf()
+	}
 	if hook := s.limits.afterFanOutStep; hook != nil {
 		hook()
 	}
@@ -335,6 +338,7 @@ func (s *Store) advanceFanOuts(ctx context.Context, tx *txn, todo []fanOutRow, b
 	var pairs [][2]string
 	var finished []string
 	more := false
+	spans := fanOutSpans(todo)
 	for _, r := range todo {
 		if len(pairs) == budget {
 			more = true
@@ -342,10 +346,18 @@ func (s *Store) advanceFanOuts(ctx context.Context, tx *txn, todo []fanOutRow, b
 		}
 		ws, ok := subs[r.tenantID]
 		if !ok {
+			// Only the webhooks past the tenant's fan-outs' progress, where
+			// the database compares ids as Go does (webhookIDRange); the
+			// loop below checks each against its own fan-out's bounds.
+			cond, args := s.d.webhookIDRange(), []any{r.tenantID}
+			if cond != "" {
+				args = append(args, spans[r.tenantID][0], spans[r.tenantID][1])
+			}
 			var err error
-			if ws, err = s.activeSubscriptions(ctx, tx, r.tenantID); err != nil {
+			if ws, err = s.subscriptionsWhere(ctx, tx, cond, args...); err != nil {
 				return nil, nil, false, nil, err
 			}
+			s.fanOutWebhooksRead.Add(int64(len(ws)))
 			slices.SortFunc(ws, func(a, b subscription) int { return cmp.Compare(a.webhookID, b.webhookID) })
 			subs[r.tenantID] = ws
 		}
@@ -377,6 +389,22 @@ func (s *Store) advanceFanOuts(ctx context.Context, tx *txn, todo []fanOutRow, b
 		}
 	}
 	return pairs, finished, more, fifo, nil
+}
+
+// fanOutSpans returns, for each tenant of todo, the least progress and the
+// greatest last webhook id of its fan-outs: every webhook any of them may
+// still reach lies past the first and up to the second.
+func fanOutSpans(todo []fanOutRow) map[string][2]string {
+	out := make(map[string][2]string, 1)
+	for _, r := range todo {
+		span, ok := out[r.tenantID]
+		if !ok {
+			span = [2]string{r.after, r.last}
+		}
+		span[0], span[1] = min(span[0], r.after), max(span[1], r.last)
+		out[r.tenantID] = span
+	}
+	return out
 }
 
 // insertDeliveriesFromArrays is insertDeliveries on PostgreSQL: the pairs

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -347,4 +348,109 @@ func TestRunFanOutsFinishesLeftovers(t *testing.T) {
 		cancel()
 		<-done
 	})
+}
+
+// TestFanOutReadsOnlyWebhooksPastItsProgress publishes one event to 30
+// webhooks in chunks of 10 and counts the webhook rows the fan-out's three
+// transactions read to match it. Each chunk read all of the owner's
+// webhooks again, 10,000 rows five times for a 10,000-webhook fan-out; on
+// SQLite, which compares ids in Go's byte order, a chunk reads only those
+// past the progress, 30 + 20 + 10 (3 more, created after the event, are
+// past its last webhook and never read). PostgreSQL compares by the
+// database's collation, so it still reads all 33 each time; both end with
+// exactly one delivery per webhook it matched when accepted.
+func TestFanOutReadsOnlyWebhooksPastItsProgress(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		u := newUser(t, s, "span@x.io")
+		for range 30 {
+			newWebhook(t, s, u.ID, "*")
+		}
+		s.SetFanOutChunk(10, nil)
+		res, err := s.PublishWithoutFanOut(ctx, events(u.ID, "message.new", 1))
+		if err != nil || len(res) != 1 || res[0].Deliveries != 30 {
+			t.Fatalf("publish = %+v, %v; want one event with 30 deliveries", res, err)
+		}
+		for range 3 {
+			newWebhook(t, s, u.ID, "*") // after the event: past its last webhook
+		}
+		before := s.FanOutWebhooksRead()
+		if n, err := s.ResumeFanOuts(ctx); err != nil || n != 30 {
+			t.Fatalf("resume = %d deliveries, %v; want 30", n, err)
+		}
+		want := int64(30 + 20 + 10)
+		if s.Kind() == store.Postgres {
+			want = 3 * 33
+		}
+		if got := s.FanOutWebhooksRead() - before; got != want {
+			t.Errorf("the fan-out's three chunks read %d webhook rows, want %d", got, want)
+		}
+		ev, del, pairs, pending, err := s.FanOutCounts(ctx, u.ID)
+		if err != nil || ev != 1 || del != 30 || pairs != 30 || pending != 0 {
+			t.Fatalf("after the fan-out: %d events, %d deliveries over %d pairs, %d pending, %v; want 1, 30, 30, 0", ev, del, pairs, pending, err)
+		}
+	})
+}
+
+// TestFanOutWakesTheDispatcherEachChunk checks, on SQLite, that each
+// committed chunk of a large fan-out calls the wake function ListenForWork
+// runs with, before the publish returns, so the dispatcher sends the first
+// chunk's deliveries while the next ones are inserted. (PostgreSQL's
+// chunks notify on commit, heard by ListenForWork in every process.)
+func TestFanOutWakesTheDispatcherEachChunk(t *testing.T) {
+	s := storetest.Open(t, storetest.SQLitePath(t))
+	ctx := context.Background()
+	u := newUser(t, s, "wake@x.io")
+	for range 30 {
+		newWebhook(t, s, u.ID, "*")
+	}
+	var mu sync.Mutex
+	wakes := 0
+	var perStep []int
+	lctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		s.ListenForWork(lctx, func() {
+			mu.Lock()
+			wakes++
+			mu.Unlock()
+		}, slog.Default())
+	}()
+	defer func() { cancel(); <-stopped }()
+	s.SetFanOutChunk(10, func() {
+		mu.Lock()
+		perStep = append(perStep, wakes)
+		mu.Unlock()
+	})
+	g := s.NewGroupCommitter(16)
+	defer g.Close()
+	// ListenForWork registers its wake function as it starts: publish
+	// until a fan-out has seen it, then count the next one's wakes.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		perStep, wakes = nil, 0
+		mu.Unlock()
+		res, err := g.PublishEvents(ctx, events(u.ID, "message.new", 1))
+		if err != nil || len(res) != 1 || res[0].Deliveries != 30 {
+			t.Fatalf("publish = %+v, %v; want one event with 30 deliveries", res, err)
+		}
+		mu.Lock()
+		got := slices.Clone(perStep)
+		mu.Unlock()
+		if len(got) != 3 {
+			t.Fatalf("%d fan-out steps ran, want 3 chunks of 10", len(got))
+		}
+		if got[0] == 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond) // not registered yet
+			continue
+		}
+		for i, n := range got {
+			if n != i+1 {
+				t.Fatalf("wakes seen after each of the fan-out's steps = %v, want [1 2 3] (one per committed chunk, before the publish returns)", got)
+			}
+		}
+		return
+	}
 }

@@ -36,11 +36,30 @@ func (s *Store) NotifyWork(ctx context.Context) error {
 }
 
 // ListenForWork calls wake whenever another process (or this one) commits
-// deliveries, until ctx is done. On SQLite it only waits for ctx: there is
-// no other process. It reconnects after errors, so callers run it in a
-// goroutine they own for the life of the dispatcher.
+// deliveries, until ctx is done. On SQLite there is no other process: the
+// publishers wake the dispatcher themselves once a publish has returned,
+// and ListenForWork calls wake as each transaction of a large fan-out
+// commits (wakeSelf), as PostgreSQL's notification does. It reconnects
+// after errors, so callers run it in a goroutine they own for the life of
+// the dispatcher.
 func (s *Store) ListenForWork(ctx context.Context, wake func(), logger *slog.Logger) {
+	if s.d.embedded() {
+		s.selfWake.Store(&wake)
+		defer s.selfWake.Store(nil)
+	}
 	s.listenLoop(ctx, workChannel, wake, logger)
+}
+
+// wakeSelf calls the wake function ListenForWork was given on SQLite, if
+// any. A fan-out's deliveries are inserted a chunk a transaction before
+// the publish returns (a 10,000-webhook fan-out: five transactions, a
+// quarter of a second), and without it the dispatcher leased none of them
+// until the last had committed and the publisher woke it: the sends of the
+// first chunk now overlap the inserts of the next ones.
+func (s *Store) wakeSelf() {
+	if wake := s.selfWake.Load(); wake != nil {
+		(*wake)()
+	}
 }
 
 // ListenForOutbox calls wake whenever a transaction that inserted rows

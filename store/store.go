@@ -67,6 +67,13 @@ type Store struct {
 	// each a probe of the due index: tests check that a lease does not
 	// pay one per webhook of an owner that cannot take more.
 	probedWebhooks atomic.Int64
+	// fanOutWebhooksRead counts the webhook rows fan-out steps have read
+	// to match their events against (tests: the reads narrow as a fan-out
+	// advances, where the database compares ids in byte order).
+	fanOutWebhooksRead atomic.Int64
+	// selfWake is the wake function ListenForWork runs with on SQLite,
+	// nil when none runs (see wakeSelf).
+	selfWake atomic.Pointer[func()]
 }
 
 // Option changes how Open builds a Store.

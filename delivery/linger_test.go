@@ -1,0 +1,89 @@
+package delivery
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd/store"
+	"github.com/webhookd/webhookd/store/storetest"
+)
+
+// TestWokenLoopLingersBeforeLeasing checks that a loop woken soon after a
+// lease that took fewer than it asked for waits out the lease linger
+// before it leases again, so that a busy dispatcher's wake-ups (every
+// publish commit, every finished send) share one lease transaction, and
+// that the linger ends at shutdown. The linger here is an hour: while the
+// loop lingers, a delivery published since is still there for the test's
+// own lease to take.
+func TestWokenLoopLingersBeforeLeasing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		rc := newReceiver(t, nil)
+		u := newUser(t, st)
+		newWebhook(t, st, u.ID, rc.URL, "*")
+		d := NewDispatcher(testConfig(t, st))
+		d.leaseLinger = time.Hour
+		lingering := make(chan struct{}, 1)
+		d.onLinger = func() {
+			select {
+			case lingering <- struct{}{}:
+			default:
+			}
+		}
+		// The first lease takes the one delivery, fewer than it asks for;
+		// its send's end wakes the loop, which lingers then.
+		publish(t, st, u.ID, "contact.created", `{"n":1}`)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		recv(t, "the loop to linger", lingering)
+
+		publish(t, st, u.ID, "contact.created", `{"n":2}`)
+		d.Wake()
+		leased, err := st.LeaseDeliveries(context.Background(), store.LeaseParams{Limit: 10, LeaseFor: time.Minute})
+		if err != nil {
+			t.Fatalf("lease: %v", err)
+		}
+		if len(leased) != 1 {
+			t.Fatalf("the test's own lease took %d deliveries while the loop lingered, want the 1 published since", len(leased))
+		}
+		if n := rc.count(); n != 1 {
+			t.Fatalf("%d requests arrived, want only the first event's", n)
+		}
+		cancel()
+		if err := recv(t, "Run to return at shutdown, cutting the linger short", done); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	})
+}
+
+// TestLeaseAfterAFullBatchDoesNotLinger checks that a lease that took all
+// it asked for is followed by the next as soon as a worker is free,
+// whatever the linger: a backlog is leased batch after batch. With one
+// worker, every lease but the last is full, and the loop is never woken to
+// linger.
+func TestLeaseAfterAFullBatchDoesNotLinger(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		rc := newReceiver(t, nil)
+		u := newUser(t, st)
+		w := newWebhook(t, st, u.ID, rc.URL, "*")
+		for _, data := range []string{`{"n":1}`, `{"n":2}`, `{"n":3}`} {
+			publish(t, st, u.ID, "contact.created", data)
+		}
+		cfg := testConfig(t, st)
+		cfg.Workers, cfg.BatchSize = 1, 1
+		d := NewDispatcher(cfg)
+		d.leaseLinger = time.Hour
+		d.onLinger = func() { t.Error("the loop lingered after a full batch") }
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		settled(t, st, w, 3)
+		cancel()
+		if err := recv(t, "Run to return", done); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	})
+}
