@@ -92,10 +92,11 @@ func (c *Consumer) Wake() {
 }
 
 // Run consumes until ctx ends: a batch after every wake-up (a
-// notification, or the poll), and batch after batch while they come back
-// full. It owns its LISTEN goroutine and waits for it before returning.
-// A transaction cut off by ctx rolls back, leaving its rows for the next
-// run: nothing is lost or published twice.
+// notification, or the poll), and while batches come back full, Parallel
+// of them at once until the backlog is gone. It owns its LISTEN goroutine
+// and waits for it before returning. A transaction cut off by ctx rolls
+// back, leaving its rows for the next run: nothing is lost or published
+// twice.
 func (c *Consumer) Run(ctx context.Context) {
 	listenDone := make(chan struct{})
 	go func() {
@@ -104,9 +105,8 @@ func (c *Consumer) Run(ctx context.Context) {
 	}()
 	defer func() { <-listenDone }()
 	backoff := 100 * time.Millisecond
-	parallel := 1
 	for {
-		full, err := c.runBatches(ctx, parallel)
+		err := c.drain(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -119,13 +119,6 @@ func (c *Consumer) Run(ctx context.Context) {
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		if full {
-			// A backlog: more rows are likely waiting, so take them
-			// several batches at a time.
-			parallel = c.cfg.Parallel
-			continue
-		}
-		parallel = 1
 		// Between a sixth below and above the poll, so that processes
 		// sharing the database do not look in step.
 		jitter := time.Duration(rand.Int64N(int64(c.cfg.Poll)/3+1)) - c.cfg.Poll/6
@@ -141,28 +134,45 @@ func (c *Consumer) Run(ctx context.Context) {
 	}
 }
 
-// runBatches consumes n batches at once and reports whether any came back
-// full, and the first error.
-func (c *Consumer) runBatches(ctx context.Context, n int) (full bool, err error) {
-	if n == 1 {
-		res, err := c.RunOnce(ctx)
-		return res.Taken >= c.cfg.Batch || res.Limited, err
+// drain consumes one batch and, when it comes back full (a backlog),
+// runs Parallel workers that each take batch after batch until one comes
+// back short, then returns the first error. Each worker starts its next
+// batch as soon as its last one commits: waiting for every worker's batch
+// before starting the next round left a CPU idle while the slowest batch
+// of each round finished.
+func (c *Consumer) drain(ctx context.Context) error {
+	res, err := c.RunOnce(ctx)
+	if err != nil || !c.full(res) {
+		return err
 	}
 	var mu sync.Mutex
+	var first error
 	var wg sync.WaitGroup
-	for range n {
+	for range c.cfg.Parallel {
 		wg.Go(func() {
-			res, e := c.RunOnce(ctx)
-			mu.Lock()
-			defer mu.Unlock()
-			full = full || res.Taken >= c.cfg.Batch || res.Limited
-			if err == nil {
-				err = e
+			for ctx.Err() == nil {
+				res, err := c.RunOnce(ctx)
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					return
+				}
+				if !c.full(res) {
+					return
+				}
 			}
 		})
 	}
 	wg.Wait()
-	return full, err
+	return first
+}
+
+// full reports whether a batch suggests more rows are waiting.
+func (c *Consumer) full(res store.ConsumeOutboxResult) bool {
+	return res.Taken >= c.cfg.Batch || res.Limited
 }
 
 // RunOnce consumes one batch, wakes the dispatcher when it created
