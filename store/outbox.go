@@ -402,6 +402,7 @@ func nullable(s sql.NullString) *string {
 func (s *Store) outboxTenants(ctx context.Context, tx *txn, rows []OutboxRow, owner string, dead map[int64]string) ([]string, error) {
 	out := make([]string, len(rows))
 	var named []string
+	seen := map[string]bool{}
 	soughtSole := false
 	for i, r := range rows {
 		if r.Tenant == nil && owner == "" && !soughtSole {
@@ -424,7 +425,11 @@ func (s *Store) outboxTenants(ctx context.Context, tx *txn, rows []OutboxRow, ow
 			dead[r.ID] = fmt.Sprintf("tenant %q is not a tenant id: it must match %s", out[i], TenantIDPattern)
 			continue
 		}
-		named = append(named, out[i])
+		// Each tenant once: a batch is mostly of a few tenants.
+		if !seen[out[i]] {
+			seen[out[i]] = true
+			named = append(named, out[i])
+		}
 	}
 	if len(named) == 0 {
 		return out, nil
