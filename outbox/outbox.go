@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/webhookd/webhookd/store"
@@ -61,6 +62,10 @@ type Config struct {
 type Consumer struct {
 	cfg  Config
 	wake chan struct{}
+	// notify asks Run's notifier to wake the other processes'
+	// dispatchers; notifying is set while that notifier runs.
+	notify    chan struct{}
+	notifying atomic.Bool
 }
 
 // New returns a consumer; Run starts it.
@@ -80,7 +85,7 @@ func New(cfg Config) *Consumer {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Consumer{cfg: cfg, wake: make(chan struct{}, 1)}
+	return &Consumer{cfg: cfg, wake: make(chan struct{}, 1), notify: make(chan struct{}, 1)}
 }
 
 // Wake makes the consumer look at the outbox now (non-blocking).
@@ -104,6 +109,13 @@ func (c *Consumer) Run(ctx context.Context) {
 		c.cfg.Store.ListenForOutbox(ctx, c.Wake, c.cfg.Logger)
 	}()
 	defer func() { <-listenDone }()
+	notifierDone := make(chan struct{})
+	c.notifying.Store(true)
+	go func() {
+		defer close(notifierDone)
+		c.notifyOthers(ctx)
+	}()
+	defer func() { <-notifierDone; c.notifying.Store(false) }()
 	backoff := 100 * time.Millisecond
 	for {
 		err := c.drain(ctx)
@@ -185,10 +197,17 @@ func (c *Consumer) RunOnce(ctx context.Context) (store.ConsumeOutboxResult, erro
 	if res.Deliveries > 0 {
 		c.cfg.Wake()
 		// Other processes' dispatchers share the sending: tell them
-		// too, now rather than at their next poll. Failing to is no
-		// loss, they still poll.
-		if err := c.cfg.Store.NotifyWork(ctx); err != nil {
-			c.cfg.Logger.Warn("outbox: wake other processes", "err", err)
+		// too, now rather than at their next poll. Under Run the
+		// notifier does it, so that the next batch does not wait for
+		// that transaction's commit; batches that commit meanwhile
+		// share the one NOTIFY that follows.
+		if c.notifying.Load() {
+			select {
+			case c.notify <- struct{}{}:
+			default:
+			}
+		} else {
+			c.notifyWork(ctx)
 		}
 	}
 	if res.Dead > 0 {
@@ -199,6 +218,27 @@ func (c *Consumer) RunOnce(ctx context.Context) (store.ConsumeOutboxResult, erro
 		c.cfg.Observer.OutboxConsumed(res)
 	}
 	return res, nil
+}
+
+// notifyOthers sends a NOTIFY of work after each request on c.notify
+// until ctx ends.
+func (c *Consumer) notifyOthers(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.notify:
+			c.notifyWork(ctx)
+		}
+	}
+}
+
+// notifyWork wakes the other processes' dispatchers. Failing to is no
+// loss: they still poll.
+func (c *Consumer) notifyWork(ctx context.Context) {
+	if err := c.cfg.Store.NotifyWork(ctx); err != nil && ctx.Err() == nil {
+		c.cfg.Logger.Warn("outbox: wake other processes", "err", err)
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
