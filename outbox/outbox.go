@@ -19,7 +19,7 @@ import (
 const (
 	DefaultBatch    = 1000
 	DefaultPoll     = time.Second
-	DefaultParallel = 2
+	DefaultParallel = 3
 )
 
 // Observer is told what the consumer did, for the metrics.
@@ -54,7 +54,11 @@ type Config struct {
 	// Parallel is how many batches are consumed at once while the outbox
 	// has a backlog (DefaultParallel): SKIP LOCKED gives each transaction
 	// its own rows, and most of a batch's time is PostgreSQL writing
-	// events and deliveries, which another transaction can overlap.
+	// events and deliveries, which another transaction can overlap. Three
+	// on two CPUs kept PostgreSQL busier than two, while one batch is in
+	// Go (reading, checking) or between round trips: a median of 9,448
+	// rows/s against 5,561 in three runs each at a load of 9-11; four did
+	// no better (7,937).
 	Parallel int
 }
 
