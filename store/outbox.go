@@ -146,7 +146,7 @@ func (s *Store) consumeOutbox(ctx context.Context, tx *txn, p ConsumeOutboxParam
 	res := ConsumeOutboxResult{Taken: len(rows), Limited: limited}
 	// The rows are deleted already (takeOutbox); dead holds those to copy
 	// into webhook_outbox_dead from what was read, oversize rows aside
-	// (takeOutbox copied them in the table, their data unread).
+	// (takeOutbox copied them from the table, their data unread).
 	dead := map[int64]string{}
 	tenants, err := s.outboxTenants(ctx, tx, rows, p.Owner, dead)
 	if err != nil {
