@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd/bench"
+	"github.com/webhookd/webhookd/store/storetest"
 )
 
 // trackingListener counts the connections it accepted that are still
@@ -108,5 +109,64 @@ func TestBenchHangsUpWhenDone(t *testing.T) {
 			t.Fatalf("%d connections to webhookd still open 30 s after the benchmark returned", ln.stillOpen())
 		}
 		time.Sleep(10 * time.Millisecond) // polling a counter
+	}
+}
+
+// TestBenchOutboxDrained: the bench's look for outbox rows left, which
+// starts from the smallest id it saw last time, reports rows left
+// whichever of them the consumer took first, and none once all are gone.
+func TestBenchOutboxDrained(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	storetest.Open(t, url) // the schema
+	ctx := context.Background()
+	ob, err := openBenchOutbox(url, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.db.Close()
+	if err := ob.Insert(ctx, []string{`{"seq":1}`, `{"seq":2}`, `{"seq":3}`}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := ob.db.QueryContext(ctx, `SELECT id FROM webhook_outbox ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil || len(ids) != 3 {
+		t.Fatalf("ids %v, %v; want 3", ids, err)
+	}
+	// The middle row first, then the first, then the last.
+	for i, take := range []int64{ids[1], ids[0], ids[2]} {
+		drained, err := ob.Drained(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if drained {
+			t.Fatalf("before taking row %d of 3: drained, want rows left", i+1)
+		}
+		if _, err := ob.db.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE id = $1`, take); err != nil {
+			t.Fatal(err)
+		}
+		waiting, err := ob.Waiting(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting != 2-i {
+			t.Errorf("after taking %d rows: %d waiting, want %d", i+1, waiting, 2-i)
+		}
+	}
+	drained, err := ob.Drained(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !drained {
+		t.Error("every row taken: not drained")
 	}
 }

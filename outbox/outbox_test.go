@@ -107,3 +107,55 @@ func TestConsumerWokenByNotify(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumerDrainsABacklog: rows committed before the consumer starts,
+// many batches' worth, are all consumed with no notification (the poll
+// is an hour) by Parallel workers taking batch after batch, each row
+// becoming exactly one event.
+func TestConsumerDrainsABacklog(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	s := storetest.Open(t, url)
+	crm, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer crm.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, _, err := s.PutTenant(ctx, "acme", store.TenantParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{TenantID: "acme", Name: "h", URL: "https://example.com/h", Events: []string{"*"}, Secret: "whsec_x", IsActive: true}); err != nil {
+		t.Fatal(err)
+	}
+	const rows = 205
+	if _, err := crm.Exec(`INSERT INTO webhook_outbox (tenant, event, data) SELECT 'acme', 'message.new', jsonb_build_object('n', g) FROM generate_series(1, $1) g`, rows); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{consumed: make(chan store.ConsumeOutboxResult, rows)}
+	c := outbox.New(outbox.Config{Store: s, Check: func(store.OutboxRow) string { return "" }, Poll: time.Hour, Observer: rec,
+		Batch: 10, Parallel: 3})
+	done := make(chan struct{})
+	go func() { defer close(done); c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	taken := 0
+	deadline := time.After(time.Minute)
+	for taken < rows {
+		select {
+		case res := <-rec.consumed:
+			taken += res.Taken
+		case <-deadline:
+			t.Fatalf("%d of %d rows consumed within a minute", taken, rows)
+		}
+	}
+	if taken != rows {
+		t.Errorf("%d rows taken, want %d", taken, rows)
+	}
+	var events, distinct, left int
+	if err := crm.QueryRow(`SELECT COUNT(*), COUNT(DISTINCT payload), (SELECT COUNT(*) FROM webhook_outbox) FROM events WHERE tenant_id = 'acme'`).Scan(&events, &distinct, &left); err != nil {
+		t.Fatal(err)
+	}
+	if events != rows || distinct != rows || left != 0 {
+		t.Errorf("%d events (%d distinct), %d rows left; want %d events, one per row, and none left", events, distinct, left, rows)
+	}
+}

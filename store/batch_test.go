@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -177,4 +178,40 @@ func TestLeaseLooksPastABlockedBacklog(t *testing.T) {
 			t.Errorf("leased %d, %v; want none: the rest belong to the hot and the paused webhook", len(leased), err)
 		}
 	}, store.WithClock(c.now))
+}
+
+// TestPublishManyKeepsCustomPlans: a batch large enough that its inserts
+// let PostgreSQL keep the foreign-key checks' plans (plan_cache_mode auto
+// for each insert) leaves the rest of its transaction on the store's
+// custom plans, and creates every event and delivery; and the checks
+// still refuse what they refused: events of a tenant that does not exist.
+func TestPublishManyKeepsCustomPlans(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		u := newUser(t, s, "many@example.com")
+		newWebhook(t, s, u.TenantID, "*")
+		newWebhook(t, s, u.TenantID, "message.*")
+		var batch []store.PublishParams
+		for i := range 40 {
+			batch = append(batch, store.PublishParams{TenantID: u.TenantID, Type: "message.new", Payload: []byte(fmt.Sprintf(`{"i":%d}`, i)), OccurredAt: time.Now()})
+		}
+		deliveries, mode, err := s.PublishThenPlanMode(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if deliveries != 80 {
+			t.Errorf("%d deliveries, want 80", deliveries)
+		}
+		if s.Kind() == store.Postgres && mode != "force_custom_plan" {
+			t.Errorf("plan_cache_mode after the inserts = %q, want the store's force_custom_plan", mode)
+		}
+		// A tenant that does not exist: the check, with its plan kept,
+		// still refuses the events.
+		for i := range batch {
+			batch[i].TenantID = "no-such-tenant"
+		}
+		if _, err := s.PublishEvents(ctx, batch); !errors.Is(err, store.ErrTenantNotFound) {
+			t.Errorf("publish to a missing tenant: %v, want ErrTenantNotFound", err)
+		}
+	})
 }

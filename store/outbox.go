@@ -2,11 +2,13 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -142,10 +144,10 @@ func (s *Store) consumeOutbox(ctx context.Context, tx *txn, p ConsumeOutboxParam
 		return ConsumeOutboxResult{}, nil, err
 	}
 	res := ConsumeOutboxResult{Taken: len(rows), Limited: limited}
+	// The rows are deleted already (takeOutbox); dead holds those to copy
+	// into webhook_outbox_dead from what was read, oversize rows aside
+	// (takeOutbox copied them from the table, their data unread).
 	dead := map[int64]string{}
-	for id, size := range oversize {
-		dead[id] = fmt.Sprintf("data is larger than %d bytes (%d bytes as jsonb text)", p.MaxDataBytes, size)
-	}
 	tenants, err := s.outboxTenants(ctx, tx, rows, p.Owner, dead)
 	if err != nil {
 		return res, nil, err
@@ -154,6 +156,9 @@ func (s *Store) consumeOutbox(ctx context.Context, tx *txn, p ConsumeOutboxParam
 	var ids []int64 // the row of each of batch's events
 	for i, r := range rows {
 		if _, ok := dead[r.ID]; ok {
+			continue
+		}
+		if _, ok := oversize[r.ID]; ok {
 			continue
 		}
 		if p.Check != nil {
@@ -230,16 +235,9 @@ func (s *Store) consumeOutbox(ctx context.Context, tx *txn, p ConsumeOutboxParam
 		res.Events++
 		res.Deliveries += r.Deliveries
 	}
-	res.Dead = len(dead)
-	if err := s.buryOutbox(ctx, tx, dead); err != nil {
+	res.Dead = len(oversize) + len(dead)
+	if err := s.buryOutboxRows(ctx, tx, rows, dead); err != nil {
 		return res, nil, err
-	}
-	taken := make([]int64, len(rows))
-	for i, r := range rows {
-		taken[i] = r.ID
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_outbox WHERE id = ANY($1::bigint[])`, taken); err != nil {
-		return res, nil, fmt.Errorf("delete outbox rows: %w", err)
 	}
 	// No NOTIFY of the work channel here, unlike a publish: PostgreSQL
 	// serializes the commits of every transaction that notifies (a
@@ -280,28 +278,42 @@ func rowFault(ctx context.Context, err error) bool {
 const outboxColumns = `id, tenant, event, data::text, idempotency_key, occurred_at, created_at`
 
 // takeOutbox locks up to limit of the oldest rows no other transaction
-// holds: SKIP LOCKED lets processes sharing the database take different
-// rows, and a row locked by a transaction that dies is free again. It
+// holds, and deletes those it takes, returning them in id order: SKIP
+// LOCKED lets processes sharing the database take different rows, and a
+// row locked (or deleted) by a transaction that dies is there again. It
 // reads their sizes first and keeps the rows whose data fits in
 // outboxBatchBytes (limited reports that some were left, locked until
-// commit and taken by a later batch); a row whose data's jsonb text is
-// over twice maxData is returned without its data, in oversize with its
-// size.
+// commit and taken by a later batch). A row whose data's jsonb text is
+// over twice maxData is copied into webhook_outbox_dead as it is, in
+// oversize with its size, and returned without its data, which is never
+// read into memory; the caller copies the other rows it finds dead
+// (buryOutboxRows).
 func (s *Store) takeOutbox(ctx context.Context, tx *txn, limit, maxData int) (rows []OutboxRow, oversize map[int64]int64, limited bool, err error) {
-	sized, err := tx.QueryContext(ctx, `SELECT id, COALESCE(octet_length(data::text), 0) FROM webhook_outbox
+	// ctid is where each locked row is: it cannot move while this
+	// transaction holds the lock, and deleting by it is a TID scan,
+	// where deleting by id took a sequential scan of the whole table
+	// (and of every row consumed before, until a vacuum) once the
+	// planner, without statistics, thought it small.
+	sized, err := tx.QueryContext(ctx, `SELECT id, ctid::text, COALESCE(octet_length(data::text), 0) FROM webhook_outbox
 		ORDER BY id LIMIT `+strconv.Itoa(limit)+` FOR UPDATE SKIP LOCKED`)
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("take outbox rows: %w", err)
 	}
-	type idSize struct{ id, size int64 }
+	type idSize struct {
+		id   int64
+		ctid string
+		size int64
+	}
 	sizes, err := collect(sized, func(r rowScanner) (idSize, error) {
 		var v idSize
-		return v, r.Scan(&v.id, &v.size)
+		return v, r.Scan(&v.id, &v.ctid, &v.size)
 	})
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("take outbox rows: %w", err)
 	}
-	var ids, skip []int64
+	var ctids []string
+	var skip []int64
+	var reasons []string
 	var total int64
 	for _, v := range sizes {
 		if maxData > 0 && v.size > 2*int64(maxData) {
@@ -310,21 +322,27 @@ func (s *Store) takeOutbox(ctx context.Context, tx *txn, limit, maxData int) (ro
 			}
 			oversize[v.id] = v.size
 			skip = append(skip, v.id)
-			ids = append(ids, v.id)
+			reasons = append(reasons, fmt.Sprintf("data is larger than %d bytes (%d bytes as jsonb text)", maxData, v.size))
+			ctids = append(ctids, v.ctid)
 			continue
 		}
-		if len(ids) > 0 && total+v.size > outboxBatchBytes {
+		if len(ctids) > 0 && total+v.size > outboxBatchBytes {
 			limited = true
 			break
 		}
 		total += v.size
-		ids = append(ids, v.id)
+		ctids = append(ctids, v.ctid)
 	}
-	if len(ids) == 0 {
+	if len(ctids) == 0 {
 		return nil, nil, false, nil
 	}
-	read, err := tx.QueryContext(ctx, `SELECT id, tenant, event, CASE WHEN id = ANY($2::bigint[]) THEN NULL ELSE data::text END,
-		idempotency_key, occurred_at, created_at FROM webhook_outbox WHERE id = ANY($1::bigint[]) ORDER BY id`, ids, skip)
+	if len(skip) > 0 {
+		if err := s.buryOutbox(ctx, tx, skip, reasons); err != nil {
+			return nil, nil, false, err
+		}
+	}
+	read, err := tx.QueryContext(ctx, `DELETE FROM webhook_outbox WHERE ctid = ANY($1::text[]::tid[])
+		RETURNING id, tenant, event, CASE WHEN id = ANY($2::bigint[]) THEN NULL ELSE data::text END, idempotency_key, occurred_at, created_at`, ctids, skip)
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("take outbox rows: %w", err)
 	}
@@ -332,6 +350,14 @@ func (s *Store) takeOutbox(ctx context.Context, tx *txn, limit, maxData int) (ro
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("take outbox rows: %w", err)
 	}
+	if len(rows) != len(ctids) {
+		// Not one of the locked rows can be gone; should it happen, the
+		// batch is not taken half.
+		return nil, nil, false, fmt.Errorf("take outbox rows: %d of %d locked rows deleted", len(rows), len(ctids))
+	}
+	// A TID scan returns them in the table's order; events are created in
+	// the outbox's.
+	slices.SortFunc(rows, func(a, b OutboxRow) int { return cmp.Compare(a.ID, b.ID) })
 	return rows, oversize, limited, nil
 }
 
@@ -376,6 +402,7 @@ func nullable(s sql.NullString) *string {
 func (s *Store) outboxTenants(ctx context.Context, tx *txn, rows []OutboxRow, owner string, dead map[int64]string) ([]string, error) {
 	out := make([]string, len(rows))
 	var named []string
+	seen := map[string]bool{}
 	soughtSole := false
 	for i, r := range rows {
 		if r.Tenant == nil && owner == "" && !soughtSole {
@@ -398,7 +425,11 @@ func (s *Store) outboxTenants(ctx context.Context, tx *txn, rows []OutboxRow, ow
 			dead[r.ID] = fmt.Sprintf("tenant %q is not a tenant id: it must match %s", out[i], TenantIDPattern)
 			continue
 		}
-		named = append(named, out[i])
+		// Each tenant once: a batch is mostly of a few tenants.
+		if !seen[out[i]] {
+			seen[out[i]] = true
+			named = append(named, out[i])
+		}
 	}
 	if len(named) == 0 {
 		return out, nil
@@ -440,21 +471,51 @@ func (s *Store) soleTenant(ctx context.Context, tx *txn) (string, error) {
 	return ids[0], nil
 }
 
-// buryOutbox copies the dead rows, with their reasons, into
-// webhook_outbox_dead; the caller deletes them from webhook_outbox.
-func (s *Store) buryOutbox(ctx context.Context, tx *txn, dead map[int64]string) error {
-	if len(dead) == 0 {
-		return nil
-	}
-	ids, reasons := make([]int64, 0, len(dead)), make([]string, 0, len(dead))
-	for id, reason := range dead {
-		ids, reasons = append(ids, id), append(reasons, reason)
-	}
+// buryOutbox copies the rows ids names, as they are in webhook_outbox,
+// into webhook_outbox_dead with the reason beside each; the caller
+// deletes them from webhook_outbox.
+func (s *Store) buryOutbox(ctx context.Context, tx *txn, ids []int64, reasons []string) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_outbox_dead (id, tenant, event, data, idempotency_key, occurred_at, created_at, reason, dead_at)
 		SELECT o.id, o.tenant, o.event, o.data, o.idempotency_key, o.occurred_at, o.created_at, v.reason, $3
 		FROM webhook_outbox o JOIN unnest($1::bigint[], $2::text[]) AS v (id, reason) ON v.id = o.id
 		ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, dead_at = EXCLUDED.dead_at`,
 		ids, reasons, s.d.t(s.Now())); err != nil {
+		return fmt.Errorf("move outbox rows to webhook_outbox_dead: %w", err)
+	}
+	return nil
+}
+
+// buryOutboxRows inserts the rows dead names (by id, with the reason)
+// into webhook_outbox_dead as takeOutbox read them, their compact data
+// becoming the same jsonb value again.
+func (s *Store) buryOutboxRows(ctx context.Context, tx *txn, rows []OutboxRow, dead map[int64]string) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	n := len(dead)
+	ids, reasons := make([]int64, 0, n), make([]string, 0, n)
+	tenants, events, datas, keys := make([]*string, 0, n), make([]*string, 0, n), make([]*string, 0, n), make([]*string, 0, n)
+	occurred, created := make([]*time.Time, 0, n), make([]*time.Time, 0, n)
+	for _, r := range rows {
+		reason, ok := dead[r.ID]
+		if !ok {
+			continue
+		}
+		var data *string
+		if r.Data != nil {
+			d := string(r.Data)
+			data = &d
+		}
+		ids, reasons = append(ids, r.ID), append(reasons, reason)
+		tenants, events, datas, keys = append(tenants, r.Tenant), append(events, r.Event), append(datas, data), append(keys, r.IdempotencyKey)
+		occurred, created = append(occurred, r.OccurredAt), append(created, r.CreatedAt)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_outbox_dead (id, tenant, event, data, idempotency_key, occurred_at, created_at, reason, dead_at)
+		SELECT v.id, v.tenant, v.event, v.data::jsonb, v.idempotency_key, v.occurred_at, v.created_at, v.reason, $9
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[])
+			AS v (id, tenant, event, data, idempotency_key, occurred_at, created_at, reason)
+		ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, dead_at = EXCLUDED.dead_at`,
+		ids, tenants, events, datas, keys, occurred, created, reasons, s.d.t(s.Now())); err != nil {
 		return fmt.Errorf("move outbox rows to webhook_outbox_dead: %w", err)
 	}
 	return nil

@@ -280,6 +280,54 @@ func TestOutboxDeadRows(t *testing.T) {
 	}
 }
 
+// TestOutboxDeadRowsKeptAsWritten: a dead row lands in
+// webhook_outbox_dead with every column as the CRM wrote it (NULLs,
+// timestamps to the microsecond, the data as the same jsonb value), whether
+// it was set aside by the check, for its tenant, for its idempotency key
+// (the batch then taken again a row at a time) or for its size unread.
+func TestOutboxDeadRowsKeptAsWritten(t *testing.T) {
+	s, crm := outboxDB(t)
+	ctx := context.Background()
+	if _, _, err := s.PutTenant(ctx, "acme", store.TenantParams{}); err != nil {
+		t.Fatal(err)
+	}
+	newWebhook(t, s, "acme", "*")
+	if _, err := crm.Exec(`INSERT INTO webhook_outbox (tenant, event, data, idempotency_key, occurred_at, created_at) VALUES
+		('acme', 'nope.never', '{"b": [1.50, -0, 1e3, "é\\u0000x", null], "a": {"z": true}}', 'k0', '2026-01-02 03:04:05.123456+00', '2026-01-02 03:04:06.654321+00'),
+		('acme', 'message.new', NULL, NULL, NULL, NULL),
+		(NULL, NULL, '"just a string"', NULL, now(), now()),
+		('gamma', 'message.new', '[1, 2]', 'k9', NULL, now()),
+		('acme', 'message.new', '{"row": 1}', 'k1', now(), now()),
+		('acme', 'message.new', '{"row": 2}', 'k1', now(), now()),
+		('acme', 'message.new', jsonb_build_object('blob', repeat('x', 3000)), NULL, now(), now())`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := crm.Exec(`CREATE TABLE outbox_as_written AS SELECT * FROM webhook_outbox`); err != nil {
+		t.Fatal(err)
+	}
+	// Two tenants and no owner: the NULL tenant is dead too.
+	if _, _, err := s.PutTenant(ctx, "beta", store.TenantParams{}); err != nil {
+		t.Fatal(err)
+	}
+	res := consumeAll(t, s, store.ConsumeOutboxParams{Limit: 100, Check: knownTypes("message.new"), MaxDataBytes: 1000})
+	if res.Taken != 7 || res.Events != 1 || res.Dead != 6 {
+		t.Fatalf("consumed %+v, want 7 rows: 1 event, 6 dead", res)
+	}
+	var same, dead int
+	if err := crm.QueryRow(`SELECT COUNT(*) FILTER (WHERE w.tenant IS NOT DISTINCT FROM d.tenant AND w.event IS NOT DISTINCT FROM d.event
+			AND w.data IS NOT DISTINCT FROM d.data AND w.idempotency_key IS NOT DISTINCT FROM d.idempotency_key
+			AND w.occurred_at IS NOT DISTINCT FROM d.occurred_at AND w.created_at IS NOT DISTINCT FROM d.created_at), COUNT(*)
+		FROM webhook_outbox_dead d JOIN outbox_as_written w USING (id)`).Scan(&same, &dead); err != nil {
+		t.Fatal(err)
+	}
+	if dead != 6 || same != 6 {
+		t.Errorf("webhook_outbox_dead: %d of %d rows as written, want 6 of 6", same, dead)
+	}
+	if n := countRows(t, crm, "webhook_outbox"); n != 0 {
+		t.Errorf("%d rows left in webhook_outbox, want 0", n)
+	}
+}
+
 // TestOutboxSoleTenant: with one tenant and no --outbox-owner, a NULL
 // tenant is that tenant, as a single-tenant installation expects.
 func TestOutboxSoleTenant(t *testing.T) {
