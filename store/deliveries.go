@@ -483,7 +483,14 @@ func (s *Store) completePipelined(ctx context.Context, batch []Completion) (int,
 		if err != nil {
 			return err
 		}
+		// The log rows' foreign-key checks keep their plans, as a
+		// publish's inserts do (withCheckPlansCached): under the
+		// connection's force_custom_plan PostgreSQL planned each check
+		// again for every row. In the pipeline the two settings cost no
+		// round trip.
+		second.Queue(`SELECT set_config('plan_cache_mode', 'auto', true)`)
 		second.Queue(insertLogsFromArraysQuery, args...)
+		second.Queue(`RESET plan_cache_mode`)
 		ids := make([]string, 0, len(counters))
 		for id := range counters {
 			ids = append(ids, id)
