@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -23,6 +24,8 @@ func TestWokenLoopLingersBeforeLeasing(t *testing.T) {
 		newWebhook(t, st, u.ID, rc.URL, "*")
 		d := NewDispatcher(testConfig(t, st))
 		d.leaseLinger = time.Hour
+		// Busy with no send in flight, so that one delivery shows it.
+		d.lingerInFlight = 0
 		lingering := make(chan struct{}, 1)
 		d.onLinger = func() {
 			select {
@@ -81,6 +84,35 @@ func TestLeaseAfterAFullBatchDoesNotLinger(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- d.Run(ctx) }()
 		settled(t, st, w, 3)
+		cancel()
+		if err := recv(t, "Run to return", done); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	})
+}
+
+// TestQuietLoopDoesNotLinger checks that a loop with fewer sends in flight
+// than make it busy leases at once when woken, even within the linger of
+// a lease that took fewer than it asked for: at a steady low rate every
+// event would otherwise wait out the linger. Each of three events is
+// published after the previous one arrived, with the linger at an hour.
+func TestQuietLoopDoesNotLinger(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		rc := newReceiver(t, nil)
+		u := newUser(t, st)
+		w := newWebhook(t, st, u.ID, rc.URL, "*")
+		d := NewDispatcher(testConfig(t, st))
+		d.leaseLinger = time.Hour
+		d.onLinger = func() { t.Error("the loop lingered with no send in flight") }
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		for i := 1; i <= 3; i++ {
+			publish(t, st, u.ID, "contact.created", fmt.Sprintf(`{"n":%d}`, i))
+			d.Wake()
+			settled(t, st, w, i)
+		}
 		cancel()
 		if err := recv(t, "Run to return", done); err != nil {
 			t.Fatalf("Run: %v", err)
