@@ -44,6 +44,12 @@ type OutboxRow struct {
 	IdempotencyKey *string
 	OccurredAt     *time.Time
 	CreatedAt      *time.Time
+
+	// occurredInfinite and createdInfinite hold the column's text
+	// ('infinity' or '-infinity') where it is not a finite time, which
+	// OccurredAt and CreatedAt (nil then) cannot hold: such a row is
+	// dead, and its dead copy keeps the value as the CRM wrote it.
+	occurredInfinite, createdInfinite string
 }
 
 // OutboxDeadRow is a row of webhook_outbox_dead: an outbox row that could
@@ -148,7 +154,7 @@ func (s *Store) consumeOutbox(ctx context.Context, tx *txn, p ConsumeOutboxParam
 	// into webhook_outbox_dead from what was read, oversize rows aside
 	// (takeOutbox copied them from the table, their data unread).
 	dead := map[int64]string{}
-	tenants, err := s.outboxTenants(ctx, tx, rows, p.Owner, dead)
+	tenants, err := s.outboxTenants(ctx, tx, rows, oversize, p.Owner, dead)
 	if err != nil {
 		return res, nil, err
 	}
@@ -159,6 +165,10 @@ func (s *Store) consumeOutbox(ctx context.Context, tx *txn, p ConsumeOutboxParam
 			continue
 		}
 		if _, ok := oversize[r.ID]; ok {
+			continue
+		}
+		if r.occurredInfinite != "" {
+			dead[r.ID] = fmt.Sprintf("occurred_at is %s: give the time the change happened, or leave the column to its default, now()", r.occurredInfinite)
 			continue
 		}
 		if p.Check != nil {
@@ -275,7 +285,15 @@ func rowFault(ctx context.Context, err error) bool {
 	return true
 }
 
-const outboxColumns = `id, tenant, event, data::text, idempotency_key, occurred_at, created_at`
+const outboxColumns = `id, tenant, event, data::text, idempotency_key, ` + outboxTimes
+
+// outboxTimes reads occurred_at and created_at: a finite value as
+// timestamptz, and an infinite one ('infinity' and '-infinity' are valid
+// timestamptz values a CRM can write, which Go's time cannot hold) as its
+// text in two more columns. Scanned into a time, such a value failed the
+// whole batch, again on every try, and stopped the outbox behind it.
+const outboxTimes = `CASE WHEN isfinite(occurred_at) THEN occurred_at END, CASE WHEN isfinite(created_at) THEN created_at END,
+	CASE WHEN NOT isfinite(occurred_at) THEN occurred_at::text END, CASE WHEN NOT isfinite(created_at) THEN created_at::text END`
 
 // takeOutbox locks up to limit of the oldest rows no other transaction
 // holds, and deletes those it takes, returning them in id order: SKIP
@@ -342,7 +360,7 @@ func (s *Store) takeOutbox(ctx context.Context, tx *txn, limit, maxData int) (ro
 		}
 	}
 	read, err := tx.QueryContext(ctx, `DELETE FROM webhook_outbox WHERE ctid = ANY($1::text[]::tid[])
-		RETURNING id, tenant, event, CASE WHEN id = ANY($2::bigint[]) THEN NULL ELSE data::text END, idempotency_key, occurred_at, created_at`, ctids, skip)
+		RETURNING id, tenant, event, CASE WHEN id = ANY($2::bigint[]) THEN NULL ELSE data::text END, idempotency_key, `+outboxTimes, ctids, skip)
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("take outbox rows: %w", err)
 	}
@@ -367,10 +385,12 @@ func scanOutboxRow(r rowScanner, more ...any) (OutboxRow, error) {
 	var o OutboxRow
 	var tenant, event, data, key sql.NullString
 	var occurred, created sql.NullTime
-	if err := r.Scan(append([]any{&o.ID, &tenant, &event, &data, &key, &occurred, &created}, more...)...); err != nil {
+	var occurredText, createdText sql.NullString
+	if err := r.Scan(append([]any{&o.ID, &tenant, &event, &data, &key, &occurred, &created, &occurredText, &createdText}, more...)...); err != nil {
 		return o, err
 	}
 	o.Tenant, o.Event, o.IdempotencyKey = nullable(tenant), nullable(event), nullable(key)
+	o.occurredInfinite, o.createdInfinite = occurredText.String, createdText.String
 	if data.Valid {
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, []byte(data.String)); err != nil {
@@ -398,13 +418,19 @@ func nullable(s sql.NullString) *string {
 
 // outboxTenants returns the tenant of each row: its own, or owner for a
 // NULL one (the only tenant when owner is ""). A row whose tenant is not
-// a tenant id, or names none that exists, goes into dead with why.
-func (s *Store) outboxTenants(ctx context.Context, tx *txn, rows []OutboxRow, owner string, dead map[int64]string) ([]string, error) {
+// a tenant id, or names none that exists, goes into dead with why. Rows
+// in oversize are dead already, for their size, and left out: counted
+// and buried a second time, for their tenant, they made the dead count
+// say two rows where the table held one, and lost the first reason.
+func (s *Store) outboxTenants(ctx context.Context, tx *txn, rows []OutboxRow, oversize map[int64]int64, owner string, dead map[int64]string) ([]string, error) {
 	out := make([]string, len(rows))
 	var named []string
 	seen := map[string]bool{}
 	soughtSole := false
 	for i, r := range rows {
+		if _, ok := oversize[r.ID]; ok {
+			continue
+		}
 		if r.Tenant == nil && owner == "" && !soughtSole {
 			soughtSole = true
 			var err error
@@ -447,6 +473,9 @@ func (s *Store) outboxTenants(ctx context.Context, tx *txn, rows []OutboxRow, ow
 		exists[id] = true
 	}
 	for i, r := range rows {
+		if _, big := oversize[r.ID]; big {
+			continue
+		}
 		if _, bad := dead[r.ID]; !bad && !exists[out[i]] {
 			dead[r.ID] = fmt.Sprintf("tenant %q does not exist: create it (PUT /api/v1/tenants/%s or webhookd tenant create) and requeue the row", out[i], out[i])
 		}
@@ -495,7 +524,7 @@ func (s *Store) buryOutboxRows(ctx context.Context, tx *txn, rows []OutboxRow, d
 	n := len(dead)
 	ids, reasons := make([]int64, 0, n), make([]string, 0, n)
 	tenants, events, datas, keys := make([]*string, 0, n), make([]*string, 0, n), make([]*string, 0, n), make([]*string, 0, n)
-	occurred, created := make([]*time.Time, 0, n), make([]*time.Time, 0, n)
+	occurred, created := make([]*string, 0, n), make([]*string, 0, n)
 	for _, r := range rows {
 		reason, ok := dead[r.ID]
 		if !ok {
@@ -508,11 +537,11 @@ func (s *Store) buryOutboxRows(ctx context.Context, tx *txn, rows []OutboxRow, d
 		}
 		ids, reasons = append(ids, r.ID), append(reasons, reason)
 		tenants, events, datas, keys = append(tenants, r.Tenant), append(events, r.Event), append(datas, data), append(keys, r.IdempotencyKey)
-		occurred, created = append(occurred, r.OccurredAt), append(created, r.CreatedAt)
+		occurred, created = append(occurred, outboxTimeText(r.OccurredAt, r.occurredInfinite)), append(created, outboxTimeText(r.CreatedAt, r.createdInfinite))
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_outbox_dead (id, tenant, event, data, idempotency_key, occurred_at, created_at, reason, dead_at)
-		SELECT v.id, v.tenant, v.event, v.data::jsonb, v.idempotency_key, v.occurred_at, v.created_at, v.reason, $9
-		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[])
+		SELECT v.id, v.tenant, v.event, v.data::jsonb, v.idempotency_key, v.occurred_at::timestamptz, v.created_at::timestamptz, v.reason, $9
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
 			AS v (id, tenant, event, data, idempotency_key, occurred_at, created_at, reason)
 		ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, dead_at = EXCLUDED.dead_at`,
 		ids, tenants, events, datas, keys, occurred, created, reasons, s.d.t(s.Now())); err != nil {
@@ -634,4 +663,17 @@ func (s *Store) RequeueOutboxDead(ctx context.Context, ids []int64, all bool) ([
 		return nil, fmt.Errorf("store: requeue outbox rows: %w", err)
 	}
 	return moved, nil
+}
+
+// outboxTimeText is an outbox row's timestamp as timestamptz text for its
+// dead copy: the time read, or the infinite value it held, or nil (NULL).
+func outboxTimeText(t *time.Time, infinite string) *string {
+	switch {
+	case t != nil:
+		v := t.UTC().Format(time.RFC3339Nano)
+		return &v
+	case infinite != "":
+		return &infinite
+	}
+	return nil
 }

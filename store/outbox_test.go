@@ -580,3 +580,102 @@ func TestOutboxPoisonRowDoesNotStopTheBatch(t *testing.T) {
 		t.Errorf("dead rows after a failed batch: %d, %v; want still 1", n, err)
 	}
 }
+
+// TestOutboxOversizeRowOfAMissingTenantIsDeadOnce: a row too large to read
+// whose tenant does not exist either is one dead row, counted once, with
+// its size as the reason (it is set aside before its tenant is looked at).
+// Found by the attack review of the faster consumer.
+func TestOutboxOversizeRowOfAMissingTenantIsDeadOnce(t *testing.T) {
+	s, crm := outboxDB(t)
+	ctx := context.Background()
+	if _, _, err := s.PutTenant(ctx, "acme", store.TenantParams{}); err != nil {
+		t.Fatal(err)
+	}
+	newWebhook(t, s, "acme", "*")
+	if _, err := crm.Exec(`INSERT INTO webhook_outbox (tenant, event, data) VALUES
+		('ghost', 'message.new', jsonb_build_object('row', 1, 'blob', repeat('x', 3000))),
+		('acme', 'message.new', jsonb_build_object('row', 2))`); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.ConsumeOutbox(ctx, store.ConsumeOutboxParams{Limit: 10, Check: knownTypes("message.new"), MaxDataBytes: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Taken != 2 || res.Events != 1 || res.Dead != 1 {
+		t.Errorf("result %+v: want 2 taken, 1 event, 1 dead", res)
+	}
+	var n int
+	var reason string
+	if err := crm.QueryRow(`SELECT COUNT(*), MIN(reason) FROM webhook_outbox_dead`).Scan(&n, &reason); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || !strings.Contains(reason, "larger than 1000 bytes") {
+		t.Errorf("%d dead rows, reason %q: want one, dead for its size", n, reason)
+	}
+	if got := eventRows(t, crm, "acme"); got[2] != 1 || len(got) != 1 {
+		t.Errorf("events by row = %v, want row 2 once", got)
+	}
+}
+
+// TestOutboxInfiniteTimestamps: 'infinity' and '-infinity' are timestamps
+// PostgreSQL accepts and Go's time cannot hold. A row whose occurred_at is
+// one is dead with a reason naming the column, its dead copy keeps the
+// value as written (listed with a null time, requeued as it was), and the
+// rows behind it become events; an infinite created_at, which no event
+// carries, is no reason to refuse a row. Before, reading such a row failed
+// its batch on every try and stopped the outbox (found by the attack
+// review).
+func TestOutboxInfiniteTimestamps(t *testing.T) {
+	s, crm := outboxDB(t)
+	ctx := context.Background()
+	if _, _, err := s.PutTenant(ctx, "acme", store.TenantParams{}); err != nil {
+		t.Fatal(err)
+	}
+	newWebhook(t, s, "acme", "*")
+	if _, err := crm.Exec(`INSERT INTO webhook_outbox (tenant, event, data, occurred_at, created_at) VALUES
+		('acme', 'message.new', '{"row":1}', 'infinity', now()),
+		('acme', 'message.new', '{"row":2}', now(), now()),
+		('acme', 'message.new', '{"row":3}', '-infinity', '-infinity'),
+		('acme', 'message.new', '{"row":4}', now(), 'infinity')`); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.ConsumeOutbox(ctx, store.ConsumeOutboxParams{Limit: 10, Check: knownTypes("message.new")})
+	if err != nil {
+		t.Fatalf("consume: %v", err)
+	}
+	if res.Taken != 4 || res.Events != 2 || res.Dead != 2 {
+		t.Errorf("result %+v: want 4 taken, 2 events, 2 dead", res)
+	}
+	if got := eventRows(t, crm, "acme"); got[2] != 1 || got[4] != 1 || len(got) != 2 {
+		t.Errorf("events by row = %v, want rows 2 and 4 once each", got)
+	}
+	dead, _, err := s.ListOutboxDead(ctx, 0, 10)
+	if err != nil {
+		t.Fatalf("list dead rows: %v", err)
+	}
+	if len(dead) != 2 {
+		t.Fatalf("%d dead rows listed, want 2", len(dead))
+	}
+	for i, want := range []string{"occurred_at is infinity", "occurred_at is -infinity"} {
+		if !strings.Contains(dead[i].Reason, want) || dead[i].OccurredAt != nil {
+			t.Errorf("dead row %d: reason %q, occurredAt %v; want %q and no time", dead[i].ID, dead[i].Reason, dead[i].OccurredAt, want)
+		}
+	}
+	var kept int
+	if err := crm.QueryRow(`SELECT COUNT(*) FROM webhook_outbox_dead WHERE (occurred_at = 'infinity' AND isfinite(created_at))
+		OR (occurred_at = '-infinity' AND created_at = '-infinity')`).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if kept != 2 {
+		t.Errorf("%d dead rows keep their timestamps as written, want 2", kept)
+	}
+	if _, err := s.RequeueOutboxDead(ctx, nil, true); err != nil {
+		t.Fatalf("requeue: %v", err)
+	}
+	if err := crm.QueryRow(`SELECT COUNT(*) FROM webhook_outbox WHERE NOT isfinite(occurred_at)`).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if kept != 2 {
+		t.Errorf("%d requeued rows with their infinite occurred_at, want 2", kept)
+	}
+}
