@@ -192,8 +192,15 @@ type running struct {
 // runDispatcher starts a Dispatcher's Run; it is stopped when t ends.
 func runDispatcher(t testing.TB, cfg DispatcherConfig) *running {
 	t.Helper()
+	return run(t, NewDispatcher(cfg))
+}
+
+// run starts d's Run, for a test that set d's fields first; it is
+// stopped when t ends.
+func run(t testing.TB, d *Dispatcher) *running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{t: t, d: NewDispatcher(cfg), cancel: cancel, done: make(chan error, 1)}
+	r := &running{t: t, d: d, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- r.d.Run(ctx) }()
 	t.Cleanup(r.stop)
 	return r

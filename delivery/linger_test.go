@@ -36,10 +36,7 @@ func TestWokenLoopLingersBeforeLeasing(t *testing.T) {
 		// The first lease takes the one delivery, fewer than it asks for;
 		// its send's end wakes the loop, which lingers then.
 		publish(t, st, u.ID, "contact.created", `{"n":1}`)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		done := make(chan error, 1)
-		go func() { done <- d.Run(ctx) }()
+		r := run(t, d)
 		recv(t, "the loop to linger", lingering)
 
 		publish(t, st, u.ID, "contact.created", `{"n":2}`)
@@ -54,10 +51,9 @@ func TestWokenLoopLingersBeforeLeasing(t *testing.T) {
 		if n := rc.count(); n != 1 {
 			t.Fatalf("%d requests arrived, want only the first event's", n)
 		}
-		cancel()
-		if err := recv(t, "Run to return at shutdown, cutting the linger short", done); err != nil {
-			t.Fatalf("Run: %v", err)
-		}
+		// Shutdown cuts the linger short: stop fails the test if Run
+		// does not return.
+		r.stop()
 	})
 }
 
@@ -79,15 +75,9 @@ func TestLeaseAfterAFullBatchDoesNotLinger(t *testing.T) {
 		d := NewDispatcher(cfg)
 		d.leaseLinger = time.Hour
 		d.onLinger = func() { t.Error("the loop lingered after a full batch") }
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		done := make(chan error, 1)
-		go func() { done <- d.Run(ctx) }()
+		r := run(t, d)
 		settled(t, st, w, 3)
-		cancel()
-		if err := recv(t, "Run to return", done); err != nil {
-			t.Fatalf("Run: %v", err)
-		}
+		r.stop()
 	})
 }
 
@@ -104,18 +94,12 @@ func TestQuietLoopDoesNotLinger(t *testing.T) {
 		d := NewDispatcher(testConfig(t, st))
 		d.leaseLinger = time.Hour
 		d.onLinger = func() { t.Error("the loop lingered with no send in flight") }
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		done := make(chan error, 1)
-		go func() { done <- d.Run(ctx) }()
+		r := run(t, d)
 		for i := 1; i <= 3; i++ {
 			publish(t, st, u.ID, "contact.created", fmt.Sprintf(`{"n":%d}`, i))
 			d.Wake()
 			settled(t, st, w, i)
 		}
-		cancel()
-		if err := recv(t, "Run to return", done); err != nil {
-			t.Fatalf("Run: %v", err)
-		}
+		r.stop()
 	})
 }

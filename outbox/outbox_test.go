@@ -25,6 +25,26 @@ func (r *recorder) OutboxConsumed(res store.ConsumeOutboxResult) {
 	r.consumed <- res
 }
 
+// acmeOutbox gives s a tenant "acme" with one webhook taking every event,
+// and returns a connection to s's database (url) as the CRM has, closed
+// when t ends.
+func acmeOutbox(t *testing.T, s *store.Store, url string) *sql.DB {
+	t.Helper()
+	crm, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { crm.Close() })
+	ctx := context.Background()
+	if _, _, err := s.PutTenant(ctx, "acme", store.TenantParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{TenantID: "acme", Name: "h", URL: "https://example.com/h", Events: []string{"*"}, Secret: "whsec_x", IsActive: true}); err != nil {
+		t.Fatal(err)
+	}
+	return crm
+}
+
 // TestConsumerWokenByNotify: with a poll of an hour, a committed row is
 // consumed only if the insert trigger's NOTIFY wakes the consumer; and
 // the consumer wakes the dispatcher (Wake) after creating deliveries, and
@@ -45,18 +65,8 @@ func TestConsumerWokenByNotify(t *testing.T) {
 		}, slog.New(slog.DiscardHandler))
 	})
 	defer func() { stopListening(); listening.Wait() }()
-	crm, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer crm.Close()
+	crm := acmeOutbox(t, s, url)
 	ctx, cancel := context.WithCancel(context.Background())
-	if _, _, err := s.PutTenant(ctx, "acme", store.TenantParams{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{TenantID: "acme", Name: "h", URL: "https://example.com/h", Events: []string{"*"}, Secret: "whsec_x", IsActive: true}); err != nil {
-		t.Fatal(err)
-	}
 	rec := &recorder{consumed: make(chan store.ConsumeOutboxResult, 10)}
 	woken := make(chan struct{}, 10)
 	c := outbox.New(outbox.Config{Store: s, Check: func(store.OutboxRow) string { return "" }, Poll: time.Hour, Observer: rec,
@@ -115,18 +125,8 @@ func TestConsumerWokenByNotify(t *testing.T) {
 func TestConsumerDrainsABacklog(t *testing.T) {
 	url := storetest.PostgresURL(t)
 	s := storetest.Open(t, url)
-	crm, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer crm.Close()
+	crm := acmeOutbox(t, s, url)
 	ctx, cancel := context.WithCancel(context.Background())
-	if _, _, err := s.PutTenant(ctx, "acme", store.TenantParams{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{TenantID: "acme", Name: "h", URL: "https://example.com/h", Events: []string{"*"}, Secret: "whsec_x", IsActive: true}); err != nil {
-		t.Fatal(err)
-	}
 	const rows = 205
 	if _, err := crm.Exec(`INSERT INTO webhook_outbox (tenant, event, data) SELECT 'acme', 'message.new', jsonb_build_object('n', g) FROM generate_series(1, $1) g`, rows); err != nil {
 		t.Fatal(err)

@@ -306,7 +306,6 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 	err := s.inTx(ctx, func(tx *txn) error {
 		fenced = 0
 		now := s.Now()
-		counters := map[string]*statsDelta{}
 		if err := s.d.joinByKey(ctx, tx); err != nil {
 			return err
 		}
@@ -315,27 +314,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 			return err
 		}
 		var finished []finishedKey
-		logs := make([]Log, 0, len(batch))
-		for _, c := range batch {
-			if !exists[c.Log.WebhookID] {
-				// Deleted while this attempt was in flight: its logs and
-				// deliveries are gone, and so is the place to record it.
-				continue
-			}
-			// The attempt happened even if the lease was lost, so it is
-			// logged and counted either way.
-			l := c.Log
-			l.NextAttemptAt = c.NextAttemptAt
-			if l.ID == "" {
-				l.ID = logID(now)
-			}
-			l.CreatedAt = now
-			logs = append(logs, l)
-			addStats(counters, l)
-			if c.Gone {
-				counters[l.WebhookID].gone = true
-			}
-		}
+		logs, counters := completionLogs(batch, exists, now)
 		for lo, hi := range s.runs(len(batch)) {
 			n, err := s.updateDeliveries(ctx, tx, batch[lo:hi], now, &finished)
 			if err != nil {
@@ -351,17 +330,8 @@ func (s *Store) CompleteDeliveries(ctx context.Context, batch []Completion) (int
 			// transaction than the promotion and the commit. A publish
 			// holding a webhook waits for nothing this transaction holds,
 			// so the two cannot deadlock.
-			if err := s.lockOrdered(ctx, tx, finishedWebhooks(finished)); err != nil {
+			if err := s.releaseFinishedKeys(ctx, tx, finished, now); err != nil {
 				return err
-			}
-			n, err := s.promoteNext(ctx, tx, finished, now)
-			if err != nil {
-				return err
-			}
-			if n > 0 {
-				if err := s.notifyWork(ctx, tx); err != nil {
-					return err
-				}
 			}
 		}
 		for lo, hi := range s.runs(len(logs)) {
@@ -399,12 +369,7 @@ func (s *Store) completePipelined(ctx context.Context, batch []Completion) (int,
 	err := s.inPipedTx(ctx, func(tx *txn) error {
 		fenced = 0
 		now := s.Now()
-		hooks := make([]string, 0, len(batch))
-		for _, c := range batch {
-			if !slices.Contains(hooks, c.Log.WebhookID) {
-				hooks = append(hooks, c.Log.WebhookID)
-			}
-		}
+		hooks := completionWebhooks(batch)
 		exists := make(map[string]bool, len(hooks))
 		var finished []finishedKey
 		var first pgx.Batch
@@ -438,41 +403,11 @@ func (s *Store) completePipelined(ctx context.Context, batch []Completion) (int,
 		if err := tx.send(ctx, &first); err != nil {
 			return fmt.Errorf("update deliveries: %w", err)
 		}
-		counters := map[string]*statsDelta{}
-		logs := make([]Log, 0, len(batch))
-		for _, c := range batch {
-			if !exists[c.Log.WebhookID] {
-				// Deleted while this attempt was in flight: its logs and
-				// deliveries are gone, and so is the place to record it.
-				continue
-			}
-			// The attempt happened even if the lease was lost, so it is
-			// logged and counted either way.
-			l := c.Log
-			l.NextAttemptAt = c.NextAttemptAt
-			if l.ID == "" {
-				l.ID = logID(now)
-			}
-			l.CreatedAt = now
-			logs = append(logs, l)
-			addStats(counters, l)
-			if c.Gone {
-				counters[l.WebhookID].gone = true
-			}
-		}
+		logs, counters := completionLogs(batch, exists, now)
 		if len(finished) > 0 {
 			// As in CompleteDeliveries.
-			if err := s.lockOrdered(ctx, tx, finishedWebhooks(finished)); err != nil {
+			if err := s.releaseFinishedKeys(ctx, tx, finished, now); err != nil {
 				return err
-			}
-			n, err := s.promoteNext(ctx, tx, finished, now)
-			if err != nil {
-				return err
-			}
-			if n > 0 {
-				if err := s.notifyWork(ctx, tx); err != nil {
-					return err
-				}
 			}
 		}
 		if len(logs) == 0 {
@@ -528,6 +463,76 @@ func (s *Store) completePipelined(ctx context.Context, batch []Completion) (int,
 	return fenced, nil
 }
 
+// completionLogs returns the log row of each completion whose webhook
+// still exists, stamped now, and the stats they add up to. A webhook
+// deleted while its attempt was in flight has lost its logs and
+// deliveries, and with them the place to record it; any other attempt
+// happened even if its lease was lost, so it is logged and counted
+// either way.
+func completionLogs(batch []Completion, exists map[string]bool, now time.Time) ([]Log, map[string]*statsDelta) {
+	counters := map[string]*statsDelta{}
+	logs := make([]Log, 0, len(batch))
+	for _, c := range batch {
+		if !exists[c.Log.WebhookID] {
+			continue
+		}
+		l := c.Log
+		l.NextAttemptAt = c.NextAttemptAt
+		if l.ID == "" {
+			l.ID = logID(now)
+		}
+		l.CreatedAt = now
+		logs = append(logs, l)
+		addStats(counters, l)
+		if c.Gone {
+			counters[l.WebhookID].gone = true
+		}
+	}
+	return logs, counters
+}
+
+// completionWebhooks returns the webhooks of batch, each once, in the
+// order they first appear.
+func completionWebhooks(batch []Completion) []string {
+	seen := make(map[string]bool, len(batch))
+	hooks := make([]string, 0, len(batch))
+	for _, c := range batch {
+		if !seen[c.Log.WebhookID] {
+			seen[c.Log.WebhookID] = true
+			hooks = append(hooks, c.Log.WebhookID)
+		}
+	}
+	return hooks
+}
+
+// releaseFinishedKeys lets the next delivery of each ordered key whose
+// delivery finished go, locking the keys' webhooks first (see
+// CompleteDeliveries for the order), and wakes the dispatchers when one
+// did.
+func (s *Store) releaseFinishedKeys(ctx context.Context, tx *txn, finished []finishedKey, now time.Time) error {
+	if err := s.lockOrdered(ctx, tx, finishedWebhooks(finished)); err != nil {
+		return err
+	}
+	n, err := s.promoteNext(ctx, tx, finished, now)
+	if err != nil || n == 0 {
+		return err
+	}
+	return s.notifyWork(ctx, tx)
+}
+
+// deliveryStatus is the state a completion moves its delivery to:
+// succeeded, pending again for a retry (at NextAttemptAt), or failed for
+// good.
+func (c Completion) deliveryStatus() string {
+	switch {
+	case c.Log.Status == AttemptSuccess:
+		return DeliverySuccess
+	case c.NextAttemptAt != nil:
+		return DeliveryPending
+	}
+	return DeliveryFailed
+}
+
 // updateDeliveriesFromArraysQuery is updateDeliveriesQuery on PostgreSQL,
 // the completions as the arrays of deliveryArrays.
 const updateDeliveriesFromArraysQuery = `UPDATE deliveries SET status = v.status, attempts = v.attempts,
@@ -545,13 +550,9 @@ func deliveryArrays(batch []Completion, now time.Time) []any {
 	attempts := make([]int64, n)
 	next := make([]pgtype.Timestamptz, n)
 	for i, c := range batch {
-		status := DeliverySuccess
-		switch {
-		case c.Log.Status == AttemptSuccess:
-		case c.NextAttemptAt != nil:
-			status, next[i] = DeliveryPending, pgTime(c.NextAttemptAt)
-		default:
-			status = DeliveryFailed
+		status := c.deliveryStatus()
+		if status == DeliveryPending {
+			next[i] = pgTime(c.NextAttemptAt)
 		}
 		ids[i], tokens[i], statuses[i], attempts[i] = c.DeliveryID, c.LeaseToken, status, int64(c.Log.Attempt)
 	}
@@ -594,13 +595,10 @@ func finishedWebhooks(keys []finishedKey) []string {
 
 // existingWebhooks reports which of a batch's webhooks still exist.
 func (s *Store) existingWebhooks(ctx context.Context, tx *txn, batch []Completion) (map[string]bool, error) {
-	seen := map[string]bool{}
-	var ids []any
-	for _, c := range batch {
-		if !seen[c.Log.WebhookID] {
-			seen[c.Log.WebhookID] = true
-			ids = append(ids, c.Log.WebhookID)
-		}
+	hooks := completionWebhooks(batch)
+	ids := make([]any, len(hooks))
+	for i, h := range hooks {
+		ids[i] = h
 	}
 	exists := make(map[string]bool, len(ids))
 	for lo, hi := range s.runs(len(ids)) {
@@ -667,13 +665,9 @@ func (s *Store) updateDeliveriesQuery(chunk []Completion, now time.Time) (string
 	updatedAt := a.add(s.d.t(now))
 	values := make([]string, 0, len(chunk))
 	for _, c := range chunk {
-		status, next := DeliverySuccess, any(nil)
-		switch {
-		case c.Log.Status == AttemptSuccess:
-		case c.NextAttemptAt != nil:
-			status, next = DeliveryPending, s.d.t(*c.NextAttemptAt)
-		default:
-			status = DeliveryFailed
+		status, next := c.deliveryStatus(), any(nil)
+		if status == DeliveryPending {
+			next = s.d.t(*c.NextAttemptAt)
 		}
 		// PostgreSQL needs the types spelled out, because a VALUES list in
 		// FROM has no target columns to take them from.

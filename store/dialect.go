@@ -93,11 +93,6 @@ func (d dialect) activeWebhooksOfOwners() string {
 	return `tenants u CROSS JOIN webhooks w ON w.tenant_id = u.id AND w.is_active = TRUE`
 }
 
-// skipLocked ends a lease's SELECT of due deliveries, d: on PostgreSQL it
-// locks the rows it returns and skips those another process holds, so
-// that several processes lease side by side without waiting on each
-// other's rows (rows read but not taken are unlocked at commit,
-// unchanged). SQLite has one writer, which needs no row locks.
 // webhookIDRange is a condition on a webhook's id between its two
 // arguments, after ($2, excluded) and last ($3, included), in the byte
 // order Go compares them in, or "" where the database cannot be trusted to
@@ -115,6 +110,11 @@ func (d dialect) webhookIDRange() string {
 	return ` AND id > $2 AND id <= $3`
 }
 
+// skipLocked ends a lease's SELECT of due deliveries, d: on PostgreSQL it
+// locks the rows it returns and skips those another process holds, so
+// that several processes lease side by side without waiting on each
+// other's rows (rows read but not taken are unlocked at commit,
+// unchanged). SQLite has one writer, which needs no row locks.
 func (d dialect) skipLocked() string {
 	if d.kind == Postgres {
 		return ` FOR UPDATE OF d SKIP LOCKED`

@@ -44,17 +44,7 @@ func (s *Store) inPipedTx(ctx context.Context, fn func(tx *txn) error) error {
 			return c.Conn().SendBatch(ctx, b).Close()
 		})
 	}}
-	if err := fn(tx); err != nil {
-		_ = sqlTx.Rollback()
-		s.health.recordWrite(err)
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		s.health.recordWrite(err)
-		return err
-	}
-	s.health.recordWrite(nil)
-	return nil
+	return s.runTx(tx, fn)
 }
 
 // send runs b's statements on the transaction's connection in one round

@@ -369,7 +369,19 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		// ran unprepared.
 		defer s.stmts.prepareNoted(ctx)
 	}
-	if err := fn(&txn{Tx: tx, stmts: s.stmts}); err != nil {
+	if err := s.runTx(&txn{Tx: tx, stmts: s.stmts}, fn); err != nil {
+		return err
+	}
+	if s.serving {
+		s.checkpointer.committed()
+	}
+	return nil
+}
+
+// runTx runs fn in tx and commits it, or rolls it back if fn fails, and
+// tells the store's health what the database answered.
+func (s *Store) runTx(tx *txn, fn func(tx *txn) error) error {
+	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		s.health.recordWrite(err)
 		return err
@@ -379,9 +391,6 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn) error) error {
 		return err
 	}
 	s.health.recordWrite(nil)
-	if s.serving {
-		s.checkpointer.committed()
-	}
 	return nil
 }
 
