@@ -110,12 +110,12 @@ type Dispatcher struct {
 	// not yet committed; whether a lease is between its snapshot of the
 	// counts and the start of its sends (no publish reserves or claims
 	// then); whether a lease ran short of workers while some were
-	// reserved; and whether the last lease may have left due deliveries
+	// reserved; and what due deliveries the last lease may have left
 	// behind, which freed workers could take.
 	reserved int
 	leasing  bool
 	starved  bool
-	leftDue  bool
+	behind   behind
 }
 
 type completion struct {
@@ -156,7 +156,7 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 		cfg.Now = time.Now
 	}
 	d := &Dispatcher{
-		cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), leftDue: true,
+		cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), behind: behind{pool: true},
 		perHook: map[string]int{}, perOwner: map[string]int{}, pace: map[string]time.Time{},
 		completed: make(chan completion, cfg.Workers), recordBackoff: 100 * time.Millisecond,
 		slowLease: time.Second, stopRecording: make(chan struct{}),
@@ -528,11 +528,12 @@ func (d *Dispatcher) send(l store.LeasedDelivery, wait time.Duration) {
 	// An idle dispatcher is below the mark, so a lone delivery's successor
 	// still starts at once. An owner that just fell below its cap may be
 	// leased again, too.
-	// Only when the last lease may have left due deliveries for freed
-	// workers: otherwise the database holds none due that a lease could
-	// take, and whatever falls due wakes the loop itself (a publish, a
-	// retry, the poll). A handed delivery's send woke it for nothing.
-	wake := d.wakeAfterSendLocked(left, ownerLeft) && d.leftDue
+	// Only when the last lease may have left due deliveries this send's
+	// end lets go (see behind): otherwise the database holds none due
+	// that a lease could take now, and whatever falls due wakes the loop
+	// itself (a publish, a retry, the poll). A handed delivery's send
+	// woke it for nothing.
+	wake := d.wakeAfterSendLocked(left, ownerLeft) && d.behind.freedBy(l.WebhookID, l.TenantID)
 	d.mu.Unlock()
 	if wake {
 		d.Wake()

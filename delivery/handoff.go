@@ -27,12 +27,12 @@ import (
 // Reserve implements store.Handoff: it holds up to n free workers, at most
 // a lease's batch, for one publish; nil when the dispatcher is not
 // running, is stopping, is leasing, has no worker free, or its last lease
-// may have left due deliveries behind: those are older, and go first, by
-// lease, so a handoff never overtakes a backlog.
+// may have left due deliveries waiting for workers: those are older, and
+// go first, by lease, so a handoff never overtakes a backlog.
 func (d *Dispatcher) Reserve(n int) store.Reservation {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.running || d.stopping || d.leasing || d.leftDue {
+	if !d.running || d.stopping || d.leasing || d.behind.pool {
 		return nil
 	}
 	n = min(n, d.cfg.BatchSize, d.cfg.Workers-d.inFlight-d.reserved)
@@ -57,12 +57,13 @@ type claim struct{ webhookID, tenantID string }
 // Claim implements store.Reservation. It takes the owner no further than
 // PerOwner, the cap a lease holds an owner to while another's deliveries
 // wait: a lease knows whether any do, a publish does not, so a lone owner
-// past its share is left to the lease.
+// past its share is left to the lease. Nor does it claim for a webhook or
+// owner the last lease left due deliveries of: those go first.
 func (r *reservation) Claim(webhookID, tenantID string) bool {
 	d := r.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if r.ended || len(r.claims) >= r.size || d.leasing || d.stopping ||
+	if r.ended || len(r.claims) >= r.size || d.leasing || d.stopping || d.behind.holds(webhookID, tenantID) ||
 		d.perHook[webhookID] >= d.cfg.PerWebhook || d.perOwner[tenantID] >= d.cfg.PerOwner {
 		return false
 	}
@@ -170,9 +171,9 @@ func (d *Dispatcher) endReservationLocked(n int) bool {
 // beginLeaseLocked marks a lease begun and returns the workers it may
 // fill: those neither sending nor reserved. Until endLease no publish
 // reserves or claims, and until noteLeftDue the lease is taken to leave
-// due deliveries behind. d.mu must be held.
+// due deliveries behind for want of workers. d.mu must be held.
 func (d *Dispatcher) beginLeaseLocked() int {
-	d.leasing, d.leftDue = true, true
+	d.leasing, d.behind = true, behind{pool: true}
 	d.starved = d.starved || d.reserved > 0
 	return d.cfg.Workers - d.inFlight - d.reserved
 }
@@ -184,19 +185,53 @@ func (d *Dispatcher) endLease() {
 	d.mu.Unlock()
 }
 
-// noteLeftDue records, after a lease has started its sends, whether it may
-// have left due deliveries that freed workers could take: it filled its
-// batch, left webhooks out (at their cap or paced) or owners at theirs, or
-// a webhook it took is at its cap now. Only then does a finished send wake
-// the loop (see send).
+// behind is what due deliveries the last lease may have left in the
+// database, and why: for want of workers (pool: it filled its batch), or
+// of a webhook's or owner's room (at its cap, or paced). A handoff does not
+// overtake them (Reserve, Claim), and a finished send wakes the loop only
+// when it makes room for them (send).
+type behind struct {
+	pool   bool
+	hooks  map[string]bool
+	owners map[string]bool
+}
+
+// holds reports whether deliveries of the webhook or owner may be waiting.
+func (b behind) holds(webhookID, tenantID string) bool {
+	return b.pool || b.hooks[webhookID] || b.owners[tenantID]
+}
+
+// freedBy reports whether a send of the webhook and owner ending makes room
+// for deliveries left behind: a worker, the webhook's or the owner's.
+func (b behind) freedBy(webhookID, tenantID string) bool { return b.holds(webhookID, tenantID) }
+
+// noteLeftDue records, after a lease has started its sends, what it may
+// have left behind: everything, if it filled its batch; else the webhooks
+// it left out (at their cap or paced) or that are at their cap now, and
+// the owners it held to theirs.
 func (d *Dispatcher) noteLeftDue(skip skipped) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.leftDue = skip.more || len(skip.webhooks) > 0 || len(skip.owners) > 0 || !skip.paced.IsZero()
-	for _, n := range d.perHook {
-		if d.leftDue {
-			return
+	b := behind{pool: skip.more}
+	for _, id := range skip.webhooks {
+		if b.hooks == nil {
+			b.hooks = map[string]bool{}
 		}
-		d.leftDue = n >= d.cfg.PerWebhook
+		b.hooks[id] = true
 	}
+	for id, n := range d.perHook {
+		if n >= d.cfg.PerWebhook {
+			if b.hooks == nil {
+				b.hooks = map[string]bool{}
+			}
+			b.hooks[id] = true
+		}
+	}
+	for _, id := range skip.owners {
+		if b.owners == nil {
+			b.owners = map[string]bool{}
+		}
+		b.owners[id] = true
+	}
+	d.behind = b
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,7 +22,7 @@ func idle(t testing.TB, d *Dispatcher) {
 	waitFor(t, "the loop to lease once and find nothing due", func() bool {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		return d.running && !d.leasing && !d.leftDue
+		return d.running && !d.leasing && !d.behind.pool && len(d.behind.hooks) == 0 && len(d.behind.owners) == 0
 	})
 }
 
@@ -136,6 +137,7 @@ func TestHandoffKeepsCapsExact(t *testing.T) {
 		all.Cancel()
 		all.Cancel() // a second end changes nothing
 		drained(t, d)
+		idle(t, d)
 
 		stop := make(chan struct{})
 		var violations atomic.Int64
@@ -165,11 +167,14 @@ func TestHandoffKeepsCapsExact(t *testing.T) {
 		var wg sync.WaitGroup
 		for g := range 16 {
 			wg.Go(func() {
-				for round := range 100 {
+				for round := 0; round < 50; {
 					r := d.Reserve(4)
 					if r == nil {
+						// The loop is leasing (the claims undone woke it).
+						runtime.Gosched()
 						continue
 					}
+					round++
 					// Four claims of one webhook: its cap of 3 refuses one
 					// at least.
 					hook := (g + round) % 6
