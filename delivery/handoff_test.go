@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/http"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -385,6 +386,88 @@ func TestOrderedAndRateLimitedAreNotHanded(t *testing.T) {
 		d.Wake()
 		for _, w := range append(hooks, plain) {
 			settled(t, st, w, 1)
+		}
+		drained(t, d)
+	})
+}
+
+// TestHandoffDoesNotOvertakeAWebhooksQueue checks that a webhook whose due
+// deliveries the last lease left behind (at its cap) gets no handoff until
+// they are sent, while another webhook's deliveries are still handed over;
+// and that the queue, once drained, lets the handoff resume.
+func TestHandoffDoesNotOvertakeAWebhooksQueue(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		release := make(chan struct{})
+		slow := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			if n == 1 {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+			}
+		})
+		fast := newReceiver(t, nil)
+		u := newUser(t, st)
+		a := newWebhook(t, st, u.ID, slow.URL, "a.*")
+		b := newWebhook(t, st, u.ID, fast.URL, "b.*")
+		cfg := testConfig(t, st)
+		cfg.PerWebhook = 1
+		d := startDispatcher(t, cfg)
+		g := handingCommitter(t, st, d)
+		idle(t, d)
+		pub := func(eventType string) store.PublishResult {
+			t.Helper()
+			res, err := g.PublishEvents(context.Background(), []store.PublishParams{{
+				TenantID: u.ID, Type: eventType, Payload: []byte(`{}`), OccurredAt: time.Now(),
+			}})
+			if err != nil {
+				t.Fatalf("publish %s: %v", eventType, err)
+			}
+			return res[0]
+		}
+		if res := pub("a.first"); res.Handed != 1 {
+			t.Fatalf("the first delivery to a: handed %d, want 1", res.Handed)
+		}
+		waitFor(t, "a's first delivery to arrive", func() bool { return slow.count() == 1 })
+		// a is at its cap of 1: the second stays pending, and the lease the
+		// wake-up starts leaves it behind.
+		if res := pub("a.second"); res.Handed != 0 {
+			t.Fatalf("a delivery to a webhook at its cap: handed %d, want 0", res.Handed)
+		}
+		d.Wake()
+		waitFor(t, "a lease to leave a's delivery behind", func() bool {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return !d.leasing && d.behind.hooks[a.ID]
+		})
+		if res := pub("b.first"); res.Handed != 1 {
+			t.Fatalf("a delivery to b while a has a queue: handed %d, want 1", res.Handed)
+		}
+		close(release)
+		settled(t, st, a, 2)
+		settled(t, st, b, 1)
+		idle(t, d)
+		if res := pub("a.third"); res.Handed != 1 {
+			t.Fatalf("a delivery to a after its queue drained: handed %d, want 1", res.Handed)
+		}
+		settled(t, st, a, 3)
+		// Left behind counts, not the cap: a under its cap but marked as
+		// having a queue gets no handoff until a lease has drained it.
+		idle(t, d)
+		d.mu.Lock()
+		d.behind = behind{hooks: map[string]bool{a.ID: true}}
+		d.mu.Unlock()
+		if res := pub("a.fourth"); res.Handed != 0 {
+			t.Fatalf("a delivery to a webhook with a queue: handed %d, want 0", res.Handed)
+		}
+		d.Wake()
+		settled(t, st, a, 4)
+		var order []string
+		for _, l := range attempts(t, st, a) {
+			order = append(order, l.EventType)
+		}
+		if fmt.Sprint(order) != "[a.first a.second a.third a.fourth]" {
+			t.Errorf("a's deliveries went %v, want first to fourth in order", order)
 		}
 		drained(t, d)
 	})
