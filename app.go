@@ -143,7 +143,9 @@ func (a *app) build(ctx context.Context, stdout io.Writer) error {
 		Timeout: c.deliveryTimeout, LeaseFor: c.leaseDuration, Grace: c.shutdownGrace, Observer: a.meters, Now: a.st.Now,
 	})
 	// Concurrent publishers share transactions: one commit for many events.
-	a.publisher = a.st.NewGroupCommitter(256)
+	// The deliveries the dispatcher can start at once are handed to it as
+	// they are inserted, leased, with no lease transaction of their own.
+	a.publisher = a.st.NewGroupCommitter(256, store.HandOffTo(a.dispatcher))
 	if c.outbox {
 		if err := a.buildOutbox(ctx); err != nil {
 			return err

@@ -105,6 +105,17 @@ type Dispatcher struct {
 	// for ended, zero after a lease that filled its batch. Only the loop
 	// reads and writes it.
 	partialLeaseAt time.Time
+
+	// Handoff (see handoff.go), under mu: workers reserved by publishes
+	// not yet committed; whether a lease is between its snapshot of the
+	// counts and the start of its sends (no publish reserves or claims
+	// then); whether a lease ran short of workers while some were
+	// reserved; and what due deliveries the last lease may have left
+	// behind, which freed workers could take.
+	reserved int
+	leasing  bool
+	starved  bool
+	behind   behind
 }
 
 type completion struct {
@@ -145,7 +156,7 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 		cfg.Now = time.Now
 	}
 	d := &Dispatcher{
-		cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1),
+		cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), behind: behind{pool: true},
 		perHook: map[string]int{}, perOwner: map[string]int{}, pace: map[string]time.Time{},
 		completed: make(chan completion, cfg.Workers), recordBackoff: 100 * time.Millisecond,
 		slowLease: time.Second, stopRecording: make(chan struct{}),
@@ -332,6 +343,7 @@ type skipped struct {
 // returns how many deliveries it started and what it left out.
 func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
 	free, inFlight, ownerInFlight, skip := d.leaseState()
+	defer d.endLease()
 	if free <= 0 || ctx.Err() != nil {
 		return 0, skip, nil
 	}
@@ -358,7 +370,9 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
 	if !skip.more {
 		d.partialLeaseAt = time.Now()
 	}
-	return d.startSends(ctx, lease.Deliveries), skip, nil
+	started := d.startSends(ctx, lease.Deliveries)
+	d.noteLeftDue(skip)
+	return started, skip, nil
 }
 
 // leaseState reads, under d.mu, what runOnce leases against: the free
@@ -370,7 +384,7 @@ func (d *Dispatcher) leaseState() (int, map[string]int, map[string]int, skipped)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := d.cfg.Now()
-	free := d.cfg.Workers - d.inFlight
+	free := d.beginLeaseLocked()
 	inFlight := make(map[string]int, len(d.perHook))
 	for id, n := range d.perHook {
 		inFlight[id] = n
@@ -514,7 +528,12 @@ func (d *Dispatcher) send(l store.LeasedDelivery, wait time.Duration) {
 	// An idle dispatcher is below the mark, so a lone delivery's successor
 	// still starts at once. An owner that just fell below its cap may be
 	// leased again, too.
-	wake := d.wakeAfterSendLocked(left, ownerLeft)
+	// Only when the last lease may have left due deliveries this send's
+	// end lets go (see behind): otherwise the database holds none due
+	// that a lease could take now, and whatever falls due wakes the loop
+	// itself (a publish, a retry, the poll). A handed delivery's send
+	// woke it for nothing.
+	wake := d.wakeAfterSendLocked(left, ownerLeft) && d.behind.freedBy(l.WebhookID, l.TenantID)
 	d.mu.Unlock()
 	if wake {
 		d.Wake()

@@ -34,9 +34,13 @@ func TestWokenLoopLingersBeforeLeasing(t *testing.T) {
 			}
 		}
 		// The first lease takes the one delivery, fewer than it asks for;
-		// its send's end wakes the loop, which lingers then.
+		// once it is sent, a wake-up (as a publish's) finds the loop
+		// within the linger, and it lingers then. (The send's end does
+		// not wake it: the lease left nothing due behind.)
 		publish(t, st, u.ID, "contact.created", `{"n":1}`)
 		r := run(t, d)
+		waitFor(t, "the first event to arrive", func() bool { return rc.count() == 1 })
+		d.Wake()
 		recv(t, "the loop to linger", lingering)
 
 		publish(t, st, u.ID, "contact.created", `{"n":2}`)

@@ -83,7 +83,8 @@ func (s *Server) handleEventPublish(w http.ResponseWriter, r *http.Request) erro
 	res := results[0]
 	if res.Duplicate {
 		w.Header().Set("Idempotent-Replayed", "true")
-	} else if res.Deliveries > 0 {
+	} else if res.Deliveries > res.Handed {
+		// Deliveries handed to the dispatcher are sending already.
 		s.waker.Wake()
 	}
 	return s.json(w, http.StatusAccepted, eventPublishResponse{ID: res.Event.ID, Event: res.Event.Type, Deliveries: res.Deliveries})
@@ -276,7 +277,7 @@ func (s *Server) handleEventPublishBatch(w http.ResponseWriter, r *http.Request)
 	wake := false
 	for i, res := range results {
 		out.Data[i] = eventBatchResult{ID: res.Event.ID, Event: res.Event.Type, Deliveries: res.Deliveries, Replayed: res.Duplicate}
-		wake = wake || (!res.Duplicate && res.Deliveries > 0)
+		wake = wake || (!res.Duplicate && res.Deliveries > res.Handed)
 	}
 	if wake {
 		s.waker.Wake()

@@ -37,6 +37,10 @@ type PublishResult struct {
 	// within IdempotencyWindow: Event is the first one and nothing new was
 	// created.
 	Duplicate bool
+	// Handed is how many of Deliveries were handed, leased, to this
+	// process's dispatcher as they were inserted (see Handoff): the
+	// dispatcher need not be woken for them.
+	Handed int
 
 	// pending: the event's deliveries are still to be created, after its
 	// transaction (see FanOutChunk).
@@ -52,7 +56,7 @@ type PublishResult struct {
 // fan-out never holds the writer long. Batching lets concurrent publishers
 // share one commit (see GroupCommitter).
 func (s *Store) PublishEvents(ctx context.Context, batch []PublishParams) ([]PublishResult, error) {
-	results, err := s.publishEvents(ctx, batch)
+	results, err := s.publishEvents(ctx, batch, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -78,22 +82,39 @@ func (s *Store) finishPending(ctx context.Context, results []PublishResult) {
 }
 
 // publishEvents commits a batch's events, with their deliveries or a record
-// of the fan-out still to do, in one transaction.
-func (s *Store) publishEvents(ctx context.Context, batch []PublishParams) ([]PublishResult, error) {
+// of the fan-out still to do, in one transaction. With a handoff (nil:
+// none) it reserves workers first and hands the deliveries they can take to
+// the dispatcher once the transaction commits (see Handoff).
+func (s *Store) publishEvents(ctx context.Context, batch []PublishParams, handoff Handoff) ([]PublishResult, error) {
+	var h *handing
+	if handoff != nil {
+		if r := handoff.Reserve(s.handoffReserve()); r != nil {
+			h = &handing{r: r, fields: map[string]*sendFields{}}
+		}
+	}
 	var results []PublishResult
 	err := s.inTx(ctx, func(tx *txn) error {
 		var err error
-		results, err = s.publishBatch(ctx, tx, batch, map[string][]subscription{})
+		results, err = s.publishHanding(ctx, tx, batch, map[string][]subscription{}, h)
 		if err != nil {
 			return err
 		}
 		for _, r := range results {
-			if !r.Duplicate && r.Deliveries > 0 {
+			// Handed deliveries are leased already: only the rest are
+			// work for other processes.
+			if !r.Duplicate && r.Deliveries > r.Handed {
 				return s.notifyWork(ctx, tx)
 			}
 		}
 		return nil
 	})
+	if h != nil {
+		if err != nil {
+			h.r.Cancel()
+		} else {
+			h.r.Adopt(h.leased)
+		}
+	}
 	if isForeignKeyViolation(err) {
 		// An event names a tenant that does not exist (or was deleted
 		// while the batch waited); the server checks first, so this is
@@ -133,8 +154,14 @@ func (s *Store) publish(ctx context.Context, tx *txn, p PublishParams, subs map[
 // first it settles idempotency keys and finds each event's webhooks, then it
 // inserts the new events, then their deliveries.
 func (s *Store) publishBatch(ctx context.Context, tx *txn, batch []PublishParams, subs map[string][]subscription) ([]PublishResult, error) {
+	return s.publishHanding(ctx, tx, batch, subs, nil)
+}
+
+// publishHanding is publishBatch handing what it can over through h (nil:
+// nothing), whose leased deliveries it fills in.
+func (s *Store) publishHanding(ctx context.Context, tx *txn, batch []PublishParams, subs map[string][]subscription, h *handing) ([]PublishResult, error) {
 	b := &publishing{batch: batch, now: s.Now(), results: make([]PublishResult, len(batch)),
-		targets: make([][]string, len(batch)), sameAs: make([]int, len(batch)), fifo: map[string]string{}}
+		targets: make([][]string, len(batch)), sameAs: make([]int, len(batch)), fifo: map[string]string{}, hand: h}
 	if err := s.planPublish(ctx, tx, b, subs); err != nil {
 		return nil, err
 	}
@@ -157,7 +184,11 @@ func (s *Store) publishBatch(ctx context.Context, tx *txn, batch []PublishParams
 	if err != nil {
 		return nil, err
 	}
+	deliveries, slots, handed := h.handOut(b, deliveries, slots)
 	if err := s.insertDeliveries(ctx, tx, deliveries, slots, b.now); err != nil {
+		return nil, err
+	}
+	if err := s.insertHanded(ctx, tx, b, h, handed); err != nil {
 		return nil, err
 	}
 	if err := s.insertFanOuts(ctx, tx, pending); err != nil {
@@ -168,6 +199,7 @@ func (s *Store) publishBatch(ctx context.Context, tx *txn, batch []PublishParams
 			b.results[i] = b.results[j]
 			b.results[i].Duplicate = true
 			b.results[i].pending = false
+			b.results[i].Handed = 0
 		}
 	}
 	return b.results, nil
@@ -184,6 +216,8 @@ type publishing struct {
 	fresh   []int      // events to insert
 	// fifo maps each FIFO webhook among the targets to its key's path.
 	fifo map[string]string
+	// hand is what the publish hands over (nil: nothing).
+	hand *handing
 }
 
 // envelopes returns what the new events' ordering keys are read from, by
@@ -231,7 +265,12 @@ func (s *Store) planPublish(ctx context.Context, tx *txn, b *publishing, subs ma
 		ws, ok := subs[p.TenantID]
 		if !ok {
 			var err error
-			if ws, err = s.activeSubscriptions(ctx, tx, p.TenantID); err != nil {
+			if b.hand != nil {
+				ws, err = s.handingSubscriptions(ctx, tx, p.TenantID, b.hand.fields)
+			} else {
+				ws, err = s.activeSubscriptions(ctx, tx, p.TenantID)
+			}
+			if err != nil {
 				return err
 			}
 			subs[p.TenantID] = ws
@@ -547,23 +586,27 @@ func (s *Store) subscriptionsWhere(ctx context.Context, tx *txn, cond string, ar
 	if err != nil {
 		return nil, fmt.Errorf("load subscriptions: %w", err)
 	}
-	return collect(rows, func(r rowScanner) (subscription, error) {
-		var sub subscription
-		var events, ordering string
-		var flt sql.NullString
-		if err := r.Scan(&sub.webhookID, &events, &ordering, &sub.orderingKey, &flt); err != nil {
-			return sub, fmt.Errorf("load subscriptions: %w", err)
-		}
-		if err := jsonUnmarshalString(events, &sub.patterns); err != nil {
-			return sub, fmt.Errorf("decode events of webhook %s: %w", sub.webhookID, err)
-		}
-		sub.fifo = ordering == OrderingFIFO
-		if flt.Valid {
-			sub.filtered = true
-			sub.filter, _ = s.parsedFilter(sub.webhookID, flt.String)
-		}
-		return sub, nil
-	})
+	return collect(rows, func(r rowScanner) (subscription, error) { return s.scanSubscription(r) })
+}
+
+// scanSubscription reads a webhook's id, events, ordering, ordering key and
+// filter, then any further columns into more.
+func (s *Store) scanSubscription(r rowScanner, more ...any) (subscription, error) {
+	var sub subscription
+	var events, ordering string
+	var flt sql.NullString
+	if err := r.Scan(append([]any{&sub.webhookID, &events, &ordering, &sub.orderingKey, &flt}, more...)...); err != nil {
+		return sub, fmt.Errorf("load subscriptions: %w", err)
+	}
+	if err := jsonUnmarshalString(events, &sub.patterns); err != nil {
+		return sub, fmt.Errorf("decode events of webhook %s: %w", sub.webhookID, err)
+	}
+	sub.fifo = ordering == OrderingFIFO
+	if flt.Valid {
+		sub.filtered = true
+		sub.filter, _ = s.parsedFilter(sub.webhookID, flt.String)
+	}
+	return sub, nil
 }
 
 // Event returns one of the user's events.

@@ -59,7 +59,7 @@ func (s *Store) SetFanOutChunk(n int, after func()) {
 // fan-out beyond the first transaction undone, as a process stopped just
 // after that transaction would.
 func (s *Store) PublishWithoutFanOut(ctx context.Context, batch []PublishParams) ([]PublishResult, error) {
-	return s.publishEvents(ctx, batch)
+	return s.publishEvents(ctx, batch, nil)
 }
 
 // FanOutStep runs one fan-out transaction over every pending fan-out.

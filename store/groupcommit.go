@@ -18,6 +18,9 @@ type GroupCommitter struct {
 	s        *Store
 	maxBatch int
 	reqs     chan *publishRequest
+	// handoff, when set, takes the deliveries its dispatcher can start at
+	// once, leased as they are inserted (see Handoff).
+	handoff Handoff
 
 	mu     sync.RWMutex
 	closed bool
@@ -34,13 +37,24 @@ type publishReply struct {
 	err     error
 }
 
+// GroupOption configures a GroupCommitter.
+type GroupOption func(*GroupCommitter)
+
+// HandOffTo makes a GroupCommitter hand the deliveries of its publishes
+// that h's dispatcher can start at once straight to it, leased as they are
+// inserted, instead of leaving them for its next lease (see Handoff).
+func HandOffTo(h Handoff) GroupOption { return func(g *GroupCommitter) { g.handoff = h } }
+
 // NewGroupCommitter starts a committer that puts at most maxBatch events in
 // one transaction. Close stops it.
-func (s *Store) NewGroupCommitter(maxBatch int) *GroupCommitter {
+func (s *Store) NewGroupCommitter(maxBatch int, opts ...GroupOption) *GroupCommitter {
 	if maxBatch < 1 {
 		maxBatch = 1
 	}
 	g := &GroupCommitter{s: s, maxBatch: maxBatch, reqs: make(chan *publishRequest, maxBatch), done: make(chan struct{})}
+	for _, o := range opts {
+		o(g)
+	}
 	go g.loop()
 	return g
 }
@@ -114,7 +128,7 @@ func (g *GroupCommitter) loop() {
 func (g *GroupCommitter) commit(group []*publishRequest) {
 	ctx := context.Background()
 	if len(group) == 1 {
-		res, err := g.s.publishEvents(ctx, group[0].batch)
+		res, err := g.s.publishEvents(ctx, group[0].batch, g.handoff)
 		group[0].reply <- publishReply{res, err}
 		return
 	}
@@ -122,12 +136,12 @@ func (g *GroupCommitter) commit(group []*publishRequest) {
 	for _, r := range group {
 		all = append(all, r.batch...)
 	}
-	res, err := g.s.publishEvents(ctx, all)
+	res, err := g.s.publishEvents(ctx, all, g.handoff)
 	if err != nil {
 		// Alone, each request also meets the per-request delivery limit
 		// on its own count, not the group's.
 		for _, r := range group {
-			res, err := g.s.publishEvents(ctx, r.batch)
+			res, err := g.s.publishEvents(ctx, r.batch, g.handoff)
 			r.reply <- publishReply{res, err}
 		}
 		return

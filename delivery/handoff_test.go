@@ -1,0 +1,474 @@
+package delivery
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd/store"
+	"github.com/webhookd/webhookd/store/storetest"
+)
+
+// idle waits until d's loop has leased once and found nothing left behind:
+// from then on only a wake-up, a due time or the (10-minute) poll makes it
+// lease, so a delivery sent without one was handed over.
+func idle(t testing.TB, d *Dispatcher) {
+	t.Helper()
+	waitFor(t, "the loop to lease once and find nothing due", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.running && !d.leasing && !d.behind.pool && len(d.behind.hooks) == 0 && len(d.behind.owners) == 0
+	})
+}
+
+// drained waits until d holds nothing: no send in flight, no worker
+// reserved, no webhook or owner counted.
+func drained(t testing.TB, d *Dispatcher) {
+	t.Helper()
+	waitFor(t, "the dispatcher's counts to come back to zero", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.inFlight == 0 && d.reserved == 0 && len(d.perHook) == 0 && len(d.perOwner) == 0
+	})
+}
+
+// handingCommitter is a GroupCommitter handing over to d, as main wires it.
+func handingCommitter(t testing.TB, st *store.Store, h store.Handoff) *store.GroupCommitter {
+	t.Helper()
+	g := st.NewGroupCommitter(16, store.HandOffTo(h))
+	t.Cleanup(g.Close)
+	return g
+}
+
+func publishVia(t testing.TB, g *store.GroupCommitter, tenantID string, n int) store.PublishResult {
+	t.Helper()
+	res, err := g.PublishEvents(context.Background(), []store.PublishParams{{
+		TenantID: tenantID, Type: "contact.created", Payload: fmt.Appendf(nil, `{"n":%d}`, n), OccurredAt: time.Now(),
+	}})
+	if err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	return res[0]
+}
+
+// TestPublishHandsDeliveriesToTheDispatcher checks that deliveries
+// published by concurrent callers through a handing committer are sent
+// without the loop leasing them (it is idle and never woken, its poll ten
+// minutes off), each once, logged as a first attempt, and that the
+// dispatcher's counts come back to zero.
+func TestPublishHandsDeliveriesToTheDispatcher(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		rc := newReceiver(t, nil)
+		u := newUser(t, st)
+		w := newWebhook(t, st, u.ID, rc.URL, "*")
+		cfg := testConfig(t, st)
+		cfg.PerWebhook = 64
+		d := startDispatcher(t, cfg)
+		g := handingCommitter(t, st, d)
+		idle(t, d)
+		const n = 20
+		var handed atomic.Int64
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				res := publishVia(t, g, u.ID, i)
+				if res.Deliveries != 1 {
+					t.Errorf("event %d: %d deliveries, want 1", i, res.Deliveries)
+				}
+				handed.Add(int64(res.Handed))
+			})
+		}
+		wg.Wait()
+		if handed.Load() != n {
+			t.Fatalf("%d of %d deliveries handed over, want all", handed.Load(), n)
+		}
+		logs := settled(t, st, w, n)
+		for _, l := range logs {
+			if l.Attempt != 1 || l.Status != store.AttemptSuccess {
+				t.Errorf("log of delivery %s: attempt %d status %s, want a first attempt that succeeded", l.DeliveryID, l.Attempt, l.Status)
+			}
+		}
+		if got := rc.count(); got != n {
+			t.Errorf("receiver got %d requests, want %d", got, n)
+		}
+		drained(t, d)
+	})
+}
+
+// TestHandoffKeepsCapsExact checks the reserve and claim API against the
+// pool, per-webhook and per-owner caps: deterministically first, then with
+// many goroutines reserving, claiming, adopting nothing and canceling at
+// once, while another checks the counts never pass a cap (run with -race).
+func TestHandoffKeepsCapsExact(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		cfg := testConfig(t, st)
+		cfg.Workers, cfg.PerWebhook, cfg.PerOwner = 12, 3, 5
+		d := startDispatcher(t, cfg)
+		idle(t, d)
+
+		// The pool: one reservation holds every free worker.
+		all := d.Reserve(100)
+		if all == nil {
+			t.Fatal("Reserve on an idle dispatcher reserved nothing")
+		}
+		if r := d.Reserve(1); r != nil {
+			t.Fatal("a second Reserve got workers while the first held the whole pool")
+		}
+		// The webhook's cap, then the owner's.
+		for i := range 3 {
+			if !all.Claim("w0", "o0") {
+				t.Fatalf("claim %d of webhook w0 refused under its cap of 3", i+1)
+			}
+		}
+		if all.Claim("w0", "o0") {
+			t.Fatal("a 4th claim of webhook w0 passed its cap of 3")
+		}
+		if !all.Claim("w1", "o0") || !all.Claim("w1", "o0") {
+			t.Fatal("claims of owner o0's 4th and 5th sends refused under its cap of 5")
+		}
+		if all.Claim("w2", "o0") {
+			t.Fatal("a 6th claim of owner o0 passed its cap of 5")
+		}
+		all.Cancel()
+		all.Cancel() // a second end changes nothing
+		drained(t, d)
+		idle(t, d)
+
+		stop := make(chan struct{})
+		var violations atomic.Int64
+		var checker sync.WaitGroup
+		checker.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				d.mu.Lock()
+				bad := d.inFlight+d.reserved > cfg.Workers || d.reserved < 0
+				for _, n := range d.perHook {
+					bad = bad || n > cfg.PerWebhook
+				}
+				for _, n := range d.perOwner {
+					bad = bad || n > cfg.PerOwner
+				}
+				d.mu.Unlock()
+				if bad {
+					violations.Add(1)
+				}
+			}
+		})
+		var claimed, refused atomic.Int64
+		var wg sync.WaitGroup
+		for g := range 16 {
+			wg.Go(func() {
+				for round := 0; round < 50; {
+					r := d.Reserve(4)
+					if r == nil {
+						// The loop is leasing (the claims undone woke it).
+						runtime.Gosched()
+						continue
+					}
+					round++
+					// Four claims of one webhook: its cap of 3 refuses one
+					// at least.
+					hook := (g + round) % 6
+					for range 4 {
+						if r.Claim(fmt.Sprintf("w%d", hook), fmt.Sprintf("o%d", hook%2)) {
+							claimed.Add(1)
+						} else {
+							refused.Add(1)
+						}
+					}
+					if round%2 == 0 {
+						r.Cancel()
+					} else {
+						r.Adopt(nil) // nothing committed: every claim is undone
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(stop)
+		checker.Wait()
+		if v := violations.Load(); v != 0 {
+			t.Errorf("the counts passed a cap %d times", v)
+		}
+		if claimed.Load() == 0 || refused.Load() == 0 {
+			t.Errorf("claimed %d, refused %d: want both, the caps reached", claimed.Load(), refused.Load())
+		}
+		drained(t, d)
+	})
+}
+
+// refuseHanded installs a trigger that fails any insert of a leased
+// delivery while it is on: a publish's transaction then fails after its
+// claims.
+func refuseHanded(t *testing.T, target storetest.Target) func(on bool) {
+	t.Helper()
+	driver, dsn := "pgx", target.DB
+	stmts := []string{
+		`CREATE TABLE refuse (cut BOOLEAN NOT NULL)`,
+		`INSERT INTO refuse VALUES (FALSE)`,
+		`CREATE FUNCTION refuse_check() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.lease_token IS NOT NULL AND (SELECT cut FROM refuse) THEN RAISE EXCEPTION 'simulated failure'; END IF;
+			RETURN NEW;
+		END $$`,
+		`CREATE TRIGGER refuse BEFORE INSERT ON deliveries FOR EACH ROW EXECUTE FUNCTION refuse_check()`,
+	}
+	if target.Name == "sqlite" {
+		driver, dsn = "sqlite", "file:"+target.DB+"?_pragma=busy_timeout(10000)"
+		stmts = []string{
+			`CREATE TABLE refuse (cut BOOLEAN NOT NULL)`,
+			`INSERT INTO refuse VALUES (FALSE)`,
+			`CREATE TRIGGER refuse BEFORE INSERT ON deliveries WHEN NEW.lease_token IS NOT NULL AND (SELECT cut FROM refuse)
+			BEGIN SELECT RAISE(ABORT, 'simulated failure'); END`,
+		}
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("set up trigger: %v", err)
+		}
+	}
+	return func(on bool) {
+		t.Helper()
+		if _, err := db.Exec(`UPDATE refuse SET cut = $1`, on); err != nil {
+			t.Fatalf("refuse %v: %v", on, err)
+		}
+	}
+}
+
+// TestRolledBackPublishHandsNothing checks that a publish whose
+// transaction fails after it claimed workers hands nothing over, leaves
+// nothing behind, and gives every reservation and claim back; the next
+// publish is handed over as usual.
+func TestRolledBackPublishHandsNothing(t *testing.T) {
+	for _, target := range storetest.Targets(t) {
+		t.Run(target.Name, func(t *testing.T) {
+			st := storetest.Open(t, target.DB)
+			refuse := refuseHanded(t, target)
+			rc := newReceiver(t, nil)
+			u := newUser(t, st)
+			w := newWebhook(t, st, u.ID, rc.URL, "*")
+			d := startDispatcher(t, testConfig(t, st))
+			g := handingCommitter(t, st, d)
+			idle(t, d)
+
+			refuse(true)
+			if _, err := g.PublishEvents(context.Background(), []store.PublishParams{{
+				TenantID: u.ID, Type: "contact.created", Payload: []byte(`{}`), OccurredAt: time.Now(),
+			}}); err == nil {
+				t.Fatal("publish succeeded with handed deliveries refused")
+			}
+			drained(t, d)
+			if n := pending(t, st, w); n != 0 {
+				t.Fatalf("%d deliveries pending after the publish rolled back, want 0", n)
+			}
+
+			refuse(false)
+			// The canceled claims woke the loop, and a publish hands
+			// nothing over while it leases.
+			idle(t, d)
+			if res := publishVia(t, g, u.ID, 1); res.Handed != 1 {
+				t.Fatalf("handed %d after the rollback, want 1", res.Handed)
+			}
+			settled(t, st, w, 1)
+			if got := rc.count(); got != 1 {
+				t.Errorf("receiver got %d requests, want 1", got)
+			}
+			drained(t, d)
+		})
+	}
+}
+
+// stopBeforeAdopt is a Handoff whose reservations stop the dispatcher
+// just before they adopt: the shutdown begins between a publish's commit
+// and its handing over.
+type stopBeforeAdopt struct {
+	d    *Dispatcher
+	stop func()
+}
+
+func (h stopBeforeAdopt) Reserve(n int) store.Reservation {
+	r := h.d.Reserve(n)
+	if r == nil {
+		return nil
+	}
+	return stoppingReservation{r, h.stop}
+}
+
+type stoppingReservation struct {
+	store.Reservation
+	stop func()
+}
+
+func (r stoppingReservation) Adopt(leased []store.LeasedDelivery) {
+	r.stop()
+	r.Reservation.Adopt(leased)
+}
+
+// TestHandoffAfterShutdownBeganReleases checks that deliveries handed over
+// once the dispatcher has begun to stop are not sent but released, due at
+// once (a lease takes them on the first attempt), and that the next run
+// sends them.
+func TestHandoffAfterShutdownBeganReleases(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		rc := newReceiver(t, nil)
+		u := newUser(t, st)
+		w := newWebhook(t, st, u.ID, rc.URL, "*")
+		r := runDispatcher(t, testConfig(t, st))
+		g := handingCommitter(t, st, stopBeforeAdopt{d: r.d, stop: r.stop})
+		idle(t, r.d)
+		if res := publishVia(t, g, u.ID, 1); res.Handed != 1 {
+			t.Fatalf("handed %d, want 1", res.Handed)
+		}
+		drained(t, r.d)
+		if got := rc.count(); got != 0 {
+			t.Fatalf("receiver got %d requests from a stopped dispatcher, want 0", got)
+		}
+		leased, err := st.LeaseDeliveries(context.Background(), store.LeaseParams{Limit: 10, LeaseFor: time.Minute})
+		if err != nil {
+			t.Fatalf("lease: %v", err)
+		}
+		if len(leased) != 1 || leased[0].Attempt != 1 {
+			t.Fatalf("leased %d deliveries after the release, want the 1 handed over, on its first attempt", len(leased))
+		}
+		if err := st.ReleaseDeliveries(context.Background(), leased); err != nil {
+			t.Fatalf("release: %v", err)
+		}
+		startDispatcher(t, testConfig(t, st))
+		settled(t, st, w, 1)
+		if got := rc.count(); got != 1 {
+			t.Errorf("receiver got %d requests, want 1", got)
+		}
+	})
+}
+
+// TestOrderedAndRateLimitedAreNotHanded checks that a publish hands over
+// only the delivery of a plain webhook: those of a FIFO webhook and of a
+// rate-limited one stay pending for the loop, which sends them once woken.
+func TestOrderedAndRateLimitedAreNotHanded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		rc := newReceiver(t, nil)
+		u := newUser(t, st)
+		plain := newWebhook(t, st, u.ID, rc.URL, "*")
+		var hooks []store.Webhook
+		for _, p := range []store.CreateWebhookParams{
+			{Ordering: store.OrderingFIFO},
+			{RateLimit: 5},
+		} {
+			p.TenantID, p.Name, p.URL, p.Events, p.Secret, p.IsActive = u.ID, "test", rc.URL, []string{"*"}, "secret-"+store.NewID(), true
+			w, err := st.CreateWebhook(context.Background(), p)
+			if err != nil {
+				t.Fatalf("create webhook: %v", err)
+			}
+			hooks = append(hooks, w)
+		}
+		d := startDispatcher(t, testConfig(t, st))
+		g := handingCommitter(t, st, d)
+		idle(t, d)
+		res := publishVia(t, g, u.ID, 1)
+		if res.Deliveries != 3 || res.Handed != 1 {
+			t.Fatalf("%d deliveries, %d handed: want 3, only the plain webhook's handed", res.Deliveries, res.Handed)
+		}
+		d.Wake()
+		for _, w := range append(hooks, plain) {
+			settled(t, st, w, 1)
+		}
+		drained(t, d)
+	})
+}
+
+// TestHandoffDoesNotOvertakeAWebhooksQueue checks that a webhook whose due
+// deliveries the last lease left behind (at its cap) gets no handoff until
+// they are sent, while another webhook's deliveries are still handed over;
+// and that the queue, once drained, lets the handoff resume.
+func TestHandoffDoesNotOvertakeAWebhooksQueue(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		release := make(chan struct{})
+		slow := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			if n == 1 {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+			}
+		})
+		fast := newReceiver(t, nil)
+		u := newUser(t, st)
+		a := newWebhook(t, st, u.ID, slow.URL, "a.*")
+		b := newWebhook(t, st, u.ID, fast.URL, "b.*")
+		cfg := testConfig(t, st)
+		cfg.PerWebhook = 1
+		d := startDispatcher(t, cfg)
+		g := handingCommitter(t, st, d)
+		idle(t, d)
+		pub := func(eventType string) store.PublishResult {
+			t.Helper()
+			res, err := g.PublishEvents(context.Background(), []store.PublishParams{{
+				TenantID: u.ID, Type: eventType, Payload: []byte(`{}`), OccurredAt: time.Now(),
+			}})
+			if err != nil {
+				t.Fatalf("publish %s: %v", eventType, err)
+			}
+			return res[0]
+		}
+		if res := pub("a.first"); res.Handed != 1 {
+			t.Fatalf("the first delivery to a: handed %d, want 1", res.Handed)
+		}
+		waitFor(t, "a's first delivery to arrive", func() bool { return slow.count() == 1 })
+		// a is at its cap of 1: the second stays pending, and the lease the
+		// wake-up starts leaves it behind.
+		if res := pub("a.second"); res.Handed != 0 {
+			t.Fatalf("a delivery to a webhook at its cap: handed %d, want 0", res.Handed)
+		}
+		d.Wake()
+		waitFor(t, "a lease to leave a's delivery behind", func() bool {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return !d.leasing && d.behind.hooks[a.ID]
+		})
+		if res := pub("b.first"); res.Handed != 1 {
+			t.Fatalf("a delivery to b while a has a queue: handed %d, want 1", res.Handed)
+		}
+		close(release)
+		settled(t, st, a, 2)
+		settled(t, st, b, 1)
+		idle(t, d)
+		if res := pub("a.third"); res.Handed != 1 {
+			t.Fatalf("a delivery to a after its queue drained: handed %d, want 1", res.Handed)
+		}
+		settled(t, st, a, 3)
+		// Left behind counts, not the cap: a under its cap but marked as
+		// having a queue gets no handoff until a lease has drained it.
+		idle(t, d)
+		d.mu.Lock()
+		d.behind = behind{hooks: map[string]bool{a.ID: true}}
+		d.mu.Unlock()
+		if res := pub("a.fourth"); res.Handed != 0 {
+			t.Fatalf("a delivery to a webhook with a queue: handed %d, want 0", res.Handed)
+		}
+		d.Wake()
+		settled(t, st, a, 4)
+		var order []string
+		for _, l := range attempts(t, st, a) {
+			order = append(order, l.EventType)
+		}
+		if fmt.Sprint(order) != "[a.first a.second a.third a.fourth]" {
+			t.Errorf("a's deliveries went %v, want first to fourth in order", order)
+		}
+		drained(t, d)
+	})
+}

@@ -1,0 +1,142 @@
+package store_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd/store"
+	"github.com/webhookd/webhookd/store/storetest"
+)
+
+// takeAll is a Handoff that claims every delivery offered, up to its
+// reserve, and keeps what it is handed; the dispatcher's caps are
+// delivery's to test.
+type takeAll struct {
+	leaseFor time.Duration
+	mu       sync.Mutex
+	adopted  []store.LeasedDelivery
+	canceled int
+}
+
+func (h *takeAll) Reserve(n int) store.Reservation { return &takeAllReservation{h: h, left: n} }
+
+type takeAllReservation struct {
+	h    *takeAll
+	left int
+}
+
+func (r *takeAllReservation) Claim(string, string) bool {
+	if r.left == 0 {
+		return false
+	}
+	r.left--
+	return true
+}
+
+func (r *takeAllReservation) LeaseFor() time.Duration { return r.h.leaseFor }
+
+func (r *takeAllReservation) Adopt(leased []store.LeasedDelivery) {
+	r.h.mu.Lock()
+	defer r.h.mu.Unlock()
+	r.h.adopted = append(r.h.adopted, leased...)
+}
+
+func (r *takeAllReservation) Cancel() {
+	r.h.mu.Lock()
+	defer r.h.mu.Unlock()
+	r.h.canceled++
+}
+
+// TestHandedDeliveriesAreLeasedAsLeaseDueLeasesThem checks that a handed
+// delivery is inserted leased, with all sending needs, exactly as a lease
+// leaves one: no other lease takes it while the lease holds; once it ends
+// another lease takes it over, as after a crash, and the first holder's
+// completion is fenced off while the second's is recorded.
+func TestHandedDeliveriesAreLeasedAsLeaseDueLeasesThem(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		u := newUser(t, s, "a@x.io")
+		w, err := s.CreateWebhook(ctx, store.CreateWebhookParams{
+			TenantID: u.ID, Name: "h", URL: "https://example.com/hook", Events: []string{"*"}, Secret: "whsec-1",
+			IsActive: true, Headers: map[string]string{"X-Team": "crm"}, TimeoutSeconds: 7,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &takeAll{leaseFor: time.Minute}
+		g := s.NewGroupCommitter(16, store.HandOffTo(h))
+		defer g.Close()
+		res, err := g.PublishEvents(ctx, []store.PublishParams{{TenantID: u.ID, Type: "contact.created", Payload: []byte(`{"a":1}`), OccurredAt: now}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Deliveries != 1 || res[0].Handed != 1 || len(h.adopted) != 1 || h.canceled != 0 {
+			t.Fatalf("deliveries %d, handed %d, adopted %d, canceled %d: want 1, 1, 1, 0", res[0].Deliveries, res[0].Handed, len(h.adopted), h.canceled)
+		}
+		l := h.adopted[0]
+		if l.Attempt != 1 || l.EventID != res[0].Event.ID || l.EventType != "contact.created" || string(l.Payload) != `{"a":1}` ||
+			!l.OccurredAt.Equal(now) || l.WebhookID != w.ID || l.TenantID != u.ID || l.URL != w.URL || l.Secret != "whsec-1" ||
+			l.Headers["X-Team"] != "crm" || l.TimeoutSeconds != 7 || l.Ordered || l.Test || l.LeaseToken == "" ||
+			!l.LeaseExpiresAt.Equal(now.Add(time.Minute)) {
+			t.Fatalf("handed delivery %+v does not carry what sending needs", l)
+		}
+
+		params := store.LeaseParams{Limit: 10, LeaseFor: time.Minute}
+		if got, err := s.LeaseDeliveries(ctx, params); err != nil || len(got) != 0 {
+			t.Fatalf("a lease took %d deliveries (err %v) while the handed one's lease held, want 0", len(got), err)
+		}
+		mu.Lock()
+		now = now.Add(time.Minute)
+		mu.Unlock()
+		taken, err := s.LeaseDeliveries(ctx, params)
+		if err != nil || len(taken) != 1 || taken[0].ID != l.ID || taken[0].Attempt != 1 {
+			t.Fatalf("after the lease ended a lease took %d (err %v), want the handed delivery on its first attempt", len(taken), err)
+		}
+		done := func(d store.LeasedDelivery) store.Completion {
+			return store.Completion{DeliveryID: d.ID, LeaseToken: d.LeaseToken, Log: store.Log{
+				WebhookID: d.WebhookID, EventID: d.EventID, DeliveryID: d.ID, EventType: d.EventType, Attempt: d.Attempt, Status: store.AttemptSuccess, StatusCode: 200,
+			}}
+		}
+		if n, err := s.CompleteDeliveries(ctx, []store.Completion{done(l)}); err != nil || n != 0 {
+			t.Fatalf("the first holder's completion after takeover recorded %d (err %v), want 0: fenced", n, err)
+		}
+		if n, err := s.CompleteDeliveries(ctx, []store.Completion{done(taken[0])}); err != nil || n != 1 {
+			t.Fatalf("the new holder's completion recorded %d (err %v), want 1", n, err)
+		}
+	}, store.WithClock(clock))
+}
+
+// TestHandoffLeavesOrderedDeliveriesPending checks that a FIFO webhook's
+// delivery is never handed over, even with workers to spare: it is
+// inserted pending, and a lease takes it.
+func TestHandoffLeavesOrderedDeliveriesPending(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		u := newUser(t, s, "a@x.io")
+		if _, err := s.CreateWebhook(ctx, store.CreateWebhookParams{
+			TenantID: u.ID, Name: "fifo", URL: "https://example.com/hook", Events: []string{"*"}, Secret: "whsec-1",
+			IsActive: true, Ordering: store.OrderingFIFO,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		h := &takeAll{leaseFor: time.Minute}
+		g := s.NewGroupCommitter(16, store.HandOffTo(h))
+		defer g.Close()
+		res, err := g.PublishEvents(ctx, []store.PublishParams{{TenantID: u.ID, Type: "contact.created", Payload: []byte(`{}`), OccurredAt: time.Now()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Handed != 0 || len(h.adopted) != 0 {
+			t.Fatalf("handed %d, adopted %d, want 0 of an ordered delivery", res[0].Handed, len(h.adopted))
+		}
+		taken, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 10, LeaseFor: time.Minute})
+		if err != nil || len(taken) != 1 || !taken[0].Ordered {
+			t.Fatalf("a lease took %d (err %v), want the ordered delivery", len(taken), err)
+		}
+	})
+}
