@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -263,6 +264,90 @@ func TestFanOutKeepsWriterTextsFew(t *testing.T) {
 		if s.Kind() == store.SQLite {
 			if got := s.PreparedWriterStatements(); got == 0 || got > 64 {
 				t.Errorf("writer keeps %d statements prepared, want some, and no more than 64", got)
+			}
+		}
+	})
+}
+
+// TestConcurrentCompletionsShareWebhooks records outcomes of the same
+// webhooks from several goroutines at once, as the dispatcher's completers
+// do on PostgreSQL (delivery.CompletersFor) and as several processes' do:
+// every batch holds the three webhooks in a different order, so locks
+// taken in batch order rather than id order would deadlock. Every
+// completion must commit, and each webhook's kept counters and counts by
+// minute must add up to exactly the attempts recorded.
+func TestConcurrentCompletionsShareWebhooks(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		u := newUser(t, s, "together@x.io")
+		hooks := []store.Webhook{newWebhook(t, s, u.ID, "message.new"), newWebhook(t, s, u.ID, "message.new"),
+			newWebhook(t, s, u.ID, "message.new")}
+		const events, completers = 40, 4
+		params := make([]store.PublishParams, events)
+		for i := range params {
+			params[i] = store.PublishParams{TenantID: u.ID, Type: "message.new", Payload: fmt.Appendf(nil, `{"n":%d}`, i), OccurredAt: s.Now()}
+		}
+		if _, err := s.PublishEvents(ctx, params); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		leased, err := s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 1000, LeaseFor: time.Minute})
+		if err != nil || len(leased) != events*len(hooks) {
+			t.Fatalf("lease = %d, %v; want %d", len(leased), err, events*len(hooks))
+		}
+		// Batches of three, one delivery of each webhook, in rotating
+		// order, dealt round robin to the completers.
+		byHook := map[string][]store.LeasedDelivery{}
+		for _, l := range leased {
+			byHook[l.WebhookID] = append(byHook[l.WebhookID], l)
+		}
+		work := make([][][]store.Completion, completers)
+		for i := range events {
+			batch := make([]store.Completion, 0, len(hooks))
+			for k := range hooks {
+				l := byHook[hooks[(i+k)%len(hooks)].ID][i]
+				status, code := store.AttemptSuccess, 200
+				if i%4 == 0 {
+					status, code = store.AttemptFailed, 500
+				}
+				batch = append(batch, store.Completion{DeliveryID: l.ID, LeaseToken: l.LeaseToken, Log: store.Log{
+					WebhookID: l.WebhookID, EventID: l.EventID, DeliveryID: l.ID, EventType: l.EventType, Attempt: l.Attempt,
+					Status: status, StatusCode: code, DurationMs: 7}})
+			}
+			work[i%completers] = append(work[i%completers], batch)
+		}
+		errs := make(chan error, events)
+		var wg sync.WaitGroup
+		for _, batches := range work {
+			wg.Go(func() {
+				for _, b := range batches {
+					if n, err := s.CompleteDeliveries(ctx, b); err != nil || n != len(b) {
+						errs <- fmt.Errorf("complete = %d, %v; want %d", n, err, len(b))
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		since := s.Now().Add(-time.Hour)
+		for _, h := range hooks {
+			st, err := s.WebhookStatsOf(ctx, h, nil)
+			if err != nil {
+				t.Fatalf("stats: %v", err)
+			}
+			if st.TotalAttempts != events || st.FailedAttempts != events/4 || st.SuccessfulAttempts != events-events/4 {
+				t.Errorf("webhook %s: %d attempts, %d failed, %d succeeded; want %d, %d, %d", h.ID, st.TotalAttempts,
+					st.FailedAttempts, st.SuccessfulAttempts, events, events/4, events-events/4)
+			}
+			recent, err := s.WebhookStatsOf(ctx, h, &since)
+			if err != nil {
+				t.Fatalf("stats since: %v", err)
+			}
+			if recent.TotalAttempts != events || recent.SuccessfulAttempts != events-events/4 {
+				t.Errorf("webhook %s in the last hour: %d attempts, %d succeeded; want %d, %d", h.ID, recent.TotalAttempts,
+					recent.SuccessfulAttempts, events, events-events/4)
 			}
 		}
 	})

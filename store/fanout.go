@@ -346,15 +346,12 @@ func (s *Store) advanceFanOuts(ctx context.Context, tx *txn, todo []fanOutRow, b
 		}
 		ws, ok := subs[r.tenantID]
 		if !ok {
-			// Only the webhooks past the tenant's fan-outs' progress, where
-			// the database compares ids as Go does (webhookIDRange); the
-			// loop below checks each against its own fan-out's bounds.
-			cond, args := s.d.webhookIDRange(), []any{r.tenantID}
-			if cond != "" {
-				args = append(args, spans[r.tenantID][0], spans[r.tenantID][1])
-			}
+			// Only the webhooks past the tenant's fan-outs' progress,
+			// compared as Go compares them (webhookIDRange); the loop
+			// below checks each against its own fan-out's bounds.
 			var err error
-			if ws, err = s.subscriptionsWhere(ctx, tx, cond, args...); err != nil {
+			span := spans[r.tenantID]
+			if ws, err = s.subscriptionsWhere(ctx, tx, s.d.webhookIDRange(), r.tenantID, span[0], span[1]); err != nil {
 				return nil, nil, false, nil, err
 			}
 			s.fanOutWebhooksRead.Add(int64(len(ws)))
