@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/webhookd/webhookd/store"
@@ -106,15 +105,6 @@ type Dispatcher struct {
 	// for ended, zero after a lease that filled its batch. Only the loop
 	// reads and writes it.
 	partialLeaseAt time.Time
-	// heldBack is false only while the last lease took every delivery
-	// that was due and left nothing for a cap, a rate or the pool's size
-	// (see leftSomeBehind): a finished send then frees a worker for
-	// nothing, and does not wake the loop (wakeAfterSendLocked). Work
-	// that falls due otherwise wakes it as before: a publish's commit, a
-	// failed attempt's or an ordered delivery's completion, the next due
-	// time, the poll. The loop sets it before each lease, so a send that
-	// ends meanwhile wakes it.
-	heldBack atomic.Bool
 }
 
 type completion struct {
@@ -162,7 +152,6 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 		linger: completionLinger, lingerBatch: completionLingerBatch, leaseLinger: leaseLingerDefault, lingerInFlight: leaseLingerInFlight,
 	}
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
-	d.heldBack.Store(true)
 	return d
 }
 
@@ -342,7 +331,6 @@ type skipped struct {
 // runOnce leases what free workers can take and starts sending it. It
 // returns how many deliveries it started and what it left out.
 func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
-	d.heldBack.Store(true)
 	free, inFlight, ownerInFlight, skip := d.leaseState()
 	if free <= 0 || ctx.Err() != nil {
 		return 0, skip, nil
@@ -370,34 +358,7 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
 	if !skip.more {
 		d.partialLeaseAt = time.Now()
 	}
-	started := d.startSends(ctx, lease.Deliveries)
-	d.heldBack.Store(started < len(lease.Deliveries) || d.leftSomeBehind(lease.Deliveries, inFlight, skip))
-	return started, skip, nil
-}
-
-// leftSomeBehind reports whether a lease may have left due deliveries
-// that a finished send would let go: it took all it asked for (the pool
-// or the batch was the limit), it skipped webhooks at their cap or
-// waiting out their rate, it held owners to their cap, it filled a
-// webhook's cap, or it took deliveries of a rate-limited webhook, whose
-// budget may have been the limit. Otherwise it took every delivery that
-// was due. At 2,000 events a second over 5,000 webhooks (1,000 tenants),
-// where nearly every webhook has one delivery in flight at a time, 23,198
-// of 24,157 leases in 20 s took nothing: each was woken by a finished
-// send, held SQLite's one writer for a transaction the publishes queued
-// behind, and was followed by a NextDueAt.
-func (d *Dispatcher) leftSomeBehind(leased []store.LeasedDelivery, inFlight map[string]int, skip skipped) bool {
-	if skip.more || len(skip.webhooks) > 0 || len(skip.owners) > 0 || !skip.paced.IsZero() {
-		return true
-	}
-	taken := make(map[string]int, len(leased))
-	for _, l := range leased {
-		taken[l.WebhookID]++
-		if l.RateLimit > 0 || inFlight[l.WebhookID]+taken[l.WebhookID] >= d.cfg.PerWebhook {
-			return true
-		}
-	}
-	return false
+	return d.startSends(ctx, lease.Deliveries), skip, nil
 }
 
 // leaseState reads, under d.mu, what runOnce leases against: the free
@@ -566,12 +527,8 @@ func (d *Dispatcher) send(l store.LeasedDelivery, wait time.Duration) {
 // falls below its share, and when the pool is at half or has free enough
 // workers for a lease of an eighth of it past the PerOwner workers a lone
 // owner leaves free (with fewer free, a lease could take only the
-// difference); never while the last lease left nothing behind (see
-// heldBack). d.mu must be held.
+// difference). d.mu must be held.
 func (d *Dispatcher) wakeAfterSendLocked(left, ownerLeft int) bool {
-	if !d.heldBack.Load() {
-		return false
-	}
 	wakeFree := min(d.cfg.Workers, d.cfg.PerOwner+max(1, d.cfg.Workers/8))
 	return left == d.cfg.PerWebhook/2 || ownerLeft == d.cfg.PerOwner-1 ||
 		d.inFlight <= d.cfg.Workers/2 || d.cfg.Workers-d.inFlight >= wakeFree
