@@ -48,10 +48,8 @@
 // deliveries that could go now, and never into the last share of free
 // workers) and, for a rate-limited webhook, what its rate allows within
 // the pacing horizon. With several processes on PostgreSQL each counts
-// only its own sends, so the caps hold per process. On SQLite a reader
-// first looks one step into the due index (anyDue) and, when nothing is
-// due, the lease ends there without taking the one writer. Then one
-// write transaction runs, in order:
+// only its own sends, so the caps hold per process. One write transaction
+// runs, in order:
 //
 //  1. On PostgreSQL, walkIndexesInOrder: sorts and JIT off until commit
 //     (see below).

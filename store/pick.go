@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -11,26 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 )
-
-// anyDue reports whether any pending delivery is due at now, from a
-// reader: one step into the due index. On SQLite a lease is a write
-// transaction, which waits for the one writer and holds it even when it
-// takes nothing; with 5,000 webhooks (1,000 tenants) each with a delivery
-// in flight at a time, most leases took nothing, and the publishes'
-// commits queued behind them. A delivery that falls due after this look
-// is not missed: its commit wakes the dispatcher, or its due time ends
-// the dispatcher's wait (NextDueAt).
-func (s *Store) anyDue(ctx context.Context, now time.Time) (bool, error) {
-	var one int
-	err := s.queryRow(ctx, `SELECT 1 FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1`, s.d.t(now)).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("store: lease deliveries: look for due deliveries: %w", err)
-	}
-	return true, nil
-}
 
 // dueRow is one due delivery the window read.
 type dueRow struct {
