@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/webhookd/webhookd/store"
@@ -106,12 +105,6 @@ type Dispatcher struct {
 	// for ended, zero after a lease that filled its batch. Only the loop
 	// reads and writes it.
 	partialLeaseAt time.Time
-	// partialLeaseStart is when that lease was asked for (zero with
-	// partialLeaseAt), and lastWake when Wake was last called, in
-	// nanoseconds since epoch, on the monotonic clock: see staleWake.
-	partialLeaseStart time.Time
-	lastWake          atomic.Int64
-	epoch             time.Time
 }
 
 type completion struct {
@@ -157,7 +150,6 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 		completed: make(chan completion, cfg.Workers), recordBackoff: 100 * time.Millisecond,
 		slowLease: time.Second, stopRecording: make(chan struct{}),
 		linger: completionLinger, lingerBatch: completionLingerBatch, leaseLinger: leaseLingerDefault, lingerInFlight: leaseLingerInFlight,
-		epoch: time.Now(),
 	}
 	d.sendCtx, d.cancelSend = context.WithCancel(context.Background())
 	return d
@@ -182,7 +174,6 @@ func (d *Dispatcher) Running() bool {
 
 // Wake tells the dispatcher that work may be due now. It never blocks.
 func (d *Dispatcher) Wake() {
-	d.lastWake.Store(int64(time.Since(d.epoch)))
 	select {
 	case d.wake <- struct{}{}:
 	default:
@@ -267,20 +258,11 @@ func (d *Dispatcher) loop(ctx context.Context) {
 		}
 		timer.Reset(wait)
 		woken := false
-	waiting:
-		for {
-			select {
-			case <-ctx.Done():
-			case <-d.wake:
-				woken = true
-				if d.staleWake() {
-					// Nothing new since the last lease: wait on.
-					woken = false
-					continue waiting
-				}
-			case <-timer.C:
-			}
-			break
+		select {
+		case <-ctx.Done():
+		case <-d.wake:
+			woken = true
+		case <-timer.C:
 		}
 		if !timer.Stop() {
 			select {
@@ -292,22 +274,6 @@ func (d *Dispatcher) loop(ctx context.Context) {
 			d.lingerBeforeLease(ctx, rest)
 		}
 	}
-}
-
-// staleWake reports whether the wake-up the loop just took asks for
-// nothing the last lease did not already see: every Wake since was called
-// before that lease was asked for, and the lease took all it could (fewer
-// than it asked for). Whatever can make a delivery leasable (a publish's
-// or a completion's commit, a finished send, a release) calls Wake after
-// it, so a change the lease did not see has a later Wake. Such stale
-// wake-ups come from the one-slot channel: a commit that woke the loop
-// while it was leasing, whose deliveries that lease then took. At 2,000
-// events a second to 1,000 tenants × 5 webhooks 30-33% of leases took
-// nothing, each on SQLite a transaction on the one writer that the
-// publishes queued behind. The timer's wake-ups (due times, the poll)
-// are never stale.
-func (d *Dispatcher) staleWake() bool {
-	return !d.partialLeaseStart.IsZero() && d.lastWake.Load() < int64(d.partialLeaseStart.Sub(d.epoch))
 }
 
 // lingerBeforeLease waits out the rest of the lease linger (see
@@ -388,9 +354,9 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
 	// ends, which wakes the loop: its due deliveries are not waited for.
 	skip.owners = lease.OwnersAtCap
 	skip.more = len(lease.Deliveries) == limit
-	d.partialLeaseAt, d.partialLeaseStart = time.Time{}, time.Time{}
+	d.partialLeaseAt = time.Time{}
 	if !skip.more {
-		d.partialLeaseAt, d.partialLeaseStart = time.Now(), start
+		d.partialLeaseAt = time.Now()
 	}
 	return d.startSends(ctx, lease.Deliveries), skip, nil
 }
