@@ -31,9 +31,7 @@ const (
 	// in the log. SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20
 	// and 25 ms in turn, so a reader that ended 0.1 ms after the first
 	// try held every write for 1 ms, and one that ended after the third
-	// for 8: the restarts held writes 13 ms in the median and up to 43
-	// at 2,000 events a second (1,000 tenants), the slowest 1% of
-	// publishes waiting on them. Readers are short queries.
+	// for 8, while readers are short queries.
 	restartRetry = 100 * time.Microsecond
 	// walHeaderBytes and walFrameHeaderBytes size the log from its frame
 	// count: a 32-byte header, then each page behind a 24-byte header.
