@@ -201,8 +201,8 @@ func (c *checkpointer) logBytes(frames int) int64 {
 // so that no write runs until it is done. It first closes the write gate,
 // so the writes it waits for are only those already under way: the log
 // ends at most their size past the limit. It waits for readers of old
-// snapshots itself, trying again every restartRetry for up to
-// waitOverLimit: new readers read the database file, since nothing is
+// snapshots itself, trying again after restartRetry, then up to every
+// millisecond, for up to waitOverLimit: new readers read the database file, since nothing is
 // written meanwhile, so the wait is that of the queries under way.
 func (c *checkpointer) restartOnWriter(ctx context.Context) (logFrames, copied int, done bool, err error) {
 	c.writer.gate.Lock()
@@ -222,6 +222,10 @@ func (c *checkpointer) restartOnWriter(ctx context.Context) (logFrames, copied i
 		return 0, 0, false, err
 	}
 	deadline := time.Now().Add(waitOverLimit)
+	// From restartRetry, doubling to a millisecond: a long wait is
+	// another process's write, not a reader, and needs no 10,000 tries
+	// a second.
+	retry := restartRetry
 	for {
 		var busy int
 		err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &logFrames, &copied)
@@ -230,13 +234,14 @@ func (c *checkpointer) restartOnWriter(ctx context.Context) (logFrames, copied i
 			// again, and what was copied stays copied.
 			return logFrames, copied, err == nil && busy == 0, err
 		}
-		t := time.NewTimer(restartRetry)
+		t := time.NewTimer(retry)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return logFrames, copied, false, ctx.Err()
 		case <-t.C:
 		}
+		retry = min(2*retry, time.Millisecond)
 	}
 }
 
