@@ -102,3 +102,48 @@ func TestIdleWALTruncatedPastTheLimit(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling a file, not synchronising
 	}
 }
+
+// TestWALBoundedUnderSteadyWrites checks that a log written to without
+// pause, as under a steady publishing load, is started over as it passes
+// the limit, judged by the frames in it: with 160 limits' worth written,
+// the file stays under a quarter of that. It passes the limit by what is
+// written while the checkpointer copies and waits, which a busy machine
+// lengthens: the bound is loose, and only a log never started over
+// reaches it.
+func TestWALBoundedUnderSteadyWrites(t *testing.T) {
+	path := storetest.SQLitePath(t)
+	ctx := context.Background()
+	const limit = 256 << 10
+	s, err := store.Open(ctx, path, store.WithWALLimit(limit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u := newUser(t, s, "a@example.com")
+	wal := func() int64 {
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+	var written, largest int64
+	for i := 0; written < 160*limit; i++ {
+		// ~40 KB a commit: a few of them fill the limit.
+		batch := events(u.ID, "message.new", 4)
+		for j := range batch {
+			batch[j].Payload = fmt.Appendf(nil, `{"i":%d,"pad":%q}`, i*4+j, strings.Repeat("x", 10<<10))
+		}
+		if _, err := s.PublishEvents(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		written += 4 * (10 << 10)
+		largest = max(largest, wal())
+	}
+	if largest > 40*limit {
+		t.Fatalf("the log reached %d bytes with a %d-byte limit, %d bytes written: it was not started over", largest, limit, written)
+	}
+}
