@@ -1,0 +1,165 @@
+package delivery
+
+import (
+	"context"
+
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd/store"
+	"github.com/webhookd/webhookd/store/storetest"
+)
+
+// gauge counts requests in progress and keeps the most seen at once.
+type gauge struct {
+	now, most atomic.Int64
+}
+
+func (g *gauge) enter() {
+	n := g.now.Add(1)
+	for {
+		m := g.most.Load()
+		if n <= m || g.most.CompareAndSwap(m, n) {
+			return
+		}
+	}
+}
+
+func (g *gauge) leave() { g.now.Add(-1) }
+
+// TestHandoffUnderConcurrentPublishesSettlesEverythingWithinCaps attacks
+// the handoff with many publishers at once, small caps and receivers that
+// fail some attempts (retries due later), while the loop is never woken by
+// the test and its poll is ten minutes off: every delivery must still
+// settle (no lost wake, nothing leased and never sent), the receivers must
+// never see a webhook past PerWebhook or the pool past Workers at once, and
+// the dispatcher's counts must come back to zero.
+func TestHandoffUnderConcurrentPublishesSettlesEverythingWithinCaps(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		cfg := testConfig(t, st)
+		cfg.Workers, cfg.PerWebhook, cfg.PerOwner = 4, 1, 2
+		var pool gauge
+		type hook struct {
+			w     store.Webhook
+			g     *gauge
+			rc    *receiver
+			owner string
+		}
+		var hooks []*hook
+		var owners []string
+		for o := range 3 {
+			u := newUser(t, st)
+			owners = append(owners, u.ID)
+			for k := range 2 {
+				h := &hook{g: &gauge{}, owner: u.ID}
+				fail := o == 0 && k == 0
+				h.rc = newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+					h.g.enter()
+					pool.enter()
+					defer pool.leave()
+					defer h.g.leave()
+					time.Sleep(2 * time.Millisecond) // let sends overlap
+					if fail && n%2 == 1 {
+						w.WriteHeader(http.StatusInternalServerError)
+						return
+					}
+					_, _ = w.Write([]byte("ok"))
+				})
+				h.w = newWebhook(t, st, u.ID, h.rc.URL, "*")
+				hooks = append(hooks, h)
+			}
+		}
+		d := startDispatcher(t, cfg)
+		g := handingCommitter(t, st, d)
+		idle(t, d)
+
+		const publishers, each = 8, 15
+		var handed, deliveries atomic.Int64
+		var wg sync.WaitGroup
+		for p := range publishers {
+			wg.Go(func() {
+				for i := range each {
+					res := publishVia(t, g, owners[(p+i)%len(owners)], p*each+i)
+					handed.Add(int64(res.Handed))
+					deliveries.Add(int64(res.Deliveries))
+				}
+			})
+		}
+		wg.Wait()
+		if want := int64(publishers * each * 2); deliveries.Load() != want {
+			t.Fatalf("%d deliveries published, want %d", deliveries.Load(), want)
+		}
+		if handed.Load() == 0 {
+			t.Fatal("nothing was handed over: the attack did not reach the handoff")
+		}
+		t.Logf("%d of %d deliveries handed over", handed.Load(), deliveries.Load())
+		// Each owner got publishers*each/3 events, each to both its webhooks.
+		perHook := publishers * each / len(owners)
+		waitFor(t, "every delivery to settle without the loop being woken by the test", func() bool {
+			for _, h := range hooks {
+				if pending(t, st, h.w) != 0 || h.rc.count() < perHook {
+					return false
+				}
+			}
+			return true
+		})
+		for _, h := range hooks {
+			if m := h.g.most.Load(); m > int64(cfg.PerWebhook) {
+				t.Errorf("webhook %s had %d sends at once, over its cap of %d", h.w.ID, m, cfg.PerWebhook)
+			}
+		}
+		if m := pool.most.Load(); m > int64(cfg.Workers) {
+			t.Errorf("%d sends at once, over the pool of %d workers", m, cfg.Workers)
+		}
+		drained(t, d)
+	})
+}
+
+// TestReservationHoldingEveryWorkerDoesNotSpinTheLoop checks what the loop
+// does while a publish's reservation holds every free worker and a
+// delivery is due: the lease finds no worker free and the reservation's end
+// wakes the loop (starved), so it should wait for that wake. It counts the
+// loop's passes (each reads the clock) while the test makes a fixed number
+// of store reads with the reservation held.
+func TestReservationHoldingEveryWorkerDoesNotSpinTheLoop(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		rc := newReceiver(t, nil)
+		u := newUser(t, st)
+		w := newWebhook(t, st, u.ID, rc.URL, "*")
+		cfg := testConfig(t, st)
+		var clockReads atomic.Int64
+		cfg.Now = func() time.Time { clockReads.Add(1); return st.Now() }
+		d := startDispatcher(t, cfg)
+		idle(t, d)
+		// Every free worker reserved, as any publish through the committer
+		// reserves them, then a delivery due that only a lease can take.
+		r := d.Reserve(1 << 20)
+		if r == nil {
+			t.Fatal("an idle dispatcher reserved nothing")
+		}
+		publish(t, st, u.ID, "contact.created", `{}`)
+		d.Wake()
+		waitFor(t, "a lease to find every worker reserved", func() bool {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return d.starved && !d.leasing
+		})
+		before := clockReads.Load()
+		for range 200 {
+			if _, err := st.Queue(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		passes := clockReads.Load() - before
+		r.Cancel()
+		settled(t, st, w, 1)
+		if passes > 4 {
+			t.Errorf("the loop read the clock %d times while a reservation held every worker (200 store reads): "+
+				"it leases and asks NextDueAt every millisecond instead of waiting for the reservation's end", passes)
+		}
+		drained(t, d)
+	})
+}
