@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/webhookd/webhookd/store"
 	"github.com/webhookd/webhookd/store/storetest"
 )
@@ -162,4 +164,109 @@ func TestReservationHoldingEveryWorkerDoesNotSpinTheLoop(t *testing.T) {
 		}
 		drained(t, d)
 	})
+}
+
+// crashAfterCommit is a Handoff whose process "dies" between a publish's
+// commit and the start of its sends (kill -9): it claims every delivery it
+// is offered and adopts none, leaving them leased in the database.
+type crashAfterCommit struct{ leaseFor time.Duration }
+
+func (c crashAfterCommit) Reserve(n int) store.Reservation {
+	return &crashedReservation{leaseFor: c.leaseFor, left: n}
+}
+
+type crashedReservation struct {
+	leaseFor time.Duration
+	left     int
+}
+
+func (r *crashedReservation) Claim(string, string) bool {
+	if r.left == 0 {
+		return false
+	}
+	r.left--
+	return true
+}
+func (r *crashedReservation) LeaseFor() time.Duration      { return r.leaseFor }
+func (r *crashedReservation) Adopt([]store.LeasedDelivery) {}
+func (r *crashedReservation) Cancel()                      {}
+
+// TestOtherProcessTakesOverHandedDeliveriesOfACrashedOne checks, on
+// PostgreSQL with two processes, that deliveries one process handed to its
+// own dispatcher and never sent (it was killed after the commit) are sent
+// by the other process once their lease ends, as leased ones are: the
+// surviving process listens for work, as main wires it, and is otherwise
+// idle with its poll ten minutes off.
+func TestOtherProcessTakesOverHandedDeliveriesOfACrashedOne(t *testing.T) {
+	db := storetest.PostgresURL(t)
+	crashed := storetest.Open(t, db)
+	survivor := storetest.Open(t, db)
+	rc := newReceiver(t, nil)
+	u := newUser(t, survivor)
+	w := newWebhook(t, survivor, u.ID, rc.URL, "*")
+	d := startDispatcher(t, testConfig(t, survivor))
+	listen(t, db, d)
+
+	g := handingCommitter(t, crashed, crashAfterCommit{leaseFor: time.Second})
+	if res := publishVia(t, g, u.ID, 1); res.Handed != 1 {
+		t.Fatalf("handed %d, want 1", res.Handed)
+	}
+	logs := settled(t, survivor, w, 1)
+	if logs[0].Attempt != 1 {
+		t.Errorf("the taken-over delivery was logged as attempt %d, want 1", logs[0].Attempt)
+	}
+	drained(t, d)
+}
+
+// TestOtherProcessTakesOverLeasedDeliveriesOfACrashedOne is the control
+// of TestOtherProcessTakesOverHandedDeliveriesOfACrashedOne without the
+// handoff, as before it: the crashed process published (and notified) and
+// leased the delivery itself before it died. The survivor, idle and
+// listening, is woken by the notification: either its lease takes the
+// delivery first, or it finds it leased and learns when that lease ends
+// (NextDueAt) and takes it over then. Either way it is sent.
+func TestOtherProcessTakesOverLeasedDeliveriesOfACrashedOne(t *testing.T) {
+	db := storetest.PostgresURL(t)
+	crashed := storetest.Open(t, db)
+	survivor := storetest.Open(t, db)
+	rc := newReceiver(t, nil)
+	u := newUser(t, survivor)
+	w := newWebhook(t, survivor, u.ID, rc.URL, "*")
+	d := startDispatcher(t, testConfig(t, survivor))
+	listen(t, db, d)
+
+	publish(t, crashed, u.ID, "contact.created", `{}`)
+	if _, err := crashed.LeaseDeliveries(context.Background(), store.LeaseParams{Limit: 10, LeaseFor: time.Second}); err != nil {
+		t.Fatalf("the crashed process's lease: %v", err)
+	}
+	settled(t, survivor, w, 1)
+	drained(t, d)
+}
+
+// listen forwards every work notification on db to d, as ListenForWork
+// does in main, on a connection whose LISTEN is on before it returns (so
+// that none is lost or arrives late from before), then waits for d to be
+// idle.
+func listen(t *testing.T, db string, d *Dispatcher) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `LISTEN webhookd_work`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if _, err := conn.WaitForNotification(ctx); err != nil {
+				return
+			}
+			d.Wake()
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done; conn.Close(context.Background()) })
+	idle(t, d)
 }
