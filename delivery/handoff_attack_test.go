@@ -2,6 +2,10 @@ package delivery
 
 import (
 	"context"
+	"database/sql"
+	"net/url"
+	"os"
+	"strings"
 
 	"net/http"
 	"sync"
@@ -150,7 +154,7 @@ func TestReservationHoldingEveryWorkerDoesNotSpinTheLoop(t *testing.T) {
 			return d.starved && !d.leasing
 		})
 		before := clockReads.Load()
-		for range 200 {
+		for range 1000 {
 			if _, err := st.Queue(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -159,7 +163,7 @@ func TestReservationHoldingEveryWorkerDoesNotSpinTheLoop(t *testing.T) {
 		r.Cancel()
 		settled(t, st, w, 1)
 		if passes > 4 {
-			t.Errorf("the loop read the clock %d times while a reservation held every worker (200 store reads): "+
+			t.Errorf("the loop read the clock %d times while a reservation held every worker (1,000 store reads): "+
 				"it leases and asks NextDueAt every millisecond instead of waiting for the reservation's end", passes)
 		}
 		drained(t, d)
@@ -198,7 +202,7 @@ func (r *crashedReservation) Cancel()                      {}
 // surviving process listens for work, as main wires it, and is otherwise
 // idle with its poll ten minutes off.
 func TestOtherProcessTakesOverHandedDeliveriesOfACrashedOne(t *testing.T) {
-	db := storetest.PostgresURL(t)
+	db := isolatedPostgres(t)
 	crashed := storetest.Open(t, db)
 	survivor := storetest.Open(t, db)
 	rc := newReceiver(t, nil)
@@ -226,7 +230,7 @@ func TestOtherProcessTakesOverHandedDeliveriesOfACrashedOne(t *testing.T) {
 // delivery first, or it finds it leased and learns when that lease ends
 // (NextDueAt) and takes it over then. Either way it is sent.
 func TestOtherProcessTakesOverLeasedDeliveriesOfACrashedOne(t *testing.T) {
-	db := storetest.PostgresURL(t)
+	db := isolatedPostgres(t)
 	crashed := storetest.Open(t, db)
 	survivor := storetest.Open(t, db)
 	rc := newReceiver(t, nil)
@@ -269,4 +273,34 @@ func listen(t *testing.T, db string, d *Dispatcher) {
 	}()
 	t.Cleanup(func() { cancel(); <-done; conn.Close(context.Background()) })
 	idle(t, d)
+}
+
+// isolatedPostgres creates a database of its own for t and returns its
+// URL: notifications are per database, not per schema, and those of other
+// tests (other packages run at once on the same database) would wake the
+// survivor of the takeover tests and hide what they check.
+func isolatedPostgres(t *testing.T) string {
+	t.Helper()
+	storetest.SkipWithoutPostgres(t)
+	base := os.Getenv(storetest.PostgresEnv)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	name := "iso_" + strings.ReplaceAll(store.NewID(), "-", "")
+	if _, err := admin.Exec(`CREATE DATABASE ` + name); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec(`DROP DATABASE ` + name + ` WITH (FORCE)`); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }
