@@ -277,8 +277,12 @@ func (d *Dispatcher) loop(ctx context.Context) {
 		case started > 0 && skip.more:
 			// The batch may not have held everything due.
 			continue
-		case d.full():
-			// A finishing send wakes the loop.
+		case d.full() || d.starvedByReservations():
+			// A finishing send wakes the loop, and so does the end of
+			// the reservations that held the workers a lease found
+			// taken (endReservationLocked). Asking NextDueAt here would
+			// say "due now" of what no worker can take, and the loop
+			// would lease and ask again every millisecond until then.
 			wait = d.cfg.Poll
 		default:
 			// Jittered so several processes do not poll in step.
@@ -344,6 +348,15 @@ func (d *Dispatcher) busy() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.inFlight >= d.lingerInFlight
+}
+
+// starvedByReservations reports whether the last lease found workers it
+// could have used held by publishes' reservations (see Reserve): their end
+// wakes the loop.
+func (d *Dispatcher) starvedByReservations() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.starved
 }
 
 // full reports whether every worker is busy.

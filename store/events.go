@@ -111,6 +111,16 @@ func (s *Store) publishEvents(ctx context.Context, batch []PublishParams, handof
 	if h != nil {
 		if err != nil {
 			h.r.Cancel()
+			if len(h.leased) > 0 {
+				// The commit may have reached the database before the
+				// error did (a connection lost during COMMIT): give the
+				// handed deliveries back rather than leave them leased,
+				// unsent, until their lease ends. After a rollback there
+				// is nothing to release (the update matches no row).
+				if rerr := s.ReleaseDeliveries(context.WithoutCancel(ctx), h.leased); rerr != nil {
+					err = errors.Join(err, rerr)
+				}
+			}
 		} else {
 			h.r.Adopt(h.leased)
 		}
