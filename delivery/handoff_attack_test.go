@@ -202,7 +202,8 @@ func (r *crashedReservation) Cancel()                      {}
 // publish that handed everything sends no notification (it would
 // serialise every publish's commit for work no other process can take),
 // so the survivor, listening for work as main wires it, learns of them at
-// its poll: within --poll of the lease's end, not at it (documented in
+// its poll: within its poll interval (5 s in main) of the lease's end,
+// not at it (documented in
 // WEBHOOKS-DOCUMENTATION.md, "Failure modes"). Its poll is a second here.
 func TestOtherProcessTakesOverHandedDeliveriesOfACrashedOne(t *testing.T) {
 	db := isolatedPostgres(t)
