@@ -203,8 +203,8 @@ func (r *crashedReservation) Cancel()                      {}
 // serialise every publish's commit for work no other process can take),
 // so the survivor, listening for work as main wires it, learns of them at
 // its poll: within its poll interval (5 s in main) of the lease's end,
-// not at it (documented in
-// WEBHOOKS-DOCUMENTATION.md, "Failure modes"). Its poll is a second here.
+// not at it (WEBHOOKS-DOCUMENTATION.md, "Failure modes"). Its poll is a
+// second here.
 func TestOtherProcessTakesOverHandedDeliveriesOfACrashedOne(t *testing.T) {
 	db := isolatedPostgres(t)
 	crashed := storetest.Open(t, db)
