@@ -141,7 +141,6 @@ func (a *app) build(ctx context.Context, stdout io.Writer) error {
 	a.dispatcher = delivery.NewDispatcher(delivery.DispatcherConfig{
 		Store: a.st, Sender: a.sender, Schedule: c.schedule, Logger: a.logger, Workers: c.workers, PerWebhook: c.perWebhook, PerOwner: c.perOwner,
 		Timeout: c.deliveryTimeout, LeaseFor: c.leaseDuration, Grace: c.shutdownGrace, Observer: a.meters, Now: a.st.Now,
-		Completers: delivery.CompletersFor(a.st.Kind()),
 	})
 	// Concurrent publishers share transactions: one commit for many events.
 	// The deliveries the dispatcher can start at once are handed to it as

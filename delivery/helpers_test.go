@@ -142,8 +142,7 @@ func testConfig(t testing.TB, st *store.Store) DispatcherConfig {
 	return DispatcherConfig{
 		Store: st, Sender: newTestSender(t, 5*time.Second), Schedule: testSchedule, Logger: testLogger(t),
 		Timeout: 5 * time.Second, Poll: 10 * time.Minute, Grace: 100 * time.Millisecond,
-		Now:        st.Now, // one clock, as main wires it
-		Completers: CompletersFor(st.Kind()),
+		Now: st.Now, // one clock, as main wires it
 	}
 }
 

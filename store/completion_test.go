@@ -270,8 +270,8 @@ func TestFanOutKeepsWriterTextsFew(t *testing.T) {
 }
 
 // TestConcurrentCompletionsShareWebhooks records outcomes of the same
-// webhooks from several goroutines at once, as the dispatcher's completers
-// do on PostgreSQL (delivery.CompletersFor) and as several processes' do:
+// webhooks from several goroutines at once, as several processes'
+// dispatchers do on one PostgreSQL:
 // every batch holds the three webhooks in a different order, so locks
 // taken in batch order rather than id order would deadlock. Every
 // completion must commit, and each webhook's kept counters and counts by
