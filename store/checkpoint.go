@@ -26,17 +26,6 @@ const (
 	// writerBusyTimeout is the writer's busy_timeout, as Open sets it;
 	// the checkpointer puts it back after a checkpoint.
 	writerBusyTimeout = 10 * time.Second
-	// restartRetry is how long a RESTART checkpoint on the writer sleeps
-	// before it tries again while a reader of an old snapshot is still
-	// in the log. SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20
-	// and 25 ms in turn, so a reader that ended 0.1 ms after the first
-	// try held every write for 1 ms, and one that ended after the third
-	// for 8, while readers are short queries.
-	restartRetry = 100 * time.Microsecond
-	// walHeaderBytes and walFrameHeaderBytes size the log from its frame
-	// count: a 32-byte header, then each page behind a 24-byte header.
-	walHeaderBytes      = 32
-	walFrameHeaderBytes = 24
 )
 
 // WithWALLimit sets the size past which a serving SQLite store checkpoints
@@ -73,25 +62,14 @@ func WithWALLimit(bytes int64) Option {
 // checkpointer first closes the writer's gate (writeDB) to new writes. Writes wait meanwhile; since PASSIVE has
 // already copied most frames, that is mostly the wait for readers (27-135
 // ms a checkpoint at the 64 MiB default, measured under a 100k backlog).
-//
-// What holds writes off is kept short: the limit is judged by the frames
-// in the log, not the file's size, which stays at the limit after the
-// log starts over and past it until the next write starts it over (a
-// second RESTART ran at once after nearly every one, for nothing); a
-// PASSIVE checkpoint beside the writer copies what was written since the
-// last tick before the gate closes, so the RESTART copies only what was
-// written meanwhile; and it waits for readers in steps of restartRetry,
-// not SQLite's sleeps of up to 25 ms.
 type checkpointer struct {
 	conn    *sql.Conn // one connection, so its busy_timeout setting sticks
 	db      *sql.DB
 	writer  *writeDB // the store's one writer connection, and its gate
 	walPath string
 	limit   int64
-	// pageBytes is the database's page size, which sizes the log's frames.
-	pageBytes int64
-	cancel    context.CancelFunc
-	done      chan struct{}
+	cancel  context.CancelFunc
+	done    chan struct{}
 	// over is signalled by the writer after a commit that left the log
 	// past the limit, so that the checkpoint does not wait for the tick.
 	over chan struct{}
@@ -110,14 +88,8 @@ func startCheckpointer(ctx context.Context, dsn string, writer *writeDB, walPath
 		db.Close()
 		return nil, fmt.Errorf("store: open sqlite checkpointer: %w", err)
 	}
-	var pageBytes int64
-	if err := conn.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageBytes); err != nil {
-		conn.Close()
-		db.Close()
-		return nil, fmt.Errorf("store: open sqlite checkpointer: page size: %w", err)
-	}
 	loopCtx, cancel := context.WithCancel(context.Background())
-	c := &checkpointer{conn: conn, db: db, writer: writer, walPath: walPath, limit: limit, pageBytes: pageBytes, cancel: cancel,
+	c := &checkpointer{conn: conn, db: db, writer: writer, walPath: walPath, limit: limit, cancel: cancel,
 		done: make(chan struct{}), over: make(chan struct{}, 1)}
 	go func() { defer close(c.done); c.loop(loopCtx) }()
 	return c, nil
@@ -147,10 +119,6 @@ func (c *checkpointer) loop(ctx context.Context) {
 	tick := time.NewTicker(checkpointInterval)
 	defer tick.Stop()
 	lastFrames := -1
-	// restarted is the frame count a RESTART that completed left in the
-	// log's header, which shows it until the next write starts the log
-	// over (-1: none since the last write).
-	restarted := -1
 	for {
 		select {
 		case <-ctx.Done():
@@ -159,17 +127,14 @@ func (c *checkpointer) loop(ctx context.Context) {
 		case <-c.over:
 		}
 		// A failed checkpoint loses nothing (the WAL keeps the data); the
-		// next tick tries again. PASSIVE first in any case: it copies
-		// beside the writer what a RESTART would otherwise copy with
-		// writes held off.
-		var busy, logFrames, copied int
-		err := c.conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied)
-		if err == nil && logFrames != restarted && c.logBytes(logFrames) > c.limit {
-			var done bool
-			logFrames, copied, done, err = c.restartOnWriter(ctx)
-			if restarted = -1; done {
-				restarted = logFrames
-			}
+		// next tick tries again.
+		var logFrames, copied int
+		var err error
+		if c.walSize() > c.limit {
+			logFrames, copied, err = c.restartOnWriter(ctx)
+		} else {
+			var busy int
+			err = c.conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied)
 		}
 		if err != nil {
 			lastFrames = -1
@@ -179,7 +144,7 @@ func (c *checkpointer) loop(ctx context.Context) {
 		// The log is of no more use, so give its space back. This holds
 		// past the limit too: after a RESTART the file keeps its size
 		// until the next commit, and when none comes only TRUNCATE cuts it.
-		if logFrames == copied && logFrames == lastFrames && c.walSize() > 0 {
+		if logFrames > 0 && logFrames == copied && logFrames == lastFrames {
 			_, _, _ = c.checkpoint(ctx, c.conn, "TRUNCATE", waitIdle)
 			lastFrames = -1
 			continue
@@ -188,61 +153,24 @@ func (c *checkpointer) loop(ctx context.Context) {
 	}
 }
 
-// logBytes is how much of the log file frames fill: the file itself may
-// be longer, left so by a log that started over.
-func (c *checkpointer) logBytes(frames int) int64 {
-	if frames <= 0 {
-		return 0
-	}
-	return walHeaderBytes + int64(frames)*(c.pageBytes+walFrameHeaderBytes)
-}
-
 // restartOnWriter runs a RESTART checkpoint on the writer's connection,
 // so that no write runs until it is done. It first closes the write gate,
 // so the writes it waits for are only those already under way: the log
-// ends at most their size past the limit. It waits for readers of old
-// snapshots itself, trying again after restartRetry, then up to every
-// millisecond, for up to waitOverLimit: new readers read the database file, since nothing is
-// written meanwhile, so the wait is that of the queries under way.
-func (c *checkpointer) restartOnWriter(ctx context.Context) (logFrames, copied int, done bool, err error) {
+// ends at most their size past the limit.
+func (c *checkpointer) restartOnWriter(ctx context.Context) (logFrames, copied int, err error) {
 	c.writer.gate.Lock()
 	defer c.writer.gate.Unlock()
 	conn, err := c.writer.Conn(ctx)
 	if err != nil {
-		return 0, 0, false, err
+		return 0, 0, err
 	}
 	defer conn.Close() // back to the pool, for the next write
-	// Writes wait for readers as long as Open said; a failure to put it
-	// back leaves no wait at all, which only makes a write give up sooner
-	// on a database another process holds.
-	defer func() {
-		_, _ = conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", writerBusyTimeout.Milliseconds()))
-	}()
-	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
-		return 0, 0, false, err
-	}
-	deadline := time.Now().Add(waitOverLimit)
-	// From restartRetry, doubling to a millisecond: a long wait is
-	// another process's write, not a reader, and needs no 10,000 tries
-	// a second.
-	retry := restartRetry
-	for {
-		var busy int
-		err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &logFrames, &copied)
-		if err != nil || busy == 0 || !time.Now().Before(deadline) {
-			// Busy past the wait is not an error: the next tick tries
-			// again, and what was copied stays copied.
-			return logFrames, copied, err == nil && busy == 0, err
-		}
-		t := time.NewTimer(retry)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return logFrames, copied, false, ctx.Err()
-		case <-t.C:
-		}
-		retry = min(2*retry, time.Millisecond)
-	}
+	logFrames, copied, err = c.checkpoint(ctx, conn, "RESTART", waitOverLimit)
+	// Writes wait for readers as long as Open said; a failure here leaves
+	// the checkpoint's shorter wait, which only makes a write give up
+	// sooner on a database another process holds.
+	_, _ = conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", writerBusyTimeout.Milliseconds()))
+	return logFrames, copied, err
 }
 
 // checkpoint runs a checkpoint of mode (RESTART or TRUNCATE) on conn that
