@@ -94,7 +94,6 @@ func (r *reservation) Adopt(leased []store.LeasedDelivery) {
 		open[c]++
 	}
 	var release []store.LeasedDelivery
-	started := 0
 	for _, l := range leased {
 		c := claim{l.WebhookID, l.TenantID}
 		if open[c] == 0 || d.stopping {
@@ -104,7 +103,6 @@ func (r *reservation) Adopt(leased []store.LeasedDelivery) {
 		open[c]--
 		d.inFlight++
 		d.sends.Add(1)
-		started++
 		go d.send(l, 0)
 	}
 	undone := 0
@@ -126,24 +124,9 @@ func (r *reservation) Adopt(leased []store.LeasedDelivery) {
 	}
 }
 
-// Cancel implements store.Reservation.
-func (r *reservation) Cancel() {
-	d := r.d
-	d.mu.Lock()
-	if r.ended {
-		d.mu.Unlock()
-		return
-	}
-	r.ended = true
-	for _, c := range r.claims {
-		d.unclaimLocked(c)
-	}
-	wake := d.endReservationLocked(r.size) || len(r.claims) > 0
-	d.mu.Unlock()
-	if wake {
-		d.Wake()
-	}
-}
+// Cancel implements store.Reservation: Adopt with nothing committed,
+// which undoes every claim and frees the workers.
+func (r *reservation) Cancel() { r.Adopt(nil) }
 
 // unclaimLocked undoes one claim's counts. d.mu must be held.
 func (d *Dispatcher) unclaimLocked(c claim) {

@@ -764,19 +764,8 @@ func (s *Store) NextDueAt(ctx context.Context, skip []string, skipOwners ...stri
 			return err
 		}
 		all, err := s.activeWebhooksByDue(ctx, q, skipOwners...)
-		if err != nil {
-			return err
-		}
-		for _, w := range all {
-			if isHeld(w.due) {
-				return nil // the rest wait their turn, due when one finishes
-			}
-			if !skipped[w.id] && !ownerSkipped[w.owner] {
-				next = &w.due
-				return nil
-			}
-		}
-		return nil
+		next = earliestGoing(all, skipped, ownerSkipped)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: next due delivery: %w", err)
@@ -863,7 +852,7 @@ func (s *Store) nextDueOfWebhooksPipelined(ctx context.Context, skipped, ownerSk
 		except = ` AND u.id <> ALL($1::text[])`
 		args = append(args, skipOwners)
 	}
-	var next *time.Time
+	var all []webhookDue
 	err := s.readInIndexOrderPipelined(ctx, func(b *pgx.Batch) {
 		b.Queue(s.d.activeWebhooksByDueQuery(except), args...).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
@@ -872,20 +861,33 @@ func (s *Store) nextDueOfWebhooksPipelined(ctx context.Context, skipped, ownerSk
 				if err := rows.Scan(&w.id, &w.owner, &rate, &w.due); err != nil {
 					return err
 				}
-				s.probedWebhooks.Add(1)
-				w.due = w.due.UTC()
-				if isHeld(w.due) {
-					return nil // as in NextDueAt
-				}
-				if !skipped[w.id] && !ownerSkipped[w.owner] {
-					next = &w.due
-					return nil
-				}
+				w.rate, w.due = int(rate.Int64), w.due.UTC()
+				all = append(all, w)
 			}
 			return rows.Err()
 		})
 	})
-	return next, err
+	s.probedWebhooks.Add(int64(len(all)))
+	if err != nil {
+		return nil, err
+	}
+	return earliestGoing(all, skipped, ownerSkipped), nil
+}
+
+// earliestGoing returns the due time of the first of ws (active webhooks
+// with pending deliveries, earliest due first) that is neither skipped nor
+// of a skipped owner, or nil when there is none or only ordered deliveries
+// waiting their turn remain, due when one before them finishes.
+func earliestGoing(ws []webhookDue, skipped, ownerSkipped map[string]bool) *time.Time {
+	for _, w := range ws {
+		if isHeld(w.due) {
+			return nil
+		}
+		if !skipped[w.id] && !ownerSkipped[w.owner] {
+			return &w.due
+		}
+	}
+	return nil
 }
 
 // firstDueInWindow returns when the first pending delivery of the oldest
