@@ -260,6 +260,9 @@ func (b *publishing) ranks() map[string]int {
 // planPublish settles each event's idempotency key and, for each new one,
 // finds its webhooks and makes its Event.
 func (s *Store) planPublish(ctx context.Context, tx *txn, b *publishing, subs map[string][]subscription) error {
+	if err := s.loadSubscriptions(ctx, tx, b, subs); err != nil {
+		return err
+	}
 	firstWithKey := map[[2]string]int{}
 	for i, p := range b.batch {
 		b.sameAs[i] = -1
@@ -582,6 +585,76 @@ func (s *Store) eventByIdempotencyKey(ctx context.Context, tx *txn, tenantID, ke
 		Scan(&e.ID, &e.TenantID, &e.Type, &e.Payload, scanTime{&e.OccurredAt}, &k, &e.DeliveryCount, scanTime{&e.CreatedAt})
 	e.IdempotencyKey = k.String
 	return e, err
+}
+
+// loadSubscriptions adds to subs the subscriptions of every tenant of the
+// batch not in it yet, all in one statement when there are several: the
+// group committer's batches mix tenants (a CRM publishes for many
+// businesses at once), and reading each tenant's webhooks in a statement
+// of its own cost a round trip per tenant inside the one transaction all
+// publishes queue behind (on PostgreSQL about half of a 16-event group's
+// time with 1,000 tenants). A tenant with no active webhook gets an empty
+// entry, so it is not read again.
+func (s *Store) loadSubscriptions(ctx context.Context, tx *txn, b *publishing, subs map[string][]subscription) error {
+	var tenants []string
+	for _, p := range b.batch {
+		if _, ok := subs[p.TenantID]; !ok {
+			subs[p.TenantID] = nil
+			tenants = append(tenants, p.TenantID)
+		}
+	}
+	if len(tenants) < 2 {
+		// One tenant: planPublish reads it with the statement it always
+		// used.
+		for _, t := range tenants {
+			delete(subs, t)
+		}
+		return nil
+	}
+	var fields map[string]*sendFields
+	columns := `id, events, ordering, ordering_key, filter, tenant_id`
+	if b.hand != nil {
+		fields = b.hand.fields
+		columns += `, ` + sendColumns
+	}
+	read := func(cond string, args ...any) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+columns+` FROM webhooks WHERE is_active = TRUE AND `+cond, args...)
+		if err != nil {
+			return fmt.Errorf("load subscriptions: %w", err)
+		}
+		_, err = collect(rows, func(r rowScanner) (subscription, error) {
+			var tenant string
+			more := []any{&tenant}
+			var f *sendFields
+			var rateLimit, timeout sql.NullInt64
+			if fields != nil {
+				f = &sendFields{}
+				more = append(more, &f.url, &f.secret, &f.previousSecret, scanNullTime{&f.previousUntil}, &f.headers, &rateLimit, &timeout)
+			}
+			sub, err := s.scanSubscription(r, more...)
+			if err != nil {
+				return sub, err
+			}
+			if f != nil {
+				f.rateLimit, f.timeout = int(rateLimit.Int64), int(timeout.Int64)
+				fields[sub.webhookID] = f
+			}
+			subs[tenant] = append(subs[tenant], sub)
+			return sub, nil
+		})
+		return err
+	}
+	if s.d.kind == Postgres {
+		// One text whatever the number of tenants, prepared once.
+		return read(`tenant_id = ANY($1::text[])`, tenants)
+	}
+	for lo, hi := range s.runs(len(tenants)) {
+		a := s.d.args(hi - lo)
+		if err := read(`tenant_id IN (`+listOf(a, tenants[lo:hi])+`)`, a.vals...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Store) activeSubscriptions(ctx context.Context, tx *txn, tenantID string) ([]subscription, error) {

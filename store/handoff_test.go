@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"sync"
 	"testing"
@@ -196,4 +197,95 @@ func TestHandedDeliveryEqualsItsLeaseField(t *testing.T) {
 			t.Errorf("handed delivery differs from the leased one:\nhanded %+v\nleased %+v", handed, leased)
 		}
 	}, store.WithClock(clock))
+}
+
+// TestBatchOfManyTenantsFindsEachTenantsWebhooks publishes one batch whose
+// events belong to several tenants, as the group committer's batches do,
+// with and without a handoff: each event reaches exactly its own tenant's
+// active webhooks that match its type and filter, a tenant without webhooks
+// gets no delivery, and a handed delivery carries its own webhook's
+// sending fields, not another tenant's.
+func TestBatchOfManyTenantsFindsEachTenantsWebhooks(t *testing.T) {
+	for _, handing := range []bool{false, true} {
+		name := "plain"
+		if handing {
+			name = "handed"
+		}
+		t.Run(name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, s *store.Store) {
+				ctx := context.Background()
+				a, b, c := newUser(t, s, "a@x.io"), newUser(t, s, "b@x.io"), newUser(t, s, "c@x.io")
+				hook := func(tenant, url string, events []string, active bool, filter string) store.Webhook {
+					t.Helper()
+					p := store.CreateWebhookParams{TenantID: tenant, Name: "h", URL: url, Events: events,
+						Secret: "whsec-" + url, IsActive: active, Headers: map[string]string{"X-Hook": url}}
+					if filter != "" {
+						p.Filter = []byte(filter)
+					}
+					w, err := s.CreateWebhook(ctx, p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return w
+				}
+				aAll := hook(a.ID, "https://a.example/all", []string{"*"}, true, "")
+				aContact := hook(a.ID, "https://a.example/contact", []string{"contact.*"}, true, "")
+				hook(a.ID, "https://a.example/off", []string{"*"}, false, "")
+				cMatch := hook(c.ID, "https://c.example/vip", []string{"*"}, true, `{"data.vip":true}`)
+				hook(c.ID, "https://c.example/message", []string{"message.new"}, true, "")
+				want := map[string]map[string]bool{ // event index → webhook URLs
+					"0": {aAll.URL: true, aContact.URL: true},
+					"1": {},
+					"2": {cMatch.URL: true},
+					"3": {aAll.URL: true},
+				}
+				batch := []store.PublishParams{
+					{TenantID: a.ID, Type: "contact.created", Payload: []byte(`{}`)},
+					{TenantID: b.ID, Type: "contact.created", Payload: []byte(`{}`)},
+					{TenantID: c.ID, Type: "contact.created", Payload: []byte(`{"vip":true}`)},
+					{TenantID: a.ID, Type: "message.new", Payload: []byte(`{}`)},
+				}
+				var res []store.PublishResult
+				h := &takeAll{leaseFor: time.Minute}
+				var err error
+				if handing {
+					g := s.NewGroupCommitter(16, store.HandOffTo(h))
+					res, err = g.PublishEvents(ctx, batch)
+					g.Close()
+				} else {
+					res, err = s.PublishEvents(ctx, batch)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				byEvent := map[string]int{}
+				for i, r := range res {
+					byEvent[r.Event.ID] = i
+					if r.Deliveries != len(want[fmt.Sprint(i)]) {
+						t.Errorf("event %d (%s of tenant %s): %d deliveries, want %d", i, batch[i].Type, batch[i].TenantID, r.Deliveries, len(want[fmt.Sprint(i)]))
+					}
+				}
+				got := h.adopted
+				if !handing {
+					got, err = s.LeaseDeliveries(ctx, store.LeaseParams{Limit: 100, LeaseFor: time.Minute})
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				if len(got) != 4 {
+					t.Fatalf("%d deliveries sendable, want 4", len(got))
+				}
+				for _, l := range got {
+					i := byEvent[l.EventID]
+					if !want[fmt.Sprint(i)][l.URL] {
+						t.Errorf("event %d went to %s, want only %v", i, l.URL, want[fmt.Sprint(i)])
+					}
+					if l.TenantID != batch[i].TenantID || l.Secret != "whsec-"+l.URL || l.Headers["X-Hook"] != l.URL {
+						t.Errorf("delivery to %s carries tenant %s, secret %q, headers %v: not its own webhook's", l.URL, l.TenantID, l.Secret, l.Headers)
+					}
+					delete(want[fmt.Sprint(i)], l.URL)
+				}
+			})
+		})
+	}
 }
