@@ -587,6 +587,10 @@ func (s *Store) eventByIdempotencyKey(ctx context.Context, tx *txn, tenantID, ke
 	return e, err
 }
 
+// subscriptionColumns is what loadSubscriptions reads of each webhook: a
+// subscription's columns (scanSubscription) and its tenant.
+const subscriptionColumns = `id, events, ordering, ordering_key, filter, tenant_id`
+
 // loadSubscriptions adds to subs the subscriptions of every tenant of the
 // batch not in it yet, all in one statement when there are several: the
 // group committer's batches mix tenants (a CRM publishes for many
@@ -612,13 +616,13 @@ func (s *Store) loadSubscriptions(ctx context.Context, tx *txn, b *publishing, s
 		return nil
 	}
 	var fields map[string]*sendFields
-	columns := `id, events, ordering, ordering_key, filter, tenant_id`
+	columns := subscriptionColumns
 	if b.hand != nil {
 		fields = b.hand.fields
 		columns += `, ` + sendColumns
 	}
-	read := func(cond string, args ...any) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+columns+` FROM webhooks WHERE is_active = TRUE AND `+cond, args...)
+	read := func(query string, args ...any) error {
+		rows, err := tx.QueryContext(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("load subscriptions: %w", err)
 		}
@@ -645,16 +649,32 @@ func (s *Store) loadSubscriptions(ctx context.Context, tx *txn, b *publishing, s
 		return err
 	}
 	if s.d.kind == Postgres {
-		// One text whatever the number of tenants, prepared once.
-		return read(`tenant_id = ANY($1::text[])`, tenants)
+		return read(s.subscriptionsOfTenantsQuery(columns, tenants))
 	}
 	for lo, hi := range s.runs(len(tenants)) {
-		a := s.d.args(hi - lo)
-		if err := read(`tenant_id IN (`+listOf(a, tenants[lo:hi])+`)`, a.vals...); err != nil {
+		if err := read(s.subscriptionsOfTenantsQuery(columns, tenants[lo:hi])); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// subscriptionsOfTenantsQuery reads columns of the active webhooks of
+// tenants (on SQLite, at most a run of them). On PostgreSQL it has one
+// text whatever the number of tenants, prepared once, and reads each
+// tenant's webhooks through the tenant index whatever the statistics say:
+// with none (a table never analysed), "tenant_id = ANY($1)" was planned as
+// a scan of every webhook, comparing each with every tenant of the batch
+// (2.3 ms a statement at 5,000 webhooks, and growing with them). A LATERAL
+// subquery PostgreSQL cannot flatten (OFFSET 0) is read once per tenant,
+// as activeWebhooksOfOwners does.
+func (s *Store) subscriptionsOfTenantsQuery(columns string, tenants []string) (string, []any) {
+	if s.d.kind == Postgres {
+		return `SELECT w.* FROM unnest($1::text[]) AS t(id) CROSS JOIN LATERAL (SELECT ` + columns + `
+			FROM webhooks WHERE tenant_id = t.id AND is_active = TRUE OFFSET 0) AS w`, []any{tenants}
+	}
+	a := s.d.args(len(tenants))
+	return `SELECT ` + columns + ` FROM webhooks WHERE is_active = TRUE AND tenant_id IN (` + listOf(a, tenants) + `)`, a.vals
 }
 
 func (s *Store) activeSubscriptions(ctx context.Context, tx *txn, tenantID string) ([]subscription, error) {

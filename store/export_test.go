@@ -568,3 +568,16 @@ func (s *Store) PublishThenPlanMode(ctx context.Context, batch []PublishParams) 
 	})
 	return deliveries, mode, err
 }
+
+// ExplainSubscriptionsOfTenants returns the plan of the statement a
+// publish batch reads its tenants' webhooks with (with the handoff's
+// columns), under the settings a publish runs with (see explainIn).
+func (s *Store) ExplainSubscriptionsOfTenants(ctx context.Context, tenants []string) (string, error) {
+	q, args := s.subscriptionsOfTenantsQuery(subscriptionColumns+`, `+sendColumns, tenants)
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = tx.Rollback() }()
+	return s.explainIn(ctx, tx, q, args)
+}

@@ -233,3 +233,54 @@ func TestPostgresPlansEachRun(t *testing.T) {
 		t.Errorf("plan_cache_mode with plan_cache_mode=auto in the URL = %q, %v; want auto", v, err)
 	}
 }
+
+// TestSubscriptionsOfManyTenantsPlanWithoutStatistics checks that the
+// statement a publish batch reads its tenants' webhooks with goes through
+// the tenant index on a freshly filled, never analysed table (1,000
+// tenants of 5 webhooks): PostgreSQL planned "tenant_id = ANY($1)" as a
+// scan of every webhook there, 2.3 ms a batch at 5,000 webhooks and
+// growing with them.
+func TestSubscriptionsOfManyTenantsPlanWithoutStatistics(t *testing.T) {
+	for _, target := range storetest.Targets(t) {
+		t.Run(target.Name, func(t *testing.T) {
+			s := storetest.Open(t, target.DB)
+			db := rawDB(t, target)
+			series := `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 1000) `
+			stmts := []string{
+				series + `INSERT INTO tenants (id, name, metadata, created_at, updated_at) SELECT 't' || i, 't', '{}', 0, 0 FROM s`,
+				series + `INSERT INTO webhooks (id, tenant_id, name, url, events, secret, is_active, created_at, updated_at)
+				SELECT 'w' || i || '-' || j, 't' || i, 'h', 'https://example.com/hook', '["message.new"]', 'whsec', 1, 0, 0
+				FROM s, (SELECT 1 AS j UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5) AS five`,
+			}
+			if target.Name != "sqlite" {
+				stmts = []string{
+					`INSERT INTO tenants (id, name, metadata, created_at, updated_at) SELECT 't' || i, 't', '{}', now(), now() FROM generate_series(1, 1000) AS i`,
+					`INSERT INTO webhooks (id, tenant_id, name, url, events, secret, is_active, created_at, updated_at)
+				SELECT 'w' || i || '-' || j, 't' || i, 'h', 'https://example.com/hook', '["message.new"]', 'whsec', TRUE, now(), now()
+				FROM generate_series(1, 1000) AS i, generate_series(1, 5) AS j`,
+				}
+			}
+			for _, q := range stmts {
+				if _, err := db.Exec(q); err != nil {
+					t.Fatalf("seed tenants and webhooks: %v", err)
+				}
+			}
+			var tenants []string
+			for i := 1; i <= 1000; i += 61 {
+				tenants = append(tenants, fmt.Sprintf("t%d", i))
+			}
+			plan, err := s.ExplainSubscriptionsOfTenants(context.Background(), tenants)
+			if err != nil {
+				t.Fatalf("explain: %v", err)
+			}
+			t.Logf("plan for %d tenants:\n%s", len(tenants), plan)
+			index := "USING INDEX webhooks_tenant_id_idx"
+			if target.Name != "sqlite" {
+				index = "Index Cond: (tenant_id = t.id)"
+			}
+			if !strings.Contains(plan, index) || strings.Contains(plan, "Seq Scan on webhooks") || strings.Contains(plan, "SCAN webhooks") {
+				t.Errorf("the tenants' webhooks are not read through the tenant index")
+			}
+		})
+	}
+}
