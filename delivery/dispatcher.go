@@ -101,6 +101,9 @@ type Dispatcher struct {
 	lingerInFlight int
 	// onLinger, when set (tests), is called as the loop starts to linger.
 	onLinger func()
+	// onLease, when set (tests), is called as a lease begins, after its
+	// snapshot of the counts: a test holds a lease open with it.
+	onLease func()
 	// partialLeaseAt is when the last lease that took fewer than it asked
 	// for ended, zero after a lease that filled its batch. Only the loop
 	// reads and writes it.
@@ -108,12 +111,14 @@ type Dispatcher struct {
 
 	// Handoff (see handoff.go), under mu: workers reserved by publishes
 	// not yet committed; whether a lease is between its snapshot of the
-	// counts and the start of its sends (no publish reserves or claims
-	// then); whether a lease ran short of workers while some were
-	// reserved; and what due deliveries the last lease may have left
-	// behind, which freed workers could take.
+	// counts and the start of its sends (what a publish reserves or claims
+	// then is tentative); the reservations with tentative workers or
+	// claims, settled when that lease ends; whether a lease ran short of
+	// workers while some were reserved; and what due deliveries the last
+	// lease may have left behind, which freed workers could take.
 	reserved int
 	leasing  bool
+	settling []*reservation
 	starved  bool
 	behind   behind
 }
@@ -359,6 +364,9 @@ func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
 	defer d.endLease()
 	if free <= 0 || ctx.Err() != nil {
 		return 0, skip, nil
+	}
+	if d.onLease != nil {
+		d.onLease()
 	}
 	limit := min(free, d.cfg.BatchSize)
 	start := time.Now()

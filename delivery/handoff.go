@@ -18,37 +18,67 @@ import (
 //   - a claim counts against its webhook's and owner's in-flight caps at
 //     once, as a started send does;
 //   - between a lease's snapshot of those counts and the start of its sends
-//     no publish reserves or claims (d.leasing): a claim the snapshot did
-//     not see could otherwise take a webhook or owner past its cap.
+//     (d.leasing) nothing is counted: a claim the snapshot did not see
+//     could otherwise take a webhook or owner past its cap. What a publish
+//     reserves or claims meanwhile is tentative, and is settled when the
+//     lease ends (settleLocked): the workers then free are reserved, and
+//     each tentative claim that still fits the caps, the reservation and
+//     what the lease left behind is counted. A delivery whose claim did
+//     not fit was inserted leased all the same; Adopt gives it back to the
+//     queue, due at once, rather than send it past a cap.
+//
+// Refusing every reservation and claim while a lease ran, as this did
+// before, fed itself on PostgreSQL, where leases run beside publishes: a
+// publish that could hand nothing over woke the loop, whose lease refused
+// the next publishes, and four in five deliveries went by lease.
 //
 // A publish that finds no free worker, or a webhook or owner at its cap,
 // inserts plain pending rows for the loop to lease as before.
 
 // Reserve implements store.Handoff: it holds up to n free workers, at most
 // a lease's batch, for one publish; nil when the dispatcher is not
-// running, is stopping, is leasing, has no worker free, or its last lease
-// may have left due deliveries waiting for workers: those are older, and
-// go first, by lease, so a handoff never overtakes a backlog.
+// running, is stopping, has no worker free, or its last lease may have
+// left due deliveries waiting for workers: those are older, and go first,
+// by lease, so a handoff never overtakes a backlog. While a lease runs the
+// reservation is tentative: it holds no worker until the lease ends.
 func (d *Dispatcher) Reserve(n int) store.Reservation {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.running || d.stopping || d.leasing || d.behind.pool {
+	if !d.running || d.stopping || (!d.leasing && d.behind.pool) {
 		return nil
 	}
 	n = min(n, d.cfg.BatchSize, d.cfg.Workers-d.inFlight-d.reserved)
 	if n <= 0 {
 		return nil
 	}
+	r := &reservation{d: d, size: n}
+	if d.leasing {
+		r.tentative = true
+		d.settleLaterLocked(r)
+		return r
+	}
 	d.reserved += n
-	return &reservation{d: d, size: n}
+	return r
 }
 
 // reservation is a publish's hold on free workers (store.Reservation).
 type reservation struct {
-	d      *Dispatcher
-	size   int
-	claims []claim
-	ended  bool
+	d *Dispatcher
+	// size is the workers held; while tentative, the most it asks for.
+	size int
+	// tentative: made while a lease ran, it holds no workers until that
+	// lease ends (settleLocked).
+	tentative bool
+	claims    []claim // counted against the caps
+	// pending are claims made while a lease ran, not counted yet.
+	pending []claim
+	// queued: in d.settling, to be settled when the running lease ends.
+	queued bool
+	// adopted holds what Adopt was given before the reservation was
+	// settled; adopting is set then.
+	adopting bool
+	adopted  []store.LeasedDelivery
+	ended    bool
 }
 
 // claim is one claimed delivery's webhook and owner, as counted.
@@ -58,19 +88,65 @@ type claim struct{ webhookID, tenantID string }
 // PerOwner, the cap a lease holds an owner to while another's deliveries
 // wait: a lease knows whether any do, a publish does not, so a lone owner
 // past its share is left to the lease. Nor does it claim for a webhook or
-// owner the last lease left due deliveries of: those go first.
+// owner the last lease left due deliveries of: those go first. While a
+// lease runs the claim is pending, checked against the counts as they
+// stand and the reservation's other pending claims, and counted, or not,
+// when the lease ends.
 func (r *reservation) Claim(webhookID, tenantID string) bool {
 	d := r.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if r.ended || len(r.claims) >= r.size || d.leasing || d.stopping || d.behind.holds(webhookID, tenantID) ||
-		d.perHook[webhookID] >= d.cfg.PerWebhook || d.perOwner[tenantID] >= d.cfg.PerOwner {
+	if r.ended || r.adopting || d.stopping || len(r.claims)+len(r.pending) >= r.size {
 		return false
 	}
-	d.perHook[webhookID]++
-	d.perOwner[tenantID]++
-	r.claims = append(r.claims, claim{webhookID, tenantID})
+	c := claim{webhookID, tenantID}
+	if d.leasing {
+		hook, owner := d.perHook[webhookID], d.perOwner[tenantID]
+		for _, p := range r.pending {
+			if p.webhookID == webhookID {
+				hook++
+			}
+			if p.tenantID == tenantID {
+				owner++
+			}
+		}
+		if hook >= d.cfg.PerWebhook || owner >= d.cfg.PerOwner {
+			return false
+		}
+		r.pending = append(r.pending, c)
+		d.settleLaterLocked(r)
+		return true
+	}
+	if !d.fitsLocked(c) {
+		return false
+	}
+	d.countLocked(c)
+	r.claims = append(r.claims, c)
 	return true
+}
+
+// fitsLocked reports whether a claim fits now: its webhook and owner under
+// their caps, and no due delivery of either left behind by the last lease.
+// d.mu must be held.
+func (d *Dispatcher) fitsLocked(c claim) bool {
+	return !d.behind.holds(c.webhookID, c.tenantID) &&
+		d.perHook[c.webhookID] < d.cfg.PerWebhook && d.perOwner[c.tenantID] < d.cfg.PerOwner
+}
+
+// countLocked counts a claim against its webhook's and owner's caps. d.mu
+// must be held.
+func (d *Dispatcher) countLocked(c claim) {
+	d.perHook[c.webhookID]++
+	d.perOwner[c.tenantID]++
+}
+
+// settleLaterLocked queues r to be settled when the running lease ends.
+// d.mu must be held.
+func (d *Dispatcher) settleLaterLocked(r *reservation) {
+	if !r.queued {
+		r.queued = true
+		d.settling = append(d.settling, r)
+	}
 }
 
 // LeaseFor implements store.Reservation.
@@ -78,16 +154,32 @@ func (r *reservation) LeaseFor() time.Duration { return r.d.cfg.LeaseFor }
 
 // Adopt implements store.Reservation: each leased delivery that matches a
 // claim starts sending, as a leased one does in startSends; claims left
-// unmatched are undone and the unused workers freed. Once the dispatcher
-// is stopping nothing starts: the deliveries are released, due again now,
-// for the next run or another process.
+// unmatched are undone and the unused workers freed. A leased delivery
+// that matches no counted claim (its tentative claim did not fit when the
+// lease ended), and every one once the dispatcher is stopping, is released,
+// due again now, for a lease, the next run or another process: never
+// dropped. Before the lease that made it tentative has ended, the
+// reservation is adopted when it ends.
 func (r *reservation) Adopt(leased []store.LeasedDelivery) {
 	d := r.d
 	d.mu.Lock()
-	if r.ended {
+	if r.ended || r.adopting {
 		d.mu.Unlock()
 		return
 	}
+	if r.queued {
+		r.adopting, r.adopted = true, leased
+		d.mu.Unlock()
+		return
+	}
+	release, wake := d.adoptLocked(r, leased)
+	d.mu.Unlock()
+	d.releaseAndWake(release, wake)
+}
+
+// adoptLocked is Adopt on a settled reservation: it starts the sends and
+// returns what to release and whether to wake the loop. d.mu must be held.
+func (d *Dispatcher) adoptLocked(r *reservation, leased []store.LeasedDelivery) ([]store.LeasedDelivery, bool) {
 	r.ended = true
 	open := make(map[claim]int, 1)
 	for _, c := range r.claims {
@@ -112,11 +204,17 @@ func (r *reservation) Adopt(leased []store.LeasedDelivery) {
 		}
 		undone += n
 	}
-	wake := d.endReservationLocked(r.size) || undone > 0
-	d.mu.Unlock()
+	wake := d.endReservationLocked(r.size) || undone > 0 || len(release) > 0
+	return release, wake
+}
+
+// releaseAndWake gives deliveries that could not be sent back to the queue,
+// due now, and wakes the loop to lease them (or whatever a finished
+// reservation leaves room for).
+func (d *Dispatcher) releaseAndWake(release []store.LeasedDelivery, wake bool) {
 	if len(release) > 0 {
 		if err := d.cfg.Store.ReleaseDeliveries(context.Background(), release); err != nil {
-			d.log.Error("release deliveries handed over as the dispatcher stopped", "err", err, "count", len(release))
+			d.log.Error("release handed deliveries that could not be sent", "err", err, "count", len(release))
 		}
 	}
 	if wake {
@@ -161,11 +259,54 @@ func (d *Dispatcher) beginLeaseLocked() int {
 	return d.cfg.Workers - d.inFlight - d.reserved
 }
 
-// endLease marks the lease runOnce began as over: its sends have started.
+// endLease marks the lease runOnce began as over (its sends have started)
+// and settles what publishes reserved and claimed meanwhile.
 func (d *Dispatcher) endLease() {
 	d.mu.Lock()
 	d.leasing = false
+	var release []store.LeasedDelivery
+	wake := false
+	for _, r := range d.settling {
+		rel, w := d.settleLocked(r)
+		release = append(release, rel...)
+		wake = wake || w
+	}
+	clear(d.settling)
+	d.settling = d.settling[:0]
 	d.mu.Unlock()
+	d.releaseAndWake(release, wake)
+}
+
+// settleLocked settles a reservation made or claimed on while a lease ran,
+// now that the lease's sends are counted: a tentative reservation holds
+// the workers free now, up to what it asked for, and each pending claim
+// is counted if it still fits (fitsLocked) and the workers held; the rest
+// are dropped, and their deliveries released when the reservation is
+// adopted. A reservation already adopted is adopted now. It returns what
+// to release and whether to wake the loop. d.mu must be held.
+func (d *Dispatcher) settleLocked(r *reservation) ([]store.LeasedDelivery, bool) {
+	r.queued = false
+	if r.ended {
+		return nil, false
+	}
+	if r.tentative {
+		r.tentative = false
+		r.size = max(0, min(r.size, d.cfg.Workers-d.inFlight-d.reserved))
+		d.reserved += r.size
+	}
+	for _, c := range r.pending {
+		if len(r.claims) < r.size && !d.stopping && d.fitsLocked(c) {
+			d.countLocked(c)
+			r.claims = append(r.claims, c)
+		}
+	}
+	r.pending = nil
+	if !r.adopting {
+		return nil, false
+	}
+	leased := r.adopted
+	r.adopted = nil
+	return d.adoptLocked(r, leased)
 }
 
 // behind is what due deliveries the last lease may have left in the

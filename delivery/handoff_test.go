@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -779,4 +780,153 @@ func isolatedPostgres(t *testing.T) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// holdFirstLease makes d's next lease stop after its snapshot of the
+// counts until proceed is closed, and returns a channel that receives once
+// it has stopped there.
+func holdFirstLease(d *Dispatcher, proceed <-chan struct{}) <-chan struct{} {
+	entered := make(chan struct{}, 1)
+	var hold atomic.Bool
+	hold.Store(true)
+	d.mu.Lock()
+	d.onLease = func() {
+		if hold.CompareAndSwap(true, false) {
+			entered <- struct{}{}
+			<-proceed
+		}
+	}
+	d.mu.Unlock()
+	return entered
+}
+
+// TestHandoffDuringALeaseIsSettledWhenItEnds checks that a publish while a
+// lease runs still hands its delivery over, without touching the counts
+// the lease took its snapshot of (no worker reserved, nothing counted, no
+// send started), and that the delivery is sent once, as a first attempt,
+// when the lease ends.
+func TestHandoffDuringALeaseIsSettledWhenItEnds(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		rc := newReceiver(t, nil)
+		u := newUser(t, st)
+		w := newWebhook(t, st, u.ID, rc.URL, "*")
+		d := startDispatcher(t, testConfig(t, st))
+		g := handingCommitter(t, st, d)
+		idle(t, d)
+		proceed := make(chan struct{})
+		entered := holdFirstLease(d, proceed)
+		d.Wake()
+		recv(t, "the lease to begin", entered)
+		if res := publishVia(t, g, u.ID, 1); res.Deliveries != 1 || res.Handed != 1 {
+			t.Fatalf("a publish during a lease: %d deliveries, %d handed, want 1 and 1", res.Deliveries, res.Handed)
+		}
+		d.mu.Lock()
+		reserved, counted, inFlight := d.reserved, d.perHook[w.ID]+d.perOwner[u.ID], d.inFlight
+		d.mu.Unlock()
+		if reserved != 0 || counted != 0 || inFlight != 0 {
+			t.Fatalf("during the lease: %d workers reserved, %d counted against the caps, %d in flight; want none until it ends", reserved, counted, inFlight)
+		}
+		if n := rc.count(); n != 0 {
+			t.Fatalf("%d sends before the lease ended, want 0", n)
+		}
+		close(proceed)
+		logs := settled(t, st, w, 1)
+		if len(logs) != 1 || logs[0].Attempt != 1 || rc.count() != 1 {
+			t.Fatalf("%d attempts logged (first attempt %d), %d arrived: want one first attempt, arrived once", len(logs), logs[0].Attempt, rc.count())
+		}
+		drained(t, d)
+	})
+}
+
+// TestHandoffDuringALeaseKeepsCapsAndOrder checks the other outcome: a
+// lease that takes a webhook's older due deliveries up to its cap leaves
+// no room for deliveries published, and claimed, while it ran. Those are
+// given back to the queue, not sent past the cap and not dropped: every
+// delivery arrives once, the older ones first, and the webhook's cap and
+// the pool are never passed.
+func TestHandoffDuringALeaseKeepsCapsAndOrder(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		gate := make(chan struct{})
+		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			if n <= 2 {
+				select {
+				case <-gate:
+				case <-r.Context().Done():
+				}
+			}
+		})
+		u := newUser(t, st)
+		w := newWebhook(t, st, u.ID, rc.URL, "*")
+		cfg := testConfig(t, st)
+		cfg.PerWebhook = 2
+		d := startDispatcher(t, cfg)
+		g := handingCommitter(t, st, d)
+		idle(t, d)
+
+		stop := make(chan struct{})
+		var violations atomic.Int64
+		var checker sync.WaitGroup
+		checker.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				d.mu.Lock()
+				if d.inFlight+d.reserved > d.cfg.Workers || d.perHook[w.ID] > cfg.PerWebhook {
+					violations.Add(1)
+				}
+				d.mu.Unlock()
+				runtime.Gosched()
+			}
+		})
+
+		proceed := make(chan struct{})
+		entered := holdFirstLease(d, proceed)
+		// Two older deliveries, published without the handoff: the lease
+		// will take them, filling the webhook's cap.
+		publish(t, st, u.ID, "old.1", `{}`)
+		publish(t, st, u.ID, "old.2", `{}`)
+		d.Wake()
+		recv(t, "the lease to begin", entered)
+		for i := range 2 {
+			if res := publishVia(t, g, u.ID, i); res.Handed != 1 {
+				t.Fatalf("publish %d during the lease: handed %d, want 1 (claimed against the counts as they stood)", i+1, res.Handed)
+			}
+		}
+		close(proceed)
+		waitFor(t, "the older two to be sent", func() bool { return rc.count() == 2 })
+		// The lease has ended and settled the two claims: with the cap
+		// full they were dropped and their deliveries given back.
+		waitFor(t, "the lease to end and settle", func() bool {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return !d.leasing && len(d.settling) == 0 && d.reserved == 0
+		})
+		if n := rc.count(); n != 2 {
+			t.Fatalf("%d sends while the older two held the webhook's cap of 2", n)
+		}
+		close(gate)
+		logs := settled(t, st, w, 4)
+		var order []string
+		for _, l := range logs {
+			order = append(order, l.EventType)
+			if l.Attempt != 1 {
+				t.Errorf("%s logged as attempt %d, want 1", l.EventType, l.Attempt)
+			}
+		}
+		if len(logs) != 4 || rc.count() != 4 {
+			t.Fatalf("%d attempts logged, %d arrived; want 4 and 4", len(logs), rc.count())
+		}
+		if slices.Sort(order[:2]); fmt.Sprint(order[:2]) != "[old.1 old.2]" {
+			t.Errorf("deliveries went %v, want the older two first", order)
+		}
+		close(stop)
+		checker.Wait()
+		if v := violations.Load(); v != 0 {
+			t.Errorf("the pool or the webhook's cap was passed %d times", v)
+		}
+		drained(t, d)
+	})
 }
