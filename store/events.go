@@ -649,10 +649,12 @@ func (s *Store) loadSubscriptions(ctx context.Context, tx *txn, b *publishing, s
 		return err
 	}
 	if s.d.kind == Postgres {
-		return read(s.subscriptionsOfTenantsQuery(columns, tenants))
+		q, args := s.subscriptionsOfTenantsQuery(columns, tenants)
+		return read(q, args...)
 	}
 	for lo, hi := range s.runs(len(tenants)) {
-		if err := read(s.subscriptionsOfTenantsQuery(columns, tenants[lo:hi])); err != nil {
+		q, args := s.subscriptionsOfTenantsQuery(columns, tenants[lo:hi])
+		if err := read(q, args...); err != nil {
 			return err
 		}
 	}
