@@ -104,23 +104,30 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string) (APIKey, error) {
 	if err != nil {
 		return APIKey{}, fmt.Errorf("store: revoke api key %s: %w", id, err)
 	}
-	res, err := s.write.ExecContext(ctx, `DELETE FROM api_keys WHERE id = $1`, id)
-	if err != nil {
+	if err := s.deleteAPIKey(ctx, `DELETE FROM api_keys WHERE id = $1`, id); err != nil {
 		return APIKey{}, fmt.Errorf("store: revoke api key %s: %w", id, err)
-	}
-	if err := mustAffect(res, "store: revoke api key "+id); err != nil {
-		return APIKey{}, err
 	}
 	return k, nil
 }
 
 // DeleteAPIKey revokes one of the tenant's keys.
 func (s *Store) DeleteAPIKey(ctx context.Context, tenantID, id string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM api_keys WHERE id = $1 AND tenant_id = $2`, id, tenantID)
-	if err != nil {
-		return fmt.Errorf("store: delete api key: %w", err)
+	if err := s.deleteAPIKey(ctx, `DELETE FROM api_keys WHERE id = $1 AND tenant_id = $2`, id, tenantID); err != nil {
+		return fmt.Errorf("store: delete api key %s: %w", id, err)
 	}
-	return mustAffect(res, "store: delete api key "+id)
+	return nil
+}
+
+// deleteAPIKey runs a delete of one key and returns once no process's
+// cache serves it (see userCache): a revoked key stops at once everywhere.
+func (s *Store) deleteAPIKey(ctx context.Context, query string, args ...any) error {
+	return s.changeUsers(ctx, usersAll, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res, "no such key")
+	})
 }
 
 // APIKeyByHash finds the key with this hash and, when a member of its
@@ -132,6 +139,24 @@ func (s *Store) DeleteAPIKey(ctx context.Context, tenantID, id string) error {
 // tenant's user id must not tie the key to that user (whose email
 // /auth/me would show, and whose disabling would stop the key).
 func (s *Store) APIKeyByHash(ctx context.Context, keyHash string) (APIKey, *User, error) {
+	if k, u, ok := s.users.getKey(keyHash); ok {
+		return k, u, nil
+	}
+	gen, armed := s.users.generation()
+	k, u, err := s.apiKeyByHash(ctx, keyHash)
+	if err == nil && armed {
+		var creator *User
+		if u != nil {
+			c := *u
+			creator = &c
+		}
+		s.users.putKey(gen, keyHash, k, creator)
+	}
+	return k, u, err
+}
+
+// apiKeyByHash is APIKeyByHash read from the database.
+func (s *Store) apiKeyByHash(ctx context.Context, keyHash string) (APIKey, *User, error) {
 	var k APIKey
 	var u User
 	var userID sql.NullString
@@ -156,8 +181,10 @@ func (s *Store) APIKeyByHash(ctx context.Context, keyHash string) (APIKey, *User
 
 // TouchAPIKey records that a key was just used.
 func (s *Store) TouchAPIKey(ctx context.Context, id string) error {
-	if _, err := s.write.ExecContext(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2`, s.d.t(s.Now()), id); err != nil {
+	now := s.Now()
+	if _, err := s.write.ExecContext(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2`, s.d.t(now), id); err != nil {
 		return fmt.Errorf("store: touch api key: %w", err)
 	}
+	s.users.touchKey(id, now)
 	return nil
 }

@@ -581,3 +581,9 @@ func (s *Store) ExplainSubscriptionsOfTenants(ctx context.Context, tenants []str
 	defer func() { _ = tx.Rollback() }()
 	return s.explainIn(ctx, tx, q, args)
 }
+
+// APIKeyCached reports whether the store's cache holds the key of hash.
+func (s *Store) APIKeyCached(hash string) bool {
+	_, _, ok := s.users.getKey(hash)
+	return ok
+}

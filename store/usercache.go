@@ -65,13 +65,72 @@ func (s *Store) usersListenerApp() string {
 	return usersListenerApp + " " + s.usersScope
 }
 
-// userCache is the in-memory side: users by id, a generation bumped by
-// every invalidation, and whether the cache may be used at all.
+// userCache is the in-memory side: users by id, API keys by hash, a
+// generation bumped by every invalidation, and whether the cache may be
+// used at all. A key is served from it on the same terms as a user: every
+// change to a key (revoked, deleted) or to any user goes through
+// changeUsers, and any invalidation forgets every key, since a key carries
+// its creator's state (a disabled creator stops it). Keys change rarely;
+// the lookup they save is on every request a service key makes, which is
+// every publish a CRM's backend sends.
 type userCache struct {
 	mu    sync.Mutex
 	armed bool
 	gen   uint64
 	m     map[string]User
+	keys  map[string]cachedKey
+}
+
+// cachedKey is APIKeyByHash's answer for one key hash.
+type cachedKey struct {
+	key     APIKey
+	creator *User
+}
+
+// getKey returns the cached key of a hash, if the cache is armed and holds
+// it; the creator is a copy.
+func (c *userCache) getKey(hash string) (APIKey, *User, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.armed {
+		return APIKey{}, nil, false
+	}
+	k, ok := c.keys[hash]
+	if !ok {
+		return APIKey{}, nil, false
+	}
+	if k.creator != nil {
+		u := *k.creator
+		return k.key, &u, true
+	}
+	return k.key, nil, true
+}
+
+// putKey stores a key read at generation gen, unless an invalidation came
+// since.
+func (c *userCache) putKey(gen uint64, hash string, k APIKey, creator *User) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.armed || gen != c.gen {
+		return
+	}
+	if c.keys == nil || len(c.keys) >= userCacheMax {
+		c.keys = make(map[string]cachedKey)
+	}
+	c.keys[hash] = cachedKey{key: k, creator: creator}
+}
+
+// touchKey sets the cached key's last use, as TouchAPIKey stored it, so
+// that the minute between recorded uses is counted from it.
+func (c *userCache) touchKey(id string, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for h, k := range c.keys {
+		if k.key.ID == id {
+			k.key.LastUsedAt = &at
+			c.keys[h] = k
+		}
+	}
 }
 
 // get returns the cached user, if the cache is armed and holds it.
@@ -111,6 +170,7 @@ func (c *userCache) drop(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
+	c.keys = nil
 	if id == usersAll {
 		c.m = nil
 		return
@@ -123,7 +183,7 @@ func (c *userCache) arm(on bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	c.m = nil
+	c.m, c.keys = nil, nil
 	c.armed = on
 }
 

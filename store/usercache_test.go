@@ -202,3 +202,92 @@ func TestUserCacheOffOnSQLite(t *testing.T) {
 		t.Fatalf("after another store disabled the user: %+v, %v", got, err)
 	}
 }
+
+// TestAPIKeyCacheTwoStores: two stores on one PostgreSQL schema, as two
+// processes would be, both serving a service key and a member's key from
+// their caches. A key revoked or deleted through one, the member disabled,
+// or the tenant deleted, and the other's very next lookup sees it, with no
+// wait; the last use recorded by one store is what the other's cache
+// serves after its own touch.
+func TestAPIKeyCacheTwoStores(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.PostgresURL(t)
+	a := storetest.Open(t, db)
+	b := storetest.Open(t, db)
+	runUserCache(t, a)
+	runUserCache(t, b)
+	if err := a.EnsureTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	member, err := a.CreateUser(ctx, "member@x.io", "hash", "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey := func(hash string, p store.NewAPIKey) store.APIKey {
+		t.Helper()
+		p.KeyHash, p.Prefix, p.Name = hash, hash[:4], hash
+		k, err := a.CreateAPIKey(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	lookup := func(s *store.Store, hash string) (store.APIKey, *store.User, error) {
+		t.Helper()
+		return s.APIKeyByHash(ctx, hash)
+	}
+	cacheBoth := func(hash string) {
+		t.Helper()
+		for _, s := range []*store.Store{a, b} {
+			if _, _, err := lookup(s, hash); err != nil {
+				t.Fatal(err)
+			}
+			if !s.APIKeyCached(hash) {
+				t.Fatalf("an armed cache did not keep key %s", hash)
+			}
+		}
+	}
+
+	service := newKey("svc-1", store.NewAPIKey{Service: true, CreatedBy: "ops"})
+	cacheBoth("svc-1")
+	if _, err := a.RevokeAPIKey(ctx, service.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := lookup(b, "svc-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the other store right after the revoke: %v, want ErrNotFound", err)
+	}
+
+	tenantKey := newKey("key-1", store.NewAPIKey{TenantID: "acme", CreatedBy: member.ID})
+	cacheBoth("key-1")
+	if err := b.TouchAPIKey(ctx, tenantKey.ID); err != nil {
+		t.Fatal(err)
+	}
+	if k, _, err := lookup(b, "key-1"); err != nil || k.LastUsedAt == nil {
+		t.Fatalf("the touching store's cached key: last used %v (%v), want set", k.LastUsedAt, err)
+	}
+	if err := b.SetUserDisabled(ctx, member.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, u, err := lookup(a, "key-1"); err != nil || u == nil || u.DisabledAt == nil {
+		t.Fatalf("the other store right after its creator was disabled: creator %+v (%v), want disabled", u, err)
+	}
+	cacheBoth("key-1")
+	if err := b.DeleteAPIKey(ctx, "acme", tenantKey.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := lookup(a, "key-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the other store right after the delete: %v, want ErrNotFound", err)
+	}
+	if err := b.DeleteAPIKey(ctx, "acme", tenantKey.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleting it again: %v, want ErrNotFound", err)
+	}
+
+	newKey("key-2", store.NewAPIKey{TenantID: "acme", CreatedBy: member.ID})
+	cacheBoth("key-2")
+	if err := b.DeleteTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := lookup(a, "key-2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the other store right after the tenant's delete: %v, want ErrNotFound", err)
+	}
+}
