@@ -1,7 +1,9 @@
 package delivery
 
 import (
+	"context"
 	"database/sql"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -220,4 +222,112 @@ func TestAttack2DroppedClaimIsStrandedWhenItsReleaseFails(t *testing.T) {
 			}
 		})
 	}
+}
+
+// adoptLater is a Handoff whose reservations signal once their publish has
+// committed and wait for go before they adopt: the time between a publish's
+// claims and its Adopt (the rest of its transaction, its commit) made long.
+type adoptLater struct {
+	d         *Dispatcher
+	committed chan struct{}
+	proceed   chan struct{}
+}
+
+func (h adoptLater) Reserve(n int) store.Reservation {
+	r := h.d.Reserve(n)
+	if r == nil {
+		return nil
+	}
+	return laterReservation{r, h}
+}
+
+type laterReservation struct {
+	store.Reservation
+	h adoptLater
+}
+
+func (r laterReservation) Adopt(leased []store.LeasedDelivery) {
+	r.h.committed <- struct{}{}
+	<-r.h.proceed
+	r.Reservation.Adopt(leased)
+}
+
+// TestAttack2DroppedClaimIsNotOvertakenByAHandoff: a delivery claimed while
+// a lease ran, whose claim did not fit when the lease ended (its webhook at
+// its cap), is committed leased and given back to the queue only when its
+// publish adopts. Until then nothing marks its webhook as having a
+// delivery waiting: once the cap frees and a lease finds nothing due, a
+// newer publish to the same webhook is handed over and sent first.
+func TestAttack2DroppedClaimIsNotOvertakenByAHandoff(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		gate := make(chan struct{})
+		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			if n == 1 {
+				select {
+				case <-gate:
+				case <-r.Context().Done():
+				}
+			}
+		})
+		u := newUser(t, st)
+		w := newWebhook(t, st, u.ID, rc.URL, "*")
+		cfg := testConfig(t, st)
+		cfg.PerWebhook = 1
+		d := startDispatcher(t, cfg)
+		later := adoptLater{d: d, committed: make(chan struct{}, 1), proceed: make(chan struct{})}
+		slow := handingCommitter(t, st, later)
+		g := handingCommitter(t, st, d)
+		idle(t, d)
+		pub := func(g *store.GroupCommitter, eventType string) store.PublishResult {
+			res, err := g.PublishEvents(context.Background(), []store.PublishParams{{
+				TenantID: u.ID, Type: eventType, Payload: []byte(`{}`), OccurredAt: time.Now(),
+			}})
+			if err != nil {
+				t.Errorf("publish %s: %v", eventType, err)
+				return store.PublishResult{}
+			}
+			return res[0]
+		}
+
+		proceed := make(chan struct{})
+		entered := holdFirstLease(d, proceed)
+		publish(t, st, u.ID, "a.old", `{}`)
+		d.Wake()
+		recv(t, "the lease to begin", entered)
+		middle := make(chan store.PublishResult, 1)
+		go func() { middle <- pub(slow, "b.middle") }()
+		recv(t, "the publish during the lease to commit", later.committed)
+		close(proceed)
+		waitFor(t, "the old delivery to arrive", func() bool { return rc.count() == 1 })
+		waitFor(t, "the lease to end and settle", func() bool {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return !d.leasing && len(d.settling) == 0
+		})
+		// The old delivery's end frees the webhook's cap and wakes the loop,
+		// whose lease finds nothing due: the middle one is leased still.
+		close(gate)
+		waitFor(t, "the old delivery's send to end", func() bool {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return d.perHook[w.ID] == 0
+		})
+		idle(t, d)
+		newest := pub(g, "c.newest")
+		close(later.proceed)
+		if res := <-middle; res.Handed != 1 {
+			t.Fatalf("the publish during the lease handed %d, want 1", res.Handed)
+		}
+		d.Wake()
+		logs := settled(t, st, w, 3)
+		var order []string
+		for _, l := range logs {
+			order = append(order, l.EventType)
+		}
+		if newest.Handed != 0 || fmt.Sprint(order) != "[a.old b.middle c.newest]" {
+			t.Errorf("the newest delivery was handed %d and went %v; want it not handed over while an older delivery of its webhook waits to be given back, and the three in order",
+				newest.Handed, order)
+		}
+		drained(t, d)
+	})
 }
