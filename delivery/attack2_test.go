@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -328,6 +329,99 @@ func TestAttack2DroppedClaimIsNotOvertakenByAHandoff(t *testing.T) {
 			t.Errorf("the newest delivery was handed %d and went %v; want it not handed over while an older delivery of its webhook waits to be given back, and the three in order",
 				newest.Handed, order)
 		}
+		drained(t, d)
+	})
+}
+
+// TestAttack2ReserveClaimAdoptRaceLeases reserves, claims and ends
+// reservations (Adopt of nothing, Cancel) from many goroutines while the
+// loop leases back to back, each lease held open a little: the counts must
+// never pass a cap or the pool, and must come back to zero.
+func TestAttack2ReserveClaimAdoptRaceLeases(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		cfg := testConfig(t, st)
+		cfg.Workers, cfg.PerWebhook, cfg.PerOwner = 6, 2, 3
+		d := NewDispatcher(cfg)
+		d.onLease = func() { time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond) }
+		run(t, d)
+		idle(t, d)
+		stop := make(chan struct{})
+		var violations atomic.Int64
+		var bg sync.WaitGroup
+		bg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				d.mu.Lock()
+				bad := d.inFlight+d.reserved > cfg.Workers || d.reserved < 0
+				for _, n := range d.perHook {
+					bad = bad || n > cfg.PerWebhook
+				}
+				for _, n := range d.perOwner {
+					bad = bad || n > cfg.PerOwner
+				}
+				d.mu.Unlock()
+				if bad {
+					violations.Add(1)
+				}
+			}
+		})
+		bg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				d.Wake()
+				time.Sleep(200 * time.Microsecond)
+			}
+		})
+		var tentative atomic.Int64
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for round := 0; round < 150; {
+					r := d.Reserve(3)
+					if r == nil {
+						runtime.Gosched()
+						continue
+					}
+					round++
+					if rr := r.(*reservation); true {
+						d.mu.Lock()
+						if rr.tentative {
+							tentative.Add(1)
+						}
+						d.mu.Unlock()
+					}
+					for k := range 3 {
+						r.Claim(fmt.Sprintf("w%d", (g+round+k)%4), fmt.Sprintf("o%d", (g+k)%2))
+						runtime.Gosched()
+					}
+					if round%2 == 0 {
+						r.Cancel()
+					} else {
+						r.Adopt(nil)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(stop)
+		bg.Wait()
+		t.Logf("%d tentative reservations", tentative.Load())
+		if v := violations.Load(); v != 0 {
+			t.Errorf("the counts passed a cap %d times", v)
+		}
+		waitFor(t, "nothing to be settling", func() bool {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return !d.leasing && len(d.settling) == 0
+		})
 		drained(t, d)
 	})
 }

@@ -369,7 +369,9 @@ type skipped struct {
 // returns how many deliveries it started and what it left out.
 func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
 	if err := d.retryReleases(ctx); err != nil {
-		return 0, skipped{}, err
+		// Not returned: a release that keeps failing must not hold up
+		// the leases of everything else.
+		d.log.Error("release handed deliveries", "err", err)
 	}
 	free, inFlight, ownerInFlight, skip := d.leaseState()
 	defer d.endLease()

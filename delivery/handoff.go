@@ -232,9 +232,8 @@ func (d *Dispatcher) releaseAndWake(release []store.LeasedDelivery, wake bool) {
 
 // retryReleases tries again to release the handed deliveries a release
 // failed for (releaseAndWake), but those whose leases have ended, which
-// are due again anyway. On failure they are kept for the next try and the
-// error returned: the loop waits before it tries again, as after a failed
-// lease. Only the loop calls it.
+// are due again anyway. On failure they are kept for the next try, before
+// the loop's next lease, and the error returned. Only the loop calls it.
 func (d *Dispatcher) retryReleases(ctx context.Context) error {
 	d.mu.Lock()
 	now := d.cfg.Now()
