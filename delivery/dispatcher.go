@@ -119,8 +119,11 @@ type Dispatcher struct {
 	reserved int
 	leasing  bool
 	settling []*reservation
-	starved  bool
-	behind   behind
+	// unreleased are handed deliveries a release failed for: the loop
+	// tries again before it leases (retryReleases).
+	unreleased []store.LeasedDelivery
+	starved    bool
+	behind     behind
 }
 
 type completion struct {
@@ -218,6 +221,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	d.mu.Lock()
 	d.stopping = true
 	d.mu.Unlock()
+	// A last try for handed deliveries a release failed for: left, they
+	// wait for their leases to end.
+	if err := d.retryReleases(context.Background()); err != nil {
+		d.log.Error("release handed deliveries at shutdown", "err", err)
+	}
 
 	// Soft stop: no new leases; in-flight sends get the grace period, and
 	// so do tries to record outcomes while the database is unavailable.
@@ -360,6 +368,11 @@ type skipped struct {
 // runOnce leases what free workers can take and starts sending it. It
 // returns how many deliveries it started and what it left out.
 func (d *Dispatcher) runOnce(ctx context.Context) (int, skipped, error) {
+	if err := d.retryReleases(ctx); err != nil {
+		// Not returned: a release that keeps failing must not hold up
+		// the leases of everything else.
+		d.log.Error("release handed deliveries", "err", err)
+	}
 	free, inFlight, ownerInFlight, skip := d.leaseState()
 	defer d.endLease()
 	if free <= 0 || ctx.Err() != nil {

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/webhookd/webhookd/store"
@@ -214,12 +215,46 @@ func (d *Dispatcher) adoptLocked(r *reservation, leased []store.LeasedDelivery) 
 func (d *Dispatcher) releaseAndWake(release []store.LeasedDelivery, wake bool) {
 	if len(release) > 0 {
 		if err := d.cfg.Store.ReleaseDeliveries(context.Background(), release); err != nil {
-			d.log.Error("release handed deliveries that could not be sent", "err", err, "count", len(release))
+			// Kept for the loop to try again before its next lease
+			// (retryReleases): given up, they would stay leased, unsent,
+			// until their leases end.
+			d.log.Error("release handed deliveries that could not be sent; the loop will try again", "err", err, "count", len(release))
+			d.mu.Lock()
+			d.unreleased = append(d.unreleased, release...)
+			d.mu.Unlock()
+			wake = true
 		}
 	}
 	if wake {
 		d.Wake()
 	}
+}
+
+// retryReleases tries again to release the handed deliveries a release
+// failed for (releaseAndWake), but those whose leases have ended, which
+// are due again anyway. On failure they are kept for the next try, before
+// the loop's next lease, and the error returned. Only the loop calls it.
+func (d *Dispatcher) retryReleases(ctx context.Context) error {
+	d.mu.Lock()
+	now := d.cfg.Now()
+	var retry []store.LeasedDelivery
+	for _, l := range d.unreleased {
+		if l.LeaseExpiresAt.After(now) {
+			retry = append(retry, l)
+		}
+	}
+	d.unreleased = nil
+	d.mu.Unlock()
+	if len(retry) == 0 {
+		return nil
+	}
+	if err := d.cfg.Store.ReleaseDeliveries(context.WithoutCancel(ctx), retry); err != nil {
+		d.mu.Lock()
+		d.unreleased = append(retry, d.unreleased...)
+		d.mu.Unlock()
+		return fmt.Errorf("release handed deliveries again: %w", err)
+	}
+	return nil
 }
 
 // Cancel implements store.Reservation: Adopt with nothing committed,
