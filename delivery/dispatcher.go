@@ -119,6 +119,9 @@ type Dispatcher struct {
 	reserved int
 	leasing  bool
 	settling []*reservation
+	// droppedHooks counts, by webhook, claims dropped when a lease ended
+	// whose deliveries are not released yet (see settleLocked).
+	droppedHooks map[string]int
 	// unreleased are handed deliveries a release failed for: the loop
 	// tries again before it leases (retryReleases).
 	unreleased []store.LeasedDelivery

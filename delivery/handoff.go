@@ -73,6 +73,9 @@ type reservation struct {
 	claims    []claim // counted against the caps
 	// pending are claims made while a lease ran, not counted yet.
 	pending []claim
+	// dropped are pending claims that did not fit when the lease ended,
+	// counted in d.droppedHooks until their deliveries are released.
+	dropped []claim
 	// queued: in d.settling, to be settled when the running lease ends.
 	queued bool
 	// adopted holds what Adopt was given before the reservation was
@@ -111,7 +114,7 @@ func (r *reservation) Claim(webhookID, tenantID string) bool {
 				owner++
 			}
 		}
-		if hook >= d.cfg.PerWebhook || owner >= d.cfg.PerOwner {
+		if hook >= d.cfg.PerWebhook || owner >= d.cfg.PerOwner || d.droppedHooks[webhookID] > 0 {
 			return false
 		}
 		r.pending = append(r.pending, c)
@@ -127,10 +130,12 @@ func (r *reservation) Claim(webhookID, tenantID string) bool {
 }
 
 // fitsLocked reports whether a claim fits now: its webhook and owner under
-// their caps, and no due delivery of either left behind by the last lease.
+// their caps, no due delivery of either left behind by the last lease, and
+// none of the webhook's dropped claims (see settleLocked) waiting to be
+// released.
 // d.mu must be held.
 func (d *Dispatcher) fitsLocked(c claim) bool {
-	return !d.behind.holds(c.webhookID, c.tenantID) &&
+	return !d.behind.holds(c.webhookID, c.tenantID) && d.droppedHooks[c.webhookID] == 0 &&
 		d.perHook[c.webhookID] < d.cfg.PerWebhook && d.perOwner[c.tenantID] < d.cfg.PerOwner
 }
 
@@ -173,15 +178,18 @@ func (r *reservation) Adopt(leased []store.LeasedDelivery) {
 		d.mu.Unlock()
 		return
 	}
-	release, wake := d.adoptLocked(r, leased)
+	release, undrop, wake := d.adoptLocked(r, leased)
 	d.mu.Unlock()
-	d.releaseAndWake(release, wake)
+	d.releaseAndWake(release, undrop, wake)
 }
 
 // adoptLocked is Adopt on a settled reservation: it starts the sends and
-// returns what to release and whether to wake the loop. d.mu must be held.
-func (d *Dispatcher) adoptLocked(r *reservation, leased []store.LeasedDelivery) ([]store.LeasedDelivery, bool) {
+// returns what to release, the dropped claims to forget once it is released
+// and whether to wake the loop. d.mu must be held.
+func (d *Dispatcher) adoptLocked(r *reservation, leased []store.LeasedDelivery) ([]store.LeasedDelivery, []claim, bool) {
 	r.ended = true
+	undrop := r.dropped
+	r.dropped = nil
 	open := make(map[claim]int, 1)
 	for _, c := range r.claims {
 		open[c]++
@@ -206,13 +214,27 @@ func (d *Dispatcher) adoptLocked(r *reservation, leased []store.LeasedDelivery) 
 		undone += n
 	}
 	wake := d.endReservationLocked(r.size) || undone > 0 || len(release) > 0
-	return release, wake
+	return release, undrop, wake
 }
 
-// releaseAndWake gives deliveries that could not be sent back to the queue,
-// due now, and wakes the loop to lease them (or whatever a finished
-// reservation leaves room for).
-func (d *Dispatcher) releaseAndWake(release []store.LeasedDelivery, wake bool) {
+// releaseAndWake gives deliveries that could not be sent back to the queue
+// (a first attempt due when it was published, see
+// store.ReleaseDeliveries), then forgets the dropped claims among them, and
+// wakes the loop to lease them (or whatever a finished reservation leaves
+// room for). Until the release has committed, the dropped claims' webhooks
+// get no handoff: a newer delivery handed over meanwhile would go first.
+func (d *Dispatcher) releaseAndWake(release []store.LeasedDelivery, undrop []claim, wake bool) {
+	if len(undrop) > 0 {
+		defer func() {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			for _, c := range undrop {
+				if d.droppedHooks[c.webhookID]--; d.droppedHooks[c.webhookID] <= 0 {
+					delete(d.droppedHooks, c.webhookID)
+				}
+			}
+		}()
+	}
 	if len(release) > 0 {
 		if err := d.cfg.Store.ReleaseDeliveries(context.Background(), release); err != nil {
 			// Kept for the loop to try again before its next lease
@@ -300,16 +322,17 @@ func (d *Dispatcher) endLease() {
 	d.mu.Lock()
 	d.leasing = false
 	var release []store.LeasedDelivery
+	var undrop []claim
 	wake := false
 	for _, r := range d.settling {
-		rel, w := d.settleLocked(r)
-		release = append(release, rel...)
+		rel, und, w := d.settleLocked(r)
+		release, undrop = append(release, rel...), append(undrop, und...)
 		wake = wake || w
 	}
 	clear(d.settling)
 	d.settling = d.settling[:0]
 	d.mu.Unlock()
-	d.releaseAndWake(release, wake)
+	d.releaseAndWake(release, undrop, wake)
 }
 
 // settleLocked settles a reservation made or claimed on while a lease ran,
@@ -318,11 +341,12 @@ func (d *Dispatcher) endLease() {
 // is counted if it still fits (fitsLocked) and the workers held; the rest
 // are dropped, and their deliveries released when the reservation is
 // adopted. A reservation already adopted is adopted now. It returns what
-// to release and whether to wake the loop. d.mu must be held.
-func (d *Dispatcher) settleLocked(r *reservation) ([]store.LeasedDelivery, bool) {
+// to release, the dropped claims to forget once released, and whether to
+// wake the loop. d.mu must be held.
+func (d *Dispatcher) settleLocked(r *reservation) ([]store.LeasedDelivery, []claim, bool) {
 	r.queued = false
 	if r.ended {
-		return nil, false
+		return nil, nil, false
 	}
 	if r.tentative {
 		r.tentative = false
@@ -333,11 +357,20 @@ func (d *Dispatcher) settleLocked(r *reservation) ([]store.LeasedDelivery, bool)
 		if len(r.claims) < r.size && !d.stopping && d.fitsLocked(c) {
 			d.countLocked(c)
 			r.claims = append(r.claims, c)
+			continue
 		}
+		// Its delivery, committed leased or about to be, goes back to
+		// the queue when the reservation is adopted; until then newer
+		// deliveries of the webhook are not handed over past it.
+		if d.droppedHooks == nil {
+			d.droppedHooks = map[string]int{}
+		}
+		d.droppedHooks[c.webhookID]++
+		r.dropped = append(r.dropped, c)
 	}
 	r.pending = nil
 	if !r.adopting {
-		return nil, false
+		return nil, nil, false
 	}
 	leased := r.adopted
 	r.adopted = nil

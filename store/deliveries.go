@@ -688,8 +688,9 @@ func (s *Store) updateDeliveriesQuery(chunk []Completion, now time.Time) (string
 }
 
 // ReleaseDeliveries gives leased deliveries back without counting an
-// attempt, making them due now; used at shutdown for sends that did not
-// finish.
+// attempt, making them due again: a first attempt as of its publish, a
+// retry now. Used at shutdown for sends that did not finish, and for
+// leased or handed deliveries the dispatcher could not start.
 func (s *Store) ReleaseDeliveries(ctx context.Context, leases []LeasedDelivery) error {
 	if len(leases) == 0 {
 		return nil
@@ -697,7 +698,11 @@ func (s *Store) ReleaseDeliveries(ctx context.Context, leases []LeasedDelivery) 
 	now := s.Now()
 	err := s.inTx(ctx, func(tx *txn) error {
 		for _, l := range leases {
-			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_token = NULL, next_attempt_at = $1, updated_at = $1
+			// A first attempt is due again when it was published, so
+			// that it keeps its place before deliveries published while
+			// it was leased; a retry is due now.
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET lease_token = NULL,
+				next_attempt_at = CASE WHEN attempts = 0 THEN created_at ELSE $1 END, updated_at = $1
 				WHERE id = $2 AND lease_token = $3 AND status = 'pending'`, s.d.t(now), l.ID, l.LeaseToken); err != nil {
 				return err
 			}
