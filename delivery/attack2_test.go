@@ -52,28 +52,7 @@ func TestAttack2StressLeasesBesidePublishes(t *testing.T) {
 		g := handingCommitter(t, st, d)
 		idle(t, d)
 
-		stop := make(chan struct{})
-		var violations atomic.Int64
-		var checker sync.WaitGroup
-		checker.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				d.mu.Lock()
-				bad := d.inFlight+d.reserved > cfg.Workers || d.reserved < 0
-				for _, n := range d.perHook {
-					bad = bad || n > cfg.PerWebhook
-				}
-				d.mu.Unlock()
-				if bad {
-					violations.Add(1)
-				}
-				time.Sleep(50 * time.Microsecond)
-			}
-		})
+		stopWatch := watchCaps(d, false)
 		const publishers, each = 6, 20
 		var handed, deliveries atomic.Int64
 		var wg sync.WaitGroup
@@ -105,8 +84,7 @@ func TestAttack2StressLeasesBesidePublishes(t *testing.T) {
 			}
 			return int64(total) == deliveries.Load()
 		})
-		close(stop)
-		checker.Wait()
+		violations := stopWatch()
 		mu.Lock()
 		for id, n := range sent {
 			if n != 1 {
@@ -117,7 +95,7 @@ func TestAttack2StressLeasesBesidePublishes(t *testing.T) {
 			t.Errorf("%d deliveries sent, want %d", len(sent), deliveries.Load())
 		}
 		mu.Unlock()
-		if v := violations.Load(); v != 0 {
+		if v := violations; v != 0 {
 			t.Errorf("caps passed %d times", v)
 		}
 		drained(t, d)
@@ -345,30 +323,9 @@ func TestAttack2ReserveClaimAdoptRaceLeases(t *testing.T) {
 		d.onLease = func() { time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond) }
 		run(t, d)
 		idle(t, d)
+		stopWatch := watchCaps(d, true)
 		stop := make(chan struct{})
-		var violations atomic.Int64
 		var bg sync.WaitGroup
-		bg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				d.mu.Lock()
-				bad := d.inFlight+d.reserved > cfg.Workers || d.reserved < 0
-				for _, n := range d.perHook {
-					bad = bad || n > cfg.PerWebhook
-				}
-				for _, n := range d.perOwner {
-					bad = bad || n > cfg.PerOwner
-				}
-				d.mu.Unlock()
-				if bad {
-					violations.Add(1)
-				}
-			}
-		})
 		bg.Go(func() {
 			for {
 				select {
@@ -414,7 +371,7 @@ func TestAttack2ReserveClaimAdoptRaceLeases(t *testing.T) {
 		close(stop)
 		bg.Wait()
 		t.Logf("%d tentative reservations", tentative.Load())
-		if v := violations.Load(); v != 0 {
+		if v := stopWatch(); v != 0 {
 			t.Errorf("the counts passed a cap %d times", v)
 		}
 		waitFor(t, "nothing to be settling", func() bool {

@@ -601,24 +601,23 @@ const subscriptionColumns = `id, events, ordering, ordering_key, filter, tenant_
 // entry, so it is not read again.
 func (s *Store) loadSubscriptions(ctx context.Context, tx *txn, b *publishing, subs map[string][]subscription) error {
 	var tenants []string
+	seen := map[string]bool{}
 	for _, p := range b.batch {
-		if _, ok := subs[p.TenantID]; !ok {
-			subs[p.TenantID] = nil
+		if _, ok := subs[p.TenantID]; !ok && !seen[p.TenantID] {
+			seen[p.TenantID] = true
 			tenants = append(tenants, p.TenantID)
 		}
 	}
 	if len(tenants) < 2 {
 		// One tenant: planPublish reads it with the statement it always
 		// used.
-		for _, t := range tenants {
-			delete(subs, t)
-		}
 		return nil
 	}
-	var fields map[string]*sendFields
+	for _, t := range tenants {
+		subs[t] = nil
+	}
 	columns := subscriptionColumns
 	if b.hand != nil {
-		fields = b.hand.fields
 		columns += `, ` + sendColumns
 	}
 	read := func(query string, args ...any) error {
@@ -628,23 +627,17 @@ func (s *Store) loadSubscriptions(ctx context.Context, tx *txn, b *publishing, s
 		}
 		_, err = collect(rows, func(r rowScanner) (subscription, error) {
 			var tenant string
-			more := []any{&tenant}
-			var f *sendFields
-			var rateLimit, timeout sql.NullInt64
-			if fields != nil {
-				f = &sendFields{}
-				more = append(more, &f.url, &f.secret, &f.previousSecret, scanNullTime{&f.previousUntil}, &f.headers, &rateLimit, &timeout)
+			var sub subscription
+			var err error
+			if b.hand != nil {
+				sub, err = s.scanHandingSubscription(r, b.hand.fields, &tenant)
+			} else {
+				sub, err = s.scanSubscription(r, &tenant)
 			}
-			sub, err := s.scanSubscription(r, more...)
-			if err != nil {
-				return sub, err
+			if err == nil {
+				subs[tenant] = append(subs[tenant], sub)
 			}
-			if f != nil {
-				f.rateLimit, f.timeout = int(rateLimit.Int64), int(timeout.Int64)
-				fields[sub.webhookID] = f
-			}
-			subs[tenant] = append(subs[tenant], sub)
-			return sub, nil
+			return sub, err
 		})
 		return err
 	}

@@ -75,14 +75,21 @@ func (s *Store) handingSubscriptions(ctx context.Context, tx *txn, tenantID stri
 	if err != nil {
 		return nil, fmt.Errorf("load subscriptions: %w", err)
 	}
-	return collect(rows, func(r rowScanner) (subscription, error) {
-		f := &sendFields{}
-		var rateLimit, timeout sql.NullInt64
-		sub, err := s.scanSubscription(r, &f.url, &f.secret, &f.previousSecret, scanNullTime{&f.previousUntil}, &f.headers, &rateLimit, &timeout)
-		f.rateLimit, f.timeout = int(rateLimit.Int64), int(timeout.Int64)
-		fields[sub.webhookID] = f
+	return collect(rows, func(r rowScanner) (subscription, error) { return s.scanHandingSubscription(r, fields) })
+}
+
+// scanHandingSubscription is scanSubscription reading more, then the
+// webhook's sendFields (sendColumns), which it stores in fields.
+func (s *Store) scanHandingSubscription(r rowScanner, fields map[string]*sendFields, more ...any) (subscription, error) {
+	f := &sendFields{}
+	var rateLimit, timeout sql.NullInt64
+	sub, err := s.scanSubscription(r, append(more, &f.url, &f.secret, &f.previousSecret, scanNullTime{&f.previousUntil}, &f.headers, &rateLimit, &timeout)...)
+	if err != nil {
 		return sub, err
-	})
+	}
+	f.rateLimit, f.timeout = int(rateLimit.Int64), int(timeout.Int64)
+	fields[sub.webhookID] = f
+	return sub, nil
 }
 
 // handing is what a publish hands over: the reservation it claims
