@@ -145,7 +145,7 @@ func (a *app) build(ctx context.Context, stdout io.Writer) error {
 	// Concurrent publishers share transactions: one commit for many events.
 	// The deliveries the dispatcher can start at once are handed to it as
 	// they are inserted, leased, with no lease transaction of their own.
-	a.publisher = a.st.NewGroupCommitter(256, store.HandOffTo(a.dispatcher))
+	a.publisher = a.st.NewGroupCommitter(256, store.HandOffTo(a.dispatcher), store.LogGroupFailures(a.logger))
 	if c.outbox {
 		if err := a.buildOutbox(ctx); err != nil {
 			return err

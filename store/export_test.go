@@ -587,3 +587,22 @@ func (s *Store) APIKeyCached(hash string) bool {
 	_, _, ok := s.users.getKey(hash)
 	return ok
 }
+
+// FailGroupsWith makes every shared transaction of g fail with err before
+// it starts (requests published alone are unaffected).
+func (g *GroupCommitter) FailGroupsWith(err error) { g.failGroup = func() error { return err } }
+
+// CommitGroup commits batches as one group, as the committer's loop does
+// with requests that queued together, and returns each request's error.
+func (g *GroupCommitter) CommitGroup(batches [][]PublishParams) []error {
+	group := make([]*publishRequest, len(batches))
+	for i, b := range batches {
+		group[i] = &publishRequest{batch: b, reply: make(chan publishReply, 1)}
+	}
+	g.commit(group)
+	errs := make([]error, len(group))
+	for i, r := range group {
+		errs[i] = (<-r.reply).err
+	}
+	return errs
+}

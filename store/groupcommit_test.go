@@ -1,9 +1,11 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -133,4 +135,67 @@ func TestListenForWork(t *testing.T) {
 			t.Fatal("no notification from another store's publish within 10s")
 		}
 	}
+}
+
+// TestGroupCommitterWarnsWhenOnlyTheGroupFails checks that a group whose
+// shared transaction fails while each request commits alone is reported,
+// and that the failures its requests explain are not: one request that
+// fails alone, or a group past the per-request delivery limit.
+func TestGroupCommitterWarnsWhenOnlyTheGroupFails(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		u := newUser(t, s, "a@x.io")
+		newWebhook(t, s, u.ID, "*")
+		event := func(owner string) []store.PublishParams {
+			return []store.PublishParams{{TenantID: owner, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}
+		}
+		var logs bytes.Buffer
+		g := s.NewGroupCommitter(64, store.LogGroupFailures(slog.New(slog.NewTextHandler(&logs, nil))))
+		defer g.Close()
+
+		// A request that fails alone explains its group's failure.
+		errs := g.CommitGroup([][]store.PublishParams{event(u.ID), event("no-such-user"), event(u.ID)})
+		if errs[0] != nil || errs[1] == nil || errs[2] != nil {
+			t.Fatalf("errors = %v, want only the second request's", errs)
+		}
+		if logs.String() != "" {
+			t.Fatalf("warned about a failure one request explains:\n%s", logs.String())
+		}
+
+		// A fault of the shared transaction alone is reported, and every
+		// request is still committed.
+		g.FailGroupsWith(fmt.Errorf("shared statement broken"))
+		errs = g.CommitGroup([][]store.PublishParams{event(u.ID), event(u.ID)})
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("request %d alone: %v", i, err)
+			}
+		}
+		out := logs.String()
+		if !strings.Contains(out, "each of its requests committed alone") || !strings.Contains(out, "shared statement broken") || !strings.Contains(out, "requests=2") {
+			t.Fatalf("no warning naming the error and the group, got:\n%s", out)
+		}
+	})
+}
+
+// TestGroupCommitterDoesNotWarnPastTheDeliveryLimit checks that a group
+// failing only because together its requests pass the per-request
+// delivery limit is not reported: each request keeps to it alone.
+func TestGroupCommitterDoesNotWarnPastTheDeliveryLimit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		u := newUser(t, s, "a@x.io")
+		newWebhook(t, s, u.ID, "*")
+		newWebhook(t, s, u.ID, "*")
+		event := []store.PublishParams{{TenantID: u.ID, Type: "message.new", Payload: []byte(`{}`), OccurredAt: time.Now()}}
+		var logs bytes.Buffer
+		g := s.NewGroupCommitter(64, store.LogGroupFailures(slog.New(slog.NewTextHandler(&logs, nil))))
+		defer g.Close()
+		for i, err := range g.CommitGroup([][]store.PublishParams{event, event}) {
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+		}
+		if logs.String() != "" {
+			t.Fatalf("warned about a group past the delivery limit:\n%s", logs.String())
+		}
+	}, store.WithMaxDeliveriesPerRequest(3))
 }
