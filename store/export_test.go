@@ -606,3 +606,7 @@ func (g *GroupCommitter) CommitGroup(batches [][]PublishParams) []error {
 	}
 	return errs
 }
+
+// GroupFallbacks returns how many groups of g failed and were published a
+// request at a time.
+func (g *GroupCommitter) GroupFallbacks() int64 { return g.fallbacks.Load() }

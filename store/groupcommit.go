@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrClosed is returned by a GroupCommitter after Close.
@@ -28,6 +29,9 @@ type GroupCommitter struct {
 	// failGroup, set by tests, fails a group's transaction before it
 	// starts, as a fault that only the shared transaction meets would.
 	failGroup func() error
+	// fallbacks counts the groups whose shared transaction failed, so
+	// that each request was published alone.
+	fallbacks atomic.Int64
 
 	mu     sync.RWMutex
 	closed bool
@@ -156,6 +160,7 @@ func (g *GroupCommitter) commit(group []*publishRequest) {
 	if err != nil {
 		// Alone, each request also meets the per-request delivery limit
 		// on its own count, not the group's.
+		g.fallbacks.Add(1)
 		failed := 0
 		for _, r := range group {
 			res, err := g.s.publishEvents(ctx, r.batch, g.handoff)

@@ -157,6 +157,9 @@ func TestGroupCommitterWarnsWhenOnlyTheGroupFails(t *testing.T) {
 		if errs[0] != nil || errs[1] == nil || errs[2] != nil {
 			t.Fatalf("errors = %v, want only the second request's", errs)
 		}
+		if n := g.GroupFallbacks(); n != 1 {
+			t.Fatalf("%d groups fell back to publishing alone, want 1", n)
+		}
 		if logs.String() != "" {
 			t.Fatalf("warned about a failure one request explains:\n%s", logs.String())
 		}
@@ -193,6 +196,9 @@ func TestGroupCommitterDoesNotWarnPastTheDeliveryLimit(t *testing.T) {
 			if err != nil {
 				t.Fatalf("request %d: %v", i, err)
 			}
+		}
+		if n := g.GroupFallbacks(); n != 1 {
+			t.Fatalf("%d groups fell back to publishing alone, want 1 (4 deliveries past a limit of 3)", n)
 		}
 		if logs.String() != "" {
 			t.Fatalf("warned about a group past the delivery limit:\n%s", logs.String())
