@@ -610,3 +610,9 @@ func (g *GroupCommitter) CommitGroup(batches [][]PublishParams) []error {
 // GroupFallbacks returns how many groups of g failed and were published a
 // request at a time.
 func (g *GroupCommitter) GroupFallbacks() int64 { return g.fallbacks.Load() }
+
+// TenantCached reports whether the store's cache holds the tenant id.
+func (s *Store) TenantCached(id string) bool {
+	_, ok := s.users.getTenant(id)
+	return ok
+}

@@ -117,6 +117,9 @@ func (s *Store) EnsureTenant(ctx context.Context, id string) error {
 	if !ValidTenantID(id) {
 		return fmt.Errorf("store: ensure tenant: id %q does not match %s", id, TenantIDPattern)
 	}
+	if _, ok := s.users.getTenant(id); ok {
+		return nil // it exists, as of the last change to any tenant or user
+	}
 	now := s.d.t(s.Now())
 	if _, err := s.write.ExecContext(ctx, `INSERT INTO tenants (id, created_at, updated_at) VALUES ($1, $2, $2)
 		ON CONFLICT (id) DO NOTHING`, id, now); err != nil {
@@ -139,20 +142,32 @@ func (s *Store) Tenant(ctx context.Context, id string) (Tenant, error) {
 
 // TenantExists reports whether the tenant id exists.
 func (s *Store) TenantExists(ctx context.Context, id string) (bool, error) {
-	var n int
-	err := s.queryRow(ctx, `SELECT COUNT(*) FROM tenants WHERE id = $1`, id).Scan(&n)
-	if err != nil {
-		return false, fmt.Errorf("store: tenant %s: %w", id, err)
+	_, err := s.TenantCreatedAt(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
 	}
-	return n > 0, nil
+	return err == nil, err
 }
 
 // TenantCreatedAt returns when the tenant id was created, or ErrNotFound.
 // A tenant deleted and created again under the same id has a new creation
 // time, so credentials issued for the old one can tell it apart.
+//
+// On PostgreSQL the answer comes from the user cache while it is armed,
+// kept exact the same way (see usersChannel): a service key's or a CRM
+// token's every request names its tenant, and reading it was a round trip
+// each (8,850 of the 30,000 requests of 1,000 tenants publishing, past
+// the API's own short-lived cache).
 func (s *Store) TenantCreatedAt(ctx context.Context, id string) (time.Time, error) {
+	if created, ok := s.users.getTenant(id); ok {
+		return created, nil
+	}
+	gen, armed := s.users.generation()
 	var created time.Time
 	err := s.queryRow(ctx, `SELECT created_at FROM tenants WHERE id = $1`, id).Scan(scanTime{&created})
+	if err == nil && armed {
+		s.users.putTenant(gen, id, created)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, fmt.Errorf("store: tenant %s: %w", id, ErrNotFound)
 	}

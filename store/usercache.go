@@ -65,9 +65,9 @@ func (s *Store) usersListenerApp() string {
 	return usersListenerApp + " " + s.usersScope
 }
 
-// userCache is the in-memory side: users by id, API keys by hash, a
-// generation bumped by every invalidation, and whether the cache may be
-// used at all. A key is served from it on the same terms as a user: every
+// userCache is the in-memory side: users by id, API keys by hash, the
+// creation times of tenants by id, a generation bumped by every
+// invalidation, and whether the cache may be used at all. A key is served from it on the same terms as a user: every
 // change to a key (revoked, deleted) or to any user goes through
 // changeUsers, and any invalidation forgets every key, since a key carries
 // its creator's state (a disabled creator stops it). Keys change rarely;
@@ -79,6 +79,37 @@ type userCache struct {
 	gen   uint64
 	m     map[string]User
 	keys  map[string]cachedKey
+	// tenants holds the creation time of tenants read to exist. A tenant
+	// leaves only by DeleteTenant or with its last member (DeleteUser),
+	// both through changeUsers, so, as keys, every invalidation forgets
+	// them all; a tenant's creation time never changes while it exists.
+	tenants map[string]time.Time
+}
+
+// getTenant returns the cached creation time of a tenant, if the cache is
+// armed and holds it.
+func (c *userCache) getTenant(id string) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.armed {
+		return time.Time{}, false
+	}
+	t, ok := c.tenants[id]
+	return t, ok
+}
+
+// putTenant stores a tenant's creation time read at generation gen, unless
+// an invalidation came since.
+func (c *userCache) putTenant(gen uint64, id string, created time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.armed || gen != c.gen {
+		return
+	}
+	if c.tenants == nil || len(c.tenants) >= userCacheMax {
+		c.tenants = make(map[string]time.Time)
+	}
+	c.tenants[id] = created
 }
 
 // cachedKey is APIKeyByHash's answer for one key hash.
@@ -170,7 +201,7 @@ func (c *userCache) drop(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	c.keys = nil
+	c.keys, c.tenants = nil, nil
 	if id == usersAll {
 		c.m = nil
 		return
@@ -183,7 +214,7 @@ func (c *userCache) arm(on bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	c.m, c.keys = nil, nil
+	c.m, c.keys, c.tenants = nil, nil, nil
 	c.armed = on
 }
 

@@ -291,3 +291,81 @@ func TestAPIKeyCacheTwoStores(t *testing.T) {
 		t.Fatalf("the other store right after the tenant's delete: %v, want ErrNotFound", err)
 	}
 }
+
+// TestTenantCacheTwoStores checks that a tenant's existence, cached by the
+// store that reads it, ends in every store as soon as another deletes the
+// tenant, directly or with its last member, and that a tenant created
+// again under the same id is seen with its new creation time. On SQLite
+// (one store, one process) the cache stays off and every answer is read.
+func TestTenantCacheTwoStores(t *testing.T) {
+	storetest.EachTarget(t, func(t *testing.T, db string) {
+		ctx := context.Background()
+		a := storetest.Open(t, db)
+		b := a // SQLite runs one process, so one store, per file
+		if a.Kind() == store.Postgres {
+			b = storetest.Open(t, db)
+			runUserCache(t, b)
+		}
+		runUserCache(t, a)
+		cached := b.Kind() == store.Postgres
+		read := func(s *store.Store, id string) (time.Time, error) {
+			t.Helper()
+			created, err := s.TenantCreatedAt(ctx, id)
+			if err == nil && s.TenantCached(id) != cached {
+				t.Fatalf("tenant %s cached = %v, want %v on %s", id, !cached, cached, s.Kind())
+			}
+			return created, err
+		}
+		if err := a.EnsureTenant(ctx, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		first, err := read(b, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := b.TenantExists(ctx, "acme"); err != nil || !ok {
+			t.Fatalf("exists = %v (%v), want true", ok, err)
+		}
+
+		if err := a.DeleteTenant(ctx, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		if b.TenantCached("acme") {
+			t.Fatal("the other store still caches the tenant right after its delete")
+		}
+		if _, err := read(b, "acme"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the other store right after the delete: %v, want ErrNotFound", err)
+		}
+		if ok, err := b.TenantExists(ctx, "acme"); err != nil || ok {
+			t.Fatalf("exists after the delete = %v (%v), want false", ok, err)
+		}
+		// EnsureTenant in the store that had cached it creates it again,
+		// rather than trusting what it read before the delete.
+		time.Sleep(2 * time.Millisecond) // a creation time of its own
+		if err := b.EnsureTenant(ctx, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		second, err := read(a, "acme")
+		if err != nil {
+			t.Fatalf("the tenant ensured again: %v", err)
+		}
+		if !second.After(first) {
+			t.Fatalf("the tenant created again has creation time %v, not after the first's %v", second, first)
+		}
+
+		// A tenant of a user's own goes with its last member.
+		owner, err := a.CreateUser(ctx, "owner@x.io", "hash", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := read(b, owner.TenantID); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.DeleteUser(ctx, owner.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := read(b, owner.TenantID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the other store right after the last member's delete: %v, want ErrNotFound", err)
+		}
+	})
+}
