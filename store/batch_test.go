@@ -195,15 +195,17 @@ func TestPublishManyKeepsCustomPlans(t *testing.T) {
 		for i := range 40 {
 			batch = append(batch, store.PublishParams{TenantID: u.TenantID, Type: "message.new", Payload: []byte(fmt.Sprintf(`{"i":%d}`, i)), OccurredAt: time.Now()})
 		}
-		deliveries, mode, err := s.PublishThenPlanMode(ctx, batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if deliveries != 80 {
-			t.Errorf("%d deliveries, want 80", deliveries)
-		}
-		if s.Kind() == store.Postgres && mode != "force_custom_plan" {
-			t.Errorf("plan_cache_mode after the inserts = %q, want the store's force_custom_plan", mode)
+		for _, piped := range []bool{true, false} {
+			deliveries, mode, err := s.PublishThenPlanMode(ctx, batch, piped)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if deliveries != 80 {
+				t.Errorf("pipelined %v: %d deliveries, want 80", piped, deliveries)
+			}
+			if s.Kind() == store.Postgres && mode != "force_custom_plan" {
+				t.Errorf("pipelined %v: plan_cache_mode after the inserts = %q, want the store's force_custom_plan", piped, mode)
+			}
 		}
 		// A tenant that does not exist: the check, with its plan kept,
 		// still refuses the events.

@@ -420,7 +420,7 @@ func (s *Store) completePipelined(ctx context.Context, batch []Completion) (int,
 		}
 		// The foreign-key checks of the log rows and of the kept counts'
 		// new rows keep their plans, as a publish's inserts do
-		// (withCheckPlansCached): under the connection's
+		// (insertChecksCached): under the connection's
 		// force_custom_plan PostgreSQL planned each check again for every
 		// row. A fan-out's completion inserts two count rows per webhook
 		// (minute and hour spans), all new, and planning their checks

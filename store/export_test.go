@@ -549,11 +549,16 @@ func (s *Store) UsersListenerApp() string { return s.usersListenerApp() }
 // UsersChannel is the channel this store's user changes are sent on.
 func (s *Store) UsersChannel() string { return s.usersChannel() }
 
-// PublishThenPlanMode publishes batch in a transaction, as PublishEvents
-// does, and returns how many deliveries it created and plan_cache_mode as
-// the rest of that transaction sees it ("" on SQLite).
-func (s *Store) PublishThenPlanMode(ctx context.Context, batch []PublishParams) (deliveries int, mode string, err error) {
-	err = s.inTx(ctx, func(tx *txn) error {
+// PublishThenPlanMode publishes batch in a transaction, pipelined as
+// PublishEvents does or not (as a fan-out's later chunks are), and
+// returns how many deliveries it created and plan_cache_mode as the rest
+// of that transaction sees it ("" on SQLite).
+func (s *Store) PublishThenPlanMode(ctx context.Context, batch []PublishParams, piped bool) (deliveries int, mode string, err error) {
+	run := s.inTx
+	if piped {
+		run = s.inPipedTx
+	}
+	err = run(ctx, func(tx *txn) error {
 		results, err := s.publishBatch(ctx, tx, batch, map[string][]subscription{})
 		if err != nil {
 			return err

@@ -420,12 +420,10 @@ func (s *Store) insertDeliveriesFromArrays(ctx context.Context, tx *txn, pairs [
 	if slots != nil {
 		return s.insertOrderedFromArrays(ctx, tx, ids, events, webhooks, slots, now)
 	}
-	err := s.withCheckPlansCached(ctx, tx, len(pairs), func() error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at, created_at, updated_at, status, attempts)
+	err := s.insertChecksCached(ctx, tx, len(pairs), nil,
+		`INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at, created_at, updated_at, status, attempts)
 			SELECT v.id, v.event_id, v.webhook_id, $4, $4, $4, 'pending', 0 FROM unnest($1::text[], $2::text[], $3::text[]) AS v (id, event_id, webhook_id)`,
-			ids, events, webhooks, s.d.t(now))
-		return err
-	})
+		ids, events, webhooks, s.d.t(now))
 	if err != nil {
 		return fmt.Errorf("insert deliveries: %w", err)
 	}
@@ -443,13 +441,11 @@ func (s *Store) insertOrderedFromArrays(ctx context.Context, tx *txn, ids, event
 			keys[i], seqs[i], held[i] = pgtype.Text{String: sl.key, Valid: true}, pgtype.Int8{Int64: sl.seq, Valid: true}, sl.held
 		}
 	}
-	err := s.withCheckPlansCached(ctx, tx, len(ids), func() error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at, created_at, updated_at, status, attempts, ordering_key, seq)
+	err := s.insertChecksCached(ctx, tx, len(ids), nil,
+		`INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at, created_at, updated_at, status, attempts, ordering_key, seq)
 			SELECT v.id, v.event_id, v.webhook_id, CASE WHEN v.held THEN $8::timestamptz ELSE $4::timestamptz END, $4, $4, 'pending', 0, v.ordering_key, v.seq
 			FROM unnest($1::text[], $2::text[], $3::text[], $5::text[], $6::bigint[], $7::boolean[]) AS v (id, event_id, webhook_id, ordering_key, seq, held)`,
-			ids, events, webhooks, s.d.t(now), keys, seqs, held, s.d.t(heldUntil))
-		return err
-	})
+		ids, events, webhooks, s.d.t(now), keys, seqs, held, s.d.t(heldUntil))
 	if err != nil {
 		return fmt.Errorf("insert deliveries: %w", err)
 	}

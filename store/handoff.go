@@ -209,12 +209,10 @@ func (s *Store) insertLeasedRows(ctx context.Context, tx *txn, handed []handedPa
 		for i, p := range handed {
 			ids[i], events[i], webhooks[i] = p.id, results[p.event].Event.ID, p.webhookID
 		}
-		err := s.withCheckPlansCached(ctx, tx, len(handed), func() error {
-			_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at, created_at, updated_at, status, attempts, lease_token)
+		err := s.insertChecksCached(ctx, tx, len(handed), nil,
+			`INSERT INTO deliveries (id, event_id, webhook_id, next_attempt_at, created_at, updated_at, status, attempts, lease_token)
 				SELECT v.id, v.event_id, v.webhook_id, $5, $4, $4, 'pending', 0, $6 FROM unnest($1::text[], $2::text[], $3::text[]) AS v (id, event_id, webhook_id)`,
-				ids, events, webhooks, s.d.t(now), s.d.t(until), token)
-			return err
-		})
+			ids, events, webhooks, s.d.t(now), s.d.t(until), token)
 		if err != nil {
 			return fmt.Errorf("insert handed deliveries: %w", err)
 		}
