@@ -621,3 +621,31 @@ func (s *Store) TenantCached(id string) bool {
 	_, ok := s.users.getTenant(id)
 	return ok
 }
+
+// BeginUserChangeElsewhere counts a change to users as begun in the user
+// changes file of the SQLite database at path, as another process would,
+// holding its lock until the returned function counts it done.
+func BeginUserChangeElsewhere(path string) (done func(), err error) {
+	f, err := openUserGen(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.begin(); err != nil {
+		f.close()
+		return nil, err
+	}
+	return func() { f.end(); f.close() }, nil
+}
+
+// DisableUserAndDieBeforeDone disables a user as SetUserDisabled does on
+// SQLite, but never counts the change done, as a process that died right
+// after its commit: its lock is let go only when the store is closed.
+func (s *Store) DisableUserAndDieBeforeDone(ctx context.Context, userID string) error {
+	if err := s.userGen.begin(); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, `UPDATE users SET disabled_at = $1, token_version = token_version + 1 WHERE id = $2`, s.d.t(s.Now()), userID)
+		return err
+	})
+}

@@ -34,9 +34,12 @@ type Store struct {
 	d     dialect
 	now   func() time.Time
 	lock  *fileLock
-	label string
-	dsn   string // PostgreSQL only: for the LISTEN connection
-	admin bool   // opened by ForAdmin: no process lock
+	// userGen is the SQLite database's user changes file (see
+	// userGenFile); nil on PostgreSQL and where it is unavailable.
+	userGen *userGenFile
+	label   string
+	dsn     string // PostgreSQL only: for the LISTEN connection
+	admin   bool   // opened by ForAdmin: no process lock
 	// mustExist: opened with MustExist, SQLite only; never create the file.
 	mustExist bool
 
@@ -204,12 +207,20 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
 	read.SetConnMaxIdleTime(0)
-	s.write, s.read, s.lock, s.label = &writeDB{DB: write}, read, lock, absPath(path)
+	gen, err := openUserGen(path)
+	if err != nil {
+		read.Close()
+		write.Close()
+		lock.release()
+		return err
+	}
+	s.write, s.read, s.lock, s.userGen, s.label = &writeDB{DB: write}, read, lock, gen, absPath(path)
 	if !s.admin {
 		ck, err := startCheckpointer(ctx, "file:"+path+"?"+pragmas, s.write, path+"-wal", s.walLimit)
 		if err != nil {
 			read.Close()
 			write.Close()
+			gen.close()
 			lock.release()
 			return err
 		}
@@ -285,6 +296,7 @@ func (s *Store) Close() error {
 		errs = append(errs, s.read.Close())
 	}
 	errs = append(errs, s.write.Close())
+	s.userGen.close()
 	if s.lock != nil {
 		s.lock.release()
 	}

@@ -32,9 +32,12 @@ import (
 //   - A lookup that read the database while an invalidation arrived does
 //     not store what it read (the generation check in put).
 //
-// On SQLite the cache stays off: the admin commands (ForAdmin) change
-// users from another process beside a serving one, with no channel to tell
-// it, and there the lookup is an in-process read, not a round trip.
+// On SQLite there are no notifications, and the admin commands (ForAdmin)
+// change users from another process beside a serving one: there the user
+// changes file (userGenFile) keeps the serving process's cache exact. The
+// lookup it saves is an in-process read, not a round trip, but still
+// about 30 µs of CPU on every request, 6.5% of all of it when publishing
+// one event a request.
 const (
 	usersChannel    = "webhookd_users"
 	usersAckChannel = "webhookd_users_ack"
@@ -79,6 +82,11 @@ type userCache struct {
 	gen   uint64
 	m     map[string]User
 	keys  map[string]cachedKey
+	// file, on SQLite, is the user changes file every process on the
+	// database counts its changes in (see userGenFile); fileGen is the
+	// count of done changes the cache's contents were read at.
+	file    *userGenFile
+	fileGen uint64
 	// tenants holds the creation time of tenants read to exist. A tenant
 	// leaves only by DeleteTenant or with its last member (DeleteUser),
 	// both through changeUsers, so, as keys, every invalidation forgets
@@ -91,7 +99,7 @@ type userCache struct {
 func (c *userCache) getTenant(id string) (time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.armed {
+	if !c.syncLocked() {
 		return time.Time{}, false
 	}
 	t, ok := c.tenants[id]
@@ -103,7 +111,7 @@ func (c *userCache) getTenant(id string) (time.Time, bool) {
 func (c *userCache) putTenant(gen uint64, id string, created time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.armed || gen != c.gen {
+	if !c.syncLocked() || gen != c.gen {
 		return
 	}
 	if c.tenants == nil || len(c.tenants) >= userCacheMax {
@@ -123,7 +131,7 @@ type cachedKey struct {
 func (c *userCache) getKey(hash string) (APIKey, *User, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.armed {
+	if !c.syncLocked() {
 		return APIKey{}, nil, false
 	}
 	k, ok := c.keys[hash]
@@ -142,7 +150,7 @@ func (c *userCache) getKey(hash string) (APIKey, *User, bool) {
 func (c *userCache) putKey(gen uint64, hash string, k APIKey, creator *User) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.armed || gen != c.gen {
+	if !c.syncLocked() || gen != c.gen {
 		return
 	}
 	if c.keys == nil || len(c.keys) >= userCacheMax {
@@ -168,7 +176,7 @@ func (c *userCache) touchKey(id string, at time.Time) {
 func (c *userCache) get(id string) (User, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.armed {
+	if !c.syncLocked() {
 		return User{}, false
 	}
 	u, ok := c.m[id]
@@ -180,14 +188,40 @@ func (c *userCache) get(id string) (User, bool) {
 func (c *userCache) generation() (uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.gen, c.armed
+	ok := c.syncLocked()
+	return c.gen, ok
+}
+
+// syncLocked reports whether the cache may be used now: it is armed and,
+// on SQLite, no change to users is in flight in any process. When the
+// changes file says the database has moved on from what the cache holds,
+// the cache forgets it all first, and the generation moves, so that a
+// lookup that read the database before cannot store what it read.
+// c.mu must be held.
+func (c *userCache) syncLocked() bool {
+	if !c.armed {
+		return false
+	}
+	if c.file == nil {
+		return true
+	}
+	done, ok := c.file.generation()
+	if !ok {
+		return false
+	}
+	if done != c.fileGen {
+		c.gen++
+		c.m, c.keys, c.tenants = nil, nil, nil
+		c.fileGen = done
+	}
+	return true
 }
 
 // put stores u unless an invalidation came since generation gen was read.
 func (c *userCache) put(gen uint64, u User) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.armed || gen != c.gen {
+	if !c.syncLocked() || gen != c.gen {
 		return
 	}
 	if c.m == nil || len(c.m) >= userCacheMax {
@@ -207,6 +241,15 @@ func (c *userCache) drop(id string) {
 		return
 	}
 	delete(c.m, id)
+}
+
+// armWith empties the cache and turns it on, kept exact by the user
+// changes file f (SQLite).
+func (c *userCache) armWith(f *userGenFile) {
+	c.mu.Lock()
+	c.file = f
+	c.mu.Unlock()
+	c.arm(true)
 }
 
 // arm empties the cache and turns it on or off.
@@ -234,9 +277,15 @@ func (s *Store) userByIDCached(ctx context.Context, id string) (User, error) {
 // RunUserCache keeps this store's user cache armed and exact until ctx is
 // done (see usersChannel): it listens for user changes on a connection of
 // its own, reconnecting after errors with the cache off meanwhile. On
-// SQLite it only waits for ctx. Callers run it in a goroutine they own.
+// SQLite the user changes file keeps it exact (see userGenFile), and this
+// only arms it until ctx is done; a store opened ForAdmin keeps it off.
+// Callers run it in a goroutine they own.
 func (s *Store) RunUserCache(ctx context.Context, logger *slog.Logger) {
 	if s.d.embedded() {
+		if s.userGen != nil && s.serving {
+			s.users.armWith(s.userGen)
+			defer s.users.arm(false)
+		}
 		<-ctx.Done()
 		return
 	}
@@ -297,6 +346,15 @@ func (s *Store) listenUsers(ctx context.Context) error {
 // usersChannel).
 func (s *Store) changeUsers(ctx context.Context, id string, fn func(tx *txn) error) error {
 	if s.d.embedded() {
+		if s.userGen != nil {
+			// Counted in the changes file before the transaction and
+			// after it, so that no process's cache serves what it read
+			// meanwhile (see userGenFile).
+			if err := s.userGen.begin(); err != nil {
+				return err
+			}
+			defer s.userGen.end()
+		}
 		err := s.inTx(ctx, fn)
 		s.users.drop(id)
 		return err

@@ -15,16 +15,13 @@ import (
 )
 
 // runUserCache runs s's user cache until the test ends and waits until it
-// is armed (on PostgreSQL).
+// is armed.
 func runUserCache(t *testing.T, s *store.Store) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { s.RunUserCache(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	if s.Kind() != store.Postgres {
-		return
-	}
 	deadline := time.Now().Add(30 * time.Second)
 	for !s.UserCacheArmed() {
 		if time.Now().After(deadline) {
@@ -175,31 +172,143 @@ func TestUserCacheLostListenerDisarms(t *testing.T) {
 	}
 }
 
-// TestUserCacheOffOnSQLite: on SQLite the cache stays off, since an admin
-// store of another process (ForAdmin) changes users with no way to tell a
-// serving one; a change made through either store is seen by the other's
-// next lookup.
-func TestUserCacheOffOnSQLite(t *testing.T) {
+// TestUserCacheSQLiteAdminChanges: on SQLite the serving store caches
+// users, API keys and tenants, and an admin command's store (ForAdmin, as
+// another process would open the file) changing any of them is seen by
+// the serving store's very next lookup: a user disabled, its password
+// changed, a key revoked, the user deleted.
+func TestUserCacheSQLiteAdminChanges(t *testing.T) {
 	ctx := context.Background()
 	path := storetest.SQLitePath(t)
 	a := storetest.Open(t, path)
 	runUserCache(t, a)
 	b := storetest.Open(t, path, store.ForAdmin())
-	u, err := a.CreateUser(ctx, "lite@x.io", "hash", "")
+	u, err := b.CreateUser(ctx, "lite@x.io", "hash", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.UserByID(ctx, u.ID); err != nil {
-		t.Fatal(err)
+	cache := func() store.User {
+		t.Helper()
+		got, err := a.UserByID(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !a.UserCacheArmed() || !a.UserCached(u.ID) {
+			t.Fatal("the serving SQLite store did not cache the user it read")
+		}
+		return got
 	}
-	if a.UserCacheArmed() || a.UserCached(u.ID) {
-		t.Fatal("the SQLite store cached a user")
-	}
+	before := cache()
 	if err := b.SetUserDisabled(ctx, u.ID, true); err != nil {
 		t.Fatal(err)
 	}
+	if a.UserCached(u.ID) {
+		t.Fatal("the serving store still caches the user the admin store disabled")
+	}
 	if got, err := a.UserByID(ctx, u.ID); err != nil || got.DisabledAt == nil {
 		t.Fatalf("after another store disabled the user: %+v, %v", got, err)
+	}
+	if err := b.SetUserDisabled(ctx, u.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	before = cache()
+	if err := b.SetPassword(ctx, u.ID, "other-hash"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.UserByID(ctx, u.ID); err != nil || got.TokenVersion == before.TokenVersion || got.PasswordHash != "other-hash" {
+		t.Fatalf("after another store changed the password: %+v (token version before %d), %v", got, before.TokenVersion, err)
+	}
+
+	key, err := b.CreateAPIKey(ctx, store.NewAPIKey{KeyHash: "lite-key", Prefix: "lite", Name: "k", TenantID: u.TenantID, CreatedBy: u.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.APIKeyByHash(ctx, "lite-key"); err != nil || !a.APIKeyCached("lite-key") {
+		t.Fatalf("the serving store did not cache the key: %v", err)
+	}
+	if _, err := b.RevokeAPIKey(ctx, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.APIKeyByHash(ctx, "lite-key"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the serving store right after the admin store revoked the key: %v, want ErrNotFound", err)
+	}
+
+	cache()
+	if err := b.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.UserByID(ctx, u.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after another store deleted the user: %v, want ErrNotFound", err)
+	}
+}
+
+// TestUserCacheSQLiteChangeInFlight: while another process's change to
+// users is between its two counts, the serving store neither serves nor
+// keeps what it reads; once the change is counted done, it caches again.
+func TestUserCacheSQLiteChangeInFlight(t *testing.T) {
+	ctx := context.Background()
+	path := storetest.SQLitePath(t)
+	a := storetest.Open(t, path)
+	runUserCache(t, a)
+	u, err := a.CreateUser(ctx, "flight@x.io", "hash", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := store.BeginUserChangeElsewhere(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := a.UserByID(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if a.UserCached(u.ID) {
+			done()
+			t.Fatal("the serving store cached a user while another process's change was in flight")
+		}
+	}
+	done()
+	if _, err := a.UserByID(ctx, u.ID); err != nil || !a.UserCached(u.ID) {
+		t.Fatalf("the serving store did not cache again once the change was done (%v)", err)
+	}
+}
+
+// TestUserCacheSQLiteHealsAfterACrashedChange: a process that committed a
+// change to users and died before counting it done leaves the counters
+// apart. Once its lock is gone the serving store mends them, forgets what
+// it cached, reads the change, and caches again.
+func TestUserCacheSQLiteHealsAfterACrashedChange(t *testing.T) {
+	ctx := context.Background()
+	path := storetest.SQLitePath(t)
+	a := storetest.Open(t, path)
+	runUserCache(t, a)
+	u, err := a.CreateUser(ctx, "crash@x.io", "hash", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.UserByID(ctx, u.ID); err != nil || !a.UserCached(u.ID) {
+		t.Fatalf("not cached: %v", err)
+	}
+	b, err := store.Open(ctx, path, store.ForAdmin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DisableUserAndDieBeforeDone(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Still alive, holding its lock: the change may be in flight.
+	if got, err := a.UserByID(ctx, u.ID); err != nil || got.DisabledAt == nil || a.UserCached(u.ID) {
+		t.Fatalf("with the change's lock held: %+v, cached %v, %v; want disabled, not cached", got, a.UserCached(u.ID), err)
+	}
+	if err := b.Close(); err != nil { // the process dies: its lock goes
+		t.Fatal(err)
+	}
+	got, err := a.UserByID(ctx, u.ID)
+	if err != nil || got.DisabledAt == nil {
+		t.Fatalf("after the crashed change: %+v, %v; want disabled", got, err)
+	}
+	if !a.UserCached(u.ID) {
+		t.Fatal("the serving store did not mend the counters and cache again")
 	}
 }
 
@@ -296,21 +405,25 @@ func TestAPIKeyCacheTwoStores(t *testing.T) {
 // store that reads it, ends in every store as soon as another deletes the
 // tenant, directly or with its last member, and that a tenant created
 // again under the same id is seen with its new creation time. On SQLite
-// (one store, one process) the cache stays off and every answer is read.
+// the other process is an admin command's store (ForAdmin).
 func TestTenantCacheTwoStores(t *testing.T) {
 	storetest.EachTarget(t, func(t *testing.T, db string) {
 		ctx := context.Background()
-		a := storetest.Open(t, db)
-		b := a // SQLite runs one process, so one store, per file
-		if a.Kind() == store.Postgres {
-			b = storetest.Open(t, db)
-			runUserCache(t, b)
+		// b serves; a is another process: on PostgreSQL serving too, on
+		// SQLite an admin command's store, which keeps no cache.
+		b := storetest.Open(t, db)
+		runUserCache(t, b)
+		var a *store.Store
+		if b.Kind() == store.Postgres {
+			a = storetest.Open(t, db)
+			runUserCache(t, a)
+		} else {
+			a = storetest.Open(t, db, store.ForAdmin())
 		}
-		runUserCache(t, a)
-		cached := b.Kind() == store.Postgres
 		read := func(s *store.Store, id string) (time.Time, error) {
 			t.Helper()
 			created, err := s.TenantCreatedAt(ctx, id)
+			cached := s == b || s.Kind() == store.Postgres
 			if err == nil && s.TenantCached(id) != cached {
 				t.Fatalf("tenant %s cached = %v, want %v on %s", id, !cached, cached, s.Kind())
 			}

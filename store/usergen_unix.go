@@ -1,0 +1,161 @@
+//go:build unix
+
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+)
+
+// userGenFile is how the processes on one SQLite file tell each other that
+// users changed, so that a serving process can keep its user cache exact
+// (see userCache). SQLite has no notifications, and a serving process
+// shares its file with the admin commands (ForAdmin) that create, disable
+// and delete users, revoke keys and delete tenants from another process.
+//
+// The file (the database's path + ".users") holds two counters, mapped
+// into every process that opens it: begun, counted before each change to
+// users, keys or tenants, and done, counted after its transaction ends.
+// While they differ a change may be on its way, and the cache is neither
+// read nor filled; when they are equal, done names the state of the
+// database, and what the cache read in another state is forgotten. A
+// lookup costs two atomic loads instead of a read of the database.
+//
+// A process that dies between the two counts would leave them apart for
+// good, the cache off. Every change therefore holds a shared flock on the
+// file from before begun until after done, and a reader that finds the
+// counters apart and can take the lock exclusively (no change is in flight
+// anywhere) sets done to begun: what the dead process committed, or not,
+// is then read anew.
+type userGenFile struct {
+	mem []byte // the mapped page; the counters are its first 16 bytes
+	// changing holds the shared lock while this process makes changes;
+	// healing is a separate open of the file, so that its exclusive lock
+	// conflicts with this process's own shared one too (flock locks
+	// belong to an open file, not to a process).
+	changing, healing *os.File
+
+	mu      sync.Mutex
+	changes int // this process's changes in flight, under the shared lock
+}
+
+// userGenSize is the counters' bytes: begun, then done.
+const userGenSize = 16
+
+// openUserGen opens, creating it as needed, the counters file of the
+// SQLite database at dbPath, with the database file's permissions.
+func openUserGen(dbPath string) (*userGenFile, error) {
+	mode := os.FileMode(0o600)
+	if st, err := os.Stat(dbPath); err == nil {
+		mode = st.Mode().Perm()
+	}
+	path := dbPath + ".users"
+	changing, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, mode)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	f := &userGenFile{changing: changing}
+	if err := f.init(path); err != nil {
+		f.close()
+		return nil, fmt.Errorf("store: user changes file %s: %w", path, err)
+	}
+	return f, nil
+}
+
+func (f *userGenFile) init(path string) error {
+	st, err := f.changing.Stat()
+	if err != nil {
+		return err
+	}
+	// Only ever grown: two processes creating it at once must not cut
+	// off counts the other already made.
+	if st.Size() < userGenSize {
+		if err := f.changing.Truncate(userGenSize); err != nil {
+			return err
+		}
+	}
+	if f.healing, err = os.OpenFile(path, os.O_RDWR, 0); err != nil {
+		return err
+	}
+	f.mem, err = syscall.Mmap(int(f.changing.Fd()), 0, userGenSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	return err
+}
+
+// counters returns begun and done, in the shared mapping (page-aligned,
+// so 8-byte aligned as atomics need).
+func (f *userGenFile) counters() (begun, done *atomic.Uint64) {
+	return (*atomic.Uint64)(unsafe.Pointer(&f.mem[0])), (*atomic.Uint64)(unsafe.Pointer(&f.mem[8]))
+}
+
+// begin counts a change as begun, under the shared lock.
+func (f *userGenFile) begin() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.changes == 0 {
+		if err := flock(f.changing, syscall.LOCK_SH); err != nil {
+			return fmt.Errorf("store: lock the user changes file: %w", err)
+		}
+	}
+	f.changes++
+	begun, _ := f.counters()
+	begun.Add(1)
+	return nil
+}
+
+// end counts a change begun by begin as done, whether its transaction
+// committed or not.
+func (f *userGenFile) end() {
+	_, done := f.counters()
+	done.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.changes--; f.changes == 0 {
+		_ = flock(f.changing, syscall.LOCK_UN)
+	}
+}
+
+// generation returns done, and whether it names the database's state: no
+// change in flight. Counters left apart by a process that died mid-change
+// are mended here (see userGenFile).
+func (f *userGenFile) generation() (uint64, bool) {
+	begun, done := f.counters()
+	b, d := begun.Load(), done.Load()
+	if b == d {
+		return d, true
+	}
+	if flock(f.healing, syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return 0, false // a change is in flight
+	}
+	defer func() { _ = flock(f.healing, syscall.LOCK_UN) }()
+	b = begun.Load()
+	done.Store(b)
+	return b, true
+}
+
+func (f *userGenFile) close() {
+	if f == nil {
+		return
+	}
+	if f.mem != nil {
+		_ = syscall.Munmap(f.mem)
+	}
+	if f.healing != nil {
+		_ = f.healing.Close()
+	}
+	_ = f.changing.Close()
+}
+
+// flock is syscall.Flock, retried when a signal interrupts it.
+func flock(f *os.File, how int) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
