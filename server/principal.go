@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/webhookd/webhookd/store"
@@ -72,53 +71,6 @@ func currentPrincipal(r *http.Request) principal {
 // only reached with a tenant, so it is never "" there.
 func tenantOf(r *http.Request) string { return currentPrincipal(r).tenant }
 
-// tenantCache remembers for a moment the tenants known to exist, so that
-// a service key publishing for a tenant, or a portal session reading, does
-// not cost a lookup each request. A tenant deleted meanwhile is still
-// refused by the database's foreign keys on every write; reads within the
-// moment find nothing of it.
-type tenantCache struct {
-	mu   sync.Mutex
-	seen map[string]seenTenant
-}
-
-// seenTenant is when a tenant was last seen to exist, and its creation
-// time then.
-type seenTenant struct{ at, created time.Time }
-
-// tenantCacheTTL is how long a tenant seen to exist is taken to exist.
-const tenantCacheTTL = 2 * time.Second
-
-// maxCachedTenants bounds the cache: past it, it starts over.
-const maxCachedTenants = 10000
-
-// known returns the creation time of a tenant seen to exist within
-// tenantCacheTTL.
-func (c *tenantCache) known(id string, now time.Time) (time.Time, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t, ok := c.seen[id]
-	if !ok || now.Sub(t.at) >= tenantCacheTTL {
-		return time.Time{}, false
-	}
-	return t.created, true
-}
-
-func (c *tenantCache) remember(id string, created, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.seen == nil || len(c.seen) >= maxCachedTenants {
-		c.seen = map[string]seenTenant{}
-	}
-	c.seen[id] = seenTenant{at: now, created: created}
-}
-
-func (c *tenantCache) forget(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.seen, id)
-}
-
 // tenantNotFound is the answer for a tenant that does not exist or that
 // the credential may not act for: the same 404 either way, as for any id
 // of another tenant.
@@ -129,11 +81,11 @@ func tenantNotFound(id string) *Error {
 // checkTenant answers the tenant's creation time when it exists, and a
 // 404 when not. ensure creates it instead (a trusted CRM token vouches
 // for its tenant, as --auto-create-tenants does for publishing).
+//
+// Both are served from the store's user cache where it runs, kept exact
+// across processes (store.RunUserCache): a tenant deleted is refused by
+// the very next request, in every process.
 func (s *Server) checkTenant(ctx context.Context, id string, ensure bool) (time.Time, error) {
-	now := time.Now()
-	if created, ok := s.tenants.known(id, now); ok {
-		return created, nil
-	}
 	if ensure {
 		if err := s.store.EnsureTenant(ctx, id); err != nil {
 			return time.Time{}, err
@@ -146,7 +98,6 @@ func (s *Server) checkTenant(ctx context.Context, id string, ensure bool) (time.
 	if err != nil {
 		return time.Time{}, err
 	}
-	s.tenants.remember(id, created, now)
 	return created, nil
 }
 

@@ -140,7 +140,6 @@ type Server struct {
 	autoCreateTenants bool
 	checkEventData    bool
 	publicURL         string
-	tenants           tenantCache
 	firstUser         firstUser
 
 	writeTimeout  time.Duration

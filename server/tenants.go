@@ -143,7 +143,6 @@ func (s *Server) handleTenantDelete(w http.ResponseWriter, r *http.Request) erro
 		}
 		return err
 	}
-	s.tenants.forget(id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
