@@ -296,6 +296,9 @@ func (s *Store) Close() error {
 		errs = append(errs, s.read.Close())
 	}
 	errs = append(errs, s.write.Close())
+	// The cache stops reading the changes file before it is let go; a
+	// change still in flight keeps it until the change ends.
+	s.users.detach()
 	s.userGen.close()
 	if s.lock != nil {
 		s.lock.release()
