@@ -650,8 +650,6 @@ func (s *Store) DisableUserAndDieBeforeDone(ctx context.Context, userID string) 
 	})
 	// No longer in flight as far as Close is concerned, which lets the
 	// lock go as the process's death would; still never counted done.
-	s.userGen.mu.Lock()
-	s.userGen.changes--
-	s.userGen.mu.Unlock()
+	abandonUserChange(s.userGen)
 	return err
 }

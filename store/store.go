@@ -162,7 +162,9 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 	}
 	lock := &fileLock{}
 	if !s.admin {
-		if lock, err = lockFile(path + ".lock"); err != nil {
+		// Named after the file itself, as the user changes file is: a
+		// second process naming it through a symbolic link is refused.
+		if lock, err = lockFile(realPath(path) + ".lock"); err != nil {
 			return err
 		}
 	}

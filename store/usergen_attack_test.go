@@ -5,6 +5,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -177,4 +178,32 @@ func closeWithUserChangeInFlight(t *testing.T) {
 	err = <-changed
 	_, lookupErr := a.UserByID(ctx, u.ID)
 	t.Logf("change ended after close: %v; a lookup after close: %v", err, lookupErr)
+}
+
+// TestSecondServingStoreThroughSymlinkRefused: SQLite serves from one
+// process per database; a second serving process that names the database
+// through a symbolic link to its file is the same database (SQLite follows
+// the link), and must be refused as one naming it directly is, or two
+// processes lease and deliver the same deliveries, which leases assume no
+// other process does.
+func TestSecondServingStoreThroughSymlinkRefused(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	real := filepath.Join(dir, "data", "webhookd.db")
+	if err := os.MkdirAll(filepath.Dir(real), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	storetest.Open(t, real)
+	link := filepath.Join(dir, "webhookd.db")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(ctx, link)
+	if err == nil {
+		s.Close()
+		t.Fatal("a second serving store opened the database through a symlink")
+	}
+	if !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("second serving store through a symlink: %v, want ErrLocked", err)
+	}
 }

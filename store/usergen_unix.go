@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -57,9 +56,7 @@ func openUserGen(dbPath string) (*userGenFile, error) {
 	// Named after the database's file itself: SQLite follows a symbolic
 	// link to it, and a process that names the database through one must
 	// count its changes in the same file as one that names it directly.
-	if real, err := filepath.EvalSymlinks(dbPath); err == nil {
-		dbPath = real
-	}
+	dbPath = realPath(dbPath)
 	mode := os.FileMode(0o600)
 	st, statErr := os.Stat(dbPath)
 	if statErr == nil {
