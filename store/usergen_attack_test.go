@@ -6,12 +6,14 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -206,4 +208,149 @@ func TestSecondServingStoreThroughSymlinkRefused(t *testing.T) {
 	if !errors.Is(err, store.ErrLocked) {
 		t.Fatalf("second serving store through a symlink: %v, want ErrLocked", err)
 	}
+}
+
+// TestUserCacheSQLiteStress: admin stores (other processes) change a
+// user's password over and over while the serving store reads it from
+// many goroutines and changes another user itself; right after each
+// admin change returns, the serving store's next lookup sees it.
+func TestUserCacheSQLiteStress(t *testing.T) {
+	ctx := context.Background()
+	path := storetest.SQLitePath(t)
+	a := storetest.Open(t, path)
+	runUserCache(t, a)
+	b := storetest.Open(t, path, store.ForAdmin())
+	c := storetest.Open(t, path, store.ForAdmin())
+	u, err := b.CreateUser(ctx, "stress@x.io", "h0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := a.CreateUser(ctx, "other@x.io", "o0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, _ = a.UserByID(ctx, u.ID)
+				_, _ = a.UserByID(ctx, other.ID)
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = a.SetPassword(ctx, other.ID, fmt.Sprintf("o%d", i))
+			time.Sleep(time.Duration(i%3) * time.Millisecond)
+		}
+	})
+	wg.Go(func() { // a third process's changes, to keep done moving
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = c.SetPassword(ctx, other.ID, fmt.Sprintf("c%d", i))
+			time.Sleep(time.Duration(i%5) * time.Millisecond)
+		}
+	})
+	deadline := time.Now().Add(2 * time.Second)
+	cached := 0
+	for i := 1; time.Now().Before(deadline); i++ {
+		want := fmt.Sprintf("h%d", i)
+		if err := b.SetPassword(ctx, u.ID, want); err != nil {
+			close(stop)
+			wg.Wait()
+			t.Fatal(err)
+		}
+		got, err := a.UserByID(ctx, u.ID)
+		if err != nil || got.PasswordHash != want {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("change %d: the serving store read %q (%v) right after the admin store set %q", i, got.PasswordHash, err, want)
+		}
+		if a.UserCached(u.ID) {
+			cached++
+		}
+		time.Sleep(time.Duration(i%2) * time.Millisecond)
+		if got, err := a.UserByID(ctx, u.ID); err != nil || got.PasswordHash != want {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("change %d: the serving store read %q (%v) later, want %q", i, got.PasswordHash, err, want)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("cached after %d changes", cached)
+}
+
+// TestUserChangeOnFullDiskFails: on a full file system (here a full tmpfs
+// named by WEBHOOKD_ATTACK_FULLFS) a change to users fails with an error,
+// as SQLite's own writes do, instead of killing the process with SIGBUS
+// on the first count into a user changes file created there without a
+// block of its own.
+func TestUserChangeOnFullDiskFails(t *testing.T) {
+	fs := os.Getenv("WEBHOOKD_ATTACK_FULLFS")
+	if fs == "" {
+		t.Skip("set WEBHOOKD_ATTACK_FULLFS to a small tmpfs of this test's own")
+	}
+	if os.Getenv("WEBHOOKD_ATTACK_CHILD") == "1" {
+		userChangeOnFullDisk(t, fs)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestUserChangeOnFullDiskFails$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), "WEBHOOKD_ATTACK_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "change on a full disk:") {
+		t.Fatalf("a change to users on a full disk: %v\n%s", err, tail(string(out), 3000))
+	}
+}
+
+func userChangeOnFullDisk(t *testing.T, fs string) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp(fs, "full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "webhookd.db")
+	keep := storetest.Open(t, path, store.ForAdmin()) // keeps -wal and -shm
+	u, err := keep.CreateUser(ctx, "full@x.io", "hash", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path + ".users"); err != nil { // as before the upgrade
+		t.Fatal(err)
+	}
+	filler, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	for {
+		if _, err := filler.Write(buf); err != nil {
+			break
+		}
+	}
+	filler.Close()
+	b, err := store.Open(ctx, path, store.ForAdmin())
+	if err != nil {
+		t.Logf("change on a full disk: open: %v", err)
+		return
+	}
+	defer b.Close()
+	err = b.SetUserDisabled(ctx, u.ID, true)
+	t.Logf("change on a full disk: %v", err)
 }

@@ -98,10 +98,8 @@ func (f *userGenFile) init(path string) error {
 	}
 	// Only ever grown: two processes creating it at once must not cut
 	// off counts the other already made.
-	if st.Size() < userGenSize {
-		if err := f.changing.Truncate(userGenSize); err != nil {
-			return err
-		}
+	if err := allocateUserGen(f.changing, st.Size()); err != nil {
+		return err
 	}
 	if f.healing, err = os.OpenFile(path, os.O_RDWR, 0); err != nil {
 		return err
@@ -202,4 +200,13 @@ func flock(f *os.File, how int) error {
 			return err
 		}
 	}
+}
+
+// extendUserGen extends the user changes file to its counters' size when
+// it is shorter, never cutting it.
+func extendUserGen(f *os.File, size int64) error {
+	if size < userGenSize {
+		return f.Truncate(userGenSize)
+	}
+	return nil
 }
