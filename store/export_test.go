@@ -644,8 +644,12 @@ func (s *Store) DisableUserAndDieBeforeDone(ctx context.Context, userID string) 
 	if err := s.userGen.begin(); err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx *txn) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `UPDATE users SET disabled_at = $1, token_version = token_version + 1 WHERE id = $2`, s.d.t(s.Now()), userID)
 		return err
 	})
+	// No longer in flight as far as Close is concerned, which lets the
+	// lock go as the process's death would; still never counted done.
+	abandonUserChange(s.userGen)
+	return err
 }

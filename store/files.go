@@ -51,6 +51,15 @@ func (s *Store) prepareSQLiteFile(path string) (string, error) {
 	return "", nil
 }
 
+// realPath is the path of the database's file itself, symbolic links
+// followed as SQLite follows them, or path as given when that fails.
+func realPath(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		return real
+	}
+	return path
+}
+
 // absPath is path made absolute for messages, or path as given when that
 // fails.
 func absPath(path string) string {

@@ -162,7 +162,9 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 	}
 	lock := &fileLock{}
 	if !s.admin {
-		if lock, err = lockFile(path + ".lock"); err != nil {
+		// Named after the file itself, as the user changes file is: a
+		// second process naming it through a symbolic link is refused.
+		if lock, err = lockFile(realPath(path) + ".lock"); err != nil {
 			return err
 		}
 	}
@@ -296,6 +298,9 @@ func (s *Store) Close() error {
 		errs = append(errs, s.read.Close())
 	}
 	errs = append(errs, s.write.Close())
+	// The cache stops reading the changes file before it is let go; a
+	// change still in flight keeps it until the change ends.
+	s.users.detach()
 	s.userGen.close()
 	if s.lock != nil {
 		s.lock.release()

@@ -92,6 +92,8 @@ type userCache struct {
 	// both through changeUsers, so, as keys, every invalidation forgets
 	// them all; a tenant's creation time never changes while it exists.
 	tenants map[string]time.Time
+	// detached is set once the store closes: the cache stays off.
+	detached bool
 }
 
 // getTenant returns the cached creation time of a tenant, if the cache is
@@ -247,18 +249,31 @@ func (c *userCache) drop(id string) {
 // changes file f (SQLite).
 func (c *userCache) armWith(f *userGenFile) {
 	c.mu.Lock()
-	c.file = f
+	if !c.detached {
+		c.file = f
+	}
 	c.mu.Unlock()
 	c.arm(true)
 }
 
-// arm empties the cache and turns it on or off.
+// arm empties the cache and turns it on or off; a detached cache stays
+// off.
 func (c *userCache) arm(on bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
 	c.m, c.keys, c.tenants = nil, nil, nil
-	c.armed = on
+	c.armed = on && !c.detached
+}
+
+// detach empties the cache and turns it off for good, letting go of its
+// user changes file: the store is closing, and the file's mapping with it.
+func (c *userCache) detach() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.m, c.keys, c.tenants = nil, nil, nil
+	c.armed, c.detached, c.file = false, true, nil
 }
 
 // userByIDCached is UserByID through the cache.

@@ -42,6 +42,9 @@ type userGenFile struct {
 
 	mu      sync.Mutex
 	changes int // this process's changes in flight, under the shared lock
+	// closed is set by close; while changes are in flight the mapping and
+	// the lock outlive it, and the last change's end lets them go.
+	closed bool
 }
 
 // userGenSize is the counters' bytes: begun, then done.
@@ -50,14 +53,35 @@ const userGenSize = 16
 // openUserGen opens, creating it as needed, the counters file of the
 // SQLite database at dbPath, with the database file's permissions.
 func openUserGen(dbPath string) (*userGenFile, error) {
+	// Named after the database's file itself: SQLite follows a symbolic
+	// link to it, and a process that names the database through one must
+	// count its changes in the same file as one that names it directly.
+	dbPath = realPath(dbPath)
 	mode := os.FileMode(0o600)
-	if st, err := os.Stat(dbPath); err == nil {
+	st, statErr := os.Stat(dbPath)
+	if statErr == nil {
 		mode = st.Mode().Perm()
 	}
 	path := dbPath + ".users"
 	changing, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, mode)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	// An admin command run as root (as the service's documentation has
+	// it) gives the file the database's owner, as SQLite does its -wal
+	// and -shm: one only root could open would keep the service from
+	// opening its database.
+	if statErr == nil && os.Geteuid() == 0 {
+		if db, ok := st.Sys().(*syscall.Stat_t); ok {
+			if own, err := changing.Stat(); err == nil {
+				if o, ok := own.Sys().(*syscall.Stat_t); ok && (o.Uid != db.Uid || o.Gid != db.Gid) {
+					if err := changing.Chown(int(db.Uid), int(db.Gid)); err != nil {
+						_ = changing.Close()
+						return nil, fmt.Errorf("store: give %s the database's owner: %w", path, err)
+					}
+				}
+			}
+		}
 	}
 	f := &userGenFile{changing: changing}
 	if err := f.init(path); err != nil {
@@ -74,10 +98,8 @@ func (f *userGenFile) init(path string) error {
 	}
 	// Only ever grown: two processes creating it at once must not cut
 	// off counts the other already made.
-	if st.Size() < userGenSize {
-		if err := f.changing.Truncate(userGenSize); err != nil {
-			return err
-		}
+	if err := allocateUserGen(f.changing, st.Size()); err != nil {
+		return err
 	}
 	if f.healing, err = os.OpenFile(path, os.O_RDWR, 0); err != nil {
 		return err
@@ -96,6 +118,9 @@ func (f *userGenFile) counters() (begun, done *atomic.Uint64) {
 func (f *userGenFile) begin() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.closed {
+		return errors.New("store: user changes file closed")
+	}
 	if f.changes == 0 {
 		if err := flock(f.changing, syscall.LOCK_SH); err != nil {
 			return fmt.Errorf("store: lock the user changes file: %w", err)
@@ -116,6 +141,9 @@ func (f *userGenFile) end() {
 	defer f.mu.Unlock()
 	if f.changes--; f.changes == 0 {
 		_ = flock(f.changing, syscall.LOCK_UN)
+		if f.closed {
+			f.release()
+		}
 	}
 }
 
@@ -137,10 +165,24 @@ func (f *userGenFile) generation() (uint64, bool) {
 	return b, true
 }
 
+// close lets the file go, once the changes in flight have ended (a
+// change's end still counts in the mapping, under the lock).
 func (f *userGenFile) close() {
 	if f == nil {
 		return
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return
+	}
+	f.closed = true
+	if f.changes == 0 {
+		f.release()
+	}
+}
+
+func (f *userGenFile) release() {
 	if f.mem != nil {
 		_ = syscall.Munmap(f.mem)
 	}
@@ -158,4 +200,13 @@ func flock(f *os.File, how int) error {
 			return err
 		}
 	}
+}
+
+// extendUserGen extends the user changes file to its counters' size when
+// it is shorter, never cutting it.
+func extendUserGen(f *os.File, size int64) error {
+	if size < userGenSize {
+		return f.Truncate(userGenSize)
+	}
+	return nil
 }
