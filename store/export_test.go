@@ -626,7 +626,7 @@ func (s *Store) TenantCached(id string) bool {
 // changes file of the SQLite database at path, as another process would,
 // holding its lock until the returned function counts it done.
 func BeginUserChangeElsewhere(path string) (done func(), err error) {
-	f, err := openUserGen(path)
+	f, err := openUserGen(path, true)
 	if err != nil {
 		return nil, err
 	}

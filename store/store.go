@@ -209,7 +209,7 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
 	read.SetConnMaxIdleTime(0)
-	gen, err := openUserGen(path)
+	gen, err := openUserGen(path, s.admin)
 	if err != nil {
 		read.Close()
 		write.Close()

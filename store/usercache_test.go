@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -481,4 +483,44 @@ func TestTenantCacheTwoStores(t *testing.T) {
 			t.Fatalf("the other store right after the last member's delete: %v, want ErrNotFound", err)
 		}
 	})
+}
+
+// TestUserChangesFileDeletedUnderAServingProcess: with the changes file
+// deleted while a store serves (it keeps counting in the file it mapped),
+// an admin command's store would count in a new file the serving store
+// never reads: it refuses to change users, naming the fix, rather than
+// let the serving store serve what it changed. Once the serving store is
+// gone, the new file is the one every process uses, and changes go ahead.
+func TestUserChangesFileDeletedUnderAServingProcess(t *testing.T) {
+	ctx := context.Background()
+	path := storetest.SQLitePath(t)
+	a, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u, err := a.CreateUser(ctx, "gone@x.io", "hash", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path + ".users"); err != nil {
+		t.Fatal(err)
+	}
+	b := storetest.Open(t, path, store.ForAdmin())
+	err = b.SetUserDisabled(ctx, u.ID, true)
+	if err == nil || !strings.Contains(err.Error(), "restart it") {
+		t.Fatalf("disabling a user beside a serving store whose changes file was deleted: %v, want a refusal naming the fix", err)
+	}
+	if got, err := a.UserByID(ctx, u.ID); err != nil || got.DisabledAt != nil {
+		t.Fatalf("the refused change happened: %+v, %v", got, err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c := storetest.Open(t, path, store.ForAdmin())
+	if err := c.SetUserDisabled(ctx, u.ID, true); err != nil {
+		t.Fatalf("with no serving store: %v", err)
+	}
 }

@@ -6,7 +6,7 @@ package store
 // not: there the SQLite user cache stays off (openUserGen returns nil).
 type userGenFile struct{}
 
-func openUserGen(string) (*userGenFile, error) { return nil, nil }
+func openUserGen(string, bool) (*userGenFile, error) { return nil, nil }
 
 func (f *userGenFile) begin() error               { return nil }
 func (f *userGenFile) end()                       {}

@@ -5,6 +5,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,9 @@ type userGenFile struct {
 
 	mu      sync.Mutex
 	changes int // this process's changes in flight, under the shared lock
+	// orphaned names the file when it was made anew beside a serving
+	// process that maps another (see openUserGen): begin refuses.
+	orphaned string
 	// closed is set by close; while changes are in flight the mapping and
 	// the lock outlive it, and the last change's end lets them go.
 	closed bool
@@ -51,8 +55,9 @@ type userGenFile struct {
 const userGenSize = 16
 
 // openUserGen opens, creating it as needed, the counters file of the
-// SQLite database at dbPath, with the database file's permissions.
-func openUserGen(dbPath string) (*userGenFile, error) {
+// SQLite database at dbPath, with the database file's permissions. admin
+// is a store opened ForAdmin, beside a serving process perhaps.
+func openUserGen(dbPath string, admin bool) (*userGenFile, error) {
 	// Named after the database's file itself: SQLite follows a symbolic
 	// link to it, and a process that names the database through one must
 	// count its changes in the same file as one that names it directly.
@@ -63,7 +68,11 @@ func openUserGen(dbPath string) (*userGenFile, error) {
 		mode = st.Mode().Perm()
 	}
 	path := dbPath + ".users"
-	changing, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, mode)
+	changing, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, mode)
+	created := err == nil
+	if errors.Is(err, fs.ErrExist) {
+		changing, err = os.OpenFile(path, os.O_RDWR, 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -84,6 +93,14 @@ func openUserGen(dbPath string) (*userGenFile, error) {
 		}
 	}
 	f := &userGenFile{changing: changing}
+	// A serving process makes the file as it opens the database, after
+	// taking the process lock. An admin command that had to make it
+	// beside a serving process therefore counts where that process does
+	// not look (the file was deleted under it): its changes would go
+	// unseen, so it makes none.
+	if admin && created && lockHeld(dbPath+".lock") {
+		f.orphaned = path
+	}
 	if err := f.init(path); err != nil {
 		f.close()
 		return nil, fmt.Errorf("store: user changes file %s: %w", path, err)
@@ -120,6 +137,9 @@ func (f *userGenFile) begin() error {
 	defer f.mu.Unlock()
 	if f.closed {
 		return errors.New("store: user changes file closed")
+	}
+	if f.orphaned != "" {
+		return fmt.Errorf("store: %s was missing while a webhookd serve process holds this database, so that process would not see this change; restart it (it makes the file anew), then try again", f.orphaned)
 	}
 	if f.changes == 0 {
 		if err := flock(f.changing, syscall.LOCK_SH); err != nil {
