@@ -653,3 +653,11 @@ func (s *Store) DisableUserAndDieBeforeDone(ctx context.Context, userID string) 
 	abandonUserChange(s.userGen)
 	return err
 }
+
+// PauseListenerAfterListen makes the next user cache listener of s call
+// hook between its LISTEN and its naming.
+func (s *Store) PauseListenerAfterListen(hook func()) { s.onListening = hook }
+
+// PauseUserChangeBeforeCommit makes every change to users through s call
+// hook once its NOTIFY is sent, before it commits.
+func (s *Store) PauseUserChangeBeforeCommit(hook func()) { s.beforeUsersCommit = hook }

@@ -65,6 +65,10 @@ type Store struct {
 	// store's schema (PostgreSQL), so that stores of other schemas in the
 	// same database neither hear nor wait for each other.
 	usersScope string
+	// onListening and beforeUsersCommit are test hooks: the user cache's
+	// listener has LISTENed but is not named yet; a change to users has
+	// sent its NOTIFY and not committed yet.
+	onListening, beforeUsersCommit func()
 
 	// probedWebhooks counts the webhooks activeWebhooksByDue has returned,
 	// each a probe of the due index: tests check that a lease does not

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -60,6 +61,14 @@ const (
 func usersScope(schema string) string {
 	sum := sha256.Sum256([]byte(schema))
 	return hex.EncodeToString(sum[:6])
+}
+
+// usersLockKey is the advisory lock that makes a listener's LISTEN and
+// naming one step to a change finding the listeners (see changeUsers):
+// per schema, as the channels are.
+func (s *Store) usersLockKey() int64 {
+	sum := sha256.Sum256([]byte("webhookd user cache " + s.usersScope))
+	return int64(binary.BigEndian.Uint64(sum[:8]))
 }
 
 func (s *Store) usersChannel() string    { return usersChannel + "_" + s.usersScope }
@@ -327,13 +336,27 @@ func (s *Store) listenUsers(ctx context.Context) error {
 		return fmt.Errorf("store: user cache: connect: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	// Listening and being named are one step to a change (changeUsers
+	// holds the lock shared from finding the listeners to its commit):
+	// a listener that heard a change it was not found for would not be
+	// waited for, and could serve what it read before the commit after
+	// the change returned. Closing the connection lets the lock go.
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, s.usersLockKey()); err != nil {
+		return fmt.Errorf("store: user cache: lock: %w", err)
+	}
 	if _, err := conn.Exec(ctx, `LISTEN `+s.usersChannel()); err != nil {
 		return fmt.Errorf("store: user cache: listen: %w", err)
+	}
+	if s.onListening != nil {
+		s.onListening()
 	}
 	// Named only once listening: a change that finds this connection in
 	// pg_stat_activity can count on it hearing the change.
 	if _, err := conn.Exec(ctx, `SELECT set_config('application_name', $1, false)`, s.usersListenerApp()); err != nil {
 		return fmt.Errorf("store: user cache: name the listener: %w", err)
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, s.usersLockKey()); err != nil {
+		return fmt.Errorf("store: user cache: unlock: %w", err)
 	}
 	// Anything changed while this process was not listening is forgotten.
 	s.users.arm(true)
@@ -384,7 +407,12 @@ func (s *Store) changeUsers(ctx context.Context, id string, fn func(tx *txn) err
 	if _, err := conn.Exec(ctx, `LISTEN `+s.usersAckChannel()); err != nil {
 		return fmt.Errorf("user cache: listen: %w", err)
 	}
+	// Held from finding the listeners until the change has committed, so
+	// that none starts listening in between unfound (see listenUsers).
 	// Listeners connected later empty their cache when they arm it.
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock_shared($1)`, s.usersLockKey()); err != nil {
+		return fmt.Errorf("user cache: lock: %w", err)
+	}
 	rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1`, s.usersListenerApp())
 	if err != nil {
 		return fmt.Errorf("user cache: find listeners: %w", err)
@@ -401,11 +429,17 @@ func (s *Store) changeUsers(ctx context.Context, id string, fn func(tx *txn) err
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, s.usersChannel(), nonce+" "+id)
+		if err == nil && s.beforeUsersCommit != nil {
+			s.beforeUsersCommit()
+		}
 		return err
 	})
 	s.users.drop(id)
 	if err != nil {
 		return err
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock_shared($1)`, s.usersLockKey()); err != nil {
+		return fmt.Errorf("user cache: unlock: %w", err)
 	}
 	return waitForUserAcks(ctx, conn, nonce, pids, s.usersListenerApp())
 }

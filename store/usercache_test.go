@@ -524,3 +524,71 @@ func TestUserChangesFileDeletedUnderAServingProcess(t *testing.T) {
 		t.Fatalf("with no serving store: %v", err)
 	}
 }
+
+// TestUserCacheListenerStartingDuringAChange: a process whose listener
+// LISTENs while a change to users is under way, and is named only after
+// the change looked for listeners, hears the change but was not waited
+// for. Here it reads the user before the change commits, so once the
+// change has returned, its cache must not still serve that read: the
+// change waits for it (the listener's LISTEN and naming are one step to
+// the change's search, an advisory lock).
+func TestUserCacheListenerStartingDuringAChange(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.PostgresURL(t)
+	a := storetest.Open(t, db)
+	b := storetest.Open(t, db)
+	u, err := a.CreateUser(ctx, "starting@x.io", "hash", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listening, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	b.PauseListenerAfterListen(func() {
+		once.Do(func() {
+			close(listening)
+			<-resume
+		})
+	})
+	committing, proceed := make(chan struct{}), make(chan struct{})
+	a.PauseUserChangeBeforeCommit(func() {
+		close(committing)
+		<-proceed
+	})
+	lctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { b.RunUserCache(lctx, slog.New(slog.NewTextHandler(io.Discard, nil))) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	<-listening
+	changed := make(chan error, 1)
+	go func() { changed <- a.SetUserDisabled(ctx, u.ID, true) }()
+	// Give the change time to look for listeners, which it must not do
+	// before this one is named.
+	time.Sleep(200 * time.Millisecond)
+	close(resume)
+	deadline := time.Now().Add(30 * time.Second)
+	for !b.UserCacheArmed() {
+		if time.Now().After(deadline) {
+			t.Fatal("the listener did not arm within 30 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case <-committing:
+	case err := <-changed:
+		t.Fatalf("the change ended before committing: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the change did not reach its commit within 30 s")
+	}
+	// Read while the change is not committed yet: the user as it was.
+	if got, err := b.UserByID(ctx, u.ID); err != nil || got.DisabledAt != nil {
+		t.Fatalf("before the commit: %+v, %v", got, err)
+	}
+	close(proceed)
+	if err := <-changed; err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.UserByID(ctx, u.ID); err != nil || got.DisabledAt == nil {
+		t.Fatalf("right after the change returned, the starting listener's process serves %+v (%v), want the user disabled", got, err)
+	}
+}
