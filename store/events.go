@@ -504,14 +504,11 @@ func (s *Store) insertChecksCached(ctx context.Context, tx *txn, rows int, scan 
 		insert := b.Queue(query, args...)
 		if scan != nil {
 			insert.Query(func(r pgx.Rows) error {
-				for r.Next() {
-					var id string
-					if err := r.Scan(&id); err != nil {
-						return err
-					}
+				ids, err := pgx.CollectRows(r, pgx.RowTo[string])
+				for _, id := range ids {
 					scan(id)
 				}
-				return r.Err()
+				return err
 			})
 		}
 		b.Queue(`RESET plan_cache_mode`)

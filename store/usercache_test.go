@@ -16,6 +16,17 @@ import (
 	"github.com/webhookd/webhookd/store/storetest"
 )
 
+// servingSQLite opens a fresh SQLite database as a serving store with its
+// user cache armed, and returns the file's path, to open other stores
+// (other processes) beside it.
+func servingSQLite(t *testing.T) (string, *store.Store) {
+	t.Helper()
+	path := storetest.SQLitePath(t)
+	s := storetest.Open(t, path)
+	runUserCache(t, s)
+	return path, s
+}
+
 // runUserCache runs s's user cache until the test ends and waits until it
 // is armed.
 func runUserCache(t *testing.T, s *store.Store) {
@@ -181,9 +192,7 @@ func TestUserCacheLostListenerDisarms(t *testing.T) {
 // changed, a key revoked, the user deleted.
 func TestUserCacheSQLiteAdminChanges(t *testing.T) {
 	ctx := context.Background()
-	path := storetest.SQLitePath(t)
-	a := storetest.Open(t, path)
-	runUserCache(t, a)
+	path, a := servingSQLite(t)
 	b := storetest.Open(t, path, store.ForAdmin())
 	u, err := b.CreateUser(ctx, "lite@x.io", "hash", "")
 	if err != nil {
@@ -249,9 +258,7 @@ func TestUserCacheSQLiteAdminChanges(t *testing.T) {
 // keeps what it reads; once the change is counted done, it caches again.
 func TestUserCacheSQLiteChangeInFlight(t *testing.T) {
 	ctx := context.Background()
-	path := storetest.SQLitePath(t)
-	a := storetest.Open(t, path)
-	runUserCache(t, a)
+	path, a := servingSQLite(t)
 	u, err := a.CreateUser(ctx, "flight@x.io", "hash", "")
 	if err != nil {
 		t.Fatal(err)
@@ -281,9 +288,7 @@ func TestUserCacheSQLiteChangeInFlight(t *testing.T) {
 // it cached, reads the change, and caches again.
 func TestUserCacheSQLiteHealsAfterACrashedChange(t *testing.T) {
 	ctx := context.Background()
-	path := storetest.SQLitePath(t)
-	a := storetest.Open(t, path)
-	runUserCache(t, a)
+	path, a := servingSQLite(t)
 	u, err := a.CreateUser(ctx, "crash@x.io", "hash", "")
 	if err != nil {
 		t.Fatal(err)

@@ -216,9 +216,7 @@ func TestSecondServingStoreThroughSymlinkRefused(t *testing.T) {
 // admin change returns, the serving store's next lookup sees it.
 func TestUserCacheSQLiteStress(t *testing.T) {
 	ctx := context.Background()
-	path := storetest.SQLitePath(t)
-	a := storetest.Open(t, path)
-	runUserCache(t, a)
+	path, a := servingSQLite(t)
 	b := storetest.Open(t, path, store.ForAdmin())
 	c := storetest.Open(t, path, store.ForAdmin())
 	u, err := b.CreateUser(ctx, "stress@x.io", "h0", "")
@@ -231,40 +229,32 @@ func TestUserCacheSQLiteStress(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 4 {
+	// untilStop runs step with 0, 1, 2, … in a goroutine until stop closes.
+	untilStop := func(step func(i int)) {
 		wg.Go(func() {
-			for {
+			for i := 0; ; i++ {
 				select {
 				case <-stop:
 					return
 				default:
 				}
-				_, _ = a.UserByID(ctx, u.ID)
-				_, _ = a.UserByID(ctx, other.ID)
+				step(i)
 			}
 		})
 	}
-	wg.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_ = a.SetPassword(ctx, other.ID, fmt.Sprintf("o%d", i))
-			time.Sleep(time.Duration(i%3) * time.Millisecond)
-		}
+	for range 4 {
+		untilStop(func(int) {
+			_, _ = a.UserByID(ctx, u.ID)
+			_, _ = a.UserByID(ctx, other.ID)
+		})
+	}
+	untilStop(func(i int) {
+		_ = a.SetPassword(ctx, other.ID, fmt.Sprintf("o%d", i))
+		time.Sleep(time.Duration(i%3) * time.Millisecond)
 	})
-	wg.Go(func() { // a third process's changes, to keep done moving
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_ = c.SetPassword(ctx, other.ID, fmt.Sprintf("c%d", i))
-			time.Sleep(time.Duration(i%5) * time.Millisecond)
-		}
+	untilStop(func(i int) { // a third process's changes, to keep done moving
+		_ = c.SetPassword(ctx, other.ID, fmt.Sprintf("c%d", i))
+		time.Sleep(time.Duration(i%5) * time.Millisecond)
 	})
 	deadline := time.Now().Add(2 * time.Second)
 	cached := 0
