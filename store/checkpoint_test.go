@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"strings"
@@ -100,5 +101,84 @@ func TestIdleWALTruncatedPastTheLimit(t *testing.T) {
 			t.Fatalf("the idle log is still %d bytes after 30 s, want it truncated to 0", wal())
 		}
 		time.Sleep(20 * time.Millisecond) // polling a file, not synchronising
+	}
+}
+
+// TestWALStartsOverUnderSteadyWrites checks that a log past half the limit
+// starts over at the next write even when a PASSIVE checkpoint could not
+// copy all of it. SQLite starts the log over only when a write begins with
+// every frame copied, and a PASSIVE checkpoint beside a busy server never
+// catches up (writes commit while it copies, readers hold it back): under
+// a steady load the log grew to the limit every half second, and the
+// RESTART that then held writes off while it copied a tick's frames
+// (10–36 ms) was the run's p99. Here a reader's snapshot holds the
+// step's PASSIVE back and ends just after it: only the catch-up with the
+// writer's gate closed copies the rest before the next write.
+func TestWALStartsOverUnderSteadyWrites(t *testing.T) {
+	path := storetest.SQLitePath(t)
+	ctx := context.Background()
+	const limit = 4 << 20
+	// The test runs the checkpointer's steps itself: until then nothing
+	// copies the log, so it only grows, and its file's size is its length.
+	s, err := store.Open(ctx, path, store.WithWALLimit(limit), store.WithCheckpointEvery(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u := newUser(t, s, "a@example.com")
+	publish := func(n, pad int) {
+		t.Helper()
+		batch := events(u.ID, "message.new", n)
+		for i := range batch {
+			batch[i].Payload = fmt.Appendf(nil, `{"i":%d,"pad":%q}`, i, strings.Repeat("x", pad))
+		}
+		if _, err := s.PublishEvents(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wal := func() int64 {
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+	for wal() < limit/2 {
+		publish(20, 2<<10)
+	}
+	// A reader in another connection takes its snapshot now, and the log
+	// grows past it.
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	reader, err := other.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Rollback()
+	var n int
+	if err := reader.QueryRowContext(ctx, "SELECT COUNT(*) FROM events").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	publish(20, 2<<10)
+	if size := wal(); size > limit {
+		t.Fatalf("the log is %d bytes, past the %d-byte limit: the test needs it between half the limit and the limit", size, limit)
+	}
+	s.CheckpointStep(ctx, func() {
+		if err := reader.Rollback(); err != nil {
+			t.Error(err)
+		}
+	})
+	before := wal()
+	publish(1, 10)
+	// Started over, the log is written from the beginning of its file,
+	// which keeps its size; otherwise the write is appended.
+	if after := wal(); after != before {
+		t.Fatalf("the log's file grew from %d to %d bytes at the next write: the log did not start over", before, after)
 	}
 }

@@ -661,3 +661,24 @@ func (s *Store) PauseListenerAfterListen(hook func()) { s.onListening = hook }
 // PauseUserChangeBeforeCommit makes every change to users through s call
 // hook once its NOTIFY is sent, before it commits.
 func (s *Store) PauseUserChangeBeforeCommit(hook func()) { s.beforeUsersCommit = hook }
+
+// WithCheckpointEvery sets the time between the SQLite checkpointer's
+// steps, so that a test can run them itself (CheckpointStep).
+func WithCheckpointEvery(d time.Duration) Option {
+	return func(s *Store) { s.checkpointEvery = d }
+}
+
+// CheckpointStep runs one step of the serving SQLite store's checkpointer,
+// calling between, when not nil, right after its PASSIVE checkpoint.
+func (s *Store) CheckpointStep(ctx context.Context, between func()) {
+	s.checkpointer.afterPassive = between
+	defer func() { s.checkpointer.afterPassive = nil }()
+	s.checkpointer.step(ctx, -1)
+}
+
+// WALFrames reports how many frames the SQLite write-ahead log holds.
+func (s *Store) WALFrames(ctx context.Context) (int, error) {
+	var busy, logFrames, copied int
+	err := s.checkpointer.conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied)
+	return logFrames, err
+}

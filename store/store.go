@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -56,6 +57,9 @@ type Store struct {
 	stmts        *writeStmts
 	checkpointer *checkpointer
 	walLimit     int64 // see WithWALLimit
+	// checkpointEvery overrides checkpointInterval in tests (0: the
+	// interval).
+	checkpointEvery time.Duration
 
 	health writeHealth // how writes went, for readiness
 
@@ -222,7 +226,7 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 	}
 	s.write, s.read, s.lock, s.userGen, s.label = &writeDB{DB: write}, read, lock, gen, absPath(path)
 	if !s.admin {
-		ck, err := startCheckpointer(ctx, "file:"+path+"?"+pragmas, s.write, path+"-wal", s.walLimit)
+		ck, err := startCheckpointer(ctx, "file:"+path+"?"+pragmas, s.write, path+"-wal", s.walLimit, cmp.Or(s.checkpointEvery, checkpointInterval))
 		if err != nil {
 			read.Close()
 			write.Close()
