@@ -682,3 +682,39 @@ func (s *Store) WALFrames(ctx context.Context) (int, error) {
 	err := s.checkpointer.conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &copied)
 	return logFrames, err
 }
+
+// ExplainByIDs returns the PostgreSQL plan of one of the statements that
+// take rows by a list of ids, run as their transactions run them: "lease"
+// (leaseByIDsQuery, with the lease's settings), "webhooks"
+// (lockWebhooksQuery, with joinByKey's) or "stats" (lockStatsQuery, with
+// none).
+func (s *Store) ExplainByIDs(ctx context.Context, which string, ids []string) (string, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = tx.Rollback() }()
+	var q string
+	var args []any
+	switch which {
+	case "lease":
+		err = s.d.walkIndexesInOrder(ctx, tx)
+		q, args = leaseByIDsQuery, []any{"token", s.Now(), s.Now(), ids}
+	case "webhooks":
+		err = s.d.joinByKey(ctx, tx)
+		q, args = lockWebhooksQuery, []any{ids}
+	case "stats":
+		q, args = lockStatsQuery, []any{ids}
+	default:
+		return "", fmt.Errorf("no statement %q", which)
+	}
+	if err != nil {
+		return "", err
+	}
+	rows, err := tx.QueryContext(ctx, "EXPLAIN "+q, args...)
+	if err != nil {
+		return "", err
+	}
+	lines, err := collect(rows, scanString)
+	return strings.Join(lines, "\n"), err
+}

@@ -460,7 +460,11 @@ func (s *Store) outboxTenants(ctx context.Context, tx *txn, rows []OutboxRow, ov
 	if len(named) == 0 {
 		return out, nil
 	}
-	found, err := tx.QueryContext(ctx, `SELECT id FROM tenants WHERE id = ANY($1::text[])`, named)
+	// Each tenant through the primary key, whatever the statistics say
+	// (a LATERAL subquery PostgreSQL cannot flatten, as in
+	// subscriptionsOfTenantsQuery).
+	found, err := tx.QueryContext(ctx, `SELECT t.id FROM unnest($1::text[]) AS p (id)
+		CROSS JOIN LATERAL (SELECT id FROM tenants WHERE id = p.id OFFSET 0) AS t`, named)
 	if err != nil {
 		return nil, fmt.Errorf("look up outbox tenants: %w", err)
 	}
@@ -592,8 +596,10 @@ func (s *Store) ListOutboxDead(ctx context.Context, after int64, limit int) ([]O
 	if len(ids) == 0 {
 		return []OutboxDeadRow{}, 0, nil
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT `+outboxColumns+`, reason, dead_at FROM webhook_outbox_dead
-		WHERE id = ANY($1::bigint[]) ORDER BY id`, ids)
+	// Row by row through the primary key, as in outboxTenants.
+	rows, err := s.read.QueryContext(ctx, `SELECT d.* FROM unnest($1::bigint[]) AS p (id)
+		CROSS JOIN LATERAL (SELECT `+outboxColumns+`, reason, dead_at FROM webhook_outbox_dead WHERE id = p.id OFFSET 0) AS d
+		ORDER BY d.id`, ids)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: list outbox dead: %w", err)
 	}
