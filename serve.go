@@ -161,7 +161,7 @@ func serveFlags() (*flagSet, *serveConfig) {
 	str(&c.logFormat, "log-format", "WEBHOOKD_LOG_FORMAT", "text", "log format: text or json")
 	str(&c.logLevel, "log-level", "WEBHOOKD_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	c.walLimit = store.DefaultWALLimit
-	fs.Var(&c.walLimit, "wal-limit", "SQLite: checkpoint the write-ahead log (webhookd.db-wal) and start it over once it passes this size, such as 64MiB")
+	fs.Var(&c.walLimit, "wal-limit", "SQLite: the most the write-ahead log (webhookd.db-wal) may grow to, such as 64MiB; it is checkpointed and started over halfway there")
 	fs.bindEnv("wal-limit", "WEBHOOKD_WAL_LIMIT")
 	return fs, c
 }
